@@ -1,0 +1,26 @@
+//! Authentication: password sign-up/sign-in, anonymous sign-up, sessions and token refresh.
+
+mod oauth_token;
+mod password;
+mod session_routes;
+pub mod sessions;
+pub mod tokens;
+
+use crate::server::AppState;
+use axum::Router;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(password::routes())
+        .merge(session_routes::routes())
+        .merge(oauth_token::routes())
+}
+
+/// The `{access_token, refresh_token, user_id}` answer of every sign-in style endpoint.
+pub fn sign_in_response(session: &sessions::NewSession, user_id: &str) -> axum::response::Response {
+    crate::http::json_ok(serde_json::json!({
+        "access_token": session.access_token,
+        "refresh_token": session.refresh_token,
+        "user_id": user_id,
+    }))
+}

@@ -1,0 +1,266 @@
+//! Password sign-up, sign-in, change and set; plus anonymous sign-up.
+
+use super::{sessions, sign_in_response};
+use crate::crypto::password;
+use crate::http::context::ANY;
+use crate::http::extract::schema_problem;
+use crate::http::{known, success, ApiError, ApiResult, JsonBody, RequestCtx};
+use crate::server::AppState;
+use crate::users::write::{self, check_password_length, UserWrite, PASSWORD_MAX};
+use crate::users::{self, is_valid_email, normalize_email};
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/password/sign-up", post(sign_up))
+        .route("/auth/password/sign-in", post(sign_in))
+        .route("/auth/password/update", post(update))
+        .route("/auth/password/set", post(set))
+        .route("/auth/anonymous/sign-up", post(anonymous_sign_up))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignUp {
+    email: String,
+    password: String,
+    verification_callback_url: Option<String>,
+    #[allow(dead_code)]
+    bot_challenge_token: Option<String>,
+    #[allow(dead_code)]
+    bot_challenge_phase: Option<String>,
+    #[allow(dead_code)]
+    bot_challenge_unavailable: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignIn {
+    email: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    old_password: String,
+    new_password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordSet {
+    password: String,
+}
+
+/// Schema limits the original applies before any handler logic.
+fn check_schema(email: Option<&str>, passwords: &[(&str, &str)]) -> ApiResult<()> {
+    let mut problems = Vec::new();
+    if let Some(email) = email {
+        if !is_valid_email(email.trim()) {
+            problems.push("body.email must be a valid email".to_string());
+        }
+    }
+    for (name, value) in passwords {
+        if value.chars().count() > PASSWORD_MAX {
+            problems.push(format!(
+                "body.{name} must be at most {PASSWORD_MAX} characters"
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::http::extract::schema_error(&problems))
+    }
+}
+
+async fn sign_up(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    JsonBody(body): JsonBody<SignUp>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    check_schema(Some(&body.email), &[("password", &body.password)])?;
+    let config = &auth.project.config;
+    if !config.credential_enabled {
+        return Err(known::password_authentication_not_enabled().into());
+    }
+    if let Some(url) = &body.verification_callback_url {
+        if !config.is_trusted_url(url) {
+            return Err(known::redirect_url_not_whitelisted().into());
+        }
+    }
+    // An anonymous user signing up keeps their id and data.
+    let anonymous = match auth.current_user(&state).await? {
+        Some(u) if u.is_anonymous => Some(u),
+        _ => None,
+    };
+    if anonymous.is_none() && !config.sign_up_enabled {
+        return Err(known::sign_up_not_enabled().into());
+    }
+    check_password_length(&body.password)?;
+    let email = normalize_email(&body.email);
+    let fields = UserWrite {
+        primary_email: Some(Some(email)),
+        primary_email_auth_enabled: Some(true),
+        password: Some(Some(body.password)),
+        ..Default::default()
+    };
+    let user = match anonymous {
+        Some(u) => {
+            write::update(
+                &state,
+                &auth.project,
+                u,
+                UserWrite {
+                    is_anonymous: Some(false),
+                    ..fields
+                },
+                false,
+            )
+            .await?
+        }
+        None => write::create(&state, &auth.project, fields).await?,
+    };
+    let session = sessions::start(
+        &state,
+        &auth.project,
+        &user,
+        sessions::DEFAULT_TTL_MS,
+        false,
+    )
+    .await?;
+    Ok(sign_in_response(&session, &user.id))
+}
+
+async fn sign_in(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    JsonBody(body): JsonBody<SignIn>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    if body.email.trim().is_empty() {
+        return Err(schema_problem("body.email must not be empty"));
+    }
+    check_schema(None, &[("password", &body.password)])?;
+    if !auth.project.config.credential_enabled {
+        return Err(known::password_authentication_not_enabled().into());
+    }
+    let user =
+        users::find_by_auth_email(state.db(), auth.pid(), &normalize_email(&body.email)).await?;
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    // Always hash, so unknown emails and wrong passwords take the same time.
+    let ok = password::verify_blocking(body.password, stored).await?;
+    let user = match user {
+        Some(u) if ok => u,
+        _ => return Err(known::email_password_mismatch().into()),
+    };
+    let session = sessions::start(
+        &state,
+        &auth.project,
+        &user,
+        sessions::DEFAULT_TTL_MS,
+        false,
+    )
+    .await?;
+    Ok(sign_in_response(&session, &user.id))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    JsonBody(body): JsonBody<PasswordChange>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    check_schema(
+        None,
+        &[
+            ("old_password", &body.old_password),
+            ("new_password", &body.new_password),
+        ],
+    )?;
+    let user = auth
+        .current_user(&state)
+        .await?
+        .ok_or_else(|| schema_problem("auth.user must be defined"))?;
+    if !auth.project.config.credential_enabled {
+        return Err(known::password_authentication_not_enabled().into());
+    }
+    check_password_length(&body.new_password)?;
+    let Some(stored) = user.password_hash.clone() else {
+        return Err(known::user_does_not_have_password().into());
+    };
+    if !password::verify_blocking(body.old_password, Some(stored)).await? {
+        return Err(known::password_confirmation_mismatch().into());
+    }
+    let hash = password::hash_blocking(body.new_password).await?;
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(hash)
+        .bind(&user.id)
+        .execute(state.db())
+        .await?;
+    sessions::delete_all_but(&state, &user.id, ctx.refresh_token.as_deref()).await?;
+    Ok(success())
+}
+
+async fn set(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    JsonBody(body): JsonBody<PasswordSet>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    check_schema(None, &[("password", &body.password)])?;
+    let user = auth
+        .current_user(&state)
+        .await?
+        .ok_or_else(|| schema_problem("auth.user must be defined"))?;
+    if !auth.project.config.credential_enabled {
+        return Err(known::password_authentication_not_enabled().into());
+    }
+    check_password_length(&body.password)?;
+    if user.password_hash.is_some() {
+        return Err(ApiError::bad_request("User already has a password set."));
+    }
+    let hash = password::hash_blocking(body.password).await?;
+    // The condition makes a concurrent second `set` a no-op rather than an overwrite.
+    let res =
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash IS NULL")
+            .bind(hash)
+            .bind(&user.id)
+            .execute(state.db())
+            .await?;
+    if res.rows_affected() == 0 {
+        return Err(ApiError::bad_request("User already has a password set."));
+    }
+    Ok(success())
+}
+
+async fn anonymous_sign_up(State(state): State<AppState>, ctx: RequestCtx) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    if !auth.project.config.anonymous_enabled {
+        return Err(known::anonymous_accounts_not_enabled().into());
+    }
+    let user = write::create(
+        &state,
+        &auth.project,
+        UserWrite {
+            is_anonymous: Some(true),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let session = sessions::start(
+        &state,
+        &auth.project,
+        &user,
+        sessions::DEFAULT_TTL_MS,
+        false,
+    )
+    .await?;
+    Ok(sign_in_response(&session, &user.id))
+}

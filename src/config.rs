@@ -1,0 +1,127 @@
+//! Instance configuration: one typed struct read from the command line and environment once at start.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "portcullis",
+    version,
+    about = "User management in one binary, speaking the Stack Auth REST API v1"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage projects from the command line.
+    Project {
+        #[command(subcommand)]
+        command: ProjectCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProjectCommand {
+    /// Create a project with a fresh key set.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Print `{project_id, publishable_client_key, secret_server_key, super_secret_admin_key}`.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Config {
+    /// Port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 8102, global = true)]
+    pub port: u16,
+    /// Address to bind.
+    #[arg(
+        long,
+        env = "PORTCULLIS_BIND",
+        default_value = "0.0.0.0",
+        global = true
+    )]
+    pub bind: String,
+    /// Where the SQLite database and other local state live.
+    #[arg(
+        long,
+        env = "PORTCULLIS_DATA_DIR",
+        default_value = "./portcullis-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// `sqlite:…` or `postgres://…`; default: a SQLite file in the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Public base URL of this server (used in token issuers); default http://localhost:PORT.
+    #[arg(long, env = "PORTCULLIS_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Secret from which token-signing keys are derived; default: one generated and kept in the database.
+    #[arg(
+        long,
+        env = "PORTCULLIS_SERVER_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub server_secret: Option<String>,
+    /// Access-token lifetime in seconds.
+    #[arg(
+        long,
+        env = "PORTCULLIS_ACCESS_TOKEN_TTL_SECS",
+        default_value_t = 600,
+        global = true
+    )]
+    pub access_token_ttl_secs: i64,
+    #[arg(
+        long,
+        env = "PORTCULLIS_INTERNAL_PUBLISHABLE_CLIENT_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub internal_publishable_client_key: Option<String>,
+    #[arg(
+        long,
+        env = "PORTCULLIS_INTERNAL_SECRET_SERVER_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub internal_secret_server_key: Option<String>,
+    #[arg(
+        long,
+        env = "PORTCULLIS_INTERNAL_SUPER_SECRET_ADMIN_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub internal_super_secret_admin_key: Option<String>,
+}
+
+impl Config {
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("portcullis.db").display()
+            ),
+        }
+    }
+
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => format!("http://localhost:{}", self.port),
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Cryptographic building blocks: password hashing, access-token signing, opaque secrets.
+
+pub mod jwt;
+pub mod password;
+pub mod secret;

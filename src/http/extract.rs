@@ -1,0 +1,199 @@
+//! Strict request parsing: bodies by content type (bad JSON → BODY_PARSING_ERROR) and typed
+//! bodies and queries whose unknown or mistyped fields are a SCHEMA_ERROR, as in the original.
+
+use super::error::ApiError;
+use super::known;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// Builds a SCHEMA_ERROR whose message names the request and each problem, one per line.
+pub fn schema_error(problems: &[String]) -> ApiError {
+    let line = super::REQUEST_LINE
+        .try_with(|l| l.clone())
+        .unwrap_or_default();
+    let mut message = format!("Request validation failed on {line}:");
+    for p in problems {
+        message.push_str("\n  - ");
+        message.push_str(p);
+    }
+    known::schema(message).into()
+}
+
+pub fn schema_problem(problem: impl Into<String>) -> ApiError {
+    schema_error(&[problem.into()])
+}
+
+/// A typed request body.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let value = RawBody::from_request(req, state).await?.0;
+        parse_value(value, "body").map(Body)
+    }
+}
+
+pub fn parse_value<T: DeserializeOwned>(value: Value, what: &str) -> Result<T, ApiError> {
+    if value.is_null() {
+        return Err(schema_problem(format!("{what} must be defined")));
+    }
+    serde_json::from_value(value).map_err(|e| schema_problem(format!("{what}: {e}")))
+}
+
+/// The body decoded by content type: JSON, a flat form map, or `Null` when absent.
+pub struct RawBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type = req
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_default();
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::from(known::body_parsing("Could not read the request body")))?;
+        if content_type.is_empty() && bytes.is_empty() {
+            return Ok(RawBody(Value::Null));
+        }
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| known::body_parsing("Request body is not valid UTF-8"))?;
+        let value = match content_type.as_str() {
+            "application/json" => {
+                if text.trim().is_empty() {
+                    Value::Null
+                } else {
+                    serde_json::from_str(text)
+                        .map_err(|_| known::body_parsing("Invalid JSON in request body"))?
+                }
+            }
+            "application/x-www-form-urlencoded" => Value::Object(
+                form_pairs(text)
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect(),
+            ),
+            "text/plain" => Value::String(text.to_string()),
+            "" => Value::Null,
+            other => {
+                return Err(known::body_parsing(format!(
+                    "Unknown content type in request body: {other}"
+                ))
+                .into())
+            }
+        };
+        Ok(RawBody(value))
+    }
+}
+
+/// Typed query parameters (every value arrives as a string; the last repeat wins).
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let map: Map<String, Value> = form_pairs(parts.uri.query().unwrap_or(""))
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+        serde_json::from_value(Value::Object(map))
+            .map(Query)
+            .map_err(|e| schema_problem(format!("query: {e}")))
+    }
+}
+
+fn form_pairs(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for pair in text.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (percent_decode(k), percent_decode(v));
+        out.retain(|(existing, _)| existing != &k);
+        out.push((k, v));
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let decoded = match bytes[i] {
+            b'%' if i + 2 < bytes.len() => hex(bytes[i + 1])
+                .zip(hex(bytes[i + 2]))
+                .map(|(h, l)| h * 16 + l),
+            _ => None,
+        };
+        match (decoded, bytes[i]) {
+            (Some(b), _) => {
+                out.push(b);
+                i += 3;
+            }
+            (None, b'+') => {
+                out.push(b' ');
+                i += 1;
+            }
+            (None, b) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Query booleans are the strings "true"/"false".
+pub fn query_bool(value: &Option<String>, name: &str) -> Result<bool, ApiError> {
+    match value.as_deref() {
+        None => Ok(false),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(_) => Err(schema_problem(format!(
+            "query.{name} must be \"true\" or \"false\""
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn decodes_forms() {
+        let pairs = super::form_pairs("a=1&b=x%20y+z&a=2&c=%zz&d=%4");
+        assert_eq!(
+            pairs,
+            vec![
+                ("b".into(), "x y z".into()),
+                ("a".into(), "2".into()),
+                ("c".into(), "%zz".into()),
+                ("d".into(), "%4".into()),
+            ]
+        );
+    }
+}
+
+/// For optional nullable fields: absent → None, `null` → Some(None), value → Some(Some(v)).
+pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Ok(Some(Option::deserialize(d)?))
+}

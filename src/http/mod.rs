@@ -1,0 +1,120 @@
+//! The HTTP edge shared by every capability: request context from `x-stack-*` headers, known
+//! errors, strict body/query parsing, and the response headers every API answer carries.
+
+pub mod context;
+pub mod error;
+pub mod extract;
+pub mod known;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+pub use context::{AccessType, Auth, RequestCtx};
+pub use error::{ApiError, ApiResult};
+pub use extract::{Body as JsonBody, Query};
+
+const ALLOW_HEADERS: &str = "content-type, authorization, x-stack-project-id, x-stack-branch-id, x-stack-override-error-status, x-stack-random-nonce, x-stack-client-version, x-stack-disable-artificial-development-delay, x-stack-access-type, x-stack-publishable-client-key, x-stack-secret-server-key, x-stack-super-secret-admin-key, x-stack-admin-access-token, x-stack-refresh-token, x-stack-access-token, x-stack-allow-anonymous-user, baggage, sentry-trace, x-vercel-protection-bypass, ngrok-skip-browser-warning";
+
+tokio::task_local! {
+    /// "METHOD /path" of the request being handled, for schema-error messages.
+    pub static REQUEST_LINE: String;
+}
+
+/// Wraps every `/api/*` request: answers CORS preflights, remembers the request line for
+/// validation messages, and applies the original's response headers and status override.
+pub async fn api_layer(req: Request, next: Next) -> Response {
+    if req.method() == Method::OPTIONS {
+        let mut res = StatusCode::OK.into_response();
+        cors_headers(&mut res);
+        return res;
+    }
+    let override_status = req.headers().contains_key("x-stack-override-error-status");
+    // Nested routers see a stripped path; messages name the path the client sent.
+    let path = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map(|u| u.path().to_string())
+        .unwrap_or_else(|| req.uri().path().to_string());
+    let line = format!("{} {path}", req.method());
+    let mut res = REQUEST_LINE.scope(line, next.run(req)).await;
+    cors_headers(&mut res);
+    let h = res.headers_mut();
+    h.insert(
+        "x-stack-request-id",
+        HeaderValue::from_str(&crate::crypto::secret::random_base32(16))
+            .unwrap_or(HeaderValue::from_static("unknown")),
+    );
+    h.entry("cache-control")
+        .or_insert(HeaderValue::from_static("no-store, max-age=0"));
+    if override_status && res.status().is_client_error() {
+        let actual = res.status().as_u16().to_string();
+        *res.status_mut() = StatusCode::OK;
+        if let Ok(v) = HeaderValue::from_str(&actual) {
+            res.headers_mut().insert("x-stack-actual-status", v);
+        }
+    }
+    res
+}
+
+fn cors_headers(res: &mut Response) {
+    let h = res.headers_mut();
+    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    h.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"),
+    );
+    h.insert("access-control-max-age", HeaderValue::from_static("86400"));
+    h.insert(
+        "access-control-allow-headers",
+        HeaderValue::from_static(ALLOW_HEADERS),
+    );
+    h.insert(
+        "access-control-expose-headers",
+        HeaderValue::from_static("content-type, x-stack-actual-status, x-stack-known-error"),
+    );
+    h.insert("vary", HeaderValue::from_static(ALLOW_HEADERS));
+}
+
+/// Site-wide security headers on every response.
+pub async fn site_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    for (name, value) in [
+        ("cross-origin-opener-policy", "same-origin"),
+        ("referrer-policy", "strict-origin-when-cross-origin"),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "SAMEORIGIN"),
+    ] {
+        h.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    res
+}
+
+/// Unknown path under `/api`: a plain-text 404, as the original answers.
+pub async fn api_not_found(req: Request<Body>) -> Response {
+    let url = req.uri().to_string();
+    (
+        StatusCode::NOT_FOUND,
+        [("content-type", "text/plain; charset=utf-8")],
+        format!("404 — this page does not exist in Stack Auth's API.\n\nPlease see the API documentation at https://docs.stack-auth.com, or visit the Stack Auth dashboard at https://app.stack-auth.com.\n\nURL: {url}"),
+    )
+        .into_response()
+}
+
+pub fn json_ok(value: serde_json::Value) -> Response {
+    (StatusCode::OK, axum::Json(value)).into_response()
+}
+
+pub fn json_created(value: serde_json::Value) -> Response {
+    (StatusCode::CREATED, axum::Json(value)).into_response()
+}
+
+pub fn success() -> Response {
+    json_ok(serde_json::json!({ "success": true }))
+}

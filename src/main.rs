@@ -1,0 +1,124 @@
+//! Portcullis: user management in one binary, speaking the Stack Auth REST API v1.
+
+mod auth;
+mod config;
+mod crypto;
+mod http;
+mod projects;
+mod server;
+mod store;
+mod teams;
+mod users;
+
+use anyhow::Context;
+use clap::Parser;
+use config::{Cli, Command, Config, ProjectCommand};
+use store::Store;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let config = cli.config;
+    let store = open_store(&config).await?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config, store).await,
+        Command::Migrate => Ok(()),
+        Command::Project {
+            command: ProjectCommand::Create { name, json },
+        } => create_project(&store, name, json).await,
+    }
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    if config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    }
+    let store = Store::connect(&config.database_url()).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+async fn serve(config: Config, store: Store) -> anyhow::Result<()> {
+    let secret = server_secret(&config, &store).await?;
+    let generated = projects::ensure_internal(
+        &store.pool,
+        [
+            config.internal_publishable_client_key.clone(),
+            config.internal_secret_server_key.clone(),
+            config.internal_super_secret_admin_key.clone(),
+        ],
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("creating the internal project: {e}"))?;
+    if let Some(keys) = generated {
+        // Printed once, on the first start; only hashes are stored.
+        println!("Created the internal project. Its keys (shown only now):");
+        println!("  publishable client key: {}", keys.publishable_client_key);
+        println!("  secret server key:      {}", keys.secret_server_key);
+        println!("  super secret admin key: {}", keys.super_secret_admin_key);
+    }
+    let addr = format!("{}:{}", config.bind, config.port);
+    let state = server::AppState::new(config, store, secret);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    tracing::info!(
+        "Portcullis listening on http://{addr} (API at {}/api/v1)",
+        state.public_url
+    );
+    axum::serve(listener, server::router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+/// The secret token-signing keys derive from: configured, or generated once and kept in the
+/// database so every replica signs with the same keys.
+async fn server_secret(config: &Config, store: &Store) -> anyhow::Result<Vec<u8>> {
+    if let Some(s) = &config.server_secret {
+        return Ok(s.as_bytes().to_vec());
+    }
+    let candidate = crypto::secret::random_base32(52);
+    sqlx::query("INSERT INTO instance_secrets (name, value) VALUES ('jwt', $1) ON CONFLICT (name) DO NOTHING")
+        .bind(&candidate)
+        .execute(&store.pool)
+        .await?;
+    let value: String = sqlx::query_scalar("SELECT value FROM instance_secrets WHERE name = 'jwt'")
+        .fetch_one(&store.pool)
+        .await?;
+    Ok(value.into_bytes())
+}
+
+async fn create_project(store: &Store, name: String, json: bool) -> anyhow::Result<()> {
+    let project = projects::new_project(name, None);
+    let keys = projects::create_with_keys(&store.pool, &project, projects::keys::generate_keys())
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the project: {e}"))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "project_id": project.id,
+                "publishable_client_key": keys.publishable_client_key,
+                "secret_server_key": keys.secret_server_key,
+                "super_secret_admin_key": keys.super_secret_admin_key,
+            })
+        );
+    } else {
+        println!("Created project {} ({})", project.display_name, project.id);
+        println!("  publishable client key: {}", keys.publishable_client_key);
+        println!("  secret server key:      {}", keys.secret_server_key);
+        println!("  super secret admin key: {}", keys.super_secret_admin_key);
+    }
+    Ok(())
+}

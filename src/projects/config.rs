@@ -1,0 +1,260 @@
+//! A project's configuration: auth methods, trusted domains, OAuth providers, email server,
+//! default permissions. Stored as one JSON document per project; defaults are the original's.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ProjectConfig {
+    pub allow_localhost: bool,
+    pub sign_up_enabled: bool,
+    pub credential_enabled: bool,
+    pub magic_link_enabled: bool,
+    pub passkey_enabled: bool,
+    pub anonymous_enabled: bool,
+    pub client_team_creation_enabled: bool,
+    pub client_user_deletion_enabled: bool,
+    pub allow_user_api_keys: bool,
+    pub allow_team_api_keys: bool,
+    pub create_team_on_sign_up: bool,
+    pub require_email_verification: bool,
+    pub require_publishable_client_key: bool,
+    pub oauth_account_merge_strategy: String,
+    pub oauth_providers: Vec<OAuthProvider>,
+    pub domains: Vec<Domain>,
+    pub email_config: EmailConfig,
+    pub email_theme: String,
+    pub team_creator_default_permissions: Vec<PermissionRef>,
+    pub team_member_default_permissions: Vec<PermissionRef>,
+    pub user_default_permissions: Vec<PermissionRef>,
+}
+
+impl Default for ProjectConfig {
+    fn default() -> Self {
+        ProjectConfig {
+            allow_localhost: false,
+            sign_up_enabled: true,
+            credential_enabled: false,
+            magic_link_enabled: false,
+            passkey_enabled: false,
+            anonymous_enabled: true,
+            client_team_creation_enabled: false,
+            client_user_deletion_enabled: false,
+            allow_user_api_keys: false,
+            allow_team_api_keys: false,
+            create_team_on_sign_up: false,
+            require_email_verification: false,
+            require_publishable_client_key: false,
+            oauth_account_merge_strategy: "link_method".into(),
+            oauth_providers: vec![],
+            domains: vec![],
+            email_config: EmailConfig::default(),
+            email_theme: DEFAULT_EMAIL_THEME.into(),
+            team_creator_default_permissions: vec![],
+            team_member_default_permissions: vec![],
+            user_default_permissions: vec![],
+        }
+    }
+}
+
+pub const DEFAULT_EMAIL_THEME: &str = "1df07ae6-abf3-4a40-83a5-a1a2cbe336ac";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Domain {
+    pub domain: String,
+    #[serde(default = "default_handler_path")]
+    pub handler_path: String,
+}
+
+fn default_handler_path() -> String {
+    "/handler".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthProvider {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facebook_config_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub microsoft_tenant_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apple_bundle_ids: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum EmailConfig {
+    #[default]
+    Shared,
+    Standard {
+        host: String,
+        port: u16,
+        username: String,
+        password: String,
+        sender_name: String,
+        sender_email: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionRef {
+    pub id: String,
+}
+
+pub const OAUTH_PROVIDERS: &[&str] = &[
+    "google",
+    "github",
+    "microsoft",
+    "spotify",
+    "facebook",
+    "discord",
+    "gitlab",
+    "bitbucket",
+    "linkedin",
+    "apple",
+    "x",
+    "twitch",
+];
+
+impl ProjectConfig {
+    /// Whether `url` may be used as a redirect/callback target for this project.
+    pub fn is_trusted_url(&self, url: &str) -> bool {
+        let Some(origin) = url_origin(url) else {
+            return false;
+        };
+        if self.allow_localhost && is_localhost_origin(&origin) {
+            return true;
+        }
+        self.domains
+            .iter()
+            .any(|d| url_origin(&d.domain).is_some_and(|o| o == origin))
+    }
+
+    fn sorted_providers(&self) -> Vec<&OAuthProvider> {
+        let mut providers: Vec<&OAuthProvider> = self.oauth_providers.iter().collect();
+        providers.sort_by(|a, b| a.id.cmp(&b.id));
+        providers
+    }
+
+    fn sorted_domains(&self) -> Vec<Value> {
+        let mut domains = self.domains.clone();
+        domains.sort_by(|a, b| a.domain.cmp(&b.domain));
+        domains
+            .iter()
+            .map(|d| json!({ "domain": d.domain, "handler_path": d.handler_path }))
+            .collect()
+    }
+
+    pub fn client_json(&self) -> Value {
+        let providers: Vec<Value> = self
+            .sorted_providers()
+            .iter()
+            .map(|p| json!({ "id": p.id }))
+            .collect();
+        json!({
+            "sign_up_enabled": self.sign_up_enabled,
+            "credential_enabled": self.credential_enabled,
+            "magic_link_enabled": self.magic_link_enabled,
+            "passkey_enabled": self.passkey_enabled,
+            "client_team_creation_enabled": self.client_team_creation_enabled,
+            "client_user_deletion_enabled": self.client_user_deletion_enabled,
+            "allow_user_api_keys": self.allow_user_api_keys,
+            "allow_team_api_keys": self.allow_team_api_keys,
+            "enabled_oauth_providers": providers,
+            "domains": self.sorted_domains(),
+        })
+    }
+
+    pub fn admin_json(&self) -> Value {
+        let providers: Vec<Value> = self
+            .sorted_providers()
+            .iter()
+            .map(|p| {
+                let mut v = serde_json::to_value(p).unwrap_or(Value::Null);
+                v["provider_config_id"] = json!(p.id);
+                v
+            })
+            .collect();
+        let sorted = |perms: &[PermissionRef]| {
+            let mut p = perms.to_vec();
+            p.sort();
+            serde_json::to_value(p).unwrap_or(Value::Null)
+        };
+        json!({
+            "allow_localhost": self.allow_localhost,
+            "sign_up_enabled": self.sign_up_enabled,
+            "credential_enabled": self.credential_enabled,
+            "magic_link_enabled": self.magic_link_enabled,
+            "passkey_enabled": self.passkey_enabled,
+            "client_team_creation_enabled": self.client_team_creation_enabled,
+            "client_user_deletion_enabled": self.client_user_deletion_enabled,
+            "allow_user_api_keys": self.allow_user_api_keys,
+            "allow_team_api_keys": self.allow_team_api_keys,
+            "create_team_on_sign_up": self.create_team_on_sign_up,
+            "oauth_account_merge_strategy": self.oauth_account_merge_strategy,
+            "oauth_providers": providers,
+            "enabled_oauth_providers": providers,
+            "domains": self.sorted_domains(),
+            "email_config": self.email_config,
+            "email_theme": self.email_theme,
+            "team_creator_default_permissions": sorted(&self.team_creator_default_permissions),
+            "team_member_default_permissions": sorted(&self.team_member_default_permissions),
+            "user_default_permissions": sorted(&self.user_default_permissions),
+        })
+    }
+}
+
+/// `scheme://host[:port]`, lower-cased, or None when `url` is not an absolute http(s) URL.
+pub fn url_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    // Userinfo is never part of a trusted origin ("https://trusted.com@evil.com").
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
+}
+
+fn is_localhost_origin(origin: &str) -> bool {
+    let host = origin.split_once("://").map(|x| x.1).unwrap_or("");
+    let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
+    host == "localhost" || host == "127.0.0.1" || host == "[::1]" || host.ends_with(".localhost")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_urls() {
+        let mut c = ProjectConfig {
+            allow_localhost: true,
+            ..Default::default()
+        };
+        c.domains.push(Domain {
+            domain: "https://app.example.com".into(),
+            handler_path: "/handler".into(),
+        });
+        assert!(c.is_trusted_url("https://app.example.com/cb?x=1"));
+        assert!(c.is_trusted_url("http://localhost:3000/cb"));
+        assert!(!c.is_trusted_url("https://app.example.com.evil.com/cb"));
+        assert!(!c.is_trusted_url("https://app.example.com@evil.com/cb"));
+        assert!(!c.is_trusted_url("javascript:alert(1)"));
+        c.allow_localhost = false;
+        assert!(!c.is_trusted_url("http://localhost:3000/cb"));
+    }
+}

@@ -1,0 +1,240 @@
+//! Projects: the tenants of this server, their configuration and API keys, and the `internal`
+//! project whose users administer the others.
+
+pub mod config;
+pub mod keys;
+mod routes;
+pub mod update;
+
+pub use config::ProjectConfig;
+pub use routes::{api_root, routes};
+
+use crate::crypto::secret::new_uuid;
+use crate::http::{ApiError, ApiResult};
+use crate::store::{flag, now_ms};
+use serde_json::{json, Value};
+use sqlx::{AnyConnection, Row};
+
+pub const INTERNAL: &str = "internal";
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub id: String,
+    pub display_name: String,
+    pub description: String,
+    pub created_at: i64,
+    pub is_production_mode: bool,
+    pub owner_team_id: Option<String>,
+    pub onboarding_status: String,
+    pub logos: [Option<String>; 4],
+    pub config: ProjectConfig,
+}
+
+pub const LOGO_FIELDS: [&str; 4] = [
+    "logo_url",
+    "logo_full_url",
+    "logo_dark_mode_url",
+    "logo_full_dark_mode_url",
+];
+
+const COLUMNS: &str = "id, display_name, description, created_at, is_production_mode, owner_team_id, onboarding_status, logo_url, logo_full_url, logo_dark_mode_url, logo_full_dark_mode_url, config";
+
+impl Project {
+    fn from_row(row: &sqlx::any::AnyRow) -> ApiResult<Project> {
+        let config: String = row.try_get("config")?;
+        Ok(Project {
+            id: row.try_get("id")?,
+            display_name: row.try_get("display_name")?,
+            description: row.try_get("description")?,
+            created_at: row.try_get("created_at")?,
+            is_production_mode: row.try_get::<i64, _>("is_production_mode")? != 0,
+            owner_team_id: row.try_get("owner_team_id")?,
+            onboarding_status: row.try_get("onboarding_status")?,
+            logos: [
+                row.try_get("logo_url")?,
+                row.try_get("logo_full_url")?,
+                row.try_get("logo_dark_mode_url")?,
+                row.try_get("logo_full_dark_mode_url")?,
+            ],
+            config: serde_json::from_str(&config).map_err(|e| ApiError::Internal(e.into()))?,
+        })
+    }
+
+    pub fn client_json(&self) -> Value {
+        json!({ "id": self.id, "display_name": self.display_name, "config": self.config.client_json() })
+    }
+
+    pub fn admin_json(&self) -> Value {
+        let mut v = json!({
+            "id": self.id,
+            "display_name": self.display_name,
+            "description": self.description,
+            "created_at_millis": self.created_at,
+            "is_production_mode": self.is_production_mode,
+            "owner_team_id": self.owner_team_id,
+            "onboarding_status": self.onboarding_status,
+            "config": self.config.admin_json(),
+        });
+        for (field, value) in LOGO_FIELDS.iter().zip(&self.logos) {
+            v[*field] = json!(value);
+        }
+        v
+    }
+}
+
+pub async fn find(db: &sqlx::AnyPool, id: &str) -> ApiResult<Option<Project>> {
+    let sql = format!("SELECT {COLUMNS} FROM projects WHERE id = $1");
+    match sqlx::query(&sql).bind(id).fetch_optional(db).await? {
+        Some(row) => Ok(Some(Project::from_row(&row)?)),
+        None => Ok(None),
+    }
+}
+
+/// Projects owned by any team `user_id` (an `internal` user) belongs to.
+pub async fn list_owned_by(db: &sqlx::AnyPool, user_id: &str) -> ApiResult<Vec<Project>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM projects WHERE owner_team_id IN
+           (SELECT team_id FROM team_members WHERE project_id = $1 AND user_id = $2)
+         ORDER BY created_at, id"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(INTERNAL)
+        .bind(user_id)
+        .fetch_all(db)
+        .await?;
+    rows.iter().map(Project::from_row).collect()
+}
+
+pub async fn insert(conn: &mut AnyConnection, project: &Project) -> ApiResult<()> {
+    sqlx::query(
+        "INSERT INTO projects (id, display_name, description, created_at, is_production_mode, owner_team_id, onboarding_status, logo_url, logo_full_url, logo_dark_mode_url, logo_full_dark_mode_url, config)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&project.id)
+    .bind(&project.display_name)
+    .bind(&project.description)
+    .bind(project.created_at)
+    .bind(flag(project.is_production_mode))
+    .bind(&project.owner_team_id)
+    .bind(&project.onboarding_status)
+    .bind(&project.logos[0])
+    .bind(&project.logos[1])
+    .bind(&project.logos[2])
+    .bind(&project.logos[3])
+    .bind(config_text(&project.config)?)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn save(db: &sqlx::AnyPool, project: &Project) -> ApiResult<()> {
+    sqlx::query(
+        "UPDATE projects SET display_name = $2, description = $3, is_production_mode = $4, onboarding_status = $5,
+           logo_url = $6, logo_full_url = $7, logo_dark_mode_url = $8, logo_full_dark_mode_url = $9, config = $10
+         WHERE id = $1",
+    )
+    .bind(&project.id)
+    .bind(&project.display_name)
+    .bind(&project.description)
+    .bind(flag(project.is_production_mode))
+    .bind(&project.onboarding_status)
+    .bind(&project.logos[0])
+    .bind(&project.logos[1])
+    .bind(&project.logos[2])
+    .bind(&project.logos[3])
+    .bind(config_text(&project.config)?)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete(db: &sqlx::AnyPool, id: &str) -> ApiResult<()> {
+    sqlx::query("DELETE FROM projects WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+fn config_text(config: &ProjectConfig) -> ApiResult<String> {
+    serde_json::to_string(config).map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// A new project as `POST /internal/projects` and `portcullis project create` make it.
+pub fn new_project(display_name: String, owner_team_id: Option<String>) -> Project {
+    Project {
+        id: new_uuid(),
+        display_name,
+        description: String::new(),
+        created_at: now_ms(),
+        is_production_mode: false,
+        owner_team_id,
+        onboarding_status: "completed".into(),
+        logos: Default::default(),
+        config: ProjectConfig {
+            allow_localhost: true,
+            credential_enabled: true,
+            team_creator_default_permissions: vec![config::PermissionRef {
+                id: "team_admin".into(),
+            }],
+            team_member_default_permissions: vec![config::PermissionRef {
+                id: "team_member".into(),
+            }],
+            ..Default::default()
+        },
+    }
+}
+
+/// Creates a project with one key set (in one transaction) and returns the keys.
+pub async fn create_with_keys(
+    db: &sqlx::AnyPool,
+    project: &Project,
+    keys: (String, String, String),
+) -> ApiResult<keys::NewKeySet> {
+    let mut tx = db.begin().await?;
+    insert(&mut tx, project).await?;
+    let set =
+        keys::insert_key_set(&mut tx, &project.id, "Initial key set", keys, keys::NEVER).await?;
+    tx.commit().await?;
+    Ok(set)
+}
+
+/// Creates the `internal` project on first start. Returns freshly generated keys when none were
+/// configured, so they can be printed once.
+pub async fn ensure_internal(
+    db: &sqlx::AnyPool,
+    configured: [Option<String>; 3],
+) -> ApiResult<Option<keys::NewKeySet>> {
+    if find(db, INTERNAL).await?.is_some() {
+        // Keys given in the environment are (re)registered so test harnesses and dev setups
+        // can rely on fixed values even against an existing data directory.
+        if let [Some(pck), Some(ssk), Some(sak)] = configured {
+            if !keys::is_valid(db, INTERNAL, keys::KeyKind::SecretServer, &ssk).await? {
+                let mut conn = db.acquire().await?;
+                keys::insert_key_set(
+                    &mut conn,
+                    INTERNAL,
+                    "From environment",
+                    (pck, ssk, sak),
+                    keys::NEVER,
+                )
+                .await?;
+            }
+        }
+        return Ok(None);
+    }
+    let mut project = new_project("Portcullis Dashboard".into(), None);
+    project.id = INTERNAL.into();
+    project.config.create_team_on_sign_up = true;
+    project.config.client_team_creation_enabled = true;
+    let generated = keys::generate_keys();
+    let from_env = configured.iter().all(Option::is_some);
+    let [pck, ssk, sak] = configured;
+    let chosen = (
+        pck.unwrap_or(generated.0),
+        ssk.unwrap_or(generated.1),
+        sak.unwrap_or(generated.2),
+    );
+    let set = create_with_keys(db, &project, chosen).await?;
+    Ok(if from_env { None } else { Some(set) })
+}

@@ -1,0 +1,228 @@
+//! Project endpoints: the current project (client and admin views), the `internal` project's
+//! project list/create, JWKS, and the API root.
+
+use super::update::{self, ProjectUpdate};
+use super::{keys, Project, INTERNAL};
+use crate::http::context::{ADMIN, ANY};
+use crate::http::extract::{parse_value, schema_problem, RawBody};
+use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, Query, RequestCtx};
+use crate::server::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{any, get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::json;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/projects/current", get(current))
+        .route("/internal/projects", get(list_owned).post(create))
+        .route(
+            "/internal/projects/current",
+            get(admin_current)
+                .patch(update_current)
+                .delete(delete_current),
+        )
+        .route("/projects/{project_id}/.well-known/jwks.json", get(jwks))
+        .route(
+            "/projects-anonymous-users/{project_id}/.well-known/{*rest}",
+            any(anonymous_discovery),
+        )
+        .route("/check-feature-support", post(check_feature_support))
+}
+
+/// `GET /api/v1`: a plain-text greeting that says how the request authenticated.
+pub async fn api_root(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    Query(_): Query<NoQuery>,
+) -> ApiResult<Response> {
+    let mut text = "Welcome to the Stack API endpoint! Please refer to the documentation at https://docs.stack-auth.com.\n\n".to_string();
+    match &ctx.auth {
+        None => text.push_str("Authentication: None"),
+        Some(auth) => {
+            let kind = match auth.access_type.as_str() {
+                "client" => "Client",
+                "server" => "Server",
+                _ => "Admin",
+            };
+            let user = match auth.current_user(&state).await? {
+                Some(u) => u.primary_email.unwrap_or(u.id),
+                None => "None".into(),
+            };
+            text.push_str(&format!(
+                "Authentication: {kind}\n  Project: {}\n  User: {user}",
+                auth.project.id
+            ));
+        }
+    }
+    Ok(([("content-type", "text/plain; charset=utf-8")], text).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoQuery {}
+
+async fn current(ctx: RequestCtx) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    Ok(json_ok(auth.project.client_json()))
+}
+
+async fn admin_current(ctx: RequestCtx) -> ApiResult<Response> {
+    let auth = ctx.require(ADMIN)?;
+    Ok(json_ok(auth.project.admin_json()))
+}
+
+async fn update_current(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ADMIN)?;
+    let u: ProjectUpdate = parse_value(body, "body")?;
+    if u.owner_team_id.is_some() {
+        return Err(schema_problem(
+            "body contains unknown properties: owner_team_id",
+        ));
+    }
+    let mut project = auth.project.clone();
+    update::apply(&mut project, u)?;
+    super::save(state.db(), &project).await?;
+    Ok(json_ok(project.admin_json()))
+}
+
+async fn delete_current(State(state): State<AppState>, ctx: RequestCtx) -> ApiResult<Response> {
+    let auth = ctx.require(ADMIN)?;
+    if auth.project.id == INTERNAL {
+        return Err(ApiError::bad_request(
+            "The internal project cannot be deleted.",
+        ));
+    }
+    super::delete(state.db(), &auth.project.id).await?;
+    Ok(success())
+}
+
+/// For `internal/projects`: any access type on project `internal`, with a signed-in user.
+async fn internal_user(state: &AppState, ctx: &RequestCtx) -> ApiResult<crate::users::User> {
+    let auth = ctx.require(ANY)?;
+    let user = auth
+        .current_user(state)
+        .await?
+        .ok_or_else(known::user_authentication_required)?;
+    if auth.project.id != INTERNAL {
+        return Err(known::expected_internal_project().into());
+    }
+    Ok(user)
+}
+
+async fn list_owned(State(state): State<AppState>, ctx: RequestCtx) -> ApiResult<Response> {
+    let user = internal_user(&state, &ctx).await?;
+    let items: Vec<_> = super::list_owned_by(state.db(), &user.id)
+        .await?
+        .iter()
+        .map(Project::admin_json)
+        .collect();
+    Ok(json_ok(json!({ "items": items, "is_paginated": false })))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    let user = internal_user(&state, &ctx).await?;
+    let mut u: ProjectUpdate = parse_value(body, "body")?;
+    let mut problems = Vec::new();
+    if u.display_name.is_none() {
+        problems.push("body.display_name must be defined".to_string());
+    }
+    match &u.owner_team_id {
+        None => problems.push("body.owner_team_id must be defined".into()),
+        Some(t) if uuid::Uuid::parse_str(t).is_err() => {
+            problems.push("body.owner_team_id must be a valid UUID".into())
+        }
+        _ => {}
+    }
+    if !problems.is_empty() {
+        return Err(crate::http::extract::schema_error(&problems));
+    }
+    let owner = u.owner_team_id.take().unwrap_or_default();
+    if !crate::teams::is_member(state.db(), INTERNAL, &owner, &user.id).await? {
+        return Err(known::team_membership_not_found(&owner, &user.id).into());
+    }
+    let mut project = super::new_project(String::new(), Some(owner));
+    update::apply(&mut project, u)?;
+    super::create_with_keys(state.db(), &project, keys::generate_keys()).await?;
+    Ok(json_created(project.admin_json()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JwksQuery {
+    include_restricted: Option<String>,
+    include_anonymous: Option<String>,
+}
+
+async fn jwks(
+    State(state): State<AppState>,
+    Path(project_id): Path<String>,
+    Query(q): Query<JwksQuery>,
+) -> ApiResult<Response> {
+    use crate::http::extract::query_bool;
+    let include_anonymous = query_bool(&q.include_anonymous, "include_anonymous")?;
+    let include_restricted =
+        include_anonymous || query_bool(&q.include_restricted, "include_restricted")?;
+    if super::find(state.db(), &project_id).await?.is_none() {
+        return Err(ApiError::text(StatusCode::NOT_FOUND, "Project not found"));
+    }
+    let mut audiences = vec![project_id.clone()];
+    if include_restricted {
+        audiences.push(format!("{project_id}:restricted"));
+    }
+    if include_anonymous {
+        audiences.push(format!("{project_id}:anon"));
+    }
+    let keys: Vec<_> = audiences
+        .iter()
+        .map(|a| state.jwt.key_for(a).jwk())
+        .collect();
+    Ok((
+        [("cache-control", "public, max-age=3600")],
+        axum::Json(json!({ "keys": keys })),
+    )
+        .into_response())
+}
+
+async fn anonymous_discovery(
+    Path((project_id, rest)): Path<(String, String)>,
+    uri: axum::http::Uri,
+) -> Response {
+    let prefix = if uri.path().starts_with("/api/latest") {
+        "/api/latest"
+    } else {
+        "/api/v1"
+    };
+    let mut target = format!("{prefix}/projects/{project_id}/.well-known/{rest}?");
+    if let Some(q) = uri.query() {
+        target.push_str(q);
+        target.push('&');
+    }
+    target.push_str("include_anonymous=true");
+    Redirect::temporary(&target).into_response()
+}
+
+async fn check_feature_support(RawBody(body): RawBody) -> Response {
+    let name = body
+        .get("feature_name")
+        .and_then(|v| v.as_str())
+        .unwrap_or("This feature");
+    (
+        [("content-type", "text/plain; charset=utf-8")],
+        format!(
+            "{name} is not yet supported. Please reach out to Stack support for more information."
+        ),
+    )
+        .into_response()
+}

@@ -1,0 +1,228 @@
+//! The admin write shape of a project (`PATCH /internal/projects/current`, `POST /internal/projects`)
+//! and its validation. Arrays in `config` replace the whole set.
+
+use super::config::{self, Domain, EmailConfig, OAuthProvider, PermissionRef, ProjectConfig};
+use super::Project;
+use crate::http::extract::{nullable, schema_error};
+use crate::http::{ApiError, ApiResult};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectUpdate {
+    pub display_name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub logo_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub logo_full_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub logo_dark_mode_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub logo_full_dark_mode_url: Option<Option<String>>,
+    pub is_production_mode: Option<bool>,
+    pub onboarding_status: Option<String>,
+    pub config: Option<ConfigUpdate>,
+    /// Only on create.
+    pub owner_team_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigUpdate {
+    sign_up_enabled: Option<bool>,
+    credential_enabled: Option<bool>,
+    magic_link_enabled: Option<bool>,
+    passkey_enabled: Option<bool>,
+    client_team_creation_enabled: Option<bool>,
+    client_user_deletion_enabled: Option<bool>,
+    allow_localhost: Option<bool>,
+    allow_user_api_keys: Option<bool>,
+    allow_team_api_keys: Option<bool>,
+    create_team_on_sign_up: Option<bool>,
+    require_email_verification: Option<bool>,
+    oauth_account_merge_strategy: Option<String>,
+    email_config: Option<EmailConfig>,
+    email_theme: Option<String>,
+    domains: Option<Vec<Domain>>,
+    oauth_providers: Option<Vec<OAuthProvider>>,
+    team_creator_default_permissions: Option<Vec<PermissionRef>>,
+    team_member_default_permissions: Option<Vec<PermissionRef>>,
+    user_default_permissions: Option<Vec<PermissionRef>>,
+}
+
+const ONBOARDING: &[&str] = &[
+    "config_choice",
+    "apps_selection",
+    "auth_setup",
+    "domain_setup",
+    "email_theme_setup",
+    "payments_setup",
+    "welcome",
+    "completed",
+];
+
+fn validate(u: &ProjectUpdate) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(name) = &u.display_name {
+        if name.trim().is_empty() || name.chars().count() > 256 {
+            problems.push("body.display_name must be between 1 and 256 characters".into());
+        }
+    }
+    if let Some(s) = &u.onboarding_status {
+        if !ONBOARDING.contains(&s.as_str()) {
+            problems.push(format!(
+                "body.onboarding_status must be one of: {}",
+                ONBOARDING.join(", ")
+            ));
+        }
+    }
+    let Some(c) = &u.config else { return problems };
+    if let Some(s) = &c.oauth_account_merge_strategy {
+        if !["link_method", "raise_error", "allow_duplicates"].contains(&s.as_str()) {
+            problems.push("body.config.oauth_account_merge_strategy must be one of: link_method, raise_error, allow_duplicates".into());
+        }
+    }
+    for d in c.domains.iter().flatten() {
+        if config::url_origin(&d.domain).is_none() {
+            problems.push(format!(
+                "body.config.domains: {:?} must start with http:// or https://",
+                d.domain
+            ));
+        }
+        if !d.handler_path.starts_with('/') {
+            problems.push("body.config.domains: handler_path must start with /".into());
+        }
+    }
+    for p in c.oauth_providers.iter().flatten() {
+        if !config::OAUTH_PROVIDERS.contains(&p.id.as_str()) {
+            problems.push(format!(
+                "body.config.oauth_providers: unknown provider {:?}",
+                p.id
+            ));
+        }
+        match p.kind.as_str() {
+            "shared" if !["google", "github", "microsoft", "spotify"].contains(&p.id.as_str()) => {
+                problems.push(format!(
+                    "body.config.oauth_providers: shared keys are not available for {}",
+                    p.id
+                ));
+            }
+            "shared" => {}
+            "standard"
+                if p.client_id.as_deref().unwrap_or("").is_empty()
+                    || p.client_secret.as_deref().unwrap_or("").is_empty() =>
+            {
+                problems.push(format!(
+                    "body.config.oauth_providers: {} needs client_id and client_secret",
+                    p.id
+                ));
+            }
+            "standard" => {}
+            _ => {
+                problems.push("body.config.oauth_providers: type must be shared or standard".into())
+            }
+        }
+    }
+    if let Some(EmailConfig::Standard {
+        host,
+        username,
+        password,
+        sender_name,
+        sender_email,
+        ..
+    }) = &c.email_config
+    {
+        if [host, username, password, sender_name, sender_email]
+            .iter()
+            .any(|f| f.is_empty())
+        {
+            problems.push(
+                "body.config.email_config: every field of a standard email server must be set"
+                    .into(),
+            );
+        }
+    }
+    problems
+}
+
+fn set<T>(target: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *target = v;
+    }
+}
+
+/// Validates `u` and applies it to `project`; nothing is changed when anything is invalid.
+pub fn apply(project: &mut Project, u: ProjectUpdate) -> ApiResult<()> {
+    let problems = validate(&u);
+    if !problems.is_empty() {
+        return Err(schema_error(&problems));
+    }
+    if let Some(theme) = u.config.as_ref().and_then(|c| c.email_theme.as_ref()) {
+        if theme != config::DEFAULT_EMAIL_THEME {
+            return Err(ApiError::bad_request("Invalid email theme"));
+        }
+    }
+    set(&mut project.display_name, u.display_name);
+    if let Some(d) = u.description {
+        project.description = d.unwrap_or_default();
+    }
+    for (slot, value) in project.logos.iter_mut().zip([
+        u.logo_url,
+        u.logo_full_url,
+        u.logo_dark_mode_url,
+        u.logo_full_dark_mode_url,
+    ]) {
+        set(slot, value);
+    }
+    set(&mut project.is_production_mode, u.is_production_mode);
+    set(&mut project.onboarding_status, u.onboarding_status);
+    if let Some(c) = u.config {
+        apply_config(&mut project.config, c);
+    }
+    Ok(())
+}
+
+fn apply_config(cfg: &mut ProjectConfig, c: ConfigUpdate) {
+    set(&mut cfg.sign_up_enabled, c.sign_up_enabled);
+    set(&mut cfg.credential_enabled, c.credential_enabled);
+    set(&mut cfg.magic_link_enabled, c.magic_link_enabled);
+    set(&mut cfg.passkey_enabled, c.passkey_enabled);
+    set(
+        &mut cfg.client_team_creation_enabled,
+        c.client_team_creation_enabled,
+    );
+    set(
+        &mut cfg.client_user_deletion_enabled,
+        c.client_user_deletion_enabled,
+    );
+    set(&mut cfg.allow_localhost, c.allow_localhost);
+    set(&mut cfg.allow_user_api_keys, c.allow_user_api_keys);
+    set(&mut cfg.allow_team_api_keys, c.allow_team_api_keys);
+    set(&mut cfg.create_team_on_sign_up, c.create_team_on_sign_up);
+    set(
+        &mut cfg.require_email_verification,
+        c.require_email_verification,
+    );
+    set(
+        &mut cfg.oauth_account_merge_strategy,
+        c.oauth_account_merge_strategy,
+    );
+    set(&mut cfg.email_config, c.email_config);
+    set(&mut cfg.email_theme, c.email_theme);
+    set(&mut cfg.domains, c.domains);
+    set(&mut cfg.oauth_providers, c.oauth_providers);
+    set(
+        &mut cfg.team_creator_default_permissions,
+        c.team_creator_default_permissions,
+    );
+    set(
+        &mut cfg.team_member_default_permissions,
+        c.team_member_default_permissions,
+    );
+    set(
+        &mut cfg.user_default_permissions,
+        c.user_default_permissions,
+    );
+}

@@ -1,0 +1,86 @@
+//! Assembles the router from every capability's routes and holds the shared state.
+
+use crate::config::Config;
+use crate::crypto::jwt::JwtKeys;
+use crate::http;
+use crate::store::Store;
+use axum::routing::get;
+use axum::Router;
+use std::sync::Arc;
+
+/// Everything a handler needs, cheap to clone: configuration, the database, signing keys.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub store: Store,
+    pub jwt: JwtKeys,
+    /// Base URL (no trailing slash) used in token issuers.
+    pub public_url: String,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Store, server_secret: Vec<u8>) -> Self {
+        let public_url = config.public_url();
+        AppState(Arc::new(Inner {
+            config,
+            store,
+            jwt: JwtKeys::new(server_secret),
+            public_url,
+        }))
+    }
+
+    pub fn db(&self) -> &sqlx::AnyPool {
+        &self.store.pool
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(crate::projects::routes())
+        .merge(crate::users::routes())
+        .merge(crate::auth::routes())
+        .route("/", get(crate::projects::api_root))
+        .fallback(http::api_not_found)
+        .layer(axum::middleware::from_fn(http::api_layer));
+    Router::new()
+        .nest("/api/v1", api.clone())
+        .nest("/api/latest", api)
+        .route("/health", get(health))
+        .layer(axum::middleware::from_fn(http::site_headers))
+        .with_state(state)
+}
+
+async fn health(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let wants_db = query.is_some_and(|q| q.split('&').any(|p| p.starts_with("db=") && p.len() > 3));
+    if wants_db && sqlx::query("SELECT 1").execute(state.db()).await.is_err() {
+        return (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "database unavailable",
+        )
+            .into_response();
+    }
+    let mut res = axum::Json(serde_json::json!({ "status": "ok" })).into_response();
+    for h in [
+        "access-control-allow-origin",
+        "access-control-allow-methods",
+        "access-control-allow-headers",
+        "access-control-expose-headers",
+    ] {
+        res.headers_mut()
+            .insert(h, axum::http::HeaderValue::from_static("*"));
+    }
+    res
+}

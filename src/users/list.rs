@@ -1,0 +1,125 @@
+//! `GET /users`: cursor pagination over (signed_up_at, id), search and filters, one query.
+
+use super::{User, SELECT_USER};
+use crate::http::extract::{query_bool, schema_problem};
+use crate::http::{ApiError, ApiResult, Auth};
+use crate::server::AppState;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    order_by: Option<String>,
+    desc: Option<String>,
+    query: Option<String>,
+    team_id: Option<String>,
+    include_restricted: Option<String>,
+    include_anonymous: Option<String>,
+    only_anonymous: Option<String>,
+}
+
+fn like_pattern(q: &str) -> String {
+    let escaped = q
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+pub async fn list(state: &AppState, auth: &Auth, q: ListQuery) -> ApiResult<Value> {
+    let limit = match &q.limit {
+        None => None,
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if (1..=1_000_000).contains(&n) => Some(n),
+            _ => return Err(schema_problem("query.limit must be a positive integer")),
+        },
+    };
+    if q.order_by.as_deref().is_some_and(|o| o != "signed_up_at") {
+        return Err(schema_problem(
+            "query.order_by must be one of: signed_up_at",
+        ));
+    }
+    for (name, value) in [("cursor", &q.cursor), ("team_id", &q.team_id)] {
+        if value
+            .as_deref()
+            .is_some_and(|v| uuid::Uuid::parse_str(v).is_err())
+        {
+            return Err(schema_problem(format!("query.{name} must be a valid UUID")));
+        }
+    }
+    let desc = query_bool(&q.desc, "desc")?;
+    let include_anonymous = query_bool(&q.include_anonymous, "include_anonymous")?;
+    let include_restricted =
+        include_anonymous || query_bool(&q.include_restricted, "include_restricted")?;
+    let only_anonymous = query_bool(&q.only_anonymous, "only_anonymous")?;
+    if only_anonymous && !include_anonymous {
+        return Err(ApiError::bad_request(
+            "only_anonymous=true requires include_anonymous=true",
+        ));
+    }
+
+    let mut sql = format!("{SELECT_USER} WHERE u.project_id = $1");
+    let mut binds: Vec<String> = vec![auth.pid().to_string()];
+    let mut bind = |value: String| {
+        binds.push(value);
+        format!("${}", binds.len())
+    };
+    if only_anonymous {
+        sql.push_str(" AND u.is_anonymous = 1");
+    } else if !include_anonymous {
+        sql.push_str(" AND u.is_anonymous = 0");
+    }
+    if !include_restricted {
+        sql.push_str(" AND u.restricted_by_admin = 0");
+        if auth.project.config.require_email_verification {
+            sql.push_str(" AND u.primary_email_verified = 1");
+        }
+    }
+    if let Some(team) = &q.team_id {
+        let p = bind(team.clone());
+        sql.push_str(&format!(
+            " AND u.id IN (SELECT user_id FROM team_members WHERE team_id = {p})"
+        ));
+    }
+    if let Some(text) = q.query.as_deref().filter(|t| !t.is_empty()) {
+        let p = bind(like_pattern(text));
+        let exact = bind(text.to_string());
+        sql.push_str(&format!(
+            " AND (LOWER(u.display_name) LIKE {p} ESCAPE '\\' OR u.primary_email LIKE {p} ESCAPE '\\' OR u.id = {exact})"
+        ));
+    }
+    let (cmp, order) = if desc { ("<=", "DESC") } else { (">=", "ASC") };
+    if let Some(cursor) = &q.cursor {
+        let p = bind(cursor.clone());
+        sql.push_str(&format!(
+            " AND (u.signed_up_at, u.id) {cmp} (SELECT c.signed_up_at, c.id FROM users c WHERE c.id = {p})"
+        ));
+    }
+    sql.push_str(&format!(" ORDER BY u.signed_up_at {order}, u.id {order}"));
+    if let Some(limit) = limit {
+        sql.push_str(&format!(" LIMIT {}", limit + 1));
+    }
+
+    let mut query = sqlx::query(&sql);
+    for b in &binds {
+        query = query.bind(b);
+    }
+    let rows = query.fetch_all(state.db()).await?;
+    let mut users = rows
+        .iter()
+        .map(User::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = match limit {
+        Some(l) if users.len() as i64 > l => users.pop().map(|u| u.id),
+        _ => None,
+    };
+    let rev = auth.project.config.require_email_verification;
+    let items: Vec<Value> = users.iter().map(|u| u.server_json(rev)).collect();
+    Ok(
+        json!({ "items": items, "is_paginated": true, "pagination": { "next_cursor": next_cursor } }),
+    )
+}

@@ -1,0 +1,274 @@
+//! Users of a project: the record, its read shapes (client / server), and its queries.
+
+mod list;
+mod routes;
+pub mod write;
+
+pub use routes::routes;
+
+use crate::http::{ApiError, ApiResult};
+use serde_json::{json, Value};
+use sqlx::Row;
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub project_id: String,
+    pub display_name: Option<String>,
+    pub primary_email: Option<String>,
+    pub primary_email_verified: bool,
+    pub primary_email_auth_enabled: bool,
+    pub password_hash: Option<String>,
+    pub profile_image_url: Option<String>,
+    pub client_metadata: Value,
+    pub client_read_only_metadata: Value,
+    pub server_metadata: Value,
+    pub signed_up_at: i64,
+    pub last_active_at: i64,
+    pub is_anonymous: bool,
+    pub restricted_by_admin: bool,
+    pub restricted_by_admin_reason: Option<String>,
+    pub restricted_by_admin_private_details: Option<String>,
+    pub country_code: Option<String>,
+    pub otp_auth_enabled: bool,
+    pub totp_secret: Option<String>,
+    pub selected_team_id: Option<String>,
+    pub risk_scores: Value,
+    pub oauth_providers: Value,
+    /// The selected team's row, joined in the same read.
+    pub selected_team: Option<TeamSummary>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TeamSummary {
+    pub id: String,
+    pub display_name: String,
+    pub profile_image_url: Option<String>,
+    pub client_metadata: Value,
+    pub client_read_only_metadata: Value,
+    pub server_metadata: Value,
+    pub created_at: i64,
+}
+
+/// The user columns followed by the selected team's, for `FROM users u LEFT JOIN teams t`.
+pub const SELECT_USER: &str = "SELECT u.id, u.project_id, u.display_name, u.primary_email, u.primary_email_verified,
+    u.primary_email_auth_enabled, u.password_hash, u.profile_image_url, u.client_metadata, u.client_read_only_metadata,
+    u.server_metadata, u.signed_up_at, u.last_active_at, u.is_anonymous, u.restricted_by_admin, u.restricted_by_admin_reason,
+    u.restricted_by_admin_private_details, u.country_code, u.otp_auth_enabled, u.totp_secret, u.selected_team_id,
+    u.risk_scores, u.oauth_providers, t.display_name AS team_display_name, t.profile_image_url AS team_profile_image_url,
+    t.client_metadata AS team_client_metadata, t.client_read_only_metadata AS team_client_read_only_metadata,
+    t.server_metadata AS team_server_metadata, t.created_at AS team_created_at
+  FROM users u LEFT JOIN teams t ON t.id = u.selected_team_id";
+
+pub fn parse_json(text: Option<String>) -> Value {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null)
+}
+
+impl User {
+    pub fn from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
+        let flag =
+            |name: &str| -> Result<bool, sqlx::Error> { Ok(row.try_get::<i64, _>(name)? != 0) };
+        let selected_team_id: Option<String> = row.try_get("selected_team_id")?;
+        let team_name: Option<String> = row.try_get("team_display_name")?;
+        let selected_team = match (&selected_team_id, team_name) {
+            (Some(id), Some(display_name)) => Some(TeamSummary {
+                id: id.clone(),
+                display_name,
+                profile_image_url: row.try_get("team_profile_image_url")?,
+                client_metadata: parse_json(row.try_get("team_client_metadata")?),
+                client_read_only_metadata: parse_json(
+                    row.try_get("team_client_read_only_metadata")?,
+                ),
+                server_metadata: parse_json(row.try_get("team_server_metadata")?),
+                created_at: row.try_get("team_created_at")?,
+            }),
+            _ => None,
+        };
+        Ok(User {
+            id: row.try_get("id")?,
+            project_id: row.try_get("project_id")?,
+            display_name: row.try_get("display_name")?,
+            primary_email: row.try_get("primary_email")?,
+            primary_email_verified: flag("primary_email_verified")?,
+            primary_email_auth_enabled: flag("primary_email_auth_enabled")?,
+            password_hash: row.try_get("password_hash")?,
+            profile_image_url: row.try_get("profile_image_url")?,
+            client_metadata: parse_json(row.try_get("client_metadata")?),
+            client_read_only_metadata: parse_json(row.try_get("client_read_only_metadata")?),
+            server_metadata: parse_json(row.try_get("server_metadata")?),
+            signed_up_at: row.try_get("signed_up_at")?,
+            last_active_at: row.try_get("last_active_at")?,
+            is_anonymous: flag("is_anonymous")?,
+            restricted_by_admin: flag("restricted_by_admin")?,
+            restricted_by_admin_reason: row.try_get("restricted_by_admin_reason")?,
+            restricted_by_admin_private_details: row
+                .try_get("restricted_by_admin_private_details")?,
+            country_code: row.try_get("country_code")?,
+            otp_auth_enabled: flag("otp_auth_enabled")?,
+            totp_secret: row.try_get("totp_secret")?,
+            selected_team_id: selected_team.as_ref().map(|t| t.id.clone()),
+            risk_scores: parse_json(row.try_get("risk_scores")?),
+            oauth_providers: parse_json(row.try_get("oauth_providers")?),
+            selected_team,
+        })
+    }
+
+    /// `{type}` of why the user is restricted, or null. Anonymous wins over an unverified
+    /// email, which wins over an administrator's restriction.
+    pub fn restricted_reason(&self, require_email_verification: bool) -> Value {
+        if self.is_anonymous {
+            json!({ "type": "anonymous" })
+        } else if require_email_verification && !self.primary_email_verified {
+            json!({ "type": "email_not_verified" })
+        } else if self.restricted_by_admin {
+            json!({ "type": "restricted_by_administrator" })
+        } else {
+            Value::Null
+        }
+    }
+
+    fn has_password(&self) -> bool {
+        self.password_hash.is_some()
+    }
+
+    fn oauth_providers_json(&self) -> Value {
+        if self.oauth_providers.is_array() {
+            self.oauth_providers.clone()
+        } else {
+            json!([])
+        }
+    }
+
+    fn team_json(&self, server: bool) -> Value {
+        let Some(t) = &self.selected_team else {
+            return Value::Null;
+        };
+        let mut v = json!({
+            "id": t.id,
+            "display_name": t.display_name,
+            "profile_image_url": t.profile_image_url,
+            "client_metadata": t.client_metadata,
+            "client_read_only_metadata": t.client_read_only_metadata,
+        });
+        if server {
+            v["created_at_millis"] = json!(t.created_at);
+            v["server_metadata"] = t.server_metadata.clone();
+        }
+        v
+    }
+
+    pub fn client_json(&self, require_email_verification: bool) -> Value {
+        let reason = self.restricted_reason(require_email_verification);
+        json!({
+            "id": self.id,
+            "primary_email": self.primary_email,
+            "primary_email_verified": self.primary_email_verified,
+            "display_name": self.display_name,
+            "client_metadata": self.client_metadata,
+            "client_read_only_metadata": self.client_read_only_metadata,
+            "profile_image_url": self.profile_image_url,
+            "signed_up_at_millis": self.signed_up_at,
+            "has_password": self.has_password(),
+            "auth_with_email": self.has_password() || self.otp_auth_enabled,
+            "oauth_providers": self.oauth_providers_json(),
+            "selected_team_id": self.selected_team_id,
+            "selected_team": self.team_json(false),
+            "requires_totp_mfa": self.totp_secret.is_some(),
+            "otp_auth_enabled": self.otp_auth_enabled,
+            "passkey_auth_enabled": false,
+            "is_anonymous": self.is_anonymous,
+            "is_restricted": !reason.is_null(),
+            "restricted_reason": reason,
+            "restricted_by_admin": self.restricted_by_admin,
+            "restricted_by_admin_reason": self.restricted_by_admin_reason,
+        })
+    }
+
+    pub fn server_json(&self, require_email_verification: bool) -> Value {
+        let mut v = self.client_json(require_email_verification);
+        v["selected_team"] = self.team_json(true);
+        v["primary_email_auth_enabled"] = json!(self.primary_email_auth_enabled);
+        v["server_metadata"] = self.server_metadata.clone();
+        v["last_active_at_millis"] = json!(self.last_active_at);
+        v["restricted_by_admin_private_details"] = json!(self.restricted_by_admin_private_details);
+        v["country_code"] = json!(self.country_code);
+        v["risk_scores"] = if self.risk_scores.is_object() {
+            self.risk_scores.clone()
+        } else {
+            json!({ "sign_up": { "bot": 0, "free_trial_abuse": 0 } })
+        };
+        v
+    }
+
+    pub fn json_for(
+        &self,
+        access: crate::http::AccessType,
+        require_email_verification: bool,
+    ) -> Value {
+        if access.is_trusted() {
+            self.server_json(require_email_verification)
+        } else {
+            self.client_json(require_email_verification)
+        }
+    }
+}
+
+pub async fn find(db: &sqlx::AnyPool, project_id: &str, user_id: &str) -> ApiResult<Option<User>> {
+    let sql = format!("{SELECT_USER} WHERE u.project_id = $1 AND u.id = $2");
+    let row = sqlx::query(&sql)
+        .bind(project_id)
+        .bind(user_id)
+        .fetch_optional(db)
+        .await?;
+    row.map(|r| User::from_row(&r))
+        .transpose()
+        .map_err(ApiError::from)
+}
+
+/// The user who may sign in with `email` (already normalised).
+pub async fn find_by_auth_email(
+    db: &sqlx::AnyPool,
+    project_id: &str,
+    email: &str,
+) -> ApiResult<Option<User>> {
+    let sql = format!("{SELECT_USER} WHERE u.project_id = $1 AND u.auth_email = $2");
+    let row = sqlx::query(&sql)
+        .bind(project_id)
+        .bind(email)
+        .fetch_optional(db)
+        .await?;
+    row.map(|r| User::from_row(&r))
+        .transpose()
+        .map_err(ApiError::from)
+}
+
+pub async fn delete(db: &sqlx::AnyPool, project_id: &str, user_id: &str) -> ApiResult<bool> {
+    let res = sqlx::query("DELETE FROM users WHERE project_id = $1 AND id = $2")
+        .bind(project_id)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(res.rows_affected() > 0)
+}
+
+/// Emails are compared and stored trimmed and lower-cased.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// A pragmatic strict check: one `@`, a non-empty local part, a dotted domain, no spaces.
+pub fn is_valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && local.len() <= 64
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && email.len() <= 256
+        && email.chars().all(|c| !c.is_whitespace() && !c.is_control())
+}

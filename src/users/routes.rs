@@ -1,0 +1,131 @@
+//! `/users` and `/users/me`.
+
+use super::list::{list, ListQuery};
+use super::write::{self, ClientUserUpdate, UserWrite};
+use crate::http::context::{ANY, TRUSTED};
+use crate::http::extract::{parse_value, RawBody};
+use crate::http::{
+    json_created, json_ok, known, success, AccessType, ApiError, ApiResult, Query, RequestCtx,
+};
+use crate::server::AppState;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/users", get(list_users).post(create_user))
+        .route(
+            "/users/{user_id}",
+            get(get_user).patch(update_user).delete(delete_user),
+        )
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(TRUSTED)?;
+    list(&state, auth, q).await.map(json_ok)
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    let auth = ctx.require(TRUSTED)?;
+    let w: UserWrite = parse_value(body, "body")?;
+    let user = write::create(&state, &auth.project, w).await?;
+    Ok(json_created(user.server_json(
+        auth.project.config.require_email_verification,
+    )))
+}
+
+async fn get_user(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    Path(user_id): Path<String>,
+) -> ApiResult<Response> {
+    let auth = if user_id == "me" {
+        ctx.require(ANY)?
+    } else {
+        ctx.require(TRUSTED)?
+    };
+    let id = auth.resolve_user_id(&user_id)?;
+    let user = super::find(state.db(), auth.pid(), id).await?;
+    let user = match (user, user_id == "me") {
+        (Some(u), _) => u,
+        (None, true) => return Err(known::cannot_get_own_user_without_user().into()),
+        (None, false) => return Err(known::user_not_found().into()),
+    };
+    Ok(json_ok(user.json_for(
+        auth.access_type,
+        auth.project.config.require_email_verification,
+    )))
+}
+
+async fn update_user(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    Path(user_id): Path<String>,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    let auth = if user_id == "me" {
+        ctx.require(ANY)?
+    } else {
+        ctx.require(TRUSTED)?
+    };
+    let id = auth.resolve_user_id(&user_id)?;
+    let w: UserWrite = if auth.access_type == AccessType::Client {
+        parse_value::<ClientUserUpdate>(body, "body")?.into()
+    } else {
+        parse_value(body, "body")?
+    };
+    let user = match super::find(state.db(), auth.pid(), id).await? {
+        Some(u) => u,
+        None if user_id == "me" => return Err(known::cannot_get_own_user_without_user().into()),
+        None => return Err(known::user_not_found().into()),
+    };
+    let user = write::update(
+        &state,
+        &auth.project,
+        user,
+        w,
+        auth.access_type == AccessType::Client,
+    )
+    .await?;
+    Ok(json_ok(user.json_for(
+        auth.access_type,
+        auth.project.config.require_email_verification,
+    )))
+}
+
+async fn delete_user(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    Path(user_id): Path<String>,
+) -> ApiResult<Response> {
+    let auth = if user_id == "me" {
+        ctx.require(ANY)?
+    } else {
+        ctx.require(TRUSTED)?
+    };
+    let id = auth.resolve_user_id(&user_id)?;
+    if auth.access_type == AccessType::Client && !auth.project.config.client_user_deletion_enabled {
+        return Err(ApiError::bad_request(
+            "Client user deletion is not enabled for this project",
+        ));
+    }
+    if !super::delete(state.db(), auth.pid(), id).await? {
+        return Err(if user_id == "me" {
+            known::cannot_get_own_user_without_user()
+        } else {
+            known::user_not_found()
+        }
+        .into());
+    }
+    Ok(success())
+}
