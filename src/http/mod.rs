@@ -16,7 +16,8 @@ pub use context::{AccessType, Auth, RequestCtx};
 pub use error::{ApiError, ApiResult};
 pub use extract::{Body as JsonBody, Query};
 
-const ALLOW_HEADERS: &str = "content-type, authorization, x-stack-project-id, x-stack-branch-id, x-stack-override-error-status, x-stack-random-nonce, x-stack-client-version, x-stack-disable-artificial-development-delay, x-stack-access-type, x-stack-publishable-client-key, x-stack-secret-server-key, x-stack-super-secret-admin-key, x-stack-admin-access-token, x-stack-refresh-token, x-stack-access-token, x-stack-allow-anonymous-user, baggage, sentry-trace, x-vercel-protection-bypass, ngrok-skip-browser-warning";
+/// The original's list, plus the `x-hexclave-*` spellings the current published SDK sends.
+const ALLOW_HEADERS: &str = "content-type, authorization, x-stack-project-id, x-stack-branch-id, x-stack-override-error-status, x-stack-random-nonce, x-stack-client-version, x-stack-disable-artificial-development-delay, x-stack-access-type, x-stack-publishable-client-key, x-stack-secret-server-key, x-stack-super-secret-admin-key, x-stack-admin-access-token, x-stack-refresh-token, x-stack-access-token, x-stack-allow-anonymous-user, baggage, sentry-trace, x-vercel-protection-bypass, ngrok-skip-browser-warning, x-hexclave-project-id, x-hexclave-branch-id, x-hexclave-override-error-status, x-hexclave-random-nonce, x-hexclave-client-version, x-hexclave-access-type, x-hexclave-publishable-client-key, x-hexclave-secret-server-key, x-hexclave-super-secret-admin-key, x-hexclave-admin-access-token, x-hexclave-refresh-token, x-hexclave-access-token, x-hexclave-allow-anonymous-user";
 
 tokio::task_local! {
     /// "METHOD /path" of the request being handled, for schema-error messages.
@@ -25,12 +26,13 @@ tokio::task_local! {
 
 /// Wraps every `/api/*` request: answers CORS preflights, remembers the request line for
 /// validation messages, and applies the original's response headers and status override.
-pub async fn api_layer(req: Request, next: Next) -> Response {
+pub async fn api_layer(mut req: Request, next: Next) -> Response {
     if req.method() == Method::OPTIONS {
         let mut res = StatusCode::OK.into_response();
         cors_headers(&mut res);
         return res;
     }
+    alias_hexclave_headers(req.headers_mut());
     let override_status = req.headers().contains_key("x-stack-override-error-status");
     // Nested routers see a stripped path; messages name the path the client sent.
     let path = req
@@ -57,6 +59,22 @@ pub async fn api_layer(req: Request, next: Next) -> Response {
         }
     }
     res
+}
+
+/// The published SDK (renamed Hexclave) sends `x-hexclave-*`; the original's name is `x-stack-*`.
+/// Both mean the same; an explicit `x-stack-*` header wins.
+fn alias_hexclave_headers(headers: &mut axum::http::HeaderMap) {
+    let aliases: Vec<(HeaderName, HeaderValue)> = headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let rest = name.as_str().strip_prefix("x-hexclave-")?;
+            let alias = HeaderName::from_bytes(format!("x-stack-{rest}").as_bytes()).ok()?;
+            (!headers.contains_key(&alias)).then(|| (alias, value.clone()))
+        })
+        .collect();
+    for (name, value) in aliases {
+        headers.append(name, value);
+    }
 }
 
 fn cors_headers(res: &mut Response) {
