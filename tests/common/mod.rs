@@ -1,0 +1,342 @@
+//! Test harness: starts the real `portcullis` binary on a fresh SQLite file or a fresh PostgreSQL
+//! database, creates a project through the CLI, and offers typed helpers so tests read like the
+//! flows they check. Every test body runs on both backends (see `both_backends!`).
+
+#![allow(dead_code)]
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const INTERNAL_PCK: &str = "pck_test_internal_publishable";
+pub const INTERNAL_SSK: &str = "ssk_test_internal_secret_server";
+pub const INTERNAL_SAK: &str = "sak_test_internal_super_secret_admin";
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where the PostgreSQL tests create their databases. `.ci/run` starts this server.
+pub fn pg_admin_url() -> String {
+    std::env::var("PORTCULLIS_TEST_PG_URL").unwrap_or_else(|_| "postgres://portcullis:portcullis@127.0.0.1:5432/postgres".into())
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub database_url: String,
+    pub project_id: String,
+    pub publishable_client_key: String,
+    pub secret_server_key: String,
+    pub super_secret_admin_key: String,
+    child: Child,
+    _dir: TempDir,
+    pub http: reqwest::Client,
+}
+
+pub struct TempDir(pub PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn unique_name() -> String {
+    format!("pc_{}_{}", std::process::id(), uuid_like())
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{}_{}", nanos, N.fetch_add(1, Ordering::SeqCst))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_portcullis")
+}
+
+async fn create_pg_database(name: &str) -> String {
+    let admin = pg_admin_url();
+    let out = Command::new("psql")
+        .arg(&admin)
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", &format!("CREATE DATABASE {name}")])
+        .output()
+        .expect("psql must be installed for the PostgreSQL tests");
+    assert!(
+        out.status.success(),
+        "could not create a PostgreSQL test database at {admin} (start it with .ci/run or set PORTCULLIS_TEST_PG_URL): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (prefix, _) = admin.rsplit_once('/').unwrap();
+    format!("{prefix}/{name}")
+}
+
+pub struct Options {
+    pub env: Vec<(String, String)>,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, Options { env: vec![] }).await
+    }
+
+    pub async fn start_with(backend: Backend, opts: Options) -> TestServer {
+        let name = unique_name();
+        let dir = TempDir(std::env::temp_dir().join(&name));
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let database_url = match backend {
+            Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.0.join("db.sqlite").display()),
+            Backend::Postgres => create_pg_database(&name).await,
+        };
+        let port = free_port();
+        let log = std::fs::File::create(dir.0.join("server.log")).unwrap();
+        let mut cmd = Command::new(bin());
+        cmd.env("DATABASE_URL", &database_url)
+            .env("PORT", port.to_string())
+            .env("PORTCULLIS_BIND", "127.0.0.1")
+            .env("PORTCULLIS_DATA_DIR", &dir.0)
+            .env("PORTCULLIS_INTERNAL_PUBLISHABLE_CLIENT_KEY", INTERNAL_PCK)
+            .env("PORTCULLIS_INTERNAL_SECRET_SERVER_KEY", INTERNAL_SSK)
+            .env("PORTCULLIS_INTERNAL_SUPER_SECRET_ADMIN_KEY", INTERNAL_SAK)
+            .env("RUST_LOG", "info,sqlx=warn")
+            .stdout(Stdio::null())
+            .stderr(log);
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn portcullis");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = http.get(format!("{base}/health")).send().await {
+                if r.status().is_success() {
+                    break;
+                }
+            }
+            assert!(Instant::now() < deadline, "server did not start; log: {}", std::fs::read_to_string(dir.0.join("server.log")).unwrap_or_default());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let keys = create_project_cli(&database_url, &dir.0, "Test project");
+        TestServer {
+            base,
+            database_url,
+            project_id: keys["project_id"].as_str().unwrap().into(),
+            publishable_client_key: keys["publishable_client_key"].as_str().unwrap().into(),
+            secret_server_key: keys["secret_server_key"].as_str().unwrap().into(),
+            super_secret_admin_key: keys["super_secret_admin_key"].as_str().unwrap().into(),
+            child,
+            _dir: dir,
+            http,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.0.join("server.log")).unwrap_or_default()
+    }
+
+    /// A request builder for this project with the given access type and its key.
+    pub fn client(&self) -> Req {
+        Req::new(self, Method::GET, "").access("client").header("x-stack-publishable-client-key", &self.publishable_client_key)
+    }
+    pub fn server(&self) -> Req {
+        Req::new(self, Method::GET, "").access("server").header("x-stack-secret-server-key", &self.secret_server_key)
+    }
+    pub fn admin(&self) -> Req {
+        Req::new(self, Method::GET, "").access("admin").header("x-stack-super-secret-admin-key", &self.super_secret_admin_key)
+    }
+    /// No `x-stack-*` headers at all.
+    pub fn anon(&self) -> Req {
+        Req { headers: vec![], ..Req::new(self, Method::GET, "") }
+    }
+
+    /// Signs up with a password (client access); returns the sign-in answer.
+    pub async fn sign_up(&self, email: &str, password: &str) -> Value {
+        let r = self.client().post("/auth/password/sign-up").json(json!({ "email": email, "password": password })).send().await;
+        r.expect(200)
+    }
+
+    /// Creates a user through the server API with a password usable for sign-in.
+    pub async fn create_user(&self, email: &str) -> Value {
+        self.server()
+            .post("/users")
+            .json(json!({ "primary_email": email, "primary_email_auth_enabled": true, "password": "password123" }))
+            .send()
+            .await
+            .expect(201)
+    }
+}
+
+/// Runs `portcullis project create --json` against the same database.
+pub fn create_project_cli(database_url: &str, data_dir: &std::path::Path, name: &str) -> Value {
+    let out = Command::new(bin())
+        .args(["project", "create", "--name", name, "--json"])
+        .env("DATABASE_URL", database_url)
+        .env("PORTCULLIS_DATA_DIR", data_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "project create failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("project create --json prints JSON")
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Req {
+    base: String,
+    project_id: String,
+    http: reqwest::Client,
+    method: Method,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Option<(String, Vec<u8>)>,
+}
+
+impl Req {
+    fn new(s: &TestServer, method: Method, path: &str) -> Req {
+        Req {
+            base: s.base.clone(),
+            project_id: s.project_id.clone(),
+            http: s.http.clone(),
+            method,
+            path: path.into(),
+            headers: vec![("x-stack-project-id".into(), s.project_id.clone())],
+            body: None,
+        }
+    }
+    pub fn access(self, t: &str) -> Req {
+        self.header("x-stack-access-type", t)
+    }
+    pub fn header(mut self, k: &str, v: &str) -> Req {
+        self.headers.retain(|(name, _)| name != k);
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+    pub fn without(mut self, k: &str) -> Req {
+        self.headers.retain(|(name, _)| name != k);
+        self
+    }
+    pub fn project(self, id: &str) -> Req {
+        self.header("x-stack-project-id", id)
+    }
+    pub fn token(self, access_token: &str) -> Req {
+        self.header("x-stack-access-token", access_token)
+    }
+    pub fn user(self, session: &Value) -> Req {
+        let r = self.token(session["access_token"].as_str().unwrap());
+        match session["refresh_token"].as_str() {
+            Some(rt) => r.header("x-stack-refresh-token", rt),
+            None => r,
+        }
+    }
+    fn method(mut self, m: Method, path: &str) -> Req {
+        self.method = m;
+        self.path = path.into();
+        self
+    }
+    pub fn get(self, path: &str) -> Req {
+        self.method(Method::GET, path)
+    }
+    pub fn post(self, path: &str) -> Req {
+        self.method(Method::POST, path)
+    }
+    pub fn patch(self, path: &str) -> Req {
+        self.method(Method::PATCH, path)
+    }
+    pub fn delete(self, path: &str) -> Req {
+        self.method(Method::DELETE, path)
+    }
+    pub fn json(mut self, v: Value) -> Req {
+        self.body = Some(("application/json".into(), v.to_string().into_bytes()));
+        self
+    }
+    pub fn raw(mut self, content_type: &str, body: &str) -> Req {
+        self.body = Some((content_type.into(), body.as_bytes().to_vec()));
+        self
+    }
+    pub async fn send(self) -> Resp {
+        let url = if self.path.starts_with("http") { self.path.clone() } else { format!("{}/api/v1{}", self.base, self.path) };
+        let mut rb = self.http.request(self.method.clone(), url);
+        for (k, v) in &self.headers {
+            rb = rb.header(k, v);
+        }
+        if let Some((ct, body)) = self.body {
+            rb = rb.header("content-type", ct).body(body);
+        }
+        let res = rb.send().await.expect("request failed");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp { status, headers, text, json, what: format!("{} {}", self.method, self.path) }
+    }
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub json: Value,
+    what: String,
+}
+
+impl Resp {
+    /// Asserts the status and returns the JSON body.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "{}: unexpected status; body: {}", self.what, self.text);
+        self.json
+    }
+
+    /// Asserts a known error: status, `x-stack-known-error` header equal to the body's code.
+    #[track_caller]
+    pub fn expect_error(self, status: u16, code: &str) -> Value {
+        assert_eq!(self.status.as_u16(), status, "{}: unexpected status; body: {}", self.what, self.text);
+        assert_eq!(self.json["code"], code, "{}: unexpected error; body: {}", self.what, self.text);
+        let header = self.headers.get("x-stack-known-error").map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(header.as_deref(), Some(code), "{}: x-stack-known-error header", self.what);
+        self.json
+    }
+
+    /// Asserts a plain-text (not known) error.
+    #[track_caller]
+    pub fn expect_text(self, status: u16, contains: &str) {
+        assert_eq!(self.status.as_u16(), status, "{}: unexpected status; body: {}", self.what, self.text);
+        assert!(self.headers.get("x-stack-known-error").is_none(), "{}: plain-text errors carry no known-error header", self.what);
+        assert!(self.text.contains(contains), "{}: body {:?} should contain {:?}", self.what, self.text, contains);
+    }
+}
+
+/// Declares `#[tokio::test]`s running the same async body on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = TestServer::start(Backend::Sqlite).await;
+                ($body)(app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let app = TestServer::start(Backend::Postgres).await;
+                ($body)(app).await;
+            }
+        }
+    };
+}
