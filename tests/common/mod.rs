@@ -193,6 +193,10 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // PostgreSQL test databases are dropped so repeated runs do not pile them up.
+        if let Some(name) = self.database_url.strip_prefix("postgres").and_then(|u| u.rsplit_once('/')).map(|(_, n)| n.to_string()) {
+            let _ = Command::new("psql").arg(pg_admin_url()).args(["-q", "-c", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")]).output();
+        }
     }
 }
 
