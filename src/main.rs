@@ -1,18 +1,9 @@
-//! Portcullis: user management in one binary, speaking the Stack Auth REST API v1.
-
-mod auth;
-mod config;
-mod crypto;
-mod http;
-mod projects;
-mod server;
-mod store;
-mod teams;
-mod users;
+//! The `portcullis` command: serve (default), migrate, project create.
 
 use anyhow::Context;
 use clap::Parser;
 use config::{Cli, Command, Config, ProjectCommand};
+use portcullis::{config, crypto, projects, server, store};
 use store::Store;
 
 #[tokio::main]

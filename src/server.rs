@@ -18,6 +18,7 @@ pub struct Inner {
     pub jwt: JwtKeys,
     /// Base URL (no trailing slash) used in token issuers.
     pub public_url: String,
+    pub projects: crate::projects::ProjectCache,
 }
 
 impl std::ops::Deref for AppState {
@@ -35,6 +36,7 @@ impl AppState {
             store,
             jwt: JwtKeys::new(server_secret),
             public_url,
+            projects: Default::default(),
         }))
     }
 

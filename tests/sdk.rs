@@ -11,13 +11,22 @@ async fn run_sdk_flow(backend: Backend) {
         "the SDK is not installed: run `npm ci --prefix tests/sdk` (.ci/run does)"
     );
     // 22 s tokens: after a few seconds they are inside the SDK's 20 s refresh margin.
-    let app = TestServer::start_with(backend, Options { env: vec![("PORTCULLIS_ACCESS_TOKEN_TTL_SECS".into(), "22".into())] }).await;
+    let app = TestServer::start_with(
+        backend,
+        Options {
+            env: vec![("PORTCULLIS_ACCESS_TOKEN_TTL_SECS".into(), "22".into())],
+        },
+    )
+    .await;
     let out = tokio::process::Command::new("node")
         .arg("flow.mjs")
         .current_dir(&sdk_dir)
         .env("PORTCULLIS_URL", &app.base)
         .env("PORTCULLIS_PROJECT_ID", &app.project_id)
-        .env("PORTCULLIS_PUBLISHABLE_CLIENT_KEY", &app.publishable_client_key)
+        .env(
+            "PORTCULLIS_PUBLISHABLE_CLIENT_KEY",
+            &app.publishable_client_key,
+        )
         .env("PORTCULLIS_SECRET_SERVER_KEY", &app.secret_server_key)
         .output()
         .await

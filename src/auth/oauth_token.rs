@@ -5,7 +5,7 @@ use super::sessions;
 use crate::http::context::PUBLIC_CLIENT_SENTINEL;
 use crate::http::extract::RawBody;
 use crate::http::{known, ApiResult};
-use crate::projects::{self, keys};
+use crate::projects::keys;
 use crate::server::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -61,20 +61,20 @@ async fn token(State(state): State<AppState>, RawBody(body): RawBody) -> ApiResu
     };
     // `<project_id>#<branch_id>` is also accepted; only the main branch exists.
     let (project_id, branch) = client_id.split_once('#').unwrap_or((client_id, "main"));
-    let project = match projects::find(state.db(), project_id).await? {
+    let project = match state.projects.get(state.db(), project_id).await? {
         Some(p) if branch == "main" => p,
         _ => return Err(known::invalid_oauth_client_id_or_secret(Some(client_id)).into()),
     };
     match field("client_secret").filter(|s| *s != PUBLIC_CLIENT_SENTINEL) {
         Some(secret) => {
-            if !keys::is_valid(
+            let valid = keys::is_valid(
                 state.db(),
                 &project.id,
                 keys::KeyKind::PublishableClient,
                 secret,
             )
-            .await?
-            {
+            .await?;
+            if !valid {
                 return Err(known::invalid_oauth_client_id_or_secret(Some(client_id)).into());
             }
         }

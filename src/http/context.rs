@@ -11,6 +11,7 @@ use crate::users::{self, User};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccessType {
@@ -40,7 +41,7 @@ pub const ADMIN: &[AccessType] = &[AccessType::Admin];
 #[derive(Debug, Clone)]
 pub struct Auth {
     pub access_type: AccessType,
-    pub project: Project,
+    pub project: Arc<Project>,
     pub token: Option<AccessClaims>,
 }
 
@@ -105,7 +106,9 @@ impl FromRequestParts<AppState> for RequestCtx {
             None => None,
         };
 
-        let project = projects::find(state.db(), project_id)
+        let project = state
+            .projects
+            .get(state.db(), project_id)
             .await?
             .ok_or_else(|| known::current_project_not_found(project_id))?;
 

@@ -172,6 +172,15 @@ pub fn query_bool(value: &Option<String>, name: &str) -> Result<bool, ApiError> 
     }
 }
 
+/// For optional nullable fields: absent → None, `null` → Some(None), value → Some(Some(v)).
+pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Ok(Some(Option::deserialize(d)?))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -187,13 +196,4 @@ mod tests {
             ]
         );
     }
-}
-
-/// For optional nullable fields: absent → None, `null` → Some(None), value → Some(Some(v)).
-pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de>,
-{
-    Ok(Some(Option::deserialize(d)?))
 }

@@ -14,6 +14,9 @@ use crate::http::{ApiError, ApiResult};
 use crate::store::{flag, now_ms};
 use serde_json::{json, Value};
 use sqlx::{AnyConnection, Row};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 pub const INTERNAL: &str = "internal";
 
@@ -87,6 +90,49 @@ pub async fn find(db: &sqlx::AnyPool, id: &str) -> ApiResult<Option<Project>> {
     match sqlx::query(&sql).bind(id).fetch_optional(db).await? {
         Some(row) => Ok(Some(Project::from_row(&row)?)),
         None => Ok(None),
+    }
+}
+
+/// Recently read projects. Every request needs its project's configuration; a short lifetime keeps
+/// that read off the database on hot paths while changes made by other replicas show within a second.
+/// Changes made by this process are visible at once.
+#[derive(Default)]
+pub struct ProjectCache {
+    entries: RwLock<HashMap<String, (Instant, Arc<Project>)>>,
+}
+
+const PROJECT_CACHE_TTL: Duration = Duration::from_secs(1);
+const PROJECT_CACHE_MAX: usize = 10_000;
+
+impl ProjectCache {
+    pub async fn get(&self, db: &sqlx::AnyPool, id: &str) -> ApiResult<Option<Arc<Project>>> {
+        if let Some((at, p)) = self
+            .entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+        {
+            if at.elapsed() < PROJECT_CACHE_TTL {
+                return Ok(Some(p.clone()));
+            }
+        }
+        let Some(project) = find(db, id).await? else {
+            return Ok(None);
+        };
+        let project = Arc::new(project);
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= PROJECT_CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert(id.to_string(), (Instant::now(), project.clone()));
+        Ok(Some(project))
+    }
+
+    pub fn forget(&self, id: &str) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
     }
 }
 

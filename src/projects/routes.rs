@@ -87,9 +87,10 @@ async fn update_current(
             "body contains unknown properties: owner_team_id",
         ));
     }
-    let mut project = auth.project.clone();
+    let mut project = Project::clone(&auth.project);
     update::apply(&mut project, u)?;
     super::save(state.db(), &project).await?;
+    state.projects.forget(&project.id);
     Ok(json_ok(project.admin_json()))
 }
 
@@ -101,6 +102,7 @@ async fn delete_current(State(state): State<AppState>, ctx: RequestCtx) -> ApiRe
         ));
     }
     super::delete(state.db(), &auth.project.id).await?;
+    state.projects.forget(&auth.project.id);
     Ok(success())
 }
 

@@ -23,7 +23,8 @@ pub enum Backend {
 
 /// Where the PostgreSQL tests create their databases. `.ci/run` starts this server.
 pub fn pg_admin_url() -> String {
-    std::env::var("PORTCULLIS_TEST_PG_URL").unwrap_or_else(|_| "postgres://portcullis:portcullis@127.0.0.1:5432/postgres".into())
+    std::env::var("PORTCULLIS_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://portcullis:portcullis@127.0.0.1:5432/postgres".into())
 }
 
 pub struct TestServer {
@@ -53,12 +54,19 @@ fn unique_name() -> String {
 fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     format!("{}_{}", nanos, N.fetch_add(1, Ordering::SeqCst))
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn bin() -> &'static str {
@@ -69,7 +77,13 @@ async fn create_pg_database(name: &str) -> String {
     let admin = pg_admin_url();
     let out = Command::new("psql")
         .arg(&admin)
-        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", &format!("CREATE DATABASE {name}")])
+        .args([
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ])
         .output()
         .expect("psql must be installed for the PostgreSQL tests");
     assert!(
@@ -124,7 +138,11 @@ impl TestServer {
                     break;
                 }
             }
-            assert!(Instant::now() < deadline, "server did not start; log: {}", std::fs::read_to_string(dir.0.join("server.log")).unwrap_or_default());
+            assert!(
+                Instant::now() < deadline,
+                "server did not start; log: {}",
+                std::fs::read_to_string(dir.0.join("server.log")).unwrap_or_default()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let keys = create_project_cli(&database_url, &dir.0, "Test project");
@@ -147,22 +165,38 @@ impl TestServer {
 
     /// A request builder for this project with the given access type and its key.
     pub fn client(&self) -> Req {
-        Req::new(self, Method::GET, "").access("client").header("x-stack-publishable-client-key", &self.publishable_client_key)
+        Req::new(self, Method::GET, "").access("client").header(
+            "x-stack-publishable-client-key",
+            &self.publishable_client_key,
+        )
     }
     pub fn server(&self) -> Req {
-        Req::new(self, Method::GET, "").access("server").header("x-stack-secret-server-key", &self.secret_server_key)
+        Req::new(self, Method::GET, "")
+            .access("server")
+            .header("x-stack-secret-server-key", &self.secret_server_key)
     }
     pub fn admin(&self) -> Req {
-        Req::new(self, Method::GET, "").access("admin").header("x-stack-super-secret-admin-key", &self.super_secret_admin_key)
+        Req::new(self, Method::GET, "").access("admin").header(
+            "x-stack-super-secret-admin-key",
+            &self.super_secret_admin_key,
+        )
     }
     /// No `x-stack-*` headers at all.
     pub fn anon(&self) -> Req {
-        Req { headers: vec![], ..Req::new(self, Method::GET, "") }
+        Req {
+            headers: vec![],
+            ..Req::new(self, Method::GET, "")
+        }
     }
 
     /// Signs up with a password (client access); returns the sign-in answer.
     pub async fn sign_up(&self, email: &str, password: &str) -> Value {
-        let r = self.client().post("/auth/password/sign-up").json(json!({ "email": email, "password": password })).send().await;
+        let r = self
+            .client()
+            .post("/auth/password/sign-up")
+            .json(json!({ "email": email, "password": password }))
+            .send()
+            .await;
         r.expect(200)
     }
 
@@ -185,7 +219,11 @@ pub fn create_project_cli(database_url: &str, data_dir: &std::path::Path, name: 
         .env("PORTCULLIS_DATA_DIR", data_dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "project create failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "project create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("project create --json prints JSON")
 }
 
@@ -194,8 +232,20 @@ impl Drop for TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
         // PostgreSQL test databases are dropped so repeated runs do not pile them up.
-        if let Some(name) = self.database_url.strip_prefix("postgres").and_then(|u| u.rsplit_once('/')).map(|(_, n)| n.to_string()) {
-            let _ = Command::new("psql").arg(pg_admin_url()).args(["-q", "-c", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")]).output();
+        if let Some(name) = self
+            .database_url
+            .strip_prefix("postgres")
+            .and_then(|u| u.rsplit_once('/'))
+            .map(|(_, n)| n.to_string())
+        {
+            let _ = Command::new("psql")
+                .arg(pg_admin_url())
+                .args([
+                    "-q",
+                    "-c",
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                ])
+                .output();
         }
     }
 }
@@ -273,7 +323,11 @@ impl Req {
         self
     }
     pub async fn send(self) -> Resp {
-        let url = if self.path.starts_with("http") { self.path.clone() } else { format!("{}/api/v1{}", self.base, self.path) };
+        let url = if self.path.starts_with("http") {
+            self.path.clone()
+        } else {
+            format!("{}/api/v1{}", self.base, self.path)
+        };
         let mut rb = self.http.request(self.method.clone(), url);
         for (k, v) in &self.headers {
             rb = rb.header(k, v);
@@ -286,7 +340,13 @@ impl Req {
         let headers = res.headers().clone();
         let text = res.text().await.unwrap();
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp { status, headers, text, json, what: format!("{} {}", self.method, self.path) }
+        Resp {
+            status,
+            headers,
+            text,
+            json,
+            what: format!("{} {}", self.method, self.path),
+        }
     }
 }
 
@@ -302,26 +362,66 @@ impl Resp {
     /// Asserts the status and returns the JSON body.
     #[track_caller]
     pub fn expect(self, status: u16) -> Value {
-        assert_eq!(self.status.as_u16(), status, "{}: unexpected status; body: {}", self.what, self.text);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "{}: unexpected status; body: {}",
+            self.what,
+            self.text
+        );
         self.json
     }
 
     /// Asserts a known error: status, `x-stack-known-error` header equal to the body's code.
     #[track_caller]
     pub fn expect_error(self, status: u16, code: &str) -> Value {
-        assert_eq!(self.status.as_u16(), status, "{}: unexpected status; body: {}", self.what, self.text);
-        assert_eq!(self.json["code"], code, "{}: unexpected error; body: {}", self.what, self.text);
-        let header = self.headers.get("x-stack-known-error").map(|v| v.to_str().unwrap().to_string());
-        assert_eq!(header.as_deref(), Some(code), "{}: x-stack-known-error header", self.what);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "{}: unexpected status; body: {}",
+            self.what,
+            self.text
+        );
+        assert_eq!(
+            self.json["code"], code,
+            "{}: unexpected error; body: {}",
+            self.what, self.text
+        );
+        let header = self
+            .headers
+            .get("x-stack-known-error")
+            .map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(
+            header.as_deref(),
+            Some(code),
+            "{}: x-stack-known-error header",
+            self.what
+        );
         self.json
     }
 
     /// Asserts a plain-text (not known) error.
     #[track_caller]
     pub fn expect_text(self, status: u16, contains: &str) {
-        assert_eq!(self.status.as_u16(), status, "{}: unexpected status; body: {}", self.what, self.text);
-        assert!(self.headers.get("x-stack-known-error").is_none(), "{}: plain-text errors carry no known-error header", self.what);
-        assert!(self.text.contains(contains), "{}: body {:?} should contain {:?}", self.what, self.text, contains);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "{}: unexpected status; body: {}",
+            self.what,
+            self.text
+        );
+        assert!(
+            self.headers.get("x-stack-known-error").is_none(),
+            "{}: plain-text errors carry no known-error header",
+            self.what
+        );
+        assert!(
+            self.text.contains(contains),
+            "{}: body {:?} should contain {:?}",
+            self.what,
+            self.text,
+            contains
+        );
     }
 }
 

@@ -1,0 +1,256 @@
+//! Throughput and latency of the hot endpoints — `GET /users/me` with a valid token, password
+//! sign-in, token refresh — on SQLite and PostgreSQL, beside the cost of one bare argon2id hash
+//! and one ES256 verification measured in the same run. Prints figures and ratios; asserts nothing.
+//!
+//!     cargo bench --bench api -- [--seconds 5] [--concurrency 32] [--backends sqlite,postgres]
+//!
+//! The server is the release binary on loopback; the load generator is this process, on one thread.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{Backend, TestServer};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+struct Figures {
+    requests: usize,
+    errors: usize,
+    elapsed: Duration,
+    latencies_us: Vec<u64>,
+}
+
+impl Figures {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+    fn percentile_ms(&self, p: f64) -> f64 {
+        let mut l = self.latencies_us.clone();
+        l.sort_unstable();
+        if l.is_empty() {
+            return f64::NAN;
+        }
+        let idx = ((l.len() as f64 - 1.0) * p).round() as usize;
+        l[idx] as f64 / 1000.0
+    }
+    fn line(&self, name: &str, concurrency: usize) -> String {
+        format!(
+            "{name:<28} c={concurrency:<3} {:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   ({} requests, {} errors)",
+            self.rps(),
+            self.percentile_ms(0.5),
+            self.percentile_ms(0.99),
+            self.requests,
+            self.errors
+        )
+    }
+}
+
+/// Runs `make_request` from `concurrency` tasks for `duration`; each returns whether it succeeded.
+async fn load<F, Fut>(concurrency: usize, duration: Duration, make_request: F) -> Figures
+where
+    F: Fn(usize) -> Fut + Clone + 'static,
+    Fut: std::future::Future<Output = bool> + 'static,
+{
+    let start = Instant::now();
+    let deadline = start + duration;
+    let local = tokio::task::LocalSet::new();
+    let mut handles = vec![];
+    for worker in 0..concurrency {
+        let f = make_request.clone();
+        handles.push(local.spawn_local(async move {
+            let mut lat = vec![];
+            let mut errors = 0;
+            let mut i = 0usize;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                if !f(worker * 1_000_000 + i).await {
+                    errors += 1;
+                }
+                lat.push(t.elapsed().as_micros() as u64);
+                i += 1;
+            }
+            (lat, errors)
+        }));
+    }
+    let results = local.run_until(async { futures_join(handles).await }).await;
+    let elapsed = start.elapsed();
+    let mut latencies_us = vec![];
+    let mut errors = 0;
+    for (l, e) in results {
+        latencies_us.extend(l);
+        errors += e;
+    }
+    Figures {
+        requests: latencies_us.len(),
+        errors,
+        elapsed,
+        latencies_us,
+    }
+}
+
+async fn futures_join<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = vec![];
+    for h in handles {
+        out.push(h.await.expect("load task"));
+    }
+    out
+}
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_string())
+}
+
+fn bare_costs() -> (Duration, Duration) {
+    let n = 20;
+    let t = Instant::now();
+    let mut stored = String::new();
+    for _ in 0..n {
+        stored = std::hint::black_box(portcullis::crypto::password::hash("correct horse battery"));
+    }
+    let hash = t.elapsed() / n;
+    let t = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(portcullis::crypto::password::verify(
+            "correct horse battery",
+            &stored,
+        ));
+    }
+    println!(
+        "bare argon2id verify:                  {:.2} ms",
+        (t.elapsed() / n).as_secs_f64() * 1000.0
+    );
+    let keys = portcullis::crypto::jwt::JwtKeys::new(b"bench".to_vec());
+    let token = keys.sign("p", &json!({ "aud": "p", "sub": "u" }));
+    let n = 20_000;
+    let t = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(keys.verify::<serde_json::Value>(&token).is_ok());
+    }
+    (hash, t.elapsed() / n)
+}
+
+async fn bench_backend(backend: Backend, seconds: u64, concurrency: usize, hash: Duration) {
+    let app = TestServer::start(backend).await;
+    let duration = Duration::from_secs(seconds);
+    let session = app.sign_up("bench@example.com", "password123").await;
+    let access = session["access_token"].as_str().unwrap().to_string();
+    let refresh = session["refresh_token"].as_str().unwrap().to_string();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap();
+    let me_url = format!("{}/api/v1/users/me", app.base);
+    let pid = app.project_id.clone();
+    println!("\n[{backend:?}]");
+
+    let me = {
+        let (http, url, pid, access) = (http.clone(), me_url.clone(), pid.clone(), access.clone());
+        load(concurrency, duration, move |_| {
+            let (http, url, pid, access) = (http.clone(), url.clone(), pid.clone(), access.clone());
+            async move {
+                http.get(&url)
+                    .header("x-stack-project-id", &pid)
+                    .header("x-stack-access-type", "client")
+                    .header("x-stack-access-token", &access)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            }
+        })
+        .await
+    };
+    println!("{}", me.line("GET /users/me", concurrency));
+
+    let refresh_url = format!("{}/api/v1/auth/oauth/token", app.base);
+    let refresh_fig = {
+        let (http, url, pid, refresh) = (
+            http.clone(),
+            refresh_url.clone(),
+            pid.clone(),
+            refresh.clone(),
+        );
+        load(concurrency, duration, move |_| {
+            let (http, url) = (http.clone(), url.clone());
+            let body = format!("grant_type=refresh_token&refresh_token={refresh}&client_id={pid}&client_secret=__stack_public_client__");
+            async move {
+                http.post(&url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            }
+        })
+        .await
+    };
+    println!(
+        "{}",
+        refresh_fig.line("POST /auth/oauth/token", concurrency)
+    );
+
+    let sign_in_url = format!("{}/api/v1/auth/password/sign-in", app.base);
+    let sign_in = |c: usize| {
+        let (http, url, pid) = (http.clone(), sign_in_url.clone(), pid.clone());
+        load(c, duration, move |_| {
+            let (http, url, pid) = (http.clone(), url.clone(), pid.clone());
+            async move {
+                http.post(&url)
+                    .header("x-stack-project-id", &pid)
+                    .header("x-stack-access-type", "client")
+                    .json(&json!({ "email": "bench@example.com", "password": "password123" }))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            }
+        })
+    };
+    let single = sign_in(1).await;
+    println!("{}", single.line("POST /auth/password/sign-in", 1));
+    let parallel = sign_in(4).await;
+    println!("{}", parallel.line("POST /auth/password/sign-in", 4));
+    let ratio = single.percentile_ms(0.5) / (hash.as_secs_f64() * 1000.0);
+    println!("sign-in p50 / one argon2id hash = {ratio:.2}x (target <= 1.2x)");
+    if backend == Backend::Sqlite {
+        println!(
+            "GET /users/me vs target 10k req/s = {:.2}x",
+            me.rps() / 10_000.0
+        );
+    }
+}
+
+fn main() {
+    let seconds: u64 = arg("--seconds", "5").parse().unwrap();
+    let concurrency: usize = arg("--concurrency", "32").parse().unwrap();
+    let backends = arg("--backends", "sqlite,postgres");
+    let (hash, verify) = bare_costs();
+    println!(
+        "machine: {} cores",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    println!(
+        "bare argon2id hash (19 MiB, t=2, p=1): {:.2} ms",
+        hash.as_secs_f64() * 1000.0
+    );
+    println!(
+        "bare ES256 verify:                     {:.1} us",
+        verify.as_secs_f64() * 1e6
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for b in backends.split(',') {
+        let backend = match b {
+            "sqlite" => Backend::Sqlite,
+            "postgres" => Backend::Postgres,
+            other => panic!("unknown backend {other}"),
+        };
+        rt.block_on(bench_backend(backend, seconds, concurrency, hash));
+    }
+}

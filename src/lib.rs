@@ -1,0 +1,12 @@
+//! Portcullis: user management in one binary, speaking the Stack Auth REST API v1.
+//! The library holds every capability; `main.rs` is the command line around it.
+
+pub mod auth;
+pub mod config;
+pub mod crypto;
+pub mod http;
+pub mod projects;
+pub mod server;
+pub mod store;
+pub mod teams;
+pub mod users;
