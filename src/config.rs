@@ -84,6 +84,9 @@ pub struct Config {
         global = true
     )]
     pub access_token_ttl_secs: i64,
+    /// Development mode: enables `x-stack-development-override-key` (the internal admin key opens any project).
+    #[arg(long, env = "PORTCULLIS_DEV_MODE", global = true)]
+    pub dev_mode: bool,
     #[arg(
         long,
         env = "PORTCULLIS_INTERNAL_PUBLISHABLE_CLIENT_KEY",

@@ -468,3 +468,36 @@ both_backends!(
             .contains("x-stack-known-error"));
     }
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn development_override_key_only_in_dev_mode() {
+    let prod = TestServer::start(Backend::Sqlite).await;
+    prod.server()
+        .without("x-stack-secret-server-key")
+        .header("x-stack-development-override-key", INTERNAL_SAK)
+        .get("/users")
+        .send()
+        .await
+        .expect_text(401, "only allowed in development");
+    let dev = TestServer::start_with(
+        Backend::Sqlite,
+        Options {
+            env: vec![("PORTCULLIS_DEV_MODE".into(), "true".into())],
+        },
+    )
+    .await;
+    dev.server()
+        .without("x-stack-secret-server-key")
+        .header("x-stack-development-override-key", INTERNAL_SAK)
+        .get("/users")
+        .send()
+        .await
+        .expect(200);
+    dev.admin()
+        .without("x-stack-super-secret-admin-key")
+        .header("x-stack-development-override-key", "sak_wrong")
+        .get("/internal/projects/current")
+        .send()
+        .await
+        .expect_text(401, "Invalid development key override");
+}
