@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod contact_channels;
 pub mod crypto;
 pub mod http;
 pub mod projects;

@@ -93,5 +93,5 @@ async fn sqlite_and_postgres_schemas_agree() {
         lite.1, post.1,
         "indexes differ between the SQLite and PostgreSQL migrations"
     );
-    assert!(lite.0.contains("users.auth_email"));
+    assert!(lite.0.contains("contact_channels.auth_value"));
 }

@@ -76,7 +76,7 @@ pub async fn list(state: &AppState, auth: &Auth, q: ListQuery) -> ApiResult<Valu
     if !include_restricted {
         sql.push_str(" AND u.restricted_by_admin = 0");
         if auth.project.config.require_email_verification {
-            sql.push_str(" AND u.primary_email_verified = 1");
+            sql.push_str(" AND pc.is_verified = 1");
         }
     }
     if let Some(team) = &q.team_id {
@@ -89,7 +89,8 @@ pub async fn list(state: &AppState, auth: &Auth, q: ListQuery) -> ApiResult<Valu
         let p = bind(like_pattern(text));
         let exact = bind(text.to_string());
         sql.push_str(&format!(
-            " AND (LOWER(u.display_name) LIKE {p} ESCAPE '\\' OR u.primary_email LIKE {p} ESCAPE '\\' OR u.id = {exact})"
+            " AND (LOWER(u.display_name) LIKE {p} ESCAPE '\\' OR u.id = {exact} OR u.id IN
+               (SELECT user_id FROM contact_channels WHERE project_id = $1 AND value LIKE {p} ESCAPE '\\'))"
         ));
     }
     let (cmp, order) = if desc { ("<=", "DESC") } else { (">=", "ASC") };

@@ -50,15 +50,19 @@ pub struct TeamSummary {
     pub created_at: i64,
 }
 
-/// The user columns followed by the selected team's, for `FROM users u LEFT JOIN teams t`.
-pub const SELECT_USER: &str = "SELECT u.id, u.project_id, u.display_name, u.primary_email, u.primary_email_verified,
-    u.primary_email_auth_enabled, u.password_hash, u.profile_image_url, u.client_metadata, u.client_read_only_metadata,
+/// The user columns, the primary email channel's and the selected team's:
+/// `FROM users u LEFT JOIN contact_channels pc LEFT JOIN teams t`, one indexed read.
+pub const SELECT_USER: &str = "SELECT u.id, u.project_id, u.display_name, pc.value AS primary_email,
+    COALESCE(pc.is_verified, 0) AS primary_email_verified, COALESCE(pc.used_for_auth, 0) AS primary_email_auth_enabled,
+    u.password_hash, u.profile_image_url, u.client_metadata, u.client_read_only_metadata,
     u.server_metadata, u.signed_up_at, u.last_active_at, u.is_anonymous, u.restricted_by_admin, u.restricted_by_admin_reason,
     u.restricted_by_admin_private_details, u.country_code, u.otp_auth_enabled, u.totp_secret, u.selected_team_id,
     u.risk_scores, u.oauth_providers, t.display_name AS team_display_name, t.profile_image_url AS team_profile_image_url,
     t.client_metadata AS team_client_metadata, t.client_read_only_metadata AS team_client_read_only_metadata,
     t.server_metadata AS team_server_metadata, t.created_at AS team_created_at
-  FROM users u LEFT JOIN teams t ON t.id = u.selected_team_id";
+  FROM users u
+  LEFT JOIN contact_channels pc ON pc.user_id = u.id AND pc.is_primary = 1 AND pc.type = 'email'
+  LEFT JOIN teams t ON t.id = u.selected_team_id";
 
 pub fn parse_json(text: Option<String>) -> Value {
     text.and_then(|t| serde_json::from_str(&t).ok())
@@ -226,13 +230,15 @@ pub async fn find(db: &sqlx::AnyPool, project_id: &str, user_id: &str) -> ApiRes
         .map_err(ApiError::from)
 }
 
-/// The user who may sign in with `email` (already normalised).
+/// The user who may sign in with `email` (already normalised), and whether that email is verified.
 pub async fn find_by_auth_email(
     db: &sqlx::AnyPool,
     project_id: &str,
     email: &str,
 ) -> ApiResult<Option<User>> {
-    let sql = format!("{SELECT_USER} WHERE u.project_id = $1 AND u.auth_email = $2");
+    let sql = format!(
+        "{SELECT_USER} WHERE u.id = (SELECT user_id FROM contact_channels WHERE project_id = $1 AND type = 'email' AND auth_value = $2)"
+    );
     let row = sqlx::query(&sql)
         .bind(project_id)
         .bind(email)

@@ -2,9 +2,9 @@
 //! and the single statement that stores the result.
 
 use super::{is_valid_email, normalize_email, User};
+use crate::contact_channels::{self, PrimaryEmail};
 use crate::crypto::password;
 use crate::crypto::secret::new_uuid;
-use crate::http::error::OnConstraint;
 use crate::http::extract::nullable;
 use crate::http::{known, ApiError, ApiResult};
 use crate::projects::Project;
@@ -350,12 +350,6 @@ async fn apply(
     Ok(password_changed)
 }
 
-fn auth_email(user: &User) -> Option<&str> {
-    user.primary_email
-        .as_deref()
-        .filter(|_| user.primary_email_auth_enabled)
-}
-
 fn json_text(v: &Value) -> Option<String> {
     (!v.is_null()).then(|| v.to_string())
 }
@@ -378,6 +372,7 @@ pub async fn insert(state: &AppState, project: &Project, mut user: User) -> ApiR
             .unwrap_or_else(|| "Personal".into());
         user.selected_team_id = Some(new_uuid());
         write_row(&mut tx, &user, true).await?;
+        write_primary_email(&mut tx, &user).await?;
         crate::teams::create_with_member(
             &mut tx,
             &project.id,
@@ -388,6 +383,7 @@ pub async fn insert(state: &AppState, project: &Project, mut user: User) -> ApiR
         .await?;
     } else {
         write_row(&mut tx, &user, true).await?;
+        write_primary_email(&mut tx, &user).await?;
     }
     tx.commit().await?;
     super::find(state.db(), &project.id, &user.id)
@@ -407,6 +403,7 @@ pub async fn update(
         .selected_team_id
         .as_ref()
         .is_some_and(|t| *t != user.selected_team_id);
+    let email_before = primary_email(&user);
     let password_changed = apply(project, &mut user, w, false, is_client).await?;
     if team_changed {
         if let Some(team_id) = &user.selected_team_id {
@@ -417,6 +414,9 @@ pub async fn update(
     }
     let mut tx = state.db().begin().await?;
     write_row(&mut tx, &user, false).await?;
+    if primary_email(&user) != email_before {
+        write_primary_email(&mut tx, &user).await?;
+    }
     if password_changed {
         sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(&user.id)
@@ -429,27 +429,40 @@ pub async fn update(
         .ok_or_else(|| known::user_not_found().into())
 }
 
+fn primary_email(user: &User) -> Option<PrimaryEmail> {
+    user.primary_email.as_ref().map(|value| PrimaryEmail {
+        value: value.clone(),
+        verified: user.primary_email_verified,
+        used_for_auth: user.primary_email_auth_enabled,
+    })
+}
+
+/// Stores the user's primary email in its contact channel; a taken auth email is a conflict.
+async fn write_primary_email(conn: &mut sqlx::AnyConnection, user: &User) -> ApiResult<()> {
+    let primary = primary_email(user);
+    let result =
+        contact_channels::set_primary(conn, &user.project_id, &user.id, primary.as_ref()).await;
+    contact_channels::on_auth_conflict(result, || {
+        known::user_email_already_exists(user.primary_email.as_deref().unwrap_or_default()).into()
+    })
+}
+
 async fn write_row(conn: &mut sqlx::AnyConnection, user: &User, is_insert: bool) -> ApiResult<()> {
     let sql = if is_insert {
-        "INSERT INTO users (display_name, primary_email, primary_email_verified, primary_email_auth_enabled, auth_email,
-            password_hash, profile_image_url, client_metadata, client_read_only_metadata, server_metadata, is_anonymous,
-            restricted_by_admin, restricted_by_admin_reason, restricted_by_admin_private_details, country_code,
-            otp_auth_enabled, totp_secret, selected_team_id, risk_scores, oauth_providers, id, project_id, signed_up_at, last_active_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+        "INSERT INTO users (display_name, password_hash, profile_image_url, client_metadata, client_read_only_metadata,
+            server_metadata, is_anonymous, restricted_by_admin, restricted_by_admin_reason, restricted_by_admin_private_details,
+            country_code, otp_auth_enabled, totp_secret, selected_team_id, risk_scores, oauth_providers, id, project_id,
+            signed_up_at, last_active_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
     } else {
-        "UPDATE users SET display_name = $1, primary_email = $2, primary_email_verified = $3, primary_email_auth_enabled = $4,
-            auth_email = $5, password_hash = $6, profile_image_url = $7, client_metadata = $8, client_read_only_metadata = $9,
-            server_metadata = $10, is_anonymous = $11, restricted_by_admin = $12, restricted_by_admin_reason = $13,
-            restricted_by_admin_private_details = $14, country_code = $15, otp_auth_enabled = $16, totp_secret = $17,
-            selected_team_id = $18, risk_scores = $19, oauth_providers = $20
-         WHERE id = $21 AND project_id = $22"
+        "UPDATE users SET display_name = $1, password_hash = $2, profile_image_url = $3, client_metadata = $4,
+            client_read_only_metadata = $5, server_metadata = $6, is_anonymous = $7, restricted_by_admin = $8,
+            restricted_by_admin_reason = $9, restricted_by_admin_private_details = $10, country_code = $11,
+            otp_auth_enabled = $12, totp_secret = $13, selected_team_id = $14, risk_scores = $15, oauth_providers = $16
+         WHERE id = $17 AND project_id = $18"
     };
     let query = sqlx::query(sql)
         .bind(&user.display_name)
-        .bind(&user.primary_email)
-        .bind(flag(user.primary_email_verified))
-        .bind(flag(user.primary_email_auth_enabled))
-        .bind(auth_email(user))
         .bind(&user.password_hash)
         .bind(&user.profile_image_url)
         .bind(json_text(&user.client_metadata))
@@ -472,12 +485,6 @@ async fn write_row(conn: &mut sqlx::AnyConnection, user: &User, is_insert: bool)
     } else {
         query
     };
-    query
-        .execute(&mut *conn)
-        .await
-        .on_unique("users", "auth_email", || {
-            known::user_email_already_exists(user.primary_email.as_deref().unwrap_or_default())
-                .into()
-        })?;
+    query.execute(&mut *conn).await?;
     Ok(())
 }

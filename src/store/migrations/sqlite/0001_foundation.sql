@@ -41,11 +41,6 @@ CREATE TABLE users (
     id TEXT PRIMARY KEY,
     project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
     display_name TEXT,
-    primary_email TEXT,
-    primary_email_verified INTEGER NOT NULL DEFAULT 0,
-    primary_email_auth_enabled INTEGER NOT NULL DEFAULT 0,
-    -- The primary email when it may be used to sign in; unique per project.
-    auth_email TEXT,
     password_hash TEXT,
     profile_image_url TEXT,
     client_metadata TEXT,
@@ -64,8 +59,26 @@ CREATE TABLE users (
     risk_scores TEXT,
     oauth_providers TEXT NOT NULL DEFAULT '[]'
 );
-CREATE UNIQUE INDEX uq_users_auth_email ON users (project_id, auth_email);
 CREATE INDEX users_signed_up ON users (project_id, signed_up_at, id);
+
+-- A user's emails. The primary one is the user's `primary_email`; one used for auth signs them in.
+CREATE TABLE contact_channels (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    type TEXT NOT NULL,
+    value TEXT NOT NULL,
+    is_verified INTEGER NOT NULL DEFAULT 0,
+    is_primary INTEGER NOT NULL DEFAULT 0,
+    used_for_auth INTEGER NOT NULL DEFAULT 0,
+    -- `value` while used for auth, else NULL: unique per project and type.
+    auth_value TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX uq_contact_channels_auth_value ON contact_channels (project_id, type, auth_value);
+CREATE UNIQUE INDEX uq_contact_channels_value ON contact_channels (user_id, type, value);
+CREATE UNIQUE INDEX uq_contact_channels_is_primary ON contact_channels (user_id, type) WHERE is_primary = 1;
+CREATE INDEX contact_channels_search ON contact_channels (project_id, value);
 
 CREATE TABLE sessions (
     id TEXT PRIMARY KEY,
