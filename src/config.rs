@@ -84,6 +84,38 @@ pub struct Config {
         global = true
     )]
     pub access_token_ttl_secs: i64,
+    /// Instance-wide SMTP server: `smtp://user:pass@host:port` (STARTTLS when offered) or `smtps://…`.
+    #[arg(
+        long,
+        env = "PORTCULLIS_SMTP_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub smtp_url: Option<String>,
+    /// Sender of emails sent through the instance server, e.g. `Acme <noreply@acme.test>`.
+    #[arg(
+        long,
+        env = "PORTCULLIS_SMTP_FROM",
+        default_value = "Portcullis <noreply@localhost>",
+        global = true
+    )]
+    pub smtp_from: String,
+    /// Delivery attempts before an email is marked failed.
+    #[arg(
+        long,
+        env = "PORTCULLIS_EMAIL_MAX_ATTEMPTS",
+        default_value_t = 6,
+        global = true
+    )]
+    pub email_max_attempts: i64,
+    /// First retry delay; each further retry doubles it.
+    #[arg(
+        long,
+        env = "PORTCULLIS_EMAIL_RETRY_BASE_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub email_retry_base_ms: i64,
     /// Development mode: enables `x-stack-development-override-key` (the internal admin key opens any project).
     #[arg(long, env = "PORTCULLIS_DEV_MODE", global = true)]
     pub dev_mode: bool,

@@ -2,9 +2,11 @@
 //! The library holds every capability; `main.rs` is the command line around it.
 
 pub mod auth;
+pub mod codes;
 pub mod config;
 pub mod contact_channels;
 pub mod crypto;
+pub mod emails;
 pub mod http;
 pub mod projects;
 pub mod server;

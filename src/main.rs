@@ -58,6 +58,7 @@ async fn serve(config: Config, store: Store) -> anyhow::Result<()> {
     }
     let addr = format!("{}:{}", config.bind, config.port);
     let state = server::AppState::new(config, store, secret);
+    portcullis::emails::sender::spawn(state.clone());
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("binding {addr}"))?;

@@ -19,6 +19,8 @@ pub struct Inner {
     /// Base URL (no trailing slash) used in token issuers.
     pub public_url: String,
     pub projects: crate::projects::ProjectCache,
+    /// Wakes the email sender when new mail is queued, instead of waiting for its next poll.
+    pub email_wakeup: tokio::sync::Notify,
 }
 
 impl std::ops::Deref for AppState {
@@ -37,6 +39,7 @@ impl AppState {
             jwt: JwtKeys::new(server_secret),
             public_url,
             projects: Default::default(),
+            email_wakeup: Default::default(),
         }))
     }
 
@@ -50,6 +53,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::projects::routes())
         .merge(crate::users::routes())
         .merge(crate::auth::routes())
+        .merge(crate::emails::routes())
+        .merge(crate::contact_channels::routes::routes())
         .route("/", get(crate::projects::api_root))
         .fallback(http::api_not_found)
         .layer(axum::middleware::from_fn(http::api_layer));

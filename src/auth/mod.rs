@@ -1,10 +1,15 @@
-//! Authentication: password sign-up/sign-in, anonymous sign-up, sessions and token refresh.
+//! Authentication: password, OTP / magic link, password reset, anonymous sign-up, sessions and
+//! token refresh.
 
 mod oauth_token;
+mod otp;
 mod password;
+mod reset;
 mod session_routes;
 pub mod sessions;
 pub mod tokens;
+
+pub use otp::CodeBody;
 
 use crate::server::AppState;
 use axum::Router;
@@ -12,6 +17,8 @@ use axum::Router;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(password::routes())
+        .merge(otp::routes())
+        .merge(reset::routes())
         .merge(session_routes::routes())
         .merge(oauth_token::routes())
 }

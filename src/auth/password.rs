@@ -1,6 +1,7 @@
 //! Password sign-up, sign-in, change and set; plus anonymous sign-up.
 
 use super::{sessions, sign_in_response};
+use crate::contact_channels;
 use crate::crypto::password;
 use crate::http::context::ANY;
 use crate::http::extract::schema_problem;
@@ -106,27 +107,47 @@ async fn sign_up(
     check_password_length(&body.password)?;
     let email = normalize_email(&body.email);
     let fields = UserWrite {
-        primary_email: Some(Some(email)),
+        primary_email: Some(Some(email.clone())),
         primary_email_auth_enabled: Some(true),
         password: Some(Some(body.password)),
         ..Default::default()
     };
+    let callback = body.verification_callback_url.as_deref();
     let user = match anonymous {
         Some(u) => {
-            write::update(
-                &state,
-                &auth.project,
-                u,
-                UserWrite {
-                    is_anonymous: Some(false),
-                    ..fields
-                },
-                false,
-            )
-            .await?
+            let upgraded = UserWrite {
+                is_anonymous: Some(false),
+                ..fields
+            };
+            let user = write::update(&state, &auth.project, u, upgraded, false).await?;
+            if let Some(url) = callback {
+                let mut conn = state.db().acquire().await?;
+                contact_channels::queue_verification(
+                    &mut conn,
+                    &auth.project,
+                    &user.id,
+                    &email,
+                    url,
+                )
+                .await?;
+            }
+            user
         }
-        None => write::create(&state, &auth.project, fields).await?,
+        None => {
+            // The user and their verification email commit together.
+            let mut tx = state.db().begin().await?;
+            let id = write::create_in(&mut tx, &auth.project, fields).await?;
+            if let Some(url) = callback {
+                contact_channels::queue_verification(&mut tx, &auth.project, &id, &email, url)
+                    .await?;
+            }
+            tx.commit().await?;
+            write::reload(&state, &auth.project, &id).await?
+        }
     };
+    if callback.is_some() {
+        state.email_wakeup.notify_one();
+    }
     let session = sessions::start(
         &state,
         &auth.project,

@@ -211,3 +211,36 @@ pub async fn mark_verified(
         .await?;
     Ok(r.rows_affected() > 0)
 }
+
+/// Queues the verification email for `value` (code and email in the caller's transaction).
+pub async fn queue_verification(
+    conn: &mut AnyConnection,
+    project: &crate::projects::Project,
+    user_id: &str,
+    value: &str,
+    callback_url: &str,
+) -> ApiResult<()> {
+    use crate::codes::{self, CodeType};
+    use crate::emails::{outbox, templates::Template};
+    let code = codes::create(
+        conn,
+        &project.id,
+        CodeType::ContactChannelVerification,
+        json!({ "email": value }),
+        json!({ "user_id": user_id }),
+        Some(callback_url),
+        codes::DEFAULT_TTL_MS,
+    )
+    .await?;
+    let link = codes::link(callback_url, &code);
+    outbox::enqueue_template(
+        conn,
+        project,
+        Some(user_id),
+        value,
+        Template::EmailVerification,
+        json!({ "emailVerificationLink": link }),
+    )
+    .await?;
+    Ok(())
+}

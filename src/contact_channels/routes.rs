@@ -1,1 +1,421 @@
+//! `/contact-channels*`: CRUD of a user's emails, sending verification emails, verifying.
 
+use super::{find, ContactChannel};
+use crate::codes::{self, CodeType};
+use crate::http::context::ANY;
+use crate::http::error::is_unique_violation;
+use crate::http::extract::{parse_value, schema_problem, RawBody};
+use crate::http::{
+    json_created, json_ok, known, success, AccessType, ApiError, ApiResult, Auth, JsonBody, Query,
+    RequestCtx,
+};
+use crate::server::AppState;
+use crate::store::flag;
+use crate::users::{self, is_valid_email, normalize_email};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::json;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/contact-channels", get(list).post(create))
+        .route(
+            "/contact-channels/send-verification-code",
+            post(send_code_for_primary),
+        )
+        .route("/contact-channels/verify", post(verify))
+        .route("/contact-channels/verify/check-code", post(check_code))
+        .route(
+            "/contact-channels/{user_id}/{id}",
+            get(read).patch(update).delete(remove),
+        )
+        .route(
+            "/contact-channels/{user_id}/{id}/send-verification-code",
+            post(send_code),
+        )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelWrite {
+    user_id: Option<String>,
+    value: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    used_for_auth: Option<bool>,
+    is_primary: Option<bool>,
+    is_verified: Option<bool>,
+}
+
+fn forbidden(action: &str) -> ApiError {
+    ApiError::text(
+        StatusCode::FORBIDDEN,
+        format!("Client can only {action} contact channels for their own user."),
+    )
+}
+
+/// Resolves the `user_id` a request acts on; a client may only act for itself.
+fn target_user<'a>(auth: &'a Auth, user_id: &'a str, action: &str) -> ApiResult<&'a str> {
+    let id = auth.resolve_user_id(user_id)?;
+    if auth.access_type == AccessType::Client && Some(id) != auth.user_id() {
+        return Err(forbidden(action));
+    }
+    Ok(id)
+}
+
+fn checked_value(value: &str) -> ApiResult<String> {
+    if !is_valid_email(value.trim()) {
+        return Err(schema_problem("body.value must be a valid email"));
+    }
+    Ok(normalize_email(value))
+}
+
+fn check_write_shape(auth: &Auth, w: &ChannelWrite) -> ApiResult<()> {
+    if w.kind.as_deref().is_some_and(|t| t != "email") {
+        return Err(schema_problem("body.type must be one of: email"));
+    }
+    if auth.access_type == AccessType::Client && w.is_verified.is_some() {
+        return Err(schema_problem(
+            "body contains unknown properties: is_verified",
+        ));
+    }
+    Ok(())
+}
+
+fn auth_conflict(value: &str) -> ApiError {
+    crate::http::error::KnownError {
+        code: "CONTACT_CHANNEL_ALREADY_USED_FOR_AUTH_BY_SOMEONE_ELSE",
+        status: StatusCode::CONFLICT,
+        message: format!("This email ({value}) is already used for authentication by another account."),
+        details: Some(json!({ "type": "email", "contact_channel_value": value, "would_work_if_email_was_verified": false })),
+    }
+    .into()
+}
+
+async fn create(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    let w: ChannelWrite = parse_value(body, "body")?;
+    check_write_shape(auth, &w)?;
+    let (Some(user_id), Some(value), Some(_), Some(used_for_auth)) =
+        (&w.user_id, &w.value, &w.kind, w.used_for_auth)
+    else {
+        return Err(schema_problem(
+            "body.user_id, body.value, body.type and body.used_for_auth must be defined",
+        ));
+    };
+    let user_id = target_user(auth, user_id, "create")?.to_string();
+    let value = checked_value(value)?;
+    if users::find(state.db(), auth.pid(), &user_id)
+        .await?
+        .is_none()
+    {
+        return Err(known::user_id_does_not_exist(&user_id).into());
+    }
+    let is_primary = w.is_primary.unwrap_or(false);
+    let mut tx = state.db().begin().await?;
+    if is_primary {
+        sqlx::query(
+            "UPDATE contact_channels SET is_primary = 0 WHERE user_id = $1 AND type = 'email'",
+        )
+        .bind(&user_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let inserted = super::insert(
+        &mut tx,
+        auth.pid(),
+        &user_id,
+        &value,
+        w.is_verified.unwrap_or(false),
+        is_primary,
+        used_for_auth,
+    )
+    .await;
+    let id = map_conflicts(inserted, &value)?;
+    tx.commit().await?;
+    let channel = find(state.db(), auth.pid(), &user_id, &id)
+        .await?
+        .ok_or_else(|| ApiError::bad_request("Contact channel not found"))?;
+    Ok(json_created(channel.json()))
+}
+
+/// A write's unique-index violations as the API's errors.
+fn map_conflicts<T>(r: Result<T, sqlx::Error>, value: &str) -> ApiResult<T> {
+    match r {
+        Err(e) if is_unique_violation(&e, "contact_channels", "auth_value") => {
+            Err(auth_conflict(value))
+        }
+        Err(e) if is_unique_violation(&e, "contact_channels", "value") => {
+            Err(ApiError::bad_request("Contact channel already exists"))
+        }
+        other => Ok(other?),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    user_id: Option<String>,
+    contact_channel_id: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    let user_id = match &q.user_id {
+        Some(u) => Some(target_user(auth, u, "list")?),
+        None if auth.access_type == AccessType::Client => return Err(forbidden("list")),
+        None => None,
+    };
+    let items: Vec<_> = super::list(
+        state.db(),
+        auth.pid(),
+        user_id,
+        q.contact_channel_id.as_deref(),
+    )
+    .await?
+    .iter()
+    .map(ContactChannel::json)
+    .collect();
+    Ok(json_ok(json!({ "items": items, "is_paginated": false })))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    Path((user_id, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    let user_id = target_user(auth, &user_id, "read")?;
+    let channel = find(state.db(), auth.pid(), user_id, &id)
+        .await?
+        .ok_or_else(|| ApiError::text(StatusCode::NOT_FOUND, "Contact channel not found."))?;
+    Ok(json_ok(channel.json()))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    Path((user_id, id)): Path<(String, String)>,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    let w: ChannelWrite = parse_value(body, "body")?;
+    check_write_shape(auth, &w)?;
+    if w.user_id.is_some() {
+        return Err(schema_problem("body contains unknown properties: user_id"));
+    }
+    let user_id = target_user(auth, &user_id, "update")?.to_string();
+    let mut c = find(state.db(), auth.pid(), &user_id, &id)
+        .await?
+        .ok_or_else(|| ApiError::bad_request("Contact channel not found"))?;
+    if let Some(v) = &w.value {
+        let v = checked_value(v)?;
+        if v != c.value {
+            c.is_verified = false;
+        }
+        c.value = v;
+    }
+    if let Some(v) = w.is_verified {
+        c.is_verified = v;
+    }
+    if let Some(v) = w.used_for_auth {
+        c.used_for_auth = v;
+    }
+    if let Some(v) = w.is_primary {
+        c.is_primary = v;
+    }
+    let mut tx = state.db().begin().await?;
+    if c.is_primary {
+        sqlx::query("UPDATE contact_channels SET is_primary = 0 WHERE user_id = $1 AND type = 'email' AND id <> $2").bind(&user_id).bind(&c.id).execute(&mut *tx).await?;
+    }
+    let updated = sqlx::query("UPDATE contact_channels SET value = $1, is_verified = $2, used_for_auth = $3, auth_value = $4, is_primary = $5 WHERE id = $6")
+        .bind(&c.value)
+        .bind(flag(c.is_verified))
+        .bind(flag(c.used_for_auth))
+        .bind(c.used_for_auth.then_some(c.value.as_str()))
+        .bind(flag(c.is_primary))
+        .bind(&c.id)
+        .execute(&mut *tx)
+        .await;
+    map_conflicts(updated, &c.value)?;
+    tx.commit().await?;
+    Ok(json_ok(c.json()))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    Path((user_id, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    let user_id = target_user(auth, &user_id, "delete")?;
+    let r = sqlx::query(
+        "DELETE FROM contact_channels WHERE project_id = $1 AND user_id = $2 AND id = $3",
+    )
+    .bind(auth.pid())
+    .bind(user_id)
+    .bind(&id)
+    .execute(state.db())
+    .await?;
+    if r.rows_affected() == 0 {
+        return Err(ApiError::bad_request("Contact channel not found"));
+    }
+    Ok(success())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendCode {
+    callback_url: String,
+}
+
+async fn send_code(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    Path((user_id, id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<SendCode>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    let user_id = auth.resolve_user_id(&user_id)?.to_string();
+    if auth.access_type == AccessType::Client && Some(user_id.as_str()) != auth.user_id() {
+        return Err(ApiError::bad_request(
+            "Can only send verification code for your own user",
+        ));
+    }
+    if users::find(state.db(), auth.pid(), &user_id)
+        .await?
+        .is_none()
+    {
+        return Err(known::user_id_does_not_exist(&user_id).into());
+    }
+    let channel = find(state.db(), auth.pid(), &user_id, &id)
+        .await?
+        .ok_or_else(|| ApiError::text(StatusCode::NOT_FOUND, "Contact channel not found"))?;
+    queue(&state, auth, &channel, &body.callback_url).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendCodeForPrimary {
+    email: String,
+    callback_url: String,
+}
+
+/// The older form: verify the signed-in user's primary email.
+async fn send_code_for_primary(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    JsonBody(body): JsonBody<SendCodeForPrimary>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    let user = auth
+        .current_user(&state)
+        .await?
+        .ok_or_else(|| schema_problem("auth.user must be defined"))?;
+    let email = normalize_email(&body.email);
+    if user.primary_email.as_deref() != Some(email.as_str()) {
+        return Err(crate::http::error::KnownError {
+            code: "EMAIL_IS_NOT_PRIMARY_EMAIL",
+            status: StatusCode::BAD_REQUEST,
+            message: format!(
+                "The given email ({email}) must match the user's primary email ({}).",
+                user.primary_email.as_deref().unwrap_or("")
+            ),
+            details: Some(json!({ "email": email, "primary_email": user.primary_email })),
+        }
+        .into());
+    }
+    let channel = super::find_by_value(state.db(), auth.pid(), &user.id, &email)
+        .await?
+        .ok_or_else(|| ApiError::text(StatusCode::NOT_FOUND, "Contact channel not found"))?;
+    queue(&state, auth, &channel, &body.callback_url).await
+}
+
+async fn queue(
+    state: &AppState,
+    auth: &Auth,
+    channel: &ContactChannel,
+    callback_url: &str,
+) -> ApiResult<Response> {
+    if channel.is_verified {
+        return Err(crate::http::error::KnownError {
+            code: "EMAIL_ALREADY_VERIFIED",
+            status: StatusCode::CONFLICT,
+            message: "The e-mail is already verified.".into(),
+            details: None,
+        }
+        .into());
+    }
+    if !auth.project.config.is_trusted_url(callback_url) {
+        return Err(known::redirect_url_not_whitelisted().into());
+    }
+    let mut tx = state.db().begin().await?;
+    super::queue_verification(
+        &mut tx,
+        &auth.project,
+        &channel.user_id,
+        &channel.value,
+        callback_url,
+    )
+    .await?;
+    tx.commit().await?;
+    state.email_wakeup.notify_one();
+    Ok(success())
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    JsonBody(body): JsonBody<crate::auth::CodeBody>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    let checked = codes::check(
+        state.db(),
+        auth.pid(),
+        CodeType::ContactChannelVerification,
+        &body.code,
+        true,
+    )
+    .await?;
+    let (Some(user_id), Some(value)) = (
+        checked.data["user_id"].as_str(),
+        checked.method["email"].as_str(),
+    ) else {
+        return Err(codes::not_found().into());
+    };
+    if !super::mark_verified(state.db(), auth.pid(), user_id, value).await? {
+        return Err(ApiError::bad_request(
+            "Contact channel not found. Was your contact channel deleted?",
+        ));
+    }
+    Ok(success())
+}
+
+async fn check_code(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    JsonBody(body): JsonBody<crate::auth::CodeBody>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    codes::check(
+        state.db(),
+        auth.pid(),
+        CodeType::ContactChannelVerification,
+        &body.code,
+        false,
+    )
+    .await?;
+    Ok(json_ok(codes::valid_answer()))
+}

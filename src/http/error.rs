@@ -55,14 +55,20 @@ pub trait OnConstraint<T> {
 
 impl<T> OnConstraint<T> for Result<T, sqlx::Error> {
     fn on_unique(self, table: &str, column: &str, f: impl FnOnce() -> ApiError) -> ApiResult<T> {
-        self.map_err(|e| match &e {
-            sqlx::Error::Database(db) if is_unique_violation(db.as_ref(), table, column) => f(),
-            _ => e.into(),
+        self.map_err(|e| {
+            if is_unique_violation(&e, table, column) {
+                f()
+            } else {
+                e.into()
+            }
         })
     }
 }
 
-fn is_unique_violation(db: &dyn sqlx::error::DatabaseError, table: &str, column: &str) -> bool {
+pub fn is_unique_violation(e: &sqlx::Error, table: &str, column: &str) -> bool {
+    let sqlx::Error::Database(db) = e else {
+        return false;
+    };
     if db.kind() != sqlx::error::ErrorKind::UniqueViolation {
         return false;
     }

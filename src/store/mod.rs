@@ -37,7 +37,10 @@ macro_rules! migration {
     };
 }
 
-const MIGRATIONS: &[Migration] = &[migration!(1, "0001_foundation")];
+const MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001_foundation"),
+    migration!(2, "0002_emails_and_codes"),
+];
 
 /// WAL lets readers run beside the single writer; the busy timeout queues writers instead of failing.
 const SQLITE_PRAGMAS: &[&str] = &[

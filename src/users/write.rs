@@ -356,39 +356,48 @@ fn json_text(v: &Value) -> Option<String> {
 
 /// Creates a user (and, when the project asks for it, a personal team they select).
 pub async fn create(state: &AppState, project: &Project, w: UserWrite) -> ApiResult<User> {
-    let mut user = blank_user(&project.id);
-    apply(project, &mut user, w, true, false).await?;
-    insert(state, project, user).await
+    let mut tx = state.db().begin().await?;
+    let id = create_in(&mut tx, project, w).await?;
+    tx.commit().await?;
+    reload(state, project, &id).await
 }
 
-/// Stores a fully built new user; the project's sign-up side effects happen in the same transaction.
-pub async fn insert(state: &AppState, project: &Project, mut user: User) -> ApiResult<User> {
-    let mut tx = state.db().begin().await?;
+/// Creates a user inside the caller's transaction, so what the sign-up causes (an email, a code)
+/// commits or rolls back with it. Returns the new user's id.
+pub async fn create_in(
+    conn: &mut sqlx::AnyConnection,
+    project: &Project,
+    w: UserWrite,
+) -> ApiResult<String> {
+    let mut user = blank_user(&project.id);
+    apply(project, &mut user, w, true, false).await?;
     if project.config.create_team_on_sign_up {
-        let base = user
+        user.selected_team_id = Some(new_uuid());
+    }
+    write_row(conn, &user, true).await?;
+    write_primary_email(conn, &user).await?;
+    if let Some(team_id) = &user.selected_team_id {
+        let owner = user
             .display_name
             .clone()
             .or_else(|| user.primary_email.clone())
             .unwrap_or_else(|| "Personal".into());
-        user.selected_team_id = Some(new_uuid());
-        write_row(&mut tx, &user, true).await?;
-        write_primary_email(&mut tx, &user).await?;
         crate::teams::create_with_member(
-            &mut tx,
+            conn,
             &project.id,
-            user.selected_team_id.as_deref().unwrap_or_default(),
-            &format!("{base}'s Team"),
+            team_id,
+            &format!("{owner}'s Team"),
             &user.id,
         )
         .await?;
-    } else {
-        write_row(&mut tx, &user, true).await?;
-        write_primary_email(&mut tx, &user).await?;
     }
-    tx.commit().await?;
-    super::find(state.db(), &project.id, &user.id)
+    Ok(user.id)
+}
+
+pub async fn reload(state: &AppState, project: &Project, id: &str) -> ApiResult<User> {
+    super::find(state.db(), &project.id, id)
         .await?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("user vanished after insert")))
+        .ok_or_else(|| known::user_not_found().into())
 }
 
 /// Updates an existing user; a changed password ends all their sessions in the same transaction.

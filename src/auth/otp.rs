@@ -1,0 +1,199 @@
+//! Magic link / OTP sign-in: one code, sent as a link and as a 6-character OTP; the client keeps
+//! the nonce and sends OTP + nonce, or the link's whole code.
+
+use super::sessions;
+use crate::codes::{self, CodeType};
+use crate::contact_channels;
+use crate::emails::{outbox, templates::Template};
+use crate::http::context::ANY;
+use crate::http::extract::schema_problem;
+use crate::http::{json_ok, known, ApiError, ApiResult, Auth, JsonBody, RequestCtx};
+use crate::server::AppState;
+use crate::users::write::{self, UserWrite};
+use crate::users::{self, is_valid_email, normalize_email, User};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::json;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/otp/send-sign-in-code", post(send_code))
+        .route("/auth/otp/sign-in", post(sign_in))
+        .route("/auth/otp/sign-in/check-code", post(check_code))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendCode {
+    email: String,
+    callback_url: String,
+    #[allow(dead_code)]
+    bot_challenge_token: Option<String>,
+    #[allow(dead_code)]
+    bot_challenge_phase: Option<String>,
+    #[allow(dead_code)]
+    bot_challenge_unavailable: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeBody {
+    pub code: String,
+}
+
+/// Who `email` signs in as: an existing user (whose auth email must be verified) or nobody yet
+/// (then sign-up must be open).
+async fn existing_user_for(state: &AppState, auth: &Auth, email: &str) -> ApiResult<Option<User>> {
+    match contact_channels::find_auth(state.db(), auth.pid(), email).await? {
+        Some(channel) if channel.is_verified => {
+            Ok(users::find(state.db(), auth.pid(), &channel.user_id).await?)
+        }
+        Some(_) => {
+            let mut e = known::user_email_already_exists(email);
+            e.details = Some(json!({ "email": email, "would_work_if_email_was_verified": true }));
+            Err(e.into())
+        }
+        None if !auth.project.config.sign_up_enabled => Err(known::sign_up_not_enabled().into()),
+        None => Ok(None),
+    }
+}
+
+async fn send_code(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    JsonBody(body): JsonBody<SendCode>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    if !is_valid_email(body.email.trim()) {
+        return Err(schema_problem("body.email must be a valid email"));
+    }
+    if !auth.project.config.magic_link_enabled {
+        return Err(ApiError::text(
+            StatusCode::FORBIDDEN,
+            "OTP sign-in is not enabled for this project",
+        ));
+    }
+    let email = normalize_email(&body.email);
+    existing_user_for(&state, auth, &email).await?;
+    if !auth.project.config.is_trusted_url(&body.callback_url) {
+        return Err(known::redirect_url_not_whitelisted().into());
+    }
+    let mut tx = state.db().begin().await?;
+    let code = codes::create(
+        &mut tx,
+        auth.pid(),
+        CodeType::OneTimePassword,
+        json!({ "email": email }),
+        json!({}),
+        Some(&body.callback_url),
+        codes::DEFAULT_TTL_MS,
+    )
+    .await?;
+    let otp = code[..codes::OTP_LEN].to_ascii_uppercase();
+    let variables = json!({ "magicLink": codes::link(&body.callback_url, &code), "otp": otp });
+    outbox::enqueue_template(
+        &mut tx,
+        &auth.project,
+        None,
+        &email,
+        Template::MagicLink,
+        variables,
+    )
+    .await?;
+    tx.commit().await?;
+    state.email_wakeup.notify_one();
+    Ok(json_ok(json!({ "nonce": &code[codes::OTP_LEN..] })))
+}
+
+async fn sign_in(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    JsonBody(body): JsonBody<CodeBody>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    let checked = codes::check(
+        state.db(),
+        auth.pid(),
+        CodeType::OneTimePassword,
+        &body.code,
+        true,
+    )
+    .await?;
+    let email = checked.method["email"]
+        .as_str()
+        .ok_or_else(codes::not_found)?
+        .to_string();
+    let existing = existing_user_for(&state, auth, &email).await?;
+    let (user, is_new_user) = match existing {
+        Some(user) if user.otp_auth_enabled => (user, false),
+        Some(user) => {
+            sqlx::query("UPDATE users SET otp_auth_enabled = 1 WHERE id = $1")
+                .bind(&user.id)
+                .execute(state.db())
+                .await?;
+            (user, false)
+        }
+        None => {
+            let fields = UserWrite {
+                primary_email: Some(Some(email)),
+                primary_email_verified: Some(true),
+                primary_email_auth_enabled: Some(true),
+                otp_auth_enabled: Some(true),
+                ..Default::default()
+            };
+            let anonymous = auth.current_user(&state).await?.filter(|u| u.is_anonymous);
+            let user = match anonymous {
+                Some(u) => {
+                    write::update(
+                        &state,
+                        &auth.project,
+                        u,
+                        UserWrite {
+                            is_anonymous: Some(false),
+                            ..fields
+                        },
+                        false,
+                    )
+                    .await?
+                }
+                None => write::create(&state, &auth.project, fields).await?,
+            };
+            (user, true)
+        }
+    };
+    let session = sessions::start(
+        &state,
+        &auth.project,
+        &user,
+        sessions::DEFAULT_TTL_MS,
+        false,
+    )
+    .await?;
+    Ok(json_ok(json!({
+        "refresh_token": session.refresh_token,
+        "access_token": session.access_token,
+        "is_new_user": is_new_user,
+        "user_id": user.id,
+    })))
+}
+
+async fn check_code(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    JsonBody(body): JsonBody<CodeBody>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    codes::check(
+        state.db(),
+        auth.pid(),
+        CodeType::OneTimePassword,
+        &body.code,
+        false,
+    )
+    .await?;
+    Ok(json_ok(codes::valid_answer()))
+}

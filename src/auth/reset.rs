@@ -1,0 +1,143 @@
+//! Forgotten passwords: a reset link by email, then a new password set with its code.
+
+use crate::codes::{self, CodeType};
+use crate::contact_channels;
+use crate::crypto::password;
+use crate::emails::{outbox, templates::Template};
+use crate::http::context::ANY;
+use crate::http::extract::schema_problem;
+use crate::http::{json_ok, known, success, ApiResult, JsonBody, RequestCtx};
+use crate::server::AppState;
+use crate::users::write::{check_password_length, PASSWORD_MAX};
+use crate::users::{is_valid_email, normalize_email};
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::json;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/password/send-reset-code", post(send_reset_code))
+        .route("/auth/password/reset", post(reset))
+        .route("/auth/password/reset/check-code", post(check_code))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendResetCode {
+    email: String,
+    callback_url: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reset {
+    code: String,
+    password: String,
+}
+
+async fn send_reset_code(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    JsonBody(body): JsonBody<SendResetCode>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    if !is_valid_email(body.email.trim()) {
+        return Err(schema_problem("body.email must be a valid email"));
+    }
+    if !auth.project.config.credential_enabled {
+        return Err(known::password_authentication_not_enabled().into());
+    }
+    let email = normalize_email(&body.email);
+    let answer = json_ok(json!({ "success": "maybe, only if user with e-mail exists" }));
+    let Some(channel) = contact_channels::find_auth(state.db(), auth.pid(), &email).await? else {
+        // Unknown addresses answer alike, after a delay like sending takes.
+        let delay = rand::thread_rng().gen_range(2000..3000);
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        return Ok(answer);
+    };
+    if !auth.project.config.is_trusted_url(&body.callback_url) {
+        return Err(known::redirect_url_not_whitelisted().into());
+    }
+    let mut tx = state.db().begin().await?;
+    let code = codes::create(
+        &mut tx,
+        auth.pid(),
+        CodeType::PasswordReset,
+        json!({ "email": email }),
+        json!({ "user_id": channel.user_id }),
+        Some(&body.callback_url),
+        codes::DEFAULT_TTL_MS,
+    )
+    .await?;
+    let variables = json!({ "passwordResetLink": codes::link(&body.callback_url, &code) });
+    outbox::enqueue_template(
+        &mut tx,
+        &auth.project,
+        Some(&channel.user_id),
+        &email,
+        Template::PasswordReset,
+        variables,
+    )
+    .await?;
+    tx.commit().await?;
+    state.email_wakeup.notify_one();
+    Ok(answer)
+}
+
+async fn reset(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    JsonBody(body): JsonBody<Reset>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    if body.password.chars().count() > PASSWORD_MAX {
+        return Err(schema_problem(format!(
+            "body.password must be at most {PASSWORD_MAX} characters"
+        )));
+    }
+    let checked = codes::check(
+        state.db(),
+        auth.pid(),
+        CodeType::PasswordReset,
+        &body.code,
+        true,
+    )
+    .await?;
+    if !auth.project.config.credential_enabled {
+        return Err(known::password_authentication_not_enabled().into());
+    }
+    check_password_length(&body.password)?;
+    let user_id = checked.data["user_id"]
+        .as_str()
+        .ok_or_else(codes::not_found)?
+        .to_string();
+    let hash = password::hash_blocking(body.password).await?;
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND project_id = $3")
+        .bind(hash)
+        .bind(user_id)
+        .bind(auth.pid())
+        .execute(state.db())
+        .await?;
+    Ok(success())
+}
+
+async fn check_code(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    JsonBody(body): JsonBody<super::otp::CodeBody>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    codes::check(
+        state.db(),
+        auth.pid(),
+        CodeType::PasswordReset,
+        &body.code,
+        false,
+    )
+    .await?;
+    Ok(json_ok(codes::valid_answer()))
+}

@@ -1,0 +1,233 @@
+//! One-time verification codes shared by OTP sign-in, password reset, email verification and
+//! invitations: random, single-use, stored hashed, expiring, with attempts counted per nonce.
+
+use crate::crypto::secret::{new_uuid, sha256_hex};
+use crate::http::extract::schema_problem;
+use crate::http::{error::KnownError, ApiResult};
+use crate::store::now_ms;
+use axum::http::StatusCode;
+use rand::Rng;
+use serde_json::{json, Value};
+use sqlx::{AnyConnection, Row};
+
+pub const CODE_LEN: usize = 45;
+/// The OTP a person types is the code's first 6 characters; the rest is the nonce the client keeps.
+pub const OTP_LEN: usize = 6;
+pub const MAX_ATTEMPTS: i64 = 20;
+pub const DEFAULT_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeType {
+    OneTimePassword,
+    PasswordReset,
+    ContactChannelVerification,
+    TeamInvitation,
+}
+
+impl CodeType {
+    fn as_str(self) -> &'static str {
+        match self {
+            CodeType::OneTimePassword => "ONE_TIME_PASSWORD",
+            CodeType::PasswordReset => "PASSWORD_RESET",
+            CodeType::ContactChannelVerification => "CONTACT_CHANNEL_VERIFICATION",
+            CodeType::TeamInvitation => "TEAM_INVITATION",
+        }
+    }
+}
+
+/// Lowercase Crockford base32 (no i, l, o, u), 5 bits a character.
+fn random_code() -> String {
+    const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
+    let mut rng = rand::thread_rng();
+    (0..CODE_LEN)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+fn nonce_of(code: &str) -> &str {
+    &code[OTP_LEN..]
+}
+
+/// Creates a code and returns it in plain text (it is stored only as hashes).
+pub async fn create(
+    conn: &mut AnyConnection,
+    project_id: &str,
+    kind: CodeType,
+    method: Value,
+    data: Value,
+    redirect_url: Option<&str>,
+    ttl_ms: i64,
+) -> sqlx::Result<String> {
+    let code = random_code();
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO verification_codes (id, project_id, type, code_hash, nonce_hash, redirect_url, method, data, expires_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(new_uuid())
+    .bind(project_id)
+    .bind(kind.as_str())
+    .bind(sha256_hex(&code))
+    .bind(sha256_hex(nonce_of(&code)))
+    .bind(redirect_url)
+    .bind(method.to_string())
+    .bind(data.to_string())
+    .bind(now + ttl_ms)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(code)
+}
+
+#[derive(Debug, Clone)]
+pub struct CodeRow {
+    pub id: String,
+    pub method: Value,
+    pub data: Value,
+    pub redirect_url: Option<String>,
+}
+
+fn verification_error(code: &'static str, status: u16, message: &str) -> KnownError {
+    KnownError {
+        code,
+        status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        message: message.into(),
+        details: None,
+    }
+}
+
+pub fn not_found() -> KnownError {
+    verification_error(
+        "VERIFICATION_CODE_NOT_FOUND",
+        404,
+        "The verification code does not exist for this project.",
+    )
+}
+
+/// Checks a submitted code in the original's order (not found, expired, used, too many attempts)
+/// after counting the attempt against its nonce; with `consume`, marks it used, race-free.
+pub async fn check(
+    db: &sqlx::AnyPool,
+    project_id: &str,
+    kind: CodeType,
+    submitted: &str,
+    consume: bool,
+) -> ApiResult<CodeRow> {
+    if submitted.chars().count() != CODE_LEN || !submitted.is_ascii() {
+        return Err(schema_problem(format!(
+            "body.code must be exactly {CODE_LEN} characters"
+        )));
+    }
+    let code = submitted.to_ascii_lowercase();
+    sqlx::query("UPDATE verification_codes SET attempt_count = attempt_count + 1 WHERE project_id = $1 AND nonce_hash = $2")
+        .bind(project_id)
+        .bind(sha256_hex(nonce_of(&code)))
+        .execute(db)
+        .await?;
+    let row = sqlx::query(
+        "SELECT id, method, data, redirect_url, expires_at, used_at, attempt_count FROM verification_codes
+         WHERE code_hash = $1 AND project_id = $2 AND type = $3",
+    )
+    .bind(sha256_hex(&code))
+    .bind(project_id)
+    .bind(kind.as_str())
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(not_found)?;
+    if row.try_get::<i64, _>("expires_at")? <= now_ms() {
+        return Err(verification_error(
+            "VERIFICATION_CODE_EXPIRED",
+            400,
+            "The verification code has expired.",
+        )
+        .into());
+    }
+    let already_used = || {
+        verification_error(
+            "VERIFICATION_CODE_ALREADY_USED",
+            409,
+            "The verification link has already been used.",
+        )
+    };
+    if row.try_get::<Option<i64>, _>("used_at")?.is_some() {
+        return Err(already_used().into());
+    }
+    // The count was raised by this request; the limit applies to the attempts before it.
+    if row.try_get::<i64, _>("attempt_count")? - 1 >= MAX_ATTEMPTS {
+        return Err(verification_error(
+            "VERIFICATION_CODE_MAX_ATTEMPTS_REACHED",
+            400,
+            "The verification code nonce has reached the maximum number of attempts. This code is not valid anymore.",
+        )
+        .into());
+    }
+    let id: String = row.try_get("id")?;
+    if consume {
+        let marked = sqlx::query(
+            "UPDATE verification_codes SET used_at = $1 WHERE id = $2 AND used_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(&id)
+        .execute(db)
+        .await?;
+        if marked.rows_affected() == 0 {
+            return Err(already_used().into());
+        }
+    }
+    let parse = |name: &str| -> ApiResult<Value> {
+        let text: String = row.try_get(name)?;
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    };
+    Ok(CodeRow {
+        method: parse("method")?,
+        data: parse("data")?,
+        redirect_url: row.try_get("redirect_url")?,
+        id,
+    })
+}
+
+/// `url` with its `code` query parameter set (other parameters and the fragment kept).
+pub fn link(url: &str, code: &str) -> String {
+    let (base, fragment) = match url.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (url, None),
+    };
+    let (path, query) = base.split_once('?').unwrap_or((base, ""));
+    let mut params: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("code=") && *p != "code")
+        .collect();
+    let code_param = format!("code={code}");
+    params.push(&code_param);
+    let mut out = format!("{path}?{}", params.join("&"));
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}
+
+/// The `{"is_code_valid": true}` answer of every check-code endpoint.
+pub fn valid_answer() -> Value {
+    json!({ "is_code_valid": true })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn links_set_the_code_parameter() {
+        assert_eq!(
+            super::link("https://a.example/cb", "x"),
+            "https://a.example/cb?code=x"
+        );
+        assert_eq!(
+            super::link("https://a.example/cb?a=1&code=old#frag", "x"),
+            "https://a.example/cb?a=1&code=x#frag"
+        );
+        let code = super::random_code();
+        assert_eq!(code.len(), 45);
+        assert!(code
+            .chars()
+            .all(|c| "0123456789abcdefghjkmnpqrstvwxyz".contains(c)));
+    }
+}

@@ -1,0 +1,211 @@
+//! Delivery: workers claim due emails from the outbox, send them over SMTP and record every
+//! attempt. A claim is a lease (`claimed_until`), so an email whose sender died is picked up
+//! again after a restart; on PostgreSQL replicas share the work with `FOR UPDATE SKIP LOCKED`.
+//! Each email keeps one Message-ID across attempts, so a resend after a crash between the SMTP
+//! server's acceptance and our bookkeeping is recognisable as the same message.
+
+use crate::projects::config::EmailConfig;
+use crate::server::AppState;
+use crate::store::{now_ms, Backend};
+use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde_json::{json, Value};
+use sqlx::Row;
+use std::time::Duration;
+
+const BATCH: i64 = 16;
+const LEASE_MS: i64 = 60_000;
+const IDLE_POLL: Duration = Duration::from_millis(250);
+
+struct Claimed {
+    id: String,
+    project_id: String,
+    recipient: String,
+    subject: String,
+    html: String,
+    text: String,
+    smtp: String,
+    attempts: i64,
+    errors: Value,
+}
+
+pub fn spawn(state: AppState) {
+    tokio::spawn(async move {
+        loop {
+            let claimed = match claim(&state).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming emails failed");
+                    Vec::new()
+                }
+            };
+            if claimed.is_empty() {
+                tokio::select! {
+                    _ = state.email_wakeup.notified() => {}
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                }
+                continue;
+            }
+            for email in claimed {
+                let outcome = deliver(&state, &email).await;
+                if let Err(e) = record(&state, &email, outcome).await {
+                    tracing::warn!(email = %email.id, error = %e, "recording a delivery outcome failed");
+                }
+            }
+        }
+    });
+}
+
+async fn claim(state: &AppState) -> sqlx::Result<Vec<Claimed>> {
+    let now = now_ms();
+    let lock = match state.store.backend {
+        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let sql = format!(
+        "UPDATE emails SET status = 'sending', claimed_until = $1, attempts = attempts + 1, updated_at = $2,
+            started_sending_at = COALESCE(started_sending_at, $2)
+         WHERE id IN (SELECT id FROM emails
+            WHERE ((status = 'queued' AND next_attempt_at <= $2) OR (status = 'sending' AND claimed_until < $2))
+              AND (smtp = 'project' OR $3 = 1)
+            ORDER BY next_attempt_at LIMIT {BATCH} {lock})
+         RETURNING id, project_id, recipient, subject, html, text_body, smtp, attempts, attempt_errors"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(now + LEASE_MS)
+        .bind(now)
+        .bind(state.config.smtp_url.is_some() as i64)
+        .fetch_all(state.db())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Claimed {
+                id: r.try_get("id")?,
+                project_id: r.try_get("project_id")?,
+                recipient: r.try_get("recipient")?,
+                subject: r.try_get("subject")?,
+                html: r.try_get("html")?,
+                text: r.try_get("text_body")?,
+                smtp: r.try_get("smtp")?,
+                attempts: r.try_get("attempts")?,
+                errors: serde_json::from_str(&r.try_get::<String, _>("attempt_errors")?)
+                    .unwrap_or(json!([])),
+            })
+        })
+        .collect()
+}
+
+type Transport = AsyncSmtpTransport<Tokio1Executor>;
+
+/// The transport and sender address for an email: the project's own server or the instance's.
+async fn transport_for(state: &AppState, email: &Claimed) -> anyhow::Result<(Transport, Mailbox)> {
+    if email.smtp == "instance" {
+        let url = state
+            .config
+            .smtp_url
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("no instance SMTP server is configured"))?;
+        let transport = Transport::from_url(url)?
+            .timeout(Some(Duration::from_secs(20)))
+            .build();
+        return Ok((transport, state.config.smtp_from.parse()?));
+    }
+    let project = crate::projects::find(state.db(), &email.project_id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let Some(EmailConfig::Standard {
+        host,
+        port,
+        username,
+        password,
+        sender_name,
+        sender_email,
+    }) = project.map(|p| p.config.email_config)
+    else {
+        anyhow::bail!("the project no longer has its own email server");
+    };
+    let tls = TlsParameters::new(host.clone())?;
+    let builder = Transport::builder_dangerous(&host)
+        .port(port)
+        .tls(if port == 465 {
+            Tls::Wrapper(tls)
+        } else {
+            Tls::Opportunistic(tls)
+        })
+        .credentials(Credentials::new(username, password))
+        .timeout(Some(Duration::from_secs(20)));
+    let from = Mailbox::new(Some(sender_name), sender_email.parse()?);
+    Ok((builder.build(), from))
+}
+
+async fn deliver(state: &AppState, email: &Claimed) -> anyhow::Result<()> {
+    let (transport, from) = transport_for(state, email).await?;
+    let domain = from.email.domain().to_string();
+    let message = Message::builder()
+        .from(from)
+        .to(email.recipient.parse()?)
+        .subject(&email.subject)
+        .message_id(Some(format!("<{}@{}>", email.id, domain)))
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(email.text.clone()),
+                )
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(email.html.clone()),
+                ),
+        )?;
+    transport.send(message).await?;
+    Ok(())
+}
+
+async fn record(
+    state: &AppState,
+    email: &Claimed,
+    outcome: anyhow::Result<()>,
+) -> sqlx::Result<()> {
+    let now = now_ms();
+    match outcome {
+        Ok(()) => {
+            sqlx::query("UPDATE emails SET status = 'sent', delivered_at = $1, updated_at = $1, claimed_until = NULL WHERE id = $2")
+                .bind(now)
+                .bind(&email.id)
+                .execute(state.db())
+                .await?;
+        }
+        Err(e) => {
+            let message = format!("{e:#}");
+            tracing::info!(email = %email.id, attempt = email.attempts, error = %message, "email delivery failed");
+            let mut errors = email.errors.as_array().cloned().unwrap_or_default();
+            errors.push(json!({
+                "attempt_number": email.attempts, "timestamp": now,
+                "external_message": message, "external_details": {}, "internal_message": message, "internal_details": {},
+            }));
+            let give_up = email.attempts >= state.config.email_max_attempts;
+            let backoff = state
+                .config
+                .email_retry_base_ms
+                .saturating_mul(1 << (email.attempts - 1).clamp(0, 20));
+            sqlx::query(
+                "UPDATE emails SET status = $1, attempt_errors = $2, next_attempt_at = $3, updated_at = $4, claimed_until = NULL,
+                    error_at = $5, server_error = $6 WHERE id = $7",
+            )
+            .bind(if give_up { "server-error" } else { "queued" })
+            .bind(Value::Array(errors).to_string())
+            .bind(now.saturating_add(backoff))
+            .bind(now)
+            .bind(give_up.then_some(now))
+            .bind(give_up.then_some(message))
+            .bind(&email.id)
+            .execute(state.db())
+            .await?;
+        }
+    }
+    Ok(())
+}
