@@ -116,6 +116,22 @@ pub struct Config {
         global = true
     )]
     pub email_retry_base_ms: i64,
+    /// Emails each server sends at the same time (and so at most resends after a crash).
+    #[arg(
+        long,
+        env = "PORTCULLIS_EMAIL_CONCURRENCY",
+        default_value_t = 4,
+        global = true
+    )]
+    pub email_concurrency: i64,
+    /// How long a sender may hold an email before another worker may take it over (after a crash).
+    #[arg(
+        long,
+        env = "PORTCULLIS_EMAIL_LEASE_MS",
+        default_value_t = 60_000,
+        global = true
+    )]
+    pub email_lease_ms: i64,
     /// Development mode: enables `x-stack-development-override-key` (the internal admin key opens any project).
     #[arg(long, env = "PORTCULLIS_DEV_MODE", global = true)]
     pub dev_mode: bool,

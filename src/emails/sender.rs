@@ -15,8 +15,6 @@ use serde_json::{json, Value};
 use sqlx::Row;
 use std::time::Duration;
 
-const BATCH: i64 = 16;
-const LEASE_MS: i64 = 60_000;
 const IDLE_POLL: Duration = Duration::from_millis(250);
 
 struct Claimed {
@@ -33,6 +31,7 @@ struct Claimed {
 
 pub fn spawn(state: AppState) {
     tokio::spawn(async move {
+        let mut transports = Transports::default();
         loop {
             let claimed = match claim(&state).await {
                 Ok(c) => c,
@@ -48,12 +47,22 @@ pub fn spawn(state: AppState) {
                 }
                 continue;
             }
+            // Deliveries of a batch run side by side: SMTP round trips dominate, not CPU.
+            let mut deliveries = tokio::task::JoinSet::new();
             for email in claimed {
-                let outcome = deliver(&state, &email).await;
-                if let Err(e) = record(&state, &email, outcome).await {
-                    tracing::warn!(email = %email.id, error = %e, "recording a delivery outcome failed");
-                }
+                let state = state.clone();
+                let route = transport_for(&state, &mut transports, &email).await;
+                deliveries.spawn(async move {
+                    let outcome = match route {
+                        Ok((transport, from)) => deliver(&transport, from, &email).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = record(&state, &email, outcome).await {
+                        tracing::warn!(email = %email.id, error = %e, "recording a delivery outcome failed");
+                    }
+                });
             }
+            while deliveries.join_next().await.is_some() {}
         }
     });
 }
@@ -64,17 +73,18 @@ async fn claim(state: &AppState) -> sqlx::Result<Vec<Claimed>> {
         Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
+    let batch = state.config.email_concurrency.max(1);
     let sql = format!(
         "UPDATE emails SET status = 'sending', claimed_until = $1, attempts = attempts + 1, updated_at = $2,
             started_sending_at = COALESCE(started_sending_at, $2)
          WHERE id IN (SELECT id FROM emails
             WHERE ((status = 'queued' AND next_attempt_at <= $2) OR (status = 'sending' AND claimed_until < $2))
               AND (smtp = 'project' OR $3 = 1)
-            ORDER BY next_attempt_at LIMIT {BATCH} {lock})
+            ORDER BY next_attempt_at LIMIT {batch} {lock})
          RETURNING id, project_id, recipient, subject, html, text_body, smtp, attempts, attempt_errors"
     );
     let rows = sqlx::query(&sql)
-        .bind(now + LEASE_MS)
+        .bind(now + state.config.email_lease_ms)
         .bind(now)
         .bind(state.config.smtp_url.is_some() as i64)
         .fetch_all(state.db())
@@ -99,49 +109,82 @@ async fn claim(state: &AppState) -> sqlx::Result<Vec<Claimed>> {
 
 type Transport = AsyncSmtpTransport<Tokio1Executor>;
 
+/// Pooled SMTP connections, per server. A pooled send returns once the server accepted the
+/// message (no QUIT round trip), which also narrows the window in which a crash causes a resend.
+#[derive(Default)]
+struct Transports {
+    instance: Option<Transport>,
+    /// Keyed by the project's whole server configuration, so an edited configuration gets a new pool.
+    projects: std::collections::HashMap<String, Transport>,
+}
+
 /// The transport and sender address for an email: the project's own server or the instance's.
-async fn transport_for(state: &AppState, email: &Claimed) -> anyhow::Result<(Transport, Mailbox)> {
+async fn transport_for(
+    state: &AppState,
+    transports: &mut Transports,
+    email: &Claimed,
+) -> anyhow::Result<(Transport, Mailbox)> {
     if email.smtp == "instance" {
         let url = state
             .config
             .smtp_url
             .as_deref()
             .ok_or_else(|| anyhow::anyhow!("no instance SMTP server is configured"))?;
-        let transport = Transport::from_url(url)?
-            .timeout(Some(Duration::from_secs(20)))
-            .build();
+        if transports.instance.is_none() {
+            transports.instance = Some(
+                Transport::from_url(url)?
+                    .timeout(Some(Duration::from_secs(20)))
+                    .build(),
+            );
+        }
+        let transport = transports
+            .instance
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("instance transport"))?;
         return Ok((transport, state.config.smtp_from.parse()?));
     }
     let project = crate::projects::find(state.db(), &email.project_id)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let Some(EmailConfig::Standard {
+    let Some(config @ EmailConfig::Standard { .. }) = project.map(|p| p.config.email_config) else {
+        anyhow::bail!("the project no longer has its own email server");
+    };
+    let EmailConfig::Standard {
         host,
         port,
         username,
         password,
         sender_name,
         sender_email,
-    }) = project.map(|p| p.config.email_config)
+    } = &config
     else {
-        anyhow::bail!("the project no longer has its own email server");
+        unreachable!()
     };
-    let tls = TlsParameters::new(host.clone())?;
-    let builder = Transport::builder_dangerous(&host)
-        .port(port)
-        .tls(if port == 465 {
-            Tls::Wrapper(tls)
-        } else {
-            Tls::Opportunistic(tls)
-        })
-        .credentials(Credentials::new(username, password))
-        .timeout(Some(Duration::from_secs(20)));
-    let from = Mailbox::new(Some(sender_name), sender_email.parse()?);
-    Ok((builder.build(), from))
+    let from = Mailbox::new(Some(sender_name.clone()), sender_email.parse()?);
+    let key = serde_json::to_string(&config)?;
+    if !transports.projects.contains_key(&key) {
+        let tls = TlsParameters::new(host.clone())?;
+        let transport = Transport::builder_dangerous(host)
+            .port(*port)
+            .tls(if *port == 465 {
+                Tls::Wrapper(tls)
+            } else {
+                Tls::Opportunistic(tls)
+            })
+            .credentials(Credentials::new(username.clone(), password.clone()))
+            .timeout(Some(Duration::from_secs(20)))
+            .build();
+        transports.projects.insert(key.clone(), transport);
+    }
+    let transport = transports
+        .projects
+        .get(&key)
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("project transport"))?;
+    Ok((transport, from))
 }
 
-async fn deliver(state: &AppState, email: &Claimed) -> anyhow::Result<()> {
-    let (transport, from) = transport_for(state, email).await?;
+async fn deliver(transport: &Transport, from: Mailbox, email: &Claimed) -> anyhow::Result<()> {
     let domain = from.email.domain().to_string();
     let message = Message::builder()
         .from(from)

@@ -37,6 +37,7 @@ pub struct TestServer {
     child: Child,
     _dir: TempDir,
     pub http: reqwest::Client,
+    env: Vec<(String, String)>,
 }
 
 pub struct TempDir(pub PathBuf);
@@ -112,39 +113,8 @@ impl TestServer {
             Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.0.join("db.sqlite").display()),
             Backend::Postgres => create_pg_database(&name).await,
         };
-        let port = free_port();
-        let log = std::fs::File::create(dir.0.join("server.log")).unwrap();
-        let mut cmd = Command::new(bin());
-        cmd.env("DATABASE_URL", &database_url)
-            .env("PORT", port.to_string())
-            .env("PORTCULLIS_BIND", "127.0.0.1")
-            .env("PORTCULLIS_DATA_DIR", &dir.0)
-            .env("PORTCULLIS_INTERNAL_PUBLISHABLE_CLIENT_KEY", INTERNAL_PCK)
-            .env("PORTCULLIS_INTERNAL_SECRET_SERVER_KEY", INTERNAL_SSK)
-            .env("PORTCULLIS_INTERNAL_SUPER_SECRET_ADMIN_KEY", INTERNAL_SAK)
-            .env("RUST_LOG", "info,sqlx=warn")
-            .stdout(Stdio::null())
-            .stderr(log);
-        for (k, v) in &opts.env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("spawn portcullis");
-        let base = format!("http://127.0.0.1:{port}");
+        let (child, base) = spawn_server(&database_url, &dir.0, &opts.env).await;
         let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = http.get(format!("{base}/health")).send().await {
-                if r.status().is_success() {
-                    break;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "server did not start; log: {}",
-                std::fs::read_to_string(dir.0.join("server.log")).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
         let keys = create_project_cli(&database_url, &dir.0, "Test project");
         TestServer {
             base,
@@ -156,7 +126,18 @@ impl TestServer {
             child,
             _dir: dir,
             http,
+            env: opts.env,
         }
+    }
+
+    /// Kills the server with SIGKILL (no chance to clean up) and starts a new one on the same
+    /// database; the project and keys stay the same.
+    pub async fn crash_and_restart(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let (child, base) = spawn_server(&self.database_url, &self._dir.0, &self.env).await;
+        self.child = child;
+        self.base = base;
     }
 
     pub fn log(&self) -> String {
@@ -209,6 +190,52 @@ impl TestServer {
             .await
             .expect(201)
     }
+}
+
+/// Starts the binary on a free port and waits until it answers `/health`.
+async fn spawn_server(
+    database_url: &str,
+    dir: &std::path::Path,
+    env: &[(String, String)],
+) -> (Child, String) {
+    let port = free_port();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.env("DATABASE_URL", database_url)
+        .env("PORT", port.to_string())
+        .env("PORTCULLIS_BIND", "127.0.0.1")
+        .env("PORTCULLIS_DATA_DIR", dir)
+        .env("PORTCULLIS_INTERNAL_PUBLISHABLE_CLIENT_KEY", INTERNAL_PCK)
+        .env("PORTCULLIS_INTERNAL_SECRET_SERVER_KEY", INTERNAL_SSK)
+        .env("PORTCULLIS_INTERNAL_SUPER_SECRET_ADMIN_KEY", INTERNAL_SAK)
+        .env("RUST_LOG", "info,sqlx=warn")
+        .stdout(Stdio::null())
+        .stderr(log);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("spawn portcullis");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = http.get(format!("{base}/health")).send().await {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server did not start; log: {}",
+            std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, base)
 }
 
 /// Runs `portcullis project create --json` against the same database.
@@ -443,4 +470,100 @@ macro_rules! both_backends {
             }
         }
     };
+}
+
+/// A real SMTP server process (tests/smtp_sink.py, aiosmtpd) on loopback.
+pub struct SmtpSink {
+    pub port: u16,
+    pub dir: TempDir,
+    child: Child,
+}
+
+impl SmtpSink {
+    pub fn start(auth: Option<(&str, &str)>) -> SmtpSink {
+        let port = free_port();
+        let dir = TempDir(std::env::temp_dir().join(format!("pc_mail_{}", unique_name())));
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
+        let mut cmd = Command::new("python3");
+        cmd.arg(script)
+            .args(["--port", &port.to_string(), "--dir"])
+            .arg(&dir.0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some((u, p)) = auth {
+            cmd.args(["--user", u, "--password", p]);
+        }
+        let mut child = cmd
+            .spawn()
+            .expect("python3 with aiosmtpd is needed (pip install aiosmtpd; .ci/run does)");
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "SMTP sink did not start (is aiosmtpd installed?)"
+        );
+        SmtpSink { port, dir, child }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Every message received so far, oldest first.
+    pub fn messages(&self) -> Vec<Value> {
+        let mut files: Vec<_> = std::fs::read_dir(&self.dir.0)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+            .collect()
+    }
+
+    /// Waits until `count` messages sent to `to` arrived; returns them.
+    pub async fn wait_for(&self, to: &str, count: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let found: Vec<Value> = self
+                .messages()
+                .into_iter()
+                .filter(|m| m["to"].as_str().is_some_and(|t| t.contains(to)))
+                .collect();
+            if found.len() >= count {
+                return found;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {count} message(s) to {to}, got {}: {:?}",
+                found.len(),
+                self.messages()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `code` query parameter of the first link in `text` that has one.
+pub fn code_from_link(text: &str) -> String {
+    let start = text.find("code=").expect("a link with a code") + 5;
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect()
 }
