@@ -152,8 +152,8 @@ pub async fn check(
     if row.try_get::<Option<i64>, _>("used_at")?.is_some() {
         return Err(already_used().into());
     }
-    // The count was raised by this request; the limit applies to the attempts before it.
-    if row.try_get::<i64, _>("attempt_count")? - 1 >= MAX_ATTEMPTS {
+    // The count includes this request; the limit applies to the attempts before it.
+    if row.try_get::<i64, _>("attempt_count")? > MAX_ATTEMPTS {
         return Err(verification_error(
             "VERIFICATION_CODE_MAX_ATTEMPTS_REACHED",
             400,

@@ -732,7 +732,7 @@ async fn refused_smtp_retries_then_fails(backend: Backend) {
         times[2] - times[1] >= 600,
         "the next waits twice as long: {times:?}"
     );
-    assert!(item["server_error"].as_str().unwrap().len() > 0);
+    assert!(!item["server_error"].as_str().unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
