@@ -18,8 +18,10 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = cli.config;
     let store = open_store(&config).await?;
+    let secret = server_secret(&config, &store).await?;
+    crypto::secret_box::init(&secret);
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config, store).await,
+        Command::Serve => serve(config, store, secret).await,
         Command::Migrate => Ok(()),
         Command::Project {
             command: ProjectCommand::Create { name, json },
@@ -37,8 +39,7 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-async fn serve(config: Config, store: Store) -> anyhow::Result<()> {
-    let secret = server_secret(&config, &store).await?;
+async fn serve(config: Config, store: Store, secret: Vec<u8>) -> anyhow::Result<()> {
     let generated = projects::ensure_internal(
         &store.pool,
         [

@@ -33,6 +33,7 @@ impl std::ops::Deref for AppState {
 impl AppState {
     pub fn new(config: Config, store: Store, server_secret: Vec<u8>) -> Self {
         let public_url = config.public_url();
+        crate::crypto::secret_box::init(&server_secret);
         AppState(Arc::new(Inner {
             config,
             store,

@@ -297,20 +297,5 @@ async fn set_require_publishable_key(database_url: &str, project_id: &str) {
     let sql = format!(
         "UPDATE projects SET config = REPLACE(config, '\"require_publishable_client_key\":false', '\"require_publishable_client_key\":true') WHERE id = '{project_id}'"
     );
-    let status = if database_url.starts_with("postgres") {
-        std::process::Command::new("psql")
-            .arg(database_url)
-            .args(["-q", "-c", &sql])
-            .status()
-            .unwrap()
-    } else {
-        let path = database_url
-            .trim_start_matches("sqlite://")
-            .split('?')
-            .next()
-            .unwrap()
-            .to_string();
-        std::process::Command::new("python3").args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()", &path, &sql]).status().unwrap()
-    };
-    assert!(status.success());
+    db_query_text(database_url, &sql);
 }

@@ -33,7 +33,7 @@ pub async fn enqueue_template(
     template: Template,
     variables: Value,
 ) -> ApiResult<String> {
-    let rendered = templates::render(template, &project.display_name, &variables);
+    let rendered = templates::render_for(template, project, &variables);
     let to = match user_id {
         Some(u) => json!({ "type": "user-custom-emails", "user_id": u, "emails": [recipient] }),
         None => json!({ "type": "custom-emails", "emails": [recipient] }),

@@ -113,7 +113,7 @@ async fn send_email(
     let mut tx = state.db().begin().await?;
     for user in &recipients {
         let mut rendered = match template {
-            Some(t) => templates::render(t, &project.display_name, &variables),
+            Some(t) => templates::render_for(t, project, &variables),
             None => {
                 let html = body.html.clone().unwrap_or_default();
                 Rendered {

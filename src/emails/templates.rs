@@ -113,6 +113,56 @@ pub fn layout(
     )
 }
 
+/// Renders `template` for `project`, applying the project's overrides where it has them.
+pub fn render_for(
+    template: Template,
+    project: &crate::projects::Project,
+    vars: &Value,
+) -> Rendered {
+    let mut rendered = render(template, &project.display_name, vars);
+    if let Some(o) = project.config.email_templates.get(template.key()) {
+        let fill = |t: &str, escape_values: bool| {
+            substitute(t, &project.display_name, vars, escape_values)
+        };
+        if let Some(subject) = &o.subject {
+            rendered.subject = fill(subject, false);
+        }
+        if let Some(html) = &o.html {
+            rendered.html = fill(html, true);
+        }
+        if let Some(text) = &o.text {
+            rendered.text = fill(text, false);
+        }
+    }
+    rendered
+}
+
+/// Replaces `{{ name }}` with the variable's value (or the project's name for `projectDisplayName`).
+fn substitute(template: &str, project: &str, vars: &Value, escape_values: bool) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find("}}") else {
+            rest = &rest[start..];
+            break;
+        };
+        let name = rest[start + 2..start + end].trim();
+        let value = match name {
+            "projectDisplayName" => project.to_string(),
+            _ => match vars.get(name) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Null) | None => String::new(),
+                Some(v) => v.to_string(),
+            },
+        };
+        out.push_str(&if escape_values { escape(&value) } else { value });
+        rest = &rest[start + end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
 pub fn render(template: Template, project: &str, vars: &Value) -> Rendered {
     let p = escape(project);
     match template {
@@ -229,6 +279,24 @@ pub fn render(template: Template, project: &str, vars: &Value) -> Rendered {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn overrides_substitute_and_escape() {
+        let vars = json!({ "otp": "<X>", "n": 3 });
+        assert_eq!(
+            substitute(
+                "Code {{ otp }} for {{projectDisplayName}} ({{n}}){{missing}}",
+                "Acme",
+                &vars,
+                false
+            ),
+            "Code <X> for Acme (3)"
+        );
+        assert_eq!(
+            substitute("<b>{{otp}}</b> {{ unclosed", "Acme", &vars, true),
+            "<b>&lt;X&gt;</b> {{ unclosed"
+        );
+    }
 
     #[test]
     fn subjects_match_the_originals_and_html_is_escaped() {

@@ -28,6 +28,21 @@ pub struct ProjectConfig {
     pub team_creator_default_permissions: Vec<PermissionRef>,
     pub team_member_default_permissions: Vec<PermissionRef>,
     pub user_default_permissions: Vec<PermissionRef>,
+    /// Per-template overrides of the built-in emails, by template key (`magic_link`, …).
+    pub email_templates: std::collections::BTreeMap<String, TemplateOverride>,
+}
+
+/// Replaces parts of a built-in email. `{{ name }}` is replaced by the template's variable
+/// (escaped in HTML); `{{ projectDisplayName }}` is always available.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateOverride {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 impl Default for ProjectConfig {
@@ -54,6 +69,7 @@ impl Default for ProjectConfig {
             team_creator_default_permissions: vec![],
             team_member_default_permissions: vec![],
             user_default_permissions: vec![],
+            email_templates: Default::default(),
         }
     }
 }
@@ -210,6 +226,7 @@ impl ProjectConfig {
             "team_creator_default_permissions": sorted(&self.team_creator_default_permissions),
             "team_member_default_permissions": sorted(&self.team_member_default_permissions),
             "user_default_permissions": sorted(&self.user_default_permissions),
+            "email_templates": self.email_templates,
         })
     }
 }

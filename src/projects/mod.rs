@@ -59,7 +59,7 @@ impl Project {
                 row.try_get("logo_dark_mode_url")?,
                 row.try_get("logo_full_dark_mode_url")?,
             ],
-            config: serde_json::from_str(&config).map_err(|e| ApiError::Internal(e.into()))?,
+            config: config_from_text(&config)?,
         })
     }
 
@@ -202,8 +202,24 @@ pub async fn delete(db: &sqlx::AnyPool, id: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// The stored form of a configuration: credentials inside it are sealed (encrypted at rest).
 fn config_text(config: &ProjectConfig) -> ApiResult<String> {
-    serde_json::to_string(config).map_err(|e| ApiError::Internal(e.into()))
+    let mut stored = config.clone();
+    if let config::EmailConfig::Standard { password, .. } = &mut stored.email_config {
+        *password = crate::crypto::secret_box::seal(password)?;
+    }
+    serde_json::to_string(&stored).map_err(|e| ApiError::Internal(e.into()))
+}
+
+fn config_from_text(text: &str) -> ApiResult<ProjectConfig> {
+    let mut config: ProjectConfig =
+        serde_json::from_str(text).map_err(|e| ApiError::Internal(e.into()))?;
+    if let config::EmailConfig::Standard { password, .. } = &mut config.email_config {
+        if crate::crypto::secret_box::is_sealed(password) {
+            *password = crate::crypto::secret_box::open(password)?;
+        }
+    }
+    Ok(config)
 }
 
 /// A new project as `POST /internal/projects` and `portcullis project create` make it.

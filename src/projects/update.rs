@@ -50,6 +50,7 @@ pub struct ConfigUpdate {
     team_creator_default_permissions: Option<Vec<PermissionRef>>,
     team_member_default_permissions: Option<Vec<PermissionRef>>,
     user_default_permissions: Option<Vec<PermissionRef>>,
+    email_templates: Option<std::collections::BTreeMap<String, config::TemplateOverride>>,
 }
 
 const ONBOARDING: &[&str] = &[
@@ -123,6 +124,16 @@ fn validate(u: &ProjectUpdate) -> Vec<String> {
             _ => {
                 problems.push("body.config.oauth_providers: type must be shared or standard".into())
             }
+        }
+    }
+    for key in c.email_templates.iter().flat_map(|t| t.keys()) {
+        if !crate::emails::templates::Template::ALL
+            .iter()
+            .any(|t| t.key() == key)
+        {
+            problems.push(format!(
+                "body.config.email_templates: unknown template {key:?}"
+            ));
         }
     }
     if let Some(EmailConfig::Standard {
@@ -225,4 +236,5 @@ fn apply_config(cfg: &mut ProjectConfig, c: ConfigUpdate) {
         &mut cfg.user_default_permissions,
         c.user_default_permissions,
     );
+    set(&mut cfg.email_templates, c.email_templates);
 }

@@ -567,3 +567,32 @@ pub fn code_from_link(text: &str) -> String {
         .take_while(|c| c.is_ascii_alphanumeric())
         .collect()
 }
+
+/// Runs one SQL query directly against a test database (for checks the API must not expose,
+/// such as what is stored at rest) and returns its rows as text.
+pub fn db_query_text(database_url: &str, sql: &str) -> String {
+    let out = if database_url.starts_with("postgres") {
+        Command::new("psql")
+            .arg(database_url)
+            .args(["-tA", "-c", sql])
+            .output()
+            .unwrap()
+    } else {
+        let path = database_url
+            .trim_start_matches("sqlite://")
+            .split('?')
+            .next()
+            .unwrap()
+            .to_string();
+        Command::new("python3")
+            .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); [print(*r, sep='|') for r in c.execute(sys.argv[2])]; c.commit()", &path, sql])
+            .output()
+            .unwrap()
+    };
+    assert!(
+        out.status.success(),
+        "query failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
