@@ -1,6 +1,7 @@
 //! Portcullis: user management in one binary, speaking the Stack Auth REST API v1.
 //! The library holds every capability; `main.rs` is the command line around it.
 
+pub mod api_keys;
 pub mod auth;
 pub mod codes;
 pub mod config;
@@ -8,6 +9,7 @@ pub mod contact_channels;
 pub mod crypto;
 pub mod emails;
 pub mod http;
+pub mod permissions;
 pub mod projects;
 pub mod server;
 pub mod store;

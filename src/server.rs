@@ -56,6 +56,11 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::auth::routes())
         .merge(crate::emails::routes())
         .merge(crate::contact_channels::routes::routes())
+        .merge(crate::teams::routes::routes())
+        .merge(crate::teams::members::routes())
+        .merge(crate::teams::invitations::routes())
+        .merge(crate::permissions::routes::routes())
+        .merge(crate::api_keys::routes::routes())
         .route("/", get(crate::projects::api_root))
         .fallback(http::api_not_found)
         .layer(axum::middleware::from_fn(http::api_layer));

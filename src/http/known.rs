@@ -289,3 +289,19 @@ pub fn team_membership_not_found(team_id: &str, user_id: &str) -> KnownError {
         Some(json!({ "team_id": team_id, "user_id": user_id })),
     )
 }
+pub fn team_not_found(team_id: &str) -> KnownError {
+    known(
+        "TEAM_NOT_FOUND",
+        404,
+        format!("Team {team_id} not found."),
+        Some(json!({ "team_id": team_id })),
+    )
+}
+pub fn team_membership_already_exists() -> KnownError {
+    known(
+        "TEAM_MEMBERSHIP_ALREADY_EXISTS",
+        409,
+        "Team membership already exists.",
+        None,
+    )
+}

@@ -40,6 +40,7 @@ macro_rules! migration {
 const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_foundation"),
     migration!(2, "0002_emails_and_codes"),
+    migration!(3, "0003_teams_rbac_api_keys"),
 ];
 
 /// WAL lets readers run beside the single writer; the busy timeout queues writers instead of failing.

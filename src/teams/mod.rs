@@ -1,35 +1,171 @@
-//! Teams and memberships. For now: what project ownership needs (personal teams of dashboard
-//! users and the membership check behind admin access tokens).
+//! Teams, memberships and member profiles, and the checks that guard them: a client acts on a
+//! team only as a member holding the needed permission.
 
-use crate::http::ApiResult;
+pub mod invitations;
+pub mod members;
+pub mod routes;
+
+use crate::http::{known, AccessType, ApiError, ApiResult, Auth};
+use crate::permissions;
+use crate::projects::Project;
 use crate::store::now_ms;
-use sqlx::AnyConnection;
+use crate::users::parse_json;
+use serde_json::{json, Value};
+use sqlx::{AnyConnection, Row};
 
-pub async fn create_with_member(
+#[derive(Debug, Clone)]
+pub struct Team {
+    pub id: String,
+    pub display_name: String,
+    pub profile_image_url: Option<String>,
+    pub client_metadata: Value,
+    pub client_read_only_metadata: Value,
+    pub server_metadata: Value,
+    pub created_at: i64,
+}
+
+pub const COLUMNS: &str = "id, display_name, profile_image_url, client_metadata, client_read_only_metadata, server_metadata, created_at";
+
+impl Team {
+    pub fn from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<Team> {
+        Ok(Team {
+            id: r.try_get("id")?,
+            display_name: r.try_get("display_name")?,
+            profile_image_url: r.try_get("profile_image_url")?,
+            client_metadata: parse_json(r.try_get("client_metadata")?),
+            client_read_only_metadata: parse_json(r.try_get("client_read_only_metadata")?),
+            server_metadata: parse_json(r.try_get("server_metadata")?),
+            created_at: r.try_get("created_at")?,
+        })
+    }
+
+    pub fn json_for(&self, access: AccessType) -> Value {
+        let mut v = json!({
+            "id": self.id,
+            "display_name": self.display_name,
+            "profile_image_url": self.profile_image_url,
+            "client_metadata": self.client_metadata,
+            "client_read_only_metadata": self.client_read_only_metadata,
+        });
+        if access.is_trusted() {
+            v["created_at_millis"] = json!(self.created_at);
+            v["server_metadata"] = self.server_metadata.clone();
+        }
+        v
+    }
+}
+
+pub async fn find(db: &sqlx::AnyPool, project_id: &str, team_id: &str) -> ApiResult<Option<Team>> {
+    if uuid::Uuid::parse_str(team_id).is_err() {
+        return Ok(None);
+    }
+    let sql = format!("SELECT {COLUMNS} FROM teams WHERE project_id = $1 AND id = $2");
+    let row = sqlx::query(&sql)
+        .bind(project_id)
+        .bind(team_id)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(|r| Team::from_row(&r)).transpose()?)
+}
+
+pub async fn require(db: &sqlx::AnyPool, project_id: &str, team_id: &str) -> ApiResult<Team> {
+    find(db, project_id, team_id)
+        .await?
+        .ok_or_else(|| known::team_not_found(team_id).into())
+}
+
+pub fn new_team(display_name: String) -> Team {
+    Team {
+        id: crate::crypto::secret::new_uuid(),
+        display_name,
+        profile_image_url: None,
+        client_metadata: Value::Null,
+        client_read_only_metadata: Value::Null,
+        server_metadata: Value::Null,
+        created_at: now_ms(),
+    }
+}
+
+fn json_text(v: &Value) -> Option<String> {
+    (!v.is_null()).then(|| v.to_string())
+}
+
+pub async fn insert(conn: &mut AnyConnection, project_id: &str, t: &Team) -> ApiResult<()> {
+    sqlx::query(
+        "INSERT INTO teams (id, project_id, display_name, profile_image_url, client_metadata, client_read_only_metadata, server_metadata, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&t.id)
+    .bind(project_id)
+    .bind(&t.display_name)
+    .bind(&t.profile_image_url)
+    .bind(json_text(&t.client_metadata))
+    .bind(json_text(&t.client_read_only_metadata))
+    .bind(json_text(&t.server_metadata))
+    .bind(t.created_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn save(db: &sqlx::AnyPool, project_id: &str, t: &Team) -> ApiResult<()> {
+    sqlx::query(
+        "UPDATE teams SET display_name = $1, profile_image_url = $2, client_metadata = $3, client_read_only_metadata = $4, server_metadata = $5
+         WHERE id = $6 AND project_id = $7",
+    )
+    .bind(&t.display_name)
+    .bind(&t.profile_image_url)
+    .bind(json_text(&t.client_metadata))
+    .bind(json_text(&t.client_read_only_metadata))
+    .bind(json_text(&t.server_metadata))
+    .bind(&t.id)
+    .bind(project_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Adds a member; false when they already were one.
+async fn add_member(
     conn: &mut AnyConnection,
     project_id: &str,
     team_id: &str,
-    display_name: &str,
     user_id: &str,
-) -> ApiResult<()> {
-    let now = now_ms();
-    sqlx::query(
-        "INSERT INTO teams (id, project_id, display_name, created_at) VALUES ($1, $2, $3, $4)",
+) -> ApiResult<bool> {
+    let r = sqlx::query(
+        "INSERT INTO team_members (project_id, team_id, user_id, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (team_id, user_id) DO NOTHING",
     )
-    .bind(team_id)
     .bind(project_id)
-    .bind(display_name)
-    .bind(now)
+    .bind(team_id)
+    .bind(user_id)
+    .bind(now_ms())
     .execute(&mut *conn)
     .await?;
-    sqlx::query("INSERT INTO team_members (project_id, team_id, user_id, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(project_id)
-        .bind(team_id)
-        .bind(user_id)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    Ok(r.rows_affected() > 0)
+}
+
+/// Adds a member with the project's default permissions for creators or for members; false (and
+/// nothing granted) when they already were one.
+pub async fn add_member_with_defaults(
+    conn: &mut AnyConnection,
+    project: &Project,
+    team_id: &str,
+    user_id: &str,
+    is_creator: bool,
+) -> ApiResult<bool> {
+    if !add_member(conn, &project.id, team_id, user_id).await? {
+        return Ok(false);
+    }
+    let defaults = if is_creator {
+        &project.config.team_creator_default_permissions
+    } else {
+        &project.config.team_member_default_permissions
+    };
+    for p in defaults {
+        permissions::grant(conn, &project.id, user_id, Some(team_id), &p.id).await?;
+    }
+    Ok(true)
 }
 
 pub async fn is_member(
@@ -47,4 +183,43 @@ pub async fn is_member(
     .fetch_optional(db)
     .await?;
     Ok(row.is_some())
+}
+
+/// For client callers: the signed-in user must be a member of the team and hold `permission`
+/// (if given). Server and admin callers pass. Returns the caller's user id for clients.
+pub async fn require_client_permission(
+    db: &sqlx::AnyPool,
+    auth: &Auth,
+    team_id: &str,
+    permission: Option<&str>,
+) -> ApiResult<()> {
+    if auth.access_type.is_trusted() {
+        return Ok(());
+    }
+    let user_id = auth
+        .user_id()
+        .ok_or_else(known::user_authentication_required)?;
+    if !is_member(db, auth.pid(), team_id, user_id).await? {
+        return Err(known::team_membership_not_found(team_id, user_id).into());
+    }
+    if let Some(p) = permission {
+        if !permissions::has_team_permission(db, auth.pid(), team_id, user_id, p).await? {
+            return Err(permissions::team_permission_required(team_id, user_id, p).into());
+        }
+    }
+    Ok(())
+}
+
+/// A team path/body id must be a UUID.
+pub fn check_team_id(team_id: &str) -> ApiResult<()> {
+    if uuid::Uuid::parse_str(team_id).is_err() {
+        return Err(crate::http::extract::schema_problem(
+            "team_id must be a valid UUID",
+        ));
+    }
+    Ok(())
+}
+
+pub fn plain_forbidden(message: &str) -> ApiError {
+    ApiError::text(axum::http::StatusCode::FORBIDDEN, message)
 }

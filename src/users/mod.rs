@@ -50,19 +50,37 @@ pub struct TeamSummary {
     pub created_at: i64,
 }
 
-/// The user columns, the primary email channel's and the selected team's:
-/// `FROM users u LEFT JOIN contact_channels pc LEFT JOIN teams t`, one indexed read.
-pub const SELECT_USER: &str = "SELECT u.id, u.project_id, u.display_name, pc.value AS primary_email,
+/// The user columns, the primary email channel's and the selected team's; used with
+/// `user_joins!()` so a user is one indexed read.
+#[macro_export]
+macro_rules! user_columns {
+    () => {
+        "u.id, u.project_id, u.display_name, pc.value AS primary_email,
     COALESCE(pc.is_verified, 0) AS primary_email_verified, COALESCE(pc.used_for_auth, 0) AS primary_email_auth_enabled,
     u.password_hash, u.profile_image_url, u.client_metadata, u.client_read_only_metadata,
     u.server_metadata, u.signed_up_at, u.last_active_at, u.is_anonymous, u.restricted_by_admin, u.restricted_by_admin_reason,
     u.restricted_by_admin_private_details, u.country_code, u.otp_auth_enabled, u.totp_secret, u.selected_team_id,
     u.risk_scores, u.oauth_providers, t.display_name AS team_display_name, t.profile_image_url AS team_profile_image_url,
     t.client_metadata AS team_client_metadata, t.client_read_only_metadata AS team_client_read_only_metadata,
-    t.server_metadata AS team_server_metadata, t.created_at AS team_created_at
-  FROM users u
-  LEFT JOIN contact_channels pc ON pc.user_id = u.id AND pc.is_primary = 1 AND pc.type = 'email'
-  LEFT JOIN teams t ON t.id = u.selected_team_id";
+    t.server_metadata AS team_server_metadata, t.created_at AS team_created_at"
+    };
+}
+
+/// The joins `user_columns!()` reads from, after `users u`.
+#[macro_export]
+macro_rules! user_joins {
+    () => {
+        "LEFT JOIN contact_channels pc ON pc.user_id = u.id AND pc.is_primary = 1 AND pc.type = 'email'
+  LEFT JOIN teams t ON t.id = u.selected_team_id"
+    };
+}
+
+pub const SELECT_USER: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    "\n  FROM users u ",
+    user_joins!()
+);
 
 pub fn parse_json(text: Option<String>) -> Value {
     text.and_then(|t| serde_json::from_str(&t).ok())

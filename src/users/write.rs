@@ -102,7 +102,7 @@ pub fn check_password_length(password: &str) -> ApiResult<()> {
     Ok(())
 }
 
-fn is_image_data_url(url: &str) -> bool {
+pub fn is_image_data_url(url: &str) -> bool {
     use base64::Engine;
     let Some(rest) = url.strip_prefix("data:image/") else {
         return false;
@@ -376,20 +376,20 @@ pub async fn create_in(
     }
     write_row(conn, &user, true).await?;
     write_primary_email(conn, &user).await?;
+    for p in &project.config.user_default_permissions {
+        crate::permissions::grant(conn, &project.id, &user.id, None, &p.id).await?;
+    }
     if let Some(team_id) = &user.selected_team_id {
-        let owner = user
-            .display_name
-            .clone()
-            .or_else(|| user.primary_email.clone())
-            .unwrap_or_else(|| "Personal".into());
-        crate::teams::create_with_member(
-            conn,
-            &project.id,
-            team_id,
-            &format!("{owner}'s Team"),
-            &user.id,
-        )
-        .await?;
+        let name = match (&user.display_name, &user.primary_email) {
+            (Some(n), _) | (None, Some(n)) => format!("{n}'s Team"),
+            (None, None) => "Personal Team".to_string(),
+        };
+        let team = crate::teams::Team {
+            id: team_id.clone(),
+            ..crate::teams::new_team(name)
+        };
+        crate::teams::insert(conn, &project.id, &team).await?;
+        crate::teams::add_member_with_defaults(conn, project, team_id, &user.id, true).await?;
     }
     Ok(user.id)
 }

@@ -1,0 +1,249 @@
+//! `/teams`: create, list, read, update, delete.
+
+use super::{check_team_id, plain_forbidden, require, require_client_permission, Team};
+use crate::http::context::ANY;
+use crate::http::extract::{nullable, parse_value, schema_error, RawBody};
+use crate::http::{
+    json_created, json_ok, known, success, AccessType, ApiError, ApiResult, Query, RequestCtx,
+};
+use crate::permissions::{DELETE_TEAM, UPDATE_TEAM};
+use crate::server::AppState;
+use crate::users;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/teams", get(list).post(create))
+        .route("/teams/{team_id}", get(read).patch(update).delete(remove))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TeamWrite {
+    display_name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    profile_image_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    client_metadata: Option<Option<Value>>,
+    #[serde(default, deserialize_with = "nullable")]
+    client_read_only_metadata: Option<Option<Value>>,
+    #[serde(default, deserialize_with = "nullable")]
+    server_metadata: Option<Option<Value>>,
+    creator_user_id: Option<String>,
+}
+
+impl TeamWrite {
+    /// Shape checks; client callers may not write server fields.
+    fn validate(&self, access: AccessType) -> ApiResult<()> {
+        let mut problems = Vec::new();
+        if let Some(name) = &self.display_name {
+            if name.is_empty() || name.chars().count() > 256 {
+                problems.push("body.display_name must be between 1 and 256 characters".to_string());
+            }
+        }
+        if access == AccessType::Client {
+            for (field, set) in [
+                (
+                    "client_read_only_metadata",
+                    self.client_read_only_metadata.is_some(),
+                ),
+                ("server_metadata", self.server_metadata.is_some()),
+            ] {
+                if set {
+                    problems.push(format!("body contains unknown properties: {field}"));
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(schema_error(&problems));
+        }
+        if access == AccessType::Client {
+            if let Some(Some(url)) = &self.profile_image_url {
+                if !crate::users::write::is_image_data_url(url) {
+                    return Err(ApiError::bad_request("Invalid profile image URL"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(self, t: &mut Team) {
+        if let Some(n) = self.display_name {
+            t.display_name = n;
+        }
+        if let Some(u) = self.profile_image_url {
+            t.profile_image_url = u;
+        }
+        if let Some(v) = self.client_metadata {
+            t.client_metadata = v.unwrap_or(Value::Null);
+        }
+        if let Some(v) = self.client_read_only_metadata {
+            t.client_read_only_metadata = v.unwrap_or(Value::Null);
+        }
+        if let Some(v) = self.server_metadata {
+            t.server_metadata = v.unwrap_or(Value::Null);
+        }
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    let mut w: TeamWrite = parse_value(body, "body")?;
+    w.validate(auth.access_type)?;
+    let Some(name) = w.display_name.take() else {
+        return Err(crate::http::extract::schema_problem(
+            "body.display_name must be defined",
+        ));
+    };
+    let creator = match auth.access_type {
+        AccessType::Client => {
+            let me = auth
+                .user_id()
+                .ok_or_else(known::user_authentication_required)?;
+            if !auth.project.config.client_team_creation_enabled {
+                return Err(plain_forbidden(
+                    "Client team creation is disabled for this project",
+                ));
+            }
+            match w.creator_user_id.as_deref() {
+                None | Some("me") => Some(me.to_string()),
+                Some(id) if id == me => Some(me.to_string()),
+                Some(_) => {
+                    return Err(plain_forbidden(
+                        "creator_user_id must be \"me\" or the ID of the current user",
+                    ))
+                }
+            }
+        }
+        _ => match w.creator_user_id.as_deref() {
+            None => None,
+            Some(id) => {
+                let id = auth.resolve_user_id(id)?;
+                users::find(state.db(), auth.pid(), id)
+                    .await?
+                    .ok_or_else(known::user_not_found)?;
+                Some(id.to_string())
+            }
+        },
+    };
+    let mut team = super::new_team(name);
+    w.apply(&mut team);
+    let mut tx = state.db().begin().await?;
+    super::insert(&mut tx, auth.pid(), &team).await?;
+    if let Some(creator) = &creator {
+        super::add_member_with_defaults(&mut tx, &auth.project, &team.id, creator, true).await?;
+    }
+    tx.commit().await?;
+    Ok(json_created(team.json_for(auth.access_type)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    user_id: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    let user_id = match q.user_id.as_deref() {
+        Some(u) => Some(auth.resolve_user_id(u)?.to_string()),
+        None => None,
+    };
+    if auth.access_type == AccessType::Client
+        && (user_id.is_none() || user_id.as_deref() != auth.user_id())
+    {
+        return Err(plain_forbidden("Client can only list teams for their own user. user_id must be either \"me\" or the ID of the current user"));
+    }
+    let sql = format!(
+        "SELECT {} FROM teams WHERE project_id = $1 AND ($2 = '' OR id IN (SELECT team_id FROM team_members WHERE user_id = $2)) ORDER BY created_at, id",
+        super::COLUMNS
+    );
+    let rows = sqlx::query(&sql)
+        .bind(auth.pid())
+        .bind(user_id.unwrap_or_default())
+        .fetch_all(state.db())
+        .await?;
+    let items = rows
+        .iter()
+        .map(|r| Team::from_row(r).map(|t| t.json_for(auth.access_type)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(json_ok(json!({ "items": items, "is_paginated": false })))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    Path(team_id): Path<String>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    check_team_id(&team_id)?;
+    require_client_permission(state.db(), auth, &team_id, None).await?;
+    let team = require(state.db(), auth.pid(), &team_id).await?;
+    Ok(json_ok(team.json_for(auth.access_type)))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    Path(team_id): Path<String>,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    check_team_id(&team_id)?;
+    let w: TeamWrite = parse_value(body, "body")?;
+    if w.creator_user_id.is_some() {
+        return Err(crate::http::extract::schema_problem(
+            "body contains unknown properties: creator_user_id",
+        ));
+    }
+    w.validate(auth.access_type)?;
+    require_client_permission(state.db(), auth, &team_id, Some(UPDATE_TEAM)).await?;
+    let mut team = require(state.db(), auth.pid(), &team_id).await?;
+    w.apply(&mut team);
+    super::save(state.db(), auth.pid(), &team).await?;
+    Ok(json_ok(team.json_for(auth.access_type)))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    Path(team_id): Path<String>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    check_team_id(&team_id)?;
+    require_client_permission(state.db(), auth, &team_id, Some(DELETE_TEAM)).await?;
+    require(state.db(), auth.pid(), &team_id).await?;
+    let mut tx = state.db().begin().await?;
+    sqlx::query("DELETE FROM permission_grants WHERE project_id = $1 AND team_id = $2")
+        .bind(auth.pid())
+        .bind(&team_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE users SET selected_team_id = NULL WHERE project_id = $1 AND selected_team_id = $2",
+    )
+    .bind(auth.pid())
+    .bind(&team_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM teams WHERE project_id = $1 AND id = $2")
+        .bind(auth.pid())
+        .bind(&team_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(success())
+}
