@@ -95,11 +95,19 @@ fn check_contained(
 ) -> ApiResult<()> {
     for c in contained {
         check_any_id(c)?;
+        let cycle = || {
+            ApiError::bad_request(format!(
+                "Permission {id:?} cannot contain {c:?}: that would make a cycle."
+            ))
+        };
+        if c == id {
+            return Err(cycle());
+        }
         match catalog.0.get(c) {
             Some(d) if d.scope == scope => {}
             _ => return Err(contained_not_found(c).into()),
         }
-        if c == id || catalog.reaches(c, id) {
+        if catalog.reaches(c, id) {
             return Err(ApiError::bad_request(format!(
                 "Permission {id:?} cannot contain {c:?}: that would make a cycle."
             )));

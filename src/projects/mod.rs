@@ -255,6 +255,7 @@ pub async fn create_with_keys(
 ) -> ApiResult<keys::NewKeySet> {
     let mut tx = db.begin().await?;
     insert(&mut tx, project).await?;
+    crate::permissions::insert_project_defaults(&mut tx, &project.id).await?;
     let set =
         keys::insert_key_set(&mut tx, &project.id, "Initial key set", keys, keys::NEVER).await?;
     tx.commit().await?;
