@@ -7,7 +7,14 @@ use common::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
-const SYSTEM: [&str; 6] = ["$update_team", "$delete_team", "$read_members", "$remove_members", "$invite_members", "$manage_api_keys"];
+const SYSTEM: [&str; 6] = [
+    "$update_team",
+    "$delete_team",
+    "$read_members",
+    "$remove_members",
+    "$invite_members",
+    "$manage_api_keys",
+];
 
 struct Rng(u64);
 impl Rng {
@@ -30,7 +37,11 @@ struct Model {
 
 impl Model {
     fn all_ids(&self) -> Vec<String> {
-        SYSTEM.iter().map(|s| s.to_string()).chain(self.defs.keys().cloned()).collect()
+        SYSTEM
+            .iter()
+            .map(|s| s.to_string())
+            .chain(self.defs.keys().cloned())
+            .collect()
     }
     fn contained(&self, id: &str) -> Vec<String> {
         self.defs.get(id).cloned().unwrap_or_default()
@@ -66,7 +77,11 @@ impl Model {
         }
         let mut out = BTreeSet::new();
         for (u, direct) in users {
-            let held: BTreeSet<String> = if recursive { self.closure(&direct) } else { direct.into_iter().collect() };
+            let held: BTreeSet<String> = if recursive {
+                self.closure(&direct)
+            } else {
+                direct.into_iter().collect()
+            };
             for p in held {
                 out.insert((u.to_string(), p));
             }
@@ -76,13 +91,32 @@ impl Model {
 }
 
 async fn observed(app: &TestServer, tid: &str, recursive: bool) -> BTreeSet<(String, String)> {
-    let v = app.server().get(&format!("/team-permissions?team_id={tid}&recursive={recursive}")).send().await.expect(200);
-    v["items"].as_array().unwrap().iter().map(|i| (i["user_id"].as_str().unwrap().to_string(), i["id"].as_str().unwrap().to_string())).collect()
+    let v = app
+        .server()
+        .get(&format!(
+            "/team-permissions?team_id={tid}&recursive={recursive}"
+        ))
+        .send()
+        .await
+        .expect(200);
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["user_id"].as_str().unwrap().to_string(),
+                i["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
 }
 
 fn pick_subset(rng: &mut Rng, pool: &[String], max: usize) -> Vec<String> {
     let n = rng.below(max + 1);
-    let mut out: Vec<String> = (0..n).map(|_| pool[rng.below(pool.len())].clone()).collect();
+    let mut out: Vec<String> = (0..n)
+        .map(|_| pool[rng.below(pool.len())].clone())
+        .collect();
     out.sort();
     out.dedup();
     out
@@ -90,19 +124,42 @@ fn pick_subset(rng: &mut Rng, pool: &[String], max: usize) -> Vec<String> {
 
 async fn run(app: TestServer, seed: u64) {
     let mut rng = Rng(seed);
-    let team = app.server().post("/teams").json(json!({ "display_name": "Model" })).send().await.expect(201);
+    let team = app
+        .server()
+        .post("/teams")
+        .json(json!({ "display_name": "Model" }))
+        .send()
+        .await
+        .expect(201);
     let tid = team["id"].as_str().unwrap().to_string();
     let mut users = vec![];
     for i in 0..3 {
-        let u = app.server().post("/users").json(json!({ "display_name": format!("u{i}") })).send().await.expect(201);
+        let u = app
+            .server()
+            .post("/users")
+            .json(json!({ "display_name": format!("u{i}") }))
+            .send()
+            .await
+            .expect(201);
         let uid = u["id"].as_str().unwrap().to_string();
-        app.server().post(&format!("/team-memberships/{tid}/{uid}")).json(json!({})).send().await.expect(201);
+        app.server()
+            .post(&format!("/team-memberships/{tid}/{uid}"))
+            .json(json!({}))
+            .send()
+            .await
+            .expect(201);
         users.push(uid);
     }
     let mut model = Model::default();
     // What a new project starts with, and what adding a member granted.
-    model.defs.insert("team_member".into(), vec!["$invite_members".into(), "$read_members".into()]);
-    model.defs.insert("team_admin".into(), SYSTEM.iter().map(|s| s.to_string()).collect());
+    model.defs.insert(
+        "team_member".into(),
+        vec!["$invite_members".into(), "$read_members".into()],
+    );
+    model.defs.insert(
+        "team_admin".into(),
+        SYSTEM.iter().map(|s| s.to_string()).collect(),
+    );
     for u in &users {
         model.grants.insert((u.clone(), "team_member".into()));
     }
@@ -115,14 +172,24 @@ async fn run(app: TestServer, seed: u64) {
                 let id = format!("p{next_id}");
                 next_id += 1;
                 let contained = pick_subset(&mut rng, &ids, 3);
-                app.admin().post("/team-permission-definitions").json(json!({ "id": id, "contained_permission_ids": contained })).send().await.expect(201);
+                app.admin()
+                    .post("/team-permission-definitions")
+                    .json(json!({ "id": id, "contained_permission_ids": contained }))
+                    .send()
+                    .await
+                    .expect(201);
                 model.defs.insert(id, contained);
             }
             2 if !custom.is_empty() => {
                 let id = custom[rng.below(custom.len())].clone();
                 let contained = pick_subset(&mut rng, &ids, 3);
                 let cycle = contained.iter().any(|c| c == &id || model.reaches(c, &id));
-                let r = app.admin().patch(&format!("/team-permission-definitions/{id}")).json(json!({ "contained_permission_ids": contained })).send().await;
+                let r = app
+                    .admin()
+                    .patch(&format!("/team-permission-definitions/{id}"))
+                    .json(json!({ "contained_permission_ids": contained }))
+                    .send()
+                    .await;
                 if cycle {
                     r.expect_text(400, "cycle");
                 } else {
@@ -132,7 +199,11 @@ async fn run(app: TestServer, seed: u64) {
             }
             3 if custom.len() > 2 && rng.below(3) == 0 => {
                 let id = custom[rng.below(custom.len())].clone();
-                app.admin().delete(&format!("/team-permission-definitions/{id}")).send().await.expect(200);
+                app.admin()
+                    .delete(&format!("/team-permission-definitions/{id}"))
+                    .send()
+                    .await
+                    .expect(200);
                 model.defs.remove(&id);
                 for c in model.defs.values_mut() {
                     c.retain(|x| x != &id);
@@ -140,13 +211,28 @@ async fn run(app: TestServer, seed: u64) {
                 model.grants.retain(|(_, p)| p != &id);
             }
             4..=6 => {
-                let (u, p) = (users[rng.below(users.len())].clone(), ids[rng.below(ids.len())].clone());
-                app.server().post(&format!("/team-permissions/{tid}/{u}/{p}")).json(json!({})).send().await.expect(201);
+                let (u, p) = (
+                    users[rng.below(users.len())].clone(),
+                    ids[rng.below(ids.len())].clone(),
+                );
+                app.server()
+                    .post(&format!("/team-permissions/{tid}/{u}/{p}"))
+                    .json(json!({}))
+                    .send()
+                    .await
+                    .expect(201);
                 model.grants.insert((u, p));
             }
             _ => {
-                let (u, p) = (users[rng.below(users.len())].clone(), ids[rng.below(ids.len())].clone());
-                let r = app.server().delete(&format!("/team-permissions/{tid}/{u}/{p}")).send().await;
+                let (u, p) = (
+                    users[rng.below(users.len())].clone(),
+                    ids[rng.below(ids.len())].clone(),
+                );
+                let r = app
+                    .server()
+                    .delete(&format!("/team-permissions/{tid}/{u}/{p}"))
+                    .send()
+                    .await;
                 if model.grants.remove(&(u, p)) {
                     r.expect(200);
                 } else {
@@ -154,13 +240,31 @@ async fn run(app: TestServer, seed: u64) {
                 }
             }
         }
-        assert_eq!(observed(&app, &tid, true).await, model.expected(true), "recursive listing differs at step {step} (seed {seed})");
-        assert_eq!(observed(&app, &tid, false).await, model.expected(false), "direct listing differs at step {step} (seed {seed})");
+        assert_eq!(
+            observed(&app, &tid, true).await,
+            model.expected(true),
+            "recursive listing differs at step {step} (seed {seed})"
+        );
+        assert_eq!(
+            observed(&app, &tid, false).await,
+            model.expected(false),
+            "direct listing differs at step {step} (seed {seed})"
+        );
     }
     // Spot-check the per-user filter against the same model.
     let u = &users[0];
-    let v: Value = app.server().get(&format!("/team-permissions?team_id={tid}&user_id={u}&recursive=true")).send().await.expect(200);
-    assert_eq!(v["items"].as_array().unwrap().len(), model.expected(true).iter().filter(|(x, _)| x == u).count());
+    let v: Value = app
+        .server()
+        .get(&format!(
+            "/team-permissions?team_id={tid}&user_id={u}&recursive=true"
+        ))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(
+        v["items"].as_array().unwrap().len(),
+        model.expected(true).iter().filter(|(x, _)| x == u).count()
+    );
 }
 
 both_backends!(seed_1, |app: TestServer| run(app, 0x9e37_79b9_7f4a_7c15));

@@ -4,22 +4,15 @@
 mod common;
 use common::*;
 
-async fn run_sdk_flow(backend: Backend) {
+/// Runs `tests/sdk/<script>` with Node against `app`; fails with its output on any error.
+async fn run_script(app: &TestServer, script: &str) {
     let sdk_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
     assert!(
         sdk_dir.join("node_modules/@stackframe/js").exists(),
         "the SDK is not installed: run `npm ci --prefix tests/sdk` (.ci/run does)"
     );
-    // 22 s tokens: after a few seconds they are inside the SDK's 20 s refresh margin.
-    let app = TestServer::start_with(
-        backend,
-        Options {
-            env: vec![("PORTCULLIS_ACCESS_TOKEN_TTL_SECS".into(), "22".into())],
-        },
-    )
-    .await;
     let out = tokio::process::Command::new("node")
-        .arg("flow.mjs")
+        .arg(script)
         .current_dir(&sdk_dir)
         .env("PORTCULLIS_URL", &app.base)
         .env("PORTCULLIS_PROJECT_ID", &app.project_id)
@@ -34,11 +27,44 @@ async fn run_sdk_flow(backend: Backend) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "SDK flow failed\nstdout: {stdout}\nstderr: {}\nserver log: {}",
+        "SDK script {script} failed\nstdout: {stdout}\nstderr: {}\nserver log: {}",
         String::from_utf8_lossy(&out.stderr),
         app.log()
     );
     assert!(stdout.contains("\"ok\":true"));
+}
+
+async fn run_sdk_flow(backend: Backend) {
+    // 22 s tokens: after a few seconds they are inside the SDK's 20 s refresh margin.
+    let app = TestServer::start_with(
+        backend,
+        Options {
+            env: vec![("PORTCULLIS_ACCESS_TOKEN_TTL_SECS".into(), "22".into())],
+        },
+    )
+    .await;
+    run_script(&app, "flow.mjs").await;
+}
+
+async fn run_sdk_teams(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    app.admin()
+        .patch("/internal/projects/current")
+        .json(serde_json::json!({ "config": { "client_team_creation_enabled": true, "allow_user_api_keys": true } }))
+        .send()
+        .await
+        .expect(200);
+    run_script(&app, "teams.mjs").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_teams_sqlite() {
+    run_sdk_teams(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_teams_postgres() {
+    run_sdk_teams(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
