@@ -104,7 +104,7 @@ fn arg(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_string())
 }
 
-fn bare_costs() -> (Duration, Duration) {
+fn bare_costs() -> (Duration, Duration, Duration) {
     let n = 20;
     let t = Instant::now();
     let mut stored = String::new();
@@ -130,10 +130,16 @@ fn bare_costs() -> (Duration, Duration) {
     for _ in 0..n {
         std::hint::black_box(keys.verify::<serde_json::Value>(&token).is_ok());
     }
-    (hash, t.elapsed() / n)
+    (hash, verify_hash, t.elapsed() / n)
 }
 
-async fn bench_backend(backend: Backend, seconds: u64, concurrency: usize, hash: Duration) {
+async fn bench_backend(
+    backend: Backend,
+    seconds: u64,
+    concurrency: usize,
+    hash: Duration,
+    verify_hash: Duration,
+) {
     let app = TestServer::start(backend).await;
     let duration = Duration::from_secs(seconds);
     let session = app.sign_up("bench@example.com", "password123").await;
@@ -147,6 +153,24 @@ async fn bench_backend(backend: Backend, seconds: u64, concurrency: usize, hash:
     let pid = app.project_id.clone();
     println!("\n[{backend:?}]");
 
+    let sign_in_url = format!("{}/api/v1/auth/password/sign-in", app.base);
+    let sign_in = |c: usize| {
+        let (http, url, pid) = (http.clone(), sign_in_url.clone(), pid.clone());
+        load(c, duration, move |_| {
+            let (http, url, pid) = (http.clone(), url.clone(), pid.clone());
+            async move {
+                http.post(&url)
+                    .header("x-stack-project-id", &pid)
+                    .header("x-stack-access-type", "client")
+                    .json(&json!({ "email": "bench@example.com", "password": "password123" }))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            }
+        })
+    };
+    let single = sign_in(1).await;
+    println!("{}", single.line("POST /auth/password/sign-in", 1));
     let me = {
         let (http, url, pid, access) = (http.clone(), me_url.clone(), pid.clone(), access.clone());
         load(concurrency, duration, move |_| {
@@ -192,28 +216,16 @@ async fn bench_backend(backend: Backend, seconds: u64, concurrency: usize, hash:
         refresh_fig.line("POST /auth/oauth/token", concurrency)
     );
 
-    let sign_in_url = format!("{}/api/v1/auth/password/sign-in", app.base);
-    let sign_in = |c: usize| {
-        let (http, url, pid) = (http.clone(), sign_in_url.clone(), pid.clone());
-        load(c, duration, move |_| {
-            let (http, url, pid) = (http.clone(), url.clone(), pid.clone());
-            async move {
-                http.post(&url)
-                    .header("x-stack-project-id", &pid)
-                    .header("x-stack-access-type", "client")
-                    .json(&json!({ "email": "bench@example.com", "password": "password123" }))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success())
-            }
-        })
-    };
-    let single = sign_in(1).await;
-    println!("{}", single.line("POST /auth/password/sign-in", 1));
     let parallel = sign_in(4).await;
     println!("{}", parallel.line("POST /auth/password/sign-in", 4));
     let ratio = single.percentile_ms(0.5) / (hash.as_secs_f64() * 1000.0);
-    println!("sign-in p50 / one argon2id hash = {ratio:.2}x (target <= 1.2x)");
+    println!(
+        "sign-in p50 (c=1, measured first) / one argon2id hash = {ratio:.2}x (target <= 1.2x)"
+    );
+    println!(
+        "sign-in p50 (c=1) / one argon2id verify (what sign-in computes) = {:.2}x",
+        single.percentile_ms(0.5) / (verify_hash.as_secs_f64() * 1000.0)
+    );
     if backend == Backend::Sqlite {
         println!(
             "GET /users/me vs target 10k req/s = {:.2}x",
@@ -226,7 +238,7 @@ fn main() {
     let seconds: u64 = arg("--seconds", "5").parse().unwrap();
     let concurrency: usize = arg("--concurrency", "32").parse().unwrap();
     let backends = arg("--backends", "sqlite,postgres");
-    let (hash, verify) = bare_costs();
+    let (hash, verify_hash, verify) = bare_costs();
     println!(
         "machine: {} cores",
         std::thread::available_parallelism()
@@ -251,6 +263,12 @@ fn main() {
             "postgres" => Backend::Postgres,
             other => panic!("unknown backend {other}"),
         };
-        rt.block_on(bench_backend(backend, seconds, concurrency, hash));
+        rt.block_on(bench_backend(
+            backend,
+            seconds,
+            concurrency,
+            hash,
+            verify_hash,
+        ));
     }
 }
