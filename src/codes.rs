@@ -22,6 +22,7 @@ pub enum CodeType {
     PasswordReset,
     ContactChannelVerification,
     TeamInvitation,
+    PurchaseUrl,
 }
 
 impl CodeType {
@@ -31,6 +32,7 @@ impl CodeType {
             CodeType::PasswordReset => "PASSWORD_RESET",
             CodeType::ContactChannelVerification => "CONTACT_CHANNEL_VERIFICATION",
             CodeType::TeamInvitation => "TEAM_INVITATION",
+            CodeType::PurchaseUrl => "PURCHASE_URL",
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod contact_channels;
 pub mod crypto;
 pub mod emails;
 pub mod http;
+pub mod payments;
 pub mod permissions;
 pub mod projects;
 pub mod server;

@@ -61,6 +61,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::teams::invitations::routes())
         .merge(crate::permissions::routes::routes())
         .merge(crate::api_keys::routes::routes())
+        .merge(crate::projects::overrides::routes())
+        .merge(crate::payments::routes())
         .route("/", get(crate::projects::api_root))
         .fallback(http::api_not_found)
         .layer(axum::middleware::from_fn(http::api_layer));

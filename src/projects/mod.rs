@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod keys;
+pub mod overrides;
 mod routes;
 pub mod update;
 

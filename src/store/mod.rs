@@ -41,6 +41,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_foundation"),
     migration!(2, "0002_emails_and_codes"),
     migration!(3, "0003_teams_rbac_api_keys"),
+    migration!(4, "0004_payments"),
 ];
 
 /// WAL lets readers run beside the single writer; the busy timeout queues writers instead of failing.

@@ -1,0 +1,86 @@
+//! Customers: users, teams, or any custom id. Who may act for which customer, and whether it exists.
+
+use crate::http::extract::schema_problem;
+use crate::http::{known, AccessType, ApiError, ApiResult, Auth};
+use crate::server::AppState;
+use axum::http::StatusCode;
+
+/// A `{customer_type}` path value.
+pub fn check_type(customer_type: &str) -> ApiResult<()> {
+    if super::config::CUSTOMER_TYPES.contains(&customer_type) {
+        Ok(())
+    } else {
+        Err(schema_problem(
+            "params.customer_type must be one of: user, team, custom",
+        ))
+    }
+}
+
+/// A client acts only for itself, or for teams where it holds `team_admin`.
+pub async fn check_client_access(
+    state: &AppState,
+    auth: &Auth,
+    customer_type: &str,
+    customer_id: &str,
+    refusal: &str,
+) -> ApiResult<()> {
+    if auth.access_type != AccessType::Client {
+        return Ok(());
+    }
+    let me = auth
+        .user_id()
+        .ok_or_else(known::user_authentication_required)?;
+    let forbidden = || ApiError::text(StatusCode::FORBIDDEN, refusal);
+    match customer_type {
+        "user" if customer_id == me => Ok(()),
+        "team" => {
+            if !crate::teams::is_member(state.db(), auth.pid(), customer_id, me).await? {
+                return Err(known::team_membership_not_found(customer_id, me).into());
+            }
+            if !crate::permissions::has_team_permission(
+                state.db(),
+                auth.pid(),
+                customer_id,
+                me,
+                "team_admin",
+            )
+            .await?
+            {
+                return Err(crate::permissions::team_permission_required(
+                    customer_id,
+                    me,
+                    "team_admin",
+                )
+                .into());
+            }
+            Ok(())
+        }
+        _ => Err(forbidden()),
+    }
+}
+
+/// Users and teams must exist; custom customers exist implicitly.
+pub async fn ensure_exists(
+    state: &AppState,
+    auth: &Auth,
+    customer_type: &str,
+    customer_id: &str,
+) -> ApiResult<()> {
+    match customer_type {
+        "user" => {
+            let found = uuid::Uuid::parse_str(customer_id).is_ok()
+                && crate::users::find(state.db(), auth.pid(), customer_id)
+                    .await?
+                    .is_some();
+            if found {
+                Ok(())
+            } else {
+                Err(known::user_not_found().into())
+            }
+        }
+        "team" => crate::teams::require(state.db(), auth.pid(), customer_id)
+            .await
+            .map(|_| ()),
+        _ => Ok(()),
+    }
+}

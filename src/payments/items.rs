@@ -1,0 +1,269 @@
+//! `payments/items/{customer_type}/{customer_id}/{item_id}`: read a balance, change it.
+//! A change that must not overdraw checks and writes under a per-balance lock row, so concurrent
+//! decrements serialise and can never take the balance below zero.
+
+use super::{
+    customers, insufficient_quantity, item_customer_type_mismatch, item_not_found, ledger,
+};
+use crate::crypto::secret::new_uuid;
+use crate::http::context::{ANY, TRUSTED};
+use crate::http::extract::{query_bool, schema_problem};
+use crate::http::{json_ok, ApiResult, Auth, JsonBody, Query, RequestCtx};
+use crate::projects::overrides;
+use crate::server::AppState;
+use crate::store::now_ms;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/payments/items/{customer_type}/{customer_id}/{item_id}",
+            get(read),
+        )
+        .route(
+            "/payments/items/{customer_type}/{customer_id}/{item_id}/update-quantity",
+            post(update_quantity),
+        )
+}
+
+/// Checks the item exists for this customer type and the customer exists; returns the item config.
+async fn resolve(
+    state: &AppState,
+    auth: &Auth,
+    customer_type: &str,
+    customer_id: &str,
+    item_id: &str,
+) -> ApiResult<Value> {
+    customers::check_type(customer_type)?;
+    customers::check_client_access(
+        state,
+        auth,
+        customer_type,
+        customer_id,
+        "Clients can only access their own user or team items.",
+    )
+    .await?;
+    let catalog = overrides::catalog(state.db(), auth.pid()).await?;
+    let item = catalog
+        .items
+        .get(item_id)
+        .cloned()
+        .ok_or_else(|| item_not_found(item_id))?;
+    let item_type = item["customerType"].as_str().unwrap_or("user");
+    if item_type != customer_type {
+        return Err(
+            item_customer_type_mismatch(item_id, customer_id, item_type, customer_type).into(),
+        );
+    }
+    customers::ensure_exists(state, auth, customer_type, customer_id).await?;
+    Ok(item)
+}
+
+async fn read(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    Path((customer_type, customer_id, item_id)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    let item = resolve(&state, auth, &customer_type, &customer_id, &item_id).await?;
+    let mut conn = state.db().acquire().await?;
+    let quantity = ledger::balance(
+        &mut conn,
+        auth.pid(),
+        &customer_type,
+        &customer_id,
+        &item_id,
+        now_ms(),
+    )
+    .await?;
+    Ok(json_ok(
+        json!({ "id": item_id, "display_name": item["displayName"], "quantity": quantity }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateQuery {
+    allow_negative: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateBody {
+    delta: i64,
+    expires_at: Option<String>,
+    description: Option<String>,
+}
+
+async fn update_quantity(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    Path((customer_type, customer_id, item_id)): Path<(String, String, String)>,
+    Query(q): Query<UpdateQuery>,
+    JsonBody(body): JsonBody<UpdateBody>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(TRUSTED)?;
+    if q.allow_negative.is_none() {
+        return Err(schema_problem("query.allow_negative must be defined"));
+    }
+    let allow_negative = query_bool(&q.allow_negative, "allow_negative")?;
+    let expires_at = match &body.expires_at {
+        Some(s) => Some(
+            parse_timestamp(s)
+                .ok_or_else(|| schema_problem("body.expires_at must be an ISO 8601 date"))?,
+        ),
+        None => None,
+    };
+    resolve(&state, auth, &customer_type, &customer_id, &item_id).await?;
+    change_quantity(
+        &state,
+        auth.pid(),
+        &customer_type,
+        &customer_id,
+        &item_id,
+        body.delta,
+        expires_at,
+        body.description.as_deref(),
+        allow_negative,
+    )
+    .await?;
+    Ok(json_ok(json!({})))
+}
+
+/// Records a change; without `allow_negative`, refuses one that would leave the balance below zero.
+#[allow(clippy::too_many_arguments)]
+pub async fn change_quantity(
+    state: &AppState,
+    project_id: &str,
+    customer_type: &str,
+    customer_id: &str,
+    item_id: &str,
+    delta: i64,
+    expires_at: Option<i64>,
+    description: Option<&str>,
+    allow_negative: bool,
+) -> ApiResult<()> {
+    let mut tx = state.db().begin().await?;
+    // Taking the lock row first makes every writer of this balance wait for the one before it:
+    // the read below and the insert after it are then one atomic step.
+    sqlx::query(
+        "INSERT INTO item_locks (project_id, customer_type, customer_id, item_id, version) VALUES ($1, $2, $3, $4, 1)
+         ON CONFLICT (project_id, customer_type, customer_id, item_id) DO UPDATE SET version = item_locks.version + 1",
+    )
+    .bind(project_id)
+    .bind(customer_type)
+    .bind(customer_id)
+    .bind(item_id)
+    .execute(&mut *tx)
+    .await?;
+    let now = now_ms();
+    if !allow_negative {
+        let balance = ledger::balance(
+            &mut tx,
+            project_id,
+            customer_type,
+            customer_id,
+            item_id,
+            now,
+        )
+        .await?;
+        if balance + delta < 0 {
+            return Err(insufficient_quantity(item_id, customer_id, delta).into());
+        }
+    }
+    sqlx::query(
+        "INSERT INTO item_changes (id, project_id, customer_type, customer_id, item_id, quantity, expires_at, description, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(new_uuid())
+    .bind(project_id)
+    .bind(customer_type)
+    .bind(customer_id)
+    .bind(item_id)
+    .bind(delta)
+    .bind(expires_at)
+    .bind(description)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Milliseconds since the epoch of `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM[:SS[.fff]](Z|±HH:MM)`.
+pub fn parse_timestamp(s: &str) -> Option<i64> {
+    let num = |x: &str| -> Option<i64> {
+        if x.bytes().all(|b| b.is_ascii_digit()) && !x.is_empty() {
+            x.parse().ok()
+        } else {
+            None
+        }
+    };
+    let (date, time) = match s.split_once(['T', ' ']) {
+        Some((d, t)) => (d, Some(t)),
+        None => (s, None),
+    };
+    let mut d = date.splitn(3, '-');
+    let (y, m, day) = (num(d.next()?)?, num(d.next()?)?, num(d.next()?)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let (yy, mm) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * mm + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let mut ms = days * 86_400_000;
+    if let Some(t) = time {
+        let (clock, offset_ms) = if let Some(c) = t.strip_suffix('Z') {
+            (c, 0)
+        } else if let Some(i) = t.rfind(['+', '-']) {
+            let (c, off) = t.split_at(i);
+            let sign = if off.starts_with('-') { -1 } else { 1 };
+            let (oh, om) = off[1..].split_once(':')?;
+            (c, sign * (num(oh)? * 3_600_000 + num(om)? * 60_000))
+        } else {
+            return None;
+        };
+        let mut parts = clock.split(':');
+        let h = num(parts.next()?)?;
+        let min = num(parts.next()?)?;
+        let (sec, frac) = match parts.next() {
+            Some(sec) => match sec.split_once('.') {
+                Some((s, f)) => (num(s)?, num(&format!("{f:0<3}")[..3])?),
+                None => (num(sec)?, 0),
+            },
+            None => (0, 0),
+        };
+        if h > 23 || min > 59 || sec > 60 {
+            return None;
+        }
+        ms += h * 3_600_000 + min * 60_000 + sec * 1000 + frac - offset_ms;
+    }
+    Some(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps() {
+        assert_eq!(super::parse_timestamp("1970-01-01"), Some(0));
+        assert_eq!(
+            super::parse_timestamp("2024-02-29T12:30:00Z"),
+            Some(1_709_209_800_000)
+        );
+        assert_eq!(
+            super::parse_timestamp("2024-02-29T12:30:00.5+01:00"),
+            Some(1_709_206_200_500)
+        );
+        assert_eq!(super::parse_timestamp("2024-13-01"), None);
+        assert_eq!(super::parse_timestamp("tomorrow"), None);
+    }
+}

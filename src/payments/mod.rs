@@ -1,0 +1,106 @@
+//! Payments: the catalog from the config document, customers (users, teams, custom ids), the item
+//! ledger, owned products, purchase URLs with test-mode checkout, and transactions.
+
+pub mod config;
+pub mod customers;
+pub mod items;
+pub mod ledger;
+pub mod products;
+pub mod purchases;
+pub mod transactions;
+
+use crate::http::error::KnownError;
+use crate::server::AppState;
+use axum::http::StatusCode;
+use axum::Router;
+use serde_json::{json, Value};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(items::routes())
+        .merge(products::routes())
+        .merge(purchases::routes())
+        .merge(transactions::routes())
+}
+
+fn known(code: &'static str, status: u16, message: String, details: Option<Value>) -> KnownError {
+    KnownError {
+        code,
+        status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        message,
+        details,
+    }
+}
+
+pub fn item_not_found(item_id: &str) -> KnownError {
+    known(
+        "ITEM_NOT_FOUND",
+        404,
+        format!("Item with ID \"{item_id}\" not found."),
+        Some(json!({ "item_id": item_id })),
+    )
+}
+
+pub fn item_customer_type_mismatch(
+    item_id: &str,
+    customer_id: &str,
+    item_type: &str,
+    actual: &str,
+) -> KnownError {
+    known(
+        "ITEM_CUSTOMER_TYPE_DOES_NOT_MATCH",
+        400,
+        format!("The {actual} with ID \"{customer_id}\" is not a valid customer for the item with ID \"{item_id}\". The item is configured to only be available for {item_type} customers, but the customer is a {actual}."),
+        Some(json!({ "item_id": item_id, "customer_id": customer_id, "item_customer_type": item_type, "actual_customer_type": actual })),
+    )
+}
+
+pub fn insufficient_quantity(item_id: &str, customer_id: &str, delta: i64) -> KnownError {
+    known(
+        "ITEM_QUANTITY_INSUFFICIENT_AMOUNT",
+        400,
+        format!("The item with ID \"{item_id}\" has an insufficient quantity for the customer with ID \"{customer_id}\". An attempt was made to charge {delta} credits."),
+        Some(json!({ "item_id": item_id, "customer_id": customer_id, "quantity": delta })),
+    )
+}
+
+pub fn product_does_not_exist(product_id: &str, context: Option<&str>) -> KnownError {
+    let message = match context {
+        Some("item_exists") => format!("Product with ID \"{product_id}\" does not exist, but an item with this ID exists."),
+        Some("server_only") => format!("Product with ID \"{product_id}\" is marked as server-only and cannot be accessed client side."),
+        _ => format!("Product with ID \"{product_id}\" does not exist."),
+    };
+    known(
+        "PRODUCT_DOES_NOT_EXIST",
+        400,
+        message,
+        Some(json!({ "product_id": product_id, "context": context })),
+    )
+}
+
+pub fn product_customer_type_mismatch(
+    product_id: Option<&str>,
+    customer_id: &str,
+    product_type: &str,
+    actual: &str,
+) -> KnownError {
+    known(
+        "PRODUCT_CUSTOMER_TYPE_DOES_NOT_MATCH",
+        400,
+        format!("The {actual} with ID \"{customer_id}\" is not a valid customer for the inline product that has been passed in. The product is configured to only be available for {product_type} customers, but the customer is a {actual}."),
+        Some(json!({ "product_id": product_id, "customer_id": customer_id, "product_customer_type": product_type, "actual_customer_type": actual })),
+    )
+}
+
+pub fn product_already_granted(product_id: &str, customer_id: &str) -> KnownError {
+    known(
+        "PRODUCT_ALREADY_GRANTED",
+        400,
+        format!("Customer with ID \"{customer_id}\" already owns product \"{product_id}\"."),
+        Some(json!({ "product_id": product_id, "customer_id": customer_id })),
+    )
+}
+
+pub fn new_purchases_blocked() -> KnownError {
+    known("NEW_PURCHASES_BLOCKED", 403, "New purchases are currently blocked for this project. Please contact support for more information.".into(), None)
+}

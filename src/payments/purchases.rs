@@ -1,0 +1,338 @@
+//! Checkout: purchase URLs (a one-day code naming customer and product snapshot), their
+//! validation for the checkout page, and the test-mode session that completes a purchase with no
+//! payment provider. Paid sessions go through Stripe (not configured here yet).
+
+use super::config::product_view;
+use super::products::{choose, grant_product, ownership, purchases_of, Chosen};
+use super::{
+    customers, new_purchases_blocked, product_already_granted, product_customer_type_mismatch,
+};
+use crate::codes::{self, CodeType};
+use crate::http::context::ANY;
+use crate::http::extract::schema_problem;
+use crate::http::{json_ok, known, ApiError, ApiResult, JsonBody, RequestCtx};
+use crate::projects::{overrides, Project};
+use crate::server::AppState;
+use crate::store::now_ms;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/payments/purchases/create-purchase-url", post(create_url))
+        .route(
+            "/payments/purchases/validate-code",
+            post(validate_code).get(validate_code_get),
+        )
+        .route(
+            "/payments/purchases/purchase-session",
+            post(purchase_session),
+        )
+        .route(
+            "/internal/payments/test-mode-purchase-session",
+            post(test_mode_session),
+        )
+}
+
+const PURCHASE_CODE_TTL_MS: i64 = 24 * 3600 * 1000;
+const NOT_SET_UP: &str = "Payments are not set up in this Stack Auth project. Please go to the Stack Auth dashboard and complete the Payments onboarding.";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateUrl {
+    customer_type: String,
+    customer_id: String,
+    product_id: Option<String>,
+    product_inline: Option<Value>,
+    /// v1 names, kept for compatibility.
+    offer_id: Option<String>,
+    offer_inline: Option<Value>,
+    return_url: Option<String>,
+}
+
+async fn create_url(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    JsonBody(body): JsonBody<CreateUrl>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    customers::check_type(&body.customer_type)?;
+    let catalog = overrides::catalog(state.db(), auth.pid()).await?;
+    if catalog.block_new_purchases {
+        return Err(new_purchases_blocked().into());
+    }
+    customers::check_client_access(&state, auth, &body.customer_type, &body.customer_id, "Clients can only create purchase URLs for their own user or teams they have admin access to.").await?;
+    // Without Stripe, only test mode can complete a purchase.
+    if !catalog.test_mode {
+        return Err(ApiError::bad_request(NOT_SET_UP));
+    }
+    let product_id = body.product_id.or(body.offer_id);
+    let inline = body.product_inline.or(body.offer_inline);
+    let chosen = choose(&catalog, auth, product_id.as_deref(), inline.as_ref())?;
+    if chosen.customer_type() != body.customer_type {
+        return Err(product_customer_type_mismatch(
+            chosen.product_id.as_deref(),
+            &body.customer_id,
+            chosen.customer_type(),
+            &body.customer_type,
+        )
+        .into());
+    }
+    let mut conn = state.db().acquire().await?;
+    if let Some(id) = &chosen.product_id {
+        let owned = ownership(
+            &purchases_of(
+                &mut conn,
+                auth.pid(),
+                &body.customer_type,
+                &body.customer_id,
+            )
+            .await?,
+            now_ms(),
+        );
+        if chosen.snapshot["stackable"] != true && owned.contains_key(id) {
+            return Err(product_already_granted(id, &body.customer_id).into());
+        }
+    }
+    if let Some(url) = &body.return_url {
+        if !auth.project.config.is_trusted_url(url) {
+            return Err(known::redirect_url_not_whitelisted().into());
+        }
+    }
+    let data = json!({
+        "customer_type": body.customer_type,
+        "customer_id": body.customer_id,
+        "product_id": chosen.product_id,
+        "product": chosen.snapshot,
+        "stripe_account_id": null,
+        "charges_enabled": false,
+    });
+    let code = codes::create(
+        &mut conn,
+        auth.pid(),
+        CodeType::PurchaseUrl,
+        json!({}),
+        data,
+        None,
+        PURCHASE_CODE_TTL_MS,
+    )
+    .await?;
+    let mut url = format!("{}/purchase/{}_{}", state.public_url, auth.pid(), code);
+    if let Some(r) = &body.return_url {
+        url.push_str(&format!("?return_url={}", percent_encode(r)));
+    }
+    Ok(json_ok(json!({ "url": url })))
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A resolved purchase code: its project, the customer and the product snapshot it names.
+struct PurchaseCode {
+    project: Arc<Project>,
+    code: String,
+    customer_type: String,
+    customer_id: String,
+    chosen: Chosen,
+}
+
+/// `<project_id>_<code>`; anything unknown, used or expired is "not found", as in the original.
+async fn resolve_code(state: &AppState, full_code: &str) -> ApiResult<PurchaseCode> {
+    let parts: Vec<&str> = full_code.split('_').collect();
+    let [project_id, code] = parts.as_slice() else {
+        return Err(codes::not_found().into());
+    };
+    let project = state
+        .projects
+        .get(state.db(), project_id)
+        .await?
+        .ok_or_else(codes::not_found)?;
+    let checked =
+        match codes::check(state.db(), &project.id, CodeType::PurchaseUrl, code, false).await {
+            Ok(c) => c,
+            Err(ApiError::Known(k))
+                if k.code == "VERIFICATION_CODE_EXPIRED"
+                    || k.code == "VERIFICATION_CODE_ALREADY_USED" =>
+            {
+                return Err(codes::not_found().into())
+            }
+            Err(ApiError::Known(k)) if k.code == "SCHEMA_ERROR" => {
+                return Err(codes::not_found().into())
+            }
+            Err(e) => return Err(e),
+        };
+    let d = checked.data;
+    Ok(PurchaseCode {
+        project,
+        code: code.to_ascii_lowercase(),
+        customer_type: d["customer_type"].as_str().unwrap_or_default().to_string(),
+        customer_id: d["customer_id"].as_str().unwrap_or_default().to_string(),
+        chosen: Chosen {
+            product_id: d["product_id"].as_str().map(str::to_string),
+            snapshot: d["product"].clone(),
+        },
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValidateCode {
+    full_code: String,
+    return_url: Option<String>,
+}
+
+async fn validate_code(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<ValidateCode>,
+) -> ApiResult<Response> {
+    let pc = resolve_code(&state, &body.full_code).await?;
+    if body
+        .return_url
+        .as_deref()
+        .is_some_and(|u| !pc.project.config.is_trusted_url(u))
+    {
+        return Err(known::redirect_url_not_whitelisted().into());
+    }
+    let catalog = overrides::catalog(state.db(), &pc.project.id).await?;
+    let mut conn = state.db().acquire().await?;
+    let owned = ownership(
+        &purchases_of(
+            &mut conn,
+            &pc.project.id,
+            &pc.customer_type,
+            &pc.customer_id,
+        )
+        .await?,
+        now_ms(),
+    );
+    let snapshot = &pc.chosen.snapshot;
+    let already = pc
+        .chosen
+        .product_id
+        .as_ref()
+        .is_some_and(|id| owned.contains_key(id) && snapshot["stackable"] != true);
+    let recurring = snapshot["prices"]
+        .as_object()
+        .is_some_and(|p| p.values().any(|price| price.get("interval").is_some()));
+    let bases: Vec<String> = snapshot["isAddOnTo"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let conflicting: Vec<Value> = match snapshot["productLineId"].as_str() {
+        Some(line) if recurring && catalog.product_lines.contains_key(line) => owned
+            .iter()
+            .filter(|(key, o)| o.snapshot["productLineId"] == line && !bases.contains(key))
+            .map(|(key, o)| json!({ "product_id": key, "display_name": o.snapshot.get("displayName").cloned().unwrap_or(json!(key)) }))
+            .collect(),
+        _ => vec![],
+    };
+    Ok(json_ok(json!({
+        "product": product_view(snapshot),
+        "stripe_account_id": null,
+        "project_id": pc.project.id,
+        "project_logo_url": pc.project.logos[0],
+        "already_bought_non_stackable": already,
+        "conflicting_products": conflicting,
+        "test_mode": catalog.test_mode,
+        "charges_enabled": false,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValidateQuery {
+    full_code: String,
+    return_url: Option<String>,
+}
+
+async fn validate_code_get(
+    State(state): State<AppState>,
+    crate::http::Query(q): crate::http::Query<ValidateQuery>,
+) -> ApiResult<Response> {
+    let project_id = q.full_code.split('_').next().unwrap_or_default();
+    let project = state
+        .projects
+        .get(state.db(), project_id)
+        .await?
+        .ok_or_else(codes::not_found)?;
+    if q.return_url
+        .as_deref()
+        .is_some_and(|u| !project.config.is_trusted_url(u))
+    {
+        return Err(known::redirect_url_not_whitelisted().into());
+    }
+    Ok(json_ok(json!({ "valid": true })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Session {
+    full_code: String,
+    price_id: String,
+    quantity: Option<i64>,
+}
+
+async fn purchase_session(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<Session>,
+) -> ApiResult<Response> {
+    let pc = resolve_code(&state, &body.full_code).await?;
+    let catalog = overrides::catalog(state.db(), &pc.project.id).await?;
+    if catalog.block_new_purchases {
+        return Err(new_purchases_blocked().into());
+    }
+    Err(ApiError::bad_request(NOT_SET_UP))
+}
+
+async fn test_mode_session(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<Session>,
+) -> ApiResult<Response> {
+    let quantity = body.quantity.unwrap_or(1);
+    if quantity < 1 {
+        return Err(schema_problem("body.quantity must be at least 1"));
+    }
+    let pc = resolve_code(&state, &body.full_code).await?;
+    let catalog = overrides::catalog(state.db(), &pc.project.id).await?;
+    if catalog.block_new_purchases {
+        return Err(new_purchases_blocked().into());
+    }
+    if !catalog.test_mode {
+        return Err(ApiError::text(
+            StatusCode::FORBIDDEN,
+            "Test mode is not enabled for this project",
+        ));
+    }
+    grant_product(
+        &state,
+        &pc.project.id,
+        &pc.customer_type,
+        &pc.customer_id,
+        &pc.chosen,
+        Some(&body.price_id),
+        quantity,
+        "TEST_MODE",
+    )
+    .await?;
+    // One code, one purchase.
+    sqlx::query("DELETE FROM verification_codes WHERE project_id = $1 AND code_hash = $2")
+        .bind(&pc.project.id)
+        .bind(crate::crypto::secret::sha256_hex(&pc.code))
+        .execute(state.db())
+        .await?;
+    Ok(json_ok(json!({ "success": true })))
+}

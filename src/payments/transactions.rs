@@ -1,0 +1,204 @@
+//! `GET /internal/payments/transactions`: purchases and manual item changes as the original's
+//! transaction objects, newest first, with an opaque cursor.
+
+use super::config::product_view;
+use crate::http::context::ADMIN;
+use crate::http::extract::schema_problem;
+use crate::http::{json_ok, ApiError, ApiResult, Query, RequestCtx};
+use crate::server::AppState;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::Row;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/internal/payments/transactions", get(list))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    cursor: Option<String>,
+    limit: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    customer_type: Option<String>,
+}
+
+const TYPES: [&str; 6] = [
+    "purchase",
+    "subscription-cancellation",
+    "subscription-renewal",
+    "manual-item-quantity-change",
+    "chargeback",
+    "product-change",
+];
+
+/// The product as transactions show it: every included item with `repeat` and `expires`.
+fn grant_product_view(snapshot: &Value) -> Value {
+    let mut v = product_view(snapshot);
+    if let Some(items) = v["included_items"].as_object_mut() {
+        for inc in items.values_mut() {
+            for (key, default) in [("repeat", "never"), ("expires", "never")] {
+                if inc.get(key).is_none() {
+                    inc[key] = json!(default);
+                }
+            }
+        }
+    }
+    v
+}
+
+async fn list(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ADMIN)?;
+    if q.kind.as_deref().is_some_and(|t| !TYPES.contains(&t)) {
+        return Err(schema_problem(format!(
+            "query.type must be one of: {}",
+            TYPES.join(", ")
+        )));
+    }
+    if q.customer_type
+        .as_deref()
+        .is_some_and(|t| !super::config::CUSTOMER_TYPES.contains(&t))
+    {
+        return Err(schema_problem(
+            "query.customer_type must be one of: user, team, custom",
+        ));
+    }
+    let limit = q
+        .limit
+        .as_deref()
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(50)
+        .clamp(1, 200);
+    let cursor: Option<(i64, String)> = match &q.cursor {
+        None => None,
+        Some(c) => {
+            let parsed: Option<Value> = B64
+                .decode(c)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            match parsed.as_ref().and_then(|v| {
+                Some((
+                    v["createdAtMillis"].as_i64()?,
+                    v["txnId"].as_str()?.to_string(),
+                ))
+            }) {
+                Some(c) => Some(c),
+                None => return Err(ApiError::bad_request("Invalid cursor")),
+            }
+        }
+    };
+    let include_purchases = matches!(q.kind.as_deref(), None | Some("purchase"));
+    let include_changes = matches!(
+        q.kind.as_deref(),
+        None | Some("manual-item-quantity-change")
+    );
+    let ctype = q.customer_type.clone().unwrap_or_default();
+    // (created_at, internal txn id, transaction)
+    let mut txns: Vec<(i64, String, Value)> = Vec::new();
+    if include_purchases {
+        let rows = sqlx::query(
+            "SELECT id, customer_type, customer_id, product_id, price_id, product, quantity, kind, creation_source, created_at, refunded_at
+             FROM purchases WHERE project_id = $1 AND ($2 = '' OR customer_type = $2)",
+        )
+        .bind(auth.pid())
+        .bind(&ctype)
+        .fetch_all(state.db())
+        .await?;
+        for r in rows {
+            let id: String = r.try_get("id")?;
+            let created_at: i64 = r.try_get("created_at")?;
+            let kind: String = r.try_get("kind")?;
+            let snapshot: Value =
+                serde_json::from_str(&r.try_get::<String, _>("product")?).unwrap_or(Value::Null);
+            let (customer_type, customer_id): (String, String) =
+                (r.try_get("customer_type")?, r.try_get("customer_id")?);
+            let quantity: i64 = r.try_get("quantity")?;
+            let mut grant = json!({
+                "type": "product_grant",
+                "adjusted_transaction_id": null, "adjusted_entry_index": null,
+                "customer_type": customer_type, "customer_id": customer_id,
+                "product_id": r.try_get::<Option<String>, _>("product_id")?,
+                "product": grant_product_view(&snapshot),
+                "price_id": r.try_get::<Option<String>, _>("price_id")?,
+                "quantity": quantity,
+            });
+            grant[if kind == "subscription" {
+                "subscription_id"
+            } else {
+                "one_time_purchase_id"
+            }] = json!(id);
+            let mut entries = vec![grant];
+            for (item_id, inc) in snapshot["includedItems"].as_object().into_iter().flatten() {
+                entries.push(json!({
+                    "type": "item_quantity_change",
+                    "adjusted_transaction_id": null, "adjusted_entry_index": null,
+                    "customer_type": customer_type, "customer_id": customer_id,
+                    "item_id": item_id,
+                    "quantity": inc["quantity"].as_i64().unwrap_or(0) * quantity,
+                }));
+            }
+            let internal = if kind == "subscription" {
+                format!("sub-start:{id}")
+            } else {
+                format!("otp:{id}")
+            };
+            let test_mode = r.try_get::<String, _>("creation_source")? == "TEST_MODE";
+            txns.push((created_at, internal, json!({
+                "id": id, "created_at_millis": created_at, "effective_at_millis": created_at, "type": "purchase",
+                "entries": entries, "adjusted_by": [], "test_mode": test_mode,
+            })));
+        }
+    }
+    if include_changes {
+        let rows = sqlx::query("SELECT id, customer_type, customer_id, item_id, quantity, created_at FROM item_changes WHERE project_id = $1 AND ($2 = '' OR customer_type = $2)")
+            .bind(auth.pid())
+            .bind(&ctype)
+            .fetch_all(state.db())
+            .await?;
+        for r in rows {
+            let id: String = r.try_get("id")?;
+            let created_at: i64 = r.try_get("created_at")?;
+            txns.push((created_at, format!("miqc:{id}"), json!({
+                "id": id, "created_at_millis": created_at, "effective_at_millis": created_at, "type": "manual-item-quantity-change",
+                "entries": [{
+                    "type": "item_quantity_change",
+                    "adjusted_transaction_id": null, "adjusted_entry_index": null,
+                    "customer_type": r.try_get::<String, _>("customer_type")?, "customer_id": r.try_get::<String, _>("customer_id")?,
+                    "item_id": r.try_get::<String, _>("item_id")?, "quantity": r.try_get::<i64, _>("quantity")?,
+                }],
+                "adjusted_by": [], "test_mode": false,
+            })));
+        }
+    }
+    txns.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
+    let start = match &cursor {
+        Some((at, id)) => txns
+            .iter()
+            .position(|(t, i, _)| (*t, i) < (*at, id))
+            .unwrap_or(txns.len()),
+        None => 0,
+    };
+    let page: Vec<&(i64, String, Value)> = txns.iter().skip(start).take(limit).collect();
+    let next_cursor = if txns.len() > start + limit {
+        page.last().map(|(at, id, _)| {
+            B64.encode(json!({ "createdAtMillis": at, "txnId": id }).to_string())
+        })
+    } else {
+        None
+    };
+    let transactions: Vec<&Value> = page.iter().map(|(_, _, t)| t).collect();
+    Ok(json_ok(
+        json!({ "transactions": transactions, "next_cursor": next_cursor }),
+    ))
+}
