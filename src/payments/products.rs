@@ -231,6 +231,9 @@ pub fn ownership(purchases: &[Purchase], now: i64) -> BTreeMap<String, Owned> {
     owned
 }
 
+/// A price id and its definition.
+pub type SelectedPrice = Option<(String, Value)>;
+
 /// The price a purchase uses: the given one, or the first; None when the product has none.
 pub fn select_price(
     snapshot: &Value,
@@ -259,7 +262,7 @@ pub fn validate_purchase(
     purchases: &[Purchase],
     customer_id: &str,
     now: i64,
-) -> ApiResult<(Option<(String, Value)>, Vec<Purchase>)> {
+) -> ApiResult<(SelectedPrice, Vec<Purchase>)> {
     let price = select_price(&chosen.snapshot, price_id)?;
     if quantity != 1 && !chosen.stackable() {
         return Err(ApiError::bad_request(
@@ -497,12 +500,9 @@ async fn list(
     let page = entries.iter().skip(start).take(limit);
     let items: Vec<Value> = page
         .map(|(key, o)| {
-            let active = purchases
-                .iter()
-                .filter(|p| {
-                    p.key() == key && p.is_active_subscription(now) && !p.cancel_at_period_end
-                })
-                .last();
+            let active = purchases.iter().rev().find(|p| {
+                p.key() == key && p.is_active_subscription(now) && !p.cancel_at_period_end
+            });
             let mut v = json!({
                 "id": if key == INLINE_KEY { Value::Null } else { json!(key) },
                 "quantity": o.quantity,

@@ -141,7 +141,7 @@ async fn store_level(
     Ok(())
 }
 
-fn check_level<'a>(access: AccessType, level: &'a str) -> ApiResult<&'a str> {
+fn check_level(access: AccessType, level: &str) -> ApiResult<&str> {
     if !LEVELS.contains(&level) {
         return Err(crate::http::extract::schema_problem(
             "params.level must be one of: project, branch, environment",
