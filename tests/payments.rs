@@ -833,3 +833,32 @@ async fn concurrent_decrements_sqlite() {
 async fn concurrent_decrements_postgres() {
     concurrent_decrements(Backend::Postgres).await;
 }
+
+/// The Payments docs' Python `requests` examples, run as written against this server.
+async fn rest_examples(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    set_catalog(&app).await;
+    let s = app.sign_up("python@example.com", "password123").await;
+    change(&app, s["user_id"].as_str().unwrap(), 3, false).await.expect(200);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rest_examples.py");
+    let out = tokio::process::Command::new("python3")
+        .arg(script)
+        .env("PORTCULLIS_URL", &app.base)
+        .env("PROJECT_ID", &app.project_id)
+        .env("PUBLISHABLE_CLIENT_KEY", &app.publishable_client_key)
+        .env("SECRET_SERVER_KEY", &app.secret_server_key)
+        .env("ACCESS_TOKEN", s["access_token"].as_str().unwrap())
+        .output()
+        .await
+        .expect("python3 with requests is needed (.ci/run installs it)");
+    assert!(out.status.success(), "examples failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_examples_sqlite() {
+    rest_examples(Backend::Sqlite).await;
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_examples_postgres() {
+    rest_examples(Backend::Postgres).await;
+}
