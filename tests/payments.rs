@@ -839,7 +839,9 @@ async fn rest_examples(backend: Backend) {
     let app = TestServer::start(backend).await;
     set_catalog(&app).await;
     let s = app.sign_up("python@example.com", "password123").await;
-    change(&app, s["user_id"].as_str().unwrap(), 3, false).await.expect(200);
+    change(&app, s["user_id"].as_str().unwrap(), 3, false)
+        .await
+        .expect(200);
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rest_examples.py");
     let out = tokio::process::Command::new("python3")
         .arg(script)
@@ -851,7 +853,12 @@ async fn rest_examples(backend: Backend) {
         .output()
         .await
         .expect("python3 with requests is needed (.ci/run installs it)");
-    assert!(out.status.success(), "examples failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "examples failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

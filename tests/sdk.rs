@@ -76,3 +76,33 @@ async fn sdk_flow_sqlite() {
 async fn sdk_flow_postgres() {
     run_sdk_flow(Backend::Postgres).await;
 }
+
+async fn run_sdk_payments(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    let catalog = serde_json::json!({
+        "payments.items.credits": { "displayName": "Credits", "customerType": "user" },
+        "payments.products.starter": {
+            "displayName": "Starter", "customerType": "user",
+            "prices": { "monthly": { "USD": "10", "interval": [1, "month"] } },
+            "includedItems": { "credits": { "quantity": 100 } }
+        },
+        "payments.products.credit-pack": { "displayName": "Credit pack", "customerType": "user", "stackable": true, "prices": { "once": { "USD": "5" } } }
+    });
+    app.admin()
+        .patch("/internal/config/override/branch")
+        .json(serde_json::json!({ "config_override_string": catalog.to_string() }))
+        .send()
+        .await
+        .expect(200);
+    run_script(&app, "payments.mjs").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_payments_sqlite() {
+    run_sdk_payments(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_payments_postgres() {
+    run_sdk_payments(Backend::Postgres).await;
+}
