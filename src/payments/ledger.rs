@@ -211,6 +211,60 @@ mod tests {
         assert_eq!(fold(vec![c(10, 10, None)], 5), 0);
     }
 
+    /// A reference model that tracks individual units: each grant is a set of unit tokens with
+    /// its expiry; spending removes the soonest-expiring tokens; what cannot be paid is debt,
+    /// which later grants pay first. Random histories must agree with `fold` at random times.
+    #[test]
+    fn fold_agrees_with_a_unit_model() {
+        fn model(changes: &[Change], now: i64) -> i64 {
+            let mut sorted = changes.to_vec();
+            sorted.sort_by_key(|c| c.at);
+            let mut tokens: Vec<Option<i64>> = Vec::new();
+            let mut debt = 0i64;
+            for c in sorted.iter().filter(|c| c.at <= now) {
+                tokens.retain(|e| e.is_none_or(|e| e > c.at));
+                if c.quantity > 0 && c.expires_at.is_none_or(|e| e > c.at) {
+                    let mut q = c.quantity;
+                    while q > 0 && debt < 0 {
+                        q -= 1;
+                        debt += 1;
+                    }
+                    tokens.extend(std::iter::repeat_n(c.expires_at, q as usize));
+                } else if c.quantity < 0 {
+                    for _ in 0..-c.quantity {
+                        tokens.sort_by_key(|e| e.unwrap_or(i64::MAX));
+                        if tokens.is_empty() {
+                            debt -= 1;
+                        } else {
+                            tokens.remove(0);
+                        }
+                    }
+                }
+            }
+            tokens.retain(|e| e.is_none_or(|e| e > now));
+            tokens.len() as i64 + debt
+        }
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..2000 {
+            let changes: Vec<Change> = (0..next(12))
+                .map(|_| {
+                    let at = next(20) as i64;
+                    let quantity = next(21) as i64 - 8;
+                    let expires_at = (next(3) == 0).then(|| at + next(10) as i64);
+                    c(at, quantity, expires_at)
+                })
+                .collect();
+            let now = next(30) as i64;
+            assert_eq!(fold(changes.clone(), now), model(&changes, now), "{changes:?} at {now}");
+        }
+    }
+
     #[test]
     fn repeating_included_items() {
         let product = json!({ "includedItems": { "credits": { "quantity": 10, "repeat": [1, "day"], "expires": "when-repeated" } } });
