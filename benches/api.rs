@@ -229,6 +229,68 @@ async fn bench_backend(
             me.rps() / 10_000.0
         );
     }
+    bench_decrements(&app, &http, backend, duration).await;
+}
+
+/// Credit decrements with allow_negative=false (the serialised check-and-write) at 1, 8 and 64 clients.
+async fn bench_decrements(
+    app: &TestServer,
+    http: &reqwest::Client,
+    backend: Backend,
+    duration: Duration,
+) {
+    let catalog = json!({ "payments.items.credits": { "customerType": "user" } });
+    app.admin()
+        .patch("/internal/config/override/branch")
+        .json(json!({ "config_override_string": catalog.to_string() }))
+        .send()
+        .await
+        .expect(200);
+    let user = app.create_user("spender@example.com").await;
+    let uid = user["id"].as_str().unwrap().to_string();
+    let url = format!(
+        "{}/api/v1/payments/items/user/{uid}/credits/update-quantity?allow_negative=false",
+        app.base
+    );
+    let auth = (app.project_id.clone(), app.secret_server_key.clone());
+    let change = |delta: i64| {
+        http.post(&url)
+            .header("x-stack-project-id", &auth.0)
+            .header("x-stack-access-type", "server")
+            .header("x-stack-secret-server-key", &auth.1)
+            .json(&json!({ "delta": delta }))
+            .send()
+    };
+    change(1_000_000_000).await.unwrap();
+    let target = if backend == Backend::Sqlite {
+        5_000.0
+    } else {
+        3_000.0
+    };
+    for c in [1, 8, 64] {
+        let (http, url, auth) = (http.clone(), url.clone(), auth.clone());
+        let f = load(c, duration, move |_| {
+            let (http, url, auth) = (http.clone(), url.clone(), auth.clone());
+            async move {
+                http.post(&url)
+                    .header("x-stack-project-id", &auth.0)
+                    .header("x-stack-access-type", "server")
+                    .header("x-stack-secret-server-key", &auth.1)
+                    .json(&json!({ "delta": -1 }))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            }
+        })
+        .await;
+        println!("{}", f.line("decrement (no overdraw)", c));
+        if c == 8 {
+            println!(
+                "decrements/s at 8 clients vs target {target:.0}/s = {:.2}x",
+                f.rps() / target
+            );
+        }
+    }
 }
 
 fn main() {

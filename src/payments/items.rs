@@ -148,33 +148,22 @@ pub async fn change_quantity(
     description: Option<&str>,
     allow_negative: bool,
 ) -> ApiResult<()> {
+    let _turn = state.store.write_turn().await;
     let mut tx = state.db().begin().await?;
-    // Taking the lock row first makes every writer of this balance wait for the one before it:
-    // the read below and the insert after it are then one atomic step.
-    sqlx::query(
-        "INSERT INTO item_locks (project_id, customer_type, customer_id, item_id, version) VALUES ($1, $2, $3, $4, 1)
-         ON CONFLICT (project_id, customer_type, customer_id, item_id) DO UPDATE SET version = item_locks.version + 1",
-    )
-    .bind(project_id)
-    .bind(customer_type)
-    .bind(customer_id)
-    .bind(item_id)
-    .execute(&mut *tx)
-    .await?;
+    // With the customer's lock held, the read below and the write after it are one atomic step.
+    ledger::lock_customer(&mut tx, project_id, customer_type, customer_id).await?;
     let now = now_ms();
-    if !allow_negative {
-        let balance = ledger::balance(
-            &mut tx,
-            project_id,
-            customer_type,
-            customer_id,
-            item_id,
-            now,
-        )
-        .await?;
-        if balance + delta < 0 {
-            return Err(insufficient_quantity(item_id, customer_id, delta).into());
-        }
+    let mut state = ledger::state_at(
+        &mut tx,
+        project_id,
+        customer_type,
+        customer_id,
+        item_id,
+        now,
+    )
+    .await?;
+    if !allow_negative && state.value_at(now) + delta < 0 {
+        return Err(insufficient_quantity(item_id, customer_id, delta).into());
     }
     sqlx::query(
         "INSERT INTO item_changes (id, project_id, customer_type, customer_id, item_id, quantity, expires_at, description, created_at)
@@ -190,6 +179,22 @@ pub async fn change_quantity(
     .bind(description)
     .bind(now)
     .execute(&mut *tx)
+    .await?;
+    let expires_at = if delta > 0 { expires_at } else { None };
+    state.apply(&ledger::Change {
+        at: now,
+        quantity: delta,
+        expires_at,
+    });
+    ledger::checkpoint(
+        &mut tx,
+        project_id,
+        customer_type,
+        customer_id,
+        item_id,
+        now,
+        &state,
+    )
     .await?;
     tx.commit().await?;
     Ok(())

@@ -15,28 +15,32 @@ pub struct Change {
     pub expires_at: Option<i64>,
 }
 
-/// The balance at `now`: grants are consumed soonest-expiring first, what cannot be covered is
-/// debt (paid off by later grants), and expiry drops only what remains of a grant.
-pub fn fold(mut changes: Vec<Change>, now: i64) -> i64 {
-    changes.retain(|c| c.at <= now);
-    changes.sort_by_key(|c| c.at);
-    let mut grants: Vec<(i64, Option<i64>)> = Vec::new();
-    let mut debt = 0i64;
-    for c in changes {
-        grants.retain(|(_, e)| e.is_none_or(|e| e > c.at));
+/// The running state of a balance: live grants (remaining, expiry) and debt (≤ 0).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct State {
+    grants: Vec<(i64, Option<i64>)>,
+    debt: i64,
+}
+
+impl State {
+    /// Applies one change (changes must come in time order). Grants are consumed soonest-expiring
+    /// first, what cannot be covered is debt (paid off by later grants), and expiry drops only what
+    /// remains of a grant.
+    pub fn apply(&mut self, c: &Change) {
+        self.grants.retain(|(_, e)| e.is_none_or(|e| e > c.at));
         if c.quantity > 0 {
             if c.expires_at.is_some_and(|e| e <= c.at) {
-                continue;
+                return;
             }
-            let x = c.quantity + debt;
-            debt = x.min(0);
+            let x = c.quantity + self.debt;
+            self.debt = x.min(0);
             if x > 0 {
-                grants.push((x, c.expires_at));
+                self.grants.push((x, c.expires_at));
             }
         } else if c.quantity < 0 {
             let mut need = -c.quantity;
-            grants.sort_by_key(|(_, e)| e.unwrap_or(i64::MAX));
-            for g in grants.iter_mut() {
+            self.grants.sort_by_key(|(_, e)| e.unwrap_or(i64::MAX));
+            for g in self.grants.iter_mut() {
                 let take = need.min(g.0);
                 g.0 -= take;
                 need -= take;
@@ -44,12 +48,34 @@ pub fn fold(mut changes: Vec<Change>, now: i64) -> i64 {
                     break;
                 }
             }
-            grants.retain(|(r, _)| *r > 0);
-            debt -= need;
+            self.grants.retain(|(r, _)| *r > 0);
+            self.debt -= need;
         }
     }
-    grants.retain(|(_, e)| e.is_none_or(|e| e > now));
-    grants.iter().map(|(r, _)| r).sum::<i64>() + debt
+
+    pub fn value_at(&self, now: i64) -> i64 {
+        self.grants
+            .iter()
+            .filter(|(_, e)| e.is_none_or(|e| e > now))
+            .map(|(r, _)| r)
+            .sum::<i64>()
+            + self.debt
+    }
+
+    fn apply_all(&mut self, mut changes: Vec<Change>, now: i64) {
+        changes.retain(|c| c.at <= now);
+        changes.sort_by_key(|c| c.at);
+        for c in &changes {
+            self.apply(c);
+        }
+    }
+}
+
+/// The balance at `now` of a whole history.
+pub fn fold(changes: Vec<Change>, now: i64) -> i64 {
+    let mut state = State::default();
+    state.apply_all(changes, now);
+    state.value_at(now)
 }
 
 /// A purchase as the ledger needs it.
@@ -102,27 +128,45 @@ pub fn included_grants(h: &Holding, item_id: &str, now: i64) -> Vec<Change> {
     out
 }
 
-/// The customer's balance of `item_id` at `now`, read on the caller's connection (so inside a
-/// transaction it sees that transaction's view).
-pub async fn balance(
+/// A balance's state at `now`: the checkpoint (if any) plus everything after it — manual changes
+/// and the grants of owned products. Read on the caller's connection, so inside a transaction it
+/// sees that transaction's view.
+pub async fn state_at(
     conn: &mut AnyConnection,
     project_id: &str,
     customer_type: &str,
     customer_id: &str,
     item_id: &str,
     now: i64,
-) -> sqlx::Result<i64> {
-    let mut changes = Vec::new();
-    let rows = sqlx::query(
-        "SELECT quantity, expires_at, created_at FROM item_changes
-         WHERE project_id = $1 AND customer_type = $2 AND customer_id = $3 AND item_id = $4",
+) -> sqlx::Result<State> {
+    let checkpoint = sqlx::query(
+        "SELECT as_of, state FROM item_checkpoints WHERE project_id = $1 AND customer_type = $2 AND customer_id = $3 AND item_id = $4",
     )
     .bind(project_id)
     .bind(customer_type)
     .bind(customer_id)
     .bind(item_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (as_of, mut state) = match checkpoint {
+        Some(r) => (
+            r.try_get::<i64, _>("as_of")?,
+            serde_json::from_str(&r.try_get::<String, _>("state")?).unwrap_or_default(),
+        ),
+        None => (i64::MIN, State::default()),
+    };
+    let rows = sqlx::query(
+        "SELECT quantity, expires_at, created_at FROM item_changes
+         WHERE project_id = $1 AND customer_type = $2 AND customer_id = $3 AND item_id = $4 AND created_at > $5",
+    )
+    .bind(project_id)
+    .bind(customer_type)
+    .bind(customer_id)
+    .bind(item_id)
+    .bind(as_of)
     .fetch_all(&mut *conn)
     .await?;
+    let mut changes = Vec::new();
     for r in rows {
         let quantity: i64 = r.try_get("quantity")?;
         // Negative changes are permanent whatever their expiry says.
@@ -138,9 +182,92 @@ pub async fn balance(
         });
     }
     for h in holdings(conn, project_id, customer_type, customer_id).await? {
-        changes.extend(included_grants(&h, item_id, now));
+        changes.extend(
+            included_grants(&h, item_id, now)
+                .into_iter()
+                .filter(|c| c.at > as_of),
+        );
     }
-    Ok(fold(changes, now))
+    state.apply_all(changes, now);
+    Ok(state)
+}
+
+pub async fn balance(
+    conn: &mut AnyConnection,
+    project_id: &str,
+    customer_type: &str,
+    customer_id: &str,
+    item_id: &str,
+    now: i64,
+) -> sqlx::Result<i64> {
+    Ok(
+        state_at(conn, project_id, customer_type, customer_id, item_id, now)
+            .await?
+            .value_at(now),
+    )
+}
+
+/// Stores `state` as of `as_of`. Only the holder of the customer's lock may call this, after
+/// recording every change up to `as_of`.
+pub async fn checkpoint(
+    conn: &mut AnyConnection,
+    project_id: &str,
+    customer_type: &str,
+    customer_id: &str,
+    item_id: &str,
+    as_of: i64,
+    state: &State,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO item_checkpoints (project_id, customer_type, customer_id, item_id, as_of, state) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (project_id, customer_type, customer_id, item_id) DO UPDATE SET as_of = $5, state = $6",
+    )
+    .bind(project_id)
+    .bind(customer_type)
+    .bind(customer_id)
+    .bind(item_id)
+    .bind(as_of)
+    .bind(serde_json::to_string(state).unwrap_or_default())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Takes the customer's payments lock for the rest of the transaction: every write to one
+/// customer's purchases and balances happens one at a time.
+pub async fn lock_customer(
+    conn: &mut AnyConnection,
+    project_id: &str,
+    customer_type: &str,
+    customer_id: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO item_locks (project_id, customer_type, customer_id, item_id, version) VALUES ($1, $2, $3, '', 1)
+         ON CONFLICT (project_id, customer_type, customer_id, item_id) DO UPDATE SET version = item_locks.version + 1",
+    )
+    .bind(project_id)
+    .bind(customer_type)
+    .bind(customer_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Purchases changed (granted, replaced, canceled): their grants' times may now differ from what
+/// checkpoints folded in, so the customer's balances are folded afresh next time.
+pub async fn forget_checkpoints(
+    conn: &mut AnyConnection,
+    project_id: &str,
+    customer_type: &str,
+    customer_id: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM item_checkpoints WHERE project_id = $1 AND customer_type = $2 AND customer_id = $3")
+        .bind(project_id)
+        .bind(customer_type)
+        .bind(customer_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 pub async fn holdings(
@@ -261,7 +388,11 @@ mod tests {
                 })
                 .collect();
             let now = next(30) as i64;
-            assert_eq!(fold(changes.clone(), now), model(&changes, now), "{changes:?} at {now}");
+            assert_eq!(
+                fold(changes.clone(), now),
+                model(&changes, now),
+                "{changes:?} at {now}"
+            );
         }
     }
 

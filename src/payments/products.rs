@@ -320,17 +320,11 @@ pub async fn grant_product(
     quantity: i64,
     source: &str,
 ) -> ApiResult<Option<String>> {
+    let _turn = state.store.write_turn().await;
     let mut tx = state.db().begin().await?;
-    // Purchases of one customer are serialised by a lock row, so two grants cannot both pass the rules.
-    sqlx::query(
-        "INSERT INTO item_locks (project_id, customer_type, customer_id, item_id, version) VALUES ($1, $2, $3, '', 1)
-         ON CONFLICT (project_id, customer_type, customer_id, item_id) DO UPDATE SET version = item_locks.version + 1",
-    )
-    .bind(project_id)
-    .bind(customer_type)
-    .bind(customer_id)
-    .execute(&mut *tx)
-    .await?;
+    // Purchases of one customer are serialised, so two grants cannot both pass the rules.
+    super::ledger::lock_customer(&mut tx, project_id, customer_type, customer_id).await?;
+    super::ledger::forget_checkpoints(&mut tx, project_id, customer_type, customer_id).await?;
     let now = now_ms();
     let purchases = purchases_of(&mut tx, project_id, customer_type, customer_id).await?;
     let (price, replaced) =
@@ -630,13 +624,20 @@ async fn cancel(
         }
     };
     // DB-only subscriptions run to the end of their period, then the product goes.
-    for p in targets {
+    let ids: Vec<String> = targets.iter().map(|p| p.id.clone()).collect();
+    drop(conn);
+    let _turn = state.store.write_turn().await;
+    let mut tx = state.db().begin().await?;
+    super::ledger::lock_customer(&mut tx, auth.pid(), &customer_type, &customer_id).await?;
+    super::ledger::forget_checkpoints(&mut tx, auth.pid(), &customer_type, &customer_id).await?;
+    for id in ids {
         sqlx::query("UPDATE purchases SET status = 'canceled', cancel_at_period_end = 1, canceled_at = $1, ended_at = COALESCE(current_period_end, $1) WHERE id = $2")
             .bind(now)
-            .bind(&p.id)
-            .execute(&mut *conn)
+            .bind(id)
+            .execute(&mut *tx)
             .await?;
     }
+    tx.commit().await?;
     Ok(json_ok(json!({ "success": true })))
 }
 

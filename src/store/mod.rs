@@ -17,6 +17,9 @@ pub enum Backend {
 pub struct Store {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// SQLite has one writer at a time; contended transactions queue here instead of in SQLite's
+    /// busy handler, which sleeps in growing steps and wrecks latency under load.
+    sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 struct Migration {
@@ -83,7 +86,11 @@ impl Store {
             .connect(url)
             .await
             .with_context(|| format!("connecting to the {backend:?} database"))?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            sqlite_writer: Default::default(),
+        })
     }
 
     /// Applies pending migrations. On PostgreSQL an advisory lock keeps replicas starting
@@ -134,6 +141,17 @@ impl Store {
             tracing::info!(migration = m.name, "applied");
         }
         Ok(())
+    }
+}
+
+impl Store {
+    /// Held across a hot write transaction: serialises SQLite writers in-process (a no-op on
+    /// PostgreSQL, whose row locks queue writers well).
+    pub async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.sqlite_writer.lock().await),
+            Backend::Postgres => None,
+        }
     }
 }
 

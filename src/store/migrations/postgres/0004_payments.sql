@@ -55,3 +55,15 @@ CREATE TABLE item_locks (
     version BIGINT NOT NULL,
     PRIMARY KEY (project_id, customer_type, customer_id, item_id)
 );
+
+-- A balance's fold state as of a moment (live grants with expiries, and debt), written by the
+-- writer holding the customer's lock, so reads fold only what came after it.
+CREATE TABLE item_checkpoints (
+    project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    customer_type TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    as_of BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    PRIMARY KEY (project_id, customer_type, customer_id, item_id)
+);
