@@ -23,7 +23,12 @@ pub fn routes() -> Router<AppState> {
         .merge(transactions::routes())
 }
 
-fn known(code: &'static str, status: u16, message: String, details: Option<Value>) -> KnownError {
+pub(crate) fn known(
+    code: &'static str,
+    status: u16,
+    message: String,
+    details: Option<Value>,
+) -> KnownError {
     KnownError {
         code,
         status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),

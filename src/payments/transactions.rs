@@ -17,7 +17,93 @@ use serde_json::{json, Value};
 use sqlx::Row;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/internal/payments/transactions", get(list))
+    Router::new()
+        .route("/internal/payments/transactions", get(list))
+        .route(
+            "/internal/payments/transactions/refund",
+            axum::routing::post(refund),
+        )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Refund {
+    #[serde(rename = "type")]
+    kind: String,
+    id: String,
+    #[allow(dead_code)]
+    refund_entries: Vec<Value>,
+}
+
+/// Refunds give money back through the payment provider. Test-mode purchases and API grants were
+/// never paid, so (as in the original) they answer with the not-refundable / not-found errors; paid
+/// purchases arrive with Stripe.
+async fn refund(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    crate::http::JsonBody(body): crate::http::JsonBody<Refund>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ADMIN)?;
+    let (kind, not_found) = match body.kind.as_str() {
+        "one-time-purchase" => (
+            "one_time",
+            super::known(
+                "ONE_TIME_PURCHASE_NOT_FOUND",
+                404,
+                format!("One-time purchase with ID \"{}\" does not exist.", body.id),
+                Some(json!({ "one_time_purchase_id": body.id })),
+            ),
+        ),
+        "subscription" => (
+            "subscription",
+            super::known(
+                "SUBSCRIPTION_INVOICE_NOT_FOUND",
+                404,
+                format!(
+                    "Subscription invoice with ID \"{}\" does not exist.",
+                    body.id
+                ),
+                Some(json!({ "subscription_invoice_id": body.id })),
+            ),
+        ),
+        _ => {
+            return Err(schema_problem(
+                "body.type must be one of: subscription, one-time-purchase",
+            ))
+        }
+    };
+    let row = sqlx::query("SELECT creation_source, refunded_at FROM purchases WHERE project_id = $1 AND id = $2 AND kind = $3")
+        .bind(auth.pid())
+        .bind(&body.id)
+        .bind(kind)
+        .fetch_optional(state.db())
+        .await?
+        .ok_or_else(|| not_found.clone())?;
+    if row.try_get::<Option<i64>, _>("refunded_at")?.is_some() {
+        let (code, message) = if kind == "one_time" {
+            (
+                "ONE_TIME_PURCHASE_ALREADY_REFUNDED",
+                "This one-time purchase has already been refunded.",
+            )
+        } else {
+            (
+                "SUBSCRIPTION_ALREADY_REFUNDED",
+                "This subscription has already been refunded.",
+            )
+        };
+        return Err(super::known(code, 400, message.into(), None).into());
+    }
+    if kind == "one_time" && row.try_get::<String, _>("creation_source")? == "TEST_MODE" {
+        return Err(super::known(
+            "TEST_MODE_PURCHASE_NON_REFUNDABLE",
+            400,
+            "Test mode purchases are not refundable.".into(),
+            None,
+        )
+        .into());
+    }
+    // Nothing was paid for it, so there is no payment to refund.
+    Err(not_found.into())
 }
 
 #[derive(Deserialize)]
