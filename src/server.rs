@@ -19,6 +19,10 @@ pub struct Inner {
     /// Base URL (no trailing slash) used in token issuers.
     pub public_url: String,
     pub projects: crate::projects::ProjectCache,
+    /// Recently rendered payments catalogs, by project.
+    pub catalogs: crate::store::recent::Recent<crate::payments::config::Catalog>,
+    /// Recently verified API keys (hash of kind, project and key), so keyed requests skip a read.
+    pub valid_keys: crate::store::recent::Recent<()>,
     /// Wakes the email sender when new mail is queued, instead of waiting for its next poll.
     pub email_wakeup: tokio::sync::Notify,
 }
@@ -40,6 +44,8 @@ impl AppState {
             jwt: JwtKeys::new(server_secret),
             public_url,
             projects: Default::default(),
+            catalogs: Default::default(),
+            valid_keys: Default::default(),
             email_wakeup: Default::default(),
         }))
     }

@@ -384,7 +384,7 @@ async fn grant(
         return Err(schema_problem("body.quantity must be at least 1"));
     }
     customers::ensure_exists(&state, auth, &customer_type, &customer_id).await?;
-    let catalog = overrides::catalog(state.db(), auth.pid()).await?;
+    let catalog = overrides::catalog(&state, auth.pid()).await?;
     let chosen = choose(
         &catalog,
         auth,
@@ -475,7 +475,7 @@ async fn list(
     )
     .await?;
     customers::ensure_exists(&state, auth, &customer_type, &customer_id).await?;
-    let catalog = overrides::catalog(state.db(), auth.pid()).await?;
+    let catalog = overrides::catalog(&state, auth.pid()).await?;
     let now = now_ms();
     let mut conn = state.db().acquire().await?;
     let purchases = purchases_of(&mut conn, auth.pid(), &customer_type, &customer_id).await?;
@@ -592,7 +592,7 @@ async fn cancel(
             found
         }
         None => {
-            let catalog = overrides::catalog(state.db(), auth.pid()).await?;
+            let catalog = overrides::catalog(&state, auth.pid()).await?;
             let chosen = choose(&catalog, auth, Some(&product_id), None)?;
             if chosen.customer_type() != customer_type {
                 return Err(product_customer_type_mismatch(

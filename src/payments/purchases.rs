@@ -63,7 +63,7 @@ async fn create_url(
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     customers::check_type(&body.customer_type)?;
-    let catalog = overrides::catalog(state.db(), auth.pid()).await?;
+    let catalog = overrides::catalog(&state, auth.pid()).await?;
     if catalog.block_new_purchases {
         return Err(new_purchases_blocked().into());
     }
@@ -207,7 +207,7 @@ async fn validate_code(
     {
         return Err(known::redirect_url_not_whitelisted().into());
     }
-    let catalog = overrides::catalog(state.db(), &pc.project.id).await?;
+    let catalog = overrides::catalog(&state, &pc.project.id).await?;
     let mut conn = state.db().acquire().await?;
     let owned = ownership(
         &purchases_of(
@@ -291,7 +291,7 @@ async fn purchase_session(
     JsonBody(body): JsonBody<Session>,
 ) -> ApiResult<Response> {
     let pc = resolve_code(&state, &body.full_code).await?;
-    let catalog = overrides::catalog(state.db(), &pc.project.id).await?;
+    let catalog = overrides::catalog(&state, &pc.project.id).await?;
     if catalog.block_new_purchases {
         return Err(new_purchases_blocked().into());
     }
@@ -307,7 +307,7 @@ async fn test_mode_session(
         return Err(schema_problem("body.quantity must be at least 1"));
     }
     let pc = resolve_code(&state, &body.full_code).await?;
-    let catalog = overrides::catalog(state.db(), &pc.project.id).await?;
+    let catalog = overrides::catalog(&state, &pc.project.id).await?;
     if catalog.block_new_purchases {
         return Err(new_purchases_blocked().into());
     }

@@ -15,9 +15,7 @@ use crate::http::{ApiError, ApiResult};
 use crate::store::{flag, now_ms};
 use serde_json::{json, Value};
 use sqlx::{AnyConnection, Row};
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 pub const INTERNAL: &str = "internal";
 
@@ -94,46 +92,20 @@ pub async fn find(db: &sqlx::AnyPool, id: &str) -> ApiResult<Option<Project>> {
     }
 }
 
-/// Recently read projects. Every request needs its project's configuration; a short lifetime keeps
-/// that read off the database on hot paths while changes made by other replicas show within a second.
-/// Changes made by this process are visible at once.
+/// Recently read projects (see `store::recent`).
 #[derive(Default)]
-pub struct ProjectCache {
-    entries: RwLock<HashMap<String, (Instant, Arc<Project>)>>,
-}
-
-const PROJECT_CACHE_TTL: Duration = Duration::from_secs(1);
-const PROJECT_CACHE_MAX: usize = 10_000;
+pub struct ProjectCache(crate::store::recent::Recent<Project>);
 
 impl ProjectCache {
     pub async fn get(&self, db: &sqlx::AnyPool, id: &str) -> ApiResult<Option<Arc<Project>>> {
-        if let Some((at, p)) = self
-            .entries
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-        {
-            if at.elapsed() < PROJECT_CACHE_TTL {
-                return Ok(Some(p.clone()));
-            }
+        if let Some(p) = self.0.get(id) {
+            return Ok(Some(p));
         }
-        let Some(project) = find(db, id).await? else {
-            return Ok(None);
-        };
-        let project = Arc::new(project);
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= PROJECT_CACHE_MAX {
-            entries.clear();
-        }
-        entries.insert(id.to_string(), (Instant::now(), project.clone()));
-        Ok(Some(project))
+        Ok(find(db, id).await?.map(|p| self.0.put(id, p)))
     }
 
     pub fn forget(&self, id: &str) {
-        self.entries
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+        self.0.forget(id);
     }
 }
 

@@ -64,8 +64,12 @@ pub async fn load_merged(db: &sqlx::AnyPool, project_id: &str) -> ApiResult<Valu
     Ok(merged)
 }
 
-pub async fn catalog(db: &sqlx::AnyPool, project_id: &str) -> ApiResult<Catalog> {
-    Ok(Catalog::render(&load_merged(db, project_id).await?))
+pub async fn catalog(state: &AppState, project_id: &str) -> ApiResult<std::sync::Arc<Catalog>> {
+    if let Some(c) = state.catalogs.get(project_id) {
+        return Ok(c);
+    }
+    let rendered = Catalog::render(&load_merged(state.db(), project_id).await?);
+    Ok(state.catalogs.put(project_id, rendered))
 }
 
 fn deep_merge(into: &mut Value, from: Value) {
@@ -138,6 +142,7 @@ async fn store_level(
     .bind(config.to_string())
     .execute(state.db())
     .await?;
+    state.catalogs.forget(project_id);
     Ok(())
 }
 

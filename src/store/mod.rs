@@ -2,6 +2,8 @@
 //! Domain code writes portable SQL with `$n` placeholders; ids are text, times integer milliseconds,
 //! booleans integers — so no query branches on the backend. Only DDL differs, per dialect.
 
+pub mod recent;
+
 use anyhow::Context;
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
