@@ -48,7 +48,7 @@ async fn resolve(
         "Clients can only access their own user or team items.",
     )
     .await?;
-    let catalog = overrides::catalog(&state, auth.pid()).await?;
+    let catalog = overrides::catalog(state, auth.pid()).await?;
     let item = catalog
         .items
         .get(item_id)
