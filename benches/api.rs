@@ -283,10 +283,55 @@ async fn bench_decrements(
             }
         })
         .await;
-        println!("{}", f.line("decrement (no overdraw)", c));
+        println!("{}", f.line("decrement, one customer", c));
         if c == 8 {
             println!(
-                "decrements/s at 8 clients vs target {target:.0}/s = {:.2}x",
+                "decrements/s at 8 clients (one customer) vs target {target:.0}/s = {:.2}x",
+                f.rps() / target
+            );
+        }
+    }
+    // The same with each client spending its own customer's credits: writers of different
+    // customers do not wait for each other.
+    let mut urls = Vec::new();
+    for i in 0..64 {
+        let u = app.create_user(&format!("spender{i}@example.com")).await;
+        let url = format!(
+            "{}/api/v1/payments/items/user/{}/credits/update-quantity?allow_negative=false",
+            app.base,
+            u["id"].as_str().unwrap()
+        );
+        http.post(&url)
+            .header("x-stack-project-id", &auth.0)
+            .header("x-stack-access-type", "server")
+            .header("x-stack-secret-server-key", &auth.1)
+            .json(&json!({ "delta": 1_000_000_000 }))
+            .send()
+            .await
+            .unwrap();
+        urls.push(url);
+    }
+    let urls = std::sync::Arc::new(urls);
+    for c in [8, 64] {
+        let (http, urls, auth) = (http.clone(), urls.clone(), auth.clone());
+        let f = load(c, duration, move |n| {
+            let (http, url, auth) = (http.clone(), urls[n / 1_000_000].clone(), auth.clone());
+            async move {
+                http.post(&url)
+                    .header("x-stack-project-id", &auth.0)
+                    .header("x-stack-access-type", "server")
+                    .header("x-stack-secret-server-key", &auth.1)
+                    .json(&json!({ "delta": -1 }))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            }
+        })
+        .await;
+        println!("{}", f.line("decrement, own customer", c));
+        if c == 8 {
+            println!(
+                "decrements/s at 8 clients (own customers) vs target {target:.0}/s = {:.2}x",
                 f.rps() / target
             );
         }
