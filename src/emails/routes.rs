@@ -24,6 +24,116 @@ pub fn routes() -> Router<AppState> {
         .route("/emails/outbox", get(list_outbox))
         .route("/emails/outbox/{id}", get(get_outbox))
         .route("/emails/unsubscribe-link", get(unsubscribe))
+        .route(
+            "/emails/notification-preference/{user_id}",
+            get(list_preferences),
+        )
+        .route(
+            "/emails/notification-preference/{user_id}/{category_id}",
+            axum::routing::patch(update_preference),
+        )
+}
+
+/// The two fixed categories: (id, name, can be disabled).
+const CATEGORIES: [(&str, &str, bool); 2] = [
+    (TRANSACTIONAL, "Transactional", false),
+    (MARKETING, "Marketing", true),
+];
+
+/// The user a preference request is about; clients only for themselves.
+fn preference_user<'a>(auth: &'a crate::http::Auth, user_id: &'a str) -> ApiResult<&'a str> {
+    if auth.access_type == crate::http::AccessType::Client {
+        let me = auth
+            .user_id()
+            .ok_or_else(known::user_authentication_required)?;
+        let id = auth.resolve_user_id(user_id)?;
+        if id != me {
+            return Err(ApiError::text(
+                StatusCode::FORBIDDEN,
+                "Clients can only manage their own notification preferences.",
+            ));
+        }
+        return Ok(id);
+    }
+    auth.resolve_user_id(user_id)
+}
+
+async fn preference_json(
+    state: &AppState,
+    user_id: &str,
+    (id, name, can_disable): (&str, &str, bool),
+) -> ApiResult<Value> {
+    let enabled = !can_disable || category_enabled(state, user_id, id).await?;
+    Ok(
+        json!({ "notification_category_id": id, "notification_category_name": name, "enabled": enabled, "can_disable": can_disable }),
+    )
+}
+
+async fn list_preferences(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    Path(user_id): Path<String>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(crate::http::context::ANY)?;
+    let user_id = preference_user(auth, &user_id)?.to_string();
+    users::find(state.db(), auth.pid(), &user_id)
+        .await?
+        .ok_or_else(known::user_not_found)?;
+    let mut items = Vec::new();
+    for c in CATEGORIES {
+        items.push(preference_json(&state, &user_id, c).await?);
+    }
+    Ok(json_ok(json!({ "items": items, "is_paginated": false })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreferenceUpdate {
+    enabled: bool,
+}
+
+async fn update_preference(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    Path((user_id, category_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<PreferenceUpdate>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(crate::http::context::ANY)?;
+    let user_id = preference_user(auth, &user_id)?.to_string();
+    let category = CATEGORIES
+        .into_iter()
+        .find(|(id, _, _)| *id == category_id)
+        .ok_or_else(|| ApiError::text(StatusCode::NOT_FOUND, "Notification category not found"))?;
+    users::find(state.db(), auth.pid(), &user_id)
+        .await?
+        .ok_or_else(known::user_not_found)?;
+    if !category.2 && !body.enabled {
+        return Err(ApiError::bad_request(
+            "This notification category cannot be disabled.",
+        ));
+    }
+    set_preference(&state, auth.pid(), &user_id, category.0, body.enabled).await?;
+    Ok(json_ok(preference_json(&state, &user_id, category).await?))
+}
+
+async fn set_preference(
+    state: &AppState,
+    project_id: &str,
+    user_id: &str,
+    category_id: &str,
+    enabled: bool,
+) -> ApiResult<()> {
+    sqlx::query(
+        "INSERT INTO notification_preferences (project_id, user_id, category_id, enabled) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (user_id, category_id) DO UPDATE SET enabled = $4",
+    )
+    .bind(project_id)
+    .bind(user_id)
+    .bind(category_id)
+    .bind(enabled as i64)
+    .execute(state.db())
+    .await?;
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -372,14 +482,6 @@ async fn unsubscribe(
     ) else {
         return Err(codes::not_found().into());
     };
-    sqlx::query(
-        "INSERT INTO notification_preferences (project_id, user_id, category_id, enabled) VALUES ($1, $2, $3, 0)
-         ON CONFLICT (user_id, category_id) DO UPDATE SET enabled = 0",
-    )
-    .bind(&project_id)
-    .bind(user_id)
-    .bind(category)
-    .execute(state.db())
-    .await?;
+    set_preference(&state, &project_id, user_id, category, false).await?;
     Ok(Html("<p>Successfully unsubscribed from notification group</p>").into_response())
 }
