@@ -209,9 +209,16 @@ pub fn link(url: &str, code: &str) -> String {
     out
 }
 
-/// The `{"is_code_valid": true}` answer of every check-code endpoint.
-pub fn valid_answer() -> Value {
-    json!({ "is_code_valid": true })
+/// Every `…/check-code` endpoint: any access type, the code checked but not consumed.
+pub async fn answer_check(
+    state: &crate::server::AppState,
+    ctx: &crate::http::RequestCtx,
+    kind: CodeType,
+    code: &str,
+) -> ApiResult<axum::response::Response> {
+    let auth = ctx.require(crate::http::context::ANY)?;
+    check(state.db(), auth.pid(), kind, code, false).await?;
+    Ok(crate::http::json_ok(json!({ "is_code_valid": true })))
 }
 
 #[cfg(test)]

@@ -186,14 +186,5 @@ async fn check_code(
     ctx: RequestCtx,
     JsonBody(body): JsonBody<CodeBody>,
 ) -> ApiResult<Response> {
-    let auth = ctx.require(ANY)?;
-    codes::check(
-        state.db(),
-        auth.pid(),
-        CodeType::OneTimePassword,
-        &body.code,
-        false,
-    )
-    .await?;
-    Ok(json_ok(codes::valid_answer()))
+    codes::answer_check(&state, &ctx, CodeType::OneTimePassword, &body.code).await
 }

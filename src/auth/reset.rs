@@ -130,14 +130,5 @@ async fn check_code(
     ctx: RequestCtx,
     JsonBody(body): JsonBody<super::otp::CodeBody>,
 ) -> ApiResult<Response> {
-    let auth = ctx.require(ANY)?;
-    codes::check(
-        state.db(),
-        auth.pid(),
-        CodeType::PasswordReset,
-        &body.code,
-        false,
-    )
-    .await?;
-    Ok(json_ok(codes::valid_answer()))
+    codes::answer_check(&state, &ctx, CodeType::PasswordReset, &body.code).await
 }

@@ -408,14 +408,11 @@ async fn check_code(
     ctx: RequestCtx,
     JsonBody(body): JsonBody<crate::auth::CodeBody>,
 ) -> ApiResult<Response> {
-    let auth = ctx.require(ANY)?;
-    codes::check(
-        state.db(),
-        auth.pid(),
+    codes::answer_check(
+        &state,
+        &ctx,
         CodeType::ContactChannelVerification,
         &body.code,
-        false,
     )
-    .await?;
-    Ok(json_ok(codes::valid_answer()))
+    .await
 }

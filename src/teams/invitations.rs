@@ -321,16 +321,7 @@ async fn check_code(
     ctx: RequestCtx,
     JsonBody(body): JsonBody<CodeBody>,
 ) -> ApiResult<Response> {
-    let auth = ctx.require(ANY)?;
-    codes::check(
-        state.db(),
-        auth.pid(),
-        CodeType::TeamInvitation,
-        &body.code,
-        false,
-    )
-    .await?;
-    Ok(json_ok(codes::valid_answer()))
+    codes::answer_check(&state, &ctx, CodeType::TeamInvitation, &body.code).await
 }
 
 #[derive(Deserialize)]
