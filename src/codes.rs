@@ -23,6 +23,7 @@ pub enum CodeType {
     ContactChannelVerification,
     TeamInvitation,
     PurchaseUrl,
+    DashboardSetup,
 }
 
 impl CodeType {
@@ -33,6 +34,7 @@ impl CodeType {
             CodeType::ContactChannelVerification => "CONTACT_CHANNEL_VERIFICATION",
             CodeType::TeamInvitation => "TEAM_INVITATION",
             CodeType::PurchaseUrl => "PURCHASE_URL",
+            CodeType::DashboardSetup => "DASHBOARD_SETUP",
         }
     }
 }

@@ -15,4 +15,5 @@ pub mod projects;
 pub mod server;
 pub mod store;
 pub mod teams;
+pub mod ui;
 pub mod users;

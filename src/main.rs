@@ -60,6 +60,13 @@ async fn serve(config: Config, store: Store, secret: Vec<u8>) -> anyhow::Result<
     let addr = format!("{}:{}", config.bind, config.port);
     let state = server::AppState::new(config, store, secret);
     portcullis::emails::sender::spawn(state.clone());
+    match portcullis::ui::dashboard::setup_link(&state).await {
+        Ok(Some(link)) => {
+            println!("No dashboard admin yet. Create the first one (link works once): {link}")
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!("could not create a dashboard setup link: {e}"),
+    }
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("binding {addr}"))?;

@@ -76,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api.clone())
         .nest("/api/latest", api)
         .route("/health", get(health))
+        .merge(crate::ui::dashboard::routes())
         .layer(axum::middleware::from_fn(http::site_headers))
         .with_state(state)
 }

@@ -140,6 +140,18 @@ impl TestServer {
         self.base = base;
     }
 
+    /// What the server printed on stdout (first-start messages such as the dashboard setup link).
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self._dir.0.join("stdout.log")).unwrap_or_default()
+    }
+
+    /// The one-time first-admin link the server printed at its first start.
+    pub fn setup_link(&self) -> String {
+        let out = self.stdout();
+        let start = out.find("http").expect("a setup link on stdout");
+        out[start..].split_whitespace().next().unwrap().to_string()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self._dir.0.join("server.log")).unwrap_or_default()
     }
@@ -213,7 +225,13 @@ async fn spawn_server(
         .env("PORTCULLIS_INTERNAL_SECRET_SERVER_KEY", INTERNAL_SSK)
         .env("PORTCULLIS_INTERNAL_SUPER_SECRET_ADMIN_KEY", INTERNAL_SAK)
         .env("RUST_LOG", "info,sqlx=warn")
-        .stdout(Stdio::null())
+        .stdout(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("stdout.log"))
+                .unwrap(),
+        )
         .stderr(log);
     for (k, v) in env {
         cmd.env(k, v);

@@ -1,0 +1,310 @@
+//! The admin dashboard at `/dashboard`: first-admin setup, sign-in, and the projects an admin owns.
+//! Pages are rendered on the server (maud) and every write goes through the same domain functions
+//! as the API, with the same validation; forms carry a CSRF token.
+
+mod pages;
+pub mod session;
+
+use crate::codes::{self, CodeType};
+use crate::http::extract::RawBody;
+use crate::http::{ApiError, ApiResult};
+use crate::projects::{self, keys, INTERNAL};
+use crate::server::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use session::Admin;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/dashboard") }))
+        .route("/dashboard", get(home))
+        .route("/dashboard/setup", get(setup_form).post(setup))
+        .route("/dashboard/sign-in", get(sign_in_form).post(sign_in))
+        .route("/dashboard/sign-out", post(sign_out))
+        .route("/dashboard/projects", post(create_project))
+        .route("/dashboard/projects/{project_id}", get(project_page))
+}
+
+/// Creates a one-time setup link while the dashboard has no admin yet; None once one exists.
+pub async fn setup_link(state: &AppState) -> ApiResult<Option<String>> {
+    let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE project_id = $1")
+        .bind(INTERNAL)
+        .fetch_one(state.db())
+        .await?;
+    if admins > 0 {
+        return Ok(None);
+    }
+    let mut conn = state.db().acquire().await?;
+    let code = codes::create(
+        &mut conn,
+        INTERNAL,
+        CodeType::DashboardSetup,
+        json!({}),
+        json!({}),
+        None,
+        codes::DEFAULT_TTL_MS,
+    )
+    .await?;
+    Ok(Some(format!(
+        "{}/dashboard/setup?code={code}",
+        state.public_url
+    )))
+}
+
+fn html(markup: maud::Markup) -> Response {
+    Html(markup.into_string()).into_response()
+}
+
+/// A page answer that also sets (or clears) the session cookie.
+fn with_cookie(cookie: String, response: Response) -> Response {
+    let mut res = response;
+    if let Ok(v) = cookie.parse() {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+fn field<'a>(form: &'a Value, name: &str) -> &'a str {
+    form.get(name).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The signed-in admin, or a redirect to the sign-in page.
+async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<Admin, Response> {
+    match session::current(state, headers).await {
+        Ok(Some(admin)) => Ok(admin),
+        Ok(None) => Err(Redirect::to("/dashboard/sign-in").into_response()),
+        Err(e) => Err(e.into_response()),
+    }
+}
+
+async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let admin = match require_admin(&state, &headers).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match projects::list_owned_by(state.db(), &admin.user.id).await {
+        Ok(list) => html(pages::projects(&admin, &list, None, None)),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct CodeQuery {
+    code: Option<String>,
+}
+
+async fn setup_form(Query(q): Query<CodeQuery>) -> Response {
+    html(pages::setup(q.code.as_deref().unwrap_or(""), None))
+}
+
+/// Turns a domain error into the message shown beside the form.
+fn message_of(e: &ApiError) -> String {
+    match e {
+        ApiError::Known(k) => k.message.clone(),
+        ApiError::Text(_, m) => m.clone(),
+        ApiError::Internal(_) => "Something went wrong. Please try again.".into(),
+    }
+}
+
+async fn setup(State(state): State<AppState>, RawBody(form): RawBody) -> Response {
+    let code = field(&form, "code").to_string();
+    let result: ApiResult<String> = async {
+        codes::check(state.db(), INTERNAL, CodeType::DashboardSetup, &code, false).await?;
+        let project = state
+            .projects
+            .get(state.db(), INTERNAL)
+            .await?
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("internal project missing")))?;
+        let email = crate::users::normalize_email(field(&form, "email"));
+        if !crate::users::is_valid_email(&email) {
+            return Err(ApiError::bad_request("Enter a valid email address."));
+        }
+        let w = crate::users::write::UserWrite {
+            primary_email: Some(Some(email)),
+            primary_email_auth_enabled: Some(true),
+            primary_email_verified: Some(true),
+            password: Some(Some(field(&form, "password").to_string())),
+            ..Default::default()
+        };
+        crate::users::write::check_password_length(field(&form, "password"))?;
+        // The code is spent only once the admin could be created.
+        let user = crate::users::write::create(&state, &project, w).await?;
+        codes::check(state.db(), INTERNAL, CodeType::DashboardSetup, &code, true).await?;
+        let session = crate::auth::sessions::start(
+            &state,
+            &project,
+            &user,
+            crate::auth::sessions::DEFAULT_TTL_MS,
+            false,
+        )
+        .await?;
+        Ok(session.refresh_token)
+    }
+    .await;
+    match result {
+        Ok(token) => with_cookie(
+            session::set_cookie(&state, Some(&token)),
+            Redirect::to("/dashboard").into_response(),
+        ),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            html(pages::setup(&code, Some(&message_of(&e)))),
+        )
+            .into_response(),
+    }
+}
+
+async fn sign_in_form() -> Response {
+    html(pages::sign_in(None))
+}
+
+async fn sign_in(State(state): State<AppState>, RawBody(form): RawBody) -> Response {
+    let result: ApiResult<String> = async {
+        let project = state
+            .projects
+            .get(state.db(), INTERNAL)
+            .await?
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("internal project missing")))?;
+        let email = crate::users::normalize_email(field(&form, "email"));
+        let user = crate::users::find_by_auth_email(state.db(), INTERNAL, &email).await?;
+        let ok = crate::crypto::password::verify_blocking(
+            field(&form, "password").to_string(),
+            user.as_ref().and_then(|u| u.password_hash.clone()),
+        )
+        .await?;
+        let user = user
+            .filter(|_| ok)
+            .ok_or_else(crate::http::known::email_password_mismatch)?;
+        let session = crate::auth::sessions::start(
+            &state,
+            &project,
+            &user,
+            crate::auth::sessions::DEFAULT_TTL_MS,
+            false,
+        )
+        .await?;
+        Ok(session.refresh_token)
+    }
+    .await;
+    match result {
+        Ok(token) => with_cookie(
+            session::set_cookie(&state, Some(&token)),
+            Redirect::to("/dashboard").into_response(),
+        ),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            html(pages::sign_in(Some(&message_of(&e)))),
+        )
+            .into_response(),
+    }
+}
+
+async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawBody(form): RawBody,
+) -> Response {
+    let admin = match require_admin(&state, &headers).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    if let Err(e) = admin.check_csrf(form.get("csrf").and_then(Value::as_str)) {
+        return e.into_response();
+    }
+    let token = session_token(&headers);
+    let _ = sqlx::query("DELETE FROM sessions WHERE refresh_token_hash = $1")
+        .bind(crate::crypto::secret::sha256_hex(&token))
+        .execute(state.db())
+        .await;
+    with_cookie(
+        session::set_cookie(&state, None),
+        Redirect::to("/dashboard/sign-in").into_response(),
+    )
+}
+
+fn session_token(headers: &HeaderMap) -> String {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(n, _)| *n == session::COOKIE)
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_default()
+}
+
+async fn create_project(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawBody(form): RawBody,
+) -> Response {
+    let admin = match require_admin(&state, &headers).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    if let Err(e) = admin.check_csrf(form.get("csrf").and_then(Value::as_str)) {
+        return e.into_response();
+    }
+    let name = field(&form, "display_name").trim().to_string();
+    let result: ApiResult<(projects::Project, keys::NewKeySet)> = async {
+        if name.is_empty() || name.chars().count() > 256 {
+            return Err(ApiError::bad_request(
+                "Give the project a name of 1 to 256 characters.",
+            ));
+        }
+        let team =
+            admin.user.selected_team_id.clone().ok_or_else(|| {
+                ApiError::bad_request("Your account has no team to own the project.")
+            })?;
+        let project = projects::new_project(name.clone(), Some(team));
+        let keys = projects::create_with_keys(state.db(), &project, keys::generate_keys()).await?;
+        Ok((project, keys))
+    }
+    .await;
+    let list = projects::list_owned_by(state.db(), &admin.user.id)
+        .await
+        .unwrap_or_default();
+    match result {
+        Ok((project, keys)) => html(pages::projects(
+            &admin,
+            &list,
+            Some((&project, &keys)),
+            None,
+        )),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            html(pages::projects(&admin, &list, None, Some(&message_of(&e)))),
+        )
+            .into_response(),
+    }
+}
+
+async fn project_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(project_id): Path<String>,
+) -> Response {
+    let admin = match require_admin(&state, &headers).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    // Only projects this admin's teams own; others look like they do not exist.
+    let owned = projects::list_owned_by(state.db(), &admin.user.id)
+        .await
+        .unwrap_or_default();
+    let Some(project) = owned.into_iter().find(|p| p.id == project_id) else {
+        return (StatusCode::NOT_FOUND, html(pages::not_found(&admin))).into_response();
+    };
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE project_id = $1")
+        .bind(&project.id)
+        .fetch_one(state.db())
+        .await
+        .unwrap_or(0);
+    html(pages::project(&admin, &project, users))
+}

@@ -1,0 +1,84 @@
+//! Dashboard sign-in state: an `internal`-project session whose refresh token lives in an
+//! HttpOnly, SameSite cookie; every form carries a CSRF token derived from that secret.
+
+use crate::crypto::secret::sha256_hex;
+use crate::http::{ApiError, ApiResult};
+use crate::projects::INTERNAL;
+use crate::server::AppState;
+use crate::store::now_ms;
+use crate::users::{self, User};
+use axum::http::{header, HeaderMap, StatusCode};
+use sqlx::Row;
+use subtle::ConstantTimeEq;
+
+pub const COOKIE: &str = "portcullis_dashboard";
+
+/// The signed-in admin and their session's secret.
+pub struct Admin {
+    pub user: User,
+    refresh_token: String,
+}
+
+impl Admin {
+    /// The token every form posts back: only someone holding the cookie can compute it.
+    pub fn csrf_token(&self) -> String {
+        sha256_hex(&format!("portcullis-csrf\0{}", self.refresh_token))
+    }
+
+    pub fn check_csrf(&self, submitted: Option<&str>) -> ApiResult<()> {
+        let expected = self.csrf_token();
+        let ok = submitted.is_some_and(|s| s.as_bytes().ct_eq(expected.as_bytes()).into());
+        if ok {
+            Ok(())
+        } else {
+            Err(ApiError::text(StatusCode::FORBIDDEN, "The form expired or did not come from this dashboard. Reload the page and try again."))
+        }
+    }
+}
+
+fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.to_string())
+}
+
+/// The admin whose live session the request's cookie names, if any.
+pub async fn current(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<Admin>> {
+    let Some(token) = cookie_value(headers) else {
+        return Ok(None);
+    };
+    let row = sqlx::query("SELECT user_id FROM sessions WHERE refresh_token_hash = $1 AND project_id = $2 AND (expires_at IS NULL OR expires_at > $3)")
+        .bind(sha256_hex(&token))
+        .bind(INTERNAL)
+        .bind(now_ms())
+        .fetch_optional(state.db())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let user_id: String = row.try_get("user_id")?;
+    Ok(users::find(state.db(), INTERNAL, &user_id)
+        .await?
+        .map(|user| Admin {
+            user,
+            refresh_token: token,
+        }))
+}
+
+/// `Set-Cookie` for a new session (or, with None, one that clears it).
+pub fn set_cookie(state: &AppState, refresh_token: Option<&str>) -> String {
+    let secure = if state.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    match refresh_token {
+        Some(t) => format!(
+            "{COOKIE}={t}; Path=/dashboard; HttpOnly; SameSite=Lax; Max-Age=2592000{secure}"
+        ),
+        None => format!("{COOKIE}=; Path=/dashboard; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+    }
+}

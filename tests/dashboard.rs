@@ -1,0 +1,187 @@
+//! The dashboard: a browser run in headless Chromium (setup, projects, sign-in), then the refusals
+//! checked over HTTP — CSRF-less posts, another admin's project, bad form input.
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+
+fn cookie_of(res: &reqwest::Response) -> String {
+    let set = res
+        .headers()
+        .get("set-cookie")
+        .expect("a session cookie")
+        .to_str()
+        .unwrap();
+    set.split(';').next().unwrap().to_string()
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+async fn browser_flow(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/artifacts/dashboard-{backend:?}").to_lowercase());
+    let out = tokio::process::Command::new("node")
+        .arg("dashboard.mjs")
+        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk"))
+        .env("PORTCULLIS_URL", &app.base)
+        .env("SETUP_LINK", app.setup_link())
+        .env("ARTIFACTS", &artifacts)
+        .output()
+        .await
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "browser run failed\nstdout: {stdout}\nstderr: {}\nserver: {}",
+        String::from_utf8_lossy(&out.stderr),
+        app.log()
+    );
+    let result: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    for shot in [
+        "01-setup",
+        "02-projects-empty",
+        "03-project-created",
+        "04-project",
+        "05-sign-in-error",
+    ] {
+        assert!(
+            artifacts.join(format!("{shot}.png")).exists(),
+            "screenshot {shot}"
+        );
+    }
+    // The keys the page showed work against the API.
+    let pid = result["project_id"].as_str().unwrap();
+    app.server()
+        .project(pid)
+        .header(
+            "x-stack-secret-server-key",
+            result["secret_server_key"].as_str().unwrap(),
+        )
+        .get("/users")
+        .send()
+        .await
+        .expect(200);
+
+    // Signed in over plain HTTP as the same admin.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = http
+        .post(format!("{}/dashboard/sign-in", app.base))
+        .form(&[
+            ("email", "admin@example.com"),
+            ("password", "admin-password-1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let cookie = cookie_of(&res);
+    let page = http
+        .get(format!("{}/dashboard", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_of(&page);
+    let count = || async {
+        http.get(format!("{}/dashboard", app.base))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .matches("/dashboard/projects/")
+            .count()
+    };
+    let before = count().await;
+    // CSRF-less and forged posts are refused and write nothing.
+    for form in [
+        vec![("display_name", "Sneaky")],
+        vec![("display_name", "Sneaky"), ("csrf", "0000")],
+    ] {
+        let r = http
+            .post(format!("{}/dashboard/projects", app.base))
+            .header("cookie", &cookie)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 403);
+    }
+    // Bad input: a message, no project.
+    let r = http
+        .post(format!("{}/dashboard/projects", app.base))
+        .header("cookie", &cookie)
+        .form(&[("display_name", "  "), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("Give the project a name"));
+    assert_eq!(count().await, before);
+    // Signed out: pages redirect to sign-in.
+    let r = http
+        .get(format!("{}/dashboard/projects/{pid}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+
+    // Another admin cannot open this admin's project by guessing its URL.
+    let internal = || {
+        app.client()
+            .project("internal")
+            .header("x-stack-publishable-client-key", INTERNAL_PCK)
+    };
+    internal()
+        .post("/auth/password/sign-up")
+        .json(json!({ "email": "other-admin@example.com", "password": "password123" }))
+        .send()
+        .await
+        .expect(200);
+    let res = http
+        .post(format!("{}/dashboard/sign-in", app.base))
+        .form(&[
+            ("email", "other-admin@example.com"),
+            ("password", "password123"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let other = cookie_of(&res);
+    let r = http
+        .get(format!("{}/dashboard/projects/{pid}", app.base))
+        .header("cookie", &other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let mine = http
+        .get(format!("{}/dashboard/projects/{pid}", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mine.status().as_u16(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_sqlite() {
+    browser_flow(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_postgres() {
+    browser_flow(Backend::Postgres).await;
+}

@@ -1,0 +1,67 @@
+// The dashboard in headless Chromium: first-admin setup, create a project (keys shown once),
+// open it, sign out, a wrong password, sign in again. Screenshots of each page go to ARTIFACTS.
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+
+// Pages are reached through the link the server printed, so its origin is the one to expect.
+const base = new URL(process.env.SETUP_LINK).origin;
+const setupLink = process.env.SETUP_LINK;
+const artifacts = process.env.ARTIFACTS;
+mkdirSync(artifacts, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+const shot = (name) => page.screenshot({ path: `${artifacts}/${name}.png`, fullPage: true });
+try {
+  await page.goto(setupLink);
+  await shot("01-setup");
+  await page.fill("#email", "admin@example.com");
+  await page.fill("#password", "short");
+  await page.click("button[type=submit]");
+  assert.match(await page.textContent(".error"), /Password too short/);
+  await page.fill("#email", "admin@example.com");
+  await page.fill("#password", "admin-password-1");
+  await page.click("button[type=submit]");
+  await page.waitForURL(`${base}/dashboard`);
+  assert.equal(await page.textContent("h1"), "Projects");
+  await shot("02-projects-empty");
+
+  await page.fill("#display_name", "Acme");
+  await page.click("text=Create project");
+  const publishable = (await page.textContent("#publishable-key")).trim();
+  const secret = (await page.textContent("#secret-key")).trim();
+  assert.match(secret, /^ssk_/);
+  await shot("03-project-created");
+
+  await page.click("a:has-text('Acme')");
+  assert.equal((await page.textContent("#user-count")).trim(), "0");
+  const projectId = page.url().split("/").pop();
+  await shot("04-project");
+
+  await page.click("text=Sign out");
+  await page.waitForURL(`${base}/dashboard/sign-in`);
+  await page.fill("#email", "admin@example.com");
+  await page.fill("#password", "wrong-password");
+  await page.click("button[type=submit]");
+  assert.match(await page.textContent(".error"), /Wrong e-mail or password/);
+  await shot("05-sign-in-error");
+  await page.fill("#email", "admin@example.com");
+  await page.fill("#password", "admin-password-1");
+  await page.click("button[type=submit]");
+  await page.waitForURL(`${base}/dashboard`);
+  assert.ok((await page.textContent("table")).includes("Acme"));
+
+  // The setup link worked once.
+  await page.goto(setupLink);
+  await page.fill("#email", "second@example.com");
+  await page.fill("#password", "another-password");
+  await page.click("button[type=submit]");
+  assert.match(await page.textContent(".error"), /already been used/);
+  console.log(JSON.stringify({ ok: true, project_id: projectId, publishable_client_key: publishable, secret_server_key: secret }));
+} finally {
+  await browser.close();
+}
