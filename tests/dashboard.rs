@@ -53,18 +53,22 @@ async fn browser_flow(backend: Backend) {
             "screenshot {shot}"
         );
     }
-    // The keys the page showed work against the API.
+    // The keys the page showed work against the API, which sees what the pages wrote.
     let pid = result["project_id"].as_str().unwrap();
-    app.server()
+    let secret = result["secret_server_key"].as_str().unwrap();
+    let users = app
+        .server()
         .project(pid)
-        .header(
-            "x-stack-secret-server-key",
-            result["secret_server_key"].as_str().unwrap(),
-        )
+        .header("x-stack-secret-server-key", secret)
         .get("/users")
         .send()
         .await
         .expect(200);
+    assert_eq!(
+        users["items"][0]["server_metadata"],
+        json!({ "plan": "pro" })
+    );
+    let user_url = result["user_url"].as_str().unwrap().to_string();
 
     // Signed in over plain HTTP as the same admin.
     let http = reqwest::Client::builder()
@@ -137,6 +141,32 @@ async fn browser_flow(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 303);
+
+    // Deleting needs the confirmation box.
+    let delete_url = format!("{}/delete", user_url.replace("localhost", "127.0.0.1"));
+    let r = http
+        .post(&delete_url)
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let r = http
+        .post(&delete_url)
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("confirm", "yes")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let gone = http
+        .get(user_url.replace("localhost", "127.0.0.1"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status().as_u16(), 404);
 
     // Another admin cannot open this admin's project by guessing its URL.
     let internal = || {

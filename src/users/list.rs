@@ -2,23 +2,24 @@
 
 use super::{User, SELECT_USER};
 use crate::http::extract::{query_bool, schema_problem};
-use crate::http::{ApiError, ApiResult, Auth};
+use crate::http::{ApiError, ApiResult};
+use crate::projects::Project;
 use crate::server::AppState;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
-    order_by: Option<String>,
-    desc: Option<String>,
-    query: Option<String>,
-    team_id: Option<String>,
-    include_restricted: Option<String>,
-    include_anonymous: Option<String>,
-    only_anonymous: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+    pub order_by: Option<String>,
+    pub desc: Option<String>,
+    pub query: Option<String>,
+    pub team_id: Option<String>,
+    pub include_restricted: Option<String>,
+    pub include_anonymous: Option<String>,
+    pub only_anonymous: Option<String>,
 }
 
 fn like_pattern(q: &str) -> String {
@@ -30,7 +31,7 @@ fn like_pattern(q: &str) -> String {
     format!("%{escaped}%")
 }
 
-pub async fn list(state: &AppState, auth: &Auth, q: ListQuery) -> ApiResult<Value> {
+pub async fn list(state: &AppState, project: &Project, q: ListQuery) -> ApiResult<Value> {
     let limit = match &q.limit {
         None => None,
         Some(l) => match l.parse::<i64>() {
@@ -63,7 +64,7 @@ pub async fn list(state: &AppState, auth: &Auth, q: ListQuery) -> ApiResult<Valu
     }
 
     let mut sql = format!("{SELECT_USER} WHERE u.project_id = $1");
-    let mut binds: Vec<String> = vec![auth.pid().to_string()];
+    let mut binds: Vec<String> = vec![project.id.clone()];
     let mut bind = |value: String| {
         binds.push(value);
         format!("${}", binds.len())
@@ -75,7 +76,7 @@ pub async fn list(state: &AppState, auth: &Auth, q: ListQuery) -> ApiResult<Valu
     }
     if !include_restricted {
         sql.push_str(" AND u.restricted_by_admin = 0");
-        if auth.project.config.require_email_verification {
+        if project.config.require_email_verification {
             sql.push_str(" AND pc.is_verified = 1");
         }
     }
@@ -118,7 +119,7 @@ pub async fn list(state: &AppState, auth: &Auth, q: ListQuery) -> ApiResult<Valu
         Some(l) if users.len() as i64 > l => users.pop().map(|u| u.id),
         _ => None,
     };
-    let rev = auth.project.config.require_email_verification;
+    let rev = project.config.require_email_verification;
     let items: Vec<Value> = users.iter().map(|u| u.server_json(rev)).collect();
     Ok(
         json!({ "items": items, "is_paginated": true, "pagination": { "next_cursor": next_cursor } }),

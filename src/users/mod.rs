@@ -1,6 +1,6 @@
 //! Users of a project: the record, its read shapes (client / server), and its queries.
 
-mod list;
+pub mod list;
 mod routes;
 pub mod write;
 

@@ -28,7 +28,7 @@ async fn list_users(
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(TRUSTED)?;
-    list(&state, auth, q).await.map(json_ok)
+    list(&state, &auth.project, q).await.map(json_ok)
 }
 
 async fn create_user(

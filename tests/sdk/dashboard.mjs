@@ -42,6 +42,37 @@ try {
   const projectId = page.url().split("/").pop();
   await shot("04-project");
 
+  // Users: create one, give them a session through the API, then manage them from the page.
+  await page.click("text=Users →");
+  await page.fill("#new-email", "customer@example.com");
+  await page.fill("#new-password", "customer-pass-1");
+  await page.click("text=Create user");
+  assert.ok((await page.textContent("h1")).includes("customer@example.com"));
+  const userUrl = page.url();
+  const signIn = await fetch(`${base}/api/v1/auth/password/sign-in`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-stack-project-id": projectId, "x-stack-access-type": "client", "x-stack-publishable-client-key": publishable },
+    body: JSON.stringify({ email: "customer@example.com", password: "customer-pass-1" }),
+  });
+  assert.equal(signIn.status, 200);
+  await page.reload();
+  assert.equal(await page.locator("button.revoke").count(), 1);
+  await shot("07-user-detail");
+  await page.click("button.revoke");
+  assert.equal(await page.locator("button.revoke").count(), 0);
+  // Metadata: invalid JSON is refused with a message and nothing saved; valid JSON is saved.
+  await page.fill("#server_metadata", "{not json");
+  await page.click("text=Save metadata");
+  assert.match(await page.textContent(".error"), /server_metadata is not valid JSON/);
+  await shot("08-metadata-error");
+  await page.fill("#server_metadata", '{"plan": "pro"}');
+  await page.click("text=Save metadata");
+  assert.equal(page.url(), userUrl);
+  assert.match(await page.inputValue("#server_metadata"), /"plan": "pro"/);
+  await page.goto(`${base}/dashboard/projects/${projectId}/users?query=customer`);
+  assert.ok((await page.textContent("table")).includes("customer@example.com"));
+  await shot("06-users");
+
   await page.click("text=Sign out");
   await page.waitForURL(`${base}/dashboard/sign-in`);
   await page.fill("#email", "admin@example.com");
@@ -61,7 +92,7 @@ try {
   await page.fill("#password", "another-password");
   await page.click("button[type=submit]");
   assert.match(await page.textContent(".error"), /already been used/);
-  console.log(JSON.stringify({ ok: true, project_id: projectId, publishable_client_key: publishable, secret_server_key: secret }));
+  console.log(JSON.stringify({ ok: true, project_id: projectId, publishable_client_key: publishable, secret_server_key: secret, user_url: userUrl }));
 } finally {
   await browser.close();
 }

@@ -4,6 +4,7 @@
 
 mod pages;
 pub mod session;
+mod users;
 
 use crate::codes::{self, CodeType};
 use crate::http::extract::RawBody;
@@ -28,6 +29,19 @@ pub fn routes() -> Router<AppState> {
         .route("/dashboard/sign-out", post(sign_out))
         .route("/dashboard/projects", post(create_project))
         .route("/dashboard/projects/{project_id}", get(project_page))
+        .merge(users::routes())
+}
+
+/// A project the admin's teams own; None for any other (including nonexistent) id.
+pub(crate) async fn owned_project(
+    state: &AppState,
+    admin: &Admin,
+    project_id: &str,
+) -> ApiResult<Option<projects::Project>> {
+    Ok(projects::list_owned_by(state.db(), &admin.user.id)
+        .await?
+        .into_iter()
+        .find(|p| p.id == project_id))
 }
 
 /// Creates a one-time setup link while the dashboard has no admin yet; None once one exists.
@@ -56,7 +70,7 @@ pub async fn setup_link(state: &AppState) -> ApiResult<Option<String>> {
     )))
 }
 
-fn html(markup: maud::Markup) -> Response {
+pub(crate) fn html(markup: maud::Markup) -> Response {
     Html(markup.into_string()).into_response()
 }
 
@@ -69,12 +83,15 @@ fn with_cookie(cookie: String, response: Response) -> Response {
     res
 }
 
-fn field<'a>(form: &'a Value, name: &str) -> &'a str {
+pub(crate) fn field<'a>(form: &'a Value, name: &str) -> &'a str {
     form.get(name).and_then(Value::as_str).unwrap_or("")
 }
 
 /// The signed-in admin, or a redirect to the sign-in page.
-async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<Admin, Response> {
+pub(crate) async fn require_admin(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Admin, Response> {
     match session::current(state, headers).await {
         Ok(Some(admin)) => Ok(admin),
         Ok(None) => Err(Redirect::to("/dashboard/sign-in").into_response()),
@@ -103,7 +120,7 @@ async fn setup_form(Query(q): Query<CodeQuery>) -> Response {
 }
 
 /// Turns a domain error into the message shown beside the form.
-fn message_of(e: &ApiError) -> String {
+pub(crate) fn message_of(e: &ApiError) -> String {
     match e {
         ApiError::Known(k) => k.message.clone(),
         ApiError::Text(_, m) => m.clone(),

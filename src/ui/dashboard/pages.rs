@@ -18,7 +18,7 @@ table{width:100%;border-collapse:collapse}td,th{text-align:left;padding:9px 6px;
 .narrow{max-width:420px;margin:64px auto}.muted{color:#6b717b;font-size:13px}
 ";
 
-fn layout(title: &str, admin: Option<&Admin>, body: Markup) -> Markup {
+pub(crate) fn layout(title: &str, admin: Option<&Admin>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -45,7 +45,7 @@ fn layout(title: &str, admin: Option<&Admin>, body: Markup) -> Markup {
     }
 }
 
-fn error(message: Option<&str>) -> Markup {
+pub(crate) fn error(message: Option<&str>) -> Markup {
     html! { @if let Some(m) = message { p.error role="alert" { (m) } } }
 }
 
@@ -156,6 +156,7 @@ pub fn project(admin: &Admin, project: &Project, users: i64) -> Markup {
                     tr { th { "Password sign-in" } td { (if project.config.credential_enabled { "on" } else { "off" }) } }
                     tr { th { "Sign-up" } td { (if project.config.sign_up_enabled { "open" } else { "closed" }) } }
                 }
+                p { a href={ "/dashboard/projects/" (project.id) "/users" } { "Users →" } }
             }
         },
     )
