@@ -22,6 +22,7 @@ fn csrf_of(html: &str) -> String {
 
 async fn browser_flow(backend: Backend) {
     let app = TestServer::start(backend).await;
+    let sink = SmtpSink::start(Some(("mailer", "s3cret")));
     let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(format!("tests/artifacts/dashboard-{backend:?}").to_lowercase());
     let out = tokio::process::Command::new("node")
@@ -30,6 +31,7 @@ async fn browser_flow(backend: Backend) {
         .env("PORTCULLIS_URL", &app.base)
         .env("SETUP_LINK", app.setup_link())
         .env("ARTIFACTS", &artifacts)
+        .env("SMTP_PORT", sink.port.to_string())
         .output()
         .await
         .expect("node");
@@ -69,6 +71,12 @@ async fn browser_flow(backend: Backend) {
         json!({ "plan": "pro" })
     );
     let user_url = result["user_url"].as_str().unwrap().to_string();
+
+    // The test email went through the project's own SMTP server, with its credentials.
+    let mail = &sink.wait_for("ops@acme.test", 1).await[0];
+    assert_eq!(mail["subject"], "Test email from Acme");
+    assert_eq!(mail["from"], "Acme <hello@acme.test>");
+    assert_eq!(mail["authenticated_as"], "mailer");
 
     // Signed in over plain HTTP as the same admin.
     let http = reqwest::Client::builder()

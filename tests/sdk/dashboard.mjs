@@ -73,6 +73,33 @@ try {
   assert.ok((await page.textContent("table")).includes("customer@example.com"));
   await shot("06-users");
 
+  // Settings: sign-in methods, a trusted domain, the project's own SMTP server, a test email.
+  await page.goto(`${base}/dashboard/projects/${projectId}/settings`);
+  await page.check("input[name=magic_link_enabled]");
+  await page.fill("#domains", "https://app.acme.test");
+  await page.fill("#smtp_host", "127.0.0.1");
+  await page.fill("#smtp_port", "not-a-port");
+  await page.click("text=Save settings");
+  assert.match(await page.textContent(".error"), /SMTP port must be a number/);
+  await page.fill("#smtp_port", process.env.SMTP_PORT);
+  await page.fill("#smtp_username", "mailer");
+  await page.fill("#smtp_password", "s3cret");
+  await page.fill("#sender_name", "Acme");
+  await page.fill("#sender_email", "hello@acme.test");
+  await page.check("input[name=magic_link_enabled]");
+  await page.click("text=Save settings");
+  assert.equal(await page.inputValue("#smtp_host"), "127.0.0.1");
+  assert.equal(await page.isChecked("input[name=magic_link_enabled]"), true);
+  await page.fill("#test_to", "ops@acme.test");
+  await page.click("text=Send test email");
+  assert.match(await page.textContent("#notice"), /Test email to ops@acme.test queued/);
+  for (let i = 0; i < 50 && !(await page.textContent("#outbox")).includes("sent"); i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    await page.reload();
+  }
+  assert.ok((await page.textContent("#outbox")).includes("sent"), await page.textContent("#outbox"));
+  await shot("09-settings");
+
   await page.click("text=Sign out");
   await page.waitForURL(`${base}/dashboard/sign-in`);
   await page.fill("#email", "admin@example.com");

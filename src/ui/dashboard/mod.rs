@@ -4,6 +4,7 @@
 
 mod pages;
 pub mod session;
+mod settings;
 mod users;
 
 use crate::codes::{self, CodeType};
@@ -30,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/dashboard/projects", post(create_project))
         .route("/dashboard/projects/{project_id}", get(project_page))
         .merge(users::routes())
+        .merge(settings::routes())
 }
 
 /// A project the admin's teams own; None for any other (including nonexistent) id.

@@ -15,7 +15,7 @@ button{margin-top:14px;padding:9px 16px;border:0;border-radius:7px;background:#2
 button.link{background:none;color:#fff;padding:0;margin:0}.error{background:#fdecec;color:#a11;border-radius:7px;padding:9px 12px;margin-bottom:12px}
 .keys{background:#fff8e1;border:1px solid #f2d27a}code{background:#f0f1f4;padding:2px 6px;border-radius:4px;word-break:break-all}
 table{width:100%;border-collapse:collapse}td,th{text-align:left;padding:9px 6px;border-bottom:1px solid #eceef1;font-size:14px}
-.narrow{max-width:420px;margin:64px auto}.muted{color:#6b717b;font-size:13px}
+.narrow{max-width:420px;margin:64px auto}.notice{background:#e8f5e9;color:#1b5e20;border-radius:7px;padding:9px 12px}.muted{color:#6b717b;font-size:13px}
 ";
 
 pub(crate) fn layout(title: &str, admin: Option<&Admin>, body: Markup) -> Markup {
@@ -156,7 +156,7 @@ pub fn project(admin: &Admin, project: &Project, users: i64) -> Markup {
                     tr { th { "Password sign-in" } td { (if project.config.credential_enabled { "on" } else { "off" }) } }
                     tr { th { "Sign-up" } td { (if project.config.sign_up_enabled { "open" } else { "closed" }) } }
                 }
-                p { a href={ "/dashboard/projects/" (project.id) "/users" } { "Users →" } }
+                p { a href={ "/dashboard/projects/" (project.id) "/users" } { "Users →" } " " a href={ "/dashboard/projects/" (project.id) "/settings" } { "Settings →" } }
             }
         },
     )

@@ -1,0 +1,397 @@
+//! Dashboard page for a project's auth and email settings: sign-in methods, sign-up, trusted
+//! domains, the project's SMTP server (with a test send), and the outbox log.
+
+use super::pages::{error, layout};
+use super::session::Admin;
+use super::{field, html, message_of, owned_project, require_admin};
+use crate::emails::outbox::{self, NewEmail};
+use crate::emails::templates;
+use crate::http::extract::RawBody;
+use crate::http::{ApiError, ApiResult};
+use crate::projects::config::EmailConfig;
+use crate::projects::update::{self, ProjectUpdate};
+use crate::projects::Project;
+use crate::server::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use maud::{html, Markup};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::Row;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/dashboard/projects/{project_id}/settings",
+            get(show).post(save),
+        )
+        .route(
+            "/dashboard/projects/{project_id}/settings/test-email",
+            post(test_email),
+        )
+}
+
+struct OutboxRow {
+    recipient: String,
+    subject: String,
+    status: String,
+    attempts: i64,
+    error: Option<String>,
+}
+
+async fn outbox_rows(state: &AppState, project_id: &str) -> ApiResult<Vec<OutboxRow>> {
+    let rows = sqlx::query("SELECT recipient, subject, status, attempts, server_error FROM emails WHERE project_id = $1 ORDER BY created_at DESC, id DESC LIMIT 20")
+        .bind(project_id)
+        .fetch_all(state.db())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(OutboxRow {
+                recipient: r.try_get("recipient")?,
+                subject: r.try_get("subject")?,
+                status: r.try_get("status")?,
+                attempts: r.try_get("attempts")?,
+                error: r.try_get("server_error")?,
+            })
+        })
+        .collect()
+}
+
+fn checkbox(name: &str, label: &str, on: bool) -> Markup {
+    html! { label { input type="checkbox" name=(name) value="on" checked[on]; " " (label) } }
+}
+
+/// What the form shows: the saved settings, or what was just submitted when it was refused.
+struct Values {
+    checks: [(&'static str, &'static str, bool); 4],
+    domains: String,
+    smtp: [String; 5],
+}
+
+const CHECKS: [(&str, &str); 4] = [
+    ("sign_up_enabled", "New users may sign up"),
+    ("credential_enabled", "Email and password"),
+    ("magic_link_enabled", "Magic link / one-time code"),
+    ("allow_localhost", "Allow localhost callback URLs"),
+];
+const SMTP_FIELDS: [(&str, &str); 5] = [
+    ("smtp_host", "SMTP host"),
+    ("smtp_port", "Port"),
+    ("smtp_username", "Username"),
+    ("sender_name", "Sender name"),
+    ("sender_email", "Sender email"),
+];
+
+impl Values {
+    fn saved(project: &Project) -> Values {
+        let c = &project.config;
+        let on = [
+            c.sign_up_enabled,
+            c.credential_enabled,
+            c.magic_link_enabled,
+            c.allow_localhost,
+        ];
+        let smtp = match &c.email_config {
+            EmailConfig::Standard {
+                host,
+                port,
+                username,
+                sender_name,
+                sender_email,
+                ..
+            } => [
+                host.clone(),
+                port.to_string(),
+                username.clone(),
+                sender_name.clone(),
+                sender_email.clone(),
+            ],
+            EmailConfig::Shared => Default::default(),
+        };
+        Values {
+            checks: std::array::from_fn(|i| (CHECKS[i].0, CHECKS[i].1, on[i])),
+            domains: c
+                .domains
+                .iter()
+                .map(|d| d.domain.as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            smtp,
+        }
+    }
+
+    fn submitted(form: &Value) -> Values {
+        Values {
+            checks: std::array::from_fn(|i| {
+                (CHECKS[i].0, CHECKS[i].1, field(form, CHECKS[i].0) == "on")
+            }),
+            domains: field(form, "domains").to_string(),
+            smtp: std::array::from_fn(|i| field(form, SMTP_FIELDS[i].0).to_string()),
+        }
+    }
+}
+
+fn page(
+    admin: &Admin,
+    project: &Project,
+    values: &Values,
+    outbox: &[OutboxRow],
+    message: Option<&str>,
+    notice: Option<&str>,
+) -> Markup {
+    let base = format!("/dashboard/projects/{}/settings", project.id);
+    layout(
+        "Settings",
+        Some(admin),
+        html! {
+            div.card {
+                h1 { a href={ "/dashboard/projects/" (project.id) } { (project.display_name) } " · Settings" }
+                (error(message))
+                @if let Some(n) = notice { p.notice id="notice" { (n) } }
+                form method="post" action=(base) {
+                    input type="hidden" name="csrf" value=(admin.csrf_token());
+                    h2 { "Sign-in" }
+                    @for (name, label, on) in values.checks {
+                        (checkbox(name, label, on))
+                    }
+                    label for="domains" { "Trusted domains (one per line, e.g. https://app.example.com)" }
+                    textarea id="domains" name="domains" rows="3" style="width:100%" { (values.domains) }
+                    h2 style="margin-top:20px" { "Email server" }
+                    p.muted { "Leave the host empty to use the server's default email settings." }
+                    @for ((name, label), value) in SMTP_FIELDS.iter().zip(&values.smtp) {
+                        label for=(name) { (label) }
+                        input id=(name) type="text" name=(name) value=(value);
+                    }
+                    label for="smtp_password" { "Password (leave empty to keep the current one)" }
+                    input id="smtp_password" type="password" name="smtp_password";
+                    button type="submit" { "Save settings" }
+                }
+            }
+            div.card {
+                h2 { "Send a test email" }
+                form method="post" action={ (base) "/test-email" } {
+                    input type="hidden" name="csrf" value=(admin.csrf_token());
+                    label for="test_to" { "To" }
+                    input id="test_to" type="email" name="to" required;
+                    button type="submit" { "Send test email" }
+                }
+            }
+            div.card {
+                h2 { "Outbox" }
+                table id="outbox" {
+                    tr { th { "To" } th { "Subject" } th { "Status" } th { "Attempts" } }
+                    @for e in outbox {
+                        tr {
+                            td { (e.recipient) }
+                            td { (e.subject) }
+                            td { (e.status) @if let Some(err) = &e.error { br; span.muted { (err) } } }
+                            td { (e.attempts) }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+async fn context(
+    state: &AppState,
+    headers: &HeaderMap,
+    project_id: &str,
+) -> Result<(Admin, Project), Response> {
+    let admin = require_admin(state, headers).await?;
+    match owned_project(state, &admin, project_id).await {
+        Ok(Some(p)) => Ok((admin, p)),
+        Ok(None) => {
+            Err((StatusCode::NOT_FOUND, html(super::pages::not_found(&admin))).into_response())
+        }
+        Err(e) => Err(e.into_response()),
+    }
+}
+
+#[derive(Deserialize)]
+struct Notice {
+    sent: Option<String>,
+}
+
+async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(project_id): Path<String>,
+    Query(n): Query<Notice>,
+) -> Response {
+    let (admin, project) = match context(&state, &headers, &project_id).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let notice = n.sent.map(|to| format!("Test email to {to} queued."));
+    match outbox_rows(&state, &project.id).await {
+        Ok(rows) => html(page(
+            &admin,
+            &project,
+            &Values::saved(&project),
+            &rows,
+            None,
+            notice.as_deref(),
+        )),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The settings form as the admin API's update body, so the same validation applies.
+fn update_from_form(form: &Value, current: &Project) -> ApiResult<ProjectUpdate> {
+    let on = |name: &str| field(form, name) == "on";
+    let domains: Vec<Value> = field(form, "domains")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|d| json!({ "domain": d, "handler_path": "/handler" }))
+        .collect();
+    let host = field(form, "smtp_host").trim();
+    let email_config = if host.is_empty() {
+        json!({ "type": "shared" })
+    } else {
+        let port: u16 = field(form, "smtp_port").trim().parse().map_err(|_| {
+            ApiError::bad_request("The SMTP port must be a number from 0 to 65535.")
+        })?;
+        let kept = match &current.config.email_config {
+            EmailConfig::Standard { password, .. } => password.clone(),
+            EmailConfig::Shared => String::new(),
+        };
+        let password = Some(field(form, "smtp_password"))
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .unwrap_or(kept);
+        json!({
+            "type": "standard", "host": host, "port": port, "username": field(form, "smtp_username").trim(), "password": password,
+            "sender_name": field(form, "sender_name").trim(), "sender_email": field(form, "sender_email").trim(),
+        })
+    };
+    let body = json!({ "config": {
+        "sign_up_enabled": on("sign_up_enabled"), "credential_enabled": on("credential_enabled"),
+        "magic_link_enabled": on("magic_link_enabled"), "allow_localhost": on("allow_localhost"),
+        "domains": domains, "email_config": email_config,
+    }});
+    serde_json::from_value(body)
+        .map_err(|e| ApiError::bad_request(format!("Invalid settings: {e}")))
+}
+
+async fn save(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(project_id): Path<String>,
+    RawBody(form): RawBody,
+) -> Response {
+    let (admin, mut project) = match context(&state, &headers, &project_id).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if let Err(e) = admin.check_csrf(form.get("csrf").and_then(Value::as_str)) {
+        return e.into_response();
+    }
+    let result: ApiResult<()> = async {
+        let u = update_from_form(&form, &project)?;
+        update::apply(&mut project, u)?;
+        crate::projects::save(state.db(), &project).await?;
+        state.projects.forget(&project.id);
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            Redirect::to(&format!("/dashboard/projects/{}/settings", project.id)).into_response()
+        }
+        Err(e) => {
+            let rows = outbox_rows(&state, &project.id).await.unwrap_or_default();
+            (
+                StatusCode::BAD_REQUEST,
+                html(page(
+                    &admin,
+                    &project,
+                    &Values::submitted(&form),
+                    &rows,
+                    Some(&message_of(&e)),
+                    None,
+                )),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn test_email(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(project_id): Path<String>,
+    RawBody(form): RawBody,
+) -> Response {
+    let (admin, project) = match context(&state, &headers, &project_id).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if let Err(e) = admin.check_csrf(form.get("csrf").and_then(Value::as_str)) {
+        return e.into_response();
+    }
+    let to = crate::users::normalize_email(field(&form, "to"));
+    let result: ApiResult<()> = async {
+        if !crate::users::is_valid_email(&to) {
+            return Err(ApiError::bad_request(
+                "Enter a valid email address to send the test to.",
+            ));
+        }
+        let text = format!(
+            "This is a test email from {}. If you can read it, email delivery works.",
+            project.display_name
+        );
+        let rendered = templates::Rendered {
+            subject: format!("Test email from {}", project.display_name),
+            html: templates::layout(
+                &project.display_name,
+                "Email delivery works",
+                &[templates::escape(&text)],
+                None,
+            ),
+            text: format!("{text}\n"),
+        };
+        let mut conn = state.db().acquire().await?;
+        let email = NewEmail {
+            project: &project,
+            user_id: None,
+            recipient: &to,
+            to: json!({ "type": "custom-emails", "emails": [to] }),
+            template: None,
+            variables: json!({}),
+            rendered,
+            category_id: outbox::TRANSACTIONAL,
+        };
+        outbox::enqueue(&mut conn, email).await?;
+        state.email_wakeup.notify_one();
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => Redirect::to(&format!(
+            "/dashboard/projects/{}/settings?sent={}",
+            project.id, to
+        ))
+        .into_response(),
+        Err(e) => {
+            let rows = outbox_rows(&state, &project.id).await.unwrap_or_default();
+            (
+                StatusCode::BAD_REQUEST,
+                html(page(
+                    &admin,
+                    &project,
+                    &Values::saved(&project),
+                    &rows,
+                    Some(&message_of(&e)),
+                    None,
+                )),
+            )
+                .into_response()
+        }
+    }
+}
