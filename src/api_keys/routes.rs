@@ -213,10 +213,12 @@ async fn list(state: &AppState, auth: &Auth, owner: Owner, q: ListQuery) -> ApiR
         authorize(state, auth, owner, id).await?;
     }
     let col = owner_column(owner);
-    let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE project_id = $1 AND {col} IS NOT NULL AND ($2 = '' OR {col} = $2) ORDER BY created_at DESC, id");
-    let rows = sqlx::query(&sql)
-        .bind(auth.pid())
-        .bind(owner_id.unwrap_or_default())
+    let mut sql =
+        format!("SELECT {COLUMNS} FROM api_keys WHERE project_id = $1 AND {col} IS NOT NULL");
+    let mut binds = vec![auth.pid()];
+    crate::store::and_equal(&mut sql, &mut binds, &[(col, owner_id.as_deref())]);
+    sql.push_str(" ORDER BY created_at DESC, id");
+    let rows = crate::store::bind_all(&sql, &binds)
         .fetch_all(state.db())
         .await?;
     let items = rows

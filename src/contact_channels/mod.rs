@@ -181,16 +181,11 @@ pub async fn list(
     user_id: Option<&str>,
     id: Option<&str>,
 ) -> ApiResult<Vec<ContactChannel>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM contact_channels WHERE project_id = $1 AND ($2 = '' OR user_id = $2) AND ($3 = '' OR id = $3)
-         ORDER BY created_at, id"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(project_id)
-        .bind(user_id.unwrap_or(""))
-        .bind(id.unwrap_or(""))
-        .fetch_all(db)
-        .await?;
+    let mut sql = format!("SELECT {COLUMNS} FROM contact_channels WHERE project_id = $1");
+    let mut binds = vec![project_id];
+    crate::store::and_equal(&mut sql, &mut binds, &[("user_id", user_id), ("id", id)]);
+    sql.push_str(" ORDER BY created_at, id");
+    let rows = crate::store::bind_all(&sql, &binds).fetch_all(db).await?;
     Ok(rows
         .iter()
         .map(ContactChannel::from_row)

@@ -157,6 +157,29 @@ impl Store {
     }
 }
 
+/// Appends ` AND <column> = $n` for each filter that is set (numbered after the binds already in
+/// `binds`), so every query shape can use its index — `($n = '' OR col = $n)` cannot.
+pub fn and_equal<'a>(
+    sql: &mut String,
+    binds: &mut Vec<&'a str>,
+    filters: &[(&str, Option<&'a str>)],
+) {
+    for (column, value) in filters {
+        if let Some(v) = value {
+            binds.push(v);
+            sql.push_str(&format!(" AND {column} = ${}", binds.len()));
+        }
+    }
+}
+
+/// Runs a query whose parameters are all text.
+pub fn bind_all<'q>(
+    sql: &'q str,
+    binds: &[&'q str],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    binds.iter().fold(sqlx::query(sql), |q, b| q.bind(*b))
+}
+
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -128,18 +128,22 @@ async fn profiles(
     team_id: Option<&str>,
     user_id: Option<&str>,
 ) -> ApiResult<Vec<Value>> {
-    let sql = concat!(
+    let mut sql = concat!(
         "SELECT m.team_id, m.display_name AS member_name, m.profile_image_url AS member_image, ",
         crate::user_columns!(),
         " FROM team_members m JOIN users u ON u.id = m.user_id ",
         crate::user_joins!(),
-        " WHERE m.project_id = $1 AND ($2 = '' OR m.team_id = $2) AND ($3 = '' OR m.user_id = $3)
-         ORDER BY m.created_at, m.user_id"
+        " WHERE m.project_id = $1"
+    )
+    .to_string();
+    let mut binds = vec![auth.pid()];
+    crate::store::and_equal(
+        &mut sql,
+        &mut binds,
+        &[("m.team_id", team_id), ("m.user_id", user_id)],
     );
-    let rows = sqlx::query(sql)
-        .bind(auth.pid())
-        .bind(team_id.unwrap_or(""))
-        .bind(user_id.unwrap_or(""))
+    sql.push_str(" ORDER BY m.created_at, m.user_id");
+    let rows = crate::store::bind_all(&sql, &binds)
         .fetch_all(state.db())
         .await?;
     let rev = auth.project.config.require_email_verification;
