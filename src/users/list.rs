@@ -1,6 +1,6 @@
 //! `GET /users`: cursor pagination over (signed_up_at, id), search and filters, one query.
 
-use super::{User, SELECT_USER};
+use super::User;
 use crate::http::extract::{query_bool, schema_problem};
 use crate::http::{ApiError, ApiResult};
 use crate::projects::Project;
@@ -63,7 +63,9 @@ pub async fn list(state: &AppState, project: &Project, q: ListQuery) -> ApiResul
         ));
     }
 
-    let mut sql = format!("{SELECT_USER} WHERE u.project_id = $1");
+    // The page is chosen from `users` alone (its index gives the order), and only then joined
+    // with emails and teams: planners then never join the whole table to sort it.
+    let mut sql = String::from("SELECT * FROM users u WHERE u.project_id = $1");
     let mut binds: Vec<String> = vec![project.id.clone()];
     let mut bind = |value: String| {
         binds.push(value);
@@ -77,7 +79,7 @@ pub async fn list(state: &AppState, project: &Project, q: ListQuery) -> ApiResul
     if !include_restricted {
         sql.push_str(" AND u.restricted_by_admin = 0");
         if project.config.require_email_verification {
-            sql.push_str(" AND pc.is_verified = 1");
+            sql.push_str(" AND EXISTS (SELECT 1 FROM contact_channels v WHERE v.user_id = u.id AND v.is_primary = 1 AND v.is_verified = 1)");
         }
     }
     if let Some(team) = &q.team_id {
@@ -105,6 +107,11 @@ pub async fn list(state: &AppState, project: &Project, q: ListQuery) -> ApiResul
     if let Some(limit) = limit {
         sql.push_str(&format!(" LIMIT {}", limit + 1));
     }
+    let sql = format!(
+        "SELECT {} FROM ({sql}) u {} ORDER BY u.signed_up_at {order}, u.id {order}",
+        crate::user_columns!(),
+        crate::user_joins!()
+    );
 
     let mut query = sqlx::query(&sql);
     for b in &binds {
