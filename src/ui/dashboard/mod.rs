@@ -34,6 +34,42 @@ pub fn routes() -> Router<AppState> {
         .merge(settings::routes())
 }
 
+/// The signed-in admin and one of their projects, or the page to answer instead (sign-in
+/// redirect, or 404 for a project that is not theirs).
+pub(crate) async fn project_context(
+    state: &AppState,
+    headers: &HeaderMap,
+    project_id: &str,
+) -> Result<(Admin, projects::Project), Response> {
+    let admin = require_admin(state, headers).await?;
+    match owned_project(state, &admin, project_id).await {
+        Ok(Some(p)) => Ok((admin, p)),
+        Ok(None) => Err((StatusCode::NOT_FOUND, html(pages::not_found(&admin))).into_response()),
+        Err(e) => Err(e.into_response()),
+    }
+}
+
+/// Starts a dashboard session for `user` and sends them home with its cookie.
+async fn start_session(state: &AppState, user: &crate::users::User) -> ApiResult<Response> {
+    let project = state
+        .projects
+        .get(state.db(), INTERNAL)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("internal project missing")))?;
+    let session = crate::auth::sessions::start(
+        state,
+        &project,
+        user,
+        crate::auth::sessions::DEFAULT_TTL_MS,
+        false,
+    )
+    .await?;
+    Ok(with_cookie(
+        session::set_cookie(state, Some(&session.refresh_token)),
+        Redirect::to("/dashboard").into_response(),
+    ))
+}
+
 /// A project the admin's teams own; None for any other (including nonexistent) id.
 pub(crate) async fn owned_project(
     state: &AppState,
@@ -132,7 +168,7 @@ pub(crate) fn message_of(e: &ApiError) -> String {
 
 async fn setup(State(state): State<AppState>, RawBody(form): RawBody) -> Response {
     let code = field(&form, "code").to_string();
-    let result: ApiResult<String> = async {
+    let result: ApiResult<Response> = async {
         codes::check(state.db(), INTERNAL, CodeType::DashboardSetup, &code, false).await?;
         let project = state
             .projects
@@ -154,22 +190,11 @@ async fn setup(State(state): State<AppState>, RawBody(form): RawBody) -> Respons
         // The code is spent only once the admin could be created.
         let user = crate::users::write::create(&state, &project, w).await?;
         codes::check(state.db(), INTERNAL, CodeType::DashboardSetup, &code, true).await?;
-        let session = crate::auth::sessions::start(
-            &state,
-            &project,
-            &user,
-            crate::auth::sessions::DEFAULT_TTL_MS,
-            false,
-        )
-        .await?;
-        Ok(session.refresh_token)
+        start_session(&state, &user).await
     }
     .await;
     match result {
-        Ok(token) => with_cookie(
-            session::set_cookie(&state, Some(&token)),
-            Redirect::to("/dashboard").into_response(),
-        ),
+        Ok(home) => home,
         Err(e) => (
             StatusCode::BAD_REQUEST,
             html(pages::setup(&code, Some(&message_of(&e)))),
@@ -183,38 +208,21 @@ async fn sign_in_form() -> Response {
 }
 
 async fn sign_in(State(state): State<AppState>, RawBody(form): RawBody) -> Response {
-    let result: ApiResult<String> = async {
-        let project = state
-            .projects
-            .get(state.db(), INTERNAL)
-            .await?
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("internal project missing")))?;
+    let result: ApiResult<Response> = async {
         let email = crate::users::normalize_email(field(&form, "email"));
         let user = crate::users::find_by_auth_email(state.db(), INTERNAL, &email).await?;
-        let ok = crate::crypto::password::verify_blocking(
-            field(&form, "password").to_string(),
-            user.as_ref().and_then(|u| u.password_hash.clone()),
-        )
-        .await?;
+        let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+        let ok =
+            crate::crypto::password::verify_blocking(field(&form, "password").to_string(), stored)
+                .await?;
         let user = user
             .filter(|_| ok)
             .ok_or_else(crate::http::known::email_password_mismatch)?;
-        let session = crate::auth::sessions::start(
-            &state,
-            &project,
-            &user,
-            crate::auth::sessions::DEFAULT_TTL_MS,
-            false,
-        )
-        .await?;
-        Ok(session.refresh_token)
+        start_session(&state, &user).await
     }
     .await;
     match result {
-        Ok(token) => with_cookie(
-            session::set_cookie(&state, Some(&token)),
-            Redirect::to("/dashboard").into_response(),
-        ),
+        Ok(home) => home,
         Err(e) => (
             StatusCode::BAD_REQUEST,
             html(pages::sign_in(Some(&message_of(&e)))),
@@ -235,7 +243,7 @@ async fn sign_out(
     if let Err(e) = admin.check_csrf(form.get("csrf").and_then(Value::as_str)) {
         return e.into_response();
     }
-    let token = session_token(&headers);
+    let token = session::cookie_value(&headers).unwrap_or_default();
     let _ = sqlx::query("DELETE FROM sessions WHERE refresh_token_hash = $1")
         .bind(crate::crypto::secret::sha256_hex(&token))
         .execute(state.db())
@@ -244,18 +252,6 @@ async fn sign_out(
         session::set_cookie(&state, None),
         Redirect::to("/dashboard/sign-in").into_response(),
     )
-}
-
-fn session_token(headers: &HeaderMap) -> String {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|p| p.trim().split_once('='))
-        .find(|(n, _)| *n == session::COOKIE)
-        .map(|(_, v)| v.to_string())
-        .unwrap_or_default()
 }
 
 async fn create_project(
@@ -309,16 +305,9 @@ async fn project_page(
     headers: HeaderMap,
     Path(project_id): Path<String>,
 ) -> Response {
-    let admin = match require_admin(&state, &headers).await {
-        Ok(a) => a,
+    let (admin, project) = match project_context(&state, &headers, &project_id).await {
+        Ok(c) => c,
         Err(r) => return r,
-    };
-    // Only projects this admin's teams own; others look like they do not exist.
-    let owned = projects::list_owned_by(state.db(), &admin.user.id)
-        .await
-        .unwrap_or_default();
-    let Some(project) = owned.into_iter().find(|p| p.id == project_id) else {
-        return (StatusCode::NOT_FOUND, html(pages::not_found(&admin))).into_response();
     };
     let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE project_id = $1")
         .bind(&project.id)

@@ -3,7 +3,7 @@
 
 use super::pages::{error, layout};
 use super::session::Admin;
-use super::{field, html, message_of, owned_project, require_admin};
+use super::{field, html, message_of};
 use crate::emails::outbox::{self, NewEmail};
 use crate::emails::templates;
 use crate::http::extract::RawBody;
@@ -197,21 +197,6 @@ fn page(
     )
 }
 
-async fn context(
-    state: &AppState,
-    headers: &HeaderMap,
-    project_id: &str,
-) -> Result<(Admin, Project), Response> {
-    let admin = require_admin(state, headers).await?;
-    match owned_project(state, &admin, project_id).await {
-        Ok(Some(p)) => Ok((admin, p)),
-        Ok(None) => {
-            Err((StatusCode::NOT_FOUND, html(super::pages::not_found(&admin))).into_response())
-        }
-        Err(e) => Err(e.into_response()),
-    }
-}
-
 #[derive(Deserialize)]
 struct Notice {
     sent: Option<String>,
@@ -223,7 +208,7 @@ async fn show(
     Path(project_id): Path<String>,
     Query(n): Query<Notice>,
 ) -> Response {
-    let (admin, project) = match context(&state, &headers, &project_id).await {
+    let (admin, project) = match super::project_context(&state, &headers, &project_id).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -285,7 +270,7 @@ async fn save(
     Path(project_id): Path<String>,
     RawBody(form): RawBody,
 ) -> Response {
-    let (admin, mut project) = match context(&state, &headers, &project_id).await {
+    let (admin, mut project) = match super::project_context(&state, &headers, &project_id).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -328,7 +313,7 @@ async fn test_email(
     Path(project_id): Path<String>,
     RawBody(form): RawBody,
 ) -> Response {
-    let (admin, project) = match context(&state, &headers, &project_id).await {
+    let (admin, project) = match super::project_context(&state, &headers, &project_id).await {
         Ok(c) => c,
         Err(r) => return r,
     };

@@ -4,7 +4,7 @@
 
 use super::pages::{error, layout};
 use super::session::Admin;
-use super::{field, html, message_of, owned_project, require_admin};
+use super::{field, html, message_of};
 use crate::http::{ApiError, ApiResult};
 use crate::projects::Project;
 use crate::server::AppState;
@@ -45,20 +45,6 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The signed-in admin and a project of theirs, or the page to answer instead.
-async fn context(
-    state: &AppState,
-    headers: &HeaderMap,
-    project_id: &str,
-) -> Result<(Admin, Project), Response> {
-    let admin = require_admin(state, headers).await?;
-    match owned_project(state, &admin, project_id).await {
-        Ok(Some(p)) => Ok((admin, p)),
-        Ok(None) => {
-            Err((StatusCode::NOT_FOUND, html(super::pages::not_found(&admin))).into_response())
-        }
-        Err(e) => Err(e.into_response()),
-    }
-}
 
 #[derive(Deserialize)]
 struct ListParams {
@@ -147,7 +133,7 @@ async fn list(
     Path(project_id): Path<String>,
     Query(p): Query<ListParams>,
 ) -> Response {
-    let (admin, project) = match context(&state, &headers, &project_id).await {
+    let (admin, project) = match super::project_context(&state, &headers, &project_id).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -172,7 +158,7 @@ async fn create(
     Path(project_id): Path<String>,
     crate::http::extract::RawBody(form): crate::http::extract::RawBody,
 ) -> Response {
-    let (admin, project) = match context(&state, &headers, &project_id).await {
+    let (admin, project) = match super::project_context(&state, &headers, &project_id).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -333,7 +319,7 @@ async fn user_context(
     project_id: &str,
     user_id: &str,
 ) -> Result<(Admin, Project, User), Response> {
-    let (admin, project) = context(state, headers, project_id).await?;
+    let (admin, project) = super::project_context(state, headers, project_id).await?;
     let user = match uuid::Uuid::parse_str(user_id) {
         Ok(_) => users::find(state.db(), &project.id, user_id)
             .await
