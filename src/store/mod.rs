@@ -47,6 +47,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_emails_and_codes"),
     migration!(3, "0003_teams_rbac_api_keys"),
     migration!(4, "0004_payments"),
+    migration!(5, "0005_channel_index"),
 ];
 
 /// WAL lets readers run beside the single writer; the busy timeout queues writers instead of failing.
