@@ -3,9 +3,9 @@
 
 use crate::crypto::secret::{new_uuid, sha256_hex};
 use crate::http::extract::schema_problem;
+use crate::http::known::known;
 use crate::http::{error::KnownError, ApiResult};
 use crate::store::now_ms;
-use axum::http::StatusCode;
 use rand::Rng;
 use serde_json::{json, Value};
 use sqlx::{AnyConnection, Row};
@@ -91,20 +91,12 @@ pub struct CodeRow {
     pub redirect_url: Option<String>,
 }
 
-fn verification_error(code: &'static str, status: u16, message: &str) -> KnownError {
-    KnownError {
-        code,
-        status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-        message: message.into(),
-        details: None,
-    }
-}
-
 pub fn not_found() -> KnownError {
-    verification_error(
+    known(
         "VERIFICATION_CODE_NOT_FOUND",
         404,
         "The verification code does not exist for this project.",
+        None,
     )
 }
 
@@ -139,18 +131,20 @@ pub async fn check(
     .await?
     .ok_or_else(not_found)?;
     if row.try_get::<i64, _>("expires_at")? <= now_ms() {
-        return Err(verification_error(
+        return Err(known(
             "VERIFICATION_CODE_EXPIRED",
             400,
             "The verification code has expired.",
+            None,
         )
         .into());
     }
     let already_used = || {
-        verification_error(
+        known(
             "VERIFICATION_CODE_ALREADY_USED",
             409,
             "The verification link has already been used.",
+            None,
         )
     };
     if row.try_get::<Option<i64>, _>("used_at")?.is_some() {
@@ -158,11 +152,7 @@ pub async fn check(
     }
     // The count includes this request; the limit applies to the attempts before it.
     if row.try_get::<i64, _>("attempt_count")? > MAX_ATTEMPTS {
-        return Err(verification_error(
-            "VERIFICATION_CODE_MAX_ATTEMPTS_REACHED",
-            400,
-            "The verification code nonce has reached the maximum number of attempts. This code is not valid anymore.",
-        )
+        return Err(known("VERIFICATION_CODE_MAX_ATTEMPTS_REACHED", 400, "The verification code nonce has reached the maximum number of attempts. This code is not valid anymore.", None)
         .into());
     }
     let id: String = row.try_get("id")?;

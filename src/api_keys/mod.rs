@@ -5,7 +5,7 @@ pub mod routes;
 
 use crate::crypto::secret::sha256_hex;
 use crate::http::error::KnownError;
-use axum::http::StatusCode;
+use crate::http::known::known;
 use rand::Rng;
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -142,27 +142,14 @@ pub async fn find_by_value(
     Ok(Some((pid, ApiKey::from_row(&r)?)))
 }
 
-fn known(code: &'static str, status: u16, message: String, details: Option<Value>) -> KnownError {
-    KnownError {
-        code,
-        status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-        message,
-        details,
-    }
-}
 pub fn not_found() -> KnownError {
-    known("API_KEY_NOT_FOUND", 404, "API key not found.".into(), None)
+    known("API_KEY_NOT_FOUND", 404, "API key not found.", None)
 }
 pub fn expired() -> KnownError {
-    known("API_KEY_EXPIRED", 401, "API key has expired.".into(), None)
+    known("API_KEY_EXPIRED", 401, "API key has expired.", None)
 }
 pub fn revoked() -> KnownError {
-    known(
-        "API_KEY_REVOKED",
-        401,
-        "API key has been revoked.".into(),
-        None,
-    )
+    known("API_KEY_REVOKED", 401, "API key has been revoked.", None)
 }
 pub fn wrong_type(expected: Owner, actual: Owner) -> KnownError {
     known(
@@ -180,7 +167,7 @@ pub fn public_cannot_be_revoked() -> KnownError {
     known(
         "PUBLIC_API_KEY_CANNOT_BE_REVOKED",
         400,
-        "Public API keys cannot be revoked by the secretscanner endpoint.".into(),
+        "Public API keys cannot be revoked by the secretscanner endpoint.",
         None,
     )
 }

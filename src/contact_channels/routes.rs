@@ -87,12 +87,7 @@ fn check_write_shape(auth: &Auth, w: &ChannelWrite) -> ApiResult<()> {
 }
 
 fn auth_conflict(value: &str) -> ApiError {
-    crate::http::error::KnownError {
-        code: "CONTACT_CHANNEL_ALREADY_USED_FOR_AUTH_BY_SOMEONE_ELSE",
-        status: StatusCode::CONFLICT,
-        message: format!("This email ({value}) is already used for authentication by another account."),
-        details: Some(json!({ "type": "email", "contact_channel_value": value, "would_work_if_email_was_verified": false })),
-    }
+    known::known("CONTACT_CHANNEL_ALREADY_USED_FOR_AUTH_BY_SOMEONE_ELSE", 409, format!("This email ({value}) is already used for authentication by another account."), Some(json!({ "type": "email", "contact_channel_value": value, "would_work_if_email_was_verified": false })))
     .into()
 }
 
@@ -326,15 +321,15 @@ async fn send_code_for_primary(
         .ok_or_else(|| schema_problem("auth.user must be defined"))?;
     let email = normalize_email(&body.email);
     if user.primary_email.as_deref() != Some(email.as_str()) {
-        return Err(crate::http::error::KnownError {
-            code: "EMAIL_IS_NOT_PRIMARY_EMAIL",
-            status: StatusCode::BAD_REQUEST,
-            message: format!(
+        return Err(known::known(
+            "EMAIL_IS_NOT_PRIMARY_EMAIL",
+            400,
+            format!(
                 "The given email ({email}) must match the user's primary email ({}).",
                 user.primary_email.as_deref().unwrap_or("")
             ),
-            details: Some(json!({ "email": email, "primary_email": user.primary_email })),
-        }
+            Some(json!({ "email": email, "primary_email": user.primary_email })),
+        )
         .into());
     }
     let channel = super::find_by_value(state.db(), auth.pid(), &user.id, &email)
@@ -350,12 +345,12 @@ async fn queue(
     callback_url: &str,
 ) -> ApiResult<Response> {
     if channel.is_verified {
-        return Err(crate::http::error::KnownError {
-            code: "EMAIL_ALREADY_VERIFIED",
-            status: StatusCode::CONFLICT,
-            message: "The e-mail is already verified.".into(),
-            details: None,
-        }
+        return Err(known::known(
+            "EMAIL_ALREADY_VERIFIED",
+            409,
+            "The e-mail is already verified.",
+            None,
+        )
         .into());
     }
     if !auth.project.config.is_trusted_url(callback_url) {

@@ -296,12 +296,7 @@ async fn send_email(
 }
 
 fn known_requires_custom_email_server() -> crate::http::error::KnownError {
-    crate::http::error::KnownError {
-        code: "REQUIRES_CUSTOM_EMAIL_SERVER",
-        status: StatusCode::BAD_REQUEST,
-        message: "This action requires a custom SMTP server. Please edit your email server configuration and try again.".into(),
-        details: None,
-    }
+    known::known("REQUIRES_CUSTOM_EMAIL_SERVER", 400, "This action requires a custom SMTP server. Please edit your email server configuration and try again.", None)
 }
 
 /// A plain-text alternative for caller-supplied HTML: tags dropped, entities for the basics decoded.

@@ -5,7 +5,8 @@ use super::error::KnownError;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-fn known(
+/// A known error with the original's code and status; every capability builds its own through this.
+pub fn known(
     code: &'static str,
     status: u16,
     message: impl Into<String>,

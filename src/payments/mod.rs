@@ -10,10 +10,10 @@ pub mod purchases;
 pub mod transactions;
 
 use crate::http::error::KnownError;
+pub(crate) use crate::http::known::known;
 use crate::server::AppState;
-use axum::http::StatusCode;
 use axum::Router;
-use serde_json::{json, Value};
+use serde_json::json;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -21,20 +21,6 @@ pub fn routes() -> Router<AppState> {
         .merge(products::routes())
         .merge(purchases::routes())
         .merge(transactions::routes())
-}
-
-pub(crate) fn known(
-    code: &'static str,
-    status: u16,
-    message: String,
-    details: Option<Value>,
-) -> KnownError {
-    KnownError {
-        code,
-        status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-        message,
-        details,
-    }
 }
 
 pub fn item_not_found(item_id: &str) -> KnownError {
@@ -107,5 +93,5 @@ pub fn product_already_granted(product_id: &str, customer_id: &str) -> KnownErro
 }
 
 pub fn new_purchases_blocked() -> KnownError {
-    known("NEW_PURCHASES_BLOCKED", 403, "New purchases are currently blocked for this project. Please contact support for more information.".into(), None)
+    known("NEW_PURCHASES_BLOCKED", 403, "New purchases are currently blocked for this project. Please contact support for more information.", None)
 }

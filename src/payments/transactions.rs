@@ -91,13 +91,13 @@ async fn refund(
                 "This subscription has already been refunded.",
             )
         };
-        return Err(super::known(code, 400, message.into(), None).into());
+        return Err(super::known(code, 400, message, None).into());
     }
     if kind == "one_time" && row.try_get::<String, _>("creation_source")? == "TEST_MODE" {
         return Err(super::known(
             "TEST_MODE_PURCHASE_NON_REFUNDABLE",
             400,
-            "Test mode purchases are not refundable.".into(),
+            "Test mode purchases are not refundable.",
             None,
         )
         .into());

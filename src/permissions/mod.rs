@@ -5,9 +5,9 @@
 pub mod routes;
 
 use crate::http::error::KnownError;
+use crate::http::known::known;
 use crate::http::ApiResult;
 use crate::store::now_ms;
-use axum::http::StatusCode;
 use serde_json::{json, Value};
 use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeMap, BTreeSet};
@@ -238,21 +238,12 @@ pub async fn insert_project_defaults(
     Ok(())
 }
 
-fn known(code: &'static str, status: u16, message: String, details: Value) -> KnownError {
-    KnownError {
-        code,
-        status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-        message,
-        details: Some(details),
-    }
-}
-
 pub fn team_permission_required(team_id: &str, user_id: &str, permission_id: &str) -> KnownError {
     known(
         "TEAM_PERMISSION_REQUIRED",
         401,
         format!("User {user_id} does not have permission {permission_id} in team {team_id}."),
-        json!({ "team_id": team_id, "user_id": user_id, "permission_id": permission_id }),
+        Some(json!({ "team_id": team_id, "user_id": user_id, "permission_id": permission_id })),
     )
 }
 pub fn team_permission_not_found(team_id: &str, user_id: &str, permission_id: &str) -> KnownError {
@@ -260,7 +251,7 @@ pub fn team_permission_not_found(team_id: &str, user_id: &str, permission_id: &s
         "TEAM_PERMISSION_NOT_FOUND",
         401,
         format!("User {user_id} does not have permission {permission_id} in team {team_id}."),
-        json!({ "team_id": team_id, "user_id": user_id, "permission_id": permission_id }),
+        Some(json!({ "team_id": team_id, "user_id": user_id, "permission_id": permission_id })),
     )
 }
 pub fn permission_not_found(permission_id: &str) -> KnownError {
@@ -270,7 +261,7 @@ pub fn permission_not_found(permission_id: &str) -> KnownError {
         format!(
             "Permission \"{permission_id}\" not found. Make sure you created it on the dashboard."
         ),
-        json!({ "permission_id": permission_id }),
+        Some(json!({ "permission_id": permission_id })),
     )
 }
 pub fn wrong_scope(permission_id: &str, expected: Scope, actual: Option<Scope>) -> KnownError {
@@ -281,7 +272,9 @@ pub fn wrong_scope(permission_id: &str, expected: Scope, actual: Option<Scope>) 
             "Permission {permission_id:?} not found in scope {:?}.",
             expected.as_str()
         ),
-        json!({ "permission_id": permission_id, "expected_scope": expected.as_str(), "actual_scope": actual.map(Scope::as_str) }),
+        Some(
+            json!({ "permission_id": permission_id, "expected_scope": expected.as_str(), "actual_scope": actual.map(Scope::as_str) }),
+        ),
     )
 }
 pub fn contained_not_found(permission_id: &str) -> KnownError {
@@ -289,7 +282,7 @@ pub fn contained_not_found(permission_id: &str) -> KnownError {
         "CONTAINED_PERMISSION_NOT_FOUND",
         400,
         format!("Contained permission with ID {permission_id:?} not found."),
-        json!({ "permission_id": permission_id }),
+        Some(json!({ "permission_id": permission_id })),
     )
 }
 pub fn id_already_exists(permission_id: &str) -> KnownError {
@@ -297,6 +290,6 @@ pub fn id_already_exists(permission_id: &str) -> KnownError {
         "PERMISSION_ID_ALREADY_EXISTS",
         400,
         format!("Permission with ID {permission_id:?} already exists. Choose a different ID."),
-        json!({ "permission_id": permission_id }),
+        Some(json!({ "permission_id": permission_id })),
     )
 }

@@ -6,7 +6,6 @@ use crate::auth::CodeBody;
 use crate::codes::{self, CodeType};
 use crate::emails::{outbox, templates::Template};
 use crate::http::context::ANY;
-use crate::http::error::KnownError;
 use crate::http::{
     json_ok, known, success, AccessType, ApiError, ApiResult, Auth, JsonBody, Query, RequestCtx,
 };
@@ -15,7 +14,6 @@ use crate::server::AppState;
 use crate::store::now_ms;
 use crate::users::{is_valid_email, normalize_email, User};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::Router;
@@ -238,12 +236,12 @@ async fn revoke(
 }
 
 fn restricted_not_allowed(reason: Value) -> ApiError {
-    KnownError {
-        code: "TEAM_INVITATION_RESTRICTED_USER_NOT_ALLOWED",
-        status: StatusCode::FORBIDDEN,
-        message: "Restricted users cannot accept team invitations.".into(),
-        details: Some(json!({ "restricted_reason": reason })),
-    }
+    known::known(
+        "TEAM_INVITATION_RESTRICTED_USER_NOT_ALLOWED",
+        403,
+        "Restricted users cannot accept team invitations.",
+        Some(json!({ "restricted_reason": reason })),
+    )
     .into()
 }
 
