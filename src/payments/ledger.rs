@@ -242,8 +242,8 @@ pub async fn lock_customer(
     customer_id: &str,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO item_locks (project_id, customer_type, customer_id, item_id, version) VALUES ($1, $2, $3, '', 1)
-         ON CONFLICT (project_id, customer_type, customer_id, item_id) DO UPDATE SET version = item_locks.version + 1",
+        "INSERT INTO customer_locks (project_id, customer_type, customer_id, version) VALUES ($1, $2, $3, 1)
+         ON CONFLICT (project_id, customer_type, customer_id) DO UPDATE SET version = customer_locks.version + 1",
     )
     .bind(project_id)
     .bind(customer_type)

@@ -1,6 +1,7 @@
 -- Config overrides (the original's layered config document; payments lives there), purchases
 -- (subscriptions and one-time purchases, with their product snapshots) and manual item changes.
--- Item balances are folded from purchases and changes; item_locks serialises writers per balance.
+-- Item balances are folded from purchases and changes; customer_locks serialises every payments
+-- write of one customer.
 
 CREATE TABLE config_overrides (
     project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
@@ -47,13 +48,12 @@ CREATE TABLE item_changes (
 CREATE INDEX item_changes_balance ON item_changes (project_id, customer_type, customer_id, item_id, created_at);
 CREATE INDEX item_changes_project ON item_changes (project_id, created_at);
 
-CREATE TABLE item_locks (
+CREATE TABLE customer_locks (
     project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
     customer_type TEXT NOT NULL,
     customer_id TEXT NOT NULL,
-    item_id TEXT NOT NULL,
     version INTEGER NOT NULL,
-    PRIMARY KEY (project_id, customer_type, customer_id, item_id)
+    PRIMARY KEY (project_id, customer_type, customer_id)
 );
 
 -- A balance's fold state as of a moment (live grants with expiries, and debt), written by the
