@@ -214,12 +214,4 @@ async fn browser_flow(backend: Backend) {
     assert_eq!(mine.status().as_u16(), 200);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dashboard_sqlite() {
-    browser_flow(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dashboard_postgres() {
-    browser_flow(Backend::Postgres).await;
-}
+on_both_backends!(dashboard, browser_flow);

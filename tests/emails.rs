@@ -204,14 +204,7 @@ async fn otp_flow(backend: Backend) {
         .expect_error(400, "SIGN_UP_NOT_ENABLED");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn otp_sign_in_sqlite() {
-    otp_flow(Backend::Sqlite).await;
-}
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn otp_sign_in_postgres() {
-    otp_flow(Backend::Postgres).await;
-}
+on_both_backends!(otp_sign_in, otp_flow);
 
 async fn reset_flow(backend: Backend) {
     let sink = SmtpSink::start(None);
@@ -303,14 +296,7 @@ async fn reset_flow(backend: Backend) {
         .all(|m| m["to"].as_str().unwrap().contains("reset@example.com")));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn password_reset_sqlite() {
-    reset_flow(Backend::Sqlite).await;
-}
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn password_reset_postgres() {
-    reset_flow(Backend::Postgres).await;
-}
+on_both_backends!(password_reset, reset_flow);
 
 async fn verification_and_channels(backend: Backend) {
     let sink = SmtpSink::start(None);
@@ -497,14 +483,7 @@ async fn verification_and_channels(backend: Backend) {
     assert_eq!(all["items"].as_array().unwrap().len(), 3);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn verification_and_channels_sqlite() {
-    verification_and_channels(Backend::Sqlite).await;
-}
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn verification_and_channels_postgres() {
-    verification_and_channels(Backend::Postgres).await;
-}
+on_both_backends!(verification_and_channels, verification_and_channels);
 
 async fn custom_smtp_and_send_email(backend: Backend) {
     let instance = SmtpSink::start(None);
@@ -661,14 +640,7 @@ async fn custom_smtp_and_send_email(backend: Backend) {
     assert_eq!(before, after, "refused requests queue nothing");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn custom_smtp_and_send_email_sqlite() {
-    custom_smtp_and_send_email(Backend::Sqlite).await;
-}
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn custom_smtp_and_send_email_postgres() {
-    custom_smtp_and_send_email(Backend::Postgres).await;
-}
+on_both_backends!(custom_smtp_and_send_email, custom_smtp_and_send_email);
 
 both_backends!(
     without_smtp_emails_wait_in_the_outbox,
@@ -735,14 +707,10 @@ async fn refused_smtp_retries_then_fails(backend: Backend) {
     assert!(!item["server_error"].as_str().unwrap().is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_smtp_retries_then_fails_sqlite() {
-    refused_smtp_retries_then_fails(Backend::Sqlite).await;
-}
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_smtp_retries_then_fails_postgres() {
-    refused_smtp_retries_then_fails(Backend::Postgres).await;
-}
+on_both_backends!(
+    refused_smtp_retries_then_fails,
+    refused_smtp_retries_then_fails
+);
 
 /// SIGKILL the server while it is sending; after a restart every email arrives exactly once as a
 /// message (one Message-ID each). SMTP has no idempotency: a message the server accepted just
@@ -838,11 +806,4 @@ async fn crash_while_sending(backend: Backend) {
     eprintln!("crash test ({backend:?}): {before_kill} delivered before the kill, {} deliveries for {n} emails", messages.len());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crash_while_sending_sqlite() {
-    crash_while_sending(Backend::Sqlite).await;
-}
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crash_while_sending_postgres() {
-    crash_while_sending(Backend::Postgres).await;
-}
+on_both_backends!(crash_while_sending, crash_while_sending);

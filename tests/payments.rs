@@ -825,14 +825,7 @@ async fn concurrent_decrements(backend: Backend) {
     assert_eq!(balance, granted - spent);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_decrements_sqlite() {
-    concurrent_decrements(Backend::Sqlite).await;
-}
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_decrements_postgres() {
-    concurrent_decrements(Backend::Postgres).await;
-}
+on_both_backends!(concurrent_decrements, concurrent_decrements, 4);
 
 /// The Payments docs' Python `requests` examples, run as written against this server.
 async fn rest_examples(backend: Backend) {
@@ -861,11 +854,4 @@ async fn rest_examples(backend: Backend) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rest_examples_sqlite() {
-    rest_examples(Backend::Sqlite).await;
-}
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rest_examples_postgres() {
-    rest_examples(Backend::Postgres).await;
-}
+on_both_backends!(rest_examples, rest_examples);

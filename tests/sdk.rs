@@ -57,25 +57,9 @@ async fn run_sdk_teams(backend: Backend) {
     run_script(&app, "teams.mjs").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sdk_teams_sqlite() {
-    run_sdk_teams(Backend::Sqlite).await;
-}
+on_both_backends!(sdk_teams, run_sdk_teams);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sdk_teams_postgres() {
-    run_sdk_teams(Backend::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sdk_flow_sqlite() {
-    run_sdk_flow(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sdk_flow_postgres() {
-    run_sdk_flow(Backend::Postgres).await;
-}
+on_both_backends!(sdk_flow, run_sdk_flow);
 
 async fn run_sdk_payments(backend: Backend) {
     let app = TestServer::start(backend).await;
@@ -97,12 +81,4 @@ async fn run_sdk_payments(backend: Backend) {
     run_script(&app, "payments.mjs").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sdk_payments_sqlite() {
-    run_sdk_payments(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sdk_payments_postgres() {
-    run_sdk_payments(Backend::Postgres).await;
-}
+on_both_backends!(sdk_payments, run_sdk_payments);

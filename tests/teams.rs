@@ -600,14 +600,7 @@ async fn invitation_round_trip(backend: Backend) {
         .expect_error(404, "VERIFICATION_CODE_NOT_FOUND");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invitation_round_trip_sqlite() {
-    invitation_round_trip(Backend::Sqlite).await;
-}
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invitation_round_trip_postgres() {
-    invitation_round_trip(Backend::Postgres).await;
-}
+on_both_backends!(invitation_round_trip, invitation_round_trip);
 
 both_backends!(
     permission_definitions_and_grants,

@@ -403,7 +403,9 @@ async fn scanner_revoke(
     if key.revoked_at.is_some() {
         return Ok(success());
     }
-    let project = crate::projects::find(state.db(), &project_id)
+    let project = state
+        .projects
+        .get(state.db(), &project_id)
         .await?
         .ok_or_else(not_found)?;
     let recipients: Vec<(String, String)> = match key.owner {

@@ -143,10 +143,14 @@ async fn transport_for(
             .ok_or_else(|| anyhow::anyhow!("instance transport"))?;
         return Ok((transport, state.config.smtp_from.parse()?));
     }
-    let project = crate::projects::find(state.db(), &email.project_id)
+    let project = state
+        .projects
+        .get(state.db(), &email.project_id)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let Some(config @ EmailConfig::Standard { .. }) = project.map(|p| p.config.email_config) else {
+    let Some(config @ EmailConfig::Standard { .. }) =
+        project.map(|p| p.config.email_config.clone())
+    else {
         anyhow::bail!("the project no longer has its own email server");
     };
     let EmailConfig::Standard {

@@ -375,15 +375,22 @@ async fn list_grants(
     if let Some(t) = &q.team_id {
         teams::check_team_id(t)?;
     }
-    let team_filter = match scope {
-        Scope::Team => "team_id <> '' AND ($3 = '' OR team_id = $3)",
-        Scope::Project => "team_id = '' AND $3 = $3",
-    };
-    let sql = format!("SELECT user_id, team_id, permission_id FROM permission_grants WHERE project_id = $1 AND ($2 = '' OR user_id = $2) AND {team_filter}");
-    let rows = sqlx::query(&sql)
-        .bind(auth.pid())
-        .bind(user_id.unwrap_or_default())
-        .bind(q.team_id.clone().unwrap_or_default())
+    let mut sql = String::from(
+        "SELECT user_id, team_id, permission_id FROM permission_grants WHERE project_id = $1",
+    );
+    // Project grants are stored with an empty team id.
+    sql.push_str(match scope {
+        Scope::Team => " AND team_id <> ''",
+        Scope::Project => " AND team_id = ''",
+    });
+    let mut binds = vec![auth.pid()];
+    let team_id = q.team_id.as_deref().filter(|_| scope == Scope::Team);
+    crate::store::and_equal(
+        &mut sql,
+        &mut binds,
+        &[("user_id", user_id.as_deref()), ("team_id", team_id)],
+    );
+    let rows = crate::store::bind_all(&sql, &binds)
         .fetch_all(state.db())
         .await?;
     let catalog = Catalog::load(state.db(), auth.pid()).await?;

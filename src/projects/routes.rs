@@ -176,7 +176,7 @@ async fn jwks(
     let include_anonymous = query_bool(&q.include_anonymous, "include_anonymous")?;
     let include_restricted =
         include_anonymous || query_bool(&q.include_restricted, "include_restricted")?;
-    if super::find(state.db(), &project_id).await?.is_none() {
+    if state.projects.get(state.db(), &project_id).await?.is_none() {
         return Err(ApiError::text(StatusCode::NOT_FOUND, "Project not found"));
     }
     let mut audiences = vec![project_id.clone()];

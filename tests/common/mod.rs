@@ -614,3 +614,25 @@ pub fn db_query_text(database_url: &str, sql: &str) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Declares two `#[tokio::test]`s running `run(Backend::Sqlite)` and `run(Backend::Postgres)`, for
+/// test bodies that start their own server (with options, sinks, or restarts).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $run:path) => {
+        $crate::on_both_backends!($name, $run, 2);
+    };
+    ($name:ident, $run:path, $threads:literal) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = $threads)]
+            async fn sqlite() {
+                $run(Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = $threads)]
+            async fn postgres() {
+                $run(Backend::Postgres).await;
+            }
+        }
+    };
+}
