@@ -71,7 +71,8 @@ impl State {
     }
 }
 
-/// The balance at `now` of a whole history.
+/// The balance at `now` of a whole history (what `state_at` computes incrementally).
+#[cfg(test)]
 pub fn fold(changes: Vec<Change>, now: i64) -> i64 {
     let mut state = State::default();
     state.apply_all(changes, now);
