@@ -2,7 +2,7 @@
 //! sign-in, token refresh — on SQLite and PostgreSQL, beside the cost of one bare argon2id hash
 //! and one ES256 verification measured in the same run. Prints figures and ratios; asserts nothing.
 //!
-//!     cargo bench --bench api -- [--seconds 5] [--concurrency 32] [--backends sqlite,postgres]
+//!     cargo bench --bench api -- [--seconds 5] [--concurrency 32] [--backends sqlite,postgres] [--only decrements]
 //!
 //! The server is the release binary on loopback; the load generator is this process, on one thread.
 
@@ -139,6 +139,11 @@ async fn bench_backend(
 ) {
     let app = TestServer::start(backend).await;
     let duration = Duration::from_secs(seconds);
+    if arg("--only", "") == "decrements" {
+        println!("\n[{backend:?}]");
+        let http = reqwest::Client::new();
+        return bench_decrements(&app, &http, backend, duration).await;
+    }
     let session = app.sign_up("bench@example.com", "password123").await;
     let access = session["access_token"].as_str().unwrap().to_string();
     let refresh = session["refresh_token"].as_str().unwrap().to_string();

@@ -25,6 +25,8 @@ pub struct Inner {
     pub valid_keys: crate::store::recent::Recent<()>,
     /// Wakes the email sender when new mail is queued, instead of waiting for its next poll.
     pub email_wakeup: tokio::sync::Notify,
+    /// The group-committing writers of plain item balance changes.
+    pub fast_changes: crate::payments::batch::FastChanges,
 }
 
 impl std::ops::Deref for AppState {
@@ -39,6 +41,7 @@ impl AppState {
         let public_url = config.public_url();
         crate::crypto::secret_box::init(&server_secret);
         AppState(Arc::new(Inner {
+            fast_changes: crate::payments::batch::FastChanges::start(&store),
             config,
             store,
             jwt: JwtKeys::new(server_secret),

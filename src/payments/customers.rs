@@ -67,17 +67,10 @@ pub async fn ensure_exists(
     customer_id: &str,
 ) -> ApiResult<()> {
     match customer_type {
-        "user" => {
-            let found = uuid::Uuid::parse_str(customer_id).is_ok()
-                && crate::users::find(state.db(), auth.pid(), customer_id)
-                    .await?
-                    .is_some();
-            if found {
-                Ok(())
-            } else {
-                Err(known::user_not_found().into())
-            }
-        }
+        "user" => match crate::users::exists(state.db(), auth.pid(), customer_id).await? {
+            true => Ok(()),
+            false => Err(known::user_not_found().into()),
+        },
         "team" => crate::teams::require(state.db(), auth.pid(), customer_id)
             .await
             .map(|_| ()),

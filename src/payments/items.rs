@@ -1,11 +1,10 @@
 //! `payments/items/{customer_type}/{customer_id}/{item_id}`: read a balance, change it.
-//! A change that must not overdraw checks and writes under a per-balance lock row, so concurrent
-//! decrements serialise and can never take the balance below zero.
+//! A change that must not overdraw is one conditional write (or, off the fast path, a check and a
+//! write under the customer's lock), so concurrent decrements can never take a balance below zero.
 
 use super::{
-    customers, insufficient_quantity, item_customer_type_mismatch, item_not_found, ledger,
+    batch, customers, insufficient_quantity, item_customer_type_mismatch, item_not_found, ledger,
 };
-use crate::crypto::secret::new_uuid;
 use crate::http::context::{ANY, TRUSTED};
 use crate::http::extract::{query_bool, schema_problem};
 use crate::http::{json_ok, ApiResult, Auth, JsonBody, Query, RequestCtx};
@@ -71,16 +70,15 @@ async fn read(
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     let item = resolve(&state, auth, &customer_type, &customer_id, &item_id).await?;
+    let key = ledger::BalanceKey {
+        project_id: auth.pid(),
+        customer_type: &customer_type,
+        customer_id: &customer_id,
+        item_id: &item_id,
+    };
     let mut conn = state.db().acquire().await?;
-    let quantity = ledger::balance(
-        &mut conn,
-        auth.pid(),
-        &customer_type,
-        &customer_id,
-        &item_id,
-        now_ms(),
-    )
-    .await?;
+    let now = now_ms();
+    let quantity = ledger::load(&mut conn, key, now).await?.state.value_at(now);
     Ok(json_ok(
         json!({ "id": item_id, "display_name": item["displayName"], "quantity": quantity }),
     ))
@@ -122,80 +120,49 @@ async fn update_quantity(
     resolve(&state, auth, &customer_type, &customer_id, &item_id).await?;
     change_quantity(
         &state,
-        auth.pid(),
-        &customer_type,
-        &customer_id,
-        &item_id,
-        body.delta,
-        expires_at,
-        body.description.as_deref(),
-        allow_negative,
+        batch::Change {
+            project_id: auth.pid().to_string(),
+            customer_type,
+            customer_id,
+            item_id,
+            delta: body.delta,
+            expires_at,
+            description: body.description,
+            allow_negative,
+        },
     )
     .await?;
     Ok(json_ok(json!({})))
 }
 
 /// Records a change; without `allow_negative`, refuses one that would leave the balance below zero.
-#[allow(clippy::too_many_arguments)]
-pub async fn change_quantity(
-    state: &AppState,
-    project_id: &str,
-    customer_type: &str,
-    customer_id: &str,
-    item_id: &str,
-    delta: i64,
-    expires_at: Option<i64>,
-    description: Option<&str>,
-    allow_negative: bool,
-) -> ApiResult<()> {
+/// A plain stored balance takes the fast path (one conditional write, group-committed); anything
+/// else (first use, expiring grants, grants falling due, or a refusal to explain) folds the ledger
+/// under the customer's lock.
+pub async fn change_quantity(state: &AppState, change: batch::Change) -> ApiResult<()> {
+    let plain = change.delta <= 0 || change.expires_at.is_none();
+    if plain && state.fast_changes.try_apply(&change).await? {
+        return Ok(());
+    }
+    let key = change.key();
     let _turn = state.store.write_turn().await;
     let mut tx = state.db().begin().await?;
-    // With the customer's lock held, the read below and the write after it are one atomic step.
-    ledger::lock_customer(&mut tx, project_id, customer_type, customer_id).await?;
+    ledger::lock_customer(&mut tx, key.project_id, key.customer_type, key.customer_id).await?;
+    ledger::lock_balance(&mut tx, key).await?;
+    // Read the clock once the locks are held: a purchase granted while this change waited must
+    // already be due at `now`, or the fold would count changes that spent it but not the grant.
     let now = now_ms();
-    let mut state = ledger::state_at(
-        &mut tx,
-        project_id,
-        customer_type,
-        customer_id,
-        item_id,
-        now,
-    )
-    .await?;
-    if !allow_negative && state.value_at(now) + delta < 0 {
-        return Err(insufficient_quantity(item_id, customer_id, delta).into());
+    let mut balance = ledger::load(&mut tx, key, now).await?;
+    if !change.allow_negative && balance.state.value_at(now) + change.delta < 0 {
+        return Err(insufficient_quantity(key.item_id, key.customer_id, change.delta).into());
     }
-    sqlx::query(
-        "INSERT INTO item_changes (id, project_id, customer_type, customer_id, item_id, quantity, expires_at, description, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(new_uuid())
-    .bind(project_id)
-    .bind(customer_type)
-    .bind(customer_id)
-    .bind(item_id)
-    .bind(delta)
-    .bind(expires_at)
-    .bind(description)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    let expires_at = if delta > 0 { expires_at } else { None };
-    state.apply(&ledger::Change {
+    balance.state.apply(&ledger::Change {
         at: now,
-        quantity: delta,
-        expires_at,
+        quantity: change.delta,
+        expires_at: change.expires_at.filter(|_| change.delta > 0),
     });
-    ledger::checkpoint(
-        &mut tx,
-        project_id,
-        customer_type,
-        customer_id,
-        item_id,
-        now,
-        &state,
-    )
-    .await?;
+    ledger::save(&mut tx, key, &balance).await?;
+    batch::record(&mut tx, &[&change], now).await?;
     tx.commit().await?;
     Ok(())
 }

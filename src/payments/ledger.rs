@@ -1,7 +1,7 @@
 //! Item balances as a ledger: quantity = fold of immutable changes (manual changes, and the grants
-//! owned products include, with their repeats and expiries) up to now. Nothing is stored as a
-//! running total, so time (repeats, expiries) needs no scheduler: a read at `now` sees exactly the
-//! events due by then.
+//! owned products include, with their repeats and expiries) up to now. Time (repeats, expiries)
+//! needs no scheduler: a read at `now` folds exactly the events due by then. Stored balances
+//! (`item_balances`) cache the fold so a read or a spend need not replay the history.
 
 use super::config::interval_ms;
 use serde_json::Value;
@@ -62,6 +62,26 @@ impl State {
             + self.debt
     }
 
+    /// A balance none of whose live grants expires is just a number.
+    pub fn plain(quantity: i64) -> State {
+        State {
+            grants: if quantity > 0 {
+                vec![(quantity, None)]
+            } else {
+                vec![]
+            },
+            debt: quantity.min(0),
+        }
+    }
+
+    /// The number this state is, if no live grant expires.
+    pub fn plain_value(&self) -> Option<i64> {
+        self.grants
+            .iter()
+            .all(|(_, e)| e.is_none())
+            .then(|| self.grants.iter().map(|(r, _)| r).sum::<i64>() + self.debt)
+    }
+
     fn apply_all(&mut self, mut changes: Vec<Change>, now: i64) {
         changes.retain(|c| c.at <= now);
         changes.sort_by_key(|c| c.at);
@@ -71,7 +91,7 @@ impl State {
     }
 }
 
-/// The balance at `now` of a whole history (what `state_at` computes incrementally).
+/// The balance at `now` of a whole history (what `load` computes incrementally).
 #[cfg(test)]
 pub fn fold(changes: Vec<Change>, now: i64) -> i64 {
     let mut state = State::default();
@@ -88,14 +108,14 @@ pub struct Holding {
     pub ended_at: Option<i64>,
 }
 
-/// The grants of `item_id` that a purchase includes, up to `now`: one per repeat, each expiring
-/// by its policy (`never`, `when-purchase-expires`, `when-repeated`).
-pub fn included_grants(h: &Holding, item_id: &str, now: i64) -> Vec<Change> {
+/// Every grant of `item_id` a purchase includes, in time order: one per repeat while the purchase
+/// lasts, each expiring by its policy (`never`, `when-purchase-expires`, `when-repeated`).
+fn grant_schedule<'a>(h: &'a Holding, item_id: &str) -> impl Iterator<Item = Change> + 'a {
     let inc = &h.product["includedItems"][item_id];
-    let Some(per_unit) = inc.get("quantity").and_then(Value::as_i64) else {
-        return vec![];
-    };
-    let amount = per_unit * h.quantity;
+    let amount = inc
+        .get("quantity")
+        .and_then(Value::as_i64)
+        .map(|q| q * h.quantity);
     let repeat = interval_ms(&inc["repeat"]).filter(|r| *r > 0);
     let end = if h.is_subscription { h.ended_at } else { None };
     // Snapshots of inline products leave `expires` out: it means never.
@@ -103,134 +123,199 @@ pub fn included_grants(h: &Holding, item_id: &str, now: i64) -> Vec<Change> {
         .get("expires")
         .and_then(Value::as_str)
         .unwrap_or("never");
-    let mut out = Vec::new();
-    let mut at = h.created_at;
-    while at <= now && end.is_none_or(|e| at < e) && out.len() < 100_000 {
-        let next = repeat.map(|r| at + r);
-        let expires_at = match policy {
-            "when-purchase-expires" => end,
-            "when-repeated" => match (next, end) {
-                (Some(n), Some(e)) => Some(n.min(e)),
-                (Some(n), None) => Some(n),
-                (None, e) => e,
+    let first = amount.map(|_| h.created_at);
+    std::iter::successors(first, move |at| repeat.map(|r| at + r))
+        .take_while(move |at| end.is_none_or(|e| *at < e))
+        .take(100_000)
+        .map(move |at| {
+            let next = repeat.map(|r| at + r);
+            let expires_at = match policy {
+                "when-purchase-expires" => end,
+                "when-repeated" => match (next, end) {
+                    (Some(n), Some(e)) => Some(n.min(e)),
+                    (Some(n), None) => Some(n),
+                    (None, e) => e,
+                },
+                _ => None,
+            };
+            Change {
+                at,
+                quantity: amount.unwrap_or(0),
+                expires_at,
+            }
+        })
+}
+
+/// The grants of `item_id` a purchase has made by `now`.
+pub fn included_grants(h: &Holding, item_id: &str, now: i64) -> Vec<Change> {
+    grant_schedule(h, item_id)
+        .take_while(|c| c.at <= now)
+        .collect()
+}
+
+/// One balance: one item of one customer.
+#[derive(Clone, Copy)]
+pub struct BalanceKey<'a> {
+    pub project_id: &'a str,
+    pub customer_type: &'a str,
+    pub customer_id: &'a str,
+    pub item_id: &'a str,
+}
+
+/// A balance folded up to `as_of`; no included grant falls due before `settled_until`.
+pub struct Balance {
+    pub state: State,
+    pub as_of: i64,
+    pub settled_until: i64,
+}
+
+const BALANCE_KEY: &str =
+    "project_id = $1 AND customer_type = $2 AND customer_id = $3 AND item_id = $4";
+
+fn bind_key<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    key: BalanceKey<'q>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(key.project_id)
+        .bind(key.customer_type)
+        .bind(key.customer_id)
+        .bind(key.item_id)
+}
+
+/// The balance at `now`: the stored fold plus the grants due since (none while it is settled),
+/// or, with nothing stored, the fold of the whole history. Read on the caller's connection, so
+/// inside a transaction it sees that transaction's view.
+pub async fn load(
+    conn: &mut AnyConnection,
+    key: BalanceKey<'_>,
+    now: i64,
+) -> sqlx::Result<Balance> {
+    let sql = format!(
+        "SELECT as_of, quantity, state, settled_until FROM item_balances WHERE {BALANCE_KEY}"
+    );
+    let stored = bind_key(sqlx::query(&sql), key)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let mut due = Vec::new();
+    let mut balance = match stored {
+        Some(r) => Balance {
+            state: match r.try_get::<Option<i64>, _>("quantity")? {
+                Some(q) => State::plain(q),
+                None => r
+                    .try_get::<Option<String>, _>("state")?
+                    .and_then(|s| serde_json::from_str(&s).ok())
+                    .unwrap_or_default(),
             },
-            _ => None,
-        };
-        out.push(Change {
-            at,
-            quantity: amount,
-            expires_at,
-        });
-        match next {
-            Some(n) => at = n,
-            None => break,
+            as_of: r.try_get("as_of")?,
+            settled_until: r.try_get("settled_until")?,
+        },
+        None => {
+            let sql = format!(
+                "SELECT quantity, expires_at, created_at FROM item_changes WHERE {BALANCE_KEY}"
+            );
+            for r in bind_key(sqlx::query(&sql), key)
+                .fetch_all(&mut *conn)
+                .await?
+            {
+                let quantity: i64 = r.try_get("quantity")?;
+                due.push(Change {
+                    // A recorded change has happened, whatever another replica's clock said.
+                    at: r.try_get::<i64, _>("created_at")?.min(now),
+                    quantity,
+                    // Negative changes are permanent whatever their expiry says.
+                    expires_at: if quantity > 0 {
+                        r.try_get("expires_at")?
+                    } else {
+                        None
+                    },
+                });
+            }
+            Balance {
+                state: State::default(),
+                as_of: i64::MIN,
+                settled_until: i64::MIN,
+            }
         }
-    }
-    out
-}
-
-/// A balance's state at `now`: the checkpoint (if any) plus everything after it — manual changes
-/// and the grants of owned products. Read on the caller's connection, so inside a transaction it
-/// sees that transaction's view.
-pub async fn state_at(
-    conn: &mut AnyConnection,
-    project_id: &str,
-    customer_type: &str,
-    customer_id: &str,
-    item_id: &str,
-    now: i64,
-) -> sqlx::Result<State> {
-    let checkpoint = sqlx::query(
-        "SELECT as_of, state FROM item_checkpoints WHERE project_id = $1 AND customer_type = $2 AND customer_id = $3 AND item_id = $4",
-    )
-    .bind(project_id)
-    .bind(customer_type)
-    .bind(customer_id)
-    .bind(item_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let (as_of, mut state) = match checkpoint {
-        Some(r) => (
-            r.try_get::<i64, _>("as_of")?,
-            serde_json::from_str(&r.try_get::<String, _>("state")?).unwrap_or_default(),
-        ),
-        None => (i64::MIN, State::default()),
     };
-    let rows = sqlx::query(
-        "SELECT quantity, expires_at, created_at FROM item_changes
-         WHERE project_id = $1 AND customer_type = $2 AND customer_id = $3 AND item_id = $4 AND created_at > $5",
-    )
-    .bind(project_id)
-    .bind(customer_type)
-    .bind(customer_id)
-    .bind(item_id)
-    .bind(as_of)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut changes = Vec::new();
-    for r in rows {
-        let quantity: i64 = r.try_get("quantity")?;
-        // Negative changes are permanent whatever their expiry says.
-        let expires_at = if quantity > 0 {
-            r.try_get("expires_at")?
-        } else {
-            None
-        };
-        changes.push(Change {
-            at: r.try_get("created_at")?,
-            quantity,
-            expires_at,
-        });
+    if balance.settled_until <= now {
+        let holdings = holdings(conn, key.project_id, key.customer_type, key.customer_id).await?;
+        let mut next_due = i64::MAX;
+        for h in &holdings {
+            let mut schedule = grant_schedule(h, key.item_id).skip_while(|c| c.at <= balance.as_of);
+            for c in schedule.by_ref() {
+                if c.at > now {
+                    next_due = next_due.min(c.at);
+                    break;
+                }
+                due.push(c);
+            }
+        }
+        balance.settled_until = next_due;
     }
-    for h in holdings(conn, project_id, customer_type, customer_id).await? {
-        changes.extend(
-            included_grants(&h, item_id, now)
-                .into_iter()
-                .filter(|c| c.at > as_of),
-        );
-    }
-    state.apply_all(changes, now);
-    Ok(state)
+    balance.state.apply_all(due, now);
+    balance.as_of = balance.as_of.max(now);
+    Ok(balance)
 }
 
-pub async fn balance(
+/// Stores `balance`. Only the holder of the customer's lock may call this, after recording every
+/// change the balance folds.
+pub async fn save(
     conn: &mut AnyConnection,
-    project_id: &str,
-    customer_type: &str,
-    customer_id: &str,
-    item_id: &str,
-    now: i64,
-) -> sqlx::Result<i64> {
-    Ok(
-        state_at(conn, project_id, customer_type, customer_id, item_id, now)
-            .await?
-            .value_at(now),
-    )
-}
-
-/// Stores `state` as of `as_of`. Only the holder of the customer's lock may call this, after
-/// recording every change up to `as_of`.
-pub async fn checkpoint(
-    conn: &mut AnyConnection,
-    project_id: &str,
-    customer_type: &str,
-    customer_id: &str,
-    item_id: &str,
-    as_of: i64,
-    state: &State,
+    key: BalanceKey<'_>,
+    balance: &Balance,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO item_checkpoints (project_id, customer_type, customer_id, item_id, as_of, state) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (project_id, customer_type, customer_id, item_id) DO UPDATE SET as_of = $5, state = $6",
+    let plain = balance.state.plain_value();
+    let state = match plain {
+        Some(_) => None,
+        None => Some(serde_json::to_string(&balance.state).unwrap_or_default()),
+    };
+    bind_key(
+        sqlx::query(
+            "INSERT INTO item_balances (project_id, customer_type, customer_id, item_id, as_of, quantity, state, settled_until)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (project_id, customer_type, customer_id, item_id)
+             DO UPDATE SET as_of = $5, quantity = $6, state = $7, settled_until = $8",
+        ),
+        key,
     )
-    .bind(project_id)
-    .bind(customer_type)
-    .bind(customer_id)
-    .bind(item_id)
-    .bind(as_of)
-    .bind(serde_json::to_string(state).unwrap_or_default())
+    .bind(balance.as_of)
+    .bind(plain)
+    .bind(state)
+    .bind(balance.settled_until)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// The fast path: adds `delta` (a spend, or a grant that never expires) to a stored plain balance
+/// in one conditional write. It applies only while no live grant expires and no included grant
+/// falls due, and, unless `allow_negative`, only if the result stays at or above zero. Returns
+/// whether it applied; if not, nothing was written and the caller takes the general path.
+pub async fn try_add_plain(
+    conn: &mut AnyConnection,
+    key: BalanceKey<'_>,
+    delta: i64,
+    now: i64,
+    allow_negative: bool,
+) -> sqlx::Result<bool> {
+    let sql = format!(
+        "UPDATE item_balances SET quantity = quantity + $5, as_of = CASE WHEN as_of > $6 THEN as_of ELSE $6 END
+         WHERE {BALANCE_KEY} AND quantity IS NOT NULL AND settled_until > $6 AND ($7 = 1 OR quantity + $5 >= 0)"
+    );
+    let done = bind_key(sqlx::query(&sql), key)
+        .bind(delta)
+        .bind(now)
+        .bind(crate::store::flag(allow_negative))
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Waits for any fast-path write of this balance to commit before the caller reads it (a no-op
+/// update takes the row's lock on PostgreSQL; SQLite writers already take turns).
+pub async fn lock_balance(conn: &mut AnyConnection, key: BalanceKey<'_>) -> sqlx::Result<()> {
+    let sql = format!("UPDATE item_balances SET as_of = as_of WHERE {BALANCE_KEY}");
+    bind_key(sqlx::query(&sql), key).execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -254,15 +339,15 @@ pub async fn lock_customer(
     Ok(())
 }
 
-/// Purchases changed (granted, replaced, canceled): their grants' times may now differ from what
-/// checkpoints folded in, so the customer's balances are folded afresh next time.
-pub async fn forget_checkpoints(
+/// Purchases changed (granted, replaced, canceled): their grants may now differ from what the
+/// stored balances folded in, so the customer's balances are folded afresh next time.
+pub async fn forget_balances(
     conn: &mut AnyConnection,
     project_id: &str,
     customer_type: &str,
     customer_id: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM item_checkpoints WHERE project_id = $1 AND customer_type = $2 AND customer_id = $3")
+    sqlx::query("DELETE FROM item_balances WHERE project_id = $1 AND customer_type = $2 AND customer_id = $3")
         .bind(project_id)
         .bind(customer_type)
         .bind(customer_id)

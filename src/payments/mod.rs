@@ -1,6 +1,7 @@
 //! Payments: the catalog from the config document, customers (users, teams, custom ids), the item
 //! ledger, owned products, purchase URLs with test-mode checkout, and transactions.
 
+pub mod batch;
 pub mod config;
 pub mod customers;
 pub mod items;

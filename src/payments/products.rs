@@ -324,7 +324,7 @@ pub async fn grant_product(
     let mut tx = state.db().begin().await?;
     // Purchases of one customer are serialised, so two grants cannot both pass the rules.
     super::ledger::lock_customer(&mut tx, project_id, customer_type, customer_id).await?;
-    super::ledger::forget_checkpoints(&mut tx, project_id, customer_type, customer_id).await?;
+    super::ledger::forget_balances(&mut tx, project_id, customer_type, customer_id).await?;
     let now = now_ms();
     let purchases = purchases_of(&mut tx, project_id, customer_type, customer_id).await?;
     let (price, replaced) =
@@ -629,7 +629,7 @@ async fn cancel(
     let _turn = state.store.write_turn().await;
     let mut tx = state.db().begin().await?;
     super::ledger::lock_customer(&mut tx, auth.pid(), &customer_type, &customer_id).await?;
-    super::ledger::forget_checkpoints(&mut tx, auth.pid(), &customer_type, &customer_id).await?;
+    super::ledger::forget_balances(&mut tx, auth.pid(), &customer_type, &customer_id).await?;
     for id in ids {
         sqlx::query("UPDATE purchases SET status = 'canceled', cancel_at_period_end = 1, canceled_at = $1, ended_at = COALESCE(current_period_end, $1) WHERE id = $2")
             .bind(now)

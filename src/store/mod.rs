@@ -48,6 +48,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(3, "0003_teams_rbac_api_keys"),
     migration!(4, "0004_payments"),
     migration!(5, "0005_channel_index"),
+    migration!(6, "0006_item_balances"),
 ];
 
 /// WAL lets readers run beside the single writer; the busy timeout queues writers instead of failing.

@@ -248,6 +248,19 @@ pub async fn find(db: &sqlx::AnyPool, project_id: &str, user_id: &str) -> ApiRes
         .map_err(ApiError::from)
 }
 
+/// Whether the project has this user (one index probe; `find` builds the whole user).
+pub async fn exists(db: &sqlx::AnyPool, project_id: &str, user_id: &str) -> ApiResult<bool> {
+    if uuid::Uuid::parse_str(user_id).is_err() {
+        return Ok(false);
+    }
+    let row = sqlx::query("SELECT 1 FROM users WHERE project_id = $1 AND id = $2")
+        .bind(project_id)
+        .bind(user_id)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.is_some())
+}
+
 /// The user who may sign in with `email` (already normalised), and whether that email is verified.
 pub async fn find_by_auth_email(
     db: &sqlx::AnyPool,
