@@ -725,6 +725,174 @@ both_backends!(
     }
 );
 
+/// Buys `product` for the signed-in user through test-mode checkout.
+async fn buy_in_test_mode(app: &TestServer, session: &Value, product: &str) {
+    let uid = session["user_id"].as_str().unwrap();
+    let r = app
+        .client()
+        .user(session)
+        .post("/payments/purchases/create-purchase-url")
+        .json(json!({ "customer_type": "user", "customer_id": uid, "product_id": product }))
+        .send()
+        .await
+        .expect(200);
+    let code = r["url"]
+        .as_str()
+        .unwrap()
+        .split("/purchase/")
+        .nth(1)
+        .unwrap();
+    let code = code.split('?').next().unwrap();
+    app.anon()
+        .post("/internal/payments/test-mode-purchase-session")
+        .json(json!({ "full_code": code, "price_id": "monthly" }))
+        .send()
+        .await
+        .expect(200);
+}
+
+both_backends!(plan_switch, |app: TestServer| async move {
+    set_catalog(&app).await;
+    app.admin()
+        .patch("/internal/config/override/branch")
+        .json(json!({ "config_override_string": json!({
+            "payments.products.pro.includedItems": { "credits": { "quantity": 500, "expires": "when-purchase-expires" } },
+            "payments.products.pro.prices": {
+                "monthly": { "USD": "25", "interval": [1, "month"] },
+                "yearly": { "USD": "250", "interval": [1, "year"] },
+                "eur-only": { "EUR": "25", "interval": [1, "month"] }
+            }
+        }).to_string() }))
+        .send()
+        .await
+        .expect(200);
+    let s = app.sign_up("switcher@example.com", "password123").await;
+    let uid = s["user_id"].as_str().unwrap().to_string();
+    buy_in_test_mode(&app, &s, "starter").await;
+    change(&app, &uid, -30, false).await.expect(200);
+    assert_eq!(item(&app, &uid, "credits").await, 70);
+    let url = format!("/payments/products/user/{uid}/switch");
+    let switch = |body: Value| app.client().user(&s).post(&url).json(body).send();
+    let owned = |app: &TestServer| {
+        let path = format!("/payments/products/user/{uid}");
+        let get = app.server().get(&path).send();
+        async move { get.await.expect(200)["items"].as_array().unwrap().clone() }
+    };
+    let before = owned(&app).await;
+    let subscription_id = before[0]["subscription"]["subscription_id"].clone();
+    assert_eq!(before[0]["id"], "starter");
+    assert_eq!(
+        before[0]["switch_options"].as_array().unwrap()[0]["product_id"],
+        "pro"
+    );
+
+    // Refusals, in the original's order, and none of them changes anything.
+    let refusals = [
+        (
+            json!({ "from_product_id": "starter", "to_product_id": "nope" }),
+            "Product not found.",
+        ),
+        (
+            json!({ "from_product_id": "credit-pack", "to_product_id": "pro" }),
+            "Products must be in the same product line to switch.",
+        ),
+        (
+            json!({ "from_product_id": "starter", "to_product_id": "starter" }),
+            "Product is already active.",
+        ),
+        (
+            json!({ "from_product_id": "lifetime", "to_product_id": "pro" }),
+            "This subscription cannot be switched.",
+        ),
+        (
+            json!({ "from_product_id": "pro", "to_product_id": "starter" }),
+            "This subscription cannot be switched.",
+        ),
+        (
+            json!({ "from_product_id": "starter", "to_product_id": "lifetime" }),
+            "Price not found for target product.",
+        ),
+        (
+            json!({ "from_product_id": "starter", "to_product_id": "pro", "price_id": "nope" }),
+            "Price not found for target product.",
+        ),
+        (
+            json!({ "from_product_id": "starter", "to_product_id": "pro", "price_id": "eur-only" }),
+            "Target price must include a USD amount.",
+        ),
+        (
+            json!({ "from_product_id": "starter", "to_product_id": "pro", "quantity": 2 }),
+            "This product is not stackable; quantity must be 1",
+        ),
+    ];
+    for (body, message) in refusals {
+        switch(body).await.expect_text(400, message);
+    }
+    switch(json!({ "from_product_id": "starter" }))
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    app.server()
+        .post("/payments/products/custom/c1/switch")
+        .json(json!({ "from_product_id": "starter", "to_product_id": "pro" }))
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    let other = app
+        .sign_up("other-switcher@example.com", "password123")
+        .await;
+    app.client()
+        .user(&other)
+        .post(&url)
+        .json(json!({ "from_product_id": "starter", "to_product_id": "pro" }))
+        .send()
+        .await
+        .expect_text(403, "Clients can only manage their own subscriptions.");
+    // A granted subscription has nothing to charge the change to.
+    let oid = other["user_id"].as_str().unwrap();
+    app.server()
+        .post(&format!("/payments/products/user/{oid}"))
+        .json(json!({ "product_id": "starter" }))
+        .send()
+        .await
+        .expect(200);
+    app.server()
+        .post(&format!("/payments/products/user/{oid}/switch"))
+        .json(json!({ "from_product_id": "starter", "to_product_id": "pro" }))
+        .send()
+        .await
+        .expect_text(400, "This subscription cannot be switched.");
+    app.admin().patch("/internal/config/override/environment").json(json!({ "config_override_string": json!({ "payments.blockNewPurchases": true }).to_string() })).send().await.expect(200);
+    switch(json!({ "from_product_id": "starter", "to_product_id": "pro" }))
+        .await
+        .expect_error(403, "NEW_PURCHASES_BLOCKED");
+    app.admin().patch("/internal/config/override/environment").json(json!({ "config_override_string": json!({ "payments.blockNewPurchases": false }).to_string() })).send().await.expect(200);
+    assert_eq!(owned(&app).await, before);
+    assert_eq!(item(&app, &uid, "credits").await, 70);
+
+    // The switch: same subscription, new product and price; grants are the new product's.
+    let r = switch(
+        json!({ "from_product_id": "starter", "to_product_id": "pro", "price_id": "yearly" }),
+    )
+    .await
+    .expect(200);
+    assert_eq!(r, json!({ "success": true }));
+    let after = owned(&app).await;
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0]["id"], "pro");
+    assert_eq!(after[0]["subscription"]["subscription_id"], subscription_id);
+    assert_eq!(
+        after[0]["switch_options"].as_array().unwrap()[0]["product_id"],
+        "starter"
+    );
+    assert_eq!(item(&app, &uid, "credits").await, 470);
+    // And back.
+    switch(json!({ "from_product_id": "pro", "to_product_id": "starter" }))
+        .await
+        .expect(200);
+    assert_eq!(owned(&app).await[0]["id"], "starter");
+    assert_eq!(item(&app, &uid, "credits").await, 70);
+});
+
 /// 64 concurrent decrements of 1 on a balance of 20: exactly 20 succeed and the balance ends at 0.
 async fn concurrent_decrements(backend: Backend) {
     let app = TestServer::start(backend).await;

@@ -8,6 +8,7 @@ pub mod items;
 pub mod ledger;
 pub mod products;
 pub mod purchases;
+pub mod switch;
 pub mod transactions;
 
 use crate::http::error::KnownError;
@@ -21,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .merge(items::routes())
         .merge(products::routes())
         .merge(purchases::routes())
+        .merge(switch::routes())
         .merge(transactions::routes())
 }
 
@@ -95,4 +97,13 @@ pub fn product_already_granted(product_id: &str, customer_id: &str) -> KnownErro
 
 pub fn new_purchases_blocked() -> KnownError {
     known("NEW_PURCHASES_BLOCKED", 403, "New purchases are currently blocked for this project. Please contact support for more information.", None)
+}
+
+pub fn default_payment_method_required(customer_type: &str, customer_id: &str) -> KnownError {
+    known(
+        "DEFAULT_PAYMENT_METHOD_REQUIRED",
+        400,
+        "No default payment method is set for this customer.",
+        Some(json!({ "customer_type": customer_type, "customer_id": customer_id })),
+    )
 }

@@ -150,6 +150,8 @@ pub struct Purchase {
     pub product_id: Option<String>,
     pub kind: String,
     pub status: String,
+    /// `API_GRANT`, `TEST_MODE`, `PURCHASE_PAGE`, …
+    pub creation_source: String,
     pub quantity: i64,
     pub snapshot: Value,
     pub current_period_end: Option<i64>,
@@ -177,7 +179,7 @@ pub async fn purchases_of(
     customer_id: &str,
 ) -> sqlx::Result<Vec<Purchase>> {
     let rows = sqlx::query(
-        "SELECT id, product_id, kind, status, quantity, product, current_period_end, cancel_at_period_end, created_at, ended_at, refunded_at
+        "SELECT id, product_id, kind, status, creation_source, quantity, product, current_period_end, cancel_at_period_end, created_at, ended_at, refunded_at
          FROM purchases WHERE project_id = $1 AND customer_type = $2 AND customer_id = $3 ORDER BY created_at, id",
     )
     .bind(project_id)
@@ -192,6 +194,7 @@ pub async fn purchases_of(
                 product_id: r.try_get("product_id")?,
                 kind: r.try_get("kind")?,
                 status: r.try_get("status")?,
+                creation_source: r.try_get("creation_source")?,
                 quantity: r.try_get("quantity")?,
                 snapshot: serde_json::from_str(&r.try_get::<String, _>("product")?)
                     .unwrap_or(Value::Null),

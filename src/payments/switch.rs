@@ -1,0 +1,205 @@
+//! `POST payments/products/{customer_type}/{customer_id}/switch`: change plan inside a product
+//! line. The subscription row is changed in place (same id, creation time and period), so its
+//! item grants become the target product's as if it had been held from the start.
+//!
+//! The original switches only Stripe-backed subscriptions (Stripe prorates the charge). Until
+//! Stripe is wired in, a subscription bought through test-mode checkout switches in place, since
+//! there is nothing to charge; granted subscriptions refuse as in the original (docs/compat.md).
+
+use super::config::Catalog;
+use super::products::{ownership, purchases_of, Purchase};
+use super::{customers, new_purchases_blocked};
+use crate::http::context::ANY;
+use crate::http::extract::schema_problem;
+use crate::http::{json_ok, ApiError, ApiResult, Auth, JsonBody, RequestCtx};
+use crate::projects::overrides;
+use crate::server::AppState;
+use crate::store::now_ms;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/payments/products/{customer_type}/{customer_id}/switch",
+        post(switch),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SwitchBody {
+    from_product_id: String,
+    to_product_id: String,
+    price_id: Option<String>,
+    quantity: Option<i64>,
+}
+
+fn refuse(message: &str) -> ApiError {
+    ApiError::bad_request(message)
+}
+
+fn include_by_default(product: &Value) -> bool {
+    product["prices"] == "include-by-default"
+}
+
+/// The price ids of a product that recur (have an interval), in config order.
+fn interval_prices(product: &Value) -> Vec<(&String, &Value)> {
+    product["prices"]
+        .as_object()
+        .map(|p| {
+            p.iter()
+                .filter(|(_, v)| v.get("interval").is_some())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The rules that need only the catalog (steps 3–9 of the original's order).
+fn check_products<'c>(
+    catalog: &'c Catalog,
+    customer_type: &str,
+    from_id: &str,
+    to_id: &str,
+) -> ApiResult<(&'c Value, &'c Value)> {
+    let (Some(from), Some(to)) = (catalog.products.get(from_id), catalog.products.get(to_id))
+    else {
+        return Err(refuse("Product not found."));
+    };
+    if from["customerType"] != customer_type || to["customerType"] != customer_type {
+        return Err(refuse("Product customer type does not match."));
+    }
+    if !from["productLineId"].is_string() || from["productLineId"] != to["productLineId"] {
+        return Err(refuse(
+            "Products must be in the same product line to switch.",
+        ));
+    }
+    if from_id == to_id {
+        return Err(refuse("Product is already active."));
+    }
+    if to["isAddOnTo"].as_object().is_some_and(|m| !m.is_empty()) {
+        return Err(refuse(
+            "Add-on products cannot be selected for plan switching.",
+        ));
+    }
+    if include_by_default(to) {
+        return Err(refuse(
+            "Include-by-default products cannot be selected for plan switching.",
+        ));
+    }
+    if !include_by_default(from) && interval_prices(from).is_empty() {
+        return Err(refuse("This subscription cannot be switched."));
+    }
+    Ok((from, to))
+}
+
+/// The subscription to change: an active one of `from`, and no other ownership in the line.
+fn find_subscription(
+    purchases: &[Purchase],
+    from_id: &str,
+    line: &Value,
+    now: i64,
+) -> ApiResult<Option<Purchase>> {
+    let backed_by_subscription = |key: &str| {
+        purchases
+            .iter()
+            .any(|p| p.is_active_subscription(now) && p.product_id.as_deref() == Some(key))
+    };
+    let other_ownership = ownership(purchases, now)
+        .iter()
+        .any(|(key, o)| &o.snapshot["productLineId"] == line && !backed_by_subscription(key));
+    if other_ownership {
+        return Err(refuse(
+            "Customer already has a one-time purchase in this product line",
+        ));
+    }
+    Ok(purchases
+        .iter()
+        .rev()
+        .find(|p| p.is_active_subscription(now) && p.product_id.as_deref() == Some(from_id))
+        .cloned())
+}
+
+async fn switch(
+    State(state): State<AppState>,
+    ctx: RequestCtx,
+    Path((customer_type, customer_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<SwitchBody>,
+) -> ApiResult<Response> {
+    let auth: &Auth = ctx.require(ANY)?;
+    if customer_type != "user" && customer_type != "team" {
+        return Err(schema_problem(
+            "params.customer_type must be one of: user, team",
+        ));
+    }
+    if body.quantity.is_some_and(|q| q < 1) {
+        return Err(schema_problem("body.quantity must be at least 1"));
+    }
+    let catalog = overrides::catalog(&state, auth.pid()).await?;
+    if catalog.block_new_purchases {
+        return Err(new_purchases_blocked().into());
+    }
+    customers::check_client_access(
+        &state,
+        auth,
+        &customer_type,
+        &customer_id,
+        "Clients can only manage their own subscriptions.",
+    )
+    .await?;
+    let (from, to) = check_products(
+        &catalog,
+        &customer_type,
+        &body.from_product_id,
+        &body.to_product_id,
+    )?;
+    customers::ensure_exists(&state, auth, &customer_type, &customer_id).await?;
+
+    let _turn = state.store.write_turn().await;
+    let mut tx = state.db().begin().await?;
+    super::ledger::lock_customer(&mut tx, auth.pid(), &customer_type, &customer_id).await?;
+    let now = now_ms();
+    let purchases = purchases_of(&mut tx, auth.pid(), &customer_type, &customer_id).await?;
+    let subscription = find_subscription(
+        &purchases,
+        &body.from_product_id,
+        &from["productLineId"],
+        now,
+    )?;
+    // Only a test-mode subscription can change without a payment provider to charge the change.
+    let subscription = match subscription {
+        Some(s) if s.creation_source == "TEST_MODE" && catalog.test_mode => s,
+        Some(_) => return Err(refuse("This subscription cannot be switched.")),
+        None if include_by_default(from) => {
+            return Err(super::default_payment_method_required(&customer_type, &customer_id).into())
+        }
+        None => return Err(refuse("This subscription cannot be switched.")),
+    };
+    let prices = interval_prices(to);
+    let (price_id, price) = match &body.price_id {
+        Some(id) => prices.into_iter().find(|(p, _)| *p == id),
+        None => prices.into_iter().next(),
+    }
+    .ok_or_else(|| refuse("Price not found for target product."))?;
+    if price.get("USD").is_none() {
+        return Err(refuse("Target price must include a USD amount."));
+    }
+    if body.quantity.is_some_and(|q| q != 1) && to["stackable"] != true {
+        return Err(refuse("This product is not stackable; quantity must be 1"));
+    }
+    let quantity = body.quantity.unwrap_or(subscription.quantity);
+    sqlx::query("UPDATE purchases SET product_id = $1, product = $2, price_id = $3, quantity = $4 WHERE id = $5")
+        .bind(&body.to_product_id)
+        .bind(to.to_string())
+        .bind(price_id)
+        .bind(quantity)
+        .bind(&subscription.id)
+        .execute(&mut *tx)
+        .await?;
+    super::ledger::forget_balances(&mut tx, auth.pid(), &customer_type, &customer_id).await?;
+    tx.commit().await?;
+    Ok(json_ok(json!({ "success": true })))
+}
