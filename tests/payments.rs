@@ -722,6 +722,54 @@ both_backends!(
             .send()
             .await
             .expect_error(401, "INSUFFICIENT_ACCESS_TYPE");
+        // Pages of 7 walk the whole ledger in the same order as one page, however many rows
+        // share a millisecond.
+        let url = format!(
+            "{}/api/v1/payments/items/user/{uid}/credits/update-quantity?allow_negative=false",
+            app.base
+        );
+        let changes: Vec<_> = (0..30)
+            .map(|i| {
+                let request = app
+                    .http
+                    .post(&url)
+                    .header("x-stack-project-id", &app.project_id)
+                    .header("x-stack-access-type", "server")
+                    .header("x-stack-secret-server-key", &app.secret_server_key)
+                    .json(&json!({ "delta": i + 1 }));
+                tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+            })
+            .collect();
+        for c in changes {
+            assert_eq!(c.await.unwrap(), 200);
+        }
+        let ids = |page: &Value| -> Vec<String> {
+            page["transactions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let whole = app
+            .admin()
+            .get("/internal/payments/transactions?limit=200")
+            .send()
+            .await
+            .expect(200);
+        assert_eq!(whole["next_cursor"], Value::Null);
+        let mut walked = Vec::new();
+        let mut path = "/internal/payments/transactions?limit=7".to_string();
+        loop {
+            let page = app.admin().get(&path).send().await.expect(200);
+            walked.extend(ids(&page));
+            match page["next_cursor"].as_str() {
+                Some(c) => path = format!("/internal/payments/transactions?limit=7&cursor={c}"),
+                None => break,
+            }
+        }
+        assert_eq!(walked.len(), 33);
+        assert_eq!(walked, ids(&whole));
     }
 );
 

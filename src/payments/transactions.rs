@@ -166,23 +166,9 @@ async fn list(
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(50)
         .clamp(1, 200);
-    let cursor: Option<(i64, String)> = match &q.cursor {
-        None => None,
-        Some(c) => {
-            let parsed: Option<Value> = B64
-                .decode(c)
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok());
-            match parsed.as_ref().and_then(|v| {
-                Some((
-                    v["createdAtMillis"].as_i64()?,
-                    v["txnId"].as_str()?.to_string(),
-                ))
-            }) {
-                Some(c) => Some(c),
-                None => return Err(ApiError::bad_request("Invalid cursor")),
-            }
-        }
+    let cursor = match &q.cursor {
+        None => Position::START,
+        Some(c) => Position::parse(c).ok_or_else(|| ApiError::bad_request("Invalid cursor"))?,
     };
     let include_purchases = matches!(q.kind.as_deref(), None | Some("purchase"));
     let include_changes = matches!(
@@ -190,101 +176,171 @@ async fn list(
         None | Some("manual-item-quantity-change")
     );
     let ctype = q.customer_type.clone().unwrap_or_default();
-    // (created_at, internal txn id, transaction)
-    let mut txns: Vec<(i64, String, Value)> = Vec::new();
+    // Each source gives its first `limit + 1` rows after the cursor; the merge keeps the first
+    // `limit + 1` of all, which says whether another page exists.
+    let mut txns: Vec<(Position, Value)> = Vec::new();
     if include_purchases {
-        let rows = sqlx::query(
-            "SELECT id, customer_type, customer_id, product_id, price_id, product, quantity, kind, creation_source, created_at, refunded_at
-             FROM purchases WHERE project_id = $1 AND ($2 = '' OR customer_type = $2)",
-        )
-        .bind(auth.pid())
-        .bind(&ctype)
-        .fetch_all(state.db())
-        .await?;
-        for r in rows {
-            let id: String = r.try_get("id")?;
-            let created_at: i64 = r.try_get("created_at")?;
-            let kind: String = r.try_get("kind")?;
-            let snapshot: Value =
-                serde_json::from_str(&r.try_get::<String, _>("product")?).unwrap_or(Value::Null);
-            let (customer_type, customer_id): (String, String) =
-                (r.try_get("customer_type")?, r.try_get("customer_id")?);
-            let quantity: i64 = r.try_get("quantity")?;
-            let mut grant = json!({
-                "type": "product_grant",
-                "adjusted_transaction_id": null, "adjusted_entry_index": null,
-                "customer_type": customer_type, "customer_id": customer_id,
-                "product_id": r.try_get::<Option<String>, _>("product_id")?,
-                "product": grant_product_view(&snapshot),
-                "price_id": r.try_get::<Option<String>, _>("price_id")?,
-                "quantity": quantity,
-            });
-            grant[if kind == "subscription" {
-                "subscription_id"
-            } else {
-                "one_time_purchase_id"
-            }] = json!(id);
-            let mut entries = vec![grant];
-            for (item_id, inc) in snapshot["includedItems"].as_object().into_iter().flatten() {
-                entries.push(json!({
-                    "type": "item_quantity_change",
-                    "adjusted_transaction_id": null, "adjusted_entry_index": null,
-                    "customer_type": customer_type, "customer_id": customer_id,
-                    "item_id": item_id,
-                    "quantity": inc["quantity"].as_i64().unwrap_or(0) * quantity,
-                }));
-            }
-            let internal = if kind == "subscription" {
-                format!("sub-start:{id}")
-            } else {
-                format!("otp:{id}")
-            };
-            let test_mode = r.try_get::<String, _>("creation_source")? == "TEST_MODE";
-            txns.push((created_at, internal, json!({
-                "id": id, "created_at_millis": created_at, "effective_at_millis": created_at, "type": "purchase",
-                "entries": entries, "adjusted_by": [], "test_mode": test_mode,
-            })));
-        }
-    }
-    if include_changes {
-        let rows = sqlx::query("SELECT id, customer_type, customer_id, item_id, quantity, created_at FROM item_changes WHERE project_id = $1 AND ($2 = '' OR customer_type = $2)")
-            .bind(auth.pid())
-            .bind(&ctype)
+        let sql = format!(
+            "SELECT id, customer_type, customer_id, product_id, price_id, product, quantity, kind, creation_source, created_at
+             FROM purchases WHERE project_id = $1 AND ($2 = '' OR customer_type = $2) AND {}",
+            Position::after_sql(PURCHASE_RANK)
+        );
+        let rows = cursor
+            .bind(sqlx::query(&sql).bind(auth.pid()).bind(&ctype), limit)
             .fetch_all(state.db())
             .await?;
         for r in rows {
-            let id: String = r.try_get("id")?;
-            let created_at: i64 = r.try_get("created_at")?;
-            txns.push((created_at, format!("miqc:{id}"), json!({
-                "id": id, "created_at_millis": created_at, "effective_at_millis": created_at, "type": "manual-item-quantity-change",
-                "entries": [{
-                    "type": "item_quantity_change",
-                    "adjusted_transaction_id": null, "adjusted_entry_index": null,
-                    "customer_type": r.try_get::<String, _>("customer_type")?, "customer_id": r.try_get::<String, _>("customer_id")?,
-                    "item_id": r.try_get::<String, _>("item_id")?, "quantity": r.try_get::<i64, _>("quantity")?,
-                }],
-                "adjusted_by": [], "test_mode": false,
-            })));
+            txns.push(purchase_transaction(&r)?);
         }
     }
-    txns.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
-    let start = match &cursor {
-        Some((at, id)) => txns
-            .iter()
-            .position(|(t, i, _)| (*t, i) < (*at, id))
-            .unwrap_or(txns.len()),
-        None => 0,
-    };
-    let page: Vec<&(i64, String, Value)> = txns.iter().skip(start).take(limit).collect();
-    let next_cursor = if txns.len() > start + limit {
-        page.last().map(|(at, id, _)| {
-            B64.encode(json!({ "createdAtMillis": at, "txnId": id }).to_string())
-        })
-    } else {
-        None
-    };
-    let transactions: Vec<&Value> = page.iter().map(|(_, _, t)| t).collect();
+    if include_changes {
+        let sql = format!(
+            "SELECT id, customer_type, customer_id, item_id, quantity, created_at
+             FROM item_changes WHERE project_id = $1 AND ($2 = '' OR customer_type = $2) AND {}",
+            Position::after_sql(CHANGE_RANK)
+        );
+        let rows = cursor
+            .bind(sqlx::query(&sql).bind(auth.pid()).bind(&ctype), limit)
+            .fetch_all(state.db())
+            .await?;
+        for r in rows {
+            txns.push(change_transaction(&r)?);
+        }
+    }
+    txns.sort_by(|a, b| b.0.cmp(&a.0));
+    let next_cursor = (txns.len() > limit).then(|| txns[limit - 1].0.encode());
+    txns.truncate(limit);
+    let transactions: Vec<&Value> = txns.iter().map(|(_, t)| t).collect();
     Ok(json_ok(
         json!({ "transactions": transactions, "next_cursor": next_cursor }),
+    ))
+}
+
+/// Where a transaction sorts: newest first, then by the original's internal id
+/// (`sub-start:<id>` > `otp:<id>` > `miqc:<id>` at the same millisecond, then by id).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Position {
+    created_at: i64,
+    rank: i64,
+    id: String,
+}
+
+/// The rank of each internal id prefix, as SQL over the source's row.
+const PURCHASE_RANK: &str = "(CASE WHEN kind = 'subscription' THEN 2 ELSE 1 END)";
+/// (An expression, not a literal: SQLite reads `ORDER BY 0` as a column number.)
+const CHANGE_RANK: &str = "CAST(0 AS INTEGER)";
+const PREFIXES: [&str; 3] = ["miqc", "otp", "sub-start"];
+
+impl Position {
+    const START: Position = Position {
+        created_at: i64::MAX,
+        rank: 3,
+        id: String::new(),
+    };
+
+    fn parse(cursor: &str) -> Option<Position> {
+        let v: Value = serde_json::from_slice(&B64.decode(cursor).ok()?).ok()?;
+        let (prefix, id) = v["txnId"].as_str()?.split_once(':')?;
+        Some(Position {
+            created_at: v["createdAtMillis"].as_i64()?,
+            rank: PREFIXES.iter().position(|p| *p == prefix)? as i64,
+            id: id.to_string(),
+        })
+    }
+
+    fn encode(&self) -> String {
+        let txn_id = format!("{}:{}", PREFIXES[self.rank as usize], self.id);
+        B64.encode(json!({ "createdAtMillis": self.created_at, "txnId": txn_id }).to_string())
+    }
+
+    /// Rows strictly after a position ($3–$5), in page order, at most $6 of them.
+    fn after_sql(rank: &str) -> String {
+        format!(
+            "(created_at < $3 OR (created_at = $3 AND ({rank} < $4 OR ({rank} = $4 AND id < $5))))
+             ORDER BY created_at DESC, {rank} DESC, id DESC LIMIT $6"
+        )
+    }
+
+    fn bind<'q>(
+        &'q self,
+        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        limit: usize,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        q.bind(self.created_at)
+            .bind(self.rank)
+            .bind(self.id.as_str())
+            .bind(limit as i64 + 1)
+    }
+}
+
+fn purchase_transaction(r: &sqlx::any::AnyRow) -> sqlx::Result<(Position, Value)> {
+    let id: String = r.try_get("id")?;
+    let created_at: i64 = r.try_get("created_at")?;
+    let kind: String = r.try_get("kind")?;
+    let snapshot: Value =
+        serde_json::from_str(&r.try_get::<String, _>("product")?).unwrap_or(Value::Null);
+    let (customer_type, customer_id): (String, String) =
+        (r.try_get("customer_type")?, r.try_get("customer_id")?);
+    let quantity: i64 = r.try_get("quantity")?;
+    let mut grant = json!({
+        "type": "product_grant",
+        "adjusted_transaction_id": null, "adjusted_entry_index": null,
+        "customer_type": customer_type, "customer_id": customer_id,
+        "product_id": r.try_get::<Option<String>, _>("product_id")?,
+        "product": grant_product_view(&snapshot),
+        "price_id": r.try_get::<Option<String>, _>("price_id")?,
+        "quantity": quantity,
+    });
+    let subscription = kind == "subscription";
+    grant[if subscription {
+        "subscription_id"
+    } else {
+        "one_time_purchase_id"
+    }] = json!(id);
+    let mut entries = vec![grant];
+    for (item_id, inc) in snapshot["includedItems"].as_object().into_iter().flatten() {
+        entries.push(json!({
+            "type": "item_quantity_change",
+            "adjusted_transaction_id": null, "adjusted_entry_index": null,
+            "customer_type": customer_type, "customer_id": customer_id,
+            "item_id": item_id,
+            "quantity": inc["quantity"].as_i64().unwrap_or(0) * quantity,
+        }));
+    }
+    let test_mode = r.try_get::<String, _>("creation_source")? == "TEST_MODE";
+    let position = Position {
+        created_at,
+        rank: if subscription { 2 } else { 1 },
+        id: id.clone(),
+    };
+    Ok((
+        position,
+        json!({
+            "id": id, "created_at_millis": created_at, "effective_at_millis": created_at, "type": "purchase",
+            "entries": entries, "adjusted_by": [], "test_mode": test_mode,
+        }),
+    ))
+}
+
+fn change_transaction(r: &sqlx::any::AnyRow) -> sqlx::Result<(Position, Value)> {
+    let id: String = r.try_get("id")?;
+    let created_at: i64 = r.try_get("created_at")?;
+    let position = Position {
+        created_at,
+        rank: 0,
+        id: id.clone(),
+    };
+    Ok((
+        position,
+        json!({
+            "id": id, "created_at_millis": created_at, "effective_at_millis": created_at, "type": "manual-item-quantity-change",
+            "entries": [{
+                "type": "item_quantity_change",
+                "adjusted_transaction_id": null, "adjusted_entry_index": null,
+                "customer_type": r.try_get::<String, _>("customer_type")?, "customer_id": r.try_get::<String, _>("customer_id")?,
+                "item_id": r.try_get::<String, _>("item_id")?, "quantity": r.try_get::<i64, _>("quantity")?,
+            }],
+            "adjusted_by": [], "test_mode": false,
+        }),
     ))
 }
