@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/latest", api)
         .route("/health", get(health))
         .merge(crate::ui::dashboard::routes())
+        .merge(crate::ui::checkout::routes())
         .layer(axum::middleware::from_fn(http::site_headers))
         .with_state(state)
 }

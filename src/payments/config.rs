@@ -259,6 +259,45 @@ pub fn interval_ms(v: &Value) -> Option<i64> {
     Some(n * unit)
 }
 
+/// A price as people read it: "$10.00 / month", "€25.00 every 3 months · 7-day free trial".
+pub fn price_label(price: &Value) -> String {
+    let amount = CURRENCIES.iter().find_map(|(code, decimals)| {
+        let amount = price.get(*code)?.as_str()?;
+        let (whole, frac) = amount.split_once('.').unwrap_or((amount, ""));
+        let frac = format!("{frac:0<width$}", width = *decimals as usize);
+        let symbol = match *code {
+            "USD" | "AUD" | "CAD" => "$",
+            "EUR" => "€",
+            "GBP" => "£",
+            "JPY" => "¥",
+            "INR" => "₹",
+            _ => "",
+        };
+        let prefix = if *code == "AUD" || *code == "CAD" {
+            &code[..2]
+        } else {
+            ""
+        };
+        Some(if frac.is_empty() {
+            format!("{prefix}{symbol}{whole}")
+        } else {
+            format!("{prefix}{symbol}{whole}.{frac}")
+        })
+    });
+    let mut label = amount.unwrap_or_else(|| "Free".into());
+    let span =
+        |v: &Value| -> Option<(i64, String)> { Some((v[0].as_i64()?, v[1].as_str()?.to_string())) };
+    match span(&price["interval"]) {
+        Some((1, unit)) => label.push_str(&format!(" / {unit}")),
+        Some((n, unit)) => label.push_str(&format!(" every {n} {unit}s")),
+        None => {}
+    }
+    if let Some((n, unit)) = span(&price["freeTrial"]) {
+        label.push_str(&format!(" · {n}-{unit} free trial"));
+    }
+    label
+}
+
 /// The product view clients see (listings, validate-code).
 pub fn product_view(p: &Value) -> Value {
     let prices = match &p["prices"] {
@@ -315,6 +354,17 @@ mod tests {
             "products": { "pro": { "prices": { "monthly": { "USD": "10", "interval": [1, "month"] } }, "includedItems": { "credits": { "quantity": 100 } } } }
         }}));
         assert!(c.test_mode);
+        assert_eq!(
+            super::price_label(&json!({ "USD": "10", "interval": [1, "month"] })),
+            "$10.00 / month"
+        );
+        assert_eq!(
+            super::price_label(
+                &json!({ "EUR": "2.5", "interval": [3, "month"], "freeTrial": [7, "day"] })
+            ),
+            "€2.50 every 3 months · 7-day free trial"
+        );
+        assert_eq!(super::price_label(&json!({ "JPY": "500" })), "¥500");
         assert_eq!(
             c.products["pro"]["includedItems"]["credits"]["expires"],
             "when-repeated"

@@ -310,33 +310,44 @@ pub fn validate_purchase(
     Ok((price, replaced))
 }
 
-/// Records a purchase without payment (an API grant or a test-mode checkout), replacing any
-/// conflicting subscription, in one transaction. Returns the subscription id when one was made.
-#[allow(clippy::too_many_arguments)]
+/// A purchase recorded without payment: an API grant or a test-mode checkout.
+pub struct NewPurchase<'a> {
+    pub project_id: &'a str,
+    pub customer_type: &'a str,
+    pub customer_id: &'a str,
+    pub chosen: &'a Chosen,
+    pub price_id: Option<&'a str>,
+    pub quantity: i64,
+    /// `API_GRANT` or `TEST_MODE`.
+    pub source: &'a str,
+}
+
+/// Records a purchase, replacing any conflicting subscription, inside the caller's transaction
+/// (on SQLite the caller holds the write turn). Returns the subscription id when one was made.
 pub async fn grant_product(
-    state: &AppState,
-    project_id: &str,
-    customer_type: &str,
-    customer_id: &str,
-    chosen: &Chosen,
-    price_id: Option<&str>,
-    quantity: i64,
-    source: &str,
+    tx: &mut AnyConnection,
+    purchase: &NewPurchase<'_>,
 ) -> ApiResult<Option<String>> {
-    let _turn = state.store.write_turn().await;
-    let mut tx = state.db().begin().await?;
+    let NewPurchase {
+        project_id,
+        customer_type,
+        customer_id,
+        chosen,
+        price_id,
+        quantity,
+        source,
+    } = *purchase;
     // Purchases of one customer are serialised, so two grants cannot both pass the rules.
-    super::ledger::lock_customer(&mut tx, project_id, customer_type, customer_id).await?;
-    super::ledger::forget_balances(&mut tx, project_id, customer_type, customer_id).await?;
+    super::ledger::lock_customer(&mut *tx, project_id, customer_type, customer_id).await?;
+    super::ledger::forget_balances(&mut *tx, project_id, customer_type, customer_id).await?;
     let now = now_ms();
-    let purchases = purchases_of(&mut tx, project_id, customer_type, customer_id).await?;
+    let purchases = purchases_of(&mut *tx, project_id, customer_type, customer_id).await?;
     let (price, replaced) =
         validate_purchase(chosen, price_id, quantity, &purchases, customer_id, now)?;
     for old in &replaced {
         sqlx::query("UPDATE purchases SET status = 'canceled', canceled_at = $1, ended_at = $1 WHERE id = $2").bind(now).bind(&old.id).execute(&mut *tx).await?;
     }
     let Some((selected_price_id, price)) = price else {
-        tx.commit().await?;
         return Ok(None);
     };
     let recurring = interval_ms(&price["interval"]);
@@ -362,7 +373,6 @@ pub async fn grant_product(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(recurring.map(|_| id))
 }
 
@@ -403,17 +413,19 @@ async fn grant(
         )
         .into());
     }
-    let subscription_id = grant_product(
-        &state,
-        auth.pid(),
-        &customer_type,
-        &customer_id,
-        &chosen,
-        None,
+    let _turn = state.store.write_turn().await;
+    let mut tx = state.db().begin().await?;
+    let purchase = NewPurchase {
+        project_id: auth.pid(),
+        customer_type: &customer_type,
+        customer_id: &customer_id,
+        chosen: &chosen,
+        price_id: None,
         quantity,
-        "API_GRANT",
-    )
-    .await?;
+        source: "API_GRANT",
+    };
+    let subscription_id = grant_product(&mut tx, &purchase).await?;
+    tx.commit().await?;
     let mut out = json!({ "success": true });
     if let Some(id) = subscription_id {
         out["subscription_id"] = json!(id);

@@ -3,7 +3,7 @@
 //! payment provider. Paid sessions go through Stripe (not configured here yet).
 
 use super::config::product_view;
-use super::products::{choose, grant_product, ownership, purchases_of, Chosen};
+use super::products::{choose, grant_product, ownership, purchases_of, Chosen, NewPurchase};
 use super::{
     customers, new_purchases_blocked, product_already_granted, product_customer_type_mismatch,
 };
@@ -199,15 +199,48 @@ async fn validate_code(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<ValidateCode>,
 ) -> ApiResult<Response> {
-    let pc = resolve_code(&state, &body.full_code).await?;
+    let checkout = inspect(&state, &body.full_code).await?;
     if body
         .return_url
         .as_deref()
-        .is_some_and(|u| !pc.project.config.is_trusted_url(u))
+        .is_some_and(|u| !checkout.project.config.is_trusted_url(u))
     {
         return Err(known::redirect_url_not_whitelisted().into());
     }
-    let catalog = overrides::catalog(&state, &pc.project.id).await?;
+    let conflicting: Vec<Value> = checkout
+        .conflicting
+        .iter()
+        .map(|(id, name)| json!({ "product_id": id, "display_name": name }))
+        .collect();
+    Ok(json_ok(json!({
+        "product": product_view(&checkout.product),
+        "stripe_account_id": null,
+        "project_id": checkout.project.id,
+        "project_logo_url": checkout.project.logos[0],
+        "already_bought_non_stackable": checkout.already_bought,
+        "conflicting_products": conflicting,
+        "test_mode": checkout.test_mode,
+        "charges_enabled": false,
+    })))
+}
+
+/// What a checkout page shows for a purchase code.
+pub struct Checkout {
+    pub project: Arc<Project>,
+    /// The product snapshot the code names.
+    pub product: Value,
+    /// Display names of the catalog's items, for the included-items list.
+    pub item_names: std::collections::HashMap<String, String>,
+    /// The customer owns this non-stackable product already.
+    pub already_bought: bool,
+    /// Products of the same line the purchase replaces: (id, display name).
+    pub conflicting: Vec<(String, String)>,
+    pub test_mode: bool,
+}
+
+pub async fn inspect(state: &AppState, full_code: &str) -> ApiResult<Checkout> {
+    let pc = resolve_code(state, full_code).await?;
+    let catalog = overrides::catalog(state, &pc.project.id).await?;
     let mut conn = state.db().acquire().await?;
     let owned = ownership(
         &purchases_of(
@@ -219,8 +252,8 @@ async fn validate_code(
         .await?,
         now_ms(),
     );
-    let snapshot = &pc.chosen.snapshot;
-    let already = pc
+    let snapshot = pc.chosen.snapshot;
+    let already_bought = pc
         .chosen
         .product_id
         .as_ref()
@@ -232,24 +265,33 @@ async fn validate_code(
         .as_object()
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
-    let conflicting: Vec<Value> = match snapshot["productLineId"].as_str() {
+    let conflicting = match snapshot["productLineId"].as_str() {
         Some(line) if recurring && catalog.product_lines.contains_key(line) => owned
             .iter()
             .filter(|(key, o)| o.snapshot["productLineId"] == line && !bases.contains(key))
-            .map(|(key, o)| json!({ "product_id": key, "display_name": o.snapshot.get("displayName").cloned().unwrap_or(json!(key)) }))
+            .map(|(key, o)| {
+                let name = o.snapshot["displayName"].as_str().unwrap_or(key);
+                (key.clone(), name.to_string())
+            })
             .collect(),
         _ => vec![],
     };
-    Ok(json_ok(json!({
-        "product": product_view(snapshot),
-        "stripe_account_id": null,
-        "project_id": pc.project.id,
-        "project_logo_url": pc.project.logos[0],
-        "already_bought_non_stackable": already,
-        "conflicting_products": conflicting,
-        "test_mode": catalog.test_mode,
-        "charges_enabled": false,
-    })))
+    let item_names = catalog
+        .items
+        .iter()
+        .map(|(id, item)| {
+            let name = item["displayName"].as_str().unwrap_or(id);
+            (id.clone(), name.to_string())
+        })
+        .collect();
+    Ok(Checkout {
+        project: pc.project,
+        product: snapshot,
+        item_names,
+        already_bought,
+        conflicting,
+        test_mode: catalog.test_mode,
+    })
 }
 
 #[derive(Deserialize)]
@@ -302,12 +344,24 @@ async fn test_mode_session(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<Session>,
 ) -> ApiResult<Response> {
-    let quantity = body.quantity.unwrap_or(1);
+    complete_test_purchase(&state, &body.full_code, &body.price_id, body.quantity).await?;
+    Ok(json_ok(json!({ "success": true })))
+}
+
+/// Completes a checkout in test mode: the purchase is recorded (no payment) and the code used up,
+/// in one transaction, so a code buys once however often it is submitted.
+pub async fn complete_test_purchase(
+    state: &AppState,
+    full_code: &str,
+    price_id: &str,
+    quantity: Option<i64>,
+) -> ApiResult<()> {
+    let quantity = quantity.unwrap_or(1);
     if quantity < 1 {
         return Err(schema_problem("body.quantity must be at least 1"));
     }
-    let pc = resolve_code(&state, &body.full_code).await?;
-    let catalog = overrides::catalog(&state, &pc.project.id).await?;
+    let pc = resolve_code(state, full_code).await?;
+    let catalog = overrides::catalog(state, &pc.project.id).await?;
     if catalog.block_new_purchases {
         return Err(new_purchases_blocked().into());
     }
@@ -317,22 +371,27 @@ async fn test_mode_session(
             "Test mode is not enabled for this project",
         ));
     }
-    grant_product(
-        &state,
-        &pc.project.id,
-        &pc.customer_type,
-        &pc.customer_id,
-        &pc.chosen,
-        Some(&body.price_id),
+    let _turn = state.store.write_turn().await;
+    let mut tx = state.db().begin().await?;
+    let used =
+        sqlx::query("DELETE FROM verification_codes WHERE project_id = $1 AND code_hash = $2")
+            .bind(&pc.project.id)
+            .bind(crate::crypto::secret::sha256_hex(&pc.code))
+            .execute(&mut *tx)
+            .await?;
+    if used.rows_affected() != 1 {
+        return Err(codes::not_found().into());
+    }
+    let purchase = NewPurchase {
+        project_id: &pc.project.id,
+        customer_type: &pc.customer_type,
+        customer_id: &pc.customer_id,
+        chosen: &pc.chosen,
+        price_id: Some(price_id),
         quantity,
-        "TEST_MODE",
-    )
-    .await?;
-    // One code, one purchase.
-    sqlx::query("DELETE FROM verification_codes WHERE project_id = $1 AND code_hash = $2")
-        .bind(&pc.project.id)
-        .bind(crate::crypto::secret::sha256_hex(&pc.code))
-        .execute(state.db())
-        .await?;
-    Ok(json_ok(json!({ "success": true })))
+        source: "TEST_MODE",
+    };
+    grant_product(&mut tx, &purchase).await?;
+    tx.commit().await?;
+    Ok(())
 }

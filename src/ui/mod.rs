@@ -1,3 +1,50 @@
-//! Server-rendered pages in the binary: the admin dashboard (and later the end-user pages).
+//! Server-rendered pages in the binary: the admin dashboard and the end-user pages (checkout).
+//! One small stylesheet, no scripts, nothing fetched from elsewhere.
 
+pub mod checkout;
 pub mod dashboard;
+
+use axum::response::{Html, IntoResponse, Response};
+use maud::{Markup, DOCTYPE};
+
+pub(crate) const STYLE: &str = "
+*{box-sizing:border-box}body{margin:0;font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;background:#f5f6f8;color:#14161a}
+header{display:flex;align-items:center;justify-content:space-between;padding:12px 24px;background:#14161a;color:#fff}
+header a{color:#fff;text-decoration:none;font-weight:600}main{max-width:880px;margin:32px auto;padding:0 20px}
+.card{background:#fff;border:1px solid #e3e5e9;border-radius:10px;padding:22px;margin-bottom:20px}
+h1{font-size:22px;margin:0 0 16px}h2{font-size:17px;margin:0 0 12px}label{display:block;font-size:13px;margin:12px 0 4px;color:#4a4f57}
+input[type=text],input[type=email],input[type=password]{width:100%;padding:9px 11px;border:1px solid #cfd3d9;border-radius:7px;font-size:14px}
+button{margin-top:14px;padding:9px 16px;border:0;border-radius:7px;background:#2b59ff;color:#fff;font-size:14px;cursor:pointer}
+button.link{background:none;color:#fff;padding:0;margin:0}.error{background:#fdecec;color:#a11;border-radius:7px;padding:9px 12px;margin-bottom:12px}
+.keys{background:#fff8e1;border:1px solid #f2d27a}code{background:#f0f1f4;padding:2px 6px;border-radius:4px;word-break:break-all}
+table{width:100%;border-collapse:collapse}td,th{text-align:left;padding:9px 6px;border-bottom:1px solid #eceef1;font-size:14px}
+.narrow{max-width:420px;margin:64px auto}.notice{background:#e8f5e9;color:#1b5e20;border-radius:7px;padding:9px 12px}.muted{color:#6b717b;font-size:13px}
+";
+
+/// The page every built-in page sits in: the header bar's content, then the main column.
+pub(crate) fn shell(title: &str, header: Markup, body: Markup) -> Markup {
+    maud::html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Portcullis" }
+                style { (maud::PreEscaped(STYLE)) }
+            }
+            body {
+                header { (header) }
+                main { (body) }
+            }
+        }
+    }
+}
+
+/// A form's error message, announced to screen readers.
+pub(crate) fn error(message: Option<&str>) -> Markup {
+    maud::html! { @if let Some(m) = message { p.error role="alert" { (m) } } }
+}
+
+pub(crate) fn html(markup: Markup) -> Response {
+    Html(markup.into_string()).into_response()
+}

@@ -14,7 +14,7 @@ use crate::projects::{self, keys, INTERNAL};
 use crate::server::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
@@ -108,9 +108,7 @@ pub async fn setup_link(state: &AppState) -> ApiResult<Option<String>> {
     )))
 }
 
-pub(crate) fn html(markup: maud::Markup) -> Response {
-    Html(markup.into_string()).into_response()
-}
+pub(crate) use crate::ui::html;
 
 /// A page answer that also sets (or clears) the session cookie.
 fn with_cookie(cookie: String, response: Response) -> Response {
