@@ -84,30 +84,43 @@ async fn create_url(
         )
         .into());
     }
+    let url = create_purchase_url(
+        &state,
+        &auth.project,
+        &body.customer_type,
+        &body.customer_id,
+        &chosen,
+        body.return_url.as_deref(),
+    )
+    .await?;
+    Ok(json_ok(json!({ "url": url })))
+}
+
+/// A one-day checkout URL for `chosen`, refused if the customer owns it already (non-stackable)
+/// or `return_url` is not trusted. The caller has checked who may ask.
+pub async fn create_purchase_url(
+    state: &AppState,
+    project: &Project,
+    customer_type: &str,
+    customer_id: &str,
+    chosen: &Chosen,
+    return_url: Option<&str>,
+) -> ApiResult<String> {
+    let project_id = project.id.as_str();
     let mut conn = state.db().acquire().await?;
     if let Some(id) = &chosen.product_id {
-        let owned = ownership(
-            &purchases_of(
-                &mut conn,
-                auth.pid(),
-                &body.customer_type,
-                &body.customer_id,
-            )
-            .await?,
-            now_ms(),
-        );
+        let purchases = purchases_of(&mut conn, project_id, customer_type, customer_id).await?;
+        let owned = ownership(&purchases, now_ms());
         if chosen.snapshot["stackable"] != true && owned.contains_key(id) {
-            return Err(product_already_granted(id, &body.customer_id).into());
+            return Err(product_already_granted(id, customer_id).into());
         }
     }
-    if let Some(url) = &body.return_url {
-        if !auth.project.config.is_trusted_url(url) {
-            return Err(known::redirect_url_not_whitelisted().into());
-        }
+    if return_url.is_some_and(|url| !project.config.is_trusted_url(url)) {
+        return Err(known::redirect_url_not_whitelisted().into());
     }
     let data = json!({
-        "customer_type": body.customer_type,
-        "customer_id": body.customer_id,
+        "customer_type": customer_type,
+        "customer_id": customer_id,
         "product_id": chosen.product_id,
         "product": chosen.snapshot,
         "stripe_account_id": null,
@@ -115,7 +128,7 @@ async fn create_url(
     });
     let code = codes::create(
         &mut conn,
-        auth.pid(),
+        project_id,
         CodeType::PurchaseUrl,
         json!({}),
         data,
@@ -123,11 +136,11 @@ async fn create_url(
         PURCHASE_CODE_TTL_MS,
     )
     .await?;
-    let mut url = format!("{}/purchase/{}_{}", state.public_url, auth.pid(), code);
-    if let Some(r) = &body.return_url {
+    let mut url = format!("{}/purchase/{project_id}_{code}", state.public_url);
+    if let Some(r) = return_url {
         url.push_str(&format!("?return_url={}", percent_encode(r)));
     }
-    Ok(json_ok(json!({ "url": url })))
+    Ok(url)
 }
 
 fn percent_encode(s: &str) -> String {

@@ -44,14 +44,25 @@ async fn refund(
     crate::http::JsonBody(body): crate::http::JsonBody<Refund>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ADMIN)?;
-    let (kind, not_found) = match body.kind.as_str() {
+    refund_purchase(&state, auth.pid(), &body.kind, &body.id).await?;
+    Ok(crate::http::success())
+}
+
+/// Refunds a purchase by its transaction type (`one-time-purchase` or `subscription`) and id.
+pub async fn refund_purchase(
+    state: &AppState,
+    project_id: &str,
+    transaction_type: &str,
+    id: &str,
+) -> ApiResult<()> {
+    let (kind, not_found) = match transaction_type {
         "one-time-purchase" => (
             "one_time",
             super::known(
                 "ONE_TIME_PURCHASE_NOT_FOUND",
                 404,
-                format!("One-time purchase with ID \"{}\" does not exist.", body.id),
-                Some(json!({ "one_time_purchase_id": body.id })),
+                format!("One-time purchase with ID \"{id}\" does not exist."),
+                Some(json!({ "one_time_purchase_id": id })),
             ),
         ),
         "subscription" => (
@@ -59,11 +70,8 @@ async fn refund(
             super::known(
                 "SUBSCRIPTION_INVOICE_NOT_FOUND",
                 404,
-                format!(
-                    "Subscription invoice with ID \"{}\" does not exist.",
-                    body.id
-                ),
-                Some(json!({ "subscription_invoice_id": body.id })),
+                format!("Subscription invoice with ID \"{id}\" does not exist."),
+                Some(json!({ "subscription_invoice_id": id })),
             ),
         ),
         _ => {
@@ -73,8 +81,8 @@ async fn refund(
         }
     };
     let row = sqlx::query("SELECT creation_source, refunded_at FROM purchases WHERE project_id = $1 AND id = $2 AND kind = $3")
-        .bind(auth.pid())
-        .bind(&body.id)
+        .bind(project_id)
+        .bind(id)
         .bind(kind)
         .fetch_optional(state.db())
         .await?
@@ -166,27 +174,60 @@ async fn list(
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(50)
         .clamp(1, 200);
-    let cursor = match &q.cursor {
+    let filter = Filter {
+        kind: q.kind,
+        customer_type: q.customer_type,
+        customer_id: None,
+    };
+    let (transactions, next_cursor) =
+        list_page(&state, auth.pid(), &filter, q.cursor.as_deref(), limit).await?;
+    Ok(json_ok(
+        json!({ "transactions": transactions, "next_cursor": next_cursor }),
+    ))
+}
+
+/// Which transactions to list; `None` means any.
+#[derive(Default)]
+pub struct Filter {
+    /// One of `TYPES`.
+    pub kind: Option<String>,
+    pub customer_type: Option<String>,
+    pub customer_id: Option<String>,
+}
+
+/// One page of a project's transactions, newest first, and the cursor of the next page.
+pub async fn list_page(
+    state: &AppState,
+    project_id: &str,
+    filter: &Filter,
+    cursor: Option<&str>,
+    limit: usize,
+) -> ApiResult<(Vec<Value>, Option<String>)> {
+    let cursor = match cursor {
         None => Position::START,
         Some(c) => Position::parse(c).ok_or_else(|| ApiError::bad_request("Invalid cursor"))?,
     };
-    let include_purchases = matches!(q.kind.as_deref(), None | Some("purchase"));
-    let include_changes = matches!(
-        q.kind.as_deref(),
-        None | Some("manual-item-quantity-change")
-    );
-    let ctype = q.customer_type.clone().unwrap_or_default();
+    let kind = filter.kind.as_deref();
+    let include_purchases = matches!(kind, None | Some("purchase"));
+    let include_changes = matches!(kind, None | Some("manual-item-quantity-change"));
+    let ctype = filter.customer_type.as_deref().unwrap_or_default();
+    let cid = filter.customer_id.as_deref().unwrap_or_default();
+    let customer =
+        "project_id = $1 AND ($2 = '' OR customer_type = $2) AND ($3 = '' OR customer_id = $3)";
     // Each source gives its first `limit + 1` rows after the cursor; the merge keeps the first
     // `limit + 1` of all, which says whether another page exists.
     let mut txns: Vec<(Position, Value)> = Vec::new();
     if include_purchases {
         let sql = format!(
             "SELECT id, customer_type, customer_id, product_id, price_id, product, quantity, kind, creation_source, created_at
-             FROM purchases WHERE project_id = $1 AND ($2 = '' OR customer_type = $2) AND {}",
+             FROM purchases WHERE {customer} AND {}",
             Position::after_sql(PURCHASE_RANK)
         );
         let rows = cursor
-            .bind(sqlx::query(&sql).bind(auth.pid()).bind(&ctype), limit)
+            .bind(
+                sqlx::query(&sql).bind(project_id).bind(ctype).bind(cid),
+                limit,
+            )
             .fetch_all(state.db())
             .await?;
         for r in rows {
@@ -196,11 +237,14 @@ async fn list(
     if include_changes {
         let sql = format!(
             "SELECT id, customer_type, customer_id, item_id, quantity, created_at
-             FROM item_changes WHERE project_id = $1 AND ($2 = '' OR customer_type = $2) AND {}",
+             FROM item_changes WHERE {customer} AND {}",
             Position::after_sql(CHANGE_RANK)
         );
         let rows = cursor
-            .bind(sqlx::query(&sql).bind(auth.pid()).bind(&ctype), limit)
+            .bind(
+                sqlx::query(&sql).bind(project_id).bind(ctype).bind(cid),
+                limit,
+            )
             .fetch_all(state.db())
             .await?;
         for r in rows {
@@ -210,10 +254,7 @@ async fn list(
     txns.sort_by(|a, b| b.0.cmp(&a.0));
     let next_cursor = (txns.len() > limit).then(|| txns[limit - 1].0.encode());
     txns.truncate(limit);
-    let transactions: Vec<&Value> = txns.iter().map(|(_, t)| t).collect();
-    Ok(json_ok(
-        json!({ "transactions": transactions, "next_cursor": next_cursor }),
-    ))
+    Ok((txns.into_iter().map(|(_, t)| t).collect(), next_cursor))
 }
 
 /// Where a transaction sorts: newest first, then by the original's internal id
@@ -253,11 +294,11 @@ impl Position {
         B64.encode(json!({ "createdAtMillis": self.created_at, "txnId": txn_id }).to_string())
     }
 
-    /// Rows strictly after a position ($3–$5), in page order, at most $6 of them.
+    /// Rows strictly after a position ($4–$6), in page order, at most $7 of them.
     fn after_sql(rank: &str) -> String {
         format!(
-            "(created_at < $3 OR (created_at = $3 AND ({rank} < $4 OR ({rank} = $4 AND id < $5))))
-             ORDER BY created_at DESC, {rank} DESC, id DESC LIMIT $6"
+            "(created_at < $4 OR (created_at = $4 AND ({rank} < $5 OR ({rank} = $5 AND id < $6))))
+             ORDER BY created_at DESC, {rank} DESC, id DESC LIMIT $7"
         )
     }
 

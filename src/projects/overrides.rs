@@ -232,12 +232,23 @@ async fn patch_override(
         .as_object()
         .cloned()
         .unwrap_or_default();
-    let mut config = load_level(state.db(), auth.pid(), level).await?;
+    patch_level(&state, auth.pid(), level, patch).await?;
+    Ok(success())
+}
+
+/// Sets each dotted path of `patch` in one override level (`null` removes it); refused, with
+/// nothing stored, if the resulting catalog would not render.
+pub async fn patch_level(
+    state: &AppState,
+    project_id: &str,
+    level: &str,
+    patch: Map<String, Value>,
+) -> ApiResult<()> {
+    let mut config = load_level(state.db(), project_id, level).await?;
     for (k, v) in patch {
         set_path(&mut config, &k, v);
     }
-    store_level(&state, auth.pid(), level, &config).await?;
-    Ok(success())
+    store_level(state, project_id, level, &config).await
 }
 
 #[cfg(test)]
