@@ -49,6 +49,10 @@ async fn browser_flow(backend: Backend) {
         "03-project-created",
         "04-project",
         "05-sign-in-error",
+        "10-product-error",
+        "11-catalog",
+        "12-customer",
+        "13-transactions",
     ] {
         assert!(
             artifacts.join(format!("{shot}.png")).exists(),
@@ -71,6 +75,23 @@ async fn browser_flow(backend: Backend) {
         json!({ "plan": "pro" })
     );
     let user_url = result["user_url"].as_str().unwrap().to_string();
+    // What the payments pages did, seen through the API: the grant and the adjustment.
+    let uid = user_url.rsplit('/').next().unwrap();
+    let server = |path: String| {
+        app.server()
+            .project(pid)
+            .header("x-stack-secret-server-key", secret)
+            .get(&path)
+            .send()
+    };
+    let credits = server(format!("/payments/items/user/{uid}/credits"))
+        .await
+        .expect(200);
+    assert_eq!(credits["quantity"], 70);
+    let owned = server(format!("/payments/products/user/{uid}"))
+        .await
+        .expect(200);
+    assert_eq!(owned["items"][0]["id"], "starter-pack");
 
     // The test email went through the project's own SMTP server, with its credentials.
     let mail = &sink.wait_for("ops@acme.test", 1).await[0];
@@ -142,6 +163,62 @@ async fn browser_flow(backend: Backend) {
     assert_eq!(r.status().as_u16(), 400);
     assert!(r.text().await.unwrap().contains("Give the project a name"));
     assert_eq!(count().await, before);
+    // The payments catalog refuses CSRF-less posts and bad input, and writes nothing.
+    let catalog_url = format!("{}/dashboard/projects/{pid}/payments", app.base);
+    let item = [("what", "item"), ("id", "gems"), ("customer_type", "user")];
+    let r = http
+        .post(&catalog_url)
+        .header("cookie", &cookie)
+        .form(&item)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let bad_id = [
+        ("what", "item"),
+        ("id", "has.dot"),
+        ("customer_type", "user"),
+        ("csrf", csrf.as_str()),
+    ];
+    let r = http
+        .post(&catalog_url)
+        .header("cookie", &cookie)
+        .form(&bad_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("IDs use letters"));
+    let orphan_line = [
+        ("what", "product"),
+        ("id", "x"),
+        ("customer_type", "user"),
+        ("product_line_id", "nope"),
+        ("prices", "{}"),
+        ("included_items", "{}"),
+        ("csrf", csrf.as_str()),
+    ];
+    let r = http
+        .post(&catalog_url)
+        .header("cookie", &cookie)
+        .form(&orphan_line)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let config = app
+        .server()
+        .project(pid)
+        .header("x-stack-secret-server-key", secret)
+        .get("/internal/config/override/branch")
+        .send()
+        .await
+        .expect(200);
+    let config = config["config_string"].as_str().unwrap();
+    assert!(
+        !config.contains("gems") && !config.contains("has.dot") && !config.contains("\"x\""),
+        "{config}"
+    );
     // Signed out: pages redirect to sign-in.
     let r = http
         .get(format!("{}/dashboard/projects/{pid}", app.base))
@@ -201,6 +278,27 @@ async fn browser_flow(backend: Backend) {
     let r = http
         .get(format!("{}/dashboard/projects/{pid}", app.base))
         .header("cookie", &other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    for page in ["payments", "payments/customers", "payments/transactions"] {
+        let r = http
+            .get(format!("{}/dashboard/projects/{pid}/{page}", app.base))
+            .header("cookie", &other)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 404, "{page}");
+    }
+    let r = http
+        .post(&catalog_url)
+        .header("cookie", &other)
+        .form(&[
+            ("what", "test_mode"),
+            ("value", "off"),
+            ("csrf", csrf.as_str()),
+        ])
         .send()
         .await
         .unwrap();

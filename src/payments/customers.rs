@@ -62,16 +62,16 @@ pub async fn check_client_access(
 /// Users and teams must exist; custom customers exist implicitly.
 pub async fn ensure_exists(
     state: &AppState,
-    auth: &Auth,
+    project_id: &str,
     customer_type: &str,
     customer_id: &str,
 ) -> ApiResult<()> {
     match customer_type {
-        "user" => match crate::users::exists(state.db(), auth.pid(), customer_id).await? {
+        "user" => match crate::users::exists(state.db(), project_id, customer_id).await? {
             true => Ok(()),
             false => Err(known::user_not_found().into()),
         },
-        "team" => crate::teams::require(state.db(), auth.pid(), customer_id)
+        "team" => crate::teams::require(state.db(), project_id, customer_id)
             .await
             .map(|_| ()),
         _ => Ok(()),

@@ -31,23 +31,15 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Checks the item exists for this customer type and the customer exists; returns the item config.
-async fn resolve(
+pub async fn resolve(
     state: &AppState,
-    auth: &Auth,
+    project_id: &str,
     customer_type: &str,
     customer_id: &str,
     item_id: &str,
 ) -> ApiResult<Value> {
     customers::check_type(customer_type)?;
-    customers::check_client_access(
-        state,
-        auth,
-        customer_type,
-        customer_id,
-        "Clients can only access their own user or team items.",
-    )
-    .await?;
-    let catalog = overrides::catalog(state, auth.pid()).await?;
+    let catalog = overrides::catalog(state, project_id).await?;
     let item = catalog
         .items
         .get(item_id)
@@ -59,8 +51,26 @@ async fn resolve(
             item_customer_type_mismatch(item_id, customer_id, item_type, customer_type).into(),
         );
     }
-    customers::ensure_exists(state, auth, customer_type, customer_id).await?;
+    customers::ensure_exists(state, project_id, customer_type, customer_id).await?;
     Ok(item)
+}
+
+/// A client may touch only its own or its teams' items.
+async fn check_access(
+    state: &AppState,
+    auth: &Auth,
+    customer_type: &str,
+    customer_id: &str,
+) -> ApiResult<()> {
+    customers::check_type(customer_type)?;
+    customers::check_client_access(
+        state,
+        auth,
+        customer_type,
+        customer_id,
+        "Clients can only access their own user or team items.",
+    )
+    .await
 }
 
 async fn read(
@@ -69,7 +79,8 @@ async fn read(
     Path((customer_type, customer_id, item_id)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
-    let item = resolve(&state, auth, &customer_type, &customer_id, &item_id).await?;
+    check_access(&state, auth, &customer_type, &customer_id).await?;
+    let item = resolve(&state, auth.pid(), &customer_type, &customer_id, &item_id).await?;
     let key = ledger::BalanceKey {
         project_id: auth.pid(),
         customer_type: &customer_type,
@@ -117,7 +128,8 @@ async fn update_quantity(
         ),
         None => None,
     };
-    resolve(&state, auth, &customer_type, &customer_id, &item_id).await?;
+    check_access(&state, auth, &customer_type, &customer_id).await?;
+    resolve(&state, auth.pid(), &customer_type, &customer_id, &item_id).await?;
     change_quantity(
         &state,
         batch::Change {

@@ -67,15 +67,26 @@ pub fn choose(
         )),
         (None, Some(inline)) => Ok(Chosen { product_id: None, snapshot: inline_snapshot(inline)? }),
         (Some(id), None) => {
-            let Some(p) = catalog.products.get(id) else {
-                let context = catalog.items.contains_key(id).then_some("item_exists");
-                return Err(product_does_not_exist(id, context).into());
-            };
-            if auth.access_type == AccessType::Client && p["serverOnly"] == true {
+            let chosen = Chosen::from_catalog(catalog, id)?;
+            if auth.access_type == AccessType::Client && chosen.snapshot["serverOnly"] == true {
                 return Err(product_does_not_exist(id, Some("server_only")).into());
             }
-            Ok(Chosen { product_id: Some(id.to_string()), snapshot: p.clone() })
+            Ok(chosen)
         }
+    }
+}
+
+impl Chosen {
+    /// A catalog product by id (as the server sees it: server-only products included).
+    pub fn from_catalog(catalog: &Catalog, id: &str) -> ApiResult<Chosen> {
+        let Some(p) = catalog.products.get(id) else {
+            let context = catalog.items.contains_key(id).then_some("item_exists");
+            return Err(product_does_not_exist(id, context).into());
+        };
+        Ok(Chosen {
+            product_id: Some(id.to_string()),
+            snapshot: p.clone(),
+        })
     }
 }
 
@@ -396,7 +407,7 @@ async fn grant(
     if quantity < 1 {
         return Err(schema_problem("body.quantity must be at least 1"));
     }
-    customers::ensure_exists(&state, auth, &customer_type, &customer_id).await?;
+    customers::ensure_exists(&state, auth.pid(), &customer_type, &customer_id).await?;
     let catalog = overrides::catalog(&state, auth.pid()).await?;
     let chosen = choose(
         &catalog,
@@ -404,33 +415,54 @@ async fn grant(
         body.product_id.as_deref(),
         body.product_inline.as_ref(),
     )?;
+    let subscription_id = grant_to_customer(
+        &state,
+        auth.pid(),
+        &customer_type,
+        &customer_id,
+        &chosen,
+        quantity,
+    )
+    .await?;
+    let mut out = json!({ "success": true });
+    if let Some(id) = subscription_id {
+        out["subscription_id"] = json!(id);
+    }
+    Ok(json_ok(out))
+}
+
+/// Grants `chosen` to an existing customer of its type (no payment), as `POST products` does.
+pub async fn grant_to_customer(
+    state: &AppState,
+    project_id: &str,
+    customer_type: &str,
+    customer_id: &str,
+    chosen: &Chosen,
+    quantity: i64,
+) -> ApiResult<Option<String>> {
     if chosen.customer_type() != customer_type {
         return Err(product_customer_type_mismatch(
             chosen.product_id.as_deref(),
-            &customer_id,
+            customer_id,
             chosen.customer_type(),
-            &customer_type,
+            customer_type,
         )
         .into());
     }
     let _turn = state.store.write_turn().await;
     let mut tx = state.db().begin().await?;
     let purchase = NewPurchase {
-        project_id: auth.pid(),
-        customer_type: &customer_type,
-        customer_id: &customer_id,
-        chosen: &chosen,
+        project_id,
+        customer_type,
+        customer_id,
+        chosen,
         price_id: None,
         quantity,
         source: "API_GRANT",
     };
     let subscription_id = grant_product(&mut tx, &purchase).await?;
     tx.commit().await?;
-    let mut out = json!({ "success": true });
-    if let Some(id) = subscription_id {
-        out["subscription_id"] = json!(id);
-    }
-    Ok(json_ok(out))
+    Ok(subscription_id)
 }
 
 #[derive(Deserialize)]
@@ -441,7 +473,7 @@ struct ListQuery {
 }
 
 /// ISO 8601 (UTC, milliseconds) for the listing's `current_period_end`.
-fn iso(ms: i64) -> String {
+pub fn iso(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let rem = ms.rem_euclid(86_400_000);
     let z = days + 719_468;
@@ -489,7 +521,7 @@ async fn list(
         "Clients can only access their own user or team products.",
     )
     .await?;
-    customers::ensure_exists(&state, auth, &customer_type, &customer_id).await?;
+    customers::ensure_exists(&state, auth.pid(), &customer_type, &customer_id).await?;
     let catalog = overrides::catalog(&state, auth.pid()).await?;
     let now = now_ms();
     let mut conn = state.db().acquire().await?;
@@ -589,7 +621,7 @@ async fn cancel(
         };
         customers::check_client_access(&state, auth, &customer_type, &customer_id, refusal).await?;
     }
-    customers::ensure_exists(&state, auth, &customer_type, &customer_id).await?;
+    customers::ensure_exists(&state, auth.pid(), &customer_type, &customer_id).await?;
     let now = now_ms();
     let mut conn = state.db().acquire().await?;
     let purchases = purchases_of(&mut conn, auth.pid(), &customer_type, &customer_id).await?;

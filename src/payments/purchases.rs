@@ -68,22 +68,10 @@ async fn create_url(
         return Err(new_purchases_blocked().into());
     }
     customers::check_client_access(&state, auth, &body.customer_type, &body.customer_id, "Clients can only create purchase URLs for their own user or teams they have admin access to.").await?;
-    // Without Stripe, only test mode can complete a purchase.
-    if !catalog.test_mode {
-        return Err(ApiError::bad_request(NOT_SET_UP));
-    }
+    require_checkout(&catalog)?;
     let product_id = body.product_id.or(body.offer_id);
     let inline = body.product_inline.or(body.offer_inline);
     let chosen = choose(&catalog, auth, product_id.as_deref(), inline.as_ref())?;
-    if chosen.customer_type() != body.customer_type {
-        return Err(product_customer_type_mismatch(
-            chosen.product_id.as_deref(),
-            &body.customer_id,
-            chosen.customer_type(),
-            &body.customer_type,
-        )
-        .into());
-    }
     let url = create_purchase_url(
         &state,
         &auth.project,
@@ -96,8 +84,18 @@ async fn create_url(
     Ok(json_ok(json!({ "url": url })))
 }
 
-/// A one-day checkout URL for `chosen`, refused if the customer owns it already (non-stackable)
-/// or `return_url` is not trusted. The caller has checked who may ask.
+/// Checkout can complete: without Stripe, only in test mode.
+pub fn require_checkout(catalog: &super::config::Catalog) -> ApiResult<()> {
+    if catalog.test_mode {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(NOT_SET_UP))
+    }
+}
+
+/// A one-day checkout URL for `chosen`, refused if it is for another customer type, the customer
+/// owns it already (non-stackable) or `return_url` is not trusted. The caller has checked who may
+/// ask and that checkout is open.
 pub async fn create_purchase_url(
     state: &AppState,
     project: &Project,
@@ -106,6 +104,15 @@ pub async fn create_purchase_url(
     chosen: &Chosen,
     return_url: Option<&str>,
 ) -> ApiResult<String> {
+    if chosen.customer_type() != customer_type {
+        return Err(product_customer_type_mismatch(
+            chosen.product_id.as_deref(),
+            customer_id,
+            chosen.customer_type(),
+            customer_type,
+        )
+        .into());
+    }
     let project_id = project.id.as_str();
     let mut conn = state.db().acquire().await?;
     if let Some(id) = &chosen.product_id {

@@ -156,7 +156,7 @@ async fn switch(
         &body.from_product_id,
         &body.to_product_id,
     )?;
-    customers::ensure_exists(&state, auth, &customer_type, &customer_id).await?;
+    customers::ensure_exists(&state, auth.pid(), &customer_type, &customer_id).await?;
 
     let _turn = state.store.write_turn().await;
     let mut tx = state.db().begin().await?;

@@ -182,6 +182,16 @@ pub fn bind_all<'q>(
     binds.iter().fold(sqlx::query(sql), |q, b| q.bind(*b))
 }
 
+/// A case-insensitive substring pattern for `LOWER(column) LIKE $n ESCAPE '\\'`.
+pub fn like_pattern(q: &str) -> String {
+    let escaped = q
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -68,6 +68,27 @@ pub async fn find(db: &sqlx::AnyPool, project_id: &str, team_id: &str) -> ApiRes
     Ok(row.map(|r| Team::from_row(&r)).transpose()?)
 }
 
+/// Teams whose name contains `query` (or whose id is `query`), newest first, for the dashboard.
+pub async fn search(
+    db: &sqlx::AnyPool,
+    project_id: &str,
+    query: &str,
+    limit: i64,
+) -> ApiResult<Vec<Team>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM teams WHERE project_id = $1 AND ($2 = '' OR id = $2 OR LOWER(display_name) LIKE $3 ESCAPE '\\')
+         ORDER BY created_at DESC, id DESC LIMIT $4"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(project_id)
+        .bind(query)
+        .bind(crate::store::like_pattern(query))
+        .bind(limit)
+        .fetch_all(db)
+        .await?;
+    Ok(rows.iter().map(Team::from_row).collect::<Result<_, _>>()?)
+}
+
 pub async fn require(db: &sqlx::AnyPool, project_id: &str, team_id: &str) -> ApiResult<Team> {
     find(db, project_id, team_id)
         .await?

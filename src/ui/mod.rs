@@ -18,6 +18,10 @@ button{margin-top:14px;padding:9px 16px;border:0;border-radius:7px;background:#2
 button.link{background:none;color:#fff;padding:0;margin:0}.error{background:#fdecec;color:#a11;border-radius:7px;padding:9px 12px;margin-bottom:12px}
 .keys{background:#fff8e1;border:1px solid #f2d27a}code{background:#f0f1f4;padding:2px 6px;border-radius:4px;word-break:break-all}
 table{width:100%;border-collapse:collapse}td,th{text-align:left;padding:9px 6px;border-bottom:1px solid #eceef1;font-size:14px}
+form.inline{display:inline}button.danger{background:#c62828;margin:0;padding:5px 10px;font-size:13px}
+details.checkout{display:inline-block;margin:4px 8px 4px 0}details.checkout summary{cursor:pointer;color:#2b59ff;font-size:14px}
+details.checkout[open]{display:block;background:#f7f8fb;border:1px solid #e3e5e9;border-radius:8px;padding:4px 12px 12px}
+select{padding:8px;border:1px solid #cfd3d9;border-radius:7px;font-size:14px;background:#fff}
 .narrow{max-width:420px;margin:64px auto}.notice{background:#e8f5e9;color:#1b5e20;border-radius:7px;padding:9px 12px}.muted{color:#6b717b;font-size:13px}
 ";
 

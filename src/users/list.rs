@@ -22,15 +22,6 @@ pub struct ListQuery {
     pub only_anonymous: Option<String>,
 }
 
-fn like_pattern(q: &str) -> String {
-    let escaped = q
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 pub async fn list(state: &AppState, project: &Project, q: ListQuery) -> ApiResult<Value> {
     let limit = match &q.limit {
         None => None,
@@ -89,7 +80,7 @@ pub async fn list(state: &AppState, project: &Project, q: ListQuery) -> ApiResul
         ));
     }
     if let Some(text) = q.query.as_deref().filter(|t| !t.is_empty()) {
-        let p = bind(like_pattern(text));
+        let p = bind(crate::store::like_pattern(text));
         let exact = bind(text.to_string());
         sql.push_str(&format!(
             " AND (LOWER(u.display_name) LIKE {p} ESCAPE '\\' OR u.id = {exact} OR u.id IN

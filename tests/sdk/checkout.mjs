@@ -49,6 +49,9 @@ try {
   assert.equal(await page.textContent("h1"), "Purchase complete");
   await shot("02-complete");
   console.log(JSON.stringify({ ok: true }));
+} catch (e) {
+  await shot("failure").catch(() => {});
+  throw e;
 } finally {
   await browser.close();
 }

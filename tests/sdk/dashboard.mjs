@@ -100,6 +100,57 @@ try {
   assert.ok((await page.textContent("#outbox")).includes("sent"), await page.textContent("#outbox"));
   await shot("09-settings");
 
+  // Payments: an item, a refused then a saved product, granted from the customers page.
+  await page.goto(`${base}/dashboard/projects/${projectId}/payments`);
+  assert.match(await page.textContent("#test-mode"), /on/);
+  await page.fill("#item-id", "credits");
+  await page.fill("#item-name", "Credits");
+  await page.click("text=Save item");
+  assert.match(await page.textContent("#items"), /Credits/);
+  await page.fill("#product-id", "starter-pack");
+  await page.fill("#product-name", "Starter pack");
+  await page.fill("#product-prices", "{ not json");
+  await page.click('button:text-is("Save product")');
+  assert.match(await page.textContent(".error"), /Prices must be a JSON object/);
+  assert.equal(await page.inputValue("#product-prices"), "{ not json");
+  assert.doesNotMatch(await page.textContent("#products"), /Starter pack/);
+  await shot("10-product-error");
+  await page.fill("#product-prices", '{ "once": { "USD": "5" } }');
+  await page.fill("#product-items", '{ "credits": { "quantity": 100 } }');
+  await page.check("input[name=stackable]");
+  await page.click('button:text-is("Save product")');
+  assert.match(await page.textContent("#products"), /Starter pack/);
+  assert.match(await page.textContent("#products"), /\$5\.00/);
+  await shot("11-catalog");
+
+  await page.click("text=Customers");
+  await page.fill("#customer-query", "customer@");
+  await page.click("text=Search");
+  await page.click("#customers a:has-text('customer@example.com')");
+  await page.selectOption("#grant-product", "starter-pack");
+  await page.click("text=Grant product");
+  assert.match(await page.textContent("#owned"), /Starter pack/);
+  assert.equal((await page.textContent("#balances .quantity[data-item=credits]")).trim(), "100");
+  await page.fill("#adjust-delta", "-150");
+  await page.click("text=Adjust quantity");
+  assert.match(await page.textContent(".error"), /insufficient quantity/);
+  await page.fill("#adjust-delta", "-30");
+  await page.fill("#adjust-description", "support refund");
+  await page.click("text=Adjust quantity");
+  assert.equal((await page.textContent("#balances .quantity[data-item=credits]")).trim(), "70");
+  await page.click("details.checkout summary");
+  await shot("12-customer");
+  await page.click("text=Create checkout link");
+  assert.match(await page.textContent("#checkout-url"), /\/purchase\/.+_/);
+  await page.click("text=Open checkout");
+  assert.equal(await page.textContent("h1"), "Starter pack");
+
+  await page.goto(`${base}/dashboard/projects/${projectId}/payments/transactions`);
+  assert.match(await page.textContent("#transactions"), /manual-item-quantity-change/);
+  await page.click("#transactions button:has-text('Refund')");
+  assert.match(await page.textContent(".error"), /does not exist/);
+  await shot("13-transactions");
+
   await page.click("text=Sign out");
   await page.waitForURL(`${base}/dashboard/sign-in`);
   await page.fill("#email", "admin@example.com");
@@ -120,6 +171,9 @@ try {
   await page.click("button[type=submit]");
   assert.match(await page.textContent(".error"), /already been used/);
   console.log(JSON.stringify({ ok: true, project_id: projectId, publishable_client_key: publishable, secret_server_key: secret, user_url: userUrl }));
+} catch (e) {
+  await shot("failure").catch(() => {});
+  throw e;
 } finally {
   await browser.close();
 }

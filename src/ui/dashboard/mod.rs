@@ -3,6 +3,7 @@
 //! as the API, with the same validation; forms carry a CSRF token.
 
 mod pages;
+mod payments;
 pub mod session;
 mod settings;
 mod users;
@@ -32,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/dashboard/projects/{project_id}", get(project_page))
         .merge(users::routes())
         .merge(settings::routes())
+        .merge(payments::routes())
 }
 
 /// The signed-in admin and one of their projects, or the page to answer instead (sign-in
@@ -47,6 +49,20 @@ pub(crate) async fn project_context(
         Ok(None) => Err((StatusCode::NOT_FOUND, html(pages::not_found(&admin))).into_response()),
         Err(e) => Err(e.into_response()),
     }
+}
+
+/// `project_context` for a form post, which must also carry the admin's CSRF token.
+pub(crate) async fn form_context(
+    state: &AppState,
+    headers: &HeaderMap,
+    project_id: &str,
+    form: &Value,
+) -> Result<(Admin, projects::Project), Response> {
+    let (admin, project) = project_context(state, headers, project_id).await?;
+    admin
+        .check_csrf(form.get("csrf").and_then(Value::as_str))
+        .map_err(IntoResponse::into_response)?;
+    Ok((admin, project))
 }
 
 /// Starts a dashboard session for `user` and sends them home with its cookie.

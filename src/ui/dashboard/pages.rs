@@ -126,7 +126,7 @@ pub fn project(admin: &Admin, project: &Project, users: i64) -> Markup {
                     tr { th { "Password sign-in" } td { (if project.config.credential_enabled { "on" } else { "off" }) } }
                     tr { th { "Sign-up" } td { (if project.config.sign_up_enabled { "open" } else { "closed" }) } }
                 }
-                p { a href={ "/dashboard/projects/" (project.id) "/users" } { "Users →" } " " a href={ "/dashboard/projects/" (project.id) "/settings" } { "Settings →" } }
+                p { a href={ "/dashboard/projects/" (project.id) "/users" } { "Users →" } " " a href={ "/dashboard/projects/" (project.id) "/settings" } { "Settings →" } " " a href={ "/dashboard/projects/" (project.id) "/payments" } { "Payments →" } }
             }
         },
     )

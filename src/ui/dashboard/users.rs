@@ -235,6 +235,7 @@ async fn detail_page(
             .map(|r| Ok((r.try_get("id")?, r.try_get("display_name")?)))
             .collect::<Result<_, sqlx::Error>>()?
     };
+    let catalog = crate::projects::overrides::catalog(state, &project.id).await?;
     let base = format!("/dashboard/projects/{}/users/{}", project.id, user.id);
     let draft = |name: &str, current: &Value| {
         drafts
@@ -257,6 +258,10 @@ async fn detail_page(
                         (if user.otp_auth_enabled { "magic link / OTP" } else { "" })
                     } }
                     tr { th { "Teams" } td { @for (_, name) in &teams { (name) " " } } }
+                }
+                p {
+                    a href={ "/dashboard/projects/" (project.id) "/payments/customers/user/" (user.id) } { "Payments →" } " "
+                    (super::payments::checkout_dialog(admin, project, &catalog, Some(("user", &user.id)), None))
                 }
             }
             div.card {
