@@ -53,6 +53,9 @@ async fn browser_flow(backend: Backend) {
         "11-catalog",
         "12-customer",
         "13-transactions",
+        "14-project-keys",
+        "15-team",
+        "16-permissions",
     ] {
         assert!(
             artifacts.join(format!("{shot}.png")).exists(),
@@ -92,6 +95,23 @@ async fn browser_flow(backend: Backend) {
         .await
         .expect(200);
     assert_eq!(owned["items"][0]["id"], "starter-pack");
+    // The team page's member and grant, through the API.
+    let team_id = result["team_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap();
+    let granted = server(format!("/team-permissions?team_id={team_id}&user_id={uid}"))
+        .await
+        .expect(200);
+    let ids: Vec<&str> = granted["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"read:reports"), "{ids:?}");
 
     // The test email went through the project's own SMTP server, with its credentials.
     let mail = &sink.wait_for("ops@acme.test", 1).await[0];
@@ -282,7 +302,13 @@ async fn browser_flow(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 404);
-    for page in ["payments", "payments/customers", "payments/transactions"] {
+    for page in [
+        "payments",
+        "payments/customers",
+        "payments/transactions",
+        "teams",
+        "permissions",
+    ] {
         let r = http
             .get(format!("{}/dashboard/projects/{pid}/{page}", app.base))
             .header("cookie", &other)

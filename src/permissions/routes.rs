@@ -70,10 +70,10 @@ fn check_any_id(id: &str) -> ApiResult<()> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DefinitionWrite {
-    id: Option<String>,
-    description: Option<String>,
-    contained_permission_ids: Option<Vec<String>>,
+pub struct DefinitionWrite {
+    pub id: Option<String>,
+    pub description: Option<String>,
+    pub contained_permission_ids: Option<Vec<String>>,
 }
 
 fn list_definitions(catalog: &Catalog, scope: Scope) -> Value {
@@ -133,18 +133,19 @@ async fn write_definition(
     Ok(())
 }
 
-async fn create_definition(
+/// Defines a custom permission of `scope` (the containment must exist and make no cycle).
+pub async fn create_definition(
     state: &AppState,
-    auth: &Auth,
+    project_id: &str,
     scope: Scope,
     w: DefinitionWrite,
-) -> ApiResult<Response> {
+) -> ApiResult<Definition> {
     let id =
         w.id.ok_or_else(|| schema_problem("body.id must be defined"))?;
     if !is_custom_id(&id) {
         return Err(schema_problem("body.id must match ^[a-z0-9_:]+$"));
     }
-    let catalog = Catalog::load(state.db(), auth.pid()).await?;
+    let catalog = Catalog::load(state.db(), project_id).await?;
     if catalog.0.contains_key(&id) {
         return Err(id_already_exists(&id).into());
     }
@@ -156,8 +157,8 @@ async fn create_definition(
         description: w.description,
         contained,
     };
-    write_definition(state, auth.pid(), scope, &d).await?;
-    Ok(json_created(d.json()))
+    write_definition(state, project_id, scope, &d).await?;
+    Ok(d)
 }
 
 /// Replaces a definition (the original resets omitted fields) and renames references if `id` changes.
@@ -258,27 +259,28 @@ async fn rewrite_references(
     Ok(())
 }
 
-async fn delete_definition(
+/// Deletes a custom permission and every grant and containment of it.
+pub async fn delete_definition(
     state: &AppState,
-    auth: &Auth,
+    project_id: &str,
     scope: Scope,
     id: &str,
-) -> ApiResult<Response> {
+) -> ApiResult<()> {
     check_any_id(id)?;
-    let catalog = Catalog::load(state.db(), auth.pid()).await?;
+    let catalog = Catalog::load(state.db(), project_id).await?;
     match catalog.0.get(id) {
         Some(d) if d.scope == scope && !id.starts_with('$') => {}
         _ => return Err(permission_not_found(id).into()),
     }
     let mut tx = state.db().begin().await?;
     sqlx::query("DELETE FROM permission_definitions WHERE project_id = $1 AND id = $2")
-        .bind(auth.pid())
+        .bind(project_id)
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    rewrite_references(&mut tx, auth.pid(), &catalog, id, None).await?;
+    rewrite_references(&mut tx, project_id, &catalog, id, None).await?;
     tx.commit().await?;
-    Ok(success())
+    Ok(())
 }
 
 async fn list_team_definitions(
@@ -306,14 +308,24 @@ async fn create_team_definition(
     ctx: RequestCtx,
     JsonBody(w): JsonBody<DefinitionWrite>,
 ) -> ApiResult<Response> {
-    create_definition(&state, ctx.require(ADMIN)?, Scope::Team, w).await
+    let auth = ctx.require(ADMIN)?;
+    Ok(json_created(
+        create_definition(&state, auth.pid(), Scope::Team, w)
+            .await?
+            .json(),
+    ))
 }
 async fn create_project_definition(
     State(state): State<AppState>,
     ctx: RequestCtx,
     JsonBody(w): JsonBody<DefinitionWrite>,
 ) -> ApiResult<Response> {
-    create_definition(&state, ctx.require(ADMIN)?, Scope::Project, w).await
+    let auth = ctx.require(ADMIN)?;
+    Ok(json_created(
+        create_definition(&state, auth.pid(), Scope::Project, w)
+            .await?
+            .json(),
+    ))
 }
 async fn update_team_definition(
     State(state): State<AppState>,
@@ -336,14 +348,18 @@ async fn delete_team_definition(
     ctx: RequestCtx,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    delete_definition(&state, ctx.require(ADMIN)?, Scope::Team, &id).await
+    let auth = ctx.require(ADMIN)?;
+    delete_definition(&state, auth.pid(), Scope::Team, &id).await?;
+    Ok(success())
 }
 async fn delete_project_definition(
     State(state): State<AppState>,
     ctx: RequestCtx,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    delete_definition(&state, ctx.require(ADMIN)?, Scope::Project, &id).await
+    let auth = ctx.require(ADMIN)?;
+    delete_definition(&state, auth.pid(), Scope::Project, &id).await?;
+    Ok(success())
 }
 
 #[derive(Deserialize)]
@@ -455,14 +471,15 @@ async fn list_project_grants(
 }
 
 /// The permission must exist in `scope`.
-async fn check_grantable(
+/// The permission exists in `scope` and may be granted there.
+pub async fn check_grantable(
     state: &AppState,
-    auth: &Auth,
+    project_id: &str,
     scope: Scope,
     permission_id: &str,
 ) -> ApiResult<()> {
     check_any_id(permission_id)?;
-    let catalog = Catalog::load(state.db(), auth.pid()).await?;
+    let catalog = Catalog::load(state.db(), project_id).await?;
     match catalog.0.get(permission_id) {
         None => Err(permission_not_found(permission_id).into()),
         Some(d) if d.scope != scope => Err(wrong_scope(permission_id, scope, Some(d.scope)).into()),
@@ -489,7 +506,7 @@ async fn grant_team(
     if !teams::is_member(state.db(), auth.pid(), &team_id, &user_id).await? {
         return Err(known::team_membership_not_found(&team_id, &user_id).into());
     }
-    check_grantable(&state, auth, Scope::Team, &permission_id).await?;
+    check_grantable(&state, auth.pid(), Scope::Team, &permission_id).await?;
     let mut conn = state.db().acquire().await?;
     super::grant(
         &mut conn,
@@ -516,7 +533,7 @@ async fn revoke_team(
     if !teams::is_member(state.db(), auth.pid(), &team_id, &user_id).await? {
         return Err(known::team_membership_not_found(&team_id, &user_id).into());
     }
-    if !revoke(&state, auth, &user_id, &team_id, &permission_id).await? {
+    if !revoke(&state, auth.pid(), &user_id, &team_id, &permission_id).await? {
         return Err(team_permission_not_found(&team_id, &user_id, &permission_id).into());
     }
     Ok(success())
@@ -533,7 +550,7 @@ async fn grant_project(
     crate::users::find(state.db(), auth.pid(), &user_id)
         .await?
         .ok_or_else(known::user_not_found)?;
-    check_grantable(&state, auth, Scope::Project, &permission_id).await?;
+    check_grantable(&state, auth.pid(), Scope::Project, &permission_id).await?;
     let mut conn = state.db().acquire().await?;
     super::grant(&mut conn, auth.pid(), &user_id, None, &permission_id).await?;
     Ok(json_created(
@@ -549,21 +566,22 @@ async fn revoke_project(
     let auth = ctx.require(TRUSTED)?;
     let user_id = auth.resolve_user_id(&user_id)?.to_string();
     check_any_id(&permission_id)?;
-    if !revoke(&state, auth, &user_id, "", &permission_id).await? {
+    if !revoke(&state, auth.pid(), &user_id, "", &permission_id).await? {
         return Err(permission_not_found(&permission_id).into());
     }
     Ok(success())
 }
 
-async fn revoke(
+/// Revokes a direct grant (`team_id` "" for project scope); false if there was none.
+pub async fn revoke(
     state: &AppState,
-    auth: &Auth,
+    project_id: &str,
     user_id: &str,
     team_id: &str,
     permission_id: &str,
 ) -> ApiResult<bool> {
     let r = sqlx::query("DELETE FROM permission_grants WHERE project_id = $1 AND user_id = $2 AND team_id = $3 AND permission_id = $4")
-        .bind(auth.pid())
+        .bind(project_id)
         .bind(user_id)
         .bind(team_id)
         .bind(permission_id)

@@ -99,5 +99,50 @@ pub async fn is_valid(
     Ok(row.is_some())
 }
 
+/// A key set as the dashboard lists it (never its keys).
+#[derive(Debug, Clone)]
+pub struct KeySetInfo {
+    pub id: String,
+    pub description: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+pub async fn list_key_sets(db: &sqlx::AnyPool, project_id: &str) -> sqlx::Result<Vec<KeySetInfo>> {
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT id, description, created_at, expires_at, revoked_at FROM api_key_sets WHERE project_id = $1 ORDER BY created_at DESC, id",
+    )
+    .bind(project_id)
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(KeySetInfo {
+                id: r.try_get("id")?,
+                description: r.try_get("description")?,
+                created_at: r.try_get("created_at")?,
+                expires_at: r.try_get("expires_at")?,
+                revoked_at: r.try_get("revoked_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Revokes one of the project's key sets; false if it has no such live set. Keys verified in the
+/// last second may still pass on this instance until the verification cache forgets them.
+pub async fn revoke_key_set(db: &sqlx::AnyPool, project_id: &str, id: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE api_key_sets SET revoked_at = $1 WHERE project_id = $2 AND id = $3 AND revoked_at IS NULL",
+    )
+    .bind(now_ms())
+    .bind(project_id)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Far enough in the future to mean "does not expire" while staying an integer in both backends.
 pub const NEVER: i64 = 253_402_300_799_000;

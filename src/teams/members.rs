@@ -81,28 +81,39 @@ async fn remove(
     if !is_member(state.db(), auth.pid(), &team_id, &user_id).await? {
         return Err(known::team_membership_not_found(&team_id, &user_id).into());
     }
+    remove_member(&state, auth.pid(), &team_id, &user_id).await?;
+    Ok(success())
+}
+
+/// Removes a member with their team permissions (and unselects the team for them).
+pub async fn remove_member(
+    state: &AppState,
+    project_id: &str,
+    team_id: &str,
+    user_id: &str,
+) -> ApiResult<()> {
     let mut tx = state.db().begin().await?;
     sqlx::query(
         "DELETE FROM permission_grants WHERE project_id = $1 AND team_id = $2 AND user_id = $3",
     )
-    .bind(auth.pid())
-    .bind(&team_id)
-    .bind(&user_id)
+    .bind(project_id)
+    .bind(team_id)
+    .bind(user_id)
     .execute(&mut *tx)
     .await?;
     sqlx::query("DELETE FROM team_members WHERE project_id = $1 AND team_id = $2 AND user_id = $3")
-        .bind(auth.pid())
-        .bind(&team_id)
-        .bind(&user_id)
+        .bind(project_id)
+        .bind(team_id)
+        .bind(user_id)
         .execute(&mut *tx)
         .await?;
     sqlx::query("UPDATE users SET selected_team_id = NULL WHERE id = $1 AND selected_team_id = $2")
-        .bind(&user_id)
-        .bind(&team_id)
+        .bind(user_id)
+        .bind(team_id)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(success())
+    Ok(())
 }
 
 /// Profile reads: members read themselves; reading others takes $read_members.

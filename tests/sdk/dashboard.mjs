@@ -151,6 +151,63 @@ try {
   assert.match(await page.textContent(".error"), /does not exist/);
   await shot("13-transactions");
 
+  // API keys: a new set is shown once, works, and stops working once revoked.
+  await page.goto(`${base}/dashboard/projects/${projectId}`);
+  await page.fill("#key-description", "CI keys");
+  await page.click("text=Create API keys");
+  const newSecret = (await page.textContent("#new-secret-key")).trim();
+  const current = (key) => fetch(`${base}/api/v1/projects/current`, { headers: { "x-stack-project-id": projectId, "x-stack-access-type": "server", "x-stack-secret-server-key": key } });
+  assert.equal((await current(newSecret)).status, 200);
+  await shot("14-project-keys");
+  await page.goto(`${base}/dashboard/projects/${projectId}`);
+  assert.equal(await page.locator("#new-secret-key").count(), 0);
+  const row = page.locator("#key-sets tr", { hasText: "CI keys" });
+  await row.locator("button:has-text('Revoke')").click();
+  assert.match(await page.textContent(".error"), /Tick/);
+  await page.locator("#key-sets tr", { hasText: "CI keys" }).locator("input[name=confirm]").check();
+  await page.locator("#key-sets tr", { hasText: "CI keys" }).locator("button:has-text('Revoke')").click();
+  assert.match(await page.textContent("#key-sets"), /revoked/);
+  await new Promise((r) => setTimeout(r, 1200));
+  assert.equal((await current(newSecret)).status, 401);
+
+  // Teams and permissions.
+  await page.goto(`${base}/dashboard/projects/${projectId}/permissions`);
+  await page.fill("#permission-id", "Bad ID");
+  await page.click("text=Create permission");
+  assert.match(await page.textContent(".error"), /must match/);
+  await page.fill("#permission-id", "read:reports");
+  await page.fill("#permission-description", "Read reports");
+  await page.click("text=Create permission");
+  assert.match(await page.textContent("#team-permissions"), /read:reports/);
+  await shot("16-permissions");
+  await page.goto(`${base}/dashboard/projects/${projectId}/teams`);
+  await page.fill("#team-name", "Acme Team");
+  await page.click("text=Create team");
+  await page.fill("#member-email", "nobody@example.com");
+  await page.click("text=Add member");
+  assert.match(await page.textContent(".error"), /User not found/);
+  await page.fill("#member-email", "customer@example.com");
+  await page.click("text=Add member");
+  const member = page.locator("#members tr", { hasText: "customer@example.com" });
+  await member.locator("select[name=permission_id]").selectOption("read:reports");
+  await member.locator("button:has-text('Grant')").click();
+  assert.match(await page.textContent("#members"), /read:reports/);
+  await shot("15-team");
+  const teamUrl = page.url();
+
+  // Deleting a project takes its exact name.
+  await page.goto(`${base}/dashboard`);
+  await page.fill("#display_name", "Scratch");
+  await page.click("text=Create project");
+  await page.click("a:has-text('Scratch')");
+  await page.fill("#delete-confirm", "scratch");
+  await page.click("button:has-text('Delete project')");
+  assert.match(await page.textContent(".error"), /Type the project's name exactly/);
+  await page.fill("#delete-confirm", "Scratch");
+  await page.click("button:has-text('Delete project')");
+  await page.waitForURL(`${base}/dashboard`);
+  assert.doesNotMatch(await page.textContent("main"), /Scratch/);
+
   await page.click("text=Sign out");
   await page.waitForURL(`${base}/dashboard/sign-in`);
   await page.fill("#email", "admin@example.com");
@@ -170,7 +227,7 @@ try {
   await page.fill("#password", "another-password");
   await page.click("button[type=submit]");
   assert.match(await page.textContent(".error"), /already been used/);
-  console.log(JSON.stringify({ ok: true, project_id: projectId, publishable_client_key: publishable, secret_server_key: secret, user_url: userUrl }));
+  console.log(JSON.stringify({ ok: true, project_id: projectId, publishable_client_key: publishable, secret_server_key: secret, user_url: userUrl, team_url: teamUrl }));
 } catch (e) {
   await shot("failure").catch(() => {});
   throw e;

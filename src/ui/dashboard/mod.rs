@@ -4,8 +4,10 @@
 
 mod pages;
 mod payments;
+mod project;
 pub mod session;
 mod settings;
+mod teams;
 mod users;
 
 use crate::codes::{self, CodeType};
@@ -13,7 +15,7 @@ use crate::http::extract::RawBody;
 use crate::http::{ApiError, ApiResult};
 use crate::projects::{self, keys, INTERNAL};
 use crate::server::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -30,10 +32,11 @@ pub fn routes() -> Router<AppState> {
         .route("/dashboard/sign-in", get(sign_in_form).post(sign_in))
         .route("/dashboard/sign-out", post(sign_out))
         .route("/dashboard/projects", post(create_project))
-        .route("/dashboard/projects/{project_id}", get(project_page))
         .merge(users::routes())
         .merge(settings::routes())
         .merge(payments::routes())
+        .merge(project::routes())
+        .merge(teams::routes())
 }
 
 /// The signed-in admin and one of their projects, or the page to answer instead (sign-in
@@ -312,21 +315,4 @@ async fn create_project(
         )
             .into_response(),
     }
-}
-
-async fn project_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(project_id): Path<String>,
-) -> Response {
-    let (admin, project) = match project_context(&state, &headers, &project_id).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE project_id = $1")
-        .bind(&project.id)
-        .fetch_one(state.db())
-        .await
-        .unwrap_or(0);
-    html(pages::project(&admin, &project, users))
 }

@@ -113,25 +113,6 @@ pub fn projects(
     )
 }
 
-pub fn project(admin: &Admin, project: &Project, users: i64) -> Markup {
-    layout(
-        &project.display_name,
-        Some(admin),
-        html! {
-            div.card {
-                h1 { (project.display_name) }
-                table {
-                    tr { th { "Project ID" } td { code { (project.id) } } }
-                    tr { th { "Users" } td id="user-count" { (users) } }
-                    tr { th { "Password sign-in" } td { (if project.config.credential_enabled { "on" } else { "off" }) } }
-                    tr { th { "Sign-up" } td { (if project.config.sign_up_enabled { "open" } else { "closed" }) } }
-                }
-                p { a href={ "/dashboard/projects/" (project.id) "/users" } { "Users →" } " " a href={ "/dashboard/projects/" (project.id) "/settings" } { "Settings →" } " " a href={ "/dashboard/projects/" (project.id) "/payments" } { "Payments →" } }
-            }
-        },
-    )
-}
-
 pub fn not_found(admin: &Admin) -> Markup {
     layout(
         "Not found",
