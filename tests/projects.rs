@@ -214,6 +214,19 @@ both_backends!(
             "github"
         );
         assert_eq!(p["config"]["email_config"]["type"], "standard");
+        // Credentials in the config are encrypted at rest, and read back as given.
+        let stored = db_query_text(
+            &app.database_url,
+            &format!(
+                "SELECT config FROM projects WHERE id = '{}'",
+                app.project_id
+            ),
+        );
+        assert!(
+            stored.contains("client_secret") && !stored.contains("\"secret\""),
+            "{stored}"
+        );
+        assert_eq!(p["config"]["oauth_providers"][0]["client_secret"], "secret");
         let client_view = app
             .client()
             .get("/projects/current")

@@ -175,11 +175,19 @@ pub async fn delete(db: &sqlx::AnyPool, id: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// The stored form of a configuration: credentials inside it are sealed (encrypted at rest).
+/// The stored form of a configuration: credentials inside it (SMTP password, OAuth client
+/// secrets) are sealed (encrypted at rest).
 fn config_text(config: &ProjectConfig) -> ApiResult<String> {
     let mut stored = config.clone();
     if let config::EmailConfig::Standard { password, .. } = &mut stored.email_config {
         *password = crate::crypto::secret_box::seal(password)?;
+    }
+    for secret in stored
+        .oauth_providers
+        .iter_mut()
+        .filter_map(|p| p.client_secret.as_mut())
+    {
+        *secret = crate::crypto::secret_box::seal(secret)?;
     }
     serde_json::to_string(&stored).map_err(|e| ApiError::Internal(e.into()))
 }
@@ -190,6 +198,15 @@ fn config_from_text(text: &str) -> ApiResult<ProjectConfig> {
     if let config::EmailConfig::Standard { password, .. } = &mut config.email_config {
         if crate::crypto::secret_box::is_sealed(password) {
             *password = crate::crypto::secret_box::open(password)?;
+        }
+    }
+    for secret in config
+        .oauth_providers
+        .iter_mut()
+        .filter_map(|p| p.client_secret.as_mut())
+    {
+        if crate::crypto::secret_box::is_sealed(secret) {
+            *secret = crate::crypto::secret_box::open(secret)?;
         }
     }
     Ok(config)
