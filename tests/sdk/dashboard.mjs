@@ -100,6 +100,18 @@ try {
   assert.ok((await page.textContent("#outbox")).includes("sent"), await page.textContent("#outbox"));
   await shot("09-settings");
 
+  // OAuth: own keys need both values; a saved provider is listed, its secret never shown.
+  await page.selectOption("#oauth-provider", "github");
+  await page.fill("#oauth-client-id", "gh-client");
+  await page.click("text=Save provider");
+  assert.match(await page.textContent(".error"), /needs client_id and client_secret/);
+  await page.selectOption("#oauth-provider", "github");
+  await page.fill("#oauth-client-id", "gh-client");
+  await page.fill("#oauth-client-secret", "gh-secret-value");
+  await page.click("text=Save provider");
+  assert.match(await page.textContent("#oauth-providers"), /github/);
+  assert.doesNotMatch(await page.content(), /gh-secret-value/);
+
   // Payments: an item, a refused then a saved product, granted from the customers page.
   await page.goto(`${base}/dashboard/projects/${projectId}/payments`);
   assert.match(await page.textContent("#test-mode"), /on/);

@@ -32,6 +32,10 @@ pub fn routes() -> Router<AppState> {
             "/dashboard/projects/{project_id}/settings/test-email",
             post(test_email),
         )
+        .route(
+            "/dashboard/projects/{project_id}/settings/oauth",
+            post(save_oauth),
+        )
 }
 
 struct OutboxRow {
@@ -168,6 +172,45 @@ fn page(
                     label for="smtp_password" { "Password (leave empty to keep the current one)" }
                     input id="smtp_password" type="password" name="smtp_password";
                     button type="submit" { "Save settings" }
+                }
+            }
+            div.card {
+                h2 { "OAuth providers" }
+                table id="oauth-providers" {
+                    tr { th { "Provider" } th { "Keys" } th { "Client ID" } th {} }
+                    @for p in &project.config.oauth_providers {
+                        tr {
+                            td { (p.id) }
+                            td { (if p.kind == "shared" { "shared (development)" } else { "your own" }) }
+                            td { code { (p.client_id.as_deref().unwrap_or("")) } }
+                            td {
+                                form.inline method="post" action={ (base) "/oauth" } {
+                                    input type="hidden" name="csrf" value=(admin.csrf_token());
+                                    input type="hidden" name="op" value="remove";
+                                    input type="hidden" name="provider" value=(p.id);
+                                    button.danger type="submit" { "Remove" }
+                                }
+                            }
+                        }
+                    }
+                }
+                form method="post" action={ (base) "/oauth" } {
+                    input type="hidden" name="csrf" value=(admin.csrf_token());
+                    input type="hidden" name="op" value="save";
+                    label for="oauth-provider" { "Provider" }
+                    select id="oauth-provider" name="provider" {
+                        @for id in crate::projects::config::OAUTH_PROVIDERS { option value=(id) { (id) } }
+                    }
+                    label for="oauth-type" { "Keys" }
+                    select id="oauth-type" name="type" {
+                        option value="standard" { "Your own client ID and secret" }
+                        option value="shared" { "Shared development keys" }
+                    }
+                    label for="oauth-client-id" { "Client ID" }
+                    input id="oauth-client-id" type="text" name="client_id";
+                    label for="oauth-client-secret" { "Client secret (stored encrypted; leave empty to keep the current one)" }
+                    input id="oauth-client-secret" type="password" name="client_secret";
+                    button type="submit" { "Save provider" }
                 }
             }
             div.card {
@@ -377,6 +420,69 @@ async fn test_email(
                 )),
             )
                 .into_response()
+        }
+    }
+}
+
+/// Adds, replaces or removes one OAuth provider, through the admin API's update and validation.
+async fn save_oauth(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(project_id): Path<String>,
+    RawBody(form): RawBody,
+) -> Response {
+    let (admin, mut project) = match super::form_context(&state, &headers, &project_id, &form).await
+    {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let id = field(&form, "provider");
+    let result: ApiResult<()> = async {
+        let mut providers = project.config.oauth_providers.clone();
+        let kept_secret = providers
+            .iter()
+            .find(|p| p.id == id)
+            .and_then(|p| p.client_secret.clone());
+        providers.retain(|p| p.id != id);
+        if field(&form, "op") == "save" {
+            let given =
+                |name: &str| Some(field(&form, name).trim().to_string()).filter(|v| !v.is_empty());
+            let standard = field(&form, "type") == "standard";
+            providers.push(crate::projects::config::OAuthProvider {
+                id: id.to_string(),
+                kind: field(&form, "type").to_string(),
+                client_id: given("client_id").filter(|_| standard),
+                client_secret: given("client_secret").or(kept_secret).filter(|_| standard),
+                facebook_config_id: None,
+                microsoft_tenant_id: None,
+                apple_bundle_ids: None,
+            });
+        }
+        let update: ProjectUpdate =
+            serde_json::from_value(json!({ "config": { "oauth_providers": providers } }))
+                .map_err(|e| ApiError::bad_request(format!("Invalid provider: {e}")))?;
+        update::apply(&mut project, update)?;
+        crate::projects::save(state.db(), &project).await?;
+        state.projects.forget(&project.id);
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            Redirect::to(&format!("/dashboard/projects/{}/settings", project.id)).into_response()
+        }
+        Err(e) => {
+            let rows = outbox_rows(&state, &project.id).await.unwrap_or_default();
+            let values = Values::saved(&project);
+            let page = page(
+                &admin,
+                &project,
+                &values,
+                &rows,
+                Some(&message_of(&e)),
+                None,
+            );
+            (StatusCode::BAD_REQUEST, html(page)).into_response()
         }
     }
 }
