@@ -239,6 +239,34 @@ async fn browser_flow(backend: Backend) {
         !config.contains("gems") && !config.contains("has.dot") && !config.contains("\"x\""),
         "{config}"
     );
+    // The users list sorts newest or oldest first.
+    app.server()
+        .project(pid)
+        .header("x-stack-secret-server-key", secret)
+        .post("/users")
+        .json(json!({ "primary_email": "later@example.com" }))
+        .send()
+        .await
+        .expect(201);
+    for (sort, first) in [("newest", "later@"), ("oldest", "customer@")] {
+        let html = http
+            .get(format!(
+                "{}/dashboard/projects/{pid}/users?sort={sort}",
+                app.base
+            ))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let (a, b) = (
+            html.find("later@").unwrap(),
+            html.find("customer@").unwrap(),
+        );
+        assert_eq!(a.min(b), html.find(first).unwrap(), "{sort}");
+    }
     // Signed out: pages redirect to sign-in.
     let r = http
         .get(format!("{}/dashboard/projects/{pid}", app.base))

@@ -50,6 +50,8 @@ pub fn routes() -> Router<AppState> {
 struct ListParams {
     query: Option<String>,
     cursor: Option<String>,
+    /// `oldest` first; anything else is newest first.
+    sort: Option<String>,
 }
 
 const PAGE: &str = "50";
@@ -59,9 +61,11 @@ fn users_page(
     project: &Project,
     items: &[Value],
     query: &str,
+    oldest_first: bool,
     next: Option<&str>,
     message: Option<&str>,
 ) -> Markup {
+    let sort = if oldest_first { "oldest" } else { "newest" };
     let base = format!("/dashboard/projects/{}/users", project.id);
     layout(
         "Users",
@@ -71,6 +75,10 @@ fn users_page(
                 h1 { a href={ "/dashboard/projects/" (project.id) } { (project.display_name) } " · Users" }
                 form method="get" action=(base) {
                     input id="query" type="text" name="query" value=(query) placeholder="Search by name, email or ID";
+                    select id="sort" name="sort" {
+                        option value="newest" selected[!oldest_first] { "Newest first" }
+                        option value="oldest" selected[oldest_first] { "Oldest first" }
+                    }
                     button type="submit" { "Search" }
                 }
                 table {
@@ -79,13 +87,13 @@ fn users_page(
                         tr {
                             td { a href={ (base) "/" (u["id"].as_str().unwrap_or("")) } { (u["primary_email"].as_str().unwrap_or("(no email)")) } }
                             td { (u["display_name"].as_str().unwrap_or("")) }
-                            td.muted { (u["signed_up_at_millis"]) }
+                            td.muted { (crate::payments::products::iso(u["signed_up_at_millis"].as_i64().unwrap_or(0))[..10]) }
                         }
                     }
                 }
                 @if items.is_empty() { p.muted { "No users found." } }
                 @if let Some(next) = next {
-                    p { a id="next-page" href={ (base) "?query=" (query) "&cursor=" (next) } { "Next page →" } }
+                    p { a id="next-page" href={ (base) "?query=" (query) "&sort=" (sort) "&cursor=" (next) } { "Next page →" } }
                 }
             }
             div.card {
@@ -108,12 +116,14 @@ async fn load_list(
     state: &AppState,
     project: &Project,
     query: &str,
+    oldest_first: bool,
     cursor: Option<String>,
 ) -> ApiResult<(Vec<Value>, Option<String>)> {
     let q = ListQuery {
         limit: Some(PAGE.into()),
         cursor,
         query: Some(query.to_string()).filter(|q| !q.is_empty()),
+        desc: Some((!oldest_first).to_string()),
         include_anonymous: Some("true".into()),
         ..Default::default()
     };
@@ -139,12 +149,14 @@ async fn list(
     };
     let query = p.query.unwrap_or_default();
     let cursor = p.cursor.filter(|c| uuid::Uuid::parse_str(c).is_ok());
-    match load_list(&state, &project, &query, cursor).await {
+    let oldest_first = p.sort.as_deref() == Some("oldest");
+    match load_list(&state, &project, &query, oldest_first, cursor).await {
         Ok((items, next)) => html(users_page(
             &admin,
             &project,
             &items,
             &query,
+            oldest_first,
             next.as_deref(),
             None,
         )),
@@ -187,7 +199,7 @@ async fn create(
         ))
         .into_response(),
         Err(e) => {
-            let (items, next) = load_list(&state, &project, "", None)
+            let (items, next) = load_list(&state, &project, "", false, None)
                 .await
                 .unwrap_or_default();
             (
@@ -197,6 +209,7 @@ async fn create(
                     &project,
                     &items,
                     "",
+                    false,
                     next.as_deref(),
                     Some(&message_of(&e)),
                 )),
