@@ -49,6 +49,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_payments"),
     migration!(5, "0005_channel_index"),
     migration!(6, "0006_item_balances"),
+    migration!(7, "0007_search_trigrams"),
 ];
 
 /// WAL lets readers run beside the single writer; the busy timeout queues writers instead of failing.

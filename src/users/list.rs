@@ -79,12 +79,14 @@ pub async fn list(state: &AppState, project: &Project, q: ListQuery) -> ApiResul
             " AND u.id IN (SELECT user_id FROM team_members WHERE team_id = {p})"
         ));
     }
+    // Matching ids first (each part can use an index: trigram on PostgreSQL), then the page.
     if let Some(text) = q.query.as_deref().filter(|t| !t.is_empty()) {
         let p = bind(crate::store::like_pattern(text));
         let exact = bind(text.to_string());
         sql.push_str(&format!(
-            " AND (LOWER(u.display_name) LIKE {p} ESCAPE '\\' OR u.id = {exact} OR u.id IN
-               (SELECT user_id FROM contact_channels WHERE project_id = $1 AND value LIKE {p} ESCAPE '\\'))"
+            " AND u.id IN (SELECT id FROM users WHERE project_id = $1 AND LOWER(display_name) LIKE {p} ESCAPE '\\'
+               UNION SELECT user_id FROM contact_channels WHERE project_id = $1 AND value LIKE {p} ESCAPE '\\'
+               UNION SELECT id FROM users WHERE project_id = $1 AND id = {exact})"
         ));
     }
     let (cmp, order) = if desc { ("<=", "DESC") } else { (">=", "ASC") };

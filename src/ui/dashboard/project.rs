@@ -39,19 +39,24 @@ struct Overview {
 }
 
 async fn overview(state: &AppState, project: &Project) -> ApiResult<Overview> {
-    let count_since = |since: i64| {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM users WHERE project_id = $1 AND signed_up_at >= $2",
-        )
-        .bind(&project.id)
-        .bind(since)
-        .fetch_one(state.db())
-    };
-    let now = now_ms();
+    use sqlx::Row;
+    // One pass over the project's users for all three counts.
+    let since = |days: i64| now_ms() - days * DAY_MS;
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS total,
+            CAST(COALESCE(SUM(CASE WHEN signed_up_at >= $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS week,
+            CAST(COALESCE(SUM(CASE WHEN signed_up_at >= $3 THEN 1 ELSE 0 END), 0) AS BIGINT) AS month
+         FROM users WHERE project_id = $1",
+    )
+    .bind(&project.id)
+    .bind(since(7))
+    .bind(since(30))
+    .fetch_one(state.db())
+    .await?;
     Ok(Overview {
-        users: count_since(i64::MIN).await?,
-        sign_ups_7d: count_since(now - 7 * DAY_MS).await?,
-        sign_ups_30d: count_since(now - 30 * DAY_MS).await?,
+        users: row.try_get("total")?,
+        sign_ups_7d: row.try_get("week")?,
+        sign_ups_30d: row.try_get("month")?,
         key_sets: keys::list_key_sets(state.db(), &project.id).await?,
     })
 }
