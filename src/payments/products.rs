@@ -77,6 +77,20 @@ pub fn choose(
 }
 
 impl Chosen {
+    /// `PRODUCT_CUSTOMER_TYPE_DOES_NOT_MATCH` unless the product is for this type of customer.
+    pub fn check_customer_type(&self, customer_type: &str, customer_id: &str) -> ApiResult<()> {
+        if self.customer_type() == customer_type {
+            return Ok(());
+        }
+        Err(product_customer_type_mismatch(
+            self.product_id.as_deref(),
+            customer_id,
+            self.customer_type(),
+            customer_type,
+        )
+        .into())
+    }
+
     /// A catalog product by id (as the server sees it: server-only products included).
     pub fn from_catalog(catalog: &Catalog, id: &str) -> ApiResult<Chosen> {
         let Some(p) = catalog.products.get(id) else {
@@ -440,15 +454,7 @@ pub async fn grant_to_customer(
     chosen: &Chosen,
     quantity: i64,
 ) -> ApiResult<Option<String>> {
-    if chosen.customer_type() != customer_type {
-        return Err(product_customer_type_mismatch(
-            chosen.product_id.as_deref(),
-            customer_id,
-            chosen.customer_type(),
-            customer_type,
-        )
-        .into());
-    }
+    chosen.check_customer_type(customer_type, customer_id)?;
     let _turn = state.store.write_turn().await;
     let mut tx = state.db().begin().await?;
     let purchase = NewPurchase {
@@ -641,15 +647,7 @@ async fn cancel(
         None => {
             let catalog = overrides::catalog(&state, auth.pid()).await?;
             let chosen = choose(&catalog, auth, Some(&product_id), None)?;
-            if chosen.customer_type() != customer_type {
-                return Err(product_customer_type_mismatch(
-                    Some(&product_id),
-                    &customer_id,
-                    chosen.customer_type(),
-                    &customer_type,
-                )
-                .into());
-            }
+            chosen.check_customer_type(&customer_type, &customer_id)?;
             if !ownership(&purchases, now).contains_key(&product_id) {
                 return Err(ApiError::bad_request(
                     "Customer does not have this product.",

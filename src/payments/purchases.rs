@@ -4,9 +4,7 @@
 
 use super::config::product_view;
 use super::products::{choose, grant_product, ownership, purchases_of, Chosen, NewPurchase};
-use super::{
-    customers, new_purchases_blocked, product_already_granted, product_customer_type_mismatch,
-};
+use super::{customers, new_purchases_blocked, product_already_granted};
 use crate::codes::{self, CodeType};
 use crate::http::context::ANY;
 use crate::http::extract::schema_problem;
@@ -104,15 +102,7 @@ pub async fn create_purchase_url(
     chosen: &Chosen,
     return_url: Option<&str>,
 ) -> ApiResult<String> {
-    if chosen.customer_type() != customer_type {
-        return Err(product_customer_type_mismatch(
-            chosen.product_id.as_deref(),
-            customer_id,
-            chosen.customer_type(),
-            customer_type,
-        )
-        .into());
-    }
+    chosen.check_customer_type(customer_type, customer_id)?;
     let project_id = project.id.as_str();
     let mut conn = state.db().acquire().await?;
     if let Some(id) = &chosen.product_id {
