@@ -101,17 +101,46 @@ async fn writer(store: Store, mut queue: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
-/// One transaction: each change's conditional write in arrival order, then the ledger rows of
-/// those that applied.
+/// One transaction: the changes of each balance decided in arrival order, then the ledger rows
+/// of those that applied. A balance with one change takes the one conditional write; a balance
+/// with several (a hot customer) is read once under its row lock, decided in memory, and written
+/// once, so a busy batch costs a few statements instead of one per change.
 async fn apply_batch(store: &Store, changes: &[Change]) -> sqlx::Result<Vec<bool>> {
     let _turn = store.write_turn().await;
     let mut conn = store.pool.acquire().await?;
     let mut tx = conn.begin().await?;
     let now = now_ms();
-    let mut applied = Vec::with_capacity(changes.len());
-    for c in changes {
-        applied
-            .push(ledger::try_add_plain(&mut tx, c.key(), c.delta, now, c.allow_negative).await?);
+    let mut applied = vec![false; changes.len()];
+    let mut balances: Vec<(BalanceKey, Vec<usize>)> = Vec::new();
+    for (i, c) in changes.iter().enumerate() {
+        match balances.iter_mut().find(|(k, _)| *k == c.key()) {
+            Some((_, jobs)) => jobs.push(i),
+            None => balances.push((c.key(), vec![i])),
+        }
+    }
+    for (key, jobs) in balances {
+        if let [i] = jobs[..] {
+            let c = &changes[i];
+            applied[i] =
+                ledger::try_add_plain(&mut tx, key, c.delta, now, c.allow_negative).await?;
+            continue;
+        }
+        let Some(mut quantity) = ledger::lock_plain(&mut tx, key, now).await? else {
+            continue;
+        };
+        let mut total = 0;
+        for i in jobs {
+            let c = &changes[i];
+            if c.allow_negative || quantity + c.delta >= 0 {
+                quantity += c.delta;
+                total += c.delta;
+                applied[i] = true;
+            }
+        }
+        // The row is locked and was plain and settled: this write cannot miss.
+        if !ledger::try_add_plain(&mut tx, key, total, now, true).await? {
+            return Err(sqlx::Error::Protocol("locked balance changed".into()));
+        }
     }
     let recorded: Vec<&Change> = changes
         .iter()

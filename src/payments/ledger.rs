@@ -154,7 +154,7 @@ pub fn included_grants(h: &Holding, item_id: &str, now: i64) -> Vec<Change> {
 }
 
 /// One balance: one item of one customer.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct BalanceKey<'a> {
     pub project_id: &'a str,
     pub customer_type: &'a str,
@@ -309,6 +309,24 @@ pub async fn try_add_plain(
         .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// A stored plain, settled balance's quantity, its row locked for the rest of the transaction
+/// (a no-op update: a row lock on PostgreSQL, the write lock on SQLite); None if it has none.
+pub async fn lock_plain(
+    conn: &mut AnyConnection,
+    key: BalanceKey<'_>,
+    now: i64,
+) -> sqlx::Result<Option<i64>> {
+    let sql = format!(
+        "UPDATE item_balances SET as_of = as_of
+         WHERE {BALANCE_KEY} AND quantity IS NOT NULL AND settled_until > $5 RETURNING quantity"
+    );
+    let row = bind_key(sqlx::query(&sql), key)
+        .bind(now)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| r.try_get::<i64, _>("quantity")).transpose()
 }
 
 /// Waits for any fast-path write of this balance to commit before the caller reads it (a no-op
