@@ -1,7 +1,7 @@
 //! Group commit for the fast path of item changes. Concurrent spends of plain balances queue to a
-//! writer that applies whatever has queued in one transaction: each change is still its own
-//! conditional write, but a batch pays for one commit (and, on SQLite, one turn of the single
-//! writer) instead of one each. Writers are sharded by customer, so one customer's changes
+//! writer that applies whatever has queued in one transaction: each change is still decided on
+//! its own, in arrival order, against its balance under that balance's lock, but a batch pays for
+//! one commit (and, on SQLite, one turn of the single writer) instead of one each. Writers are sharded by customer, so one customer's changes
 //! apply in arrival order and two shards never wait on the same row.
 
 use super::ledger::{self, BalanceKey};
