@@ -138,6 +138,39 @@ both_backends!(catalog_config, |app: TestServer| async move {
     )
     .unwrap();
     assert!(after["payments"]["products"].get("boost").is_none());
+    // Concurrent patches of one level each land: none overwrites another.
+    let url = format!("{}/api/v1/internal/config/override/environment", app.base);
+    let patches: Vec<_> = (0..12)
+        .map(|i| {
+            let patch = json!({ format!("payments.items.gem{i}"): { "customerType": "user" } });
+            let request = app
+                .http
+                .patch(&url)
+                .header("x-stack-project-id", &app.project_id)
+                .header("x-stack-access-type", "admin")
+                .header(
+                    "x-stack-super-secret-admin-key",
+                    &app.super_secret_admin_key,
+                )
+                .json(&json!({ "config_override_string": patch.to_string() }));
+            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    for p in patches {
+        assert_eq!(p.await.unwrap(), 200);
+    }
+    let level = app
+        .admin()
+        .get("/internal/config/override/environment")
+        .send()
+        .await
+        .expect(200);
+    let level: Value = serde_json::from_str(level["config_string"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        level["payments"]["items"].as_object().unwrap().len(),
+        12,
+        "{level}"
+    );
 });
 
 both_backends!(items_and_quantity_changes, |app: TestServer| async move {

@@ -26,12 +26,16 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-pub async fn load_level(db: &sqlx::AnyPool, project_id: &str, level: &str) -> ApiResult<Value> {
+pub async fn load_level(
+    conn: &mut sqlx::AnyConnection,
+    project_id: &str,
+    level: &str,
+) -> ApiResult<Value> {
     let row =
         sqlx::query("SELECT config FROM config_overrides WHERE project_id = $1 AND level = $2")
             .bind(project_id)
             .bind(level)
-            .fetch_optional(db)
+            .fetch_optional(&mut *conn)
             .await?;
     Ok(match row {
         Some(r) => serde_json::from_str(&r.try_get::<String, _>("config")?).unwrap_or(json!({})),
@@ -110,19 +114,32 @@ fn set_path(doc: &mut Value, path: &str, value: Value) {
     }
 }
 
-async fn store_level(
+/// Replaces one level's document with what `change` makes of it, refused (nothing stored) if
+/// the catalog would not render. The level's row is locked first, so concurrent changes of one
+/// level apply one after another instead of overwriting each other.
+async fn change_level(
     state: &AppState,
     project_id: &str,
     level: &str,
-    config: &Value,
+    change: impl FnOnce(Value) -> Value,
 ) -> ApiResult<()> {
-    // Refuse a document whose catalog would not render into valid products and items.
+    let _turn = state.store.write_turn().await;
+    let mut tx = state.db().begin().await?;
+    sqlx::query(
+        "INSERT INTO config_overrides (project_id, level, config) VALUES ($1, $2, '{}')
+         ON CONFLICT (project_id, level) DO UPDATE SET config = config_overrides.config",
+    )
+    .bind(project_id)
+    .bind(level)
+    .execute(&mut *tx)
+    .await?;
+    let config = change(load_level(&mut tx, project_id, level).await?);
     let mut merged = json!({});
     for l in LEVELS {
         let v = if l == level {
             config.clone()
         } else {
-            load_level(state.db(), project_id, l).await?
+            load_level(&mut tx, project_id, l).await?
         };
         deep_merge(&mut merged, v);
     }
@@ -133,15 +150,13 @@ async fn store_level(
             problems.join("\n  - ")
         )));
     }
-    sqlx::query(
-        "INSERT INTO config_overrides (project_id, level, config) VALUES ($1, $2, $3)
-         ON CONFLICT (project_id, level) DO UPDATE SET config = $3",
-    )
-    .bind(project_id)
-    .bind(level)
-    .bind(config.to_string())
-    .execute(state.db())
-    .await?;
+    sqlx::query("UPDATE config_overrides SET config = $3 WHERE project_id = $1 AND level = $2")
+        .bind(project_id)
+        .bind(level)
+        .bind(config.to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
     state.catalogs.forget(project_id);
     Ok(())
 }
@@ -184,7 +199,8 @@ async fn get_override(
 ) -> ApiResult<Response> {
     let auth = ctx.require(TRUSTED)?;
     let level = check_level(auth.access_type, &level)?;
-    let config = load_level(state.db(), auth.pid(), level).await?;
+    let mut conn = state.db().acquire().await?;
+    let config = load_level(&mut conn, auth.pid(), level).await?;
     Ok(json_ok(json!({ "config_string": config.to_string() })))
 }
 
@@ -210,7 +226,7 @@ async fn put_override(
     for (k, v) in doc.as_object().cloned().unwrap_or_default() {
         set_path(&mut config, &k, v);
     }
-    store_level(&state, auth.pid(), level, &config).await?;
+    change_level(&state, auth.pid(), level, |_| config).await?;
     Ok(success())
 }
 
@@ -244,11 +260,13 @@ pub async fn patch_level(
     level: &str,
     patch: Map<String, Value>,
 ) -> ApiResult<()> {
-    let mut config = load_level(state.db(), project_id, level).await?;
-    for (k, v) in patch {
-        set_path(&mut config, &k, v);
-    }
-    store_level(state, project_id, level, &config).await
+    change_level(state, project_id, level, |mut config| {
+        for (k, v) in patch {
+            set_path(&mut config, &k, v);
+        }
+        config
+    })
+    .await
 }
 
 #[cfg(test)]
