@@ -2,6 +2,17 @@
 //! Pages are rendered on the server (maud) and every write goes through the same domain functions
 //! as the API, with the same validation; forms carry a CSRF token.
 
+/// The value of a page's precondition (admin signed in, project theirs, CSRF token good), or
+/// return at once with the answer it gives instead (sign-in redirect, 404, refusal).
+macro_rules! or_answer {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(answer) => return answer,
+        }
+    };
+}
+
 mod pages;
 mod payments;
 mod project;
@@ -155,10 +166,7 @@ pub(crate) async fn require_admin(
 }
 
 async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let admin = match require_admin(&state, &headers).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let admin = or_answer!(require_admin(&state, &headers).await);
     match projects::list_owned_by(state.db(), &admin.user.id).await {
         Ok(list) => html(pages::projects(&admin, &list, None, None)),
         Err(e) => e.into_response(),
@@ -253,10 +261,7 @@ async fn sign_out(
     headers: HeaderMap,
     RawBody(form): RawBody,
 ) -> Response {
-    let admin = match require_admin(&state, &headers).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let admin = or_answer!(require_admin(&state, &headers).await);
     if let Err(e) = admin.check_csrf(form.get("csrf").and_then(Value::as_str)) {
         return e.into_response();
     }
@@ -276,10 +281,7 @@ async fn create_project(
     headers: HeaderMap,
     RawBody(form): RawBody,
 ) -> Response {
-    let admin = match require_admin(&state, &headers).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let admin = or_answer!(require_admin(&state, &headers).await);
     if let Err(e) = admin.check_csrf(form.get("csrf").and_then(Value::as_str)) {
         return e.into_response();
     }

@@ -135,10 +135,8 @@ async fn catalog_page(
     headers: HeaderMap,
     Path(project_id): Path<String>,
 ) -> Response {
-    match project_context(&state, &headers, &project_id).await {
-        Ok((admin, project)) => render_catalog(&state, &admin, &project, None, None).await,
-        Err(r) => r,
-    }
+    let (admin, project) = or_answer!(project_context(&state, &headers, &project_id).await);
+    render_catalog(&state, &admin, &project, None, None).await
 }
 
 async fn render_catalog(
@@ -360,10 +358,7 @@ async fn save_catalog(
     Path(project_id): Path<String>,
     RawBody(form): RawBody,
 ) -> Response {
-    let (admin, project) = match form_context(&state, &headers, &project_id, &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let (admin, project) = or_answer!(form_context(&state, &headers, &project_id, &form).await);
     let result = match catalog_patch(&form) {
         Ok(patch) => overrides::patch_level(&state, &project.id, "branch", patch).await,
         Err(e) => Err(e),
@@ -444,10 +439,7 @@ async fn customers_page(
     Path(project_id): Path<String>,
     Query(q): Query<CustomersQuery>,
 ) -> Response {
-    let (admin, project) = match project_context(&state, &headers, &project_id).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let (admin, project) = or_answer!(project_context(&state, &headers, &project_id).await);
     let kind = q
         .kind
         .filter(|k| CUSTOMER_TYPES.contains(&k.as_str()))
@@ -504,12 +496,8 @@ async fn customer_page(
     headers: HeaderMap,
     Path((project_id, customer_type, customer_id)): Path<(String, String, String)>,
 ) -> Response {
-    match project_context(&state, &headers, &project_id).await {
-        Ok((admin, project)) => {
-            render_customer(&state, &admin, &project, &customer_type, &customer_id, None).await
-        }
-        Err(r) => r,
-    }
+    let (admin, project) = or_answer!(project_context(&state, &headers, &project_id).await);
+    render_customer(&state, &admin, &project, &customer_type, &customer_id, None).await
 }
 
 async fn customer_label(
@@ -676,10 +664,7 @@ async fn grant(
     Path((project_id, customer_type, customer_id)): Path<(String, String, String)>,
     RawBody(form): RawBody,
 ) -> Response {
-    let (admin, project) = match form_context(&state, &headers, &project_id, &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let (admin, project) = or_answer!(form_context(&state, &headers, &project_id, &form).await);
     let result = async {
         let quantity = whole_number(&form, "quantity", "Quantity")?;
         if quantity < 1 {
@@ -716,10 +701,7 @@ async fn adjust(
     Path((project_id, customer_type, customer_id)): Path<(String, String, String)>,
     RawBody(form): RawBody,
 ) -> Response {
-    let (admin, project) = match form_context(&state, &headers, &project_id, &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let (admin, project) = or_answer!(form_context(&state, &headers, &project_id, &form).await);
     let result = async {
         let delta = whole_number(&form, "delta", "The change")?;
         let item_id = field(&form, "item_id");
@@ -782,10 +764,7 @@ async fn checkout(
     Path(project_id): Path<String>,
     RawBody(form): RawBody,
 ) -> Response {
-    let (admin, project) = match form_context(&state, &headers, &project_id, &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let (admin, project) = or_answer!(form_context(&state, &headers, &project_id, &form).await);
     let (customer_type, customer_id) = (
         field(&form, "customer_type"),
         field(&form, "customer_id").trim(),
@@ -888,10 +867,8 @@ async fn transactions_page(
     Path(project_id): Path<String>,
     Query(q): Query<TransactionsQuery>,
 ) -> Response {
-    match project_context(&state, &headers, &project_id).await {
-        Ok((admin, project)) => render_transactions(&state, &admin, &project, q, None).await,
-        Err(r) => r,
-    }
+    let (admin, project) = or_answer!(project_context(&state, &headers, &project_id).await);
+    render_transactions(&state, &admin, &project, q, None).await
 }
 
 async fn render_transactions(
@@ -959,10 +936,7 @@ async fn refund(
     Path(project_id): Path<String>,
     RawBody(form): RawBody,
 ) -> Response {
-    let (admin, project) = match form_context(&state, &headers, &project_id, &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let (admin, project) = or_answer!(form_context(&state, &headers, &project_id, &form).await);
     let result = transactions::refund_purchase(
         &state,
         &project.id,

@@ -179,10 +179,8 @@ async fn show(
     headers: HeaderMap,
     Path(project_id): Path<String>,
 ) -> Response {
-    match project_context(&state, &headers, &project_id).await {
-        Ok((admin, project)) => render(&state, &admin, &project, None, None).await,
-        Err(r) => r,
-    }
+    let (admin, project) = or_answer!(project_context(&state, &headers, &project_id).await);
+    render(&state, &admin, &project, None, None).await
 }
 
 async fn create_keys(
@@ -191,10 +189,7 @@ async fn create_keys(
     Path(project_id): Path<String>,
     RawBody(form): RawBody,
 ) -> Response {
-    let (admin, project) = match form_context(&state, &headers, &project_id, &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let (admin, project) = or_answer!(form_context(&state, &headers, &project_id, &form).await);
     let result: ApiResult<NewKeySet> = async {
         let description = field(&form, "description").trim();
         if description.is_empty() || description.chars().count() > 256 {
@@ -236,10 +231,7 @@ async fn revoke_keys(
     Path((project_id, key_set_id)): Path<(String, String)>,
     RawBody(form): RawBody,
 ) -> Response {
-    let (admin, project) = match form_context(&state, &headers, &project_id, &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let (admin, project) = or_answer!(form_context(&state, &headers, &project_id, &form).await);
     if field(&form, "confirm") != "yes" {
         let message = "Tick “sure” to revoke the keys.";
         return render(&state, &admin, &project, None, Some(message)).await;
@@ -257,10 +249,7 @@ async fn delete(
     Path(project_id): Path<String>,
     RawBody(form): RawBody,
 ) -> Response {
-    let (admin, project) = match form_context(&state, &headers, &project_id, &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let (admin, project) = or_answer!(form_context(&state, &headers, &project_id, &form).await);
     if field(&form, "confirm").trim() != project.display_name {
         let message = "Type the project's name exactly to delete it.";
         return render(&state, &admin, &project, None, Some(message)).await;

@@ -251,10 +251,7 @@ async fn show(
     Path(project_id): Path<String>,
     Query(n): Query<Notice>,
 ) -> Response {
-    let (admin, project) = match super::project_context(&state, &headers, &project_id).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let (admin, project) = or_answer!(super::project_context(&state, &headers, &project_id).await);
     let notice = n.sent.map(|to| format!("Test email to {to} queued."));
     match outbox_rows(&state, &project.id).await {
         Ok(rows) => html(page(
@@ -313,13 +310,8 @@ async fn save(
     Path(project_id): Path<String>,
     RawBody(form): RawBody,
 ) -> Response {
-    let (admin, mut project) = match super::project_context(&state, &headers, &project_id).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if let Err(e) = admin.check_csrf(form.get("csrf").and_then(Value::as_str)) {
-        return e.into_response();
-    }
+    let (admin, mut project) =
+        or_answer!(super::form_context(&state, &headers, &project_id, &form).await);
     let result: ApiResult<()> = async {
         let u = update_from_form(&form, &project)?;
         update::apply(&mut project, u)?;
@@ -356,13 +348,8 @@ async fn test_email(
     Path(project_id): Path<String>,
     RawBody(form): RawBody,
 ) -> Response {
-    let (admin, project) = match super::project_context(&state, &headers, &project_id).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if let Err(e) = admin.check_csrf(form.get("csrf").and_then(Value::as_str)) {
-        return e.into_response();
-    }
+    let (admin, project) =
+        or_answer!(super::form_context(&state, &headers, &project_id, &form).await);
     let to = crate::users::normalize_email(field(&form, "to"));
     let result: ApiResult<()> = async {
         if !crate::users::is_valid_email(&to) {
@@ -431,11 +418,8 @@ async fn save_oauth(
     Path(project_id): Path<String>,
     RawBody(form): RawBody,
 ) -> Response {
-    let (admin, mut project) = match super::form_context(&state, &headers, &project_id, &form).await
-    {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let (admin, mut project) =
+        or_answer!(super::form_context(&state, &headers, &project_id, &form).await);
     let id = field(&form, "provider");
     let result: ApiResult<()> = async {
         let mut providers = project.config.oauth_providers.clone();

@@ -57,19 +57,15 @@ async fn list(
     Path(project_id): Path<String>,
     Query(p): Query<ListParams>,
 ) -> Response {
-    match project_context(&state, &headers, &project_id).await {
-        Ok((admin, project)) => {
-            render_list(
-                &state,
-                &admin,
-                &project,
-                p.query.as_deref().unwrap_or(""),
-                None,
-            )
-            .await
-        }
-        Err(r) => r,
-    }
+    let (admin, project) = or_answer!(project_context(&state, &headers, &project_id).await);
+    render_list(
+        &state,
+        &admin,
+        &project,
+        p.query.as_deref().unwrap_or(""),
+        None,
+    )
+    .await
 }
 
 async fn render_list(
@@ -123,10 +119,7 @@ async fn create(
     Path(project_id): Path<String>,
     RawBody(form): RawBody,
 ) -> Response {
-    let (admin, project) = match form_context(&state, &headers, &project_id, &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let (admin, project) = or_answer!(form_context(&state, &headers, &project_id, &form).await);
     let name = field(&form, "display_name").trim();
     let result: ApiResult<Team> = async {
         if name.is_empty() {
@@ -151,10 +144,8 @@ async fn detail(
     headers: HeaderMap,
     Path((project_id, team_id)): Path<(String, String)>,
 ) -> Response {
-    match project_context(&state, &headers, &project_id).await {
-        Ok((admin, project)) => render_team(&state, &admin, &project, &team_id, None).await,
-        Err(r) => r,
-    }
+    let (admin, project) = or_answer!(project_context(&state, &headers, &project_id).await);
+    render_team(&state, &admin, &project, &team_id, None).await
 }
 
 /// A member: id, email (or name), direct team permissions.
@@ -294,10 +285,7 @@ async fn members(
     Path((project_id, team_id)): Path<(String, String)>,
     RawBody(form): RawBody,
 ) -> Response {
-    let (admin, project) = match form_context(&state, &headers, &project_id, &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let (admin, project) = or_answer!(form_context(&state, &headers, &project_id, &form).await);
     let result: ApiResult<()> = async {
         teams::require(state.db(), &project.id, &team_id).await?;
         let user_id = match field(&form, "op") {
@@ -353,10 +341,8 @@ async fn definitions(
     headers: HeaderMap,
     Path(project_id): Path<String>,
 ) -> Response {
-    match project_context(&state, &headers, &project_id).await {
-        Ok((admin, project)) => render_definitions(&state, &admin, &project, None).await,
-        Err(r) => r,
-    }
+    let (admin, project) = or_answer!(project_context(&state, &headers, &project_id).await);
+    render_definitions(&state, &admin, &project, None).await
 }
 
 fn scope_of(name: &str) -> Option<Scope> {
@@ -443,10 +429,7 @@ async fn save_definitions(
     Path(project_id): Path<String>,
     RawBody(form): RawBody,
 ) -> Response {
-    let (admin, project) = match form_context(&state, &headers, &project_id, &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let (admin, project) = or_answer!(form_context(&state, &headers, &project_id, &form).await);
     let result: ApiResult<()> = async {
         let scope = scope_of(field(&form, "scope"))
             .ok_or_else(|| ApiError::bad_request("Choose the team or project scope."))?;

@@ -143,10 +143,7 @@ async fn list(
     Path(project_id): Path<String>,
     Query(p): Query<ListParams>,
 ) -> Response {
-    let (admin, project) = match super::project_context(&state, &headers, &project_id).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let (admin, project) = or_answer!(super::project_context(&state, &headers, &project_id).await);
     let query = p.query.unwrap_or_default();
     let cursor = p.cursor.filter(|c| uuid::Uuid::parse_str(c).is_ok());
     let oldest_first = p.sort.as_deref() == Some("oldest");
@@ -170,13 +167,8 @@ async fn create(
     Path(project_id): Path<String>,
     crate::http::extract::RawBody(form): crate::http::extract::RawBody,
 ) -> Response {
-    let (admin, project) = match super::project_context(&state, &headers, &project_id).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if let Err(e) = admin.check_csrf(form.get("csrf").and_then(Value::as_str)) {
-        return e.into_response();
-    }
+    let (admin, project) =
+        or_answer!(super::form_context(&state, &headers, &project_id, &form).await);
     let email = users::normalize_email(field(&form, "email"));
     let password = field(&form, "password");
     let result: ApiResult<User> = async {
@@ -355,10 +347,8 @@ async fn detail(
     headers: HeaderMap,
     Path((project_id, user_id)): Path<(String, String)>,
 ) -> Response {
-    let (admin, project, user) = match user_context(&state, &headers, &project_id, &user_id).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let (admin, project, user) =
+        or_answer!(user_context(&state, &headers, &project_id, &user_id).await);
     match detail_page(&state, &admin, &project, &user, None, None).await {
         Ok(m) => html(m),
         Err(e) => e.into_response(),
@@ -371,10 +361,8 @@ async fn save_metadata(
     Path((project_id, user_id)): Path<(String, String)>,
     crate::http::extract::RawBody(form): crate::http::extract::RawBody,
 ) -> Response {
-    let (admin, project, user) = match user_context(&state, &headers, &project_id, &user_id).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let (admin, project, user) =
+        or_answer!(user_context(&state, &headers, &project_id, &user_id).await);
     if let Err(e) = admin.check_csrf(form.get("csrf").and_then(Value::as_str)) {
         return e.into_response();
     }
@@ -433,10 +421,8 @@ async fn revoke_session(
     Path((project_id, user_id, session_id)): Path<(String, String, String)>,
     crate::http::extract::RawBody(form): crate::http::extract::RawBody,
 ) -> Response {
-    let (admin, project, user) = match user_context(&state, &headers, &project_id, &user_id).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let (admin, project, user) =
+        or_answer!(user_context(&state, &headers, &project_id, &user_id).await);
     if let Err(e) = admin.check_csrf(form.get("csrf").and_then(Value::as_str)) {
         return e.into_response();
     }
@@ -457,10 +443,8 @@ async fn delete(
     Path((project_id, user_id)): Path<(String, String)>,
     crate::http::extract::RawBody(form): crate::http::extract::RawBody,
 ) -> Response {
-    let (admin, project, user) = match user_context(&state, &headers, &project_id, &user_id).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let (admin, project, user) =
+        or_answer!(user_context(&state, &headers, &project_id, &user_id).await);
     if let Err(e) = admin.check_csrf(form.get("csrf").and_then(Value::as_str)) {
         return e.into_response();
     }
