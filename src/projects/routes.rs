@@ -88,9 +88,7 @@ async fn update_current(
         ));
     }
     let mut project = Project::clone(&auth.project);
-    update::apply(&mut project, u)?;
-    super::save(state.db(), &project).await?;
-    state.projects.forget(&project.id);
+    update::apply_and_save(&state, &mut project, u).await?;
     Ok(json_ok(project.admin_json()))
 }
 

@@ -164,6 +164,18 @@ fn set<T>(target: &mut T, value: Option<T>) {
     }
 }
 
+/// Applies `u` (as `apply`), stores the project and drops its cached copy.
+pub async fn apply_and_save(
+    state: &crate::server::AppState,
+    project: &mut Project,
+    u: ProjectUpdate,
+) -> ApiResult<()> {
+    apply(project, u)?;
+    super::save(state.db(), project).await?;
+    state.projects.forget(&project.id);
+    Ok(())
+}
+
 /// Validates `u` and applies it to `project`; nothing is changed when anything is invalid.
 pub fn apply(project: &mut Project, u: ProjectUpdate) -> ApiResult<()> {
     let problems = validate(&u);

@@ -312,32 +312,30 @@ async fn save(
 ) -> Response {
     let (admin, mut project) =
         or_answer!(super::form_context(&state, &headers, &project_id, &form).await);
-    let result: ApiResult<()> = async {
-        let u = update_from_form(&form, &project)?;
-        update::apply(&mut project, u)?;
-        crate::projects::save(state.db(), &project).await?;
-        state.projects.forget(&project.id);
-        Ok(())
-    }
-    .await;
+    let result = match update_from_form(&form, &project) {
+        Ok(u) => update::apply_and_save(&state, &mut project, u).await,
+        Err(e) => Err(e),
+    };
+    let values = Values::submitted(&form);
+    answer_save(&state, &admin, &project, &values, result).await
+}
+
+/// Back to the settings page, or the page again with the refusal beside `values`.
+async fn answer_save(
+    state: &AppState,
+    admin: &Admin,
+    project: &Project,
+    values: &Values,
+    result: ApiResult<()>,
+) -> Response {
     match result {
         Ok(()) => {
             Redirect::to(&format!("/dashboard/projects/{}/settings", project.id)).into_response()
         }
         Err(e) => {
-            let rows = outbox_rows(&state, &project.id).await.unwrap_or_default();
-            (
-                StatusCode::BAD_REQUEST,
-                html(page(
-                    &admin,
-                    &project,
-                    &Values::submitted(&form),
-                    &rows,
-                    Some(&message_of(&e)),
-                    None,
-                )),
-            )
-                .into_response()
+            let rows = outbox_rows(state, &project.id).await.unwrap_or_default();
+            let page = page(admin, project, values, &rows, Some(&message_of(&e)), None);
+            (StatusCode::BAD_REQUEST, html(page)).into_response()
         }
     }
 }
@@ -445,28 +443,9 @@ async fn save_oauth(
         let update: ProjectUpdate =
             serde_json::from_value(json!({ "config": { "oauth_providers": providers } }))
                 .map_err(|e| ApiError::bad_request(format!("Invalid provider: {e}")))?;
-        update::apply(&mut project, update)?;
-        crate::projects::save(state.db(), &project).await?;
-        state.projects.forget(&project.id);
-        Ok(())
+        update::apply_and_save(&state, &mut project, update).await
     }
     .await;
-    match result {
-        Ok(()) => {
-            Redirect::to(&format!("/dashboard/projects/{}/settings", project.id)).into_response()
-        }
-        Err(e) => {
-            let rows = outbox_rows(&state, &project.id).await.unwrap_or_default();
-            let values = Values::saved(&project);
-            let page = page(
-                &admin,
-                &project,
-                &values,
-                &rows,
-                Some(&message_of(&e)),
-                None,
-            );
-            (StatusCode::BAD_REQUEST, html(page)).into_response()
-        }
-    }
+    let values = Values::saved(&project);
+    answer_save(&state, &admin, &project, &values, result).await
 }
