@@ -1076,6 +1076,44 @@ async fn concurrent_decrements(backend: Backend) {
     // Stored balances only cache the ledger: folding the whole history gives the same answer.
     db_query_text(&app.database_url, "DELETE FROM item_balances");
     assert_eq!(item(&app, &uid, "credits").await, balance);
+
+    // Eight customers at once, 10 spends of 1 each on balances of 5: batches mix customers (one
+    // change each, or several), and each customer still spends exactly 5.
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let u = app.create_user(&format!("crowd{i}@example.com")).await;
+        let id = u["id"].as_str().unwrap().to_string();
+        change(&app, &id, 5, false).await.expect(200);
+        change(&app, &id, -1, false).await.expect(200);
+        change(&app, &id, 1, false).await.expect(200);
+        ids.push(id);
+    }
+    let mut tasks = Vec::new();
+    for round in 0..10 {
+        for id in &ids {
+            let request = app
+                .http
+                .post(format!("{}/api/v1/payments/items/user/{id}/credits/update-quantity?allow_negative=false", app.base))
+                .header("x-stack-project-id", &app.project_id)
+                .header("x-stack-access-type", "server")
+                .header("x-stack-secret-server-key", &app.secret_server_key)
+                .json(&json!({ "delta": -1, "description": format!("round {round}") }));
+            let id = id.clone();
+            tasks.push(tokio::spawn(async move {
+                (id, request.send().await.unwrap().status().as_u16())
+            }));
+        }
+    }
+    let mut spent = std::collections::HashMap::new();
+    for t in tasks {
+        let (id, status) = t.await.unwrap();
+        assert!(status == 200 || status == 400, "status {status}");
+        *spent.entry(id).or_insert(0) += i64::from(status == 200);
+    }
+    for id in &ids {
+        assert_eq!(spent[id], 5, "{id}");
+        assert_eq!(item(&app, id, "credits").await, 0);
+    }
 }
 
 on_both_backends!(concurrent_decrements, concurrent_decrements, 4);

@@ -118,13 +118,18 @@ async fn apply_batch(store: &Store, changes: &[Change]) -> sqlx::Result<Vec<bool
             None => balances.push((c.key(), vec![i])),
         }
     }
-    for (key, jobs) in balances {
-        if let [i] = jobs[..] {
-            let c = &changes[i];
-            applied[i] =
-                ledger::try_add_plain(&mut tx, key, c.delta, now, c.allow_negative).await?;
-            continue;
+    // Balances with one change each: one conditional write covers them all.
+    let single: Vec<usize> = balances
+        .iter()
+        .filter_map(|(_, jobs)| (jobs.len() == 1).then_some(jobs[0]))
+        .collect();
+    for chunk in single.chunks(64) {
+        let chosen: Vec<&Change> = chunk.iter().map(|&i| &changes[i]).collect();
+        for done in ledger::try_add_plain_each(&mut tx, &chosen, now).await? {
+            applied[chunk[done]] = true;
         }
+    }
+    for (key, jobs) in balances.into_iter().filter(|(_, jobs)| jobs.len() > 1) {
         let Some(mut quantity) = ledger::lock_plain(&mut tx, key, now).await? else {
             continue;
         };

@@ -311,6 +311,68 @@ pub async fn try_add_plain(
     Ok(done.rows_affected() == 1)
 }
 
+/// `try_add_plain` for several distinct balances in one statement (a join with the list of
+/// changes). Returns the positions in `changes` that applied.
+pub async fn try_add_plain_each(
+    conn: &mut AnyConnection,
+    changes: &[&super::batch::Change],
+    now: i64,
+) -> sqlx::Result<Vec<usize>> {
+    // $1 is now; each change brings its key, delta and allow_negative. VALUES columns are named
+    // column1… in both dialects.
+    const FIELDS: usize = 6;
+    let rows: Vec<String> = (0..changes.len())
+        .map(|i| {
+            let n = |k: usize| 2 + i * FIELDS + k;
+            format!(
+                "(${}, ${}, ${}, ${}, CAST(${} AS BIGINT), CAST(${} AS BIGINT))",
+                n(0),
+                n(1),
+                n(2),
+                n(3),
+                n(4),
+                n(5)
+            )
+        })
+        .collect();
+    let sql = format!(
+        "UPDATE item_balances AS b SET quantity = b.quantity + v.column5,
+             as_of = CASE WHEN b.as_of > $1 THEN b.as_of ELSE $1 END
+         FROM (VALUES {}) AS v
+         WHERE b.project_id = v.column1 AND b.customer_type = v.column2 AND b.customer_id = v.column3
+           AND b.item_id = v.column4 AND b.quantity IS NOT NULL AND b.settled_until > $1
+           AND (v.column6 = 1 OR b.quantity + v.column5 >= 0)
+         RETURNING project_id, customer_type, customer_id, item_id",
+        rows.join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(now);
+    for c in changes {
+        q = q
+            .bind(c.project_id.as_str())
+            .bind(c.customer_type.as_str())
+            .bind(c.customer_id.as_str())
+            .bind(c.item_id.as_str())
+            .bind(c.delta)
+            .bind(crate::store::flag(c.allow_negative));
+    }
+    let mut done = Vec::new();
+    for r in q.fetch_all(&mut *conn).await? {
+        let key = (
+            r.try_get::<String, _>(0)?,
+            r.try_get::<String, _>(1)?,
+            r.try_get::<String, _>(2)?,
+            r.try_get::<String, _>(3)?,
+        );
+        if let Some(i) = changes.iter().position(|c| {
+            (&c.project_id, &c.customer_type, &c.customer_id, &c.item_id)
+                == (&key.0, &key.1, &key.2, &key.3)
+        }) {
+            done.push(i);
+        }
+    }
+    Ok(done)
+}
+
 /// A stored plain, settled balance's quantity, its row locked for the rest of the transaction
 /// (a no-op update: a row lock on PostgreSQL, the write lock on SQLite); None if it has none.
 pub async fn lock_plain(
