@@ -64,14 +64,26 @@ async fn item(app: &TestServer, uid: &str, item: &str) -> i64 {
         .unwrap()
 }
 
-async fn change(app: &TestServer, uid: &str, delta: i64, allow_negative: bool) -> Resp {
+/// A change of `uid`'s credits as the server. The request owns its data, so it can also run in a
+/// spawned task.
+fn credits_change(app: &TestServer, uid: &str, body: Value, allow_negative: bool) -> Req {
     app.server()
         .post(&format!(
             "/payments/items/user/{uid}/credits/update-quantity?allow_negative={allow_negative}"
         ))
-        .json(json!({ "delta": delta }))
+        .json(body)
+}
+
+async fn change(app: &TestServer, uid: &str, delta: i64, allow_negative: bool) -> Resp {
+    credits_change(app, uid, json!({ "delta": delta }), allow_negative)
         .send()
         .await
+}
+
+/// The `<project>_<code>` part of a purchase URL.
+fn code_of(url: &str) -> String {
+    let after = url.split("/purchase/").nth(1).expect("a purchase URL");
+    after.split('?').next().unwrap().to_string()
 }
 
 both_backends!(catalog_config, |app: TestServer| async move {
@@ -139,25 +151,18 @@ both_backends!(catalog_config, |app: TestServer| async move {
     .unwrap();
     assert!(after["payments"]["products"].get("boost").is_none());
     // Concurrent patches of one level each land: none overwrites another.
-    let url = format!("{}/api/v1/internal/config/override/environment", app.base);
     let patches: Vec<_> = (0..12)
         .map(|i| {
             let patch = json!({ format!("payments.items.gem{i}"): { "customerType": "user" } });
             let request = app
-                .http
-                .patch(&url)
-                .header("x-stack-project-id", &app.project_id)
-                .header("x-stack-access-type", "admin")
-                .header(
-                    "x-stack-super-secret-admin-key",
-                    &app.super_secret_admin_key,
-                )
-                .json(&json!({ "config_override_string": patch.to_string() }));
-            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+                .admin()
+                .patch("/internal/config/override/environment")
+                .json(json!({ "config_override_string": patch.to_string() }));
+            tokio::spawn(request.send())
         })
         .collect();
     for p in patches {
-        assert_eq!(p.await.unwrap(), 200);
+        p.await.unwrap().expect(200);
     }
     let level = app
         .admin()
@@ -562,14 +567,7 @@ both_backends!(
                 && url.contains("return_url=http%3A%2F%2Flocalhost%3A3000%2Fafter"),
             "{url}"
         );
-        let full_code = url
-            .split("/purchase/")
-            .nth(1)
-            .unwrap()
-            .split('?')
-            .next()
-            .unwrap()
-            .to_string();
+        let full_code = code_of(url);
         let v = app
             .anon()
             .post("/payments/purchases/validate-code")
@@ -622,16 +620,7 @@ both_backends!(
             .send()
             .await
             .expect(200);
-        let code2 = r["url"]
-            .as_str()
-            .unwrap()
-            .split("/purchase/")
-            .nth(1)
-            .unwrap()
-            .split('?')
-            .next()
-            .unwrap()
-            .to_string();
+        let code2 = code_of(r["url"].as_str().unwrap());
         let v = app
             .anon()
             .post("/payments/purchases/validate-code")
@@ -757,24 +746,13 @@ both_backends!(
             .expect_error(401, "INSUFFICIENT_ACCESS_TYPE");
         // Pages of 7 walk the whole ledger in the same order as one page, however many rows
         // share a millisecond.
-        let url = format!(
-            "{}/api/v1/payments/items/user/{uid}/credits/update-quantity?allow_negative=false",
-            app.base
-        );
         let changes: Vec<_> = (0..30)
             .map(|i| {
-                let request = app
-                    .http
-                    .post(&url)
-                    .header("x-stack-project-id", &app.project_id)
-                    .header("x-stack-access-type", "server")
-                    .header("x-stack-secret-server-key", &app.secret_server_key)
-                    .json(&json!({ "delta": i + 1 }));
-                tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+                tokio::spawn(credits_change(&app, &uid, json!({ "delta": i + 1 }), false).send())
             })
             .collect();
         for c in changes {
-            assert_eq!(c.await.unwrap(), 200);
+            c.await.unwrap().expect(200);
         }
         let ids = |page: &Value| -> Vec<String> {
             page["transactions"]
@@ -817,13 +795,7 @@ async fn buy_in_test_mode(app: &TestServer, session: &Value, product: &str) {
         .send()
         .await
         .expect(200);
-    let code = r["url"]
-        .as_str()
-        .unwrap()
-        .split("/purchase/")
-        .nth(1)
-        .unwrap();
-    let code = code.split('?').next().unwrap();
+    let code = code_of(r["url"].as_str().unwrap());
     app.anon()
         .post("/internal/payments/test-mode-purchase-session")
         .json(json!({ "full_code": code, "price_id": "monthly" }))
@@ -981,34 +953,12 @@ async fn concurrent_decrements(backend: Backend) {
     let u = app.create_user("race@example.com").await;
     let uid = u["id"].as_str().unwrap().to_string();
     change(&app, &uid, 20, false).await.expect(200);
-    let url = format!(
-        "{}/api/v1/payments/items/user/{uid}/credits/update-quantity?allow_negative=false",
-        app.base
-    );
-    let mut tasks = Vec::new();
-    for _ in 0..64 {
-        let (http, url, pid, key) = (
-            app.http.clone(),
-            url.clone(),
-            app.project_id.clone(),
-            app.secret_server_key.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let r = http
-                .post(&url)
-                .header("x-stack-project-id", pid)
-                .header("x-stack-access-type", "server")
-                .header("x-stack-secret-server-key", key)
-                .json(&json!({ "delta": -1 }))
-                .send()
-                .await
-                .unwrap();
-            r.status().as_u16()
-        }));
-    }
+    let tasks: Vec<_> = (0..64)
+        .map(|_| tokio::spawn(credits_change(&app, &uid, json!({ "delta": -1 }), false).send()))
+        .collect();
     let mut ok = 0;
     for t in tasks {
-        match t.await.unwrap() {
+        match t.await.unwrap().status.as_u16() {
             200 => ok += 1,
             400 => {}
             other => panic!("unexpected status {other}"),
@@ -1018,51 +968,40 @@ async fn concurrent_decrements(backend: Backend) {
     assert_eq!(item(&app, &uid, "credits").await, 0);
 
     // Again with grants (some expiring at once) and purchases interleaved with the decrements.
-    let url2 = format!("/payments/items/user/{uid}/credits/update-quantity?allow_negative=false");
-    let mut tasks = Vec::new();
-    for i in 0..48 {
-        let (http, base, pid, key, url, uid) = (
-            app.http.clone(),
-            app.base.clone(),
-            app.project_id.clone(),
-            app.secret_server_key.clone(),
-            url2.clone(),
-            uid.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let (path, body, is_decrement) = match i % 6 {
-                0 => (url.clone(), json!({ "delta": 2 }), false),
-                1 => (
-                    url.clone(),
-                    json!({ "delta": 5, "expires_at": "2001-01-01T00:00:00Z" }),
+    let tasks: Vec<_> = (0..48)
+        .map(|i| {
+            let (request, is_decrement) = match i % 6 {
+                0 => (
+                    credits_change(&app, &uid, json!({ "delta": 2 }), false),
                     false,
                 ),
-                2 => (
-                    format!("/payments/products/user/{uid}"),
-                    json!({ "product_id": "credit-pack" }),
-                    false,
+                1 => {
+                    let expired = json!({ "delta": 5, "expires_at": "2001-01-01T00:00:00Z" });
+                    (credits_change(&app, &uid, expired, false), false)
+                }
+                2 => {
+                    let grant = app
+                        .server()
+                        .post(&format!("/payments/products/user/{uid}"))
+                        .json(json!({ "product_id": "credit-pack" }));
+                    (grant, false)
+                }
+                _ => (
+                    credits_change(&app, &uid, json!({ "delta": -3 }), false),
+                    true,
                 ),
-                _ => (url.clone(), json!({ "delta": -3 }), true),
             };
-            let r = http
-                .post(format!("{base}/api/v1{path}"))
-                .header("x-stack-project-id", pid)
-                .header("x-stack-access-type", "server")
-                .header("x-stack-secret-server-key", key)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = r.status().as_u16();
-            (is_decrement, status, r.text().await.unwrap())
-        }));
-    }
+            tokio::spawn(async move { (is_decrement, request.send().await) })
+        })
+        .collect();
     let mut spent = 0;
     for t in tasks {
-        let (is_decrement, status, body) = t.await.unwrap();
+        let (is_decrement, r) = t.await.unwrap();
+        let status = r.status.as_u16();
         assert!(
             status == 200 || (is_decrement && status == 400),
-            "status {status}: {body}"
+            "status {status}: {}",
+            r.text
         );
         if is_decrement && status == 200 {
             spent += 3;
@@ -1091,16 +1030,11 @@ async fn concurrent_decrements(backend: Backend) {
     let mut tasks = Vec::new();
     for round in 0..10 {
         for id in &ids {
-            let request = app
-                .http
-                .post(format!("{}/api/v1/payments/items/user/{id}/credits/update-quantity?allow_negative=false", app.base))
-                .header("x-stack-project-id", &app.project_id)
-                .header("x-stack-access-type", "server")
-                .header("x-stack-secret-server-key", &app.secret_server_key)
-                .json(&json!({ "delta": -1, "description": format!("round {round}") }));
+            let body = json!({ "delta": -1, "description": format!("round {round}") });
+            let request = credits_change(&app, id, body, false);
             let id = id.clone();
             tasks.push(tokio::spawn(async move {
-                (id, request.send().await.unwrap().status().as_u16())
+                (id, request.send().await.status.as_u16())
             }));
         }
     }
