@@ -267,6 +267,23 @@ async fn browser_flow(backend: Backend) {
         );
         assert_eq!(a.min(b), html.find(first).unwrap(), "{sort}");
     }
+    // A customer page for someone who does not exist is a 404, not an empty page.
+    for path in [
+        "user/00000000-0000-4000-8000-000000000000",
+        "team/nope",
+        "robot/x",
+    ] {
+        let r = http
+            .get(format!(
+                "{}/dashboard/projects/{pid}/payments/customers/{path}",
+                app.base
+            ))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 404, "{path}");
+    }
     // Signed out: pages redirect to sign-in.
     let r = http
         .get(format!("{}/dashboard/projects/{pid}", app.base))

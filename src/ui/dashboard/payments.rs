@@ -500,6 +500,7 @@ async fn customer_page(
     render_customer(&state, &admin, &project, &customer_type, &customer_id, None).await
 }
 
+/// How a customer is shown; also the check that a user or team customer exists.
 async fn customer_label(
     state: &AppState,
     project: &Project,
@@ -507,10 +508,13 @@ async fn customer_label(
     id: &str,
 ) -> ApiResult<String> {
     Ok(match t {
-        "user" => crate::users::find(state.db(), &project.id, id)
-            .await?
-            .and_then(|u| u.primary_email.or(u.display_name))
-            .unwrap_or_else(|| id.to_string()),
+        "user" => {
+            let user = crate::users::find(state.db(), &project.id, id).await?;
+            let user = user.ok_or_else(crate::http::known::user_not_found)?;
+            user.primary_email
+                .or(user.display_name)
+                .unwrap_or_else(|| id.to_string())
+        }
         "team" => {
             crate::teams::require(state.db(), &project.id, id)
                 .await?
@@ -548,7 +552,6 @@ async fn customer_markup(
     message: Option<&str>,
 ) -> ApiResult<Markup> {
     customers::check_type(customer_type)?;
-    customers::ensure_exists(state, &project.id, customer_type, customer_id).await?;
     let label = customer_label(state, project, customer_type, customer_id).await?;
     let catalog: Arc<Catalog> = overrides::catalog(state, &project.id).await?;
     let now = now_ms();
