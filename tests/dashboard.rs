@@ -5,6 +5,25 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
+/// A dashboard form post as the holder of `cookie`.
+fn post_form(
+    http: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    cookie: &str,
+    form: &[(&str, &str)],
+) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
+    http.post(url).header("cookie", cookie).form(form).send()
+}
+
+/// A dashboard page as the holder of `cookie`.
+fn get_page(
+    http: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    cookie: &str,
+) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
+    http.get(url).header("cookie", cookie).send()
+}
+
 fn cookie_of(res: &reqwest::Response) -> String {
     let set = res
         .headers()
@@ -65,14 +84,13 @@ async fn browser_flow(backend: Backend) {
     // The keys the page showed work against the API, which sees what the pages wrote.
     let pid = result["project_id"].as_str().unwrap();
     let secret = result["secret_server_key"].as_str().unwrap();
-    let users = app
-        .server()
-        .project(pid)
-        .header("x-stack-secret-server-key", secret)
-        .get("/users")
-        .send()
-        .await
-        .expect(200);
+    // The API as the server of the project the pages made.
+    let server = || {
+        app.server()
+            .project(pid)
+            .header("x-stack-secret-server-key", secret)
+    };
+    let users = server().get("/users").send().await.expect(200);
     assert_eq!(
         users["items"][0]["server_metadata"],
         json!({ "plan": "pro" })
@@ -80,18 +98,15 @@ async fn browser_flow(backend: Backend) {
     let user_url = result["user_url"].as_str().unwrap().to_string();
     // What the payments pages did, seen through the API: the grant and the adjustment.
     let uid = user_url.rsplit('/').next().unwrap();
-    let server = |path: String| {
-        app.server()
-            .project(pid)
-            .header("x-stack-secret-server-key", secret)
-            .get(&path)
-            .send()
-    };
-    let credits = server(format!("/payments/items/user/{uid}/credits"))
+    let credits = server()
+        .get(&format!("/payments/items/user/{uid}/credits"))
+        .send()
         .await
         .expect(200);
     assert_eq!(credits["quantity"], 70);
-    let owned = server(format!("/payments/products/user/{uid}"))
+    let owned = server()
+        .get(&format!("/payments/products/user/{uid}"))
+        .send()
         .await
         .expect(200);
     assert_eq!(owned["items"][0]["id"], "starter-pack");
@@ -102,7 +117,11 @@ async fn browser_flow(backend: Backend) {
         .rsplit('/')
         .next()
         .unwrap();
-    let granted = server(format!("/team-permissions?team_id={team_id}&user_id={uid}"))
+    let granted = server()
+        .get(&format!(
+            "/team-permissions?team_id={team_id}&user_id={uid}"
+        ))
+        .send()
         .await
         .expect(200);
     let ids: Vec<&str> = granted["items"]
@@ -135,10 +154,7 @@ async fn browser_flow(backend: Backend) {
         .unwrap();
     assert_eq!(res.status().as_u16(), 303);
     let cookie = cookie_of(&res);
-    let page = http
-        .get(format!("{}/dashboard", app.base))
-        .header("cookie", &cookie)
-        .send()
+    let page = get_page(&http, format!("{}/dashboard", app.base), &cookie)
         .await
         .unwrap()
         .text()
@@ -146,9 +162,7 @@ async fn browser_flow(backend: Backend) {
         .unwrap();
     let csrf = csrf_of(&page);
     let count = || async {
-        http.get(format!("{}/dashboard", app.base))
-            .header("cookie", &cookie)
-            .send()
+        get_page(&http, format!("{}/dashboard", app.base), &cookie)
             .await
             .unwrap()
             .text()
@@ -163,34 +177,32 @@ async fn browser_flow(backend: Backend) {
         vec![("display_name", "Sneaky")],
         vec![("display_name", "Sneaky"), ("csrf", "0000")],
     ] {
-        let r = http
-            .post(format!("{}/dashboard/projects", app.base))
-            .header("cookie", &cookie)
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+        let r = post_form(
+            &http,
+            format!("{}/dashboard/projects", app.base),
+            &cookie,
+            &form,
+        )
+        .await
+        .unwrap();
         assert_eq!(r.status().as_u16(), 403);
     }
     // Bad input: a message, no project.
-    let r = http
-        .post(format!("{}/dashboard/projects", app.base))
-        .header("cookie", &cookie)
-        .form(&[("display_name", "  "), ("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(
+        &http,
+        format!("{}/dashboard/projects", app.base),
+        &cookie,
+        &[("display_name", "  "), ("csrf", csrf.as_str())],
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status().as_u16(), 400);
     assert!(r.text().await.unwrap().contains("Give the project a name"));
     assert_eq!(count().await, before);
     // The payments catalog refuses CSRF-less posts and bad input, and writes nothing.
     let catalog_url = format!("{}/dashboard/projects/{pid}/payments", app.base);
     let item = [("what", "item"), ("id", "gems"), ("customer_type", "user")];
-    let r = http
-        .post(&catalog_url)
-        .header("cookie", &cookie)
-        .form(&item)
-        .send()
+    let r = post_form(&http, &catalog_url, &cookie, &item)
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 403);
@@ -200,11 +212,7 @@ async fn browser_flow(backend: Backend) {
         ("customer_type", "user"),
         ("csrf", csrf.as_str()),
     ];
-    let r = http
-        .post(&catalog_url)
-        .header("cookie", &cookie)
-        .form(&bad_id)
-        .send()
+    let r = post_form(&http, &catalog_url, &cookie, &bad_id)
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
@@ -218,18 +226,11 @@ async fn browser_flow(backend: Backend) {
         ("included_items", "{}"),
         ("csrf", csrf.as_str()),
     ];
-    let r = http
-        .post(&catalog_url)
-        .header("cookie", &cookie)
-        .form(&orphan_line)
-        .send()
+    let r = post_form(&http, &catalog_url, &cookie, &orphan_line)
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
-    let config = app
-        .server()
-        .project(pid)
-        .header("x-stack-secret-server-key", secret)
+    let config = server()
         .get("/internal/config/override/branch")
         .send()
         .await
@@ -240,27 +241,23 @@ async fn browser_flow(backend: Backend) {
         "{config}"
     );
     // The users list sorts newest or oldest first.
-    app.server()
-        .project(pid)
-        .header("x-stack-secret-server-key", secret)
+    server()
         .post("/users")
         .json(json!({ "primary_email": "later@example.com" }))
         .send()
         .await
         .expect(201);
     for (sort, first) in [("newest", "later@"), ("oldest", "customer@")] {
-        let html = http
-            .get(format!(
-                "{}/dashboard/projects/{pid}/users?sort={sort}",
-                app.base
-            ))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let html = get_page(
+            &http,
+            format!("{}/dashboard/projects/{pid}/users?sort={sort}", app.base),
+            &cookie,
+        )
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
         let (a, b) = (
             html.find("later@").unwrap(),
             html.find("customer@").unwrap(),
@@ -273,15 +270,16 @@ async fn browser_flow(backend: Backend) {
         "team/nope",
         "robot/x",
     ] {
-        let r = http
-            .get(format!(
+        let r = get_page(
+            &http,
+            format!(
                 "{}/dashboard/projects/{pid}/payments/customers/{path}",
                 app.base
-            ))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap();
+            ),
+            &cookie,
+        )
+        .await
+        .unwrap();
         assert_eq!(r.status().as_u16(), 404, "{path}");
     }
     // Signed out: pages redirect to sign-in.
@@ -294,26 +292,20 @@ async fn browser_flow(backend: Backend) {
 
     // Deleting needs the confirmation box.
     let delete_url = format!("{}/delete", user_url.replace("localhost", "127.0.0.1"));
-    let r = http
-        .post(&delete_url)
-        .header("cookie", &cookie)
-        .form(&[("csrf", csrf.as_str())])
-        .send()
+    let r = post_form(&http, &delete_url, &cookie, &[("csrf", csrf.as_str())])
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
-    let r = http
-        .post(&delete_url)
-        .header("cookie", &cookie)
-        .form(&[("csrf", csrf.as_str()), ("confirm", "yes")])
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(
+        &http,
+        &delete_url,
+        &cookie,
+        &[("csrf", csrf.as_str()), ("confirm", "yes")],
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status().as_u16(), 303);
-    let gone = http
-        .get(user_url.replace("localhost", "127.0.0.1"))
-        .header("cookie", &cookie)
-        .send()
+    let gone = get_page(&http, user_url.replace("localhost", "127.0.0.1"), &cookie)
         .await
         .unwrap();
     assert_eq!(gone.status().as_u16(), 404);
@@ -340,12 +332,13 @@ async fn browser_flow(backend: Backend) {
         .await
         .unwrap();
     let other = cookie_of(&res);
-    let r = http
-        .get(format!("{}/dashboard/projects/{pid}", app.base))
-        .header("cookie", &other)
-        .send()
-        .await
-        .unwrap();
+    let r = get_page(
+        &http,
+        format!("{}/dashboard/projects/{pid}", app.base),
+        &other,
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status().as_u16(), 404);
     for page in [
         "payments",
@@ -354,32 +347,31 @@ async fn browser_flow(backend: Backend) {
         "teams",
         "permissions",
     ] {
-        let r = http
-            .get(format!("{}/dashboard/projects/{pid}/{page}", app.base))
-            .header("cookie", &other)
-            .send()
-            .await
-            .unwrap();
+        let r = get_page(
+            &http,
+            format!("{}/dashboard/projects/{pid}/{page}", app.base),
+            &other,
+        )
+        .await
+        .unwrap();
         assert_eq!(r.status().as_u16(), 404, "{page}");
     }
-    let r = http
-        .post(&catalog_url)
-        .header("cookie", &other)
-        .form(&[
-            ("what", "test_mode"),
-            ("value", "off"),
-            ("csrf", csrf.as_str()),
-        ])
-        .send()
+    let test_mode_off = [
+        ("what", "test_mode"),
+        ("value", "off"),
+        ("csrf", csrf.as_str()),
+    ];
+    let r = post_form(&http, &catalog_url, &other, &test_mode_off)
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 404);
-    let mine = http
-        .get(format!("{}/dashboard/projects/{pid}", app.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let mine = get_page(
+        &http,
+        format!("{}/dashboard/projects/{pid}", app.base),
+        &cookie,
+    )
+    .await
+    .unwrap();
     assert_eq!(mine.status().as_u16(), 200);
 }
 
