@@ -216,39 +216,33 @@ pub async fn list_page(
         "project_id = $1 AND ($2 = '' OR customer_type = $2) AND ($3 = '' OR customer_id = $3)";
     // Each source gives its first `limit + 1` rows after the cursor; the merge keeps the first
     // `limit + 1` of all, which says whether another page exists.
+    type Build = fn(&sqlx::any::AnyRow) -> sqlx::Result<(Position, Value)>;
+    let sources: [(bool, &str, &str, Build); 2] = [
+        (
+            include_purchases,
+            "SELECT id, customer_type, customer_id, product_id, price_id, product, quantity, kind, creation_source, created_at FROM purchases",
+            PURCHASE_RANK,
+            purchase_transaction,
+        ),
+        (
+            include_changes,
+            "SELECT id, customer_type, customer_id, item_id, quantity, created_at FROM item_changes",
+            CHANGE_RANK,
+            change_transaction,
+        ),
+    ];
     let mut txns: Vec<(Position, Value)> = Vec::new();
-    if include_purchases {
-        let sql = format!(
-            "SELECT id, customer_type, customer_id, product_id, price_id, product, quantity, kind, creation_source, created_at
-             FROM purchases WHERE {customer} AND {}",
-            Position::after_sql(PURCHASE_RANK)
-        );
-        let rows = cursor
-            .bind(
-                sqlx::query(&sql).bind(project_id).bind(ctype).bind(cid),
-                limit,
-            )
-            .fetch_all(state.db())
-            .await?;
-        for r in rows {
-            txns.push(purchase_transaction(&r)?);
+    for (wanted, select, rank, build) in sources {
+        if !wanted {
+            continue;
         }
-    }
-    if include_changes {
         let sql = format!(
-            "SELECT id, customer_type, customer_id, item_id, quantity, created_at
-             FROM item_changes WHERE {customer} AND {}",
-            Position::after_sql(CHANGE_RANK)
+            "{select} WHERE {customer} AND {}",
+            Position::after_sql(rank)
         );
-        let rows = cursor
-            .bind(
-                sqlx::query(&sql).bind(project_id).bind(ctype).bind(cid),
-                limit,
-            )
-            .fetch_all(state.db())
-            .await?;
-        for r in rows {
-            txns.push(change_transaction(&r)?);
+        let query = sqlx::query(&sql).bind(project_id).bind(ctype).bind(cid);
+        for r in cursor.bind(query, limit).fetch_all(state.db()).await? {
+            txns.push(build(&r)?);
         }
     }
     txns.sort_by(|a, b| b.0.cmp(&a.0));
