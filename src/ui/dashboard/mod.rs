@@ -65,6 +65,16 @@ pub(crate) async fn project_context(
     }
 }
 
+/// A page that may carry a refusal beside its form: 400 when it does, else 200.
+pub(crate) fn answer(page: maud::Markup, refusal: Option<&str>) -> Response {
+    let status = if refusal.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    (status, html(page)).into_response()
+}
+
 /// `project_context` for a form post, which must also carry the admin's CSRF token.
 pub(crate) async fn form_context(
     state: &AppState,

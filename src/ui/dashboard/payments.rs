@@ -151,12 +151,7 @@ async fn render_catalog(
         Err(e) => return e.into_response(),
     };
     let page = catalog_markup(admin, project, &catalog, message, draft);
-    let status = if message.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    (status, html(page)).into_response()
+    super::answer(page, message)
 }
 
 fn catalog_markup(
@@ -534,8 +529,7 @@ async fn render_customer(
 ) -> Response {
     let loaded = customer_markup(state, admin, project, customer_type, customer_id, message).await;
     match loaded {
-        Ok(page) if message.is_some() => (StatusCode::BAD_REQUEST, html(page)).into_response(),
-        Ok(page) => html(page),
+        Ok(page) => super::answer(page, message),
         Err(ApiError::Known(k)) if k.status == 404 || k.code == "SCHEMA_ERROR" => {
             (StatusCode::NOT_FOUND, html(super::pages::not_found(admin))).into_response()
         }
@@ -925,12 +919,7 @@ async fn render_transactions(
             }
         },
     );
-    let status = if message.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    (status, html(page)).into_response()
+    super::answer(page, message)
 }
 
 async fn refund(

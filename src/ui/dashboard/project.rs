@@ -3,7 +3,7 @@
 
 use super::pages::{error, layout};
 use super::session::Admin;
-use super::{field, form_context, html, message_of, project_context};
+use super::{field, form_context, message_of, project_context};
 use crate::http::extract::RawBody;
 use crate::http::{ApiError, ApiResult};
 use crate::payments::products::iso;
@@ -12,7 +12,7 @@ use crate::projects::{self, Project};
 use crate::server::AppState;
 use crate::store::now_ms;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -69,14 +69,7 @@ async fn render(
     message: Option<&str>,
 ) -> Response {
     match overview(state, project).await {
-        Ok(o) => {
-            let status = if message.is_some() {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::OK
-            };
-            (status, html(page(admin, project, &o, created, message))).into_response()
-        }
+        Ok(o) => super::answer(page(admin, project, &o, created, message), message),
         Err(e) => e.into_response(),
     }
 }

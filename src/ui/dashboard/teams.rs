@@ -36,14 +36,6 @@ fn teams_path(project: &Project) -> String {
     format!("/dashboard/projects/{}/teams", project.id)
 }
 
-fn status(message: Option<&str>) -> StatusCode {
-    if message.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    }
-}
-
 // ---- Teams list ----------------------------------------------------------------------------
 
 #[derive(Deserialize)]
@@ -110,7 +102,7 @@ async fn render_list(
             }
         },
     );
-    (status(message), html(page)).into_response()
+    super::answer(page, message)
 }
 
 async fn create(
@@ -263,7 +255,7 @@ async fn render_team(
             }
         },
     );
-    (status(message), html(page)).into_response()
+    super::answer(page, message)
 }
 
 /// A user by id or sign-in email.
@@ -420,7 +412,7 @@ async fn render_definitions(
             }
         },
     );
-    (status(message), html(page)).into_response()
+    super::answer(page, message)
 }
 
 async fn save_definitions(
