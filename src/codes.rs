@@ -5,6 +5,7 @@ use crate::crypto::secret::{new_uuid, sha256_hex};
 use crate::http::extract::schema_problem;
 use crate::http::known::known;
 use crate::http::{error::KnownError, ApiResult};
+use crate::kernel::Kernel;
 use crate::store::now_ms;
 use rand::Rng;
 use serde_json::{json, Value};
@@ -203,12 +204,12 @@ pub fn link(url: &str, code: &str) -> String {
 
 /// Every `…/check-code` endpoint: any access type, the code checked but not consumed.
 pub async fn answer_check(
-    state: &crate::server::AppState,
-    ctx: &crate::http::RequestCtx,
+    state: &Kernel,
+    ctx: &crate::auth::context::RequestCtx,
     kind: CodeType,
     code: &str,
 ) -> ApiResult<axum::response::Response> {
-    let auth = ctx.require(crate::http::context::ANY)?;
+    let auth = ctx.require(crate::auth::context::ANY)?;
     check(state.db(), auth.pid(), kind, code, false).await?;
     Ok(crate::http::json_ok(json!({ "is_code_valid": true })))
 }

@@ -9,6 +9,8 @@ pub mod contact_channels;
 pub mod crypto;
 pub mod emails;
 pub mod http;
+pub mod jobs;
+pub mod kernel;
 pub mod payments;
 pub mod permissions;
 pub mod projects;

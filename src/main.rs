@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use config::{Cli, Command, Config, ProjectCommand};
+use portcullis::kernel::Kernel;
 use portcullis::{config, crypto, projects, server, store};
 use store::Store;
 
@@ -19,13 +20,12 @@ async fn main() -> anyhow::Result<()> {
     let config = cli.config;
     let store = open_store(&config).await?;
     let secret = server_secret(&config, &store).await?;
-    crypto::secret_box::init(&secret);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config, store, secret).await,
         Command::Migrate => Ok(()),
         Command::Project {
             command: ProjectCommand::Create { name, json },
-        } => create_project(&store, name, json).await,
+        } => create_project(&Kernel::new(config, store, &secret), name, json).await,
     }
 }
 
@@ -40,8 +40,12 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 }
 
 async fn serve(config: Config, store: Store, secret: Vec<u8>) -> anyhow::Result<()> {
+    let addr = format!("{}:{}", config.bind, config.port);
+    let state = server::AppState::new(config, store, &secret);
+    let kernel = state.kernel().clone();
+    let config = &kernel.config;
     let generated = projects::ensure_internal(
-        &store.pool,
+        &kernel,
         [
             config.internal_publishable_client_key.clone(),
             config.internal_secret_server_key.clone(),
@@ -57,10 +61,7 @@ async fn serve(config: Config, store: Store, secret: Vec<u8>) -> anyhow::Result<
         println!("  secret server key:      {}", keys.secret_server_key);
         println!("  super secret admin key: {}", keys.super_secret_admin_key);
     }
-    let addr = format!("{}:{}", config.bind, config.port);
-    let state = server::AppState::new(config, store, secret);
-    portcullis::emails::sender::spawn(state.clone());
-    match portcullis::ui::dashboard::setup_link(&state).await {
+    match portcullis::ui::dashboard::setup_link(&kernel).await {
         Ok(Some(link)) => {
             println!("No dashboard admin yet. Create the first one (link works once): {link}")
         }
@@ -72,9 +73,9 @@ async fn serve(config: Config, store: Store, secret: Vec<u8>) -> anyhow::Result<
         .with_context(|| format!("binding {addr}"))?;
     tracing::info!(
         "Portcullis listening on http://{addr} (API at {}/api/v1)",
-        state.public_url
+        kernel.public_url
     );
-    axum::serve(listener, server::router(state))
+    axum::serve(listener, server::start(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
@@ -99,9 +100,9 @@ async fn server_secret(config: &Config, store: &Store) -> anyhow::Result<Vec<u8>
     Ok(value.into_bytes())
 }
 
-async fn create_project(store: &Store, name: String, json: bool) -> anyhow::Result<()> {
+async fn create_project(kernel: &Kernel, name: String, json: bool) -> anyhow::Result<()> {
     let project = projects::new_project(name, None);
-    let keys = projects::create_with_keys(&store.pool, &project, projects::keys::generate_keys())
+    let keys = projects::create_with_keys(kernel, &project, projects::keys::generate_keys())
         .await
         .map_err(|e| anyhow::anyhow!("creating the project: {e}"))?;
     if json {

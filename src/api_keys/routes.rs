@@ -4,17 +4,16 @@ use super::{
     expired, find_by_value, format_key, not_found, public_cannot_be_revoked, revoked, wrong_type,
     ApiKey, Owner, COLUMNS,
 };
+use crate::auth::context::{AccessType, ApiState, Auth, RequestCtx, ANY, TRUSTED};
 use crate::crypto::secret::{new_uuid, sha256_hex};
 use crate::emails::templates;
-use crate::http::context::{ANY, TRUSTED};
 use crate::http::extract::{nullable, schema_problem};
-use crate::http::{
-    json_ok, known, success, AccessType, ApiError, ApiResult, Auth, JsonBody, Query, RequestCtx,
-};
+use crate::http::{json_ok, known, success, ApiError, ApiResult, JsonBody, Query};
+use crate::kernel::Kernel;
 use crate::permissions::MANAGE_API_KEYS;
-use crate::server::AppState;
 use crate::store::{flag, now_ms};
 use crate::teams;
+use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -22,7 +21,11 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
     Router::new()
         .route("/user-api-keys", get(list_user).post(create_user))
         .route("/user-api-keys/check", post(check_user))
@@ -52,7 +55,7 @@ fn enabled(auth: &Auth, owner: Owner) -> ApiResult<()> {
 
 /// Whether the caller may manage keys of this owner. Clients manage their own user keys and the
 /// keys of teams where they hold $manage_api_keys (others' teams look like missing keys).
-async fn authorize(state: &AppState, auth: &Auth, owner: Owner, owner_id: &str) -> ApiResult<()> {
+async fn authorize(state: &Kernel, auth: &Auth, owner: Owner, owner_id: &str) -> ApiResult<()> {
     if auth.access_type.is_trusted() {
         return Ok(());
     }
@@ -112,7 +115,7 @@ struct Create {
     is_public: Option<bool>,
 }
 
-async fn create(state: &AppState, auth: &Auth, owner: Owner, body: Create) -> ApiResult<Response> {
+async fn create(state: &Kernel, auth: &Auth, owner: Owner, body: Create) -> ApiResult<Response> {
     enabled(auth, owner)?;
     let (given, other) = match owner {
         Owner::User => (&body.user_id, &body.team_id),
@@ -191,7 +194,7 @@ struct ListQuery {
     team_id: Option<String>,
 }
 
-async fn list(state: &AppState, auth: &Auth, owner: Owner, q: ListQuery) -> ApiResult<Response> {
+async fn list(state: &Kernel, auth: &Auth, owner: Owner, q: ListQuery) -> ApiResult<Response> {
     enabled(auth, owner)?;
     let given = match owner {
         Owner::User => q.user_id.as_deref(),
@@ -228,7 +231,7 @@ async fn list(state: &AppState, auth: &Auth, owner: Owner, q: ListQuery) -> ApiR
     Ok(json_ok(json!({ "items": items, "is_paginated": false })))
 }
 
-async fn load(state: &AppState, auth: &Auth, owner: Owner, id: &str) -> ApiResult<ApiKey> {
+async fn load(state: &Kernel, auth: &Auth, owner: Owner, id: &str) -> ApiResult<ApiKey> {
     enabled(auth, owner)?;
     let sql = format!(
         "SELECT {COLUMNS} FROM api_keys WHERE project_id = $1 AND id = $2 AND {} IS NOT NULL",
@@ -254,7 +257,7 @@ struct Update {
 }
 
 async fn update(
-    state: &AppState,
+    state: &Kernel,
     auth: &Auth,
     owner: Owner,
     id: &str,
@@ -293,7 +296,7 @@ fn check_live(key: &ApiKey) -> ApiResult<()> {
     Ok(())
 }
 
-async fn check(state: &AppState, auth: &Auth, owner: Owner, body: Check) -> ApiResult<Response> {
+async fn check(state: &Kernel, auth: &Auth, owner: Owner, body: Check) -> ApiResult<Response> {
     enabled(auth, owner)?;
     let (_, key) = find_by_value(state.db(), Some(auth.pid()), &body.api_key)
         .await?
@@ -306,35 +309,35 @@ async fn check(state: &AppState, auth: &Auth, owner: Owner, body: Check) -> ApiR
 }
 
 async fn create_user(
-    State(s): State<AppState>,
+    State(s): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(b): JsonBody<Create>,
 ) -> ApiResult<Response> {
     create(&s, ctx.require(ANY)?, Owner::User, b).await
 }
 async fn create_team(
-    State(s): State<AppState>,
+    State(s): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(b): JsonBody<Create>,
 ) -> ApiResult<Response> {
     create(&s, ctx.require(ANY)?, Owner::Team, b).await
 }
 async fn list_user(
-    State(s): State<AppState>,
+    State(s): State<ApiState>,
     ctx: RequestCtx,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
     list(&s, ctx.require(ANY)?, Owner::User, q).await
 }
 async fn list_team(
-    State(s): State<AppState>,
+    State(s): State<ApiState>,
     ctx: RequestCtx,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
     list(&s, ctx.require(ANY)?, Owner::Team, q).await
 }
 async fn read_user(
-    State(s): State<AppState>,
+    State(s): State<ApiState>,
     ctx: RequestCtx,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
@@ -345,7 +348,7 @@ async fn read_user(
     ))
 }
 async fn read_team(
-    State(s): State<AppState>,
+    State(s): State<ApiState>,
     ctx: RequestCtx,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
@@ -356,7 +359,7 @@ async fn read_team(
     ))
 }
 async fn update_user(
-    State(s): State<AppState>,
+    State(s): State<ApiState>,
     ctx: RequestCtx,
     Path(id): Path<String>,
     JsonBody(b): JsonBody<Update>,
@@ -364,7 +367,7 @@ async fn update_user(
     update(&s, ctx.require(ANY)?, Owner::User, &id, b).await
 }
 async fn update_team(
-    State(s): State<AppState>,
+    State(s): State<ApiState>,
     ctx: RequestCtx,
     Path(id): Path<String>,
     JsonBody(b): JsonBody<Update>,
@@ -372,14 +375,14 @@ async fn update_team(
     update(&s, ctx.require(ANY)?, Owner::Team, &id, b).await
 }
 async fn check_user(
-    State(s): State<AppState>,
+    State(s): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(b): JsonBody<Check>,
 ) -> ApiResult<Response> {
     check(&s, ctx.require(TRUSTED)?, Owner::User, b).await
 }
 async fn check_team(
-    State(s): State<AppState>,
+    State(s): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(b): JsonBody<Check>,
 ) -> ApiResult<Response> {
@@ -388,7 +391,7 @@ async fn check_team(
 
 /// Called by secret scanners that found a key in public: revokes it (any project) and tells the owner.
 async fn scanner_revoke(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     JsonBody(body): JsonBody<Check>,
 ) -> ApiResult<Response> {
     let (project_id, key) = find_by_value(state.db(), None, &body.api_key)
@@ -405,7 +408,7 @@ async fn scanner_revoke(
     }
     let project = state
         .projects
-        .get(state.db(), &project_id)
+        .get(&state, &project_id)
         .await?
         .ok_or_else(not_found)?;
     let recipients: Vec<(String, String)> = match key.owner {
@@ -441,13 +444,13 @@ async fn scanner_revoke(
         crate::emails::outbox::enqueue(&mut tx, email).await?;
     }
     tx.commit().await?;
-    state.email_wakeup.notify_one();
+    crate::emails::wake_sender(&state);
     Ok(success())
 }
 
 /// Members of a team holding $manage_api_keys, with their primary emails.
 async fn team_key_managers(
-    state: &AppState,
+    state: &Kernel,
     project_id: &str,
     team_id: &str,
 ) -> ApiResult<Vec<(String, String)>> {

@@ -1,6 +1,7 @@
 //! Authentication: password, OTP / magic link, password reset, anonymous sign-up, sessions and
 //! token refresh.
 
+pub mod context;
 mod oauth_token;
 mod otp;
 mod password;
@@ -11,10 +12,15 @@ pub mod tokens;
 
 pub use otp::CodeBody;
 
-use crate::server::AppState;
+use crate::auth::context::ApiState;
+use axum::extract::FromRef;
 use axum::Router;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
     Router::new()
         .merge(password::routes())
         .merge(otp::routes())

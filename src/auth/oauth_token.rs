@@ -2,11 +2,11 @@
 //! token here with the `refresh_token` grant; the authorization-code grant comes with OAuth sign-in.
 
 use super::sessions;
-use crate::http::context::PUBLIC_CLIENT_SENTINEL;
+use crate::auth::context::{ApiState, PUBLIC_CLIENT_SENTINEL};
 use crate::http::extract::RawBody;
 use crate::http::{known, ApiResult};
 use crate::projects::keys;
-use crate::server::AppState;
+use axum::extract::FromRef;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,7 +14,11 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
     Router::new().route("/auth/oauth/token", post(token))
 }
 
@@ -26,7 +30,7 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
         .into_response()
 }
 
-async fn token(State(state): State<AppState>, RawBody(body): RawBody) -> ApiResult<Response> {
+async fn token(State(state): State<ApiState>, RawBody(body): RawBody) -> ApiResult<Response> {
     let field = |name: &str| {
         body.get(name)
             .and_then(Value::as_str)
@@ -61,7 +65,7 @@ async fn token(State(state): State<AppState>, RawBody(body): RawBody) -> ApiResu
     };
     // `<project_id>#<branch_id>` is also accepted; only the main branch exists.
     let (project_id, branch) = client_id.split_once('#').unwrap_or((client_id, "main"));
-    let project = match state.projects.get(state.db(), project_id).await? {
+    let project = match state.projects.get(&state, project_id).await? {
         Some(p) if branch == "main" => p,
         _ => return Err(known::invalid_oauth_client_id_or_secret(Some(client_id)).into()),
     };

@@ -2,15 +2,16 @@
 //! the nonce and sends OTP + nonce, or the link's whole code.
 
 use super::sessions;
+use crate::auth::context::{ApiState, Auth, RequestCtx, ANY};
 use crate::codes::{self, CodeType};
 use crate::contact_channels;
 use crate::emails::{outbox, templates::Template};
-use crate::http::context::ANY;
 use crate::http::extract::schema_problem;
-use crate::http::{json_ok, known, ApiError, ApiResult, Auth, JsonBody, RequestCtx};
-use crate::server::AppState;
+use crate::http::{json_ok, known, ApiError, ApiResult, JsonBody};
+use crate::kernel::Kernel;
 use crate::users::write::{self, UserWrite};
 use crate::users::{self, is_valid_email, normalize_email, User};
+use axum::extract::FromRef;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -19,7 +20,11 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
     Router::new()
         .route("/auth/otp/send-sign-in-code", post(send_code))
         .route("/auth/otp/sign-in", post(sign_in))
@@ -47,7 +52,7 @@ pub struct CodeBody {
 
 /// Who `email` signs in as: an existing user (whose auth email must be verified) or nobody yet
 /// (then sign-up must be open).
-async fn existing_user_for(state: &AppState, auth: &Auth, email: &str) -> ApiResult<Option<User>> {
+async fn existing_user_for(state: &Kernel, auth: &Auth, email: &str) -> ApiResult<Option<User>> {
     match contact_channels::find_auth(state.db(), auth.pid(), email).await? {
         Some(channel) if channel.is_verified => {
             Ok(users::find(state.db(), auth.pid(), &channel.user_id).await?)
@@ -63,7 +68,7 @@ async fn existing_user_for(state: &AppState, auth: &Auth, email: &str) -> ApiRes
 }
 
 async fn send_code(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<SendCode>,
 ) -> ApiResult<Response> {
@@ -105,12 +110,12 @@ async fn send_code(
     )
     .await?;
     tx.commit().await?;
-    state.email_wakeup.notify_one();
+    crate::emails::wake_sender(&state);
     Ok(json_ok(json!({ "nonce": &code[codes::OTP_LEN..] })))
 }
 
 async fn sign_in(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<CodeBody>,
 ) -> ApiResult<Response> {
@@ -182,7 +187,7 @@ async fn sign_in(
 }
 
 async fn check_code(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<CodeBody>,
 ) -> ApiResult<Response> {

@@ -1,21 +1,25 @@
 //! Password sign-up, sign-in, change and set; plus anonymous sign-up.
 
 use super::{sessions, sign_in_response};
+use crate::auth::context::{ApiState, RequestCtx, ANY};
 use crate::contact_channels;
 use crate::crypto::password;
-use crate::http::context::ANY;
 use crate::http::extract::schema_problem;
-use crate::http::{known, success, ApiError, ApiResult, JsonBody, RequestCtx};
-use crate::server::AppState;
+use crate::http::{known, success, ApiError, ApiResult, JsonBody};
 use crate::users::write::{self, check_password_length, UserWrite, PASSWORD_MAX};
 use crate::users::{self, is_valid_email, normalize_email};
+use axum::extract::FromRef;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use serde::Deserialize;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
     Router::new()
         .route("/auth/password/sign-up", post(sign_up))
         .route("/auth/password/sign-in", post(sign_in))
@@ -81,7 +85,7 @@ fn check_schema(email: Option<&str>, passwords: &[(&str, &str)]) -> ApiResult<()
 }
 
 async fn sign_up(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<SignUp>,
 ) -> ApiResult<Response> {
@@ -146,7 +150,7 @@ async fn sign_up(
         }
     };
     if callback.is_some() {
-        state.email_wakeup.notify_one();
+        crate::emails::wake_sender(&state);
     }
     let session = sessions::start(
         &state,
@@ -160,7 +164,7 @@ async fn sign_up(
 }
 
 async fn sign_in(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<SignIn>,
 ) -> ApiResult<Response> {
@@ -193,7 +197,7 @@ async fn sign_in(
 }
 
 async fn update(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<PasswordChange>,
 ) -> ApiResult<Response> {
@@ -230,7 +234,7 @@ async fn update(
 }
 
 async fn set(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<PasswordSet>,
 ) -> ApiResult<Response> {
@@ -261,7 +265,7 @@ async fn set(
     Ok(success())
 }
 
-async fn anonymous_sign_up(State(state): State<AppState>, ctx: RequestCtx) -> ApiResult<Response> {
+async fn anonymous_sign_up(State(state): State<ApiState>, ctx: RequestCtx) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     if !auth.project.config.anonymous_enabled {
         return Err(known::anonymous_accounts_not_enabled().into());

@@ -1,15 +1,15 @@
 //! Forgotten passwords: a reset link by email, then a new password set with its code.
 
+use crate::auth::context::{ApiState, RequestCtx, ANY};
 use crate::codes::{self, CodeType};
 use crate::contact_channels;
 use crate::crypto::password;
 use crate::emails::{outbox, templates::Template};
-use crate::http::context::ANY;
 use crate::http::extract::schema_problem;
-use crate::http::{json_ok, known, success, ApiResult, JsonBody, RequestCtx};
-use crate::server::AppState;
+use crate::http::{json_ok, known, success, ApiResult, JsonBody};
 use crate::users::write::{check_password_length, PASSWORD_MAX};
 use crate::users::{is_valid_email, normalize_email};
+use axum::extract::FromRef;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::post;
@@ -18,7 +18,11 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::json;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
     Router::new()
         .route("/auth/password/send-reset-code", post(send_reset_code))
         .route("/auth/password/reset", post(reset))
@@ -40,7 +44,7 @@ struct Reset {
 }
 
 async fn send_reset_code(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<SendResetCode>,
 ) -> ApiResult<Response> {
@@ -84,12 +88,12 @@ async fn send_reset_code(
     )
     .await?;
     tx.commit().await?;
-    state.email_wakeup.notify_one();
+    crate::emails::wake_sender(&state);
     Ok(answer)
 }
 
 async fn reset(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<Reset>,
 ) -> ApiResult<Response> {
@@ -126,7 +130,7 @@ async fn reset(
 }
 
 async fn check_code(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<super::otp::CodeBody>,
 ) -> ApiResult<Response> {

@@ -1,13 +1,11 @@
 //! `/auth/sessions*`: create (server), list, revoke, sign out, refresh.
 
 use super::sessions;
-use crate::http::context::{ANY, TRUSTED};
+use crate::auth::context::{AccessType, ApiState, RequestCtx, ANY, TRUSTED};
 use crate::http::extract::schema_problem;
-use crate::http::{
-    json_ok, known, success, AccessType, ApiError, ApiResult, JsonBody, Query, RequestCtx,
-};
-use crate::server::AppState;
+use crate::http::{json_ok, known, success, ApiError, ApiResult, JsonBody, Query};
 use crate::users;
+use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -16,7 +14,11 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
     Router::new()
         .route("/auth/sessions", get(list).post(create))
         .route("/auth/sessions/current", delete(sign_out))
@@ -41,7 +43,7 @@ struct UserIdQuery {
 const MAX_SESSION_TTL_MS: i64 = 367 * 24 * 3600 * 1000;
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<CreateSession>,
 ) -> ApiResult<Response> {
@@ -76,7 +78,7 @@ fn required_user_id(q: &UserIdQuery) -> ApiResult<&str> {
 }
 
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Query(q): Query<UserIdQuery>,
 ) -> ApiResult<Response> {
@@ -101,7 +103,7 @@ async fn list(
 }
 
 async fn revoke(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path(id): Path<String>,
     Query(q): Query<UserIdQuery>,
@@ -128,7 +130,7 @@ async fn revoke(
     Ok(success())
 }
 
-async fn sign_out(State(state): State<AppState>, ctx: RequestCtx) -> ApiResult<Response> {
+async fn sign_out(State(state): State<ApiState>, ctx: RequestCtx) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     let Some(token) = &auth.token else {
         return Err(known::access_token_expired(None, None, None, None).into());
@@ -139,7 +141,7 @@ async fn sign_out(State(state): State<AppState>, ctx: RequestCtx) -> ApiResult<R
     Ok(success())
 }
 
-async fn refresh(State(state): State<AppState>, ctx: RequestCtx) -> ApiResult<Response> {
+async fn refresh(State(state): State<ApiState>, ctx: RequestCtx) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     let refresh_token = ctx
         .refresh_token

@@ -3,8 +3,8 @@
 use super::tokens;
 use crate::crypto::secret::{new_uuid, random_base32, sha256_hex};
 use crate::http::{known, ApiResult};
+use crate::kernel::Kernel;
 use crate::projects::Project;
-use crate::server::AppState;
 use crate::store::{flag, now_ms};
 use crate::users::{self, User};
 use serde_json::{json, Value};
@@ -19,7 +19,7 @@ pub struct NewSession {
 
 /// Starts a session for `user` and mints its first access token.
 pub async fn start(
-    state: &AppState,
+    state: &Kernel,
     project: &Project,
     user: &User,
     ttl_ms: i64,
@@ -57,11 +57,7 @@ pub async fn start(
 
 /// Mints a new access token from a refresh token; REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED when the
 /// session is gone, expired, or its user was deleted.
-pub async fn refresh(
-    state: &AppState,
-    project: &Project,
-    refresh_token: &str,
-) -> ApiResult<String> {
+pub async fn refresh(state: &Kernel, project: &Project, refresh_token: &str) -> ApiResult<String> {
     let now = now_ms();
     let row = sqlx::query(
         "UPDATE sessions SET last_used_at = $1
@@ -95,7 +91,7 @@ pub async fn refresh(
 
 /// Deletes one session of `user_id`; false when there was none.
 pub async fn delete(
-    state: &AppState,
+    state: &Kernel,
     project_id: &str,
     user_id: &str,
     session_id: &str,
@@ -110,7 +106,7 @@ pub async fn delete(
     Ok(res.rows_affected() > 0)
 }
 
-pub async fn delete_by_id(state: &AppState, project_id: &str, session_id: &str) -> ApiResult<bool> {
+pub async fn delete_by_id(state: &Kernel, project_id: &str, session_id: &str) -> ApiResult<bool> {
     let res = sqlx::query("DELETE FROM sessions WHERE id = $1 AND project_id = $2")
         .bind(session_id)
         .bind(project_id)
@@ -121,7 +117,7 @@ pub async fn delete_by_id(state: &AppState, project_id: &str, session_id: &str) 
 
 /// Ends every session of the user except the one holding `keep_refresh_token`.
 pub async fn delete_all_but(
-    state: &AppState,
+    state: &Kernel,
     user_id: &str,
     keep_refresh_token: Option<&str>,
 ) -> ApiResult<()> {
@@ -136,7 +132,7 @@ pub async fn delete_all_but(
 
 /// The user's live sessions, newest first, in the wire shape.
 pub async fn list(
-    state: &AppState,
+    state: &Kernel,
     project_id: &str,
     user_id: &str,
     include_impersonation: bool,

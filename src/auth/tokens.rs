@@ -2,7 +2,7 @@
 //! verification rules.
 
 use crate::http::{error::KnownError, known};
-use crate::server::AppState;
+use crate::kernel::Kernel;
 use crate::users::User;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -50,7 +50,7 @@ impl AccessClaims {
 
 /// Which kind of user a token is for: each has its own audience, issuer and signing key.
 fn audience_and_issuer(
-    state: &AppState,
+    state: &Kernel,
     project_id: &str,
     anonymous: bool,
     restricted: bool,
@@ -75,7 +75,7 @@ fn audience_and_issuer(
 }
 
 pub fn mint(
-    state: &AppState,
+    state: &Kernel,
     project_id: &str,
     user: &User,
     refresh_token_id: &str,
@@ -110,7 +110,7 @@ pub fn mint(
 
 /// Verifies signature, issuer, branch and expiry. Whether anonymous/restricted users are
 /// acceptable and whether the project matches is the caller's decision.
-pub fn verify(state: &AppState, token: &str) -> Result<AccessClaims, KnownError> {
+pub fn verify(state: &Kernel, token: &str) -> Result<AccessClaims, KnownError> {
     let claims: AccessClaims = state
         .jwt
         .verify(token)
@@ -143,6 +143,6 @@ pub fn verify(state: &AppState, token: &str) -> Result<AccessClaims, KnownError>
 }
 
 /// The claims of a correctly signed token even if it has expired (for error details only).
-pub fn verify_ignoring_expiry(state: &AppState, token: &str) -> Option<AccessClaims> {
+pub fn verify_ignoring_expiry(state: &Kernel, token: &str) -> Option<AccessClaims> {
     state.jwt.verify(token).ok()
 }

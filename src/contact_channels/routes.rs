@@ -1,17 +1,15 @@
 //! `/contact-channels*`: CRUD of a user's emails, sending verification emails, verifying.
 
 use super::{find, ContactChannel};
+use crate::auth::context::{AccessType, ApiState, Auth, RequestCtx, ANY};
 use crate::codes::{self, CodeType};
-use crate::http::context::ANY;
 use crate::http::error::is_unique_violation;
 use crate::http::extract::{parse_value, schema_problem, RawBody};
-use crate::http::{
-    json_created, json_ok, known, success, AccessType, ApiError, ApiResult, Auth, JsonBody, Query,
-    RequestCtx,
-};
-use crate::server::AppState;
+use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, JsonBody, Query};
+use crate::kernel::Kernel;
 use crate::store::flag;
 use crate::users::{self, is_valid_email, normalize_email};
+use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -20,7 +18,11 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
     Router::new()
         .route("/contact-channels", get(list).post(create))
         .route(
@@ -92,7 +94,7 @@ fn auth_conflict(value: &str) -> ApiError {
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
@@ -163,7 +165,7 @@ struct ListQuery {
 }
 
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
@@ -187,7 +189,7 @@ async fn list(
 }
 
 async fn read(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path((user_id, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
@@ -200,7 +202,7 @@ async fn read(
 }
 
 async fn update(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path((user_id, id)): Path<(String, String)>,
     RawBody(body): RawBody,
@@ -250,7 +252,7 @@ async fn update(
 }
 
 async fn remove(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path((user_id, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
@@ -277,7 +279,7 @@ struct SendCode {
 }
 
 async fn send_code(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path((user_id, id)): Path<(String, String)>,
     JsonBody(body): JsonBody<SendCode>,
@@ -310,7 +312,7 @@ struct SendCodeForPrimary {
 
 /// The older form: verify the signed-in user's primary email.
 async fn send_code_for_primary(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<SendCodeForPrimary>,
 ) -> ApiResult<Response> {
@@ -339,7 +341,7 @@ async fn send_code_for_primary(
 }
 
 async fn queue(
-    state: &AppState,
+    state: &Kernel,
     auth: &Auth,
     channel: &ContactChannel,
     callback_url: &str,
@@ -366,12 +368,12 @@ async fn queue(
     )
     .await?;
     tx.commit().await?;
-    state.email_wakeup.notify_one();
+    crate::emails::wake_sender(state);
     Ok(success())
 }
 
 async fn verify(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<crate::auth::CodeBody>,
 ) -> ApiResult<Response> {
@@ -399,7 +401,7 @@ async fn verify(
 }
 
 async fn check_code(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<crate::auth::CodeBody>,
 ) -> ApiResult<Response> {

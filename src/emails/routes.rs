@@ -2,13 +2,14 @@
 
 use super::outbox::{self, NewEmail, MARKETING, TRANSACTIONAL};
 use super::templates::{self, Rendered, Template};
+use crate::auth::context::{ApiState, RequestCtx, TRUSTED};
 use crate::codes::{self, CodeType};
-use crate::http::context::TRUSTED;
 use crate::http::extract::schema_problem;
-use crate::http::{json_ok, known, ApiError, ApiResult, JsonBody, Query, RequestCtx};
+use crate::http::{json_ok, known, ApiError, ApiResult, JsonBody, Query};
+use crate::kernel::Kernel;
 use crate::projects::config::EmailConfig;
-use crate::server::AppState;
 use crate::users;
+use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -18,7 +19,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
     Router::new()
         .route("/emails/send-email", post(send_email))
         .route("/emails/outbox", get(list_outbox))
@@ -41,7 +46,10 @@ const CATEGORIES: [(&str, &str, bool); 2] = [
 ];
 
 /// The user a preference request is about; clients only for themselves.
-fn preference_user<'a>(auth: &'a crate::http::Auth, user_id: &'a str) -> ApiResult<&'a str> {
+fn preference_user<'a>(
+    auth: &'a crate::auth::context::Auth,
+    user_id: &'a str,
+) -> ApiResult<&'a str> {
     if auth.access_type == crate::http::AccessType::Client {
         let me = auth
             .user_id()
@@ -59,7 +67,7 @@ fn preference_user<'a>(auth: &'a crate::http::Auth, user_id: &'a str) -> ApiResu
 }
 
 async fn preference_json(
-    state: &AppState,
+    state: &Kernel,
     user_id: &str,
     (id, name, can_disable): (&str, &str, bool),
 ) -> ApiResult<Value> {
@@ -70,11 +78,11 @@ async fn preference_json(
 }
 
 async fn list_preferences(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path(user_id): Path<String>,
 ) -> ApiResult<Response> {
-    let auth = ctx.require(crate::http::context::ANY)?;
+    let auth = ctx.require(crate::auth::context::ANY)?;
     let user_id = preference_user(auth, &user_id)?.to_string();
     users::find(state.db(), auth.pid(), &user_id)
         .await?
@@ -93,12 +101,12 @@ struct PreferenceUpdate {
 }
 
 async fn update_preference(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path((user_id, category_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<PreferenceUpdate>,
 ) -> ApiResult<Response> {
-    let auth = ctx.require(crate::http::context::ANY)?;
+    let auth = ctx.require(crate::auth::context::ANY)?;
     let user_id = preference_user(auth, &user_id)?.to_string();
     let category = CATEGORIES
         .into_iter()
@@ -117,7 +125,7 @@ async fn update_preference(
 }
 
 async fn set_preference(
-    state: &AppState,
+    state: &Kernel,
     project_id: &str,
     user_id: &str,
     category_id: &str,
@@ -157,7 +165,7 @@ struct SendEmail {
 const UNSUBSCRIBE_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
 
 async fn send_email(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<SendEmail>,
 ) -> ApiResult<Response> {
@@ -287,7 +295,7 @@ async fn send_email(
         }
     }
     tx.commit().await?;
-    state.email_wakeup.notify_one();
+    crate::emails::wake_sender(&state);
     let results: Vec<Value> = recipients
         .iter()
         .map(|u| json!({ "user_id": u.id }))
@@ -318,7 +326,7 @@ fn html_to_text(html: &str) -> String {
         .replace("&amp;", "&")
 }
 
-async fn category_enabled(state: &AppState, user_id: &str, category: &str) -> ApiResult<bool> {
+async fn category_enabled(state: &Kernel, user_id: &str, category: &str) -> ApiResult<bool> {
     let row = sqlx::query(
         "SELECT enabled FROM notification_preferences WHERE user_id = $1 AND category_id = $2",
     )
@@ -342,7 +350,7 @@ struct OutboxQuery {
 }
 
 async fn list_outbox(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Query(q): Query<OutboxQuery>,
 ) -> ApiResult<Response> {
@@ -411,7 +419,7 @@ async fn list_outbox(
 }
 
 async fn get_outbox(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
@@ -438,7 +446,7 @@ struct UnsubscribeQuery {
 
 /// Opened from an email, so it answers with a small HTML page rather than JSON.
 async fn unsubscribe(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Query(q): Query<UnsubscribeQuery>,
 ) -> ApiResult<Response> {
     let code = q

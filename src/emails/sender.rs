@@ -4,8 +4,8 @@
 //! Each email keeps one Message-ID across attempts, so a resend after a crash between the SMTP
 //! server's acceptance and our bookkeeping is recognisable as the same message.
 
+use crate::kernel::Kernel;
 use crate::projects::config::EmailConfig;
-use crate::server::AppState;
 use crate::store::{now_ms, Backend};
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -29,7 +29,8 @@ struct Claimed {
     errors: Value,
 }
 
-pub fn spawn(state: AppState) {
+pub fn spawn(state: Kernel) {
+    let wakeup = state.wakeups.of(super::QUEUE);
     tokio::spawn(async move {
         let mut transports = Transports::default();
         loop {
@@ -42,7 +43,7 @@ pub fn spawn(state: AppState) {
             };
             if claimed.is_empty() {
                 tokio::select! {
-                    _ = state.email_wakeup.notified() => {}
+                    _ = wakeup.notified() => {}
                     _ = tokio::time::sleep(IDLE_POLL) => {}
                 }
                 continue;
@@ -67,7 +68,7 @@ pub fn spawn(state: AppState) {
     });
 }
 
-async fn claim(state: &AppState) -> sqlx::Result<Vec<Claimed>> {
+async fn claim(state: &Kernel) -> sqlx::Result<Vec<Claimed>> {
     let now = now_ms();
     let lock = match state.store.backend {
         Backend::Postgres => "FOR UPDATE SKIP LOCKED",
@@ -120,7 +121,7 @@ struct Transports {
 
 /// The transport and sender address for an email: the project's own server or the instance's.
 async fn transport_for(
-    state: &AppState,
+    state: &Kernel,
     transports: &mut Transports,
     email: &Claimed,
 ) -> anyhow::Result<(Transport, Mailbox)> {
@@ -143,9 +144,7 @@ async fn transport_for(
             .ok_or_else(|| anyhow::anyhow!("instance transport"))?;
         return Ok((transport, state.config.smtp_from.parse()?));
     }
-    let project = state
-        .projects
-        .get(state.db(), &email.project_id)
+    let project = crate::projects::find(state, &email.project_id)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let Some(config @ EmailConfig::Standard { .. }) =
@@ -212,11 +211,7 @@ async fn deliver(transport: &Transport, from: Mailbox, email: &Claimed) -> anyho
     Ok(())
 }
 
-async fn record(
-    state: &AppState,
-    email: &Claimed,
-    outcome: anyhow::Result<()>,
-) -> sqlx::Result<()> {
+async fn record(state: &Kernel, email: &Claimed, outcome: anyhow::Result<()>) -> sqlx::Result<()> {
     let now = now_ms();
     match outcome {
         Ok(()) => {

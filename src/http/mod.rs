@@ -1,7 +1,8 @@
-//! The HTTP edge shared by every capability: request context from `x-stack-*` headers, known
-//! errors, strict body/query parsing, and the response headers every API answer carries.
+//! The HTTP edge shared by every capability: known errors, strict body/query parsing, and the
+//! response headers every API answer carries. Names no capability (the request context built
+//! from the `x-stack-*` headers belongs to `auth::context`).
 
-pub mod context;
+pub mod access;
 pub mod error;
 pub mod extract;
 pub mod known;
@@ -12,7 +13,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-pub use context::{AccessType, Auth, RequestCtx};
+pub use access::AccessType;
 pub use error::{ApiError, ApiResult};
 pub use extract::{Body as JsonBody, Query};
 
@@ -135,4 +136,25 @@ pub fn json_created(value: serde_json::Value) -> Response {
 
 pub fn success() -> Response {
     json_ok(serde_json::json!({ "success": true }))
+}
+
+/// `GET /health`: the process answers; with `?db=1`, the database answers too.
+pub async fn health(
+    axum::extract::State(k): axum::extract::State<crate::kernel::Kernel>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let wants_db = query.is_some_and(|q| q.split('&').any(|p| p.starts_with("db=") && p.len() > 3));
+    if wants_db && sqlx::query("SELECT 1").execute(k.db()).await.is_err() {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "database unavailable").into_response();
+    }
+    let mut res = json_ok(serde_json::json!({ "status": "ok" }));
+    for h in [
+        "access-control-allow-origin",
+        "access-control-allow-methods",
+        "access-control-allow-headers",
+        "access-control-expose-headers",
+    ] {
+        res.headers_mut().insert(h, HeaderValue::from_static("*"));
+    }
+    res
 }

@@ -1,8 +1,9 @@
 //! Customers: users, teams, or any custom id. Who may act for which customer, and whether it exists.
 
+use crate::auth::context::{AccessType, Auth};
 use crate::http::extract::schema_problem;
-use crate::http::{known, AccessType, ApiError, ApiResult, Auth};
-use crate::server::AppState;
+use crate::http::{known, ApiError, ApiResult};
+use crate::kernel::Kernel;
 use axum::http::StatusCode;
 
 /// A `{customer_type}` path value.
@@ -18,7 +19,7 @@ pub fn check_type(customer_type: &str) -> ApiResult<()> {
 
 /// A client acts only for itself, or for teams where it holds `team_admin`.
 pub async fn check_client_access(
-    state: &AppState,
+    state: &Kernel,
     auth: &Auth,
     customer_type: &str,
     customer_id: &str,
@@ -61,7 +62,7 @@ pub async fn check_client_access(
 
 /// Users and teams must exist; custom customers exist implicitly.
 pub async fn ensure_exists(
-    state: &AppState,
+    state: &Kernel,
     project_id: &str,
     customer_type: &str,
     customer_id: &str,

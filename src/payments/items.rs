@@ -2,23 +2,30 @@
 //! A change that must not overdraw is one conditional write (or, off the fast path, a check and a
 //! write under the customer's lock), so concurrent decrements can never take a balance below zero.
 
+use super::Payments;
 use super::{
     batch, customers, insufficient_quantity, item_customer_type_mismatch, item_not_found, ledger,
 };
-use crate::http::context::{ANY, TRUSTED};
+use crate::auth::context::{ApiState, Auth, RequestCtx, ANY, TRUSTED};
 use crate::http::extract::{query_bool, schema_problem};
-use crate::http::{json_ok, ApiResult, Auth, JsonBody, Query, RequestCtx};
-use crate::projects::overrides;
-use crate::server::AppState;
+use crate::http::{json_ok, ApiResult, JsonBody, Query};
+use crate::kernel::Kernel;
 use crate::store::now_ms;
+use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+    Arc<Payments>: FromRef<S>,
+{
     Router::new()
         .route(
             "/payments/items/{customer_type}/{customer_id}/{item_id}",
@@ -32,14 +39,15 @@ pub fn routes() -> Router<AppState> {
 
 /// Checks the item exists for this customer type and the customer exists; returns the item config.
 pub async fn resolve(
-    state: &AppState,
+    state: &Kernel,
+    payments: &Payments,
     project_id: &str,
     customer_type: &str,
     customer_id: &str,
     item_id: &str,
 ) -> ApiResult<Value> {
     customers::check_type(customer_type)?;
-    let catalog = overrides::catalog(state, project_id).await?;
+    let catalog = payments.catalog(state, project_id).await?;
     let item = catalog
         .items
         .get(item_id)
@@ -57,7 +65,7 @@ pub async fn resolve(
 
 /// A client may touch only its own or its teams' items.
 async fn check_access(
-    state: &AppState,
+    state: &Kernel,
     auth: &Auth,
     customer_type: &str,
     customer_id: &str,
@@ -74,13 +82,22 @@ async fn check_access(
 }
 
 async fn read(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     ctx: RequestCtx,
     Path((customer_type, customer_id, item_id)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     check_access(&state, auth, &customer_type, &customer_id).await?;
-    let item = resolve(&state, auth.pid(), &customer_type, &customer_id, &item_id).await?;
+    let item = resolve(
+        &state,
+        &payments,
+        auth.pid(),
+        &customer_type,
+        &customer_id,
+        &item_id,
+    )
+    .await?;
     let key = ledger::BalanceKey {
         project_id: auth.pid(),
         customer_type: &customer_type,
@@ -110,7 +127,8 @@ struct UpdateBody {
 }
 
 async fn update_quantity(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     ctx: RequestCtx,
     Path((customer_type, customer_id, item_id)): Path<(String, String, String)>,
     Query(q): Query<UpdateQuery>,
@@ -129,9 +147,18 @@ async fn update_quantity(
         None => None,
     };
     check_access(&state, auth, &customer_type, &customer_id).await?;
-    resolve(&state, auth.pid(), &customer_type, &customer_id, &item_id).await?;
+    resolve(
+        &state,
+        &payments,
+        auth.pid(),
+        &customer_type,
+        &customer_id,
+        &item_id,
+    )
+    .await?;
     change_quantity(
         &state,
+        &payments,
         batch::Change {
             project_id: auth.pid().to_string(),
             customer_type,
@@ -151,9 +178,13 @@ async fn update_quantity(
 /// A plain stored balance takes the fast path (one conditional write, group-committed); anything
 /// else (first use, expiring grants, grants falling due, or a refusal to explain) folds the ledger
 /// under the customer's lock.
-pub async fn change_quantity(state: &AppState, change: batch::Change) -> ApiResult<()> {
+pub async fn change_quantity(
+    state: &Kernel,
+    payments: &Payments,
+    change: batch::Change,
+) -> ApiResult<()> {
     let plain = change.delta <= 0 || change.expires_at.is_none();
-    if plain && state.fast_changes.try_apply(&change).await? {
+    if plain && payments.fast_changes.try_apply(&change).await? {
         return Ok(());
     }
     let key = change.key();

@@ -11,13 +11,56 @@ pub mod purchases;
 pub mod switch;
 pub mod transactions;
 
+use crate::auth::context::ApiState;
 use crate::http::error::KnownError;
 pub(crate) use crate::http::known::known;
-use crate::server::AppState;
+use crate::http::ApiResult;
+use crate::kernel::Kernel;
+use crate::store::recent::Recent;
+use crate::store::Store;
+use axum::extract::FromRef;
 use axum::Router;
+use config::Catalog;
 use serde_json::json;
+use std::sync::Arc;
 
-pub fn routes() -> Router<AppState> {
+/// The payments capability's state: recently rendered catalogs and the group-committing writers
+/// of plain balance changes. Handlers reach it as `State<Arc<Payments>>`.
+pub struct Payments {
+    catalogs: Recent<Catalog>,
+    pub fast_changes: batch::FastChanges,
+}
+
+impl Payments {
+    /// Starts the balance writers (they live as long as the process).
+    pub fn start(store: &Store) -> Payments {
+        Payments {
+            catalogs: Recent::default(),
+            fast_changes: batch::FastChanges::start(store),
+        }
+    }
+
+    /// The project's catalog, rendered from its config document (read at most once a second).
+    pub async fn catalog(&self, k: &Kernel, project_id: &str) -> ApiResult<Arc<Catalog>> {
+        if let Some(c) = self.catalogs.get(project_id) {
+            return Ok(c);
+        }
+        let document = crate::projects::document::load_merged(k.db(), project_id).await?;
+        Ok(self.catalogs.put(project_id, Catalog::render(&document)))
+    }
+
+    /// Called after this process changes a project's config document.
+    pub fn forget_catalog(&self, project_id: &str) {
+        self.catalogs.forget(project_id);
+    }
+}
+
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+    Arc<Payments>: FromRef<S>,
+{
     Router::new()
         .merge(items::routes())
         .merge(products::routes())

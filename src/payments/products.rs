@@ -3,16 +3,17 @@
 //! rules shared with checkout: stackable, add-ons, product-line exclusivity.
 
 use super::config::{interval_ms, product_view, Catalog};
+use super::Payments;
 use super::{
     customers, product_already_granted, product_customer_type_mismatch, product_does_not_exist,
 };
+use crate::auth::context::{AccessType, ApiState, Auth, RequestCtx, ANY, TRUSTED};
 use crate::crypto::secret::new_uuid;
-use crate::http::context::{ANY, TRUSTED};
 use crate::http::extract::schema_problem;
-use crate::http::{json_ok, AccessType, ApiError, ApiResult, Auth, JsonBody, Query, RequestCtx};
-use crate::projects::overrides;
-use crate::server::AppState;
+use crate::http::{json_ok, ApiError, ApiResult, JsonBody, Query};
+use crate::kernel::Kernel;
 use crate::store::now_ms;
+use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{delete, get};
@@ -21,8 +22,14 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sqlx::{AnyConnection, Row};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+    Arc<Payments>: FromRef<S>,
+{
     Router::new()
         .route(
             "/payments/products/{customer_type}/{customer_id}",
@@ -410,7 +417,8 @@ struct GrantBody {
 }
 
 async fn grant(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     ctx: RequestCtx,
     Path((customer_type, customer_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<GrantBody>,
@@ -422,7 +430,7 @@ async fn grant(
         return Err(schema_problem("body.quantity must be at least 1"));
     }
     customers::ensure_exists(&state, auth.pid(), &customer_type, &customer_id).await?;
-    let catalog = overrides::catalog(&state, auth.pid()).await?;
+    let catalog = payments.catalog(&state, auth.pid()).await?;
     let chosen = choose(
         &catalog,
         auth,
@@ -447,7 +455,7 @@ async fn grant(
 
 /// Grants `chosen` to an existing customer of its type (no payment), as `POST products` does.
 pub async fn grant_to_customer(
-    state: &AppState,
+    state: &Kernel,
     project_id: &str,
     customer_type: &str,
     customer_id: &str,
@@ -501,7 +509,8 @@ pub fn iso(ms: i64) -> String {
 }
 
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     ctx: RequestCtx,
     Path((customer_type, customer_id)): Path<(String, String)>,
     Query(q): Query<ListQuery>,
@@ -528,7 +537,7 @@ async fn list(
     )
     .await?;
     customers::ensure_exists(&state, auth.pid(), &customer_type, &customer_id).await?;
-    let catalog = overrides::catalog(&state, auth.pid()).await?;
+    let catalog = payments.catalog(&state, auth.pid()).await?;
     let now = now_ms();
     let mut conn = state.db().acquire().await?;
     let purchases = purchases_of(&mut conn, auth.pid(), &customer_type, &customer_id).await?;
@@ -612,7 +621,8 @@ struct CancelQuery {
 }
 
 async fn cancel(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     ctx: RequestCtx,
     Path((customer_type, customer_id, product_id)): Path<(String, String, String)>,
     Query(q): Query<CancelQuery>,
@@ -645,7 +655,7 @@ async fn cancel(
             found
         }
         None => {
-            let catalog = overrides::catalog(&state, auth.pid()).await?;
+            let catalog = payments.catalog(&state, auth.pid()).await?;
             let chosen = choose(&catalog, auth, Some(&product_id), None)?;
             chosen.check_customer_type(&customer_type, &customer_id)?;
             if !ownership(&purchases, now).contains_key(&product_id) {

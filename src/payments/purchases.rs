@@ -4,14 +4,16 @@
 
 use super::config::product_view;
 use super::products::{choose, grant_product, ownership, purchases_of, Chosen, NewPurchase};
+use super::Payments;
 use super::{customers, new_purchases_blocked, product_already_granted};
+use crate::auth::context::{ApiState, RequestCtx, ANY};
 use crate::codes::{self, CodeType};
-use crate::http::context::ANY;
 use crate::http::extract::schema_problem;
-use crate::http::{json_ok, known, ApiError, ApiResult, JsonBody, RequestCtx};
-use crate::projects::{overrides, Project};
-use crate::server::AppState;
+use crate::http::{json_ok, known, ApiError, ApiResult, JsonBody};
+use crate::kernel::Kernel;
+use crate::projects::Project;
 use crate::store::now_ms;
+use axum::extract::FromRef;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -21,7 +23,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+    Arc<Payments>: FromRef<S>,
+{
     Router::new()
         .route("/payments/purchases/create-purchase-url", post(create_url))
         .route(
@@ -55,13 +62,14 @@ struct CreateUrl {
 }
 
 async fn create_url(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<CreateUrl>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     customers::check_type(&body.customer_type)?;
-    let catalog = overrides::catalog(&state, auth.pid()).await?;
+    let catalog = payments.catalog(&state, auth.pid()).await?;
     if catalog.block_new_purchases {
         return Err(new_purchases_blocked().into());
     }
@@ -95,7 +103,7 @@ pub fn require_checkout(catalog: &super::config::Catalog) -> ApiResult<()> {
 /// owns it already (non-stackable) or `return_url` is not trusted. The caller has checked who may
 /// ask and that checkout is open.
 pub async fn create_purchase_url(
-    state: &AppState,
+    state: &Kernel,
     project: &Project,
     customer_type: &str,
     customer_id: &str,
@@ -161,15 +169,14 @@ struct PurchaseCode {
 }
 
 /// `<project_id>_<code>`; anything unknown, used or expired is "not found", as in the original.
-async fn resolve_code(state: &AppState, full_code: &str) -> ApiResult<PurchaseCode> {
+async fn resolve_code(state: &Kernel, full_code: &str) -> ApiResult<PurchaseCode> {
     let parts: Vec<&str> = full_code.split('_').collect();
     let [project_id, code] = parts.as_slice() else {
         return Err(codes::not_found().into());
     };
-    let project = state
-        .projects
-        .get(state.db(), project_id)
+    let project = crate::projects::find(state, project_id)
         .await?
+        .map(Arc::new)
         .ok_or_else(codes::not_found)?;
     let checked =
         match codes::check(state.db(), &project.id, CodeType::PurchaseUrl, code, false).await {
@@ -206,10 +213,11 @@ struct ValidateCode {
 }
 
 async fn validate_code(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     JsonBody(body): JsonBody<ValidateCode>,
 ) -> ApiResult<Response> {
-    let checkout = inspect(&state, &body.full_code).await?;
+    let checkout = inspect(&state, &payments, &body.full_code).await?;
     if body
         .return_url
         .as_deref()
@@ -248,9 +256,9 @@ pub struct Checkout {
     pub test_mode: bool,
 }
 
-pub async fn inspect(state: &AppState, full_code: &str) -> ApiResult<Checkout> {
+pub async fn inspect(state: &Kernel, payments: &Payments, full_code: &str) -> ApiResult<Checkout> {
     let pc = resolve_code(state, full_code).await?;
-    let catalog = overrides::catalog(state, &pc.project.id).await?;
+    let catalog = payments.catalog(state, &pc.project.id).await?;
     let mut conn = state.db().acquire().await?;
     let owned = ownership(
         &purchases_of(
@@ -312,14 +320,13 @@ struct ValidateQuery {
 }
 
 async fn validate_code_get(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     crate::http::Query(q): crate::http::Query<ValidateQuery>,
 ) -> ApiResult<Response> {
     let project_id = q.full_code.split('_').next().unwrap_or_default();
-    let project = state
-        .projects
-        .get(state.db(), project_id)
+    let project = crate::projects::find(&state, project_id)
         .await?
+        .map(Arc::new)
         .ok_or_else(codes::not_found)?;
     if q.return_url
         .as_deref()
@@ -339,11 +346,12 @@ struct Session {
 }
 
 async fn purchase_session(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     JsonBody(body): JsonBody<Session>,
 ) -> ApiResult<Response> {
     let pc = resolve_code(&state, &body.full_code).await?;
-    let catalog = overrides::catalog(&state, &pc.project.id).await?;
+    let catalog = payments.catalog(&state, &pc.project.id).await?;
     if catalog.block_new_purchases {
         return Err(new_purchases_blocked().into());
     }
@@ -351,17 +359,26 @@ async fn purchase_session(
 }
 
 async fn test_mode_session(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     JsonBody(body): JsonBody<Session>,
 ) -> ApiResult<Response> {
-    complete_test_purchase(&state, &body.full_code, &body.price_id, body.quantity).await?;
+    complete_test_purchase(
+        &state,
+        &payments,
+        &body.full_code,
+        &body.price_id,
+        body.quantity,
+    )
+    .await?;
     Ok(json_ok(json!({ "success": true })))
 }
 
 /// Completes a checkout in test mode: the purchase is recorded (no payment) and the code used up,
 /// in one transaction, so a code buys once however often it is submitted.
 pub async fn complete_test_purchase(
-    state: &AppState,
+    state: &Kernel,
+    payments: &Payments,
     full_code: &str,
     price_id: &str,
     quantity: Option<i64>,
@@ -371,7 +388,7 @@ pub async fn complete_test_purchase(
         return Err(schema_problem("body.quantity must be at least 1"));
     }
     let pc = resolve_code(state, full_code).await?;
-    let catalog = overrides::catalog(state, &pc.project.id).await?;
+    let catalog = payments.catalog(state, &pc.project.id).await?;
     if catalog.block_new_purchases {
         return Err(new_purchases_blocked().into());
     }

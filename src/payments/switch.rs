@@ -8,21 +8,27 @@
 
 use super::config::Catalog;
 use super::products::{ownership, purchases_of, Purchase};
+use super::Payments;
 use super::{customers, new_purchases_blocked};
-use crate::http::context::ANY;
+use crate::auth::context::{ApiState, Auth, RequestCtx, ANY};
 use crate::http::extract::schema_problem;
-use crate::http::{json_ok, ApiError, ApiResult, Auth, JsonBody, RequestCtx};
-use crate::projects::overrides;
-use crate::server::AppState;
+use crate::http::{json_ok, ApiError, ApiResult, JsonBody};
 use crate::store::now_ms;
+use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+    Arc<Payments>: FromRef<S>,
+{
     Router::new().route(
         "/payments/products/{customer_type}/{customer_id}/switch",
         post(switch),
@@ -124,7 +130,8 @@ fn find_subscription(
 }
 
 async fn switch(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     ctx: RequestCtx,
     Path((customer_type, customer_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<SwitchBody>,
@@ -138,7 +145,7 @@ async fn switch(
     if body.quantity.is_some_and(|q| q < 1) {
         return Err(schema_problem("body.quantity must be at least 1"));
     }
-    let catalog = overrides::catalog(&state, auth.pid()).await?;
+    let catalog = payments.catalog(&state, auth.pid()).await?;
     if catalog.block_new_purchases {
         return Err(new_purchases_blocked().into());
     }

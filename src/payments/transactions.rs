@@ -2,10 +2,12 @@
 //! transaction objects, newest first, with an opaque cursor.
 
 use super::config::product_view;
-use crate::http::context::ADMIN;
+use super::Payments;
+use crate::auth::context::{ApiState, RequestCtx, ADMIN};
 use crate::http::extract::schema_problem;
-use crate::http::{json_ok, ApiError, ApiResult, Query, RequestCtx};
-use crate::server::AppState;
+use crate::http::{json_ok, ApiError, ApiResult, Query};
+use crate::kernel::Kernel;
+use axum::extract::FromRef;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
@@ -15,8 +17,14 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
+use std::sync::Arc;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+    Arc<Payments>: FromRef<S>,
+{
     Router::new()
         .route("/internal/payments/transactions", get(list))
         .route(
@@ -39,7 +47,7 @@ struct Refund {
 /// never paid, so (as in the original) they answer with the not-refundable / not-found errors; paid
 /// purchases arrive with Stripe.
 async fn refund(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     crate::http::JsonBody(body): crate::http::JsonBody<Refund>,
 ) -> ApiResult<Response> {
@@ -50,7 +58,7 @@ async fn refund(
 
 /// Refunds a purchase by its transaction type (`one-time-purchase` or `subscription`) and id.
 pub async fn refund_purchase(
-    state: &AppState,
+    state: &Kernel,
     project_id: &str,
     transaction_type: &str,
     id: &str,
@@ -149,7 +157,7 @@ fn grant_product_view(snapshot: &Value) -> Value {
 }
 
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
@@ -197,7 +205,7 @@ pub struct Filter {
 
 /// One page of a project's transactions, newest first, and the cursor of the next page.
 pub async fn list_page(
-    state: &AppState,
+    state: &Kernel,
     project_id: &str,
     filter: &Filter,
     cursor: Option<&str>,

@@ -4,14 +4,12 @@ use super::{
     contained_not_found, id_already_exists, permission_not_found, team_permission_not_found,
     wrong_scope, Catalog, Definition, Scope,
 };
-use crate::http::context::{ADMIN, ANY, TRUSTED};
+use crate::auth::context::{AccessType, ApiState, Auth, RequestCtx, ADMIN, ANY, TRUSTED};
 use crate::http::extract::{query_bool, schema_problem};
-use crate::http::{
-    json_created, json_ok, known, success, AccessType, ApiError, ApiResult, Auth, JsonBody, Query,
-    RequestCtx,
-};
-use crate::server::AppState;
+use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, JsonBody, Query};
+use crate::kernel::Kernel;
 use crate::teams;
+use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, patch, post};
@@ -21,7 +19,11 @@ use serde_json::{json, Value};
 use sqlx::Row;
 use std::collections::BTreeSet;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
     Router::new()
         .route(
             "/team-permission-definitions",
@@ -117,7 +119,7 @@ fn check_contained(
 }
 
 async fn write_definition(
-    state: &AppState,
+    state: &Kernel,
     project_id: &str,
     scope: Scope,
     d: &Definition,
@@ -135,7 +137,7 @@ async fn write_definition(
 
 /// Defines a custom permission of `scope` (the containment must exist and make no cycle).
 pub async fn create_definition(
-    state: &AppState,
+    state: &Kernel,
     project_id: &str,
     scope: Scope,
     w: DefinitionWrite,
@@ -163,7 +165,7 @@ pub async fn create_definition(
 
 /// Replaces a definition (the original resets omitted fields) and renames references if `id` changes.
 async fn update_definition(
-    state: &AppState,
+    state: &Kernel,
     auth: &Auth,
     scope: Scope,
     id: &str,
@@ -261,7 +263,7 @@ async fn rewrite_references(
 
 /// Deletes a custom permission and every grant and containment of it.
 pub async fn delete_definition(
-    state: &AppState,
+    state: &Kernel,
     project_id: &str,
     scope: Scope,
     id: &str,
@@ -284,7 +286,7 @@ pub async fn delete_definition(
 }
 
 async fn list_team_definitions(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ADMIN)?;
@@ -294,7 +296,7 @@ async fn list_team_definitions(
     )))
 }
 async fn list_project_definitions(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ADMIN)?;
@@ -304,7 +306,7 @@ async fn list_project_definitions(
     )))
 }
 async fn create_team_definition(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(w): JsonBody<DefinitionWrite>,
 ) -> ApiResult<Response> {
@@ -316,7 +318,7 @@ async fn create_team_definition(
     ))
 }
 async fn create_project_definition(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(w): JsonBody<DefinitionWrite>,
 ) -> ApiResult<Response> {
@@ -328,7 +330,7 @@ async fn create_project_definition(
     ))
 }
 async fn update_team_definition(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path(id): Path<String>,
     JsonBody(w): JsonBody<DefinitionWrite>,
@@ -336,7 +338,7 @@ async fn update_team_definition(
     update_definition(&state, ctx.require(ADMIN)?, Scope::Team, &id, w).await
 }
 async fn update_project_definition(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path(id): Path<String>,
     JsonBody(w): JsonBody<DefinitionWrite>,
@@ -344,7 +346,7 @@ async fn update_project_definition(
     update_definition(&state, ctx.require(ADMIN)?, Scope::Project, &id, w).await
 }
 async fn delete_team_definition(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
@@ -353,7 +355,7 @@ async fn delete_team_definition(
     Ok(success())
 }
 async fn delete_project_definition(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
@@ -373,7 +375,7 @@ struct GrantQuery {
 
 /// Grants of a scope matching the filters; with `recursive`, each holder's closure.
 async fn list_grants(
-    state: &AppState,
+    state: &Kernel,
     auth: &Auth,
     scope: Scope,
     q: GrantQuery,
@@ -448,7 +450,7 @@ async fn list_grants(
 }
 
 async fn list_team_grants(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Query(q): Query<GrantQuery>,
 ) -> ApiResult<Response> {
@@ -458,7 +460,7 @@ async fn list_team_grants(
 }
 
 async fn list_project_grants(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Query(q): Query<GrantQuery>,
 ) -> ApiResult<Response> {
@@ -473,7 +475,7 @@ async fn list_project_grants(
 /// The permission must exist in `scope`.
 /// The permission exists in `scope` and may be granted there.
 pub async fn check_grantable(
-    state: &AppState,
+    state: &Kernel,
     project_id: &str,
     scope: Scope,
     permission_id: &str,
@@ -495,7 +497,7 @@ pub async fn check_grantable(
 struct Empty {}
 
 async fn grant_team(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path((team_id, user_id, permission_id)): Path<(String, String, String)>,
     JsonBody(_): JsonBody<Empty>,
@@ -522,7 +524,7 @@ async fn grant_team(
 }
 
 async fn revoke_team(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path((team_id, user_id, permission_id)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
@@ -540,7 +542,7 @@ async fn revoke_team(
 }
 
 async fn grant_project(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path((user_id, permission_id)): Path<(String, String)>,
     JsonBody(_): JsonBody<Empty>,
@@ -559,7 +561,7 @@ async fn grant_project(
 }
 
 async fn revoke_project(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path((user_id, permission_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
@@ -574,7 +576,7 @@ async fn revoke_project(
 
 /// Revokes a direct grant (`team_id` "" for project scope); false if there was none.
 pub async fn revoke(
-    state: &AppState,
+    state: &Kernel,
     project_id: &str,
     user_id: &str,
     team_id: &str,

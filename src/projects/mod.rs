@@ -2,6 +2,7 @@
 //! project whose users administer the others.
 
 pub mod config;
+pub mod document;
 pub mod keys;
 pub mod overrides;
 mod routes;
@@ -11,7 +12,10 @@ pub use config::ProjectConfig;
 pub use routes::{api_root, routes};
 
 use crate::crypto::secret::new_uuid;
+use crate::crypto::secret_box::{is_sealed, SecretBox};
 use crate::http::{ApiError, ApiResult};
+use crate::kernel::Kernel;
+use crate::store::recent::Recent;
 use crate::store::{flag, now_ms};
 use serde_json::{json, Value};
 use sqlx::{AnyConnection, Row};
@@ -42,7 +46,7 @@ pub const LOGO_FIELDS: [&str; 4] = [
 const COLUMNS: &str = "id, display_name, description, created_at, is_production_mode, owner_team_id, onboarding_status, logo_url, logo_full_url, logo_dark_mode_url, logo_full_dark_mode_url, config";
 
 impl Project {
-    fn from_row(row: &sqlx::any::AnyRow) -> ApiResult<Project> {
+    fn from_row(secrets: &SecretBox, row: &sqlx::any::AnyRow) -> ApiResult<Project> {
         let config: String = row.try_get("config")?;
         Ok(Project {
             id: row.try_get("id")?,
@@ -58,7 +62,7 @@ impl Project {
                 row.try_get("logo_dark_mode_url")?,
                 row.try_get("logo_full_dark_mode_url")?,
             ],
-            config: config_from_text(&config)?,
+            config: config_from_text(secrets, &config)?,
         })
     }
 
@@ -84,33 +88,57 @@ impl Project {
     }
 }
 
-pub async fn find(db: &sqlx::AnyPool, id: &str) -> ApiResult<Option<Project>> {
+pub async fn find(k: &Kernel, id: &str) -> ApiResult<Option<Project>> {
     let sql = format!("SELECT {COLUMNS} FROM projects WHERE id = $1");
-    match sqlx::query(&sql).bind(id).fetch_optional(db).await? {
-        Some(row) => Ok(Some(Project::from_row(&row)?)),
+    match sqlx::query(&sql).bind(id).fetch_optional(k.db()).await? {
+        Some(row) => Ok(Some(Project::from_row(&k.secret_box, &row)?)),
         None => Ok(None),
     }
 }
 
-/// Recently read projects (see `store::recent`).
+/// Recently read projects and recently verified project keys (see `store::recent`): every API
+/// request needs its project, and keyed requests then cost no extra read.
 #[derive(Default)]
-pub struct ProjectCache(crate::store::recent::Recent<Project>);
+pub struct ProjectCache {
+    projects: Recent<Project>,
+    /// Keyed by a hash of project, key kind and key; the key itself is never held.
+    verified_keys: Recent<()>,
+}
 
 impl ProjectCache {
-    pub async fn get(&self, db: &sqlx::AnyPool, id: &str) -> ApiResult<Option<Arc<Project>>> {
-        if let Some(p) = self.0.get(id) {
+    pub async fn get(&self, k: &Kernel, id: &str) -> ApiResult<Option<Arc<Project>>> {
+        if let Some(p) = self.projects.get(id) {
             return Ok(Some(p));
         }
-        Ok(find(db, id).await?.map(|p| self.0.put(id, p)))
+        Ok(find(k, id).await?.map(|p| self.projects.put(id, p)))
     }
 
+    /// Called after this process changes a project, so its next request reads the change.
     pub fn forget(&self, id: &str) {
-        self.0.forget(id);
+        self.projects.forget(id);
+    }
+
+    pub fn key_verified(&self, project_id: &str, kind: keys::KeyKind, key: &str) -> bool {
+        self.verified_keys
+            .get(&verified_key_entry(project_id, kind, key))
+            .is_some()
+    }
+
+    pub fn remember_verified_key(&self, project_id: &str, kind: keys::KeyKind, key: &str) {
+        self.verified_keys
+            .put(&verified_key_entry(project_id, kind, key), ());
     }
 }
 
+fn verified_key_entry(project_id: &str, kind: keys::KeyKind, key: &str) -> String {
+    format!(
+        "{project_id}:{kind:?}:{}",
+        crate::crypto::secret::sha256_hex(key)
+    )
+}
+
 /// Projects owned by any team `user_id` (an `internal` user) belongs to.
-pub async fn list_owned_by(db: &sqlx::AnyPool, user_id: &str) -> ApiResult<Vec<Project>> {
+pub async fn list_owned_by(k: &Kernel, user_id: &str) -> ApiResult<Vec<Project>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM projects WHERE owner_team_id IN
            (SELECT team_id FROM team_members WHERE project_id = $1 AND user_id = $2)
@@ -119,12 +147,18 @@ pub async fn list_owned_by(db: &sqlx::AnyPool, user_id: &str) -> ApiResult<Vec<P
     let rows = sqlx::query(&sql)
         .bind(INTERNAL)
         .bind(user_id)
-        .fetch_all(db)
+        .fetch_all(k.db())
         .await?;
-    rows.iter().map(Project::from_row).collect()
+    rows.iter()
+        .map(|r| Project::from_row(&k.secret_box, r))
+        .collect()
 }
 
-pub async fn insert(conn: &mut AnyConnection, project: &Project) -> ApiResult<()> {
+pub async fn insert(
+    conn: &mut AnyConnection,
+    secrets: &SecretBox,
+    project: &Project,
+) -> ApiResult<()> {
     sqlx::query(
         "INSERT INTO projects (id, display_name, description, created_at, is_production_mode, owner_team_id, onboarding_status, logo_url, logo_full_url, logo_dark_mode_url, logo_full_dark_mode_url, config)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -140,13 +174,13 @@ pub async fn insert(conn: &mut AnyConnection, project: &Project) -> ApiResult<()
     .bind(&project.logos[1])
     .bind(&project.logos[2])
     .bind(&project.logos[3])
-    .bind(config_text(&project.config)?)
+    .bind(config_text(secrets, &project.config)?)
     .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
-pub async fn save(db: &sqlx::AnyPool, project: &Project) -> ApiResult<()> {
+pub async fn save(k: &Kernel, project: &Project) -> ApiResult<()> {
     sqlx::query(
         "UPDATE projects SET display_name = $2, description = $3, is_production_mode = $4, onboarding_status = $5,
            logo_url = $6, logo_full_url = $7, logo_dark_mode_url = $8, logo_full_dark_mode_url = $9, config = $10
@@ -161,8 +195,8 @@ pub async fn save(db: &sqlx::AnyPool, project: &Project) -> ApiResult<()> {
     .bind(&project.logos[1])
     .bind(&project.logos[2])
     .bind(&project.logos[3])
-    .bind(config_text(&project.config)?)
-    .execute(db)
+    .bind(config_text(&k.secret_box, &project.config)?)
+    .execute(k.db())
     .await?;
     Ok(())
 }
@@ -177,27 +211,27 @@ pub async fn delete(db: &sqlx::AnyPool, id: &str) -> ApiResult<()> {
 
 /// The stored form of a configuration: credentials inside it (SMTP password, OAuth client
 /// secrets) are sealed (encrypted at rest).
-fn config_text(config: &ProjectConfig) -> ApiResult<String> {
+fn config_text(secrets: &SecretBox, config: &ProjectConfig) -> ApiResult<String> {
     let mut stored = config.clone();
     if let config::EmailConfig::Standard { password, .. } = &mut stored.email_config {
-        *password = crate::crypto::secret_box::seal(password)?;
+        *password = secrets.seal(password)?;
     }
     for secret in stored
         .oauth_providers
         .iter_mut()
         .filter_map(|p| p.client_secret.as_mut())
     {
-        *secret = crate::crypto::secret_box::seal(secret)?;
+        *secret = secrets.seal(secret)?;
     }
     serde_json::to_string(&stored).map_err(|e| ApiError::Internal(e.into()))
 }
 
-fn config_from_text(text: &str) -> ApiResult<ProjectConfig> {
+fn config_from_text(secrets: &SecretBox, text: &str) -> ApiResult<ProjectConfig> {
     let mut config: ProjectConfig =
         serde_json::from_str(text).map_err(|e| ApiError::Internal(e.into()))?;
     if let config::EmailConfig::Standard { password, .. } = &mut config.email_config {
-        if crate::crypto::secret_box::is_sealed(password) {
-            *password = crate::crypto::secret_box::open(password)?;
+        if is_sealed(password) {
+            *password = secrets.open(password)?;
         }
     }
     for secret in config
@@ -205,8 +239,8 @@ fn config_from_text(text: &str) -> ApiResult<ProjectConfig> {
         .iter_mut()
         .filter_map(|p| p.client_secret.as_mut())
     {
-        if crate::crypto::secret_box::is_sealed(secret) {
-            *secret = crate::crypto::secret_box::open(secret)?;
+        if is_sealed(secret) {
+            *secret = secrets.open(secret)?;
         }
     }
     Ok(config)
@@ -239,12 +273,12 @@ pub fn new_project(display_name: String, owner_team_id: Option<String>) -> Proje
 
 /// Creates a project with one key set (in one transaction) and returns the keys.
 pub async fn create_with_keys(
-    db: &sqlx::AnyPool,
+    k: &Kernel,
     project: &Project,
     keys: (String, String, String),
 ) -> ApiResult<keys::NewKeySet> {
-    let mut tx = db.begin().await?;
-    insert(&mut tx, project).await?;
+    let mut tx = k.db().begin().await?;
+    insert(&mut tx, &k.secret_box, project).await?;
     crate::permissions::insert_project_defaults(&mut tx, &project.id).await?;
     let set =
         keys::insert_key_set(&mut tx, &project.id, "Initial key set", keys, keys::NEVER).await?;
@@ -255,10 +289,11 @@ pub async fn create_with_keys(
 /// Creates the `internal` project on first start. Returns freshly generated keys when none were
 /// configured, so they can be printed once.
 pub async fn ensure_internal(
-    db: &sqlx::AnyPool,
+    k: &Kernel,
     configured: [Option<String>; 3],
 ) -> ApiResult<Option<keys::NewKeySet>> {
-    if find(db, INTERNAL).await?.is_some() {
+    let db = k.db();
+    if find(k, INTERNAL).await?.is_some() {
         // Keys given in the environment are (re)registered so test harnesses and dev setups
         // can rely on fixed values even against an existing data directory.
         if let [Some(pck), Some(ssk), Some(sak)] = configured {
@@ -288,6 +323,6 @@ pub async fn ensure_internal(
         ssk.unwrap_or(generated.1),
         sak.unwrap_or(generated.2),
     );
-    let set = create_with_keys(db, &project, chosen).await?;
+    let set = create_with_keys(k, &project, chosen).await?;
     Ok(if from_env { None } else { Some(set) })
 }

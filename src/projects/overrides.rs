@@ -1,23 +1,29 @@
-//! The layered config document (`project` < `branch` < `environment` overrides), as the original's
-//! `internal/config` API exposes it. Payments read their catalog from here. Dotted keys in a
-//! PATCH (`"payments.items.credits": {...}`) set that path; `null` removes it.
+//! Writing the layered config document through the original's `internal/config` API (and the
+//! dashboard). Dotted keys in a PATCH (`"payments.items.credits": {...}`) set that path; `null`
+//! removes it. A write is checked against the schema of every section before it is stored, so
+//! this module sits above the sections' owners (payments); reading is `projects::document`.
 
-use crate::http::context::TRUSTED;
-use crate::http::{json_ok, success, AccessType, ApiError, ApiResult, JsonBody, RequestCtx};
+use super::document::{deep_merge, load_level, load_merged, set_path, LEVELS};
+use crate::auth::context::{AccessType, ApiState, RequestCtx, ADMIN, TRUSTED};
+use crate::http::{json_ok, success, ApiError, ApiResult, JsonBody};
+use crate::kernel::Kernel;
 use crate::payments::config::Catalog;
-use crate::server::AppState;
-use axum::extract::{Path, State};
+use crate::payments::Payments;
+use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use sqlx::Row;
+use std::sync::Arc;
 
-pub const LEVELS: [&str; 3] = ["project", "branch", "environment"];
-
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+    Arc<Payments>: FromRef<S>,
+{
     Router::new()
         .route("/internal/config", get(get_rendered))
         .route(
@@ -26,99 +32,12 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-pub async fn load_level(
-    conn: &mut sqlx::AnyConnection,
-    project_id: &str,
-    level: &str,
-) -> ApiResult<Value> {
-    let row =
-        sqlx::query("SELECT config FROM config_overrides WHERE project_id = $1 AND level = $2")
-            .bind(project_id)
-            .bind(level)
-            .fetch_optional(&mut *conn)
-            .await?;
-    Ok(match row {
-        Some(r) => serde_json::from_str(&r.try_get::<String, _>("config")?).unwrap_or(json!({})),
-        None => json!({}),
-    })
-}
-
-/// Every level merged, later levels winning key by key.
-pub async fn load_merged(db: &sqlx::AnyPool, project_id: &str) -> ApiResult<Value> {
-    let rows = sqlx::query("SELECT level, config FROM config_overrides WHERE project_id = $1")
-        .bind(project_id)
-        .fetch_all(db)
-        .await?;
-    let mut by_level: Vec<(usize, Value)> = rows
-        .iter()
-        .map(|r| {
-            let level: String = r.try_get("level")?;
-            let config: String = r.try_get("config")?;
-            Ok((
-                LEVELS.iter().position(|l| *l == level).unwrap_or(0),
-                serde_json::from_str(&config).unwrap_or(json!({})),
-            ))
-        })
-        .collect::<Result<_, sqlx::Error>>()?;
-    by_level.sort_by_key(|(i, _)| *i);
-    let mut merged = json!({});
-    for (_, v) in by_level {
-        deep_merge(&mut merged, v);
-    }
-    Ok(merged)
-}
-
-pub async fn catalog(state: &AppState, project_id: &str) -> ApiResult<std::sync::Arc<Catalog>> {
-    if let Some(c) = state.catalogs.get(project_id) {
-        return Ok(c);
-    }
-    let rendered = Catalog::render(&load_merged(state.db(), project_id).await?);
-    Ok(state.catalogs.put(project_id, rendered))
-}
-
-fn deep_merge(into: &mut Value, from: Value) {
-    match (into, from) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                match a.get_mut(&k) {
-                    Some(existing) if existing.is_object() && v.is_object() => {
-                        deep_merge(existing, v)
-                    }
-                    _ => {
-                        a.insert(k, v);
-                    }
-                }
-            }
-        }
-        (slot, v) => *slot = v,
-    }
-}
-
-/// Sets `path` (dot-separated) in `doc`; `null` removes it.
-fn set_path(doc: &mut Value, path: &str, value: Value) {
-    let mut parts: Vec<&str> = path.split('.').collect();
-    let Some(last) = parts.pop() else { return };
-    let mut node = doc;
-    for p in parts {
-        if !node.get(p).is_some_and(Value::is_object) {
-            node[p] = json!({});
-        }
-        node = &mut node[p];
-    }
-    if let Some(obj) = node.as_object_mut() {
-        if value.is_null() {
-            obj.remove(last);
-        } else {
-            obj.insert(last.to_string(), value);
-        }
-    }
-}
-
 /// Replaces one level's document with what `change` makes of it, refused (nothing stored) if
 /// the catalog would not render. The level's row is locked first, so concurrent changes of one
 /// level apply one after another instead of overwriting each other.
 async fn change_level(
-    state: &AppState,
+    state: &Kernel,
+    payments: &Payments,
     project_id: &str,
     level: &str,
     change: impl FnOnce(Value) -> Value,
@@ -157,7 +76,7 @@ async fn change_level(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    state.catalogs.forget(project_id);
+    payments.forget_catalog(project_id);
     Ok(())
 }
 
@@ -185,15 +104,15 @@ fn parse_document(text: &str) -> ApiResult<Value> {
     }
 }
 
-async fn get_rendered(State(state): State<AppState>, ctx: RequestCtx) -> ApiResult<Response> {
-    let auth = ctx.require(crate::http::context::ADMIN)?;
+async fn get_rendered(State(state): State<ApiState>, ctx: RequestCtx) -> ApiResult<Response> {
+    let auth = ctx.require(ADMIN)?;
     let mut config = load_merged(state.db(), auth.pid()).await?;
     config["payments"] = Catalog::render(&config).to_json();
     Ok(json_ok(json!({ "config_string": config.to_string() })))
 }
 
 async fn get_override(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path(level): Path<String>,
 ) -> ApiResult<Response> {
@@ -213,7 +132,8 @@ struct PutBody {
 }
 
 async fn put_override(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     ctx: RequestCtx,
     Path(level): Path<String>,
     JsonBody(body): JsonBody<PutBody>,
@@ -226,7 +146,7 @@ async fn put_override(
     for (k, v) in doc.as_object().cloned().unwrap_or_default() {
         set_path(&mut config, &k, v);
     }
-    change_level(&state, auth.pid(), level, |_| config).await?;
+    change_level(&state, &payments, auth.pid(), level, |_| config).await?;
     Ok(success())
 }
 
@@ -237,7 +157,8 @@ struct PatchBody {
 }
 
 async fn patch_override(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     ctx: RequestCtx,
     Path(level): Path<String>,
     JsonBody(body): JsonBody<PatchBody>,
@@ -248,50 +169,24 @@ async fn patch_override(
         .as_object()
         .cloned()
         .unwrap_or_default();
-    patch_level(&state, auth.pid(), level, patch).await?;
+    patch_level(&state, &payments, auth.pid(), level, patch).await?;
     Ok(success())
 }
 
 /// Sets each dotted path of `patch` in one override level (`null` removes it); refused, with
 /// nothing stored, if the resulting catalog would not render.
 pub async fn patch_level(
-    state: &AppState,
+    state: &Kernel,
+    payments: &Payments,
     project_id: &str,
     level: &str,
     patch: Map<String, Value>,
 ) -> ApiResult<()> {
-    change_level(state, project_id, level, |mut config| {
+    change_level(state, payments, project_id, level, |mut config| {
         for (k, v) in patch {
             set_path(&mut config, &k, v);
         }
         config
     })
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dotted_paths_and_merge() {
-        let mut doc = json!({ "payments": { "items": { "a": { "displayName": "A" } } } });
-        set_path(
-            &mut doc,
-            "payments.items.b",
-            json!({ "customerType": "team" }),
-        );
-        set_path(&mut doc, "payments.testMode", json!(false));
-        set_path(&mut doc, "payments.items.a", Value::Null);
-        assert_eq!(
-            doc,
-            json!({ "payments": { "items": { "b": { "customerType": "team" } }, "testMode": false } })
-        );
-        let mut merged = json!({ "payments": { "items": { "b": { "customerType": "user", "displayName": "B" } } } });
-        deep_merge(&mut merged, doc);
-        assert_eq!(
-            merged["payments"]["items"]["b"],
-            json!({ "customerType": "team", "displayName": "B" })
-        );
-    }
 }

@@ -3,10 +3,11 @@
 
 use super::update::{self, ProjectUpdate};
 use super::{keys, Project, INTERNAL};
-use crate::http::context::{ADMIN, ANY};
+use crate::auth::context::{ApiState, RequestCtx, ADMIN, ANY};
 use crate::http::extract::{parse_value, schema_problem, RawBody};
-use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, Query, RequestCtx};
-use crate::server::AppState;
+use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, Query};
+use crate::kernel::Kernel;
+use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -15,7 +16,11 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
     Router::new()
         .route("/projects/current", get(current))
         .route("/internal/projects", get(list_owned).post(create))
@@ -35,7 +40,7 @@ pub fn routes() -> Router<AppState> {
 
 /// `GET /api/v1`: a plain-text greeting that says how the request authenticated.
 pub async fn api_root(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Query(_): Query<NoQuery>,
 ) -> ApiResult<Response> {
@@ -76,7 +81,7 @@ async fn admin_current(ctx: RequestCtx) -> ApiResult<Response> {
 }
 
 async fn update_current(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
@@ -88,11 +93,11 @@ async fn update_current(
         ));
     }
     let mut project = Project::clone(&auth.project);
-    update::apply_and_save(&state, &mut project, u).await?;
+    update::apply_and_save(&state, &state.projects, &mut project, u).await?;
     Ok(json_ok(project.admin_json()))
 }
 
-async fn delete_current(State(state): State<AppState>, ctx: RequestCtx) -> ApiResult<Response> {
+async fn delete_current(State(state): State<ApiState>, ctx: RequestCtx) -> ApiResult<Response> {
     let auth = ctx.require(ADMIN)?;
     if auth.project.id == INTERNAL {
         return Err(ApiError::bad_request(
@@ -105,7 +110,7 @@ async fn delete_current(State(state): State<AppState>, ctx: RequestCtx) -> ApiRe
 }
 
 /// For `internal/projects`: any access type on project `internal`, with a signed-in user.
-async fn internal_user(state: &AppState, ctx: &RequestCtx) -> ApiResult<crate::users::User> {
+async fn internal_user(state: &Kernel, ctx: &RequestCtx) -> ApiResult<crate::users::User> {
     let auth = ctx.require(ANY)?;
     let user = auth
         .current_user(state)
@@ -117,9 +122,9 @@ async fn internal_user(state: &AppState, ctx: &RequestCtx) -> ApiResult<crate::u
     Ok(user)
 }
 
-async fn list_owned(State(state): State<AppState>, ctx: RequestCtx) -> ApiResult<Response> {
+async fn list_owned(State(state): State<ApiState>, ctx: RequestCtx) -> ApiResult<Response> {
     let user = internal_user(&state, &ctx).await?;
-    let items: Vec<_> = super::list_owned_by(state.db(), &user.id)
+    let items: Vec<_> = super::list_owned_by(&state, &user.id)
         .await?
         .iter()
         .map(Project::admin_json)
@@ -128,7 +133,7 @@ async fn list_owned(State(state): State<AppState>, ctx: RequestCtx) -> ApiResult
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
@@ -154,7 +159,7 @@ async fn create(
     }
     let mut project = super::new_project(String::new(), Some(owner));
     update::apply(&mut project, u)?;
-    super::create_with_keys(state.db(), &project, keys::generate_keys()).await?;
+    super::create_with_keys(&state, &project, keys::generate_keys()).await?;
     Ok(json_created(project.admin_json()))
 }
 
@@ -166,7 +171,7 @@ struct JwksQuery {
 }
 
 async fn jwks(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Path(project_id): Path<String>,
     Query(q): Query<JwksQuery>,
 ) -> ApiResult<Response> {
@@ -174,7 +179,7 @@ async fn jwks(
     let include_anonymous = query_bool(&q.include_anonymous, "include_anonymous")?;
     let include_restricted =
         include_anonymous || query_bool(&q.include_restricted, "include_restricted")?;
-    if state.projects.get(state.db(), &project_id).await?.is_none() {
+    if state.projects.get(&state, &project_id).await?.is_none() {
         return Err(ApiError::text(StatusCode::NOT_FOUND, "Project not found"));
     }
     let mut audiences = vec![project_id.clone()];

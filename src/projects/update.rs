@@ -5,6 +5,7 @@ use super::config::{self, Domain, EmailConfig, OAuthProvider, PermissionRef, Pro
 use super::Project;
 use crate::http::extract::{nullable, schema_error};
 use crate::http::{ApiError, ApiResult};
+use crate::kernel::Kernel;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize, Default)]
@@ -166,13 +167,14 @@ fn set<T>(target: &mut T, value: Option<T>) {
 
 /// Applies `u` (as `apply`), stores the project and drops its cached copy.
 pub async fn apply_and_save(
-    state: &crate::server::AppState,
+    state: &Kernel,
+    cache: &super::ProjectCache,
     project: &mut Project,
     u: ProjectUpdate,
 ) -> ApiResult<()> {
     apply(project, u)?;
-    super::save(state.db(), project).await?;
-    state.projects.forget(&project.id);
+    super::save(state, project).await?;
+    cache.forget(&project.id);
     Ok(())
 }
 

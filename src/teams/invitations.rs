@@ -2,17 +2,16 @@
 //! makes the user a member with the project's default member permissions.
 
 use super::{check_team_id, require, require_client_permission};
+use crate::auth::context::{AccessType, ApiState, Auth, RequestCtx, ANY};
 use crate::auth::CodeBody;
 use crate::codes::{self, CodeType};
 use crate::emails::{outbox, templates::Template};
-use crate::http::context::ANY;
-use crate::http::{
-    json_ok, known, success, AccessType, ApiError, ApiResult, Auth, JsonBody, Query, RequestCtx,
-};
+use crate::http::{json_ok, known, success, ApiError, ApiResult, JsonBody, Query};
+use crate::kernel::Kernel;
 use crate::permissions::{INVITE_MEMBERS, READ_MEMBERS, REMOVE_MEMBERS};
-use crate::server::AppState;
 use crate::store::now_ms;
 use crate::users::{is_valid_email, normalize_email, User};
+use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{delete, get, post};
@@ -21,7 +20,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
     Router::new()
         .route("/team-invitations", get(list))
         .route("/team-invitations/send-code", post(send))
@@ -34,16 +37,16 @@ pub fn routes() -> Router<AppState> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Send {
+struct SendBody {
     team_id: String,
     email: String,
     callback_url: String,
 }
 
 async fn send(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
-    JsonBody(body): JsonBody<Send>,
+    JsonBody(body): JsonBody<SendBody>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     check_team_id(&body.team_id)?;
@@ -85,7 +88,7 @@ async fn send(
     )
     .await?;
     tx.commit().await?;
-    state.email_wakeup.notify_one();
+    crate::emails::wake_sender(&state);
     Ok(json_ok(json!({ "success": true, "id": id })))
 }
 
@@ -99,7 +102,7 @@ struct ListQuery {
 /// Open invitations (unused, unexpired) of one team, or to any of `emails`, in the wire shape.
 /// Invitations to teams deleted since are dropped.
 async fn open_invitations(
-    state: &AppState,
+    state: &Kernel,
     project_id: &str,
     team_id: Option<&str>,
     emails: &[String],
@@ -153,7 +156,7 @@ async fn open_invitations(
 }
 
 async fn verified_emails(
-    state: &AppState,
+    state: &Kernel,
     project_id: &str,
     user_id: &str,
 ) -> ApiResult<Vec<String>> {
@@ -169,7 +172,7 @@ async fn verified_emails(
 }
 
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
@@ -215,7 +218,7 @@ struct RevokeQuery {
 }
 
 async fn revoke(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path(id): Path<String>,
     Query(q): Query<RevokeQuery>,
@@ -246,7 +249,7 @@ fn restricted_not_allowed(reason: Value) -> ApiError {
 }
 
 /// The signed-in, unrestricted user who may accept an invitation.
-async fn accepting_user(state: &AppState, auth: &Auth) -> ApiResult<User> {
+async fn accepting_user(state: &Kernel, auth: &Auth) -> ApiResult<User> {
     let user = auth
         .current_user(state)
         .await?
@@ -258,7 +261,7 @@ async fn accepting_user(state: &AppState, auth: &Auth) -> ApiResult<User> {
     Ok(user)
 }
 
-async fn join(state: &AppState, auth: &Auth, team_id: &str, user_id: &str) -> ApiResult<()> {
+async fn join(state: &Kernel, auth: &Auth, team_id: &str, user_id: &str) -> ApiResult<()> {
     let mut tx = state.db().begin().await?;
     super::add_member_with_defaults(&mut tx, &auth.project, team_id, user_id, false).await?;
     tx.commit().await?;
@@ -266,7 +269,7 @@ async fn join(state: &AppState, auth: &Auth, team_id: &str, user_id: &str) -> Ap
 }
 
 async fn accept(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<CodeBody>,
 ) -> ApiResult<Response> {
@@ -289,7 +292,7 @@ async fn accept(
 }
 
 async fn details(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<CodeBody>,
 ) -> ApiResult<Response> {
@@ -315,7 +318,7 @@ async fn details(
 }
 
 async fn check_code(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<CodeBody>,
 ) -> ApiResult<Response> {
@@ -329,7 +332,7 @@ struct AcceptQuery {
 }
 
 async fn accept_by_id(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path(id): Path<String>,
     Query(q): Query<AcceptQuery>,

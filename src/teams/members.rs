@@ -1,15 +1,13 @@
 //! `/team-memberships` (add, remove) and `/team-member-profiles` (per-team name and picture).
 
 use super::{check_team_id, is_member, plain_forbidden, require, require_client_permission};
-use crate::http::context::{ANY, TRUSTED};
+use crate::auth::context::{AccessType, ApiState, Auth, RequestCtx, ANY, TRUSTED};
 use crate::http::extract::{nullable, schema_problem};
-use crate::http::{
-    json_created, json_ok, known, success, AccessType, ApiError, ApiResult, Auth, JsonBody, Query,
-    RequestCtx,
-};
+use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, JsonBody, Query};
+use crate::kernel::Kernel;
 use crate::permissions::{READ_MEMBERS, REMOVE_MEMBERS};
-use crate::server::AppState;
 use crate::users;
+use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -18,7 +16,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
     Router::new()
         .route(
             "/team-memberships/{team_id}/{user_id}",
@@ -36,7 +38,7 @@ pub fn routes() -> Router<AppState> {
 struct Empty {}
 
 async fn add(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path((team_id, user_id)): Path<(String, String)>,
     JsonBody(_): JsonBody<Empty>,
@@ -59,7 +61,7 @@ async fn add(
 }
 
 async fn remove(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path((team_id, user_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
@@ -87,7 +89,7 @@ async fn remove(
 
 /// Removes a member with their team permissions (and unselects the team for them).
 pub async fn remove_member(
-    state: &AppState,
+    state: &Kernel,
     project_id: &str,
     team_id: &str,
     user_id: &str,
@@ -118,7 +120,7 @@ pub async fn remove_member(
 
 /// Profile reads: members read themselves; reading others takes $read_members.
 async fn check_profile_read(
-    state: &AppState,
+    state: &Kernel,
     auth: &Auth,
     team_id: &str,
     user_id: Option<&str>,
@@ -134,7 +136,7 @@ async fn check_profile_read(
 }
 
 async fn profiles(
-    state: &AppState,
+    state: &Kernel,
     auth: &Auth,
     team_id: Option<&str>,
     user_id: Option<&str>,
@@ -185,7 +187,7 @@ struct ProfileQuery {
 }
 
 async fn list_profiles(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Query(q): Query<ProfileQuery>,
 ) -> ApiResult<Response> {
@@ -219,7 +221,7 @@ async fn list_profiles(
 }
 
 async fn read_profile(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path((team_id, user_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
@@ -244,7 +246,7 @@ struct ProfileWrite {
 }
 
 async fn update_profile(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path((team_id, user_id)): Path<(String, String)>,
     JsonBody(w): JsonBody<ProfileWrite>,

@@ -5,7 +5,8 @@ pub mod invitations;
 pub mod members;
 pub mod routes;
 
-use crate::http::{known, AccessType, ApiError, ApiResult, Auth};
+use crate::auth::context::{AccessType, Auth};
+use crate::http::{known, ApiError, ApiResult};
 use crate::permissions;
 use crate::projects::Project;
 use crate::store::now_ms;

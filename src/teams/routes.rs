@@ -1,14 +1,12 @@
 //! `/teams`: create, list, read, update, delete.
 
 use super::{check_team_id, plain_forbidden, require, require_client_permission, Team};
-use crate::http::context::ANY;
+use crate::auth::context::{AccessType, ApiState, RequestCtx, ANY};
 use crate::http::extract::{nullable, parse_value, schema_error, RawBody};
-use crate::http::{
-    json_created, json_ok, known, success, AccessType, ApiError, ApiResult, Query, RequestCtx,
-};
+use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, Query};
 use crate::permissions::{DELETE_TEAM, UPDATE_TEAM};
-use crate::server::AppState;
 use crate::users;
+use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
@@ -16,7 +14,11 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
     Router::new()
         .route("/teams", get(list).post(create))
         .route("/teams/{team_id}", get(read).patch(update).delete(remove))
@@ -92,7 +94,7 @@ impl TeamWrite {
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
@@ -153,7 +155,7 @@ struct ListQuery {
 }
 
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
@@ -184,7 +186,7 @@ async fn list(
 }
 
 async fn read(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path(team_id): Path<String>,
 ) -> ApiResult<Response> {
@@ -196,7 +198,7 @@ async fn read(
 }
 
 async fn update(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path(team_id): Path<String>,
     RawBody(body): RawBody,
@@ -218,7 +220,7 @@ async fn update(
 }
 
 async fn remove(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path(team_id): Path<String>,
 ) -> ApiResult<Response> {

@@ -4,11 +4,13 @@
 //! Paid checkout arrives with Stripe.
 
 use super::{error, html, shell};
+use crate::auth::context::ApiState;
 use crate::http::extract::RawBody;
 use crate::payments::config::price_label;
 use crate::payments::purchases::{complete_test_purchase, inspect, Checkout};
-use crate::server::AppState;
+use crate::payments::Payments;
 use crate::ui::dashboard::message_of;
+use axum::extract::FromRef;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -17,8 +19,14 @@ use axum::Router;
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::Value;
+use std::sync::Arc;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+    Arc<Payments>: FromRef<S>,
+{
     Router::new().route("/purchase/{full_code}", get(page).post(buy))
 }
 
@@ -28,11 +36,12 @@ struct PageQuery {
 }
 
 async fn page(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     Path(full_code): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    match inspect(&state, &full_code).await {
+    match inspect(&state, &payments, &full_code).await {
         Ok(checkout) => {
             let return_url = trusted(&checkout, q.return_url.as_deref());
             html(checkout_page(&checkout, &full_code, return_url, None))
@@ -42,12 +51,13 @@ async fn page(
 }
 
 async fn buy(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     Path(full_code): Path<String>,
     RawBody(form): RawBody,
 ) -> Response {
     let text = |k: &str| form[k].as_str().unwrap_or_default().to_string();
-    let Ok(checkout) = inspect(&state, &full_code).await else {
+    let Ok(checkout) = inspect(&state, &payments, &full_code).await else {
         return gone();
     };
     let return_url = text("return_url");
@@ -67,7 +77,7 @@ async fn buy(
             }
         },
     };
-    match complete_test_purchase(&state, &full_code, &text("price_id"), quantity).await {
+    match complete_test_purchase(&state, &payments, &full_code, &text("price_id"), quantity).await {
         Ok(()) => match return_url {
             Some(url) => Redirect::to(url).into_response(),
             None => html(done_page(&checkout)),

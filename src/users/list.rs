@@ -3,8 +3,8 @@
 use super::User;
 use crate::http::extract::{query_bool, schema_problem};
 use crate::http::{ApiError, ApiResult};
+use crate::kernel::Kernel;
 use crate::projects::Project;
-use crate::server::AppState;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -22,7 +22,7 @@ pub struct ListQuery {
     pub only_anonymous: Option<String>,
 }
 
-pub async fn list(state: &AppState, project: &Project, q: ListQuery) -> ApiResult<Value> {
+pub async fn list(state: &Kernel, project: &Project, q: ListQuery) -> ApiResult<Value> {
     let limit = match &q.limit {
         None => None,
         Some(l) => match l.parse::<i64>() {

@@ -2,18 +2,20 @@
 
 use super::list::{list, ListQuery};
 use super::write::{self, ClientUserUpdate, UserWrite};
-use crate::http::context::{ANY, TRUSTED};
+use crate::auth::context::{AccessType, ApiState, RequestCtx, ANY, TRUSTED};
 use crate::http::extract::{parse_value, RawBody};
-use crate::http::{
-    json_created, json_ok, known, success, AccessType, ApiError, ApiResult, Query, RequestCtx,
-};
-use crate::server::AppState;
+use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, Query};
+use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
     Router::new()
         .route("/users", get(list_users).post(create_user))
         .route(
@@ -23,7 +25,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn list_users(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
@@ -32,7 +34,7 @@ async fn list_users(
 }
 
 async fn create_user(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     RawBody(body): RawBody,
 ) -> ApiResult<Response> {
@@ -45,7 +47,7 @@ async fn create_user(
 }
 
 async fn get_user(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path(user_id): Path<String>,
 ) -> ApiResult<Response> {
@@ -68,7 +70,7 @@ async fn get_user(
 }
 
 async fn update_user(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path(user_id): Path<String>,
     RawBody(body): RawBody,
@@ -104,7 +106,7 @@ async fn update_user(
 }
 
 async fn delete_user(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     ctx: RequestCtx,
     Path(user_id): Path<String>,
 ) -> ApiResult<Response> {

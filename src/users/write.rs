@@ -7,8 +7,8 @@ use crate::crypto::password;
 use crate::crypto::secret::new_uuid;
 use crate::http::extract::nullable;
 use crate::http::{known, ApiError, ApiResult};
+use crate::kernel::Kernel;
 use crate::projects::Project;
-use crate::server::AppState;
 use crate::store::{flag, now_ms};
 use serde::Deserialize;
 use serde_json::Value;
@@ -355,7 +355,7 @@ fn json_text(v: &Value) -> Option<String> {
 }
 
 /// Creates a user (and, when the project asks for it, a personal team they select).
-pub async fn create(state: &AppState, project: &Project, w: UserWrite) -> ApiResult<User> {
+pub async fn create(state: &Kernel, project: &Project, w: UserWrite) -> ApiResult<User> {
     let mut tx = state.db().begin().await?;
     let id = create_in(&mut tx, project, w).await?;
     tx.commit().await?;
@@ -394,7 +394,7 @@ pub async fn create_in(
     Ok(user.id)
 }
 
-pub async fn reload(state: &AppState, project: &Project, id: &str) -> ApiResult<User> {
+pub async fn reload(state: &Kernel, project: &Project, id: &str) -> ApiResult<User> {
     super::find(state.db(), &project.id, id)
         .await?
         .ok_or_else(|| known::user_not_found().into())
@@ -402,7 +402,7 @@ pub async fn reload(state: &AppState, project: &Project, id: &str) -> ApiResult<
 
 /// Updates an existing user; a changed password ends all their sessions in the same transaction.
 pub async fn update(
-    state: &AppState,
+    state: &Kernel,
     project: &Project,
     mut user: User,
     w: UserWrite,

@@ -21,11 +21,14 @@ mod settings;
 mod teams;
 mod users;
 
+use crate::auth::context::ApiState;
 use crate::codes::{self, CodeType};
 use crate::http::extract::RawBody;
 use crate::http::{ApiError, ApiResult};
+use crate::kernel::Kernel;
+use crate::payments::Payments;
 use crate::projects::{self, keys, INTERNAL};
-use crate::server::AppState;
+use axum::extract::FromRef;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -34,8 +37,14 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use session::Admin;
+use std::sync::Arc;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+    Arc<Payments>: FromRef<S>,
+{
     Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard") }))
         .route("/dashboard", get(home))
@@ -53,7 +62,7 @@ pub fn routes() -> Router<AppState> {
 /// The signed-in admin and one of their projects, or the page to answer instead (sign-in
 /// redirect, or 404 for a project that is not theirs).
 pub(crate) async fn project_context(
-    state: &AppState,
+    state: &Kernel,
     headers: &HeaderMap,
     project_id: &str,
 ) -> Result<(Admin, projects::Project), Response> {
@@ -77,7 +86,7 @@ pub(crate) fn answer(page: maud::Markup, refusal: Option<&str>) -> Response {
 
 /// `project_context` for a form post, which must also carry the admin's CSRF token.
 pub(crate) async fn form_context(
-    state: &AppState,
+    state: &Kernel,
     headers: &HeaderMap,
     project_id: &str,
     form: &Value,
@@ -90,10 +99,8 @@ pub(crate) async fn form_context(
 }
 
 /// Starts a dashboard session for `user` and sends them home with its cookie.
-async fn start_session(state: &AppState, user: &crate::users::User) -> ApiResult<Response> {
-    let project = state
-        .projects
-        .get(state.db(), INTERNAL)
+async fn start_session(state: &Kernel, user: &crate::users::User) -> ApiResult<Response> {
+    let project = projects::find(state, INTERNAL)
         .await?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("internal project missing")))?;
     let session = crate::auth::sessions::start(
@@ -112,18 +119,18 @@ async fn start_session(state: &AppState, user: &crate::users::User) -> ApiResult
 
 /// A project the admin's teams own; None for any other (including nonexistent) id.
 pub(crate) async fn owned_project(
-    state: &AppState,
+    state: &Kernel,
     admin: &Admin,
     project_id: &str,
 ) -> ApiResult<Option<projects::Project>> {
-    Ok(projects::list_owned_by(state.db(), &admin.user.id)
+    Ok(projects::list_owned_by(state, &admin.user.id)
         .await?
         .into_iter()
         .find(|p| p.id == project_id))
 }
 
 /// Creates a one-time setup link while the dashboard has no admin yet; None once one exists.
-pub async fn setup_link(state: &AppState) -> ApiResult<Option<String>> {
+pub async fn setup_link(state: &Kernel) -> ApiResult<Option<String>> {
     let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE project_id = $1")
         .bind(INTERNAL)
         .fetch_one(state.db())
@@ -164,10 +171,7 @@ pub(crate) fn field<'a>(form: &'a Value, name: &str) -> &'a str {
 }
 
 /// The signed-in admin, or a redirect to the sign-in page.
-pub(crate) async fn require_admin(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Admin, Response> {
+pub(crate) async fn require_admin(state: &Kernel, headers: &HeaderMap) -> Result<Admin, Response> {
     match session::current(state, headers).await {
         Ok(Some(admin)) => Ok(admin),
         Ok(None) => Err(Redirect::to("/dashboard/sign-in").into_response()),
@@ -175,9 +179,9 @@ pub(crate) async fn require_admin(
     }
 }
 
-async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn home(State(state): State<ApiState>, headers: HeaderMap) -> Response {
     let admin = or_answer!(require_admin(&state, &headers).await);
-    match projects::list_owned_by(state.db(), &admin.user.id).await {
+    match projects::list_owned_by(&state, &admin.user.id).await {
         Ok(list) => html(pages::projects(&admin, &list, None, None)),
         Err(e) => e.into_response(),
     }
@@ -201,13 +205,13 @@ pub(crate) fn message_of(e: &ApiError) -> String {
     }
 }
 
-async fn setup(State(state): State<AppState>, RawBody(form): RawBody) -> Response {
+async fn setup(State(state): State<ApiState>, RawBody(form): RawBody) -> Response {
     let code = field(&form, "code").to_string();
     let result: ApiResult<Response> = async {
         codes::check(state.db(), INTERNAL, CodeType::DashboardSetup, &code, false).await?;
         let project = state
             .projects
-            .get(state.db(), INTERNAL)
+            .get(&state, INTERNAL)
             .await?
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("internal project missing")))?;
         let email = crate::users::normalize_email(field(&form, "email"));
@@ -242,7 +246,7 @@ async fn sign_in_form() -> Response {
     html(pages::sign_in(None))
 }
 
-async fn sign_in(State(state): State<AppState>, RawBody(form): RawBody) -> Response {
+async fn sign_in(State(state): State<ApiState>, RawBody(form): RawBody) -> Response {
     let result: ApiResult<Response> = async {
         let email = crate::users::normalize_email(field(&form, "email"));
         let user = crate::users::find_by_auth_email(state.db(), INTERNAL, &email).await?;
@@ -267,7 +271,7 @@ async fn sign_in(State(state): State<AppState>, RawBody(form): RawBody) -> Respo
 }
 
 async fn sign_out(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     RawBody(form): RawBody,
 ) -> Response {
@@ -287,7 +291,7 @@ async fn sign_out(
 }
 
 async fn create_project(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     RawBody(form): RawBody,
 ) -> Response {
@@ -307,11 +311,11 @@ async fn create_project(
                 ApiError::bad_request("Your account has no team to own the project.")
             })?;
         let project = projects::new_project(name.clone(), Some(team));
-        let keys = projects::create_with_keys(state.db(), &project, keys::generate_keys()).await?;
+        let keys = projects::create_with_keys(&state, &project, keys::generate_keys()).await?;
         Ok((project, keys))
     }
     .await;
-    let list = projects::list_owned_by(state.db(), &admin.user.id)
+    let list = projects::list_owned_by(&state, &admin.user.id)
         .await
         .unwrap_or_default();
     match result {

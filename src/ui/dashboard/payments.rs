@@ -7,17 +7,20 @@
 use super::pages::{error, layout};
 use super::session::Admin;
 use super::{field, form_context, html, message_of, project_context};
+use crate::auth::context::ApiState;
 use crate::http::extract::RawBody;
 use crate::http::{ApiError, ApiResult};
+use crate::kernel::Kernel;
 use crate::payments::batch;
 use crate::payments::config::{is_valid_id, price_label, Catalog, CUSTOMER_TYPES};
 use crate::payments::ledger::{self, BalanceKey};
 use crate::payments::products::{self, iso, ownership, purchases_of, Chosen};
 use crate::payments::transactions::{self, Filter};
+use crate::payments::Payments;
 use crate::payments::{customers, items, purchases};
 use crate::projects::{overrides, Project};
-use crate::server::AppState;
 use crate::store::now_ms;
+use axum::extract::FromRef;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -29,7 +32,12 @@ use serde_json::{json, Map, Value};
 use sqlx::Row;
 use std::sync::Arc;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+    Arc<Payments>: FromRef<S>,
+{
     let base = "/dashboard/projects/{project_id}/payments";
     Router::new()
         .route(base, get(catalog_page).post(save_catalog))
@@ -131,22 +139,24 @@ pub(super) fn checkout_dialog(
 // ---- Catalog -------------------------------------------------------------------------------
 
 async fn catalog_page(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
 ) -> Response {
     let (admin, project) = or_answer!(project_context(&state, &headers, &project_id).await);
-    render_catalog(&state, &admin, &project, None, None).await
+    render_catalog(&state, &payments, &admin, &project, None, None).await
 }
 
 async fn render_catalog(
-    state: &AppState,
+    state: &Kernel,
+    payments: &Payments,
     admin: &Admin,
     project: &Project,
     message: Option<&str>,
     draft: Option<&Value>,
 ) -> Response {
-    let catalog = match overrides::catalog(state, &project.id).await {
+    let catalog = match payments.catalog(state, &project.id).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -348,21 +358,30 @@ fn catalog_patch(form: &Value) -> ApiResult<Map<String, Value>> {
 }
 
 async fn save_catalog(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
     RawBody(form): RawBody,
 ) -> Response {
     let (admin, project) = or_answer!(form_context(&state, &headers, &project_id, &form).await);
     let result = match catalog_patch(&form) {
-        Ok(patch) => overrides::patch_level(&state, &project.id, "branch", patch).await,
+        Ok(patch) => overrides::patch_level(&state, &payments, &project.id, "branch", patch).await,
         Err(e) => Err(e),
     };
     match result {
         Ok(()) => Redirect::to(&base(&project)).into_response(),
         Err(e) => {
             let draft = (field(&form, "what") == "product").then_some(&form);
-            render_catalog(&state, &admin, &project, Some(&message_of(&e)), draft).await
+            render_catalog(
+                &state,
+                &payments,
+                &admin,
+                &project,
+                Some(&message_of(&e)),
+                draft,
+            )
+            .await
         }
     }
 }
@@ -380,7 +399,7 @@ const CUSTOMERS_PER_TYPE: i64 = 50;
 
 /// (type, id, label) of customers matching `query`, up to 50 of each type asked for.
 async fn find_customers(
-    state: &AppState,
+    state: &Kernel,
     project: &Project,
     kind: &str,
     query: &str,
@@ -429,7 +448,8 @@ async fn find_customers(
 }
 
 async fn customers_page(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
     Query(q): Query<CustomersQuery>,
@@ -441,7 +461,7 @@ async fn customers_page(
         .unwrap_or_default();
     let query = q.query.unwrap_or_default();
     let loaded = async {
-        let catalog = overrides::catalog(&state, &project.id).await?;
+        let catalog = payments.catalog(&state, &project.id).await?;
         let rows = find_customers(&state, &project, &kind, query.trim()).await?;
         Ok::<_, ApiError>((catalog, rows))
     }
@@ -487,21 +507,26 @@ async fn customers_page(
 // ---- One customer --------------------------------------------------------------------------
 
 async fn customer_page(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     headers: HeaderMap,
     Path((project_id, customer_type, customer_id)): Path<(String, String, String)>,
 ) -> Response {
     let (admin, project) = or_answer!(project_context(&state, &headers, &project_id).await);
-    render_customer(&state, &admin, &project, &customer_type, &customer_id, None).await
+    render_customer(
+        &state,
+        &payments,
+        &admin,
+        &project,
+        &customer_type,
+        &customer_id,
+        None,
+    )
+    .await
 }
 
 /// How a customer is shown; also the check that a user or team customer exists.
-async fn customer_label(
-    state: &AppState,
-    project: &Project,
-    t: &str,
-    id: &str,
-) -> ApiResult<String> {
+async fn customer_label(state: &Kernel, project: &Project, t: &str, id: &str) -> ApiResult<String> {
     Ok(match t {
         "user" => {
             let user = crate::users::find(state.db(), &project.id, id).await?;
@@ -520,14 +545,24 @@ async fn customer_label(
 }
 
 async fn render_customer(
-    state: &AppState,
+    state: &Kernel,
+    payments: &Payments,
     admin: &Admin,
     project: &Project,
     customer_type: &str,
     customer_id: &str,
     message: Option<&str>,
 ) -> Response {
-    let loaded = customer_markup(state, admin, project, customer_type, customer_id, message).await;
+    let loaded = customer_markup(
+        state,
+        payments,
+        admin,
+        project,
+        customer_type,
+        customer_id,
+        message,
+    )
+    .await;
     match loaded {
         Ok(page) => super::answer(page, message),
         Err(ApiError::Known(k)) if k.status == 404 || k.code == "SCHEMA_ERROR" => {
@@ -538,7 +573,8 @@ async fn render_customer(
 }
 
 async fn customer_markup(
-    state: &AppState,
+    state: &Kernel,
+    payments: &Payments,
     admin: &Admin,
     project: &Project,
     customer_type: &str,
@@ -547,7 +583,7 @@ async fn customer_markup(
 ) -> ApiResult<Markup> {
     customers::check_type(customer_type)?;
     let label = customer_label(state, project, customer_type, customer_id).await?;
-    let catalog: Arc<Catalog> = overrides::catalog(state, &project.id).await?;
+    let catalog: Arc<Catalog> = payments.catalog(state, &project.id).await?;
     let now = now_ms();
     let mut conn = state.db().acquire().await?;
     let mut balances = Vec::new();
@@ -656,7 +692,8 @@ fn whole_number(form: &Value, name: &str, label: &str) -> ApiResult<i64> {
 }
 
 async fn grant(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     headers: HeaderMap,
     Path((project_id, customer_type, customer_id)): Path<(String, String, String)>,
     RawBody(form): RawBody,
@@ -668,7 +705,7 @@ async fn grant(
             return Err(ApiError::bad_request("Quantity must be at least 1."));
         }
         customers::ensure_exists(&state, &project.id, &customer_type, &customer_id).await?;
-        let catalog = overrides::catalog(&state, &project.id).await?;
+        let catalog = payments.catalog(&state, &project.id).await?;
         let chosen = Chosen::from_catalog(&catalog, field(&form, "product_id"))?;
         products::grant_to_customer(
             &state,
@@ -683,6 +720,7 @@ async fn grant(
     .await;
     after_customer_write(
         &state,
+        &payments,
         &admin,
         &project,
         &customer_type,
@@ -693,7 +731,8 @@ async fn grant(
 }
 
 async fn adjust(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     headers: HeaderMap,
     Path((project_id, customer_type, customer_id)): Path<(String, String, String)>,
     RawBody(form): RawBody,
@@ -702,7 +741,15 @@ async fn adjust(
     let result = async {
         let delta = whole_number(&form, "delta", "The change")?;
         let item_id = field(&form, "item_id");
-        items::resolve(&state, &project.id, &customer_type, &customer_id, item_id).await?;
+        items::resolve(
+            &state,
+            &payments,
+            &project.id,
+            &customer_type,
+            &customer_id,
+            item_id,
+        )
+        .await?;
         let description = field(&form, "description").trim();
         let change = batch::Change {
             project_id: project.id.clone(),
@@ -714,11 +761,12 @@ async fn adjust(
             description: (!description.is_empty()).then(|| description.to_string()),
             allow_negative: !field(&form, "allow_negative").is_empty(),
         };
-        items::change_quantity(&state, change).await
+        items::change_quantity(&state, &payments, change).await
     }
     .await;
     after_customer_write(
         &state,
+        &payments,
         &admin,
         &project,
         &customer_type,
@@ -729,7 +777,8 @@ async fn adjust(
 }
 
 async fn after_customer_write(
-    state: &AppState,
+    state: &Kernel,
+    payments: &Payments,
     admin: &Admin,
     project: &Project,
     customer_type: &str,
@@ -742,6 +791,7 @@ async fn after_customer_write(
             let message = message_of(&e);
             render_customer(
                 state,
+                payments,
                 admin,
                 project,
                 customer_type,
@@ -756,7 +806,8 @@ async fn after_customer_write(
 // ---- Checkout link -------------------------------------------------------------------------
 
 async fn checkout(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
     RawBody(form): RawBody,
@@ -769,7 +820,7 @@ async fn checkout(
     let product_id = field(&form, "product_id");
     let result = async {
         customers::check_type(customer_type)?;
-        let catalog = overrides::catalog(&state, &project.id).await?;
+        let catalog = payments.catalog(&state, &project.id).await?;
         if catalog.block_new_purchases {
             return Err(crate::payments::new_purchases_blocked().into());
         }
@@ -859,7 +910,7 @@ fn transactions_table(admin: &Admin, project: &Project, txns: &[Value], refunds:
 }
 
 async fn transactions_page(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
     Query(q): Query<TransactionsQuery>,
@@ -869,7 +920,7 @@ async fn transactions_page(
 }
 
 async fn render_transactions(
-    state: &AppState,
+    state: &Kernel,
     admin: &Admin,
     project: &Project,
     q: TransactionsQuery,
@@ -923,7 +974,7 @@ async fn render_transactions(
 }
 
 async fn refund(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
     RawBody(form): RawBody,

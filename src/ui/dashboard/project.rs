@@ -4,21 +4,30 @@
 use super::pages::{error, layout};
 use super::session::Admin;
 use super::{field, form_context, message_of, project_context};
+use crate::auth::context::ApiState;
 use crate::http::extract::RawBody;
 use crate::http::{ApiError, ApiResult};
+use crate::kernel::Kernel;
 use crate::payments::products::iso;
+use crate::payments::Payments;
 use crate::projects::keys::{self, KeySetInfo, NewKeySet};
 use crate::projects::{self, Project};
-use crate::server::AppState;
 use crate::store::now_ms;
+use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use maud::{html, Markup};
+use std::sync::Arc;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+    Arc<Payments>: FromRef<S>,
+{
     Router::new()
         .route("/dashboard/projects/{project_id}", get(show))
         .route("/dashboard/projects/{project_id}/keys", post(create_keys))
@@ -38,7 +47,7 @@ struct Overview {
     key_sets: Vec<KeySetInfo>,
 }
 
-async fn overview(state: &AppState, project: &Project) -> ApiResult<Overview> {
+async fn overview(state: &Kernel, project: &Project) -> ApiResult<Overview> {
     use sqlx::Row;
     // One pass over the project's users for all three counts.
     let since = |days: i64| now_ms() - days * DAY_MS;
@@ -62,7 +71,7 @@ async fn overview(state: &AppState, project: &Project) -> ApiResult<Overview> {
 }
 
 async fn render(
-    state: &AppState,
+    state: &Kernel,
     admin: &Admin,
     project: &Project,
     created: Option<&NewKeySet>,
@@ -168,7 +177,7 @@ fn page(
 }
 
 async fn show(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
 ) -> Response {
@@ -177,7 +186,7 @@ async fn show(
 }
 
 async fn create_keys(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
     RawBody(form): RawBody,
@@ -219,7 +228,7 @@ async fn create_keys(
 }
 
 async fn revoke_keys(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     Path((project_id, key_set_id)): Path<(String, String)>,
     RawBody(form): RawBody,
@@ -237,7 +246,7 @@ async fn revoke_keys(
 }
 
 async fn delete(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
     RawBody(form): RawBody,

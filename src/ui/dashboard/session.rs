@@ -3,8 +3,8 @@
 
 use crate::crypto::secret::sha256_hex;
 use crate::http::{ApiError, ApiResult};
+use crate::kernel::Kernel;
 use crate::projects::INTERNAL;
-use crate::server::AppState;
 use crate::store::now_ms;
 use crate::users::{self, User};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -48,7 +48,7 @@ pub fn cookie_value(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The admin whose live session the request's cookie names, if any.
-pub async fn current(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<Admin>> {
+pub async fn current(state: &Kernel, headers: &HeaderMap) -> ApiResult<Option<Admin>> {
     let Some(token) = cookie_value(headers) else {
         return Ok(None);
     };
@@ -69,7 +69,7 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<
 }
 
 /// `Set-Cookie` for a new session (or, with None, one that clears it).
-pub fn set_cookie(state: &AppState, refresh_token: Option<&str>) -> String {
+pub fn set_cookie(state: &Kernel, refresh_token: Option<&str>) -> String {
     let secure = if state.public_url.starts_with("https://") {
         "; Secure"
     } else {

@@ -4,14 +4,17 @@
 use super::pages::{error, layout};
 use super::session::Admin;
 use super::{field, html, message_of};
+use crate::auth::context::ApiState;
 use crate::emails::outbox::{self, NewEmail};
 use crate::emails::templates;
 use crate::http::extract::RawBody;
 use crate::http::{ApiError, ApiResult};
+use crate::kernel::Kernel;
+use crate::payments::Payments;
 use crate::projects::config::EmailConfig;
 use crate::projects::update::{self, ProjectUpdate};
 use crate::projects::Project;
-use crate::server::AppState;
+use axum::extract::FromRef;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -21,8 +24,14 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
+use std::sync::Arc;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+    Arc<Payments>: FromRef<S>,
+{
     Router::new()
         .route(
             "/dashboard/projects/{project_id}/settings",
@@ -46,7 +55,7 @@ struct OutboxRow {
     error: Option<String>,
 }
 
-async fn outbox_rows(state: &AppState, project_id: &str) -> ApiResult<Vec<OutboxRow>> {
+async fn outbox_rows(state: &Kernel, project_id: &str) -> ApiResult<Vec<OutboxRow>> {
     let rows = sqlx::query("SELECT recipient, subject, status, attempts, server_error FROM emails WHERE project_id = $1 ORDER BY created_at DESC, id DESC LIMIT 20")
         .bind(project_id)
         .fetch_all(state.db())
@@ -246,7 +255,7 @@ struct Notice {
 }
 
 async fn show(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
     Query(n): Query<Notice>,
@@ -305,7 +314,7 @@ fn update_from_form(form: &Value, current: &Project) -> ApiResult<ProjectUpdate>
 }
 
 async fn save(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
     RawBody(form): RawBody,
@@ -313,7 +322,7 @@ async fn save(
     let (admin, mut project) =
         or_answer!(super::form_context(&state, &headers, &project_id, &form).await);
     let result = match update_from_form(&form, &project) {
-        Ok(u) => update::apply_and_save(&state, &mut project, u).await,
+        Ok(u) => update::apply_and_save(&state, &state.projects, &mut project, u).await,
         Err(e) => Err(e),
     };
     let values = Values::submitted(&form);
@@ -322,7 +331,7 @@ async fn save(
 
 /// Back to the settings page, or the page again with the refusal beside `values`.
 async fn answer_save(
-    state: &AppState,
+    state: &Kernel,
     admin: &Admin,
     project: &Project,
     values: &Values,
@@ -341,7 +350,7 @@ async fn answer_save(
 }
 
 async fn test_email(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
     RawBody(form): RawBody,
@@ -381,7 +390,7 @@ async fn test_email(
             category_id: outbox::TRANSACTIONAL,
         };
         outbox::enqueue(&mut conn, email).await?;
-        state.email_wakeup.notify_one();
+        crate::emails::wake_sender(&state);
         Ok(())
     }
     .await;
@@ -411,7 +420,7 @@ async fn test_email(
 
 /// Adds, replaces or removes one OAuth provider, through the admin API's update and validation.
 async fn save_oauth(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
     RawBody(form): RawBody,
@@ -443,7 +452,7 @@ async fn save_oauth(
         let update: ProjectUpdate =
             serde_json::from_value(json!({ "config": { "oauth_providers": providers } }))
                 .map_err(|e| ApiError::bad_request(format!("Invalid provider: {e}")))?;
-        update::apply_and_save(&state, &mut project, update).await
+        update::apply_and_save(&state, &state.projects, &mut project, update).await
     }
     .await;
     let values = Values::saved(&project);

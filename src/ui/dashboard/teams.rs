@@ -6,13 +6,16 @@
 use super::pages::{error, layout};
 use super::session::Admin;
 use super::{field, form_context, html, message_of, project_context};
+use crate::auth::context::ApiState;
 use crate::http::extract::RawBody;
 use crate::http::{known, ApiError, ApiResult};
+use crate::kernel::Kernel;
+use crate::payments::Payments;
 use crate::permissions::routes::{self as permission_routes, DefinitionWrite};
 use crate::permissions::{self, Catalog as Permissions, Scope};
-use crate::projects::{overrides, Project};
-use crate::server::AppState;
+use crate::projects::Project;
 use crate::teams::{self, Team};
+use axum::extract::FromRef;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -21,8 +24,14 @@ use axum::Router;
 use maud::{html, Markup};
 use serde::Deserialize;
 use sqlx::Row;
+use std::sync::Arc;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+    Arc<Payments>: FromRef<S>,
+{
     let teams = "/dashboard/projects/{project_id}/teams";
     let permissions = "/dashboard/projects/{project_id}/permissions";
     Router::new()
@@ -44,7 +53,7 @@ struct ListParams {
 }
 
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
     Query(p): Query<ListParams>,
@@ -61,7 +70,7 @@ async fn list(
 }
 
 async fn render_list(
-    state: &AppState,
+    state: &Kernel,
     admin: &Admin,
     project: &Project,
     query: &str,
@@ -106,7 +115,7 @@ async fn render_list(
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
     RawBody(form): RawBody,
@@ -132,22 +141,19 @@ async fn create(
 // ---- One team ------------------------------------------------------------------------------
 
 async fn detail(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     headers: HeaderMap,
     Path((project_id, team_id)): Path<(String, String)>,
 ) -> Response {
     let (admin, project) = or_answer!(project_context(&state, &headers, &project_id).await);
-    render_team(&state, &admin, &project, &team_id, None).await
+    render_team(&state, &payments, &admin, &project, &team_id, None).await
 }
 
 /// A member: id, email (or name), direct team permissions.
 type Member = (String, String, Vec<String>);
 
-async fn load_members(
-    state: &AppState,
-    project: &Project,
-    team_id: &str,
-) -> ApiResult<Vec<Member>> {
+async fn load_members(state: &Kernel, project: &Project, team_id: &str) -> ApiResult<Vec<Member>> {
     let rows = sqlx::query(
         "SELECT u.id, COALESCE(c.value, u.display_name, u.id) AS label FROM team_members m
          JOIN users u ON u.id = m.user_id
@@ -169,7 +175,8 @@ async fn load_members(
 }
 
 async fn render_team(
-    state: &AppState,
+    state: &Kernel,
+    payments: &Payments,
     admin: &Admin,
     project: &Project,
     team_id: &str,
@@ -180,7 +187,7 @@ async fn render_team(
         let Some(team) = team else { return Ok(None) };
         let members = load_members(state, project, team_id).await?;
         let definitions = Permissions::load(state.db(), &project.id).await?;
-        let catalog = overrides::catalog(state, &project.id).await?;
+        let catalog = payments.catalog(state, &project.id).await?;
         Ok::<_, ApiError>(Some((team, members, definitions, catalog)))
     }
     .await;
@@ -259,7 +266,7 @@ async fn render_team(
 }
 
 /// A user by id or sign-in email.
-async fn find_user(state: &AppState, project: &Project, who: &str) -> ApiResult<String> {
+async fn find_user(state: &Kernel, project: &Project, who: &str) -> ApiResult<String> {
     let who = who.trim();
     if crate::users::exists(state.db(), &project.id, who).await? {
         return Ok(who.to_string());
@@ -272,7 +279,8 @@ async fn find_user(state: &AppState, project: &Project, who: &str) -> ApiResult<
 }
 
 async fn members(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     headers: HeaderMap,
     Path((project_id, team_id)): Path<(String, String)>,
     RawBody(form): RawBody,
@@ -322,14 +330,24 @@ async fn members(
     .await;
     match result {
         Ok(()) => Redirect::to(&format!("{}/{}", teams_path(&project), team_id)).into_response(),
-        Err(e) => render_team(&state, &admin, &project, &team_id, Some(&message_of(&e))).await,
+        Err(e) => {
+            render_team(
+                &state,
+                &payments,
+                &admin,
+                &project,
+                &team_id,
+                Some(&message_of(&e)),
+            )
+            .await
+        }
     }
 }
 
 // ---- Permission definitions ----------------------------------------------------------------
 
 async fn definitions(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
 ) -> Response {
@@ -346,7 +364,7 @@ fn scope_of(name: &str) -> Option<Scope> {
 }
 
 async fn render_definitions(
-    state: &AppState,
+    state: &Kernel,
     admin: &Admin,
     project: &Project,
     message: Option<&str>,
@@ -416,7 +434,7 @@ async fn render_definitions(
 }
 
 async fn save_definitions(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
     RawBody(form): RawBody,

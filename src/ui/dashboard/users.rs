@@ -5,12 +5,15 @@
 use super::pages::{error, layout};
 use super::session::Admin;
 use super::{field, html, message_of};
+use crate::auth::context::ApiState;
 use crate::http::{ApiError, ApiResult};
+use crate::kernel::Kernel;
+use crate::payments::Payments;
 use crate::projects::Project;
-use crate::server::AppState;
 use crate::users::list::ListQuery;
 use crate::users::write::{self, UserWrite};
 use crate::users::{self, User};
+use axum::extract::FromRef;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -19,8 +22,14 @@ use axum::Router;
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::Value;
+use std::sync::Arc;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+    Arc<Payments>: FromRef<S>,
+{
     Router::new()
         .route(
             "/dashboard/projects/{project_id}/users",
@@ -113,7 +122,7 @@ fn users_page(
 }
 
 async fn load_list(
-    state: &AppState,
+    state: &Kernel,
     project: &Project,
     query: &str,
     oldest_first: bool,
@@ -138,7 +147,7 @@ async fn load_list(
 }
 
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
     Query(p): Query<ListParams>,
@@ -162,7 +171,7 @@ async fn list(
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
     crate::http::extract::RawBody(form): crate::http::extract::RawBody,
@@ -220,7 +229,8 @@ fn pretty(v: &Value) -> String {
 }
 
 async fn detail_page(
-    state: &AppState,
+    state: &Kernel,
+    payments: &Payments,
     admin: &Admin,
     project: &Project,
     user: &User,
@@ -240,7 +250,7 @@ async fn detail_page(
             .map(|r| Ok((r.try_get("id")?, r.try_get("display_name")?)))
             .collect::<Result<_, sqlx::Error>>()?
     };
-    let catalog = crate::projects::overrides::catalog(state, &project.id).await?;
+    let catalog = payments.catalog(state, &project.id).await?;
     let base = format!("/dashboard/projects/{}/users/{}", project.id, user.id);
     let draft = |name: &str, current: &Value| {
         drafts
@@ -324,7 +334,7 @@ async fn detail_page(
 }
 
 async fn user_context(
-    state: &AppState,
+    state: &Kernel,
     headers: &HeaderMap,
     project_id: &str,
     user_id: &str,
@@ -343,20 +353,22 @@ async fn user_context(
 }
 
 async fn detail(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     headers: HeaderMap,
     Path((project_id, user_id)): Path<(String, String)>,
 ) -> Response {
     let (admin, project, user) =
         or_answer!(user_context(&state, &headers, &project_id, &user_id).await);
-    match detail_page(&state, &admin, &project, &user, None, None).await {
+    match detail_page(&state, &payments, &admin, &project, &user, None, None).await {
         Ok(m) => html(m),
         Err(e) => e.into_response(),
     }
 }
 
 async fn save_metadata(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     headers: HeaderMap,
     Path((project_id, user_id)): Path<(String, String)>,
     crate::http::extract::RawBody(form): crate::http::extract::RawBody,
@@ -401,6 +413,7 @@ async fn save_metadata(
         .into_response(),
         Err(e) => match detail_page(
             &state,
+            &payments,
             &admin,
             &project,
             &user,
@@ -416,7 +429,7 @@ async fn save_metadata(
 }
 
 async fn revoke_session(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     headers: HeaderMap,
     Path((project_id, user_id, session_id)): Path<(String, String, String)>,
     crate::http::extract::RawBody(form): crate::http::extract::RawBody,
@@ -438,7 +451,8 @@ async fn revoke_session(
 }
 
 async fn delete(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
     headers: HeaderMap,
     Path((project_id, user_id)): Path<(String, String)>,
     crate::http::extract::RawBody(form): crate::http::extract::RawBody,
@@ -451,6 +465,7 @@ async fn delete(
     if field(&form, "confirm") != "yes" {
         return match detail_page(
             &state,
+            &payments,
             &admin,
             &project,
             &user,

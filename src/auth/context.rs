@@ -1,42 +1,41 @@
 //! Who is calling: the `x-stack-*` headers resolved, in the original's order of checks, into an
-//! access type, a project and (optionally) a verified end-user access token.
+//! access type, a project and (optionally) a verified end-user access token. Every API handler
+//! starts here, so this module sits below every capability that serves routes.
 
-use super::error::{ApiError, ApiResult};
-use super::known;
-use crate::auth::tokens::{self, AccessClaims};
+use super::tokens::{self, AccessClaims};
+pub use crate::http::access::{AccessType, ADMIN, ANY, TRUSTED};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::known;
+use crate::kernel::Kernel;
 use crate::projects::keys::{self, KeyKind};
-use crate::projects::{self, Project};
-use crate::server::AppState;
+use crate::projects::{self, Project, ProjectCache};
 use crate::users::{self, User};
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use std::sync::Arc;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccessType {
-    Client,
-    Server,
-    Admin,
+/// What an API handler and the request context need: the kernel and the project cache. Derefs
+/// to the kernel, so domain functions taking `&Kernel` accept `&ApiState`. The assembled state
+/// in `server.rs` yields it through `FromRef`.
+#[derive(Clone)]
+pub struct ApiState {
+    pub kernel: Kernel,
+    pub projects: Arc<ProjectCache>,
 }
 
-impl AccessType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccessType::Client => "client",
-            AccessType::Server => "server",
-            AccessType::Admin => "admin",
-        }
-    }
-    /// Server and admin callers are trusted backends; they see and write server fields.
-    pub fn is_trusted(self) -> bool {
-        self != AccessType::Client
+impl std::ops::Deref for ApiState {
+    type Target = Kernel;
+    fn deref(&self) -> &Kernel {
+        &self.kernel
     }
 }
 
-pub const ANY: &[AccessType] = &[AccessType::Client, AccessType::Server, AccessType::Admin];
-pub const TRUSTED: &[AccessType] = &[AccessType::Server, AccessType::Admin];
-pub const ADMIN: &[AccessType] = &[AccessType::Admin];
+impl FromRef<ApiState> for Kernel {
+    fn from_ref(state: &ApiState) -> Kernel {
+        state.kernel.clone()
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Auth {
@@ -61,10 +60,14 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     Some(first.to_str().unwrap_or("\u{0}invalid"))
 }
 
-impl FromRequestParts<AppState> for RequestCtx {
+impl<S: Send + Sync> FromRequestParts<S> for RequestCtx
+where
+    ApiState: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
+        let state = &ApiState::from_ref(state);
         let h = &parts.headers;
         let refresh_token = header(h, "x-stack-refresh-token").map(str::to_string);
         let key_headers = [
@@ -108,7 +111,7 @@ impl FromRequestParts<AppState> for RequestCtx {
 
         let project = state
             .projects
-            .get(state.db(), project_id)
+            .get(state, project_id)
             .await?
             .ok_or_else(|| known::current_project_not_found(project_id))?;
 
@@ -137,7 +140,7 @@ impl FromRequestParts<AppState> for RequestCtx {
 }
 
 fn verify_user_token(
-    state: &AppState,
+    state: &ApiState,
     raw: &str,
     project_id: &str,
     allow_anonymous: bool,
@@ -157,7 +160,7 @@ fn verify_user_token(
 }
 
 async fn check_key(
-    state: &AppState,
+    state: &ApiState,
     h: &HeaderMap,
     access_type: AccessType,
     project: &Project,
@@ -179,12 +182,11 @@ async fn check_key(
         (AccessType::Admin, None) => Err(known::admin_authentication_required().into()),
         (_, Some(key)) => {
             // Remembered by hash for a second: keyed requests then cost no extra read.
-            let remembered = format!("{pid}:{kind:?}:{}", crate::crypto::secret::sha256_hex(key));
-            if state.valid_keys.get(&remembered).is_some() {
+            if state.projects.key_verified(pid, kind, key) {
                 return Ok(());
             }
             if keys::is_valid(state.db(), pid, kind, key).await? {
-                state.valid_keys.put(&remembered, ());
+                state.projects.remember_verified_key(pid, kind, key);
                 return Ok(());
             }
             Err(match access_type {
@@ -198,7 +200,7 @@ async fn check_key(
 }
 
 /// In development mode the `internal` project's admin key opens every project.
-async fn check_development_override(state: &AppState, key: &str) -> ApiResult<()> {
+async fn check_development_override(state: &ApiState, key: &str) -> ApiResult<()> {
     if !state.config.dev_mode {
         return Err(ApiError::text(
             StatusCode::UNAUTHORIZED,
@@ -225,7 +227,7 @@ async fn check_development_override(state: &AppState, key: &str) -> ApiResult<()
 pub const PUBLIC_CLIENT_SENTINEL: &str = "__stack_public_client__";
 
 /// An `internal`-project user's token grants access to the projects their teams own.
-async fn check_admin_token(state: &AppState, raw: &str, project: &Project) -> ApiResult<()> {
+async fn check_admin_token(state: &ApiState, raw: &str, project: &Project) -> ApiResult<()> {
     let claims = match tokens::verify(state, raw) {
         Ok(c) if !c.is_restricted() => c,
         Err(e) if e.code == "ACCESS_TOKEN_EXPIRED" => {
@@ -283,7 +285,7 @@ impl Auth {
     }
 
     /// The signed-in user, read fresh (a deleted user yields None).
-    pub async fn current_user(&self, state: &AppState) -> ApiResult<Option<User>> {
+    pub async fn current_user(&self, state: &Kernel) -> ApiResult<Option<User>> {
         match self.user_id() {
             Some(id) => users::find(state.db(), &self.project.id, id).await,
             None => Ok(None),
@@ -298,7 +300,7 @@ impl Auth {
                 .ok_or_else(|| known::cannot_get_own_user_without_user().into());
         }
         if uuid::Uuid::parse_str(user_id).is_err() {
-            return Err(super::extract::schema_problem(
+            return Err(crate::http::extract::schema_problem(
                 "params.user_id must be a valid UUID or \"me\"",
             ));
         }
