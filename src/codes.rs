@@ -5,7 +5,6 @@ use crate::crypto::secret::{new_uuid, sha256_hex};
 use crate::http::extract::schema_problem;
 use crate::http::known::known;
 use crate::http::{error::KnownError, ApiResult};
-use crate::kernel::Kernel;
 use crate::store::now_ms;
 use rand::Rng;
 use serde_json::{json, Value};
@@ -202,15 +201,21 @@ pub fn link(url: &str, code: &str) -> String {
     out
 }
 
-/// Every `…/check-code` endpoint: any access type, the code checked but not consumed.
+/// The body of every endpoint that takes a code: `{ "code": "…" }`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeBody {
+    pub code: String,
+}
+
+/// Every `…/check-code` endpoint (any access type): the code checked, not consumed.
 pub async fn answer_check(
-    state: &Kernel,
-    ctx: &crate::auth::context::RequestCtx,
+    db: &sqlx::AnyPool,
+    project_id: &str,
     kind: CodeType,
     code: &str,
 ) -> ApiResult<axum::response::Response> {
-    let auth = ctx.require(crate::auth::context::ANY)?;
-    check(state.db(), auth.pid(), kind, code, false).await?;
+    check(db, project_id, kind, code, false).await?;
     Ok(crate::http::json_ok(json!({ "is_code_valid": true })))
 }
 

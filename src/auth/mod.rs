@@ -10,8 +10,6 @@ mod session_routes;
 pub mod sessions;
 pub mod tokens;
 
-pub use otp::CodeBody;
-
 use crate::auth::context::ApiState;
 use axum::extract::FromRef;
 use axum::Router;

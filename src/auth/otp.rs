@@ -44,12 +44,6 @@ struct SendCode {
     bot_challenge_unavailable: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CodeBody {
-    pub code: String,
-}
-
 /// Who `email` signs in as: an existing user (whose auth email must be verified) or nobody yet
 /// (then sign-up must be open).
 async fn existing_user_for(state: &Kernel, auth: &Auth, email: &str) -> ApiResult<Option<User>> {
@@ -117,7 +111,7 @@ async fn send_code(
 async fn sign_in(
     State(state): State<ApiState>,
     ctx: RequestCtx,
-    JsonBody(body): JsonBody<CodeBody>,
+    JsonBody(body): JsonBody<codes::CodeBody>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     let checked = codes::check(
@@ -189,7 +183,13 @@ async fn sign_in(
 async fn check_code(
     State(state): State<ApiState>,
     ctx: RequestCtx,
-    JsonBody(body): JsonBody<CodeBody>,
+    JsonBody(body): JsonBody<codes::CodeBody>,
 ) -> ApiResult<Response> {
-    codes::answer_check(&state, &ctx, CodeType::OneTimePassword, &body.code).await
+    codes::answer_check(
+        state.db(),
+        ctx.require(ANY)?.pid(),
+        CodeType::OneTimePassword,
+        &body.code,
+    )
+    .await
 }

@@ -132,7 +132,13 @@ async fn reset(
 async fn check_code(
     State(state): State<ApiState>,
     ctx: RequestCtx,
-    JsonBody(body): JsonBody<super::otp::CodeBody>,
+    JsonBody(body): JsonBody<codes::CodeBody>,
 ) -> ApiResult<Response> {
-    codes::answer_check(&state, &ctx, CodeType::PasswordReset, &body.code).await
+    codes::answer_check(
+        state.db(),
+        ctx.require(ANY)?.pid(),
+        CodeType::PasswordReset,
+        &body.code,
+    )
+    .await
 }

@@ -75,11 +75,7 @@ pub async fn refresh(state: &Kernel, project: &Project, refresh_token: &str) -> 
     let user = users::find(state.db(), &project.id, &user_id)
         .await?
         .ok_or_else(known::refresh_token_not_found_or_expired)?;
-    sqlx::query("UPDATE users SET last_active_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(&user.id)
-        .execute(state.db())
-        .await?;
+    users::touch(state.db(), &user.id, now).await?;
     Ok(tokens::mint(
         state,
         &project.id,
@@ -113,6 +109,43 @@ pub async fn delete_by_id(state: &Kernel, project_id: &str, session_id: &str) ->
         .execute(state.db())
         .await?;
     Ok(res.rows_affected() > 0)
+}
+
+/// The user id of the live session `refresh_token` opens in `project_id`, if any (nothing is updated).
+pub async fn user_of(
+    state: &Kernel,
+    project_id: &str,
+    refresh_token: &str,
+) -> ApiResult<Option<String>> {
+    let row = sqlx::query("SELECT user_id FROM sessions WHERE refresh_token_hash = $1 AND project_id = $2 AND (expires_at IS NULL OR expires_at > $3)")
+        .bind(sha256_hex(refresh_token))
+        .bind(project_id)
+        .bind(now_ms())
+        .fetch_optional(state.db())
+        .await?;
+    Ok(match row {
+        Some(r) => Some(r.try_get("user_id")?),
+        None => None,
+    })
+}
+
+/// Ends the session `refresh_token` opens in `project_id` (sign-out); nothing if there is none.
+pub async fn end(state: &Kernel, project_id: &str, refresh_token: &str) -> ApiResult<()> {
+    sqlx::query("DELETE FROM sessions WHERE refresh_token_hash = $1 AND project_id = $2")
+        .bind(sha256_hex(refresh_token))
+        .bind(project_id)
+        .execute(state.db())
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of the user, inside the caller's transaction (a password change).
+pub async fn end_all_in(conn: &mut sqlx::AnyConnection, user_id: &str) -> ApiResult<()> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Ends every session of the user except the one holding `keep_refresh_token`.

@@ -375,7 +375,7 @@ async fn queue(
 async fn verify(
     State(state): State<ApiState>,
     ctx: RequestCtx,
-    JsonBody(body): JsonBody<crate::auth::CodeBody>,
+    JsonBody(body): JsonBody<codes::CodeBody>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     let checked = codes::check(
@@ -403,11 +403,11 @@ async fn verify(
 async fn check_code(
     State(state): State<ApiState>,
     ctx: RequestCtx,
-    JsonBody(body): JsonBody<crate::auth::CodeBody>,
+    JsonBody(body): JsonBody<codes::CodeBody>,
 ) -> ApiResult<Response> {
     codes::answer_check(
-        &state,
-        &ctx,
+        state.db(),
+        ctx.require(ANY)?.pid(),
         CodeType::ContactChannelVerification,
         &body.code,
     )

@@ -26,16 +26,10 @@ impl Template {
         Template::PaymentFailed,
     ];
 
+    /// The template's key in a project's `email_templates` overrides (the config's list, in
+    /// the enum's order).
     pub fn key(self) -> &'static str {
-        match self {
-            Template::EmailVerification => "email_verification",
-            Template::PasswordReset => "password_reset",
-            Template::MagicLink => "magic_link",
-            Template::TeamInvitation => "team_invitation",
-            Template::SignInInvitation => "sign_in_invitation",
-            Template::PaymentReceipt => "payment_receipt",
-            Template::PaymentFailed => "payment_failed",
-        }
+        crate::projects::config::EMAIL_TEMPLATE_KEYS[self as usize]
     }
 
     /// The original's template ids, so `template_id` in send-email means the same thing.
@@ -279,6 +273,23 @@ pub fn render(template: Template, project: &str, vars: &Value) -> Rendered {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn keys_name_each_template_once() {
+        let keys: Vec<&str> = Template::ALL.iter().map(|t| t.key()).collect();
+        assert_eq!(
+            keys,
+            [
+                "email_verification",
+                "password_reset",
+                "magic_link",
+                "team_invitation",
+                "sign_in_invitation",
+                "payment_receipt",
+                "payment_failed"
+            ]
+        );
+    }
 
     #[test]
     fn overrides_substitute_and_escape() {

@@ -4,6 +4,18 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+/// The built-in email templates a project may override in `email_templates`, in the order of
+/// `emails::templates::Template`.
+pub const EMAIL_TEMPLATE_KEYS: [&str; 7] = [
+    "email_verification",
+    "password_reset",
+    "magic_link",
+    "team_invitation",
+    "sign_in_invitation",
+    "payment_receipt",
+    "payment_failed",
+];
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct ProjectConfig {

@@ -128,10 +128,7 @@ fn validate(u: &ProjectUpdate) -> Vec<String> {
         }
     }
     for key in c.email_templates.iter().flat_map(|t| t.keys()) {
-        if !crate::emails::templates::Template::ALL
-            .iter()
-            .any(|t| t.key() == key)
-        {
+        if !config::EMAIL_TEMPLATE_KEYS.contains(&key.as_str()) {
             problems.push(format!(
                 "body.config.email_templates: unknown template {key:?}"
             ));

@@ -1,9 +1,9 @@
 //! Team invitations: a `TEAM_INVITATION` code emailed to the invitee; accepting it (signed in)
 //! makes the user a member with the project's default member permissions.
 
-use super::{check_team_id, require, require_client_permission};
+use super::access::require_client_permission;
+use super::{check_team_id, require};
 use crate::auth::context::{AccessType, ApiState, Auth, RequestCtx, ANY};
-use crate::auth::CodeBody;
 use crate::codes::{self, CodeType};
 use crate::emails::{outbox, templates::Template};
 use crate::http::{json_ok, known, success, ApiError, ApiResult, JsonBody, Query};
@@ -271,7 +271,7 @@ async fn join(state: &Kernel, auth: &Auth, team_id: &str, user_id: &str) -> ApiR
 async fn accept(
     State(state): State<ApiState>,
     ctx: RequestCtx,
-    JsonBody(body): JsonBody<CodeBody>,
+    JsonBody(body): JsonBody<codes::CodeBody>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     let user = accepting_user(&state, auth).await?;
@@ -294,7 +294,7 @@ async fn accept(
 async fn details(
     State(state): State<ApiState>,
     ctx: RequestCtx,
-    JsonBody(body): JsonBody<CodeBody>,
+    JsonBody(body): JsonBody<codes::CodeBody>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     accepting_user(&state, auth).await?;
@@ -320,9 +320,15 @@ async fn details(
 async fn check_code(
     State(state): State<ApiState>,
     ctx: RequestCtx,
-    JsonBody(body): JsonBody<CodeBody>,
+    JsonBody(body): JsonBody<codes::CodeBody>,
 ) -> ApiResult<Response> {
-    codes::answer_check(&state, &ctx, CodeType::TeamInvitation, &body.code).await
+    codes::answer_check(
+        state.db(),
+        ctx.require(ANY)?.pid(),
+        CodeType::TeamInvitation,
+        &body.code,
+    )
+    .await
 }
 
 #[derive(Deserialize)]

@@ -1,6 +1,7 @@
 //! `/team-memberships` (add, remove) and `/team-member-profiles` (per-team name and picture).
 
-use super::{check_team_id, is_member, plain_forbidden, require, require_client_permission};
+use super::access::require_client_permission;
+use super::{check_team_id, is_member, plain_forbidden, require};
 use crate::auth::context::{AccessType, ApiState, Auth, RequestCtx, ANY, TRUSTED};
 use crate::http::extract::{nullable, schema_problem};
 use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, JsonBody, Query};

@@ -1,11 +1,12 @@
 //! Teams, memberships and member profiles, and the checks that guard them: a client acts on a
 //! team only as a member holding the needed permission.
 
+pub mod access;
 pub mod invitations;
 pub mod members;
 pub mod routes;
 
-use crate::auth::context::{AccessType, Auth};
+use crate::http::AccessType;
 use crate::http::{known, ApiError, ApiResult};
 use crate::permissions;
 use crate::projects::Project;
@@ -205,31 +206,6 @@ pub async fn is_member(
     .fetch_optional(db)
     .await?;
     Ok(row.is_some())
-}
-
-/// For client callers: the signed-in user must be a member of the team and hold `permission`
-/// (if given). Server and admin callers pass. Returns the caller's user id for clients.
-pub async fn require_client_permission(
-    db: &sqlx::AnyPool,
-    auth: &Auth,
-    team_id: &str,
-    permission: Option<&str>,
-) -> ApiResult<()> {
-    if auth.access_type.is_trusted() {
-        return Ok(());
-    }
-    let user_id = auth
-        .user_id()
-        .ok_or_else(known::user_authentication_required)?;
-    if !is_member(db, auth.pid(), team_id, user_id).await? {
-        return Err(known::team_membership_not_found(team_id, user_id).into());
-    }
-    if let Some(p) = permission {
-        if !permissions::has_team_permission(db, auth.pid(), team_id, user_id, p).await? {
-            return Err(permissions::team_permission_required(team_id, user_id, p).into());
-        }
-    }
-    Ok(())
 }
 
 /// A team path/body id must be a UUID.

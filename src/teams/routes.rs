@@ -1,6 +1,7 @@
 //! `/teams`: create, list, read, update, delete.
 
-use super::{check_team_id, plain_forbidden, require, require_client_permission, Team};
+use super::access::require_client_permission;
+use super::{check_team_id, plain_forbidden, require, Team};
 use crate::auth::context::{AccessType, ApiState, RequestCtx, ANY};
 use crate::http::extract::{nullable, parse_value, schema_error, RawBody};
 use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, Query};

@@ -280,6 +280,16 @@ pub async fn find_by_auth_email(
         .map_err(ApiError::from)
 }
 
+/// Records activity now (`now` in ms since the epoch), e.g. on a token refresh.
+pub async fn touch(db: &sqlx::AnyPool, user_id: &str, now: i64) -> ApiResult<()> {
+    sqlx::query("UPDATE users SET last_active_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn delete(db: &sqlx::AnyPool, project_id: &str, user_id: &str) -> ApiResult<bool> {
     let res = sqlx::query("DELETE FROM users WHERE project_id = $1 AND id = $2")
         .bind(project_id)

@@ -427,10 +427,7 @@ pub async fn update(
         write_primary_email(&mut tx, &user).await?;
     }
     if password_changed {
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(&user.id)
-            .execute(&mut *tx)
-            .await?;
+        crate::auth::sessions::end_all_in(&mut tx, &user.id).await?;
     }
     tx.commit().await?;
     super::find(state.db(), &project.id, &user.id)

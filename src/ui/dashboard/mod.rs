@@ -280,10 +280,7 @@ async fn sign_out(
         return e.into_response();
     }
     let token = session::cookie_value(&headers).unwrap_or_default();
-    let _ = sqlx::query("DELETE FROM sessions WHERE refresh_token_hash = $1")
-        .bind(crate::crypto::secret::sha256_hex(&token))
-        .execute(state.db())
-        .await;
+    let _ = crate::auth::sessions::end(&state, INTERNAL, &token).await;
     with_cookie(
         session::set_cookie(&state, None),
         Redirect::to("/dashboard/sign-in").into_response(),

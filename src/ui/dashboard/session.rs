@@ -5,10 +5,8 @@ use crate::crypto::secret::sha256_hex;
 use crate::http::{ApiError, ApiResult};
 use crate::kernel::Kernel;
 use crate::projects::INTERNAL;
-use crate::store::now_ms;
 use crate::users::{self, User};
 use axum::http::{header, HeaderMap, StatusCode};
-use sqlx::Row;
 use subtle::ConstantTimeEq;
 
 pub const COOKIE: &str = "portcullis_dashboard";
@@ -52,14 +50,9 @@ pub async fn current(state: &Kernel, headers: &HeaderMap) -> ApiResult<Option<Ad
     let Some(token) = cookie_value(headers) else {
         return Ok(None);
     };
-    let row = sqlx::query("SELECT user_id FROM sessions WHERE refresh_token_hash = $1 AND project_id = $2 AND (expires_at IS NULL OR expires_at > $3)")
-        .bind(sha256_hex(&token))
-        .bind(INTERNAL)
-        .bind(now_ms())
-        .fetch_optional(state.db())
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let user_id: String = row.try_get("user_id")?;
+    let Some(user_id) = crate::auth::sessions::user_of(state, INTERNAL, &token).await? else {
+        return Ok(None);
+    };
     Ok(users::find(state.db(), INTERNAL, &user_id)
         .await?
         .map(|user| Admin {
