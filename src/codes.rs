@@ -4,6 +4,7 @@
 use crate::crypto::secret::{new_uuid, sha256_hex};
 use crate::http::extract::schema_problem;
 use crate::http::known::known;
+use crate::http::known::KnownCode;
 use crate::http::{error::KnownError, ApiResult};
 use crate::store::now_ms;
 use rand::Rng;
@@ -93,8 +94,7 @@ pub struct CodeRow {
 
 pub fn not_found() -> KnownError {
     known(
-        "VERIFICATION_CODE_NOT_FOUND",
-        404,
+        KnownCode::VerificationCodeNotFound,
         "The verification code does not exist for this project.",
         None,
     )
@@ -132,8 +132,7 @@ pub async fn check(
     .ok_or_else(not_found)?;
     if row.try_get::<i64, _>("expires_at")? <= now_ms() {
         return Err(known(
-            "VERIFICATION_CODE_EXPIRED",
-            400,
+            KnownCode::VerificationCodeExpired,
             "The verification code has expired.",
             None,
         )
@@ -141,8 +140,7 @@ pub async fn check(
     }
     let already_used = || {
         known(
-            "VERIFICATION_CODE_ALREADY_USED",
-            409,
+            KnownCode::VerificationCodeAlreadyUsed,
             "The verification link has already been used.",
             None,
         )
@@ -152,7 +150,7 @@ pub async fn check(
     }
     // The count includes this request; the limit applies to the attempts before it.
     if row.try_get::<i64, _>("attempt_count")? > MAX_ATTEMPTS {
-        return Err(known("VERIFICATION_CODE_MAX_ATTEMPTS_REACHED", 400, "The verification code nonce has reached the maximum number of attempts. This code is not valid anymore.", None)
+        return Err(known(KnownCode::VerificationCodeMaxAttemptsReached, "The verification code nonce has reached the maximum number of attempts. This code is not valid anymore.", None)
         .into());
     }
     let id: String = row.try_get("id")?;

@@ -6,6 +6,7 @@ pub mod routes;
 use crate::crypto::secret::sha256_hex;
 use crate::http::error::KnownError;
 use crate::http::known::known;
+use crate::http::known::KnownCode;
 use rand::Rng;
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -143,18 +144,17 @@ pub async fn find_by_value(
 }
 
 pub fn not_found() -> KnownError {
-    known("API_KEY_NOT_FOUND", 404, "API key not found.", None)
+    known(KnownCode::ApiKeyNotFound, "API key not found.", None)
 }
 pub fn expired() -> KnownError {
-    known("API_KEY_EXPIRED", 401, "API key has expired.", None)
+    known(KnownCode::ApiKeyExpired, "API key has expired.", None)
 }
 pub fn revoked() -> KnownError {
-    known("API_KEY_REVOKED", 401, "API key has been revoked.", None)
+    known(KnownCode::ApiKeyRevoked, "API key has been revoked.", None)
 }
 pub fn wrong_type(expected: Owner, actual: Owner) -> KnownError {
     known(
-        "WRONG_API_KEY_TYPE",
-        400,
+        KnownCode::WrongApiKeyType,
         format!(
             "This endpoint is for {} API keys, but a {} API key was provided.",
             expected.as_str(),
@@ -165,8 +165,7 @@ pub fn wrong_type(expected: Owner, actual: Owner) -> KnownError {
 }
 pub fn public_cannot_be_revoked() -> KnownError {
     known(
-        "PUBLIC_API_KEY_CANNOT_BE_REVOKED",
-        400,
+        KnownCode::PublicApiKeyCannotBeRevoked,
         "Public API keys cannot be revoked by the secretscanner endpoint.",
         None,
     )

@@ -6,6 +6,7 @@ use super::tokens::{self, AccessClaims};
 pub use crate::http::access::{AccessType, ADMIN, ANY, TRUSTED};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::known;
+use crate::http::known::KnownCode;
 use crate::kernel::Kernel;
 use crate::projects::keys::{self, KeyKind};
 use crate::projects::{self, Project, ProjectCache};
@@ -230,7 +231,7 @@ pub const PUBLIC_CLIENT_SENTINEL: &str = "__stack_public_client__";
 async fn check_admin_token(state: &ApiState, raw: &str, project: &Project) -> ApiResult<()> {
     let claims = match tokens::verify(state, raw) {
         Ok(c) if !c.is_restricted() => c,
-        Err(e) if e.code == "ACCESS_TOKEN_EXPIRED" => {
+        Err(e) if e.code == KnownCode::AccessTokenExpired => {
             let expired_at = tokens::verify_ignoring_expiry(state, raw)
                 .and_then(|c| c.exp)
                 .unwrap_or(0)

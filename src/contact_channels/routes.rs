@@ -5,6 +5,7 @@ use crate::auth::context::{AccessType, ApiState, Auth, RequestCtx, ANY};
 use crate::codes::{self, CodeType};
 use crate::http::error::is_unique_violation;
 use crate::http::extract::{parse_value, schema_problem, RawBody};
+use crate::http::known::KnownCode;
 use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, JsonBody, Query};
 use crate::kernel::Kernel;
 use crate::store::flag;
@@ -89,7 +90,7 @@ fn check_write_shape(auth: &Auth, w: &ChannelWrite) -> ApiResult<()> {
 }
 
 fn auth_conflict(value: &str) -> ApiError {
-    known::known("CONTACT_CHANNEL_ALREADY_USED_FOR_AUTH_BY_SOMEONE_ELSE", 409, format!("This email ({value}) is already used for authentication by another account."), Some(json!({ "type": "email", "contact_channel_value": value, "would_work_if_email_was_verified": false })))
+    known::known(KnownCode::ContactChannelAlreadyUsedForAuthBySomeoneElse, format!("This email ({value}) is already used for authentication by another account."), Some(json!({ "type": "email", "contact_channel_value": value, "would_work_if_email_was_verified": false })))
     .into()
 }
 
@@ -324,8 +325,7 @@ async fn send_code_for_primary(
     let email = normalize_email(&body.email);
     if user.primary_email.as_deref() != Some(email.as_str()) {
         return Err(known::known(
-            "EMAIL_IS_NOT_PRIMARY_EMAIL",
-            400,
+            KnownCode::EmailIsNotPrimaryEmail,
             format!(
                 "The given email ({email}) must match the user's primary email ({}).",
                 user.primary_email.as_deref().unwrap_or("")
@@ -348,8 +348,7 @@ async fn queue(
 ) -> ApiResult<Response> {
     if channel.is_verified {
         return Err(known::known(
-            "EMAIL_ALREADY_VERIFIED",
-            409,
+            KnownCode::EmailAlreadyVerified,
             "The e-mail is already verified.",
             None,
         )

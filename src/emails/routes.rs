@@ -5,6 +5,7 @@ use super::templates::{self, Rendered, Template};
 use crate::auth::context::{ApiState, RequestCtx, TRUSTED};
 use crate::codes::{self, CodeType};
 use crate::http::extract::schema_problem;
+use crate::http::known::KnownCode;
 use crate::http::{json_ok, known, ApiError, ApiResult, JsonBody, Query};
 use crate::kernel::Kernel;
 use crate::projects::config::EmailConfig;
@@ -304,7 +305,7 @@ async fn send_email(
 }
 
 fn known_requires_custom_email_server() -> crate::http::error::KnownError {
-    known::known("REQUIRES_CUSTOM_EMAIL_SERVER", 400, "This action requires a custom SMTP server. Please edit your email server configuration and try again.", None)
+    known::known(KnownCode::RequiresCustomEmailServer, "This action requires a custom SMTP server. Please edit your email server configuration and try again.", None)
 }
 
 /// A plain-text alternative for caller-supplied HTML: tags dropped, entities for the basics decoded.
@@ -471,7 +472,7 @@ async fn unsubscribe(
     .await
     {
         Ok(c) => c,
-        Err(ApiError::Known(k)) if k.code == "VERIFICATION_CODE_ALREADY_USED" => {
+        Err(ApiError::Known(k)) if k.code == KnownCode::VerificationCodeAlreadyUsed => {
             return Ok(
                 Html("<p>You have already unsubscribed from this notification group</p>")
                     .into_response(),

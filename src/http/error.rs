@@ -7,15 +7,20 @@ use serde_json::{json, Value};
 
 #[derive(Debug, Clone)]
 pub struct KnownError {
-    pub code: &'static str,
-    pub status: StatusCode,
+    pub code: super::known::KnownCode,
     pub message: String,
     pub details: Option<Value>,
 }
 
+impl KnownError {
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("{}: {}", .0.code, .0.message)]
+    #[error("{}: {}", .0.code.as_str(), .0.message)]
     Known(KnownError),
     #[error("{1}")]
     Text(StatusCode, String),
@@ -104,20 +109,22 @@ fn text_response(status: StatusCode, msg: String) -> Response {
 impl IntoResponse for KnownError {
     fn into_response(self) -> Response {
         let mut body = serde_json::Map::new();
-        body.insert("code".into(), json!(self.code));
+        body.insert("code".into(), json!(self.code.as_str()));
         if let Some(d) = self.details {
             body.insert("details".into(), d);
         }
         body.insert("error".into(), json!(self.message));
         let text = serde_json::to_string_pretty(&Value::Object(body)).unwrap_or_default();
         let mut res = (
-            self.status,
+            self.code.status(),
             [("content-type", "application/json; charset=utf-8")],
             text,
         )
             .into_response();
-        res.headers_mut()
-            .insert("x-stack-known-error", HeaderValue::from_static(self.code));
+        res.headers_mut().insert(
+            "x-stack-known-error",
+            HeaderValue::from_static(self.code.as_str()),
+        );
         res
     }
 }

@@ -14,6 +14,7 @@ pub mod transactions;
 use crate::auth::context::ApiState;
 use crate::http::error::KnownError;
 pub(crate) use crate::http::known::known;
+use crate::http::known::KnownCode;
 use crate::http::ApiResult;
 use crate::kernel::Kernel;
 use crate::store::recent::Recent;
@@ -71,8 +72,7 @@ where
 
 pub fn item_not_found(item_id: &str) -> KnownError {
     known(
-        "ITEM_NOT_FOUND",
-        404,
+        KnownCode::ItemNotFound,
         format!("Item with ID \"{item_id}\" not found."),
         Some(json!({ "item_id": item_id })),
     )
@@ -84,19 +84,13 @@ pub fn item_customer_type_mismatch(
     item_type: &str,
     actual: &str,
 ) -> KnownError {
-    known(
-        "ITEM_CUSTOMER_TYPE_DOES_NOT_MATCH",
-        400,
-        format!("The {actual} with ID \"{customer_id}\" is not a valid customer for the item with ID \"{item_id}\". The item is configured to only be available for {item_type} customers, but the customer is a {actual}."),
+    known(KnownCode::ItemCustomerTypeDoesNotMatch, format!("The {actual} with ID \"{customer_id}\" is not a valid customer for the item with ID \"{item_id}\". The item is configured to only be available for {item_type} customers, but the customer is a {actual}."),
         Some(json!({ "item_id": item_id, "customer_id": customer_id, "item_customer_type": item_type, "actual_customer_type": actual })),
     )
 }
 
 pub fn insufficient_quantity(item_id: &str, customer_id: &str, delta: i64) -> KnownError {
-    known(
-        "ITEM_QUANTITY_INSUFFICIENT_AMOUNT",
-        400,
-        format!("The item with ID \"{item_id}\" has an insufficient quantity for the customer with ID \"{customer_id}\". An attempt was made to charge {delta} credits."),
+    known(KnownCode::ItemQuantityInsufficientAmount, format!("The item with ID \"{item_id}\" has an insufficient quantity for the customer with ID \"{customer_id}\". An attempt was made to charge {delta} credits."),
         Some(json!({ "item_id": item_id, "customer_id": customer_id, "quantity": delta })),
     )
 }
@@ -108,8 +102,7 @@ pub fn product_does_not_exist(product_id: &str, context: Option<&str>) -> KnownE
         _ => format!("Product with ID \"{product_id}\" does not exist."),
     };
     known(
-        "PRODUCT_DOES_NOT_EXIST",
-        400,
+        KnownCode::ProductDoesNotExist,
         message,
         Some(json!({ "product_id": product_id, "context": context })),
     )
@@ -121,31 +114,26 @@ pub fn product_customer_type_mismatch(
     product_type: &str,
     actual: &str,
 ) -> KnownError {
-    known(
-        "PRODUCT_CUSTOMER_TYPE_DOES_NOT_MATCH",
-        400,
-        format!("The {actual} with ID \"{customer_id}\" is not a valid customer for the inline product that has been passed in. The product is configured to only be available for {product_type} customers, but the customer is a {actual}."),
+    known(KnownCode::ProductCustomerTypeDoesNotMatch, format!("The {actual} with ID \"{customer_id}\" is not a valid customer for the inline product that has been passed in. The product is configured to only be available for {product_type} customers, but the customer is a {actual}."),
         Some(json!({ "product_id": product_id, "customer_id": customer_id, "product_customer_type": product_type, "actual_customer_type": actual })),
     )
 }
 
 pub fn product_already_granted(product_id: &str, customer_id: &str) -> KnownError {
     known(
-        "PRODUCT_ALREADY_GRANTED",
-        400,
+        KnownCode::ProductAlreadyGranted,
         format!("Customer with ID \"{customer_id}\" already owns product \"{product_id}\"."),
         Some(json!({ "product_id": product_id, "customer_id": customer_id })),
     )
 }
 
 pub fn new_purchases_blocked() -> KnownError {
-    known("NEW_PURCHASES_BLOCKED", 403, "New purchases are currently blocked for this project. Please contact support for more information.", None)
+    known(KnownCode::NewPurchasesBlocked, "New purchases are currently blocked for this project. Please contact support for more information.", None)
 }
 
 pub fn default_payment_method_required(customer_type: &str, customer_id: &str) -> KnownError {
     known(
-        "DEFAULT_PAYMENT_METHOD_REQUIRED",
-        400,
+        KnownCode::DefaultPaymentMethodRequired,
         "No default payment method is set for this customer.",
         Some(json!({ "customer_type": customer_type, "customer_id": customer_id })),
     )

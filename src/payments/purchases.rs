@@ -9,6 +9,7 @@ use super::{customers, new_purchases_blocked, product_already_granted};
 use crate::auth::context::{ApiState, RequestCtx, ANY};
 use crate::codes::{self, CodeType};
 use crate::http::extract::schema_problem;
+use crate::http::known::KnownCode;
 use crate::http::{json_ok, known, ApiError, ApiResult, JsonBody};
 use crate::kernel::Kernel;
 use crate::projects::Project;
@@ -182,12 +183,12 @@ async fn resolve_code(state: &Kernel, full_code: &str) -> ApiResult<PurchaseCode
         match codes::check(state.db(), &project.id, CodeType::PurchaseUrl, code, false).await {
             Ok(c) => c,
             Err(ApiError::Known(k))
-                if k.code == "VERIFICATION_CODE_EXPIRED"
-                    || k.code == "VERIFICATION_CODE_ALREADY_USED" =>
+                if k.code == KnownCode::VerificationCodeExpired
+                    || k.code == KnownCode::VerificationCodeAlreadyUsed =>
             {
                 return Err(codes::not_found().into())
             }
-            Err(ApiError::Known(k)) if k.code == "SCHEMA_ERROR" => {
+            Err(ApiError::Known(k)) if k.code == KnownCode::SchemaError => {
                 return Err(codes::not_found().into())
             }
             Err(e) => return Err(e),

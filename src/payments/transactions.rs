@@ -5,6 +5,7 @@ use super::config::product_view;
 use super::Payments;
 use crate::auth::context::{ApiState, RequestCtx, ADMIN};
 use crate::http::extract::schema_problem;
+use crate::http::known::KnownCode;
 use crate::http::{json_ok, ApiError, ApiResult, Query};
 use crate::kernel::Kernel;
 use axum::extract::FromRef;
@@ -67,8 +68,7 @@ pub async fn refund_purchase(
         "one-time-purchase" => (
             "one_time",
             super::known(
-                "ONE_TIME_PURCHASE_NOT_FOUND",
-                404,
+                KnownCode::OneTimePurchaseNotFound,
                 format!("One-time purchase with ID \"{id}\" does not exist."),
                 Some(json!({ "one_time_purchase_id": id })),
             ),
@@ -76,8 +76,7 @@ pub async fn refund_purchase(
         "subscription" => (
             "subscription",
             super::known(
-                "SUBSCRIPTION_INVOICE_NOT_FOUND",
-                404,
+                KnownCode::SubscriptionInvoiceNotFound,
                 format!("Subscription invoice with ID \"{id}\" does not exist."),
                 Some(json!({ "subscription_invoice_id": id })),
             ),
@@ -98,21 +97,20 @@ pub async fn refund_purchase(
     if row.try_get::<Option<i64>, _>("refunded_at")?.is_some() {
         let (code, message) = if kind == "one_time" {
             (
-                "ONE_TIME_PURCHASE_ALREADY_REFUNDED",
+                KnownCode::OneTimePurchaseAlreadyRefunded,
                 "This one-time purchase has already been refunded.",
             )
         } else {
             (
-                "SUBSCRIPTION_ALREADY_REFUNDED",
+                KnownCode::SubscriptionAlreadyRefunded,
                 "This subscription has already been refunded.",
             )
         };
-        return Err(super::known(code, 400, message, None).into());
+        return Err(super::known(code, message, None).into());
     }
     if kind == "one_time" && row.try_get::<String, _>("creation_source")? == "TEST_MODE" {
         return Err(super::known(
-            "TEST_MODE_PURCHASE_NON_REFUNDABLE",
-            400,
+            KnownCode::TestModePurchaseNonRefundable,
             "Test mode purchases are not refundable.",
             None,
         )

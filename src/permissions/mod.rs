@@ -6,6 +6,7 @@ pub mod routes;
 
 use crate::http::error::KnownError;
 use crate::http::known::known;
+use crate::http::known::KnownCode;
 use crate::http::ApiResult;
 use crate::store::now_ms;
 use serde_json::{json, Value};
@@ -240,24 +241,21 @@ pub async fn insert_project_defaults(
 
 pub fn team_permission_required(team_id: &str, user_id: &str, permission_id: &str) -> KnownError {
     known(
-        "TEAM_PERMISSION_REQUIRED",
-        401,
+        KnownCode::TeamPermissionRequired,
         format!("User {user_id} does not have permission {permission_id} in team {team_id}."),
         Some(json!({ "team_id": team_id, "user_id": user_id, "permission_id": permission_id })),
     )
 }
 pub fn team_permission_not_found(team_id: &str, user_id: &str, permission_id: &str) -> KnownError {
     known(
-        "TEAM_PERMISSION_NOT_FOUND",
-        401,
+        KnownCode::TeamPermissionNotFound,
         format!("User {user_id} does not have permission {permission_id} in team {team_id}."),
         Some(json!({ "team_id": team_id, "user_id": user_id, "permission_id": permission_id })),
     )
 }
 pub fn permission_not_found(permission_id: &str) -> KnownError {
     known(
-        "PERMISSION_NOT_FOUND",
-        404,
+        KnownCode::PermissionNotFound,
         format!(
             "Permission \"{permission_id}\" not found. Make sure you created it on the dashboard."
         ),
@@ -266,8 +264,7 @@ pub fn permission_not_found(permission_id: &str) -> KnownError {
 }
 pub fn wrong_scope(permission_id: &str, expected: Scope, actual: Option<Scope>) -> KnownError {
     known(
-        "WRONG_PERMISSION_SCOPE",
-        404,
+        KnownCode::WrongPermissionScope,
         format!(
             "Permission {permission_id:?} not found in scope {:?}.",
             expected.as_str()
@@ -279,16 +276,14 @@ pub fn wrong_scope(permission_id: &str, expected: Scope, actual: Option<Scope>) 
 }
 pub fn contained_not_found(permission_id: &str) -> KnownError {
     known(
-        "CONTAINED_PERMISSION_NOT_FOUND",
-        400,
+        KnownCode::ContainedPermissionNotFound,
         format!("Contained permission with ID {permission_id:?} not found."),
         Some(json!({ "permission_id": permission_id })),
     )
 }
 pub fn id_already_exists(permission_id: &str) -> KnownError {
     known(
-        "PERMISSION_ID_ALREADY_EXISTS",
-        400,
+        KnownCode::PermissionIdAlreadyExists,
         format!("Permission with ID {permission_id:?} already exists. Choose a different ID."),
         Some(json!({ "permission_id": permission_id })),
     )

@@ -6,6 +6,7 @@ use super::{check_team_id, require};
 use crate::auth::context::{AccessType, ApiState, Auth, RequestCtx, ANY};
 use crate::codes::{self, CodeType};
 use crate::emails::{outbox, templates::Template};
+use crate::http::known::KnownCode;
 use crate::http::{json_ok, known, success, ApiError, ApiResult, JsonBody, Query};
 use crate::kernel::Kernel;
 use crate::permissions::{INVITE_MEMBERS, READ_MEMBERS, REMOVE_MEMBERS};
@@ -240,8 +241,7 @@ async fn revoke(
 
 fn restricted_not_allowed(reason: Value) -> ApiError {
     known::known(
-        "TEAM_INVITATION_RESTRICTED_USER_NOT_ALLOWED",
-        403,
+        KnownCode::TeamInvitationRestrictedUserNotAllowed,
         "Restricted users cannot accept team invitations.",
         Some(json!({ "restricted_reason": reason })),
     )

@@ -9,6 +9,7 @@ use super::session::Admin;
 use super::{field, form_context, html, message_of, project_context};
 use crate::auth::context::ApiState;
 use crate::http::extract::RawBody;
+use crate::http::known::KnownCode;
 use crate::http::{ApiError, ApiResult};
 use crate::kernel::Kernel;
 use crate::payments::batch;
@@ -565,7 +566,7 @@ async fn render_customer(
     .await;
     match loaded {
         Ok(page) => super::answer(page, message),
-        Err(ApiError::Known(k)) if k.status == 404 || k.code == "SCHEMA_ERROR" => {
+        Err(ApiError::Known(k)) if k.status() == 404 || k.code == KnownCode::SchemaError => {
             (StatusCode::NOT_FOUND, html(super::pages::not_found(admin))).into_response()
         }
         Err(e) => e.into_response(),
