@@ -230,6 +230,28 @@ async fn browser_flow(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
+    // An included item given as a bare number is refused; the form keeps what was typed.
+    let bare_quantity = [
+        ("what", "product"),
+        ("id", "x"),
+        ("customer_type", "user"),
+        ("prices", "{}"),
+        ("included_items", r#"{"credits": 100}"#),
+        ("csrf", csrf.as_str()),
+    ];
+    let r = post_form(&http, &catalog_url, &cookie, &bare_quantity)
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("payments.products.x.includedItems.credits must be an object"),
+        "{page}"
+    );
+    assert!(
+        page.contains("{&quot;credits&quot;: 100}"),
+        "the input is kept: {page}"
+    );
     let config = server()
         .get("/internal/config/override/branch")
         .send()

@@ -105,6 +105,11 @@ both_backends!(catalog_config, |app: TestServer| async move {
         json!({ "payments.products.x": { "prices": { "p": { "USD": "1.999" } } } }),
         json!({ "payments.products.x": { "prices": { "p": { "interval": [1, "month"] } } } }),
         json!({ "payments.items.y": { "customerType": "robot" } }),
+        json!({ "payments.items.y": { "displayName": 5 } }),
+        json!({ "payments.testMode": "yes" }),
+        json!({ "payments.products.x": { "prices": {}, "includedItems": { "credits": { "quantity": "lots" } } } }),
+        json!({ "payments.products.x": { "prices": {}, "includedItems": { "credits": { "expires": "someday" } } } }),
+        json!({ "payments.products.x": { "prices": {}, "isAddOnTo": "pro" } }),
     ] {
         app.admin()
             .patch("/internal/config/override/branch")
@@ -113,6 +118,20 @@ both_backends!(catalog_config, |app: TestServer| async move {
             .await
             .expect_text(400, "Invalid config");
     }
+    // An included item given as a bare number is refused with its path, not stored as quantity 0.
+    app.admin()
+        .patch("/internal/config/override/branch")
+        .json(json!({ "config_override_string": json!({ "payments.products.pro.includedItems": { "credits": 100 } }).to_string() }))
+        .send()
+        .await
+        .expect_text(400, "payments.products.pro.includedItems.credits must be an object");
+    let stored = app.admin().get("/internal/config").send().await.expect(200);
+    let stored: Value = serde_json::from_str(stored["config_string"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        stored["payments"]["products"]["pro"]["includedItems"],
+        config["payments"]["products"]["pro"]["includedItems"],
+        "nothing was stored"
+    );
     app.admin()
         .patch("/internal/config/override/branch")
         .json(json!({ "config_override_string": "[1]" }))

@@ -16,125 +16,480 @@ pub const CURRENCIES: [(&str, u32); 7] = [
 ];
 const INTERVAL_UNITS: [&str; 4] = ["day", "week", "month", "year"];
 
-/// The rendered `payments` section.
+/// Who may own an item, a product or a product line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomerType {
+    User,
+    Team,
+    Custom,
+}
+
+impl CustomerType {
+    pub fn parse(s: &str) -> Option<CustomerType> {
+        match s {
+            "user" => Some(CustomerType::User),
+            "team" => Some(CustomerType::Team),
+            "custom" => Some(CustomerType::Custom),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        CUSTOMER_TYPES[self as usize]
+    }
+}
+
+impl PartialEq<str> for CustomerType {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for CustomerType {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// `payments.items.<id>`: a countable entitlement.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// Defaults to the item's id.
+    pub display_name: String,
+    pub customer_type: CustomerType,
+}
+
+/// `payments.productLines.<id>`: mutually exclusive products.
+#[derive(Debug, Clone)]
+pub struct ProductLine {
+    pub display_name: Option<String>,
+    pub customer_type: CustomerType,
+}
+
+/// When an included item's grant ends (config default: `when-repeated`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expires {
+    Never,
+    WhenPurchaseExpires,
+    WhenRepeated,
+}
+
+/// `includedItems.<itemId>`: granted per unit bought.
+#[derive(Debug, Clone)]
+pub struct IncludedItem {
+    pub quantity: i64,
+    /// How often the grant repeats, in ms (None: never).
+    pub repeat_ms: Option<i64>,
+    pub expires: Expires,
+}
+
+/// One price of a product: amounts as money strings by currency, and an interval in ms when it
+/// recurs.
+#[derive(Debug, Clone)]
+pub struct Price {
+    /// The price as configured (currencies, `interval`, `freeTrial`), for labels and snapshots.
+    pub raw: Value,
+    pub interval_ms: Option<i64>,
+}
+
+impl Price {
+    pub fn amount(&self, currency: &str) -> Option<&str> {
+        self.raw.get(currency).and_then(Value::as_str)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Prices {
+    /// Owned by every customer of its type without a purchase.
+    IncludeByDefault,
+    /// In config order ("the first price" is the first key).
+    Listed(Vec<(String, Price)>),
+}
+
+/// `payments.products.<id>`, parsed; `snapshot` is what a purchase of it stores.
+#[derive(Debug, Clone)]
+pub struct Product {
+    pub display_name: String,
+    pub customer_type: CustomerType,
+    pub product_line_id: Option<String>,
+    /// `isAddOnTo`: None when `false`, else the products it adds on to.
+    pub add_on_to: Option<Vec<String>>,
+    pub stackable: bool,
+    pub server_only: bool,
+    pub prices: Prices,
+    pub included_items: Vec<(String, IncludedItem)>,
+    /// The product with the original's defaults filled in (camelCase), as purchases store it.
+    pub snapshot: Value,
+}
+
+impl Product {
+    pub fn include_by_default(&self) -> bool {
+        matches!(self.prices, Prices::IncludeByDefault)
+    }
+
+    /// The prices that recur (have an interval), in config order.
+    pub fn interval_prices(&self) -> Vec<(&String, &Price)> {
+        match &self.prices {
+            Prices::IncludeByDefault => vec![],
+            Prices::Listed(prices) => prices
+                .iter()
+                .filter(|(_, p)| p.interval_ms.is_some())
+                .map(|(id, p)| (id, p))
+                .collect(),
+        }
+    }
+}
+
+/// The rendered `payments` section: parsed once, typed, with the original's defaults.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     pub test_mode: bool,
     pub block_new_purchases: bool,
-    pub items: Map<String, Value>,
-    pub products: Map<String, Value>,
-    pub product_lines: Map<String, Value>,
+    pub items: Vec<(String, Item)>,
+    pub products: Vec<(String, Product)>,
+    pub product_lines: Vec<(String, ProductLine)>,
+}
+
+fn find<'a, T>(entries: &'a [(String, T)], id: &str) -> Option<&'a T> {
+    entries.iter().find(|(k, _)| k == id).map(|(_, v)| v)
 }
 
 impl Catalog {
-    /// Renders the catalog from the merged config document, with defaults and legacy names.
-    pub fn render(config: &Value) -> Catalog {
+    pub fn item(&self, id: &str) -> Option<&Item> {
+        find(&self.items, id)
+    }
+
+    pub fn product(&self, id: &str) -> Option<&Product> {
+        find(&self.products, id)
+    }
+
+    pub fn product_line(&self, id: &str) -> Option<&ProductLine> {
+        find(&self.product_lines, id)
+    }
+
+    /// Parses the `payments` section of the merged config document, with defaults and legacy
+    /// names (`offers`, `groups`/`catalogs`, `groupId`/`catalogId`; see the original's
+    /// `config/schema.ts`). Every problem is reported with its path; a value of the wrong shape
+    /// is a problem, never a silent default.
+    pub fn parse(config: &Value) -> Result<Catalog, Vec<String>> {
+        let mut problems = Vec::new();
         let p = config.get("payments").cloned().unwrap_or(json!({}));
-        let obj = |v: Option<&Value>| v.and_then(Value::as_object).cloned().unwrap_or_default();
-        let raw_products = obj(p.get("products").or_else(|| p.get("offers")));
-        let raw_lines = obj(p
-            .get("productLines")
-            .or_else(|| p.get("catalogs"))
-            .or_else(|| p.get("groups")));
-        let items = obj(p.get("items"))
-            .into_iter()
-            .map(|(id, item)| {
-                let rendered = json!({
-                    "displayName": item.get("displayName").cloned().unwrap_or(json!(id)),
-                    "customerType": item.get("customerType").cloned().unwrap_or(json!("user")),
-                });
-                (id, rendered)
-            })
-            .collect();
-        let products = raw_products
-            .into_iter()
-            .map(|(id, product)| {
-                let rendered = render_product(&id, &product);
-                (id, rendered)
-            })
-            .collect();
-        let product_lines = raw_lines
-            .into_iter()
-            .map(|(id, line)| (id, json!({ "displayName": line.get("displayName").cloned().unwrap_or(Value::Null), "customerType": line.get("customerType").cloned().unwrap_or(json!("user")) })))
-            .collect();
-        Catalog {
-            test_mode: p.get("testMode").and_then(Value::as_bool).unwrap_or(true),
-            block_new_purchases: p
-                .get("blockNewPurchases")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-            items,
-            products,
-            product_lines,
+        let section = |problems: &mut Vec<String>, names: &[&str]| -> Map<String, Value> {
+            let Some((name, v)) = names.iter().find_map(|n| p.get(*n).map(|v| (n, v))) else {
+                return Map::new();
+            };
+            match v {
+                Value::Object(m) => m.clone(),
+                Value::Null => Map::new(),
+                _ => {
+                    problems.push(format!("payments.{name} must be an object"));
+                    Map::new()
+                }
+            }
+        };
+        let raw_items = section(&mut problems, &["items"]);
+        let raw_lines = section(&mut problems, &["productLines", "catalogs", "groups"]);
+        let raw_products = section(&mut problems, &["products", "offers"]);
+        let flag = |problems: &mut Vec<String>, key: &str, default: bool| match p.get(key) {
+            None | Some(Value::Null) => default,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                problems.push(format!("payments.{key} must be true or false"));
+                default
+            }
+        };
+        let test_mode = flag(&mut problems, "testMode", true);
+        let block_new_purchases = flag(&mut problems, "blockNewPurchases", false);
+        let mut items = Vec::new();
+        for (id, raw) in raw_items {
+            let at = format!("payments.items.{id}");
+            check_id(&mut problems, "item", &id);
+            let Some(obj) = object(&mut problems, &at, &raw) else {
+                continue;
+            };
+            items.push((
+                id.clone(),
+                Item {
+                    display_name: text(&mut problems, &at, obj, "displayName").unwrap_or(id),
+                    customer_type: customer_type(&mut problems, &at, obj),
+                },
+            ));
         }
-    }
-
-    pub fn to_json(&self) -> Value {
-        json!({
-            "testMode": self.test_mode,
-            "blockNewPurchases": self.block_new_purchases,
-            "items": self.items,
-            "products": self.products,
-            "productLines": self.product_lines,
-        })
-    }
-
-    /// Problems that make the catalog unusable (refused when written).
-    pub fn problems(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for (id, item) in &self.items {
-            check_id(&mut out, "item", id);
-            check_customer_type(
-                &mut out,
-                &format!("payments.items.{id}"),
-                &item["customerType"],
-            );
+        let mut product_lines = Vec::new();
+        for (id, raw) in raw_lines {
+            let at = format!("payments.productLines.{id}");
+            check_id(&mut problems, "product line", &id);
+            let Some(obj) = object(&mut problems, &at, &raw) else {
+                continue;
+            };
+            product_lines.push((
+                id,
+                ProductLine {
+                    display_name: text(&mut problems, &at, obj, "displayName"),
+                    customer_type: customer_type(&mut problems, &at, obj),
+                },
+            ));
         }
-        for (id, line) in &self.product_lines {
-            check_id(&mut out, "product line", id);
-            check_customer_type(
-                &mut out,
-                &format!("payments.productLines.{id}"),
-                &line["customerType"],
-            );
-        }
-        for (id, p) in &self.products {
-            check_id(&mut out, "product", id);
+        let mut products = Vec::new();
+        for (id, raw) in raw_products {
             let at = format!("payments.products.{id}");
-            check_customer_type(&mut out, &at, &p["customerType"]);
-            if let Some(line) = p.get("productLineId").and_then(Value::as_str) {
-                match self.product_lines.get(line) {
-                    None => out.push(format!(
+            check_id(&mut problems, "product", &id);
+            let Some(obj) = object(&mut problems, &at, &raw) else {
+                continue;
+            };
+            let product = parse_product(&mut problems, &at, &id, obj);
+            if let Some(line) = &product.product_line_id {
+                match find(&product_lines, line) {
+                    None => problems.push(format!(
                         "{at}.productLineId: product line {line:?} does not exist"
                     )),
-                    Some(l) if l["customerType"] != p["customerType"] => {
-                        out.push(format!("{at}: customerType must match its product line's"))
+                    Some(l) if l.customer_type != product.customer_type => {
+                        problems.push(format!("{at}: customerType must match its product line's"))
                     }
                     _ => {}
                 }
             }
-            match &p["prices"] {
-                Value::String(s) if s == "include-by-default" => {}
-                Value::Object(prices) => {
-                    for (price_id, price) in prices {
-                        check_id(&mut out, "price", price_id);
-                        check_price(&mut out, &format!("{at}.prices.{price_id}"), price);
-                    }
-                }
-                _ => out.push(format!(
-                    "{at}.prices must be an object or \"include-by-default\""
-                )),
-            }
-            for (item_id, inc) in p["includedItems"].as_object().into_iter().flatten() {
-                check_included(&mut out, &format!("{at}.includedItems.{item_id}"), inc);
-            }
+            products.push((id, product));
         }
-        out
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Catalog {
+            test_mode,
+            block_new_purchases,
+            items,
+            products,
+            product_lines,
+        })
+    }
+
+    /// The rendered section in the config document's camelCase form (`GET internal/config`).
+    pub fn to_json(&self) -> Value {
+        let items: Map<String, Value> = self
+            .items
+            .iter()
+            .map(|(id, i)| {
+                let v = json!({ "displayName": i.display_name, "customerType": i.customer_type.as_str() });
+                (id.clone(), v)
+            })
+            .collect();
+        let products: Map<String, Value> = self
+            .products
+            .iter()
+            .map(|(id, p)| (id.clone(), p.snapshot.clone()))
+            .collect();
+        let product_lines: Map<String, Value> = self
+            .product_lines
+            .iter()
+            .map(|(id, l)| {
+                let v = json!({ "displayName": l.display_name, "customerType": l.customer_type.as_str() });
+                (id.clone(), v)
+            })
+            .collect();
+        json!({
+            "testMode": self.test_mode,
+            "blockNewPurchases": self.block_new_purchases,
+            "items": items,
+            "products": products,
+            "productLines": product_lines,
+        })
     }
 }
 
+fn object<'a>(
+    problems: &mut Vec<String>,
+    at: &str,
+    v: &'a Value,
+) -> Option<&'a Map<String, Value>> {
+    let obj = v.as_object();
+    if obj.is_none() {
+        problems.push(format!("{at} must be an object, not {v}"));
+    }
+    obj
+}
+
+/// An optional string field; another type is a problem.
+fn text(
+    problems: &mut Vec<String>,
+    at: &str,
+    obj: &Map<String, Value>,
+    key: &str,
+) -> Option<String> {
+    match obj.get(key) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(v) => {
+            problems.push(format!("{at}.{key} must be a string, not {v}"));
+            None
+        }
+    }
+}
+
+/// An optional boolean field; another type is a problem.
+fn boolean(problems: &mut Vec<String>, at: &str, obj: &Map<String, Value>, key: &str) -> bool {
+    match obj.get(key) {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(v) => {
+            problems.push(format!("{at}.{key} must be true or false, not {v}"));
+            false
+        }
+    }
+}
+
+/// `customerType`, default `user`.
+fn customer_type(problems: &mut Vec<String>, at: &str, obj: &Map<String, Value>) -> CustomerType {
+    match obj.get("customerType") {
+        None | Some(Value::Null) => CustomerType::User,
+        Some(v) => v.as_str().and_then(CustomerType::parse).unwrap_or_else(|| {
+            problems.push(format!(
+                "{at}.customerType must be one of user, team, custom"
+            ));
+            CustomerType::User
+        }),
+    }
+}
+
+fn parse_product(
+    problems: &mut Vec<String>,
+    at: &str,
+    id: &str,
+    obj: &Map<String, Value>,
+) -> Product {
+    let raw = Value::Object(obj.clone());
+    let product_line_id = ["productLineId", "catalogId", "groupId"]
+        .iter()
+        .find_map(|k| obj.get(*k).filter(|v| !v.is_null()).map(|v| (k, v)))
+        .and_then(|(k, v)| match v.as_str() {
+            Some(s) => Some(s.to_string()),
+            None => {
+                problems.push(format!("{at}.{k} must be a string"));
+                None
+            }
+        });
+    let add_on_to = match obj.get("isAddOnTo") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => None,
+        Some(Value::Object(m)) if m.values().all(|v| *v == true) => {
+            Some(m.keys().cloned().collect())
+        }
+        Some(_) => {
+            problems.push(format!(
+                "{at}.isAddOnTo must be false or {{<productId>: true, …}}"
+            ));
+            None
+        }
+    };
+    let prices = match obj.get("prices") {
+        None | Some(Value::Null) => Prices::Listed(vec![]),
+        Some(Value::String(s)) if s == "include-by-default" => Prices::IncludeByDefault,
+        Some(Value::Object(listed)) => Prices::Listed(
+            listed
+                .iter()
+                .map(|(price_id, price)| {
+                    check_id(problems, "price", price_id);
+                    let price_at = format!("{at}.prices.{price_id}");
+                    check_price(problems, &price_at, price);
+                    let interval_ms = interval_ms(&price["interval"]);
+                    (
+                        price_id.clone(),
+                        Price {
+                            raw: price.clone(),
+                            interval_ms,
+                        },
+                    )
+                })
+                .collect(),
+        ),
+        Some(_) => {
+            problems.push(format!(
+                "{at}.prices must be an object or \"include-by-default\""
+            ));
+            Prices::Listed(vec![])
+        }
+    };
+    let mut included_items = Vec::new();
+    match obj.get("includedItems") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(m)) => {
+            for (item_id, inc) in m {
+                let inc_at = format!("{at}.includedItems.{item_id}");
+                if let Some(inc) = parse_included(problems, &inc_at, inc) {
+                    included_items.push((item_id.clone(), inc));
+                }
+            }
+        }
+        Some(v) => problems.push(format!("{at}.includedItems must be an object, not {v}")),
+    }
+    for (key, kind) in [("freeTrial", "interval"), ("free_trial", "interval")] {
+        if let Some(v) = obj.get(key).filter(|v| !v.is_null()) {
+            if !is_interval(v) {
+                problems.push(format!(
+                    "{at}.{key} must be an {kind} [count, \"day\"|\"week\"|\"month\"|\"year\"]"
+                ));
+            }
+        }
+    }
+    Product {
+        display_name: text(problems, at, obj, "displayName").unwrap_or_else(|| id.to_string()),
+        customer_type: customer_type(problems, at, obj),
+        product_line_id,
+        add_on_to,
+        stackable: boolean(problems, at, obj, "stackable"),
+        server_only: boolean(problems, at, obj, "serverOnly"),
+        prices,
+        included_items,
+        snapshot: render_product(id, &raw),
+    }
+}
+
+/// `{quantity: integer, repeat?: "never" | interval, expires?: never | when-purchase-expires |
+/// when-repeated}`; anything else (a bare number, say) is a problem.
+fn parse_included(problems: &mut Vec<String>, at: &str, v: &Value) -> Option<IncludedItem> {
+    let Some(obj) = v.as_object() else {
+        problems.push(format!(
+            "{at} must be an object {{\"quantity\": <integer>, \"repeat\"?, \"expires\"?}}, not {v}"
+        ));
+        return None;
+    };
+    let quantity = match obj.get("quantity") {
+        None | Some(Value::Null) => Some(0),
+        Some(q) => q.as_i64(),
+    };
+    if quantity.is_none() {
+        problems.push(format!("{at}.quantity must be an integer"));
+    }
+    let repeat = obj.get("repeat").cloned().unwrap_or(json!("never"));
+    let repeat_ms = if repeat == "never" {
+        Some(None)
+    } else {
+        interval_ms(&repeat)
+            .filter(|_| is_interval(&repeat))
+            .map(Some)
+    };
+    if repeat_ms.is_none() {
+        problems.push(format!("{at}.repeat must be \"never\" or an interval"));
+    }
+    let expires = match obj.get("expires").and_then(Value::as_str) {
+        None if obj.get("expires").is_none_or(Value::is_null) => Some(Expires::WhenRepeated),
+        Some("never") => Some(Expires::Never),
+        Some("when-purchase-expires") => Some(Expires::WhenPurchaseExpires),
+        Some("when-repeated") => Some(Expires::WhenRepeated),
+        _ => None,
+    };
+    if expires.is_none() {
+        problems.push(format!(
+            "{at}.expires must be never, when-purchase-expires or when-repeated"
+        ));
+    }
+    Some(IncludedItem {
+        quantity: quantity?,
+        repeat_ms: repeat_ms?,
+        expires: expires?,
+    })
+}
+
 /// A config product with the original's defaults filled in (its snapshot form).
-pub fn render_product(id: &str, p: &Value) -> Value {
+fn render_product(id: &str, p: &Value) -> Value {
     let mut out = p.as_object().cloned().unwrap_or_default();
     out.entry("displayName").or_insert(json!(id));
     out.entry("customerType").or_insert(json!("user"));
@@ -178,14 +533,6 @@ fn check_id(out: &mut Vec<String>, what: &str, id: &str) {
     }
 }
 
-fn check_customer_type(out: &mut Vec<String>, at: &str, v: &Value) {
-    if !v.as_str().is_some_and(|t| CUSTOMER_TYPES.contains(&t)) {
-        out.push(format!(
-            "{at}.customerType must be one of user, team, custom"
-        ));
-    }
-}
-
 pub fn is_interval(v: &Value) -> bool {
     matches!(v.as_array().map(Vec::as_slice), Some([Value::Number(n), Value::String(u)]) if n.as_u64().is_some() && INTERVAL_UNITS.contains(&u.as_str()))
 }
@@ -224,23 +571,6 @@ pub fn check_price(out: &mut Vec<String>, at: &str, price: &Value) {
     }
     if currencies == 0 {
         out.push(format!("{at}: At least one currency is required"));
-    }
-}
-
-fn check_included(out: &mut Vec<String>, at: &str, inc: &Value) {
-    if !inc["quantity"].is_i64() && !inc["quantity"].is_u64() {
-        out.push(format!("{at}.quantity must be an integer"));
-    }
-    if !(inc["repeat"] == "never" || is_interval(&inc["repeat"])) {
-        out.push(format!("{at}.repeat must be \"never\" or an interval"));
-    }
-    if !["never", "when-purchase-expires", "when-repeated"]
-        .iter()
-        .any(|e| inc["expires"] == *e)
-    {
-        out.push(format!(
-            "{at}.expires must be never, when-purchase-expires or when-repeated"
-        ));
     }
 }
 
@@ -348,11 +678,12 @@ mod tests {
     }
 
     #[test]
-    fn rendering_fills_defaults_and_validates() {
-        let c = Catalog::render(&json!({ "payments": {
+    fn parsing_fills_defaults_and_validates() {
+        let c = Catalog::parse(&json!({ "payments": {
             "items": { "credits": { "customerType": "user" } },
             "products": { "pro": { "prices": { "monthly": { "USD": "10", "interval": [1, "month"] } }, "includedItems": { "credits": { "quantity": 100 } } } }
-        }}));
+        }}))
+        .unwrap();
         assert!(c.test_mode);
         assert_eq!(
             super::price_label(&json!({ "USD": "10", "interval": [1, "month"] })),
@@ -365,15 +696,28 @@ mod tests {
             "€2.50 every 3 months · 7-day free trial"
         );
         assert_eq!(super::price_label(&json!({ "JPY": "500" })), "¥500");
+        let pro = c.product("pro").unwrap();
         assert_eq!(
-            c.products["pro"]["includedItems"]["credits"]["expires"],
+            pro.snapshot["includedItems"]["credits"]["expires"],
             "when-repeated"
         );
-        assert_eq!(c.items["credits"]["displayName"], "credits");
-        assert!(c.problems().is_empty(), "{:?}", c.problems());
-        let bad = Catalog::render(
-            &json!({ "payments": { "products": { "x": { "productLineId": "nope", "prices": { "p": { "interval": [1, "month"] } } } } } }),
+        assert_eq!(pro.included_items[0].1.expires, Expires::WhenRepeated);
+        assert_eq!(
+            pro.interval_prices()[0].1.interval_ms,
+            Some(30 * 86_400_000)
         );
-        assert_eq!(bad.problems().len(), 2, "{:?}", bad.problems());
+        assert_eq!(c.item("credits").unwrap().display_name, "credits");
+        let bad = Catalog::parse(
+            &json!({ "payments": { "products": { "x": { "productLineId": "nope", "prices": { "p": { "interval": [1, "month"] } } } } } }),
+        )
+        .unwrap_err();
+        assert_eq!(bad.len(), 2, "{bad:?}");
+        // A bare number where an included item's object belongs is refused, not read as 0.
+        let bare = Catalog::parse(
+            &json!({ "payments": { "products": { "x": { "prices": {}, "includedItems": { "credits": 100 } } } } }),
+        )
+        .unwrap_err();
+        assert_eq!(bare.len(), 1, "{bare:?}");
+        assert!(bare[0].starts_with("payments.products.x.includedItems.credits must be an object"));
     }
 }

@@ -2,6 +2,7 @@
 //! A change that must not overdraw is one conditional write (or, off the fast path, a check and a
 //! write under the customer's lock), so concurrent decrements can never take a balance below zero.
 
+use super::config::Item;
 use super::Payments;
 use super::{
     batch, customers, insufficient_quantity, item_customer_type_mismatch, item_not_found, ledger,
@@ -17,7 +18,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
 
 pub fn routes<S>() -> Router<S>
@@ -37,7 +38,8 @@ where
         )
 }
 
-/// Checks the item exists for this customer type and the customer exists; returns the item config.
+/// Checks the item exists for this customer type and the customer exists; returns the item config
+/// (ITEM_NOT_FOUND, ITEM_CUSTOMER_TYPE_DOES_NOT_MATCH, or the customer's not-found error).
 pub async fn resolve(
     state: &Kernel,
     payments: &Payments,
@@ -45,15 +47,14 @@ pub async fn resolve(
     customer_type: &str,
     customer_id: &str,
     item_id: &str,
-) -> ApiResult<Value> {
+) -> ApiResult<Item> {
     customers::check_type(customer_type)?;
     let catalog = payments.catalog(state, project_id).await?;
     let item = catalog
-        .items
-        .get(item_id)
+        .item(item_id)
         .cloned()
         .ok_or_else(|| item_not_found(item_id))?;
-    let item_type = item["customerType"].as_str().unwrap_or("user");
+    let item_type = item.customer_type.as_str();
     if item_type != customer_type {
         return Err(
             item_customer_type_mismatch(item_id, customer_id, item_type, customer_type).into(),
@@ -108,7 +109,7 @@ async fn read(
     let now = now_ms();
     let quantity = ledger::load(&mut conn, key, now).await?.state.value_at(now);
     Ok(json_ok(
-        json!({ "id": item_id, "display_name": item["displayName"], "quantity": quantity }),
+        json!({ "id": item_id, "display_name": item.display_name, "quantity": quantity }),
     ))
 }
 

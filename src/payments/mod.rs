@@ -15,11 +15,12 @@ use crate::auth::context::ApiState;
 use crate::http::error::KnownError;
 pub(crate) use crate::http::known::known;
 use crate::http::known::KnownCode;
-use crate::http::ApiResult;
+use crate::http::{ApiError, ApiResult};
 use crate::kernel::Kernel;
 use crate::store::recent::Recent;
 use crate::store::Store;
 use axum::extract::FromRef;
+use axum::http::StatusCode;
 use axum::Router;
 use config::Catalog;
 use serde_json::json;
@@ -47,7 +48,17 @@ impl Payments {
             return Ok(c);
         }
         let document = crate::projects::document::load_merged(k.db(), project_id).await?;
-        Ok(self.catalogs.put(project_id, Catalog::render(&document)))
+        // Writes are checked, so this fails only for a document stored before they were.
+        let catalog = Catalog::parse(&document).map_err(|problems| {
+            ApiError::text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!(
+                    "The project's payments config is invalid; save a corrected one:\n  - {}",
+                    problems.join("\n  - ")
+                ),
+            )
+        })?;
+        Ok(self.catalogs.put(project_id, catalog))
     }
 
     /// Called after this process changes a project's config document.

@@ -100,13 +100,13 @@ impl Chosen {
 
     /// A catalog product by id (as the server sees it: server-only products included).
     pub fn from_catalog(catalog: &Catalog, id: &str) -> ApiResult<Chosen> {
-        let Some(p) = catalog.products.get(id) else {
-            let context = catalog.items.contains_key(id).then_some("item_exists");
+        let Some(p) = catalog.product(id) else {
+            let context = catalog.item(id).is_some().then_some("item_exists");
             return Err(product_does_not_exist(id, context).into());
         };
         Ok(Chosen {
             product_id: Some(id.to_string()),
-            snapshot: p.clone(),
+            snapshot: p.snapshot.clone(),
         })
     }
 }
@@ -595,16 +595,14 @@ fn switch_options(
         .iter()
         .filter(|(id, p)| {
             id.as_str() != current
-                && p["customerType"] == customer_type
-                && !(client && p["serverOnly"] == true)
-                && p["productLineId"] == line
-                && !p["isAddOnTo"].is_object()
-                && p["prices"].as_object().is_some_and(|prices| {
-                    prices.values().any(|price| price.get("interval").is_some())
-                })
+                && p.customer_type == customer_type
+                && !(client && p.server_only)
+                && p.product_line_id.as_deref() == Some(line)
+                && p.add_on_to.is_none()
+                && !p.interval_prices().is_empty()
         })
         .map(|(id, p)| {
-            let mut only_recurring = p.clone();
+            let mut only_recurring = p.snapshot.clone();
             if let Some(prices) = only_recurring["prices"].as_object_mut() {
                 prices.retain(|_, price| price.get("interval").is_some());
             }

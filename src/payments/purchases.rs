@@ -285,7 +285,7 @@ pub async fn inspect(state: &Kernel, payments: &Payments, full_code: &str) -> Ap
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
     let conflicting = match snapshot["productLineId"].as_str() {
-        Some(line) if recurring && catalog.product_lines.contains_key(line) => owned
+        Some(line) if recurring && catalog.product_line(line).is_some() => owned
             .iter()
             .filter(|(key, o)| o.snapshot["productLineId"] == line && !bases.contains(key))
             .map(|(key, o)| {
@@ -298,10 +298,7 @@ pub async fn inspect(state: &Kernel, payments: &Payments, full_code: &str) -> Ap
     let item_names = catalog
         .items
         .iter()
-        .map(|(id, item)| {
-            let name = item["displayName"].as_str().unwrap_or(id);
-            (id.clone(), name.to_string())
-        })
+        .map(|(id, item)| (id.clone(), item.display_name.clone()))
         .collect();
     Ok(Checkout {
         project: pc.project,

@@ -6,7 +6,7 @@
 //! Stripe is wired in, a subscription bought through test-mode checkout switches in place, since
 //! there is nothing to charge; granted subscriptions refuse as in the original (docs/compat.md).
 
-use super::config::Catalog;
+use super::config::{Catalog, Product};
 use super::products::{ownership, purchases_of, Purchase};
 use super::Payments;
 use super::{customers, new_purchases_blocked};
@@ -20,7 +20,7 @@ use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
 
 pub fn routes<S>() -> Router<S>
@@ -48,37 +48,20 @@ fn refuse(message: &str) -> ApiError {
     ApiError::bad_request(message)
 }
 
-fn include_by_default(product: &Value) -> bool {
-    product["prices"] == "include-by-default"
-}
-
-/// The price ids of a product that recur (have an interval), in config order.
-fn interval_prices(product: &Value) -> Vec<(&String, &Value)> {
-    product["prices"]
-        .as_object()
-        .map(|p| {
-            p.iter()
-                .filter(|(_, v)| v.get("interval").is_some())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The rules that need only the catalog (steps 3–9 of the original's order).
 fn check_products<'c>(
     catalog: &'c Catalog,
     customer_type: &str,
     from_id: &str,
     to_id: &str,
-) -> ApiResult<(&'c Value, &'c Value)> {
-    let (Some(from), Some(to)) = (catalog.products.get(from_id), catalog.products.get(to_id))
-    else {
+) -> ApiResult<(&'c Product, &'c Product)> {
+    let (Some(from), Some(to)) = (catalog.product(from_id), catalog.product(to_id)) else {
         return Err(refuse("Product not found."));
     };
-    if from["customerType"] != customer_type || to["customerType"] != customer_type {
+    if from.customer_type != customer_type || to.customer_type != customer_type {
         return Err(refuse("Product customer type does not match."));
     }
-    if !from["productLineId"].is_string() || from["productLineId"] != to["productLineId"] {
+    if from.product_line_id.is_none() || from.product_line_id != to.product_line_id {
         return Err(refuse(
             "Products must be in the same product line to switch.",
         ));
@@ -86,17 +69,17 @@ fn check_products<'c>(
     if from_id == to_id {
         return Err(refuse("Product is already active."));
     }
-    if to["isAddOnTo"].as_object().is_some_and(|m| !m.is_empty()) {
+    if to.add_on_to.as_ref().is_some_and(|bases| !bases.is_empty()) {
         return Err(refuse(
             "Add-on products cannot be selected for plan switching.",
         ));
     }
-    if include_by_default(to) {
+    if to.include_by_default() {
         return Err(refuse(
             "Include-by-default products cannot be selected for plan switching.",
         ));
     }
-    if !include_by_default(from) && interval_prices(from).is_empty() {
+    if !from.include_by_default() && from.interval_prices().is_empty() {
         return Err(refuse("This subscription cannot be switched."));
     }
     Ok((from, to))
@@ -106,7 +89,7 @@ fn check_products<'c>(
 fn find_subscription(
     purchases: &[Purchase],
     from_id: &str,
-    line: &Value,
+    line: &str,
     now: i64,
 ) -> ApiResult<Option<Purchase>> {
     let backed_by_subscription = |key: &str| {
@@ -116,7 +99,7 @@ fn find_subscription(
     };
     let other_ownership = ownership(purchases, now)
         .iter()
-        .any(|(key, o)| &o.snapshot["productLineId"] == line && !backed_by_subscription(key));
+        .any(|(key, o)| o.snapshot["productLineId"] == line && !backed_by_subscription(key));
     if other_ownership {
         return Err(refuse(
             "Customer already has a one-time purchase in this product line",
@@ -173,34 +156,34 @@ async fn switch(
     let subscription = find_subscription(
         &purchases,
         &body.from_product_id,
-        &from["productLineId"],
+        from.product_line_id.as_deref().unwrap_or_default(),
         now,
     )?;
     // Only a test-mode subscription can change without a payment provider to charge the change.
     let subscription = match subscription {
         Some(s) if s.creation_source == "TEST_MODE" && catalog.test_mode => s,
         Some(_) => return Err(refuse("This subscription cannot be switched.")),
-        None if include_by_default(from) => {
+        None if from.include_by_default() => {
             return Err(super::default_payment_method_required(&customer_type, &customer_id).into())
         }
         None => return Err(refuse("This subscription cannot be switched.")),
     };
-    let prices = interval_prices(to);
+    let prices = to.interval_prices();
     let (price_id, price) = match &body.price_id {
         Some(id) => prices.into_iter().find(|(p, _)| *p == id),
         None => prices.into_iter().next(),
     }
     .ok_or_else(|| refuse("Price not found for target product."))?;
-    if price.get("USD").is_none() {
+    if price.amount("USD").is_none() {
         return Err(refuse("Target price must include a USD amount."));
     }
-    if body.quantity.is_some_and(|q| q != 1) && to["stackable"] != true {
+    if body.quantity.is_some_and(|q| q != 1) && !to.stackable {
         return Err(refuse("This product is not stackable; quantity must be 1"));
     }
     let quantity = body.quantity.unwrap_or(subscription.quantity);
     sqlx::query("UPDATE purchases SET product_id = $1, product = $2, price_id = $3, quantity = $4 WHERE id = $5")
         .bind(&body.to_product_id)
-        .bind(to.to_string())
+        .bind(to.snapshot.to_string())
         .bind(price_id)
         .bind(quantity)
         .bind(&subscription.id)

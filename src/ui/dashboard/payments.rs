@@ -13,7 +13,7 @@ use crate::http::known::KnownCode;
 use crate::http::{ApiError, ApiResult};
 use crate::kernel::Kernel;
 use crate::payments::batch;
-use crate::payments::config::{is_valid_id, price_label, Catalog, CUSTOMER_TYPES};
+use crate::payments::config::{is_valid_id, price_label, Catalog, Prices, Product, CUSTOMER_TYPES};
 use crate::payments::ledger::{self, BalanceKey};
 use crate::payments::products::{self, iso, ownership, purchases_of, Chosen};
 use crate::payments::transactions::{self, Filter};
@@ -98,10 +98,10 @@ pub(super) fn checkout_dialog(
     customer: Option<(&str, &str)>,
     product: Option<&str>,
 ) -> Markup {
-    let products: Vec<(&String, &Value)> = catalog
+    let products: Vec<&(String, Product)> = catalog
         .products
         .iter()
-        .filter(|(_, p)| customer.is_none_or(|(t, _)| p["customerType"] == t))
+        .filter(|(_, p)| customer.is_none_or(|(t, _)| p.customer_type == t))
         .collect();
     html! {
         details.checkout {
@@ -127,7 +127,7 @@ pub(super) fn checkout_dialog(
                     None => {
                         label { "Product" }
                         select name="product_id" {
-                            @for (id, p) in &products { option value=(id) { (name_of(p, id)) } }
+                            @for (id, p) in products { option value=(id) { (p.display_name) } }
                         }
                     }
                 }
@@ -216,7 +216,7 @@ fn catalog_markup(
                 table id="items" {
                     tr { th { "ID" } th { "Name" } th { "Customer type" } th {} }
                     @for (id, item) in &catalog.items {
-                        tr { td { code { (id) } } td { (name_of(item, id)) } td { (item["customerType"].as_str().unwrap_or("")) } td { (delete("item", id)) } }
+                        tr { td { code { (id) } } td { (item.display_name) } td { (item.customer_type.as_str()) } td { (delete("item", id)) } }
                     }
                 }
                 form method="post" action=(action) {
@@ -236,7 +236,7 @@ fn catalog_markup(
                 table id="product-lines" {
                     tr { th { "ID" } th { "Name" } th { "Customer type" } th {} }
                     @for (id, line) in &catalog.product_lines {
-                        tr { td { code { (id) } } td { (name_of(line, id)) } td { (line["customerType"].as_str().unwrap_or("")) } td { (delete("line", id)) } }
+                        tr { td { code { (id) } } td { (line.display_name.as_deref().unwrap_or(id)) } td { (line.customer_type.as_str()) } td { (delete("line", id)) } }
                     }
                 }
                 form method="post" action=(action) {
@@ -257,16 +257,17 @@ fn catalog_markup(
                     @for (id, p) in &catalog.products {
                         tr {
                             td { code { (id) } }
-                            td { (name_of(p, id)) @if let Some(line) = p["productLineId"].as_str() { br; span.muted { "line " (line) } } }
-                            td { (p["customerType"].as_str().unwrap_or("")) }
+                            td { (p.display_name) @if let Some(line) = &p.product_line_id { br; span.muted { "line " (line) } } }
+                            td { (p.customer_type.as_str()) }
                             td {
-                                @if let Some(prices) = p["prices"].as_object() {
-                                    @for price in prices.values() { (price_label(price)) br; }
-                                } @else { span.muted { "included by default" } }
+                                @match &p.prices {
+                                    Prices::Listed(prices) => { @for (_, price) in prices { (price_label(&price.raw)) br; } }
+                                    Prices::IncludeByDefault => { span.muted { "included by default" } }
+                                }
                             }
                             td {
-                                @for (item, inc) in p["includedItems"].as_object().into_iter().flatten() {
-                                    (inc["quantity"]) " × " (item) br;
+                                @for (item, inc) in &p.included_items {
+                                    (inc.quantity) " × " (item) br;
                                 }
                             }
                             td { (checkout_dialog(admin, project, catalog, None, Some(id))) (delete("product", id)) }
@@ -284,7 +285,7 @@ fn catalog_markup(
                     label for="product-line" { "Product line" }
                     select id="product-line" name="product_line_id" {
                         option value="" { "(none)" }
-                        @for id in catalog.product_lines.keys() { option value=(id) selected[d("product_line_id") == *id] { (id) } }
+                        @for (id, _) in &catalog.product_lines { option value=(id) selected[d("product_line_id") == *id] { (id) } }
                     }
                     label { input type="checkbox" name="stackable" checked[!d("stackable").is_empty()]; " Stackable (can be bought more than once)" }
                     label { input type="checkbox" name="server_only" checked[!d("server_only").is_empty()]; " Server only (clients cannot buy it)" }
@@ -591,7 +592,7 @@ async fn customer_markup(
     for (item_id, item) in catalog
         .items
         .iter()
-        .filter(|(_, i)| i["customerType"] == customer_type)
+        .filter(|(_, i)| i.customer_type == customer_type)
     {
         let key = BalanceKey {
             project_id: &project.id,
@@ -600,11 +601,7 @@ async fn customer_markup(
             item_id,
         };
         let quantity = ledger::load(&mut conn, key, now).await?.state.value_at(now);
-        balances.push((
-            item_id.clone(),
-            name_of(item, item_id).to_string(),
-            quantity,
-        ));
+        balances.push((item_id.clone(), item.display_name.clone(), quantity));
     }
     let purchases = purchases_of(&mut conn, &project.id, customer_type, customer_id).await?;
     drop(conn);
@@ -617,10 +614,10 @@ async fn customer_markup(
     let (txns, _) = transactions::list_page(state, &project.id, &filter, None, 20).await?;
     let here = customer_path(project, customer_type, customer_id);
     let csrf = admin.csrf_token();
-    let grantable: Vec<(&String, &Value)> = catalog
+    let grantable: Vec<&(String, Product)> = catalog
         .products
         .iter()
-        .filter(|(_, p)| p["customerType"] == customer_type)
+        .filter(|(_, p)| p.customer_type == customer_type)
         .collect();
     Ok(layout(
         &label,
@@ -669,7 +666,7 @@ async fn customer_markup(
                     form method="post" action={ (here) "/grant" } {
                         input type="hidden" name="csrf" value=(csrf);
                         label for="grant-product" { "Product" }
-                        select id="grant-product" name="product_id" { @for (id, p) in &grantable { option value=(id) { (name_of(p, id)) } } }
+                        select id="grant-product" name="product_id" { @for (id, p) in &grantable { option value=(id) { (p.display_name) } } }
                         label for="grant-quantity" { "Quantity" }
                         input id="grant-quantity" type="text" name="quantity" value="1" inputmode="numeric";
                         button type="submit" { "Grant product" }
