@@ -224,3 +224,16 @@ fn the_check_catches_what_it_must() {
         ]
     );
 }
+
+/// Pages call domain functions; the SQL on a capability's tables lives in that capability.
+#[test]
+fn pages_run_no_sql_of_their_own() {
+    let mut modules = BTreeMap::new();
+    sources(Path::new("src/ui"), &mut modules);
+    let with_sql: Vec<&String> = modules
+        .iter()
+        .filter(|(_, source)| source.contains("sqlx::"))
+        .map(|(module, _)| module)
+        .collect();
+    assert!(with_sql.is_empty(), "pages with SQL: {with_sql:?}");
+}

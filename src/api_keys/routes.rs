@@ -448,38 +448,20 @@ async fn scanner_revoke(
     Ok(success())
 }
 
-/// Members of a team holding $manage_api_keys, with their primary emails.
+/// Members of a team holding $manage_api_keys, with their primary emails (three reads, not
+/// three per member).
 async fn team_key_managers(
     state: &Kernel,
     project_id: &str,
     team_id: &str,
 ) -> ApiResult<Vec<(String, String)>> {
-    let rows =
-        sqlx::query("SELECT user_id FROM team_members WHERE project_id = $1 AND team_id = $2")
-            .bind(project_id)
-            .bind(team_id)
-            .fetch_all(state.db())
-            .await?;
-    let mut out = Vec::new();
-    for r in rows {
-        use sqlx::Row;
-        let user_id: String = r.try_get("user_id")?;
-        if crate::permissions::has_team_permission(
-            state.db(),
-            project_id,
-            team_id,
-            &user_id,
-            MANAGE_API_KEYS,
-        )
+    let db = state.db();
+    let holders =
+        crate::permissions::holders_in_team(db, project_id, team_id, MANAGE_API_KEYS).await?;
+    let managers: Vec<String> = teams::member_ids(db, project_id, team_id)
         .await?
-        {
-            if let Some(email) = crate::users::find(state.db(), project_id, &user_id)
-                .await?
-                .and_then(|u| u.primary_email)
-            {
-                out.push((user_id, email));
-            }
-        }
-    }
-    Ok(out)
+        .into_iter()
+        .filter(|id| holders.contains(id))
+        .collect();
+    crate::contact_channels::primary_emails(db, project_id, &managers).await
 }

@@ -20,6 +20,33 @@ pub struct ContactChannel {
     pub used_for_auth: bool,
 }
 
+/// The primary email of each of `user_ids` that has one, in one read: `(user_id, email)`.
+pub async fn primary_emails(
+    db: &sqlx::AnyPool,
+    project_id: &str,
+    user_ids: &[String],
+) -> ApiResult<Vec<(String, String)>> {
+    if user_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let placeholders: Vec<String> = (2..user_ids.len() + 2).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT user_id, value FROM contact_channels
+         WHERE project_id = $1 AND type = 'email' AND is_primary = 1 AND user_id IN ({})
+         ORDER BY user_id",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(project_id);
+    for id in user_ids {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(db).await?;
+    Ok(rows
+        .iter()
+        .map(|r| Ok((r.try_get("user_id")?, r.try_get("value")?)))
+        .collect::<Result<_, sqlx::Error>>()?)
+}
+
 impl ContactChannel {
     fn from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<ContactChannel> {
         Ok(ContactChannel {

@@ -175,3 +175,33 @@ pub fn item_json(r: &sqlx::any::AnyRow) -> ApiResult<Value> {
     }
     Ok(v)
 }
+
+/// One email of the outbox as the dashboard lists it.
+pub struct OutboxRow {
+    pub recipient: String,
+    pub subject: String,
+    pub status: String,
+    pub attempts: i64,
+    pub error: Option<String>,
+}
+
+/// The project's latest `limit` emails, newest first.
+pub async fn recent(db: &sqlx::AnyPool, project_id: &str, limit: i64) -> ApiResult<Vec<OutboxRow>> {
+    let rows = sqlx::query("SELECT recipient, subject, status, attempts, server_error FROM emails WHERE project_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
+        .bind(project_id)
+        .bind(limit)
+        .fetch_all(db)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            use sqlx::Row;
+            Ok(OutboxRow {
+                recipient: r.try_get("recipient")?,
+                subject: r.try_get("subject")?,
+                status: r.try_get("status")?,
+                attempts: r.try_get("attempts")?,
+                error: r.try_get("server_error")?,
+            })
+        })
+        .collect()
+}

@@ -78,3 +78,26 @@ pub async fn ensure_exists(
         _ => Ok(()),
     }
 }
+
+/// Custom customer ids matching `query` (case-insensitive substring), up to `limit`: custom
+/// customers exist through what they bought or were given.
+pub async fn search_custom(
+    db: &sqlx::AnyPool,
+    project_id: &str,
+    query: &str,
+    limit: i64,
+) -> ApiResult<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT customer_id FROM purchases WHERE project_id = $1 AND customer_type = 'custom' AND LOWER(customer_id) LIKE $2 ESCAPE '\\'
+         UNION SELECT customer_id FROM item_changes WHERE project_id = $1 AND customer_type = 'custom' AND LOWER(customer_id) LIKE $2 ESCAPE '\\'
+         ORDER BY customer_id LIMIT $3",
+    )
+    .bind(project_id)
+    .bind(crate::store::like_pattern(query))
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|r| Ok(sqlx::Row::try_get(r, "customer_id")?))
+        .collect()
+}

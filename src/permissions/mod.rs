@@ -181,6 +181,54 @@ pub async fn has_team_permission(
         .contains(permission))
 }
 
+/// Direct grants of every user in a team, in one read: user id to permission ids.
+pub async fn team_grants(
+    db: &sqlx::AnyPool,
+    project_id: &str,
+    team_id: &str,
+) -> ApiResult<std::collections::BTreeMap<String, Vec<String>>> {
+    let rows = sqlx::query(
+        "SELECT user_id, permission_id FROM permission_grants WHERE project_id = $1 AND team_id = $2 ORDER BY permission_id",
+    )
+    .bind(project_id)
+    .bind(team_id)
+    .fetch_all(db)
+    .await?;
+    let mut out = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for r in rows {
+        out.entry(r.try_get("user_id")?)
+            .or_default()
+            .push(r.try_get("permission_id")?);
+    }
+    Ok(out)
+}
+
+/// The users whose grants in `team_id` imply `permission` (directly or through contained
+/// permissions): one read of the team's grants and one of the definitions, however many users.
+pub async fn holders_in_team(
+    db: &sqlx::AnyPool,
+    project_id: &str,
+    team_id: &str,
+    permission: &str,
+) -> ApiResult<BTreeSet<String>> {
+    let rows = sqlx::query(
+        "SELECT user_id, permission_id FROM permission_grants WHERE project_id = $1 AND team_id = $2",
+    )
+    .bind(project_id)
+    .bind(team_id)
+    .fetch_all(db)
+    .await?;
+    let catalog = Catalog::load(db, project_id).await?;
+    let mut holders = BTreeSet::new();
+    for r in rows {
+        let granted: String = r.try_get("permission_id")?;
+        if granted == permission || catalog.closure([granted.as_str()]).contains(permission) {
+            holders.insert(r.try_get("user_id")?);
+        }
+    }
+    Ok(holders)
+}
+
 /// Grants (idempotently) inside the caller's transaction.
 pub async fn grant(
     conn: &mut AnyConnection,

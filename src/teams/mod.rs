@@ -208,6 +208,67 @@ pub async fn is_member(
     Ok(row.is_some())
 }
 
+/// The user ids of a team's members.
+pub async fn member_ids(
+    db: &sqlx::AnyPool,
+    project_id: &str,
+    team_id: &str,
+) -> ApiResult<Vec<String>> {
+    let rows =
+        sqlx::query("SELECT user_id FROM team_members WHERE project_id = $1 AND team_id = $2")
+            .bind(project_id)
+            .bind(team_id)
+            .fetch_all(db)
+            .await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get("user_id"))
+        .collect::<Result<_, _>>()?)
+}
+
+/// A team's members as the dashboard lists them: `(user id, primary email or name or id)`, in
+/// the order they joined.
+pub async fn member_labels(
+    db: &sqlx::AnyPool,
+    project_id: &str,
+    team_id: &str,
+) -> ApiResult<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT u.id, COALESCE(c.value, u.display_name, u.id) AS label FROM team_members m
+         JOIN users u ON u.id = m.user_id
+         LEFT JOIN contact_channels c ON c.user_id = u.id AND c.project_id = u.project_id AND c.is_primary = 1
+         WHERE m.project_id = $1 AND m.team_id = $2 ORDER BY m.created_at, u.id",
+    )
+    .bind(project_id)
+    .bind(team_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("label")?)))
+        .collect::<Result<_, sqlx::Error>>()?)
+}
+
+/// The teams a user is a member of: `(team id, display name)`, oldest team first.
+pub async fn of_user(
+    db: &sqlx::AnyPool,
+    project_id: &str,
+    user_id: &str,
+) -> ApiResult<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT t.id, t.display_name FROM teams t JOIN team_members m ON m.team_id = t.id
+         WHERE m.project_id = $1 AND m.user_id = $2 ORDER BY t.created_at",
+    )
+    .bind(project_id)
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("display_name")?)))
+        .collect::<Result<_, sqlx::Error>>()?)
+}
+
 /// A team path/body id must be a UUID.
 pub fn check_team_id(team_id: &str) -> ApiResult<()> {
     if uuid::Uuid::parse_str(team_id).is_err() {

@@ -280,6 +280,40 @@ pub async fn find_by_auth_email(
         .map_err(ApiError::from)
 }
 
+/// How many users a project has.
+pub async fn count(db: &sqlx::AnyPool, project_id: &str) -> ApiResult<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE project_id = $1")
+            .bind(project_id)
+            .fetch_one(db)
+            .await?,
+    )
+}
+
+/// All of a project's users, and those signed up since each of two instants (ms since the
+/// epoch), counted in one pass.
+pub async fn sign_up_counts(
+    db: &sqlx::AnyPool,
+    project_id: &str,
+    since: [i64; 2],
+) -> ApiResult<(i64, [i64; 2])> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS total,
+            CAST(COALESCE(SUM(CASE WHEN signed_up_at >= $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS a,
+            CAST(COALESCE(SUM(CASE WHEN signed_up_at >= $3 THEN 1 ELSE 0 END), 0) AS BIGINT) AS b
+         FROM users WHERE project_id = $1",
+    )
+    .bind(project_id)
+    .bind(since[0])
+    .bind(since[1])
+    .fetch_one(db)
+    .await?;
+    Ok((
+        row.try_get("total")?,
+        [row.try_get("a")?, row.try_get("b")?],
+    ))
+}
+
 /// Records activity now (`now` in ms since the epoch), e.g. on a token refresh.
 pub async fn touch(db: &sqlx::AnyPool, user_id: &str, now: i64) -> ApiResult<()> {
     sqlx::query("UPDATE users SET last_active_at = $1 WHERE id = $2")

@@ -131,10 +131,7 @@ pub(crate) async fn owned_project(
 
 /// Creates a one-time setup link while the dashboard has no admin yet; None once one exists.
 pub async fn setup_link(state: &Kernel) -> ApiResult<Option<String>> {
-    let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE project_id = $1")
-        .bind(INTERNAL)
-        .fetch_one(state.db())
-        .await?;
+    let admins = crate::users::count(state.db(), INTERNAL).await?;
     if admins > 0 {
         return Ok(None);
     }

@@ -30,7 +30,6 @@ use axum::Router;
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use sqlx::Row;
 use std::sync::Arc;
 
 pub fn routes<S>() -> Router<S>
@@ -430,19 +429,9 @@ async fn find_customers(
         }
     }
     if kind.is_empty() || kind == "custom" {
-        // Custom customers exist through what they bought or were given.
-        let rows = sqlx::query(
-            "SELECT customer_id FROM purchases WHERE project_id = $1 AND customer_type = 'custom' AND LOWER(customer_id) LIKE $2 ESCAPE '\\'
-             UNION SELECT customer_id FROM item_changes WHERE project_id = $1 AND customer_type = 'custom' AND LOWER(customer_id) LIKE $2 ESCAPE '\\'
-             ORDER BY customer_id LIMIT $3",
-        )
-        .bind(&project.id)
-        .bind(crate::store::like_pattern(query))
-        .bind(CUSTOMERS_PER_TYPE)
-        .fetch_all(state.db())
-        .await?;
-        for r in rows {
-            let id: String = r.try_get("customer_id")?;
+        for id in
+            customers::search_custom(state.db(), &project.id, query, CUSTOMERS_PER_TYPE).await?
+        {
             out.push(("custom".into(), id.clone(), id));
         }
     }

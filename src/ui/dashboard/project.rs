@@ -48,24 +48,13 @@ struct Overview {
 }
 
 async fn overview(state: &Kernel, project: &Project) -> ApiResult<Overview> {
-    use sqlx::Row;
-    // One pass over the project's users for all three counts.
     let since = |days: i64| now_ms() - days * DAY_MS;
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS total,
-            CAST(COALESCE(SUM(CASE WHEN signed_up_at >= $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS week,
-            CAST(COALESCE(SUM(CASE WHEN signed_up_at >= $3 THEN 1 ELSE 0 END), 0) AS BIGINT) AS month
-         FROM users WHERE project_id = $1",
-    )
-    .bind(&project.id)
-    .bind(since(7))
-    .bind(since(30))
-    .fetch_one(state.db())
-    .await?;
+    let (users, [week, month]) =
+        crate::users::sign_up_counts(state.db(), &project.id, [since(7), since(30)]).await?;
     Ok(Overview {
-        users: row.try_get("total")?,
-        sign_ups_7d: row.try_get("week")?,
-        sign_ups_30d: row.try_get("month")?,
+        users,
+        sign_ups_7d: week,
+        sign_ups_30d: month,
         key_sets: keys::list_key_sets(state.db(), &project.id).await?,
     })
 }

@@ -23,7 +23,6 @@ use axum::Router;
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sqlx::Row;
 use std::sync::Arc;
 
 pub fn routes<S>() -> Router<S>
@@ -45,32 +44,6 @@ where
             "/dashboard/projects/{project_id}/settings/oauth",
             post(save_oauth),
         )
-}
-
-struct OutboxRow {
-    recipient: String,
-    subject: String,
-    status: String,
-    attempts: i64,
-    error: Option<String>,
-}
-
-async fn outbox_rows(state: &Kernel, project_id: &str) -> ApiResult<Vec<OutboxRow>> {
-    let rows = sqlx::query("SELECT recipient, subject, status, attempts, server_error FROM emails WHERE project_id = $1 ORDER BY created_at DESC, id DESC LIMIT 20")
-        .bind(project_id)
-        .fetch_all(state.db())
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(OutboxRow {
-                recipient: r.try_get("recipient")?,
-                subject: r.try_get("subject")?,
-                status: r.try_get("status")?,
-                attempts: r.try_get("attempts")?,
-                error: r.try_get("server_error")?,
-            })
-        })
-        .collect()
 }
 
 fn checkbox(name: &str, label: &str, on: bool) -> Markup {
@@ -151,7 +124,7 @@ fn page(
     admin: &Admin,
     project: &Project,
     values: &Values,
-    outbox: &[OutboxRow],
+    outbox: &[outbox::OutboxRow],
     message: Option<&str>,
     notice: Option<&str>,
 ) -> Markup {
@@ -262,7 +235,7 @@ async fn show(
 ) -> Response {
     let (admin, project) = or_answer!(super::project_context(&state, &headers, &project_id).await);
     let notice = n.sent.map(|to| format!("Test email to {to} queued."));
-    match outbox_rows(&state, &project.id).await {
+    match outbox::recent(state.db(), &project.id, 20).await {
         Ok(rows) => html(page(
             &admin,
             &project,
@@ -342,7 +315,9 @@ async fn answer_save(
             Redirect::to(&format!("/dashboard/projects/{}/settings", project.id)).into_response()
         }
         Err(e) => {
-            let rows = outbox_rows(state, &project.id).await.unwrap_or_default();
+            let rows = outbox::recent(state.db(), &project.id, 20)
+                .await
+                .unwrap_or_default();
             let page = page(admin, project, values, &rows, Some(&message_of(&e)), None);
             (StatusCode::BAD_REQUEST, html(page)).into_response()
         }
@@ -401,7 +376,9 @@ async fn test_email(
         ))
         .into_response(),
         Err(e) => {
-            let rows = outbox_rows(&state, &project.id).await.unwrap_or_default();
+            let rows = outbox::recent(state.db(), &project.id, 20)
+                .await
+                .unwrap_or_default();
             (
                 StatusCode::BAD_REQUEST,
                 html(page(

@@ -23,7 +23,6 @@ use axum::routing::{get, post};
 use axum::Router;
 use maud::{html, Markup};
 use serde::Deserialize;
-use sqlx::Row;
 use std::sync::Arc;
 
 pub fn routes<S>() -> Router<S>
@@ -154,24 +153,15 @@ async fn detail(
 type Member = (String, String, Vec<String>);
 
 async fn load_members(state: &Kernel, project: &Project, team_id: &str) -> ApiResult<Vec<Member>> {
-    let rows = sqlx::query(
-        "SELECT u.id, COALESCE(c.value, u.display_name, u.id) AS label FROM team_members m
-         JOIN users u ON u.id = m.user_id
-         LEFT JOIN contact_channels c ON c.user_id = u.id AND c.project_id = u.project_id AND c.is_primary = 1
-         WHERE m.project_id = $1 AND m.team_id = $2 ORDER BY m.created_at, u.id",
-    )
-    .bind(&project.id)
-    .bind(team_id)
-    .fetch_all(state.db())
-    .await?;
-    let mut out = Vec::new();
-    for r in rows {
-        let id: String = r.try_get("id")?;
-        let grants =
-            permissions::direct_grants(state.db(), &project.id, &id, Some(team_id)).await?;
-        out.push((id, r.try_get("label")?, grants));
-    }
-    Ok(out)
+    let mut grants = permissions::team_grants(state.db(), &project.id, team_id).await?;
+    Ok(teams::member_labels(state.db(), &project.id, team_id)
+        .await?
+        .into_iter()
+        .map(|(id, label)| {
+            let held = grants.remove(&id).unwrap_or_default();
+            (id, label, held)
+        })
+        .collect())
 }
 
 async fn render_team(

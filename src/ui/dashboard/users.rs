@@ -240,16 +240,7 @@ async fn detail_page(
     let channels =
         crate::contact_channels::list(state.db(), &project.id, Some(&user.id), None).await?;
     let sessions = crate::auth::sessions::list(state, &project.id, &user.id, true, None).await?;
-    let teams: Vec<(String, String)> = {
-        use sqlx::Row;
-        sqlx::query("SELECT t.id, t.display_name FROM teams t JOIN team_members m ON m.team_id = t.id WHERE m.user_id = $1 ORDER BY t.created_at")
-            .bind(&user.id)
-            .fetch_all(state.db())
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("display_name")?)))
-            .collect::<Result<_, sqlx::Error>>()?
-    };
+    let teams = crate::teams::of_user(state.db(), &project.id, &user.id).await?;
     let catalog = payments.catalog(state, &project.id).await?;
     let base = format!("/dashboard/projects/{}/users/{}", project.id, user.id);
     let draft = |name: &str, current: &Value| {
