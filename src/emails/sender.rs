@@ -117,6 +117,8 @@ struct Transports {
     instance: Option<Transport>,
     /// Keyed by the project's whole server configuration, so an edited configuration gets a new pool.
     projects: std::collections::HashMap<String, Transport>,
+    /// The worker's own recently read projects, so a batch to one project reads it once.
+    project_cache: crate::projects::ProjectCache,
 }
 
 /// The transport and sender address for an email: the project's own server or the instance's.
@@ -144,7 +146,9 @@ async fn transport_for(
             .ok_or_else(|| anyhow::anyhow!("instance transport"))?;
         return Ok((transport, state.config.smtp_from.parse()?));
     }
-    let project = crate::projects::find(state, &email.project_id)
+    let project = transports
+        .project_cache
+        .get(state, &email.project_id)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let Some(config @ EmailConfig::Standard { .. }) =

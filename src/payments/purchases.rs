@@ -13,6 +13,7 @@ use crate::http::known::KnownCode;
 use crate::http::{json_ok, known, ApiError, ApiResult, JsonBody};
 use crate::kernel::Kernel;
 use crate::projects::Project;
+use crate::projects::ProjectCache;
 use crate::store::now_ms;
 use axum::extract::FromRef;
 use axum::extract::State;
@@ -170,14 +171,18 @@ struct PurchaseCode {
 }
 
 /// `<project_id>_<code>`; anything unknown, used or expired is "not found", as in the original.
-async fn resolve_code(state: &Kernel, full_code: &str) -> ApiResult<PurchaseCode> {
+async fn resolve_code(
+    state: &Kernel,
+    projects: &ProjectCache,
+    full_code: &str,
+) -> ApiResult<PurchaseCode> {
     let parts: Vec<&str> = full_code.split('_').collect();
     let [project_id, code] = parts.as_slice() else {
         return Err(codes::not_found().into());
     };
-    let project = crate::projects::find(state, project_id)
+    let project = projects
+        .get(state, project_id)
         .await?
-        .map(Arc::new)
         .ok_or_else(codes::not_found)?;
     let checked =
         match codes::check(state.db(), &project.id, CodeType::PurchaseUrl, code, false).await {
@@ -218,7 +223,7 @@ async fn validate_code(
     State(payments): State<Arc<Payments>>,
     JsonBody(body): JsonBody<ValidateCode>,
 ) -> ApiResult<Response> {
-    let checkout = inspect(&state, &payments, &body.full_code).await?;
+    let checkout = inspect(&state, &state.projects, &payments, &body.full_code).await?;
     if body
         .return_url
         .as_deref()
@@ -257,8 +262,13 @@ pub struct Checkout {
     pub test_mode: bool,
 }
 
-pub async fn inspect(state: &Kernel, payments: &Payments, full_code: &str) -> ApiResult<Checkout> {
-    let pc = resolve_code(state, full_code).await?;
+pub async fn inspect(
+    state: &Kernel,
+    projects: &ProjectCache,
+    payments: &Payments,
+    full_code: &str,
+) -> ApiResult<Checkout> {
+    let pc = resolve_code(state, projects, full_code).await?;
     let catalog = payments.catalog(state, &pc.project.id).await?;
     let mut conn = state.db().acquire().await?;
     let owned = ownership(
@@ -322,9 +332,10 @@ async fn validate_code_get(
     crate::http::Query(q): crate::http::Query<ValidateQuery>,
 ) -> ApiResult<Response> {
     let project_id = q.full_code.split('_').next().unwrap_or_default();
-    let project = crate::projects::find(&state, project_id)
+    let project = state
+        .projects
+        .get(&state, project_id)
         .await?
-        .map(Arc::new)
         .ok_or_else(codes::not_found)?;
     if q.return_url
         .as_deref()
@@ -348,7 +359,7 @@ async fn purchase_session(
     State(payments): State<Arc<Payments>>,
     JsonBody(body): JsonBody<Session>,
 ) -> ApiResult<Response> {
-    let pc = resolve_code(&state, &body.full_code).await?;
+    let pc = resolve_code(&state, &state.projects, &body.full_code).await?;
     let catalog = payments.catalog(&state, &pc.project.id).await?;
     if catalog.block_new_purchases {
         return Err(new_purchases_blocked().into());
@@ -363,6 +374,7 @@ async fn test_mode_session(
 ) -> ApiResult<Response> {
     complete_test_purchase(
         &state,
+        &state.projects,
         &payments,
         &body.full_code,
         &body.price_id,
@@ -376,6 +388,7 @@ async fn test_mode_session(
 /// in one transaction, so a code buys once however often it is submitted.
 pub async fn complete_test_purchase(
     state: &Kernel,
+    projects: &ProjectCache,
     payments: &Payments,
     full_code: &str,
     price_id: &str,
@@ -385,7 +398,7 @@ pub async fn complete_test_purchase(
     if quantity < 1 {
         return Err(schema_problem("body.quantity must be at least 1"));
     }
-    let pc = resolve_code(state, full_code).await?;
+    let pc = resolve_code(state, projects, full_code).await?;
     let catalog = payments.catalog(state, &pc.project.id).await?;
     if catalog.block_new_purchases {
         return Err(new_purchases_blocked().into());

@@ -41,7 +41,7 @@ async fn page(
     Path(full_code): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    match inspect(&state, &payments, &full_code).await {
+    match inspect(&state, &state.projects, &payments, &full_code).await {
         Ok(checkout) => {
             let return_url = trusted(&checkout, q.return_url.as_deref());
             html(checkout_page(&checkout, &full_code, return_url, None))
@@ -57,7 +57,7 @@ async fn buy(
     RawBody(form): RawBody,
 ) -> Response {
     let text = |k: &str| form[k].as_str().unwrap_or_default().to_string();
-    let Ok(checkout) = inspect(&state, &payments, &full_code).await else {
+    let Ok(checkout) = inspect(&state, &state.projects, &payments, &full_code).await else {
         return gone();
     };
     let return_url = text("return_url");
@@ -77,7 +77,16 @@ async fn buy(
             }
         },
     };
-    match complete_test_purchase(&state, &payments, &full_code, &text("price_id"), quantity).await {
+    match complete_test_purchase(
+        &state,
+        &state.projects,
+        &payments,
+        &full_code,
+        &text("price_id"),
+        quantity,
+    )
+    .await
+    {
         Ok(()) => match return_url {
             Some(url) => Redirect::to(url).into_response(),
             None => html(done_page(&checkout)),
