@@ -138,13 +138,6 @@ pub async fn check(
         )
         .into());
     }
-    let already_used = || {
-        known(
-            KnownCode::VerificationCodeAlreadyUsed,
-            "The verification link has already been used.",
-            None,
-        )
-    };
     if row.try_get::<Option<i64>, _>("used_at")?.is_some() {
         return Err(already_used().into());
     }
@@ -155,16 +148,8 @@ pub async fn check(
     }
     let id: String = row.try_get("id")?;
     if consume {
-        let marked = sqlx::query(
-            "UPDATE verification_codes SET used_at = $1 WHERE id = $2 AND used_at IS NULL",
-        )
-        .bind(now_ms())
-        .bind(&id)
-        .execute(db)
-        .await?;
-        if marked.rows_affected() == 0 {
-            return Err(already_used().into());
-        }
+        let mut conn = db.acquire().await?;
+        self::consume(&mut conn, &id).await?;
     }
     let parse = |name: &str| -> ApiResult<Value> {
         let text: String = row.try_get(name)?;
@@ -176,6 +161,29 @@ pub async fn check(
         redirect_url: row.try_get("redirect_url")?,
         id,
     })
+}
+
+/// Marks a checked code used, so that it works once even when two requests race; put it in the
+/// transaction of what the code unlocks. Errors: `VERIFICATION_CODE_ALREADY_USED`.
+pub async fn consume(conn: &mut sqlx::AnyConnection, id: &str) -> ApiResult<()> {
+    let marked =
+        sqlx::query("UPDATE verification_codes SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    if marked.rows_affected() == 0 {
+        return Err(already_used().into());
+    }
+    Ok(())
+}
+
+fn already_used() -> KnownError {
+    known(
+        KnownCode::VerificationCodeAlreadyUsed,
+        "The verification link has already been used.",
+        None,
+    )
 }
 
 /// `url` with its `code` query parameter set (other parameters and the fragment kept).

@@ -132,6 +132,22 @@ pub struct Config {
         global = true
     )]
     pub email_lease_ms: i64,
+    /// Threads hashing passwords (argon2id, 19 MiB each); 0 means one per core.
+    #[arg(
+        long,
+        env = "PORTCULLIS_PASSWORD_WORKERS",
+        default_value_t = 0,
+        global = true
+    )]
+    pub password_workers: usize,
+    /// Password checks that may wait for a hashing thread; past it, 503 with `Retry-After`.
+    #[arg(
+        long,
+        env = "PORTCULLIS_PASSWORD_QUEUE",
+        default_value_t = 64,
+        global = true
+    )]
+    pub password_queue: usize,
     /// Development mode: enables `x-stack-development-override-key` (the internal admin key opens any project).
     #[arg(long, env = "PORTCULLIS_DEV_MODE", global = true)]
     pub dev_mode: bool,

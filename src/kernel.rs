@@ -5,6 +5,7 @@
 
 use crate::config::Config;
 use crate::crypto::jwt::JwtKeys;
+use crate::crypto::password::PasswordHasher;
 use crate::crypto::secret_box::SecretBox;
 use crate::jobs::Wakeups;
 use crate::store::Store;
@@ -22,6 +23,8 @@ pub struct Inner {
     pub public_url: String,
     /// Encrypts third-party credentials at rest (see `crypto::secret_box`).
     pub secret_box: SecretBox,
+    /// The bounded password-hashing pool (see `crypto::password`).
+    pub passwords: PasswordHasher,
     /// Wakes background workers when new work is queued, instead of waiting for their next poll.
     pub wakeups: Wakeups,
 }
@@ -41,6 +44,7 @@ impl Kernel {
             secret_box: SecretBox::new(server_secret),
             jwt: JwtKeys::new(server_secret.to_vec()),
             wakeups: Wakeups::default(),
+            passwords: PasswordHasher::start(config.password_workers, config.password_queue),
             config,
             store,
         }))

@@ -9,6 +9,7 @@ use store::Store;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    crypto::password::return_large_allocations_to_os();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -3,7 +3,7 @@
 use super::{sessions, sign_in_response};
 use crate::auth::context::{ApiState, RequestCtx, ANY};
 use crate::contact_channels;
-use crate::crypto::password;
+use crate::crypto::password::Busy;
 use crate::http::extract::schema_problem;
 use crate::http::{known, success, ApiError, ApiResult, JsonBody};
 use crate::users::write::{self, check_password_length, UserWrite, PASSWORD_MAX};
@@ -139,8 +139,9 @@ async fn sign_up(
         }
         None => {
             // The user and their verification email commit together.
+            let new = write::prepare(&state, &auth.project, fields).await?;
             let mut tx = state.db().begin().await?;
-            let id = write::create_in(&mut tx, &auth.project, fields).await?;
+            let id = write::create_in(&mut tx, &auth.project, new).await?;
             if let Some(url) = callback {
                 contact_channels::queue_verification(&mut tx, &auth.project, &id, &email, url)
                     .await?;
@@ -176,11 +177,14 @@ async fn sign_in(
     if !auth.project.config.credential_enabled {
         return Err(known::password_authentication_not_enabled().into());
     }
+    if state.passwords.is_full() {
+        return Err(Busy.into()); // refused before the lookup: a flood costs no database work
+    }
     let user =
         users::find_by_auth_email(state.db(), auth.pid(), &normalize_email(&body.email)).await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     // Always hash, so unknown emails and wrong passwords take the same time.
-    let ok = password::verify_blocking(body.password, stored).await?;
+    let ok = state.passwords.verify(body.password, stored).await?;
     let user = match user {
         Some(u) if ok => u,
         _ => return Err(known::email_password_mismatch().into()),
@@ -220,10 +224,14 @@ async fn update(
     let Some(stored) = user.password_hash.clone() else {
         return Err(known::user_does_not_have_password().into());
     };
-    if !password::verify_blocking(body.old_password, Some(stored)).await? {
+    if !state
+        .passwords
+        .verify(body.old_password, Some(stored))
+        .await?
+    {
         return Err(known::password_confirmation_mismatch().into());
     }
-    let hash = password::hash_blocking(body.new_password).await?;
+    let hash = state.passwords.hash(body.new_password).await?;
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(hash)
         .bind(&user.id)
@@ -251,7 +259,7 @@ async fn set(
     if user.password_hash.is_some() {
         return Err(ApiError::bad_request("User already has a password set."));
     }
-    let hash = password::hash_blocking(body.password).await?;
+    let hash = state.passwords.hash(body.password).await?;
     // The condition makes a concurrent second `set` a no-op rather than an overwrite.
     let res =
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash IS NULL")

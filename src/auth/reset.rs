@@ -1,9 +1,9 @@
 //! Forgotten passwords: a reset link by email, then a new password set with its code.
 
 use crate::auth::context::{ApiState, RequestCtx, ANY};
+use crate::auth::sessions;
 use crate::codes::{self, CodeType};
 use crate::contact_channels;
-use crate::crypto::password;
 use crate::emails::{outbox, templates::Template};
 use crate::http::extract::schema_problem;
 use crate::http::{json_ok, known, success, ApiResult, JsonBody};
@@ -14,9 +14,9 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
-use rand::Rng;
 use serde::Deserialize;
 use serde_json::json;
+use tokio::time::{Duration, Instant};
 
 pub fn routes<S>() -> Router<S>
 where
@@ -55,42 +55,47 @@ async fn send_reset_code(
     if !auth.project.config.credential_enabled {
         return Err(known::password_authentication_not_enabled().into());
     }
-    let email = normalize_email(&body.email);
-    let answer = json_ok(json!({ "success": "maybe, only if user with e-mail exists" }));
-    let Some(channel) = contact_channels::find_auth(state.db(), auth.pid(), &email).await? else {
-        // Unknown addresses answer alike, after a delay like sending takes.
-        let delay = rand::thread_rng().gen_range(2000..3000);
-        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
-        return Ok(answer);
-    };
     if !auth.project.config.is_trusted_url(&body.callback_url) {
         return Err(known::redirect_url_not_whitelisted().into());
     }
-    let mut tx = state.db().begin().await?;
-    let code = codes::create(
-        &mut tx,
-        auth.pid(),
-        CodeType::PasswordReset,
-        json!({ "email": email }),
-        json!({ "user_id": channel.user_id }),
-        Some(&body.callback_url),
-        codes::DEFAULT_TTL_MS,
-    )
-    .await?;
-    let variables = json!({ "passwordResetLink": codes::link(&body.callback_url, &code) });
-    outbox::enqueue_template(
-        &mut tx,
-        &auth.project,
-        Some(&channel.user_id),
-        &email,
-        Template::PasswordReset,
-        variables,
-    )
-    .await?;
-    tx.commit().await?;
-    crate::emails::wake_sender(&state);
-    Ok(answer)
+    let arrived = Instant::now();
+    let email = normalize_email(&body.email);
+    if let Some(channel) = contact_channels::find_auth(state.db(), auth.pid(), &email).await? {
+        let mut tx = state.db().begin().await?;
+        let code = codes::create(
+            &mut tx,
+            auth.pid(),
+            CodeType::PasswordReset,
+            json!({ "email": email }),
+            json!({ "user_id": channel.user_id }),
+            Some(&body.callback_url),
+            codes::DEFAULT_TTL_MS,
+        )
+        .await?;
+        let variables = json!({ "passwordResetLink": codes::link(&body.callback_url, &code) });
+        outbox::enqueue_template(
+            &mut tx,
+            &auth.project,
+            Some(&channel.user_id),
+            &email,
+            Template::PasswordReset,
+            variables,
+        )
+        .await?;
+        tx.commit().await?;
+        crate::emails::wake_sender(&state);
+    }
+    // Known and unknown addresses answer alike and at the same moment, so neither the answer
+    // nor its timing tells which addresses have accounts.
+    tokio::time::sleep_until(arrived + ANSWER_AFTER).await;
+    Ok(json_ok(
+        json!({ "success": "maybe, only if user with e-mail exists" }),
+    ))
 }
+
+/// How long after arrival `send-reset-code` answers, for known and unknown addresses alike;
+/// longer than queueing the email takes under load.
+const ANSWER_AFTER: Duration = Duration::from_millis(250);
 
 async fn reset(
     State(state): State<ApiState>,
@@ -108,7 +113,7 @@ async fn reset(
         auth.pid(),
         CodeType::PasswordReset,
         &body.code,
-        true,
+        false,
     )
     .await?;
     if !auth.project.config.credential_enabled {
@@ -119,13 +124,19 @@ async fn reset(
         .as_str()
         .ok_or_else(codes::not_found)?
         .to_string();
-    let hash = password::hash_blocking(body.password).await?;
+    let hash = state.passwords.hash(body.password).await?;
+    // The code, the new password and the end of every session commit together: a reset is
+    // what people do after a suspected takeover (the original keeps sessions; docs/compat.md).
+    let mut tx = state.db().begin().await?;
+    codes::consume(&mut tx, &checked.id).await?;
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND project_id = $3")
         .bind(hash)
-        .bind(user_id)
+        .bind(&user_id)
         .bind(auth.pid())
-        .execute(state.db())
+        .execute(&mut *tx)
         .await?;
+    sessions::end_all_in(&mut tx, &user_id).await?;
+    tx.commit().await?;
     Ok(success())
 }
 

@@ -24,6 +24,14 @@ pub enum ApiError {
     Known(KnownError),
     #[error("{1}")]
     Text(StatusCode, String),
+    /// Too much at once (429 rate limit, 503 at capacity): `{"message"}` JSON with `Retry-After`,
+    /// the shape the SDK retries on.
+    #[error("{message}")]
+    Throttled {
+        status: StatusCode,
+        retry_after_secs: u64,
+        message: String,
+    },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -39,6 +47,16 @@ impl From<KnownError> for ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         ApiError::Internal(e.into())
+    }
+}
+
+impl From<crate::crypto::password::Busy> for ApiError {
+    fn from(_: crate::crypto::password::Busy) -> Self {
+        ApiError::Throttled {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            retry_after_secs: 1,
+            message: "The server is busy checking passwords; retry shortly.".into(),
+        }
     }
 }
 
@@ -90,6 +108,16 @@ impl IntoResponse for ApiError {
         match self {
             ApiError::Known(k) => k.into_response(),
             ApiError::Text(status, msg) => text_response(status, msg),
+            ApiError::Throttled {
+                status,
+                retry_after_secs,
+                message,
+            } => {
+                let mut res = (status, axum::Json(json!({ "message": message }))).into_response();
+                res.headers_mut()
+                    .insert("retry-after", HeaderValue::from(retry_after_secs));
+                res
+            }
             ApiError::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "internal error");
                 text_response(

@@ -3,7 +3,7 @@
 
 use super::{is_valid_email, normalize_email, User};
 use crate::contact_channels::{self, PrimaryEmail};
-use crate::crypto::password;
+use crate::crypto::password::{self, PasswordHasher};
 use crate::crypto::secret::new_uuid;
 use crate::http::extract::nullable;
 use crate::http::{known, ApiError, ApiResult};
@@ -148,6 +148,7 @@ fn blank_user(project_id: &str) -> User {
 /// Applies `w` to `user` after checking every rule; hashes a new password. Returns whether the
 /// password changed (which ends the user's sessions).
 async fn apply(
+    hasher: &PasswordHasher,
     project: &Project,
     user: &mut User,
     w: UserWrite,
@@ -341,7 +342,7 @@ async fn apply(
         user.password_hash = match pw {
             Some(pw) => {
                 check_password_length(&pw)?;
-                Some(password::hash_blocking(pw).await?)
+                Some(hasher.hash(pw).await?)
             }
             None => None,
         };
@@ -356,21 +357,32 @@ fn json_text(v: &Value) -> Option<String> {
 
 /// Creates a user (and, when the project asks for it, a personal team they select).
 pub async fn create(state: &Kernel, project: &Project, w: UserWrite) -> ApiResult<User> {
+    let new = prepare(state, project, w).await?;
     let mut tx = state.db().begin().await?;
-    let id = create_in(&mut tx, project, w).await?;
+    let id = create_in(&mut tx, project, new).await?;
     tx.commit().await?;
     reload(state, project, &id).await
 }
 
-/// Creates a user inside the caller's transaction, so what the sign-up causes (an email, a code)
-/// commits or rolls back with it. Returns the new user's id.
+/// A new user that passed every rule, its password hashed: ready for [`create_in`].
+pub struct NewUser(User);
+
+/// Checks `w` for a new user and hashes its password. Called before any transaction opens, so
+/// no connection is held while the password waits for a hashing worker.
+/// Errors: the write's validation errors; 503 when the hashing pool is full.
+pub async fn prepare(state: &Kernel, project: &Project, w: UserWrite) -> ApiResult<NewUser> {
+    let mut user = blank_user(&project.id);
+    apply(&state.passwords, project, &mut user, w, true, false).await?;
+    Ok(NewUser(user))
+}
+
+/// Inserts a prepared user inside the caller's transaction, so what the sign-up causes (an
+/// email, a code) commits or rolls back with it. Returns the new user's id.
 pub async fn create_in(
     conn: &mut sqlx::AnyConnection,
     project: &Project,
-    w: UserWrite,
+    NewUser(mut user): NewUser,
 ) -> ApiResult<String> {
-    let mut user = blank_user(&project.id);
-    apply(project, &mut user, w, true, false).await?;
     if project.config.create_team_on_sign_up {
         user.selected_team_id = Some(new_uuid());
     }
@@ -413,7 +425,7 @@ pub async fn update(
         .as_ref()
         .is_some_and(|t| *t != user.selected_team_id);
     let email_before = primary_email(&user);
-    let password_changed = apply(project, &mut user, w, false, is_client).await?;
+    let password_changed = apply(&state.passwords, project, &mut user, w, false, is_client).await?;
     if team_changed {
         if let Some(team_id) = &user.selected_team_id {
             if !crate::teams::is_member(state.db(), &project.id, team_id, &user.id).await? {

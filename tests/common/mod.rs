@@ -141,6 +141,11 @@ impl TestServer {
     }
 
     /// What the server printed on stdout (first-start messages such as the dashboard setup link).
+    /// The server process id (benchmarks read its memory from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn stdout(&self) -> String {
         std::fs::read_to_string(self._dir.0.join("stdout.log")).unwrap_or_default()
     }

@@ -198,6 +198,7 @@ pub(crate) fn message_of(e: &ApiError) -> String {
     match e {
         ApiError::Known(k) => k.message.clone(),
         ApiError::Text(_, m) => m.clone(),
+        ApiError::Throttled { message, .. } => message.clone(),
         ApiError::Internal(_) => "Something went wrong. Please try again.".into(),
     }
 }
@@ -248,9 +249,10 @@ async fn sign_in(State(state): State<ApiState>, RawBody(form): RawBody) -> Respo
         let email = crate::users::normalize_email(field(&form, "email"));
         let user = crate::users::find_by_auth_email(state.db(), INTERNAL, &email).await?;
         let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-        let ok =
-            crate::crypto::password::verify_blocking(field(&form, "password").to_string(), stored)
-                .await?;
+        let ok = state
+            .passwords
+            .verify(field(&form, "password").to_string(), stored)
+            .await?;
         let user = user
             .filter(|_| ok)
             .ok_or_else(crate::http::known::email_password_mismatch)?;

@@ -1,0 +1,189 @@
+//! Memory and throughput under a sign-in flood: `concurrency` clients send wrong passwords to
+//! `POST /auth/password/sign-in` for `seconds`, while the server's RSS is sampled from `/proc`;
+//! then the RSS after the burst. Throughput is compared with the hash limit of this machine
+//! (cores ÷ one bare argon2id verify). Prints figures and ratios; asserts nothing.
+//!
+//!     cargo bench --bench load -- [--seconds 30] [--concurrency 64] [--backends sqlite,postgres]
+//!
+//! Targets (DESIGN.md §5): RSS ≤ 100 MiB during and after the load; sign-in throughput ≥ 90% of
+//! the hash limit; refusals past the queue are immediate 503s with `Retry-After`.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{Backend, Options, TestServer};
+use serde_json::json;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_string())
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// Sign-ins a second this machine can verify at most: the hashing pool (one worker per core,
+/// reused working sets, as in the server) kept full in this process for 3 s.
+fn hash_limit() -> f64 {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rate = rt.block_on(async {
+        let pool = portcullis::crypto::password::PasswordHasher::start(0, 64);
+        let stored = pool.hash("correct horse battery".into()).await.unwrap();
+        let done = Arc::new(AtomicU64::new(0));
+        let start = Instant::now();
+        let mut tasks = vec![];
+        for _ in 0..2 * cores {
+            let (pool, stored, done) = (pool.clone(), stored.clone(), done.clone());
+            tasks.push(tokio::spawn(async move {
+                while start.elapsed() < Duration::from_secs(3) {
+                    let _ = pool
+                        .verify("wrong horse".into(), Some(stored.clone()))
+                        .await;
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+        done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+    });
+    println!(
+        "hash limit on {cores} cores (the pool alone, in process): {rate:.1} verifies/s, {:.2} ms each per core",
+        1000.0 * cores as f64 / rate
+    );
+    rate
+}
+
+#[derive(Default)]
+struct Counts {
+    checked: AtomicU64,
+    refused: AtomicU64,
+    refused_without_retry_after: AtomicU64,
+    other: AtomicU64,
+}
+
+async fn on_backend(backend: Backend, seconds: u64, concurrency: usize, limit: f64) {
+    let app = TestServer::start_with(
+        backend,
+        Options {
+            // The flood measures hashing, not the per-account guessing limit.
+            env: vec![("PORTCULLIS_RATE_LIMITS".into(), "off".into())],
+        },
+    )
+    .await;
+    app.sign_up("victim@example.com", "password123").await;
+    println!("\n[{backend:?}]");
+    flood(&app, seconds, concurrency, limit).await;
+    // Past the queue: 4x the clients for a short burst must be refused at once, not held.
+    flood(&app, seconds.min(5), concurrency * 4, limit).await;
+}
+
+async fn flood(app: &TestServer, seconds: u64, concurrency: usize, limit: f64) {
+    let pid = app.pid();
+    println!("{concurrency} clients, {seconds} s of wrong passwords");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = rss_mib(pid);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap();
+    let url = format!("{}/api/v1/auth/password/sign-in", app.base);
+    let counts = Arc::new(Counts::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = vec![];
+    for _ in 0..concurrency {
+        let (http, url, pid, counts, stop) = (
+            http.clone(),
+            url.clone(),
+            app.project_id.clone(),
+            counts.clone(),
+            stop.clone(),
+        );
+        clients.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let res = http
+                    .post(&url)
+                    .header("x-stack-project-id", &pid)
+                    .header("x-stack-access-type", "client")
+                    .json(&json!({ "email": "victim@example.com", "password": "guess-guess" }))
+                    .send()
+                    .await;
+                match res.map(|r| (r.status().as_u16(), r.headers().contains_key("retry-after"))) {
+                    Ok((400, _)) => counts.checked.fetch_add(1, Ordering::Relaxed),
+                    Ok((503, true)) => counts.refused.fetch_add(1, Ordering::Relaxed),
+                    Ok((503, false)) => counts
+                        .refused_without_retry_after
+                        .fetch_add(1, Ordering::Relaxed),
+                    _ => counts.other.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        }));
+    }
+    let start = Instant::now();
+    let mut peak: f64 = 0.0;
+    while start.elapsed() < Duration::from_secs(seconds) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        peak = peak.max(rss_mib(pid));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = start.elapsed().as_secs_f64();
+    for c in clients {
+        let _ = c.await;
+    }
+    let checked = counts.checked.load(Ordering::Relaxed) as f64;
+    let rate = checked / elapsed;
+    let at_end = rss_mib(pid);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = rss_mib(pid);
+    println!(
+        "  RSS: idle {idle:.1} MiB, peak during load {peak:.1} MiB, at end {at_end:.1} MiB, 3 s after {after:.1} MiB (target <= 100 MiB)"
+    );
+    println!(
+        "  sign-ins checked: {checked:.0} ({rate:.1}/s) = {:.0}% of the hash limit (target >= 90%)",
+        100.0 * rate / limit
+    );
+    println!(
+        "  refused at capacity: {} (503 with Retry-After), {} 503 without it, {} other answers",
+        counts.refused.load(Ordering::Relaxed),
+        counts.refused_without_retry_after.load(Ordering::Relaxed),
+        counts.other.load(Ordering::Relaxed)
+    );
+}
+
+fn main() {
+    let seconds: u64 = arg("--seconds", "30").parse().unwrap();
+    let concurrency: usize = arg("--concurrency", "64").parse().unwrap();
+    let backends = arg("--backends", "sqlite,postgres");
+    let limit = hash_limit();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    for b in backends.split(',') {
+        let backend = match b {
+            "sqlite" => Backend::Sqlite,
+            "postgres" => Backend::Postgres,
+            other => panic!("unknown backend {other}"),
+        };
+        rt.block_on(on_backend(backend, seconds, concurrency, limit));
+    }
+}
