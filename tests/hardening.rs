@@ -47,7 +47,10 @@ async fn hashing_is_bounded(backend: Backend) {
             other => panic!("unexpected {other}: {}", r.text),
         }
     }
-    assert!(checked >= 1 && refused >= 1, "{checked} checked, {refused} refused");
+    assert!(
+        checked >= 1 && refused >= 1,
+        "{checked} checked, {refused} refused"
+    );
     // Once the burst is over, sign-in works again.
     app.client()
         .post("/auth/password/sign-in")
@@ -57,3 +60,113 @@ async fn hashing_is_bounded(backend: Backend) {
         .expect(200);
 }
 on_both_backends!(password_hashing_is_bounded, hashing_is_bounded);
+
+/// PostgreSQL cannot store NUL in text: every field, key, query parameter and path segment with
+/// one is a SCHEMA_ERROR on both databases, and nothing is written.
+async fn nul_characters(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    let user = app.create_user("nul@example.com").await;
+    let id = user["id"].as_str().unwrap();
+    let e = app
+        .server()
+        .patch(&format!("/users/{id}"))
+        .json(json!({ "display_name": "a\u{0}b" }))
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    assert!(e["error"]
+        .as_str()
+        .unwrap()
+        .contains("body.display_name must not contain NUL characters"));
+    app.server()
+        .patch(&format!("/users/{id}"))
+        .json(json!({ "client_metadata": { "nested": ["ok", { "k\u{0}": 1 }] } }))
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    app.server()
+        .post("/teams")
+        .json(json!({ "display_name": "Team\u{0}" }))
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    let e = app
+        .server()
+        .get("/users?query=a%00b")
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    assert!(e["error"].as_str().unwrap().contains("query.query"));
+    app.server()
+        .get("/users/a%00b")
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    app.client()
+        .post("/auth/password/sign-in")
+        .raw(
+            "application/x-www-form-urlencoded",
+            "email=a%00@example.com&password=x",
+        )
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    let page = app
+        .anon()
+        .get(&format!("{}/dashboard/projects/a%00b", app.base))
+        .send()
+        .await;
+    assert_eq!(page.status.as_u16(), 400, "{}", page.text);
+    // Nothing was written.
+    let after = app
+        .server()
+        .get(&format!("/users/{id}"))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(after["display_name"], user["display_name"]);
+    assert_eq!(after["client_metadata"], user["client_metadata"]);
+    let teams = app.server().get("/teams").send().await.expect(200);
+    assert_eq!(teams["items"].as_array().unwrap().len(), 0);
+}
+on_both_backends!(nul_characters_are_refused, nul_characters);
+
+/// Routes without a query schema refuse query parameters, as the original does.
+async fn strict_queries(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    let s = app.sign_up("q@example.com", "password123").await;
+    let e = app
+        .client()
+        .user(&s)
+        .get("/users/me?foo=1&bar=2")
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .ends_with("query contains unknown properties: foo, bar"),
+        "{e}"
+    );
+    app.client()
+        .post("/auth/password/sign-in?x=1")
+        .json(json!({ "email": "q@example.com", "password": "password123" }))
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    // Routes with a query schema take their parameters, and still refuse others.
+    app.server().get("/users?limit=1").send().await.expect(200);
+    app.server()
+        .get("/users?limit=1&nope=1")
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    app.client()
+        .user(&s)
+        .get("/users/me")
+        .send()
+        .await
+        .expect(200);
+}
+on_both_backends!(unknown_query_parameters_are_refused, strict_queries);

@@ -5,6 +5,7 @@
 use super::tokens::{self, AccessClaims};
 pub use crate::http::access::{AccessType, ADMIN, ANY, TRUSTED};
 use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::QueryUse;
 use crate::http::known;
 use crate::http::known::KnownCode;
 use crate::kernel::Kernel;
@@ -49,6 +50,8 @@ pub struct Auth {
 pub struct RequestCtx {
     pub auth: Option<Auth>,
     pub refresh_token: Option<String>,
+    /// Whether a typed `Query` took the query string; if not, any parameter is unknown.
+    query: QueryUse,
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -84,6 +87,7 @@ where
             return Ok(RequestCtx {
                 auth: None,
                 refresh_token,
+                query: QueryUse::of(parts),
             });
         };
         let access_type = match access_type {
@@ -130,6 +134,7 @@ where
             }
         }
         Ok(RequestCtx {
+            query: QueryUse::of(parts),
             auth: Some(Auth {
                 access_type,
                 project,
@@ -266,12 +271,16 @@ async fn check_admin_token(state: &ApiState, raw: &str, project: &Project) -> Ap
 
 impl RequestCtx {
     /// The caller's auth if its access type is one of `allowed`.
+    /// The request's auth if its access type is one of `allowed`; called first by every handler,
+    /// after every extractor ran, so it also refuses query parameters no extractor took.
+    /// Errors: ACCESS_TYPE_REQUIRED, INSUFFICIENT_ACCESS_TYPE, SCHEMA_ERROR (unknown query).
     pub fn require(&self, allowed: &[AccessType]) -> ApiResult<&Auth> {
         let auth = self.auth.as_ref().ok_or_else(known::access_type_required)?;
         if !allowed.contains(&auth.access_type) {
             let names: Vec<&str> = allowed.iter().map(|a| a.as_str()).collect();
             return Err(known::insufficient_access_type(auth.access_type.as_str(), &names).into());
         }
+        self.query.check_taken()?;
         Ok(auth)
     }
 }

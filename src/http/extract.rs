@@ -8,6 +8,8 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Builds a SCHEMA_ERROR whose message names the request and each problem, one per line.
 pub fn schema_error(problems: &[String]) -> ApiError {
@@ -96,17 +98,137 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
                 .into())
             }
         };
+        if let Some(field) = nul_in(&value, "body") {
+            return Err(schema_problem(format!(
+                "{field} must not contain NUL characters"
+            )));
+        }
         Ok(RawBody(value))
     }
+}
+
+/// The first string (or key) holding a NUL character, named by its path (`body.a[0].b`): text
+/// columns cannot store NUL on PostgreSQL, so it is refused for every field on both databases.
+fn nul_in(value: &Value, path: &str) -> Option<String> {
+    match value {
+        Value::String(s) => s.contains('\0').then(|| path.to_string()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_in(v, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let field = format!("{path}.{k}");
+            if k.contains('\0') {
+                Some(path.to_string())
+            } else {
+                nul_in(v, &field)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// Where a request's URL holds a percent-encoded NUL: `query.<name>`, or `path`.
+pub fn nul_in_uri(uri: &axum::http::Uri) -> Option<String> {
+    if percent_decode(uri.path()).contains('\0') {
+        return Some("path".into());
+    }
+    form_pairs(uri.query().unwrap_or(""))
+        .into_iter()
+        .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        .map(|(k, _)| format!("query.{}", k.replace('\0', "\\0")))
 }
 
 /// Typed query parameters (every value arrives as a string; the last repeat wins).
 pub struct Query<T>(pub T);
 
+/// Whether a typed [`Query`] took a request's query string. Routes without one refuse any query
+/// parameter, as the original's schemas do; the request context checks this once every
+/// extractor has run, whatever their order.
+#[derive(Clone)]
+pub struct QueryUse {
+    /// The matched route (`/api/v1/users/{user_id}`), to find its resource's CRUD query.
+    route: String,
+    names: Vec<String>,
+    taken: Arc<AtomicBool>,
+}
+
+impl QueryUse {
+    /// The request's shared record (made by whichever extractor asks first).
+    pub fn of(parts: &mut Parts) -> QueryUse {
+        if let Some(q) = parts.extensions.get::<QueryUse>() {
+            return q.clone();
+        }
+        let q = QueryUse {
+            route: parts
+                .extensions
+                .get::<axum::extract::MatchedPath>()
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default(),
+            names: form_pairs(parts.uri.query().unwrap_or(""))
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect(),
+            taken: Arc::default(),
+        };
+        parts.extensions.insert(q.clone());
+        q
+    }
+
+    /// Errors: SCHEMA_ERROR naming the parameters when no typed query took them.
+    pub fn check_taken(&self) -> Result<(), ApiError> {
+        if self.taken.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let allowed = crud_query(&self.route);
+        let unknown: Vec<&str> = self
+            .names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| !allowed.contains(n))
+            .collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        Err(schema_problem(format!(
+            "query contains unknown properties: {}",
+            unknown.join(", ")
+        )))
+    }
+}
+
+/// The original declares one query schema per CRUD resource and accepts it on every operation
+/// of that resource (`createCrudHandlers`' `querySchema`, e.g. the SDK sends `?user_id=` when it
+/// updates an API key); operations other than the list ignore the values.
+fn crud_query(route: &str) -> &'static [&'static str] {
+    let route = route
+        .strip_prefix("/api/v1")
+        .or_else(|| route.strip_prefix("/api/latest"))
+        .unwrap_or(route);
+    let resource = route
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
+    match resource {
+        "users" => &["team_id"],
+        "teams" => &["user_id", "add_current_user"],
+        "team-member-profiles" => &["user_id", "team_id"],
+        "project-permissions" => &["user_id", "permission_id", "recursive"],
+        "team-permissions" => &["team_id", "user_id", "permission_id", "recursive"],
+        "contact-channels" => &["user_id", "contact_channel_id"],
+        "user-api-keys" | "team-api-keys" => &["user_id", "team_id"],
+        "team-invitations" => &["team_id"],
+        "auth" if route.starts_with("/auth/sessions") => &["user_id"],
+        _ => &[],
+    }
+}
+
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        QueryUse::of(parts).taken.store(true, Ordering::Relaxed);
         let map: Map<String, Value> = form_pairs(parts.uri.query().unwrap_or(""))
             .into_iter()
             .map(|(k, v)| (k, Value::String(v)))

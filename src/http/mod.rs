@@ -42,7 +42,17 @@ pub async fn api_layer(mut req: Request, next: Next) -> Response {
         .map(|u| u.path().to_string())
         .unwrap_or_else(|| req.uri().path().to_string());
     let line = format!("{} {path}", req.method());
-    let mut res = REQUEST_LINE.scope(line, next.run(req)).await;
+    let mut res = REQUEST_LINE
+        .scope(line, async move {
+            match extract::nul_in_uri(req.uri()) {
+                Some(field) => {
+                    extract::schema_problem(format!("{field} must not contain NUL characters"))
+                        .into_response()
+                }
+                None => next.run(req).await,
+            }
+        })
+        .await;
     cors_headers(&mut res);
     let h = res.headers_mut();
     h.insert(
@@ -99,7 +109,15 @@ fn cors_headers(res: &mut Response) {
 
 /// Site-wide security headers on every response.
 pub async fn site_headers(req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
+    // Text columns cannot hold NUL on PostgreSQL: refuse it at the edge, alike on both databases.
+    let mut res = match extract::nul_in_uri(req.uri()) {
+        Some(field) if !req.uri().path().starts_with("/api/") => (
+            StatusCode::BAD_REQUEST,
+            format!("The {field} must not contain NUL characters."),
+        )
+            .into_response(),
+        _ => next.run(req).await,
+    };
     let h = res.headers_mut();
     for (name, value) in [
         ("cross-origin-opener-policy", "same-origin"),
