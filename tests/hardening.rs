@@ -170,3 +170,133 @@ async fn strict_queries(backend: Backend) {
         .expect(200);
 }
 on_both_backends!(unknown_query_parameters_are_refused, strict_queries);
+
+const MAX_QUANTITY: i64 = 9_007_199_254_740_991;
+
+async fn set_credit_catalog(app: &TestServer) {
+    let catalog = json!({
+        "payments.testMode": true,
+        "payments.items.credits": { "displayName": "Credits", "customerType": "user" },
+        "payments.products.pack": {
+            "displayName": "Pack", "customerType": "user", "stackable": true,
+            "prices": { "once": { "USD": "5" } },
+            "includedItems": { "credits": { "quantity": 10, "expires": "never" } }
+        }
+    });
+    app.admin()
+        .patch("/internal/config/override/branch")
+        .json(json!({ "config_override_string": catalog.to_string() }))
+        .send()
+        .await
+        .expect(200);
+}
+
+async fn credits(app: &TestServer, uid: &str) -> i64 {
+    app.server()
+        .get(&format!("/payments/items/user/{uid}/credits"))
+        .send()
+        .await
+        .expect(200)["quantity"]
+        .as_i64()
+        .unwrap()
+}
+
+/// Quantities are bounded and ledger arithmetic is checked: an overflowing change is refused with
+/// a known error and the balance stays readable and unchanged, whoever tries it.
+async fn quantity_overflow(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    set_credit_catalog(&app).await;
+    let s = app.sign_up("rich@example.com", "password123").await;
+    let uid = s["user_id"].as_str().unwrap().to_string();
+    let change = |delta: i64, allow_negative: bool| {
+        app.server()
+            .post(&format!(
+                "/payments/items/user/{uid}/credits/update-quantity?allow_negative={allow_negative}"
+            ))
+            .json(json!({ "delta": delta }))
+    };
+    change(i64::MAX, false)
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    change(i64::MIN, true)
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    assert_eq!(credits(&app, &uid).await, 0);
+    change(MAX_QUANTITY, false).send().await.expect(200);
+    change(1, false)
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    change(MAX_QUANTITY, false)
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    assert_eq!(credits(&app, &uid).await, MAX_QUANTITY);
+    // Spending from the top is fine, and so is going to the bottom and no further.
+    change(-MAX_QUANTITY, false).send().await.expect(200);
+    change(-MAX_QUANTITY, true).send().await.expect(200);
+    change(-1, true)
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    assert_eq!(credits(&app, &uid).await, -MAX_QUANTITY);
+    change(MAX_QUANTITY, false).send().await.expect(200);
+    assert_eq!(credits(&app, &uid).await, 0);
+
+    // A client buying so many units of a stackable product that its grant overflows.
+    let url = app
+        .client()
+        .user(&s)
+        .post("/payments/purchases/create-purchase-url")
+        .json(json!({ "customer_type": "user", "customer_id": uid, "product_id": "pack" }))
+        .send()
+        .await
+        .expect(200)["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let full_code = url
+        .split("/purchase/")
+        .nth(1)
+        .unwrap()
+        .split(['?', '#'])
+        .next()
+        .unwrap()
+        .to_string();
+    for quantity in [4_611_686_018_427_387_904_i64, MAX_QUANTITY, 0, -1] {
+        app.anon()
+            .post("/internal/payments/test-mode-purchase-session")
+            .json(json!({ "full_code": full_code, "price_id": "once", "quantity": quantity }))
+            .send()
+            .await
+            .expect_error(400, "SCHEMA_ERROR");
+    }
+    assert_eq!(credits(&app, &uid).await, 0, "nothing was granted");
+    // The same code still buys a sensible quantity.
+    app.anon()
+        .post("/internal/payments/test-mode-purchase-session")
+        .json(json!({ "full_code": full_code, "price_id": "once", "quantity": 3 }))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(credits(&app, &uid).await, 30);
+    // Server grants are bounded the same way.
+    app.server()
+        .post(&format!("/payments/products/user/{uid}"))
+        .json(json!({ "product_id": "pack", "quantity": MAX_QUANTITY }))
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    // A catalog granting more than the bound per unit is refused when saved.
+    let e = app
+        .admin()
+        .patch("/internal/config/override/branch")
+        .json(json!({ "config_override_string": json!({ "payments.products.pack.includedItems": { "credits": { "quantity": i64::MAX } } }).to_string() }))
+        .send()
+        .await;
+    assert_eq!(e.status.as_u16(), 400, "{}", e.text);
+    assert_eq!(credits(&app, &uid).await, 30);
+}
+on_both_backends!(ledger_quantities_cannot_overflow, quantity_overflow);

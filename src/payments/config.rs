@@ -455,8 +455,11 @@ fn parse_included(problems: &mut Vec<String>, at: &str, v: &Value) -> Option<Inc
         None | Some(Value::Null) => Some(0),
         Some(q) => q.as_i64(),
     };
+    let max = super::ledger::MAX_QUANTITY;
     if quantity.is_none() {
         problems.push(format!("{at}.quantity must be an integer"));
+    } else if quantity.is_some_and(|q| q.abs() > max) {
+        problems.push(format!("{at}.quantity must be between -{max} and {max}"));
     }
     let repeat = obj.get("repeat").cloned().unwrap_or(json!("never"));
     let repeat_ms = if repeat == "never" {

@@ -184,6 +184,8 @@ pub async fn change_quantity(
     payments: &Payments,
     change: batch::Change,
 ) -> ApiResult<()> {
+    // Refused before the fast path, whose SQL sum must stay within 64 bits.
+    ledger::check_change(0, change.delta)?;
     let plain = change.delta <= 0 || change.expires_at.is_none();
     if plain && payments.fast_changes.try_apply(&change).await? {
         return Ok(());
@@ -197,7 +199,9 @@ pub async fn change_quantity(
     // already be due at `now`, or the fold would count changes that spent it but not the grant.
     let now = now_ms();
     let mut balance = ledger::load(&mut tx, key, now).await?;
-    if !change.allow_negative && balance.state.value_at(now) + change.delta < 0 {
+    let before = balance.state.value_at(now);
+    ledger::check_change(before, change.delta)?;
+    if !change.allow_negative && before + change.delta < 0 {
         return Err(insufficient_quantity(key.item_id, key.customer_id, change.delta).into());
     }
     balance.state.apply(&ledger::Change {

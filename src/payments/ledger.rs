@@ -4,8 +4,58 @@
 //! (`item_balances`) cache the fold so a read or a spend need not replay the history.
 
 use super::config::interval_ms;
+use crate::http::extract::schema_problem;
+use crate::http::ApiResult;
 use serde_json::Value;
 use sqlx::{AnyConnection, Row};
+
+/// The largest quantity a balance, a change or a grant may hold: 2^53 − 1, the largest integer
+/// JavaScript clients read exactly (`Number.MAX_SAFE_INTEGER`). Stored balances and changes stay
+/// within ±this, so the sum of one of each can never overflow 64 bits, in SQL or here.
+pub const MAX_QUANTITY: i64 = 9_007_199_254_740_991;
+
+/// Errors: SCHEMA_ERROR unless `quantity` (units bought) is between 1 and [`MAX_QUANTITY`].
+pub fn check_units(quantity: i64) -> ApiResult<i64> {
+    if (1..=MAX_QUANTITY).contains(&quantity) {
+        Ok(quantity)
+    } else {
+        Err(schema_problem(format!(
+            "body.quantity must be between 1 and {MAX_QUANTITY}"
+        )))
+    }
+}
+
+/// Errors: SCHEMA_ERROR when `quantity` units of the product `snapshot` would grant more than
+/// [`MAX_QUANTITY`] of an item at once.
+pub fn check_grants_fit(snapshot: &Value, quantity: i64) -> ApiResult<()> {
+    let Some(items) = snapshot["includedItems"].as_object() else {
+        return Ok(());
+    };
+    for (item_id, inc) in items {
+        let each = inc["quantity"].as_i64().unwrap_or(0);
+        if each
+            .checked_mul(quantity)
+            .is_none_or(|q| q.abs() > MAX_QUANTITY)
+        {
+            return Err(schema_problem(format!(
+                "body.quantity is too large: {quantity} units would grant more than {MAX_QUANTITY} of item {item_id}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Errors: SCHEMA_ERROR when `delta` or the balance it leaves is beyond ±[`MAX_QUANTITY`] (a
+/// change that brings a balance closer to zero is always allowed).
+pub fn check_change(before: i64, delta: i64) -> ApiResult<()> {
+    let within = |q: i64| (-MAX_QUANTITY..=MAX_QUANTITY).contains(&q);
+    match before.checked_add(delta) {
+        Some(after) if within(delta) && (within(after) || after.abs() < before.abs()) => Ok(()),
+        _ => Err(schema_problem(format!(
+            "body.delta would take the balance beyond the largest quantity ({MAX_QUANTITY}); it is {before}"
+        ))),
+    }
+}
 
 /// One change to a balance: `quantity` at time `at`; a positive one may expire.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,13 +82,13 @@ impl State {
             if c.expires_at.is_some_and(|e| e <= c.at) {
                 return;
             }
-            let x = c.quantity + self.debt;
+            let x = c.quantity.saturating_add(self.debt);
             self.debt = x.min(0);
             if x > 0 {
                 self.grants.push((x, c.expires_at));
             }
         } else if c.quantity < 0 {
-            let mut need = -c.quantity;
+            let mut need = c.quantity.saturating_neg();
             self.grants.sort_by_key(|(_, e)| e.unwrap_or(i64::MAX));
             for g in self.grants.iter_mut() {
                 let take = need.min(g.0);
@@ -49,17 +99,17 @@ impl State {
                 }
             }
             self.grants.retain(|(r, _)| *r > 0);
-            self.debt -= need;
+            self.debt = self.debt.saturating_sub(need);
         }
     }
 
+    /// The balance at `now` (sums saturate: histories from before quantities were bounded read
+    /// as a large number, never as an error).
     pub fn value_at(&self, now: i64) -> i64 {
         self.grants
             .iter()
             .filter(|(_, e)| e.is_none_or(|e| e > now))
-            .map(|(r, _)| r)
-            .sum::<i64>()
-            + self.debt
+            .fold(self.debt, |sum, (r, _)| sum.saturating_add(*r))
     }
 
     /// A balance none of whose live grants expires is just a number.
@@ -76,10 +126,11 @@ impl State {
 
     /// The number this state is, if no live grant expires.
     pub fn plain_value(&self) -> Option<i64> {
-        self.grants
-            .iter()
-            .all(|(_, e)| e.is_none())
-            .then(|| self.grants.iter().map(|(r, _)| r).sum::<i64>() + self.debt)
+        self.grants.iter().all(|(_, e)| e.is_none()).then(|| {
+            self.grants
+                .iter()
+                .fold(self.debt, |sum, (r, _)| sum.saturating_add(*r))
+        })
     }
 
     fn apply_all(&mut self, mut changes: Vec<Change>, now: i64) {
@@ -112,10 +163,10 @@ pub struct Holding {
 /// lasts, each expiring by its policy (`never`, `when-purchase-expires`, `when-repeated`).
 fn grant_schedule<'a>(h: &'a Holding, item_id: &str) -> impl Iterator<Item = Change> + 'a {
     let inc = &h.product["includedItems"][item_id];
-    let amount = inc
-        .get("quantity")
-        .and_then(Value::as_i64)
-        .map(|q| q * h.quantity);
+    let amount = inc.get("quantity").and_then(Value::as_i64).map(|q| {
+        q.saturating_mul(h.quantity)
+            .clamp(-MAX_QUANTITY, MAX_QUANTITY)
+    });
     let repeat = interval_ms(&inc["repeat"]).filter(|r| *r > 0);
     let end = if h.is_subscription { h.ended_at } else { None };
     // Snapshots of inline products leave `expires` out: it means never.
@@ -264,7 +315,12 @@ pub async fn save(
     key: BalanceKey<'_>,
     balance: &Balance,
 ) -> sqlx::Result<()> {
-    let plain = balance.state.plain_value();
+    // Beyond the bound (old histories) the balance is kept as a state, off the fast path, whose
+    // SQL sum must not overflow.
+    let plain = balance
+        .state
+        .plain_value()
+        .filter(|q| q.abs() <= MAX_QUANTITY);
     let state = match plain {
         Some(_) => None,
         None => Some(serde_json::to_string(&balance.state).unwrap_or_default()),
@@ -300,7 +356,8 @@ pub async fn try_add_plain(
 ) -> sqlx::Result<bool> {
     let sql = format!(
         "UPDATE item_balances SET quantity = quantity + $5, as_of = CASE WHEN as_of > $6 THEN as_of ELSE $6 END
-         WHERE {BALANCE_KEY} AND quantity IS NOT NULL AND settled_until > $6 AND ($7 = 1 OR quantity + $5 >= 0)"
+         WHERE {BALANCE_KEY} AND quantity IS NOT NULL AND settled_until > $6 AND ($7 = 1 OR quantity + $5 >= 0)
+           AND quantity + $5 BETWEEN -{MAX_QUANTITY} AND {MAX_QUANTITY}"
     );
     let done = bind_key(sqlx::query(&sql), key)
         .bind(delta)
@@ -342,6 +399,7 @@ pub async fn try_add_plain_each(
          WHERE b.project_id = v.column1 AND b.customer_type = v.column2 AND b.customer_id = v.column3
            AND b.item_id = v.column4 AND b.quantity IS NOT NULL AND b.settled_until > $1
            AND (v.column6 = 1 OR b.quantity + v.column5 >= 0)
+           AND b.quantity + v.column5 BETWEEN -{MAX_QUANTITY} AND {MAX_QUANTITY}
          RETURNING project_id, customer_type, customer_id, item_id",
         rows.join(", ")
     );

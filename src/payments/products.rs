@@ -3,6 +3,7 @@
 //! rules shared with checkout: stackable, add-ons, product-line exclusivity.
 
 use super::config::{interval_ms, product_view, Catalog};
+use super::ledger;
 use super::Payments;
 use super::{
     customers, product_already_granted, product_customer_type_mismatch, product_does_not_exist,
@@ -299,6 +300,7 @@ pub fn validate_purchase(
     now: i64,
 ) -> ApiResult<(SelectedPrice, Vec<Purchase>)> {
     let price = select_price(&chosen.snapshot, price_id)?;
+    ledger::check_grants_fit(&chosen.snapshot, quantity)?;
     if quantity != 1 && !chosen.stackable() {
         return Err(ApiError::bad_request(
             "This product is not stackable; quantity must be 1",
@@ -425,10 +427,7 @@ async fn grant(
 ) -> ApiResult<Response> {
     let auth = ctx.require(TRUSTED)?;
     customers::check_type(&customer_type)?;
-    let quantity = body.quantity.unwrap_or(1);
-    if quantity < 1 {
-        return Err(schema_problem("body.quantity must be at least 1"));
-    }
+    let quantity = ledger::check_units(body.quantity.unwrap_or(1))?;
     customers::ensure_exists(&state, auth.pid(), &customer_type, &customer_id).await?;
     let catalog = payments.catalog(&state, auth.pid()).await?;
     let chosen = choose(

@@ -3,12 +3,12 @@
 //! payment provider. Paid sessions go through Stripe (not configured here yet).
 
 use super::config::product_view;
+use super::ledger;
 use super::products::{choose, grant_product, ownership, purchases_of, Chosen, NewPurchase};
 use super::Payments;
 use super::{customers, new_purchases_blocked, product_already_granted};
 use crate::auth::context::{ApiState, RequestCtx, ANY};
 use crate::codes::{self, CodeType};
-use crate::http::extract::schema_problem;
 use crate::http::known::KnownCode;
 use crate::http::{json_ok, known, ApiError, ApiResult, JsonBody};
 use crate::kernel::Kernel;
@@ -394,10 +394,7 @@ pub async fn complete_test_purchase(
     price_id: &str,
     quantity: Option<i64>,
 ) -> ApiResult<()> {
-    let quantity = quantity.unwrap_or(1);
-    if quantity < 1 {
-        return Err(schema_problem("body.quantity must be at least 1"));
-    }
+    let quantity = ledger::check_units(quantity.unwrap_or(1))?;
     let pc = resolve_code(state, projects, full_code).await?;
     let catalog = payments.catalog(state, &pc.project.id).await?;
     if catalog.block_new_purchases {

@@ -7,6 +7,7 @@
 //! there is nothing to charge; granted subscriptions refuse as in the original (docs/compat.md).
 
 use super::config::{Catalog, Product};
+use super::ledger;
 use super::products::{ownership, purchases_of, Purchase};
 use super::Payments;
 use super::{customers, new_purchases_blocked};
@@ -125,8 +126,8 @@ async fn switch(
             "params.customer_type must be one of: user, team",
         ));
     }
-    if body.quantity.is_some_and(|q| q < 1) {
-        return Err(schema_problem("body.quantity must be at least 1"));
+    if let Some(q) = body.quantity {
+        ledger::check_units(q)?;
     }
     let catalog = payments.catalog(&state, auth.pid()).await?;
     if catalog.block_new_purchases {
@@ -181,6 +182,7 @@ async fn switch(
         return Err(refuse("This product is not stackable; quantity must be 1"));
     }
     let quantity = body.quantity.unwrap_or(subscription.quantity);
+    ledger::check_grants_fit(&to.snapshot, quantity)?;
     sqlx::query("UPDATE purchases SET product_id = $1, product = $2, price_id = $3, quantity = $4 WHERE id = $5")
         .bind(&body.to_product_id)
         .bind(to.snapshot.to_string())
