@@ -5,7 +5,10 @@ use crate::crypto::secret::{new_uuid, sha256_hex};
 use crate::http::extract::schema_problem;
 use crate::http::known::known;
 use crate::http::known::KnownCode;
+use crate::http::ClientIp;
 use crate::http::{error::KnownError, ApiResult};
+use crate::kernel::Kernel;
+use crate::limits::Rule;
 use crate::store::now_ms;
 use rand::Rng;
 use serde_json::{json, Value};
@@ -100,15 +103,61 @@ pub fn not_found() -> KnownError {
     )
 }
 
+/// Codes checked per client IP (any kind, any project): guessing is also bounded per code by
+/// its attempt count, this bounds one client spraying many codes.
+pub const CHECKS_PER_IP: Rule = Rule {
+    name: "code_check_ip",
+    limit: 60,
+    window_secs: 60,
+};
+
+/// Codes sent to one address (sign-in, reset, verification) whether or not it has an account,
+/// so neither a mail bomb nor a 429 tells anything about the address.
+pub const SENDS_PER_ADDRESS: Rule = Rule {
+    name: "code_send_address",
+    limit: 5,
+    window_secs: 600,
+};
+
+/// Codes one client IP may have sent, to any address.
+pub const SENDS_PER_IP: Rule = Rule {
+    name: "code_send_ip",
+    limit: 50,
+    window_secs: 600,
+};
+
+/// Counts a code send against the address's limit and, for an untrusted caller (`ip` is
+/// `Some`), the client's. Errors: 429 with `Retry-After` past either.
+pub async fn limit_send(
+    k: &Kernel,
+    ip: Option<&ClientIp>,
+    project_id: &str,
+    email: &str,
+) -> ApiResult<()> {
+    if let Some(ip) = ip {
+        k.limits.hit(&SENDS_PER_IP, &ip.0).await?;
+    }
+    k.limits
+        .hit(&SENDS_PER_ADDRESS, &format!("{project_id}:{email}"))
+        .await?;
+    Ok(())
+}
+
 /// Checks a submitted code in the original's order (not found, expired, used, too many attempts)
-/// after counting the attempt against its nonce; with `consume`, marks it used, race-free.
+/// after counting the attempt against its nonce (and an untrusted client, `ip` being `Some`,
+/// against [`CHECKS_PER_IP`]); with `consume`, marks it used, race-free.
 pub async fn check(
-    db: &sqlx::AnyPool,
+    k: &Kernel,
+    ip: Option<&ClientIp>,
     project_id: &str,
     kind: CodeType,
     submitted: &str,
     consume: bool,
 ) -> ApiResult<CodeRow> {
+    if let Some(ip) = ip {
+        k.limits.hit(&CHECKS_PER_IP, &ip.0).await?;
+    }
+    let db = k.db();
     if submitted.chars().count() != CODE_LEN || !submitted.is_ascii() {
         return Err(schema_problem(format!(
             "body.code must be exactly {CODE_LEN} characters"
@@ -216,12 +265,13 @@ pub struct CodeBody {
 
 /// Every `…/check-code` endpoint (any access type): the code checked, not consumed.
 pub async fn answer_check(
-    db: &sqlx::AnyPool,
+    k: &Kernel,
+    ip: Option<&ClientIp>,
     project_id: &str,
     kind: CodeType,
     code: &str,
 ) -> ApiResult<axum::response::Response> {
-    check(db, project_id, kind, code, false).await?;
+    check(k, ip, project_id, kind, code, false).await?;
     Ok(crate::http::json_ok(json!({ "is_code_valid": true })))
 }
 

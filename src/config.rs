@@ -148,6 +148,20 @@ pub struct Config {
         global = true
     )]
     pub password_queue: usize,
+    /// Rate limits: empty for the defaults, `off`, or `rule=limit/window_secs,…` overrides
+    /// (rules: sign_in_account, sign_in_ip, code_send_address, code_send_ip, code_check_ip).
+    #[arg(
+        long,
+        env = "PORTCULLIS_RATE_LIMITS",
+        default_value = "",
+        value_parser = parse_rate_limits,
+        global = true
+    )]
+    pub rate_limits: RateLimits,
+    /// Header holding the client's IP when behind a proxy (e.g. `x-forwarded-for`, whose last
+    /// entry is used: the one the proxy added); default: the connection's peer address.
+    #[arg(long, env = "PORTCULLIS_CLIENT_IP_HEADER", global = true)]
+    pub client_ip_header: Option<String>,
     /// Development mode: enables `x-stack-development-override-key` (the internal admin key opens any project).
     #[arg(long, env = "PORTCULLIS_DEV_MODE", global = true)]
     pub dev_mode: bool,
@@ -191,4 +205,36 @@ impl Config {
             None => format!("http://localhost:{}", self.port),
         }
     }
+}
+
+/// `PORTCULLIS_RATE_LIMITS`: the rules' own limits, none at all, or overrides by rule name.
+#[derive(Debug, Clone, Default)]
+pub enum RateLimits {
+    #[default]
+    Defaults,
+    Off,
+    /// Rule name → (limit, window in seconds).
+    Overrides(std::collections::HashMap<String, (i64, i64)>),
+}
+
+fn parse_rate_limits(spec: &str) -> Result<RateLimits, String> {
+    match spec.trim() {
+        "" => return Ok(RateLimits::Defaults),
+        "off" => return Ok(RateLimits::Off),
+        _ => {}
+    }
+    let mut overrides = std::collections::HashMap::new();
+    for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let parsed = pair.split_once('=').and_then(|(name, value)| {
+            let (limit, window) = value.split_once('/')?;
+            let (limit, window): (i64, i64) =
+                (limit.trim().parse().ok()?, window.trim().parse().ok()?);
+            (limit >= 0 && window > 0).then(|| (name.trim().to_string(), (limit, window)))
+        });
+        let Some((name, rule)) = parsed else {
+            return Err(format!("{pair:?} is not rule=limit/window_secs"));
+        };
+        overrides.insert(name, rule);
+    }
+    Ok(RateLimits::Overrides(overrides))
 }

@@ -1,6 +1,6 @@
 //! The kernel context: what every capability's domain functions may take. Configuration, the
-//! store, the token-signing keys, the public URL, the secret box and the wake-ups of background
-//! workers — and nothing that names a capability (their state lives in their own modules and is
+//! store, the token-signing keys, the public URL, the secret box, the password-hashing pool, the
+//! rate limits and the wake-ups of background workers — and nothing that names a capability (their state lives in their own modules and is
 //! reached through axum substates; `server.rs` assembles the whole).
 
 use crate::config::Config;
@@ -8,6 +8,7 @@ use crate::crypto::jwt::JwtKeys;
 use crate::crypto::password::PasswordHasher;
 use crate::crypto::secret_box::SecretBox;
 use crate::jobs::Wakeups;
+use crate::limits::Limits;
 use crate::store::Store;
 use std::sync::Arc;
 
@@ -25,6 +26,8 @@ pub struct Inner {
     pub secret_box: SecretBox,
     /// The bounded password-hashing pool (see `crypto::password`).
     pub passwords: PasswordHasher,
+    /// Rate-limit counters shared by every replica (see `limits`).
+    pub limits: Limits,
     /// Wakes background workers when new work is queued, instead of waiting for their next poll.
     pub wakeups: Wakeups,
 }
@@ -45,6 +48,7 @@ impl Kernel {
             jwt: JwtKeys::new(server_secret.to_vec()),
             wakeups: Wakeups::default(),
             passwords: PasswordHasher::start(config.password_workers, config.password_queue),
+            limits: Limits::new(store.clone(), config.rate_limits.clone()),
             config,
             store,
         }))

@@ -11,6 +11,7 @@ pub mod emails;
 pub mod http;
 pub mod jobs;
 pub mod kernel;
+pub mod limits;
 pub mod payments;
 pub mod permissions;
 pub mod projects;

@@ -76,7 +76,8 @@ async fn serve(config: Config, store: Store, secret: Vec<u8>) -> anyhow::Result<
         "Portcullis listening on http://{addr} (API at {}/api/v1)",
         kernel.public_url
     );
-    axum::serve(listener, server::start(state))
+    let app = server::start(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

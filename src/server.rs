@@ -62,6 +62,12 @@ pub fn start(state: AppState) -> Router {
 }
 
 pub fn router(state: AppState) -> Router {
+    let ip_header = state
+        .kernel()
+        .config
+        .client_ip_header
+        .as_deref()
+        .and_then(|h| axum::http::HeaderName::from_bytes(h.as_bytes()).ok());
     let api = Router::new()
         .merge(crate::projects::routes())
         .merge(crate::projects::overrides::routes())
@@ -85,5 +91,9 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ui::dashboard::routes())
         .merge(crate::ui::checkout::routes())
         .layer(axum::middleware::from_fn(http::site_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            ip_header,
+            http::client_ip_layer,
+        ))
         .with_state(state)
 }

@@ -208,7 +208,9 @@ on_both_backends!(otp_sign_in, otp_flow);
 
 async fn reset_flow(backend: Backend) {
     let sink = SmtpSink::start(None);
-    let app = with_smtp(backend, &sink, &[]).await;
+    // The timing check below sends 20 codes to one address.
+    let limits = ("PORTCULLIS_RATE_LIMITS", "code_send_address=100/600");
+    let app = with_smtp(backend, &sink, &[limits]).await;
     let s = app.sign_up("reset@example.com", "password123").await;
     let r = app
         .client()
@@ -742,6 +744,8 @@ async fn crash_while_sending(backend: Backend) {
         &[
             ("PORTCULLIS_EMAIL_LEASE_MS", "1500"),
             ("PORTCULLIS_EMAIL_CONCURRENCY", "2"),
+            // 41 sign-in codes from one client in a moment.
+            ("PORTCULLIS_RATE_LIMITS", "code_send_ip=100/600"),
         ],
     )
     .await;

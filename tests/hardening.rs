@@ -300,3 +300,175 @@ async fn quantity_overflow(backend: Backend) {
     assert_eq!(credits(&app, &uid).await, 30);
 }
 on_both_backends!(ledger_quantities_cannot_overflow, quantity_overflow);
+
+const CALLBACK: &str = "http://localhost:3000/handler/callback";
+
+/// Asserts a rate-limit answer: 429, `{"message"}`, and a `Retry-After` within the window.
+#[track_caller]
+fn assert_limited(r: &Resp, window_secs: u64) {
+    assert_eq!(r.status.as_u16(), 429, "{}", r.text);
+    assert!(r.json["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Too many requests"));
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=window_secs).contains(&retry), "Retry-After {retry}");
+}
+
+/// Guessing passwords and codes, and mail bombing, are limited per account, per address and per
+/// client IP (429 + `Retry-After`); trusted callers skip the per-IP limits only.
+async fn rate_limits(backend: Backend) {
+    let opts = env(&[(
+        "PORTCULLIS_RATE_LIMITS",
+        "sign_in_ip=15/60,code_check_ip=4/60,code_send_ip=100/600",
+    )]);
+    let app = TestServer::start_with(backend, opts).await;
+    app.admin()
+        .patch("/internal/projects/current")
+        .json(json!({ "config": { "magic_link_enabled": true } }))
+        .send()
+        .await
+        .expect(200);
+    app.sign_up("victim@example.com", "password123").await;
+    let sign_in = |email: &str, password: &str| {
+        app.client()
+            .post("/auth/password/sign-in")
+            .json(json!({ "email": email, "password": password }))
+    };
+    // 10 failures per account, then 429 even for the right password, until the window ends.
+    for _ in 0..10 {
+        sign_in("victim@example.com", "wrong-guess")
+            .send()
+            .await
+            .expect_error(400, "EMAIL_PASSWORD_MISMATCH");
+    }
+    assert_limited(
+        &sign_in("victim@example.com", "wrong-guess").send().await,
+        600,
+    );
+    assert_limited(
+        &sign_in("Victim@Example.com", "password123").send().await,
+        600,
+    );
+    // Another account is unaffected, until this client's 15 attempts a minute are used up.
+    app.sign_up("other@example.com", "password123").await;
+    sign_in("other@example.com", "password123")
+        .send()
+        .await
+        .expect(200);
+    for i in 0..2 {
+        sign_in(&format!("nobody{i}@example.com"), "x")
+            .send()
+            .await
+            .expect_error(400, "EMAIL_PASSWORD_MISMATCH");
+    }
+    assert_limited(
+        &sign_in("other@example.com", "password123").send().await,
+        60,
+    );
+
+    // Codes to one address: 5 per 10 minutes, known or not, whichever kind.
+    let send = |path: &str, email: &str| {
+        app.client()
+            .post(path)
+            .json(json!({ "email": email, "callback_url": CALLBACK }))
+    };
+    for _ in 0..3 {
+        send("/auth/otp/send-sign-in-code", "fresh@example.com")
+            .send()
+            .await
+            .expect(200);
+    }
+    for _ in 0..2 {
+        send("/auth/password/send-reset-code", "fresh@example.com")
+            .send()
+            .await
+            .expect(200);
+    }
+    assert_limited(
+        &send("/auth/otp/send-sign-in-code", "fresh@example.com")
+            .send()
+            .await,
+        600,
+    );
+    for _ in 0..5 {
+        send("/auth/password/send-reset-code", "stranger@example.com")
+            .send()
+            .await
+            .expect(200);
+    }
+    assert_limited(
+        &send("/auth/password/send-reset-code", "stranger@example.com")
+            .send()
+            .await,
+        600,
+    );
+    // The server key skips per-IP limits but not the address's.
+    let r = app
+        .server()
+        .post("/auth/password/send-reset-code")
+        .json(json!({ "email": "stranger@example.com", "callback_url": CALLBACK }))
+        .send()
+        .await;
+    assert_limited(&r, 600);
+
+    // Code checks: 4 a minute per client IP.
+    for _ in 0..4 {
+        app.client()
+            .post("/auth/otp/sign-in/check-code")
+            .json(json!({ "code": "a".repeat(45) }))
+            .send()
+            .await
+            .expect_error(404, "VERIFICATION_CODE_NOT_FOUND");
+    }
+    let r = app
+        .client()
+        .post("/auth/password/reset/check-code")
+        .json(json!({ "code": "a".repeat(45) }))
+        .send()
+        .await;
+    assert_limited(&r, 60);
+    app.server()
+        .post("/auth/otp/sign-in/check-code")
+        .json(json!({ "code": "a".repeat(45) }))
+        .send()
+        .await
+        .expect_error(404, "VERIFICATION_CODE_NOT_FOUND");
+}
+on_both_backends!(guessing_and_mail_bombing_are_limited, rate_limits);
+
+/// The dashboard's sign-in counts failures per admin account too.
+async fn dashboard_sign_in_limited(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    let http = reqwest::Client::new();
+    let attempt = || {
+        http.post(format!("{}/dashboard/sign-in", app.base))
+            .form(&[
+                ("email", "admin@example.com"),
+                ("password", "not-it-at-all"),
+            ])
+            .send()
+    };
+    for _ in 0..10 {
+        assert_eq!(attempt().await.unwrap().status().as_u16(), 400);
+    }
+    let r = attempt().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("Too many requests"));
+}
+on_both_backends!(dashboard_sign_in_is_limited, dashboard_sign_in_limited);
+
+/// Limits can be turned off (benchmarks, trusted networks).
+async fn limits_off(backend: Backend) {
+    let app = TestServer::start_with(backend, env(&[("PORTCULLIS_RATE_LIMITS", "off")])).await;
+    app.sign_up("v@example.com", "password123").await;
+    for _ in 0..12 {
+        app.client()
+            .post("/auth/password/sign-in")
+            .json(json!({ "email": "v@example.com", "password": "wrong-guess" }))
+            .send()
+            .await
+            .expect_error(400, "EMAIL_PASSWORD_MISMATCH");
+    }
+}
+on_both_backends!(rate_limits_can_be_turned_off, limits_off);

@@ -8,6 +8,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::QueryUse;
 use crate::http::known;
 use crate::http::known::KnownCode;
+use crate::http::ClientIp;
 use crate::kernel::Kernel;
 use crate::projects::keys::{self, KeyKind};
 use crate::projects::{self, Project, ProjectCache};
@@ -286,6 +287,12 @@ impl RequestCtx {
 }
 
 impl Auth {
+    /// The client IP that per-IP rate limits count, for untrusted (client) callers only: server
+    /// and admin callers hold a secret key and often act for many users from one address.
+    pub fn limited_ip<'a>(&self, ip: &'a ClientIp) -> Option<&'a ClientIp> {
+        (self.access_type == AccessType::Client).then_some(ip)
+    }
+
     pub fn user_id(&self) -> Option<&str> {
         self.token.as_ref().map(|t| t.sub.as_str())
     }

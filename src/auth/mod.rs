@@ -5,6 +5,7 @@ pub mod context;
 mod oauth_token;
 mod otp;
 mod password;
+pub use password::check_password;
 mod reset;
 mod session_routes;
 pub mod sessions;

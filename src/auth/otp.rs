@@ -7,6 +7,7 @@ use crate::codes::{self, CodeType};
 use crate::contact_channels;
 use crate::emails::{outbox, templates::Template};
 use crate::http::extract::schema_problem;
+use crate::http::ClientIp;
 use crate::http::{json_ok, known, ApiError, ApiResult, JsonBody};
 use crate::kernel::Kernel;
 use crate::users::write::{self, UserWrite};
@@ -64,6 +65,7 @@ async fn existing_user_for(state: &Kernel, auth: &Auth, email: &str) -> ApiResul
 async fn send_code(
     State(state): State<ApiState>,
     ctx: RequestCtx,
+    ip: ClientIp,
     JsonBody(body): JsonBody<SendCode>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
@@ -77,6 +79,7 @@ async fn send_code(
         ));
     }
     let email = normalize_email(&body.email);
+    codes::limit_send(&state, auth.limited_ip(&ip), auth.pid(), &email).await?;
     existing_user_for(&state, auth, &email).await?;
     if !auth.project.config.is_trusted_url(&body.callback_url) {
         return Err(known::redirect_url_not_whitelisted().into());
@@ -109,13 +112,15 @@ async fn send_code(
 }
 
 async fn sign_in(
+    ip: ClientIp,
     State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<codes::CodeBody>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     let checked = codes::check(
-        state.db(),
+        &state,
+        auth.limited_ip(&ip),
         auth.pid(),
         CodeType::OneTimePassword,
         &body.code,
@@ -181,13 +186,16 @@ async fn sign_in(
 }
 
 async fn check_code(
+    ip: ClientIp,
     State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<codes::CodeBody>,
 ) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
     codes::answer_check(
-        state.db(),
-        ctx.require(ANY)?.pid(),
+        &state,
+        auth.limited_ip(&ip),
+        auth.pid(),
         CodeType::OneTimePassword,
         &body.code,
     )

@@ -5,9 +5,12 @@ use crate::auth::context::{ApiState, RequestCtx, ANY};
 use crate::contact_channels;
 use crate::crypto::password::Busy;
 use crate::http::extract::schema_problem;
+use crate::http::ClientIp;
 use crate::http::{known, success, ApiError, ApiResult, JsonBody};
+use crate::kernel::Kernel;
+use crate::limits::Rule;
 use crate::users::write::{self, check_password_length, UserWrite, PASSWORD_MAX};
-use crate::users::{self, is_valid_email, normalize_email};
+use crate::users::{self, is_valid_email, normalize_email, User};
 use axum::extract::FromRef;
 use axum::extract::State;
 use axum::response::Response;
@@ -60,6 +63,50 @@ struct PasswordChange {
 #[serde(deny_unknown_fields)]
 struct PasswordSet {
     password: String,
+}
+
+/// Failed password sign-ins per account (project and email), from anywhere: past it the account
+/// cannot be signed in to with a password until the window ends (other methods still work).
+pub const FAILURES_PER_ACCOUNT: Rule = Rule {
+    name: "sign_in_account",
+    limit: 10,
+    window_secs: 600,
+};
+
+/// Password sign-in attempts per client IP, to any account.
+pub const ATTEMPTS_PER_IP: Rule = Rule {
+    name: "sign_in_ip",
+    limit: 100,
+    window_secs: 60,
+};
+
+/// Checks `password` for the account `email` (normalized) of `project_id` within the rate
+/// limits: counts the attempt against an untrusted client's IP (`ip` is `Some`), refuses an
+/// account whose failures reached [`FAILURES_PER_ACCOUNT`] before hashing, and counts a failure.
+/// Always hashes, so unknown emails and wrong passwords take the same time. Returns the user
+/// and whether the password matched. Errors: 429 past a limit, 503 when hashing is at capacity.
+pub async fn check_password(
+    k: &Kernel,
+    ip: Option<&ClientIp>,
+    project_id: &str,
+    email: &str,
+    password: String,
+) -> ApiResult<(Option<User>, bool)> {
+    if k.passwords.is_full() {
+        return Err(Busy.into()); // refused before any lookup: a flood costs no database work
+    }
+    if let Some(ip) = ip {
+        k.limits.hit(&ATTEMPTS_PER_IP, &ip.0).await?;
+    }
+    let account = format!("{project_id}:{email}");
+    k.limits.check(&FAILURES_PER_ACCOUNT, &account).await?;
+    let user = users::find_by_auth_email(k.db(), project_id, email).await?;
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let ok = k.passwords.verify(password, stored).await?;
+    if !ok {
+        k.limits.hit(&FAILURES_PER_ACCOUNT, &account).await?;
+    }
+    Ok((user, ok))
 }
 
 /// Schema limits the original applies before any handler logic.
@@ -167,6 +214,7 @@ async fn sign_up(
 async fn sign_in(
     State(state): State<ApiState>,
     ctx: RequestCtx,
+    ip: ClientIp,
     JsonBody(body): JsonBody<SignIn>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
@@ -177,14 +225,9 @@ async fn sign_in(
     if !auth.project.config.credential_enabled {
         return Err(known::password_authentication_not_enabled().into());
     }
-    if state.passwords.is_full() {
-        return Err(Busy.into()); // refused before the lookup: a flood costs no database work
-    }
-    let user =
-        users::find_by_auth_email(state.db(), auth.pid(), &normalize_email(&body.email)).await?;
-    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    // Always hash, so unknown emails and wrong passwords take the same time.
-    let ok = state.passwords.verify(body.password, stored).await?;
+    let email = normalize_email(&body.email);
+    let ip = auth.limited_ip(&ip);
+    let (user, ok) = check_password(&state, ip, auth.pid(), &email, body.password).await?;
     let user = match user {
         Some(u) if ok => u,
         _ => return Err(known::email_password_mismatch().into()),

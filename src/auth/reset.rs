@@ -6,6 +6,7 @@ use crate::codes::{self, CodeType};
 use crate::contact_channels;
 use crate::emails::{outbox, templates::Template};
 use crate::http::extract::schema_problem;
+use crate::http::ClientIp;
 use crate::http::{json_ok, known, success, ApiResult, JsonBody};
 use crate::users::write::{check_password_length, PASSWORD_MAX};
 use crate::users::{is_valid_email, normalize_email};
@@ -46,6 +47,7 @@ struct Reset {
 async fn send_reset_code(
     State(state): State<ApiState>,
     ctx: RequestCtx,
+    ip: ClientIp,
     JsonBody(body): JsonBody<SendResetCode>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
@@ -58,8 +60,10 @@ async fn send_reset_code(
     if !auth.project.config.is_trusted_url(&body.callback_url) {
         return Err(known::redirect_url_not_whitelisted().into());
     }
-    let arrived = Instant::now();
     let email = normalize_email(&body.email);
+    // Counted before the lookup, so known and unknown addresses reach the limit alike.
+    codes::limit_send(&state, auth.limited_ip(&ip), auth.pid(), &email).await?;
+    let arrived = Instant::now();
     if let Some(channel) = contact_channels::find_auth(state.db(), auth.pid(), &email).await? {
         let mut tx = state.db().begin().await?;
         let code = codes::create(
@@ -98,6 +102,7 @@ async fn send_reset_code(
 const ANSWER_AFTER: Duration = Duration::from_millis(250);
 
 async fn reset(
+    ip: ClientIp,
     State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<Reset>,
@@ -109,7 +114,8 @@ async fn reset(
         )));
     }
     let checked = codes::check(
-        state.db(),
+        &state,
+        auth.limited_ip(&ip),
         auth.pid(),
         CodeType::PasswordReset,
         &body.code,
@@ -141,13 +147,16 @@ async fn reset(
 }
 
 async fn check_code(
+    ip: ClientIp,
     State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<codes::CodeBody>,
 ) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
     codes::answer_check(
-        state.db(),
-        ctx.require(ANY)?.pid(),
+        &state,
+        auth.limited_ip(&ip),
+        auth.pid(),
         CodeType::PasswordReset,
         &body.code,
     )

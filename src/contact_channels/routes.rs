@@ -6,6 +6,7 @@ use crate::codes::{self, CodeType};
 use crate::http::error::is_unique_violation;
 use crate::http::extract::{parse_value, schema_problem, RawBody};
 use crate::http::known::KnownCode;
+use crate::http::ClientIp;
 use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, JsonBody, Query};
 use crate::kernel::Kernel;
 use crate::store::flag;
@@ -282,6 +283,7 @@ struct SendCode {
 async fn send_code(
     State(state): State<ApiState>,
     ctx: RequestCtx,
+    ip: ClientIp,
     Path((user_id, id)): Path<(String, String)>,
     JsonBody(body): JsonBody<SendCode>,
 ) -> ApiResult<Response> {
@@ -301,7 +303,7 @@ async fn send_code(
     let channel = find(state.db(), auth.pid(), &user_id, &id)
         .await?
         .ok_or_else(|| ApiError::text(StatusCode::NOT_FOUND, "Contact channel not found"))?;
-    queue(&state, auth, &channel, &body.callback_url).await
+    queue(&state, auth, &ip, &channel, &body.callback_url).await
 }
 
 #[derive(Deserialize)]
@@ -315,6 +317,7 @@ struct SendCodeForPrimary {
 async fn send_code_for_primary(
     State(state): State<ApiState>,
     ctx: RequestCtx,
+    ip: ClientIp,
     JsonBody(body): JsonBody<SendCodeForPrimary>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
@@ -337,15 +340,17 @@ async fn send_code_for_primary(
     let channel = super::find_by_value(state.db(), auth.pid(), &user.id, &email)
         .await?
         .ok_or_else(|| ApiError::text(StatusCode::NOT_FOUND, "Contact channel not found"))?;
-    queue(&state, auth, &channel, &body.callback_url).await
+    queue(&state, auth, &ip, &channel, &body.callback_url).await
 }
 
 async fn queue(
     state: &Kernel,
     auth: &Auth,
+    ip: &ClientIp,
     channel: &ContactChannel,
     callback_url: &str,
 ) -> ApiResult<Response> {
+    codes::limit_send(state, auth.limited_ip(ip), auth.pid(), &channel.value).await?;
     if channel.is_verified {
         return Err(known::known(
             KnownCode::EmailAlreadyVerified,
@@ -372,13 +377,15 @@ async fn queue(
 }
 
 async fn verify(
+    ip: ClientIp,
     State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<codes::CodeBody>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     let checked = codes::check(
-        state.db(),
+        &state,
+        auth.limited_ip(&ip),
         auth.pid(),
         CodeType::ContactChannelVerification,
         &body.code,
@@ -400,13 +407,16 @@ async fn verify(
 }
 
 async fn check_code(
+    ip: ClientIp,
     State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<codes::CodeBody>,
 ) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
     codes::answer_check(
-        state.db(),
-        ctx.require(ANY)?.pid(),
+        &state,
+        auth.limited_ip(&ip),
+        auth.pid(),
         CodeType::ContactChannelVerification,
         &body.code,
     )

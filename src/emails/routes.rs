@@ -6,6 +6,7 @@ use crate::auth::context::{ApiState, RequestCtx, TRUSTED};
 use crate::codes::{self, CodeType};
 use crate::http::extract::schema_problem;
 use crate::http::known::KnownCode;
+use crate::http::ClientIp;
 use crate::http::{json_ok, known, ApiError, ApiResult, JsonBody, Query};
 use crate::kernel::Kernel;
 use crate::projects::config::EmailConfig;
@@ -447,6 +448,7 @@ struct UnsubscribeQuery {
 
 /// Opened from an email, so it answers with a small HTML page rather than JSON.
 async fn unsubscribe(
+    ip: ClientIp,
     State(state): State<ApiState>,
     Query(q): Query<UnsubscribeQuery>,
 ) -> ApiResult<Response> {
@@ -463,7 +465,8 @@ async fn unsubscribe(
         .ok_or_else(codes::not_found)?;
     let project_id: String = row.try_get("project_id")?;
     let checked = match codes::check(
-        state.db(),
+        &state,
+        Some(&ip),
         &project_id,
         CodeType::OneTimePassword,
         &code,

@@ -60,6 +60,19 @@ impl From<crate::crypto::password::Busy> for ApiError {
     }
 }
 
+impl From<crate::limits::LimitError> for ApiError {
+    fn from(e: crate::limits::LimitError) -> Self {
+        match e {
+            crate::limits::LimitError::Limited { retry_after_secs } => ApiError::Throttled {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                retry_after_secs,
+                message: format!("Too many requests. Try again in {retry_after_secs} seconds."),
+            },
+            crate::limits::LimitError::Db(e) => e.into(),
+        }
+    }
+}
+
 impl ApiError {
     pub fn text(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError::Text(status, message.into())

@@ -133,6 +133,47 @@ pub async fn site_headers(req: Request, next: Next) -> Response {
     res
 }
 
+/// The client's IP address as text: the configured proxy header's last entry (the one the proxy
+/// added), else the connection's peer address; `unknown` when neither is available.
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
+
+/// Puts the request's [`ClientIp`] into its extensions. `header` is `PORTCULLIS_CLIENT_IP_HEADER`.
+pub async fn client_ip_layer(
+    axum::extract::State(header): axum::extract::State<Option<HeaderName>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let from_header = header.and_then(|h| {
+        let value = req.headers().get(h)?.to_str().ok()?;
+        let last = value.rsplit(',').next()?.trim();
+        (!last.is_empty()).then(|| last.to_string())
+    });
+    let ip = from_header.or_else(|| {
+        req.extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+    });
+    req.extensions_mut()
+        .insert(ClientIp(ip.unwrap_or_else(|| "unknown".into())));
+    next.run(req).await
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<ClientIp>()
+            .cloned()
+            .unwrap_or_else(|| ClientIp("unknown".into())))
+    }
+}
+
 /// Unknown path under `/api`: a plain-text 404, as the original answers.
 pub async fn api_not_found(req: Request<Body>) -> Response {
     let url = req.uri().to_string();

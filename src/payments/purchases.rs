@@ -10,6 +10,7 @@ use super::{customers, new_purchases_blocked, product_already_granted};
 use crate::auth::context::{ApiState, RequestCtx, ANY};
 use crate::codes::{self, CodeType};
 use crate::http::known::KnownCode;
+use crate::http::ClientIp;
 use crate::http::{json_ok, known, ApiError, ApiResult, JsonBody};
 use crate::kernel::Kernel;
 use crate::projects::Project;
@@ -174,6 +175,7 @@ struct PurchaseCode {
 async fn resolve_code(
     state: &Kernel,
     projects: &ProjectCache,
+    ip: &ClientIp,
     full_code: &str,
 ) -> ApiResult<PurchaseCode> {
     let parts: Vec<&str> = full_code.split('_').collect();
@@ -184,20 +186,28 @@ async fn resolve_code(
         .get(state, project_id)
         .await?
         .ok_or_else(codes::not_found)?;
-    let checked =
-        match codes::check(state.db(), &project.id, CodeType::PurchaseUrl, code, false).await {
-            Ok(c) => c,
-            Err(ApiError::Known(k))
-                if k.code == KnownCode::VerificationCodeExpired
-                    || k.code == KnownCode::VerificationCodeAlreadyUsed =>
-            {
-                return Err(codes::not_found().into())
-            }
-            Err(ApiError::Known(k)) if k.code == KnownCode::SchemaError => {
-                return Err(codes::not_found().into())
-            }
-            Err(e) => return Err(e),
-        };
+    let checked = match codes::check(
+        state,
+        Some(ip),
+        &project.id,
+        CodeType::PurchaseUrl,
+        code,
+        false,
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(ApiError::Known(k))
+            if k.code == KnownCode::VerificationCodeExpired
+                || k.code == KnownCode::VerificationCodeAlreadyUsed =>
+        {
+            return Err(codes::not_found().into())
+        }
+        Err(ApiError::Known(k)) if k.code == KnownCode::SchemaError => {
+            return Err(codes::not_found().into())
+        }
+        Err(e) => return Err(e),
+    };
     let d = checked.data;
     Ok(PurchaseCode {
         project,
@@ -221,9 +231,10 @@ struct ValidateCode {
 async fn validate_code(
     State(state): State<ApiState>,
     State(payments): State<Arc<Payments>>,
+    ip: ClientIp,
     JsonBody(body): JsonBody<ValidateCode>,
 ) -> ApiResult<Response> {
-    let checkout = inspect(&state, &state.projects, &payments, &body.full_code).await?;
+    let checkout = inspect(&state, &state.projects, &payments, &ip, &body.full_code).await?;
     if body
         .return_url
         .as_deref()
@@ -266,9 +277,10 @@ pub async fn inspect(
     state: &Kernel,
     projects: &ProjectCache,
     payments: &Payments,
+    ip: &ClientIp,
     full_code: &str,
 ) -> ApiResult<Checkout> {
-    let pc = resolve_code(state, projects, full_code).await?;
+    let pc = resolve_code(state, projects, ip, full_code).await?;
     let catalog = payments.catalog(state, &pc.project.id).await?;
     let mut conn = state.db().acquire().await?;
     let owned = ownership(
@@ -357,9 +369,10 @@ struct Session {
 async fn purchase_session(
     State(state): State<ApiState>,
     State(payments): State<Arc<Payments>>,
+    ip: ClientIp,
     JsonBody(body): JsonBody<Session>,
 ) -> ApiResult<Response> {
-    let pc = resolve_code(&state, &state.projects, &body.full_code).await?;
+    let pc = resolve_code(&state, &state.projects, &ip, &body.full_code).await?;
     let catalog = payments.catalog(&state, &pc.project.id).await?;
     if catalog.block_new_purchases {
         return Err(new_purchases_blocked().into());
@@ -370,12 +383,14 @@ async fn purchase_session(
 async fn test_mode_session(
     State(state): State<ApiState>,
     State(payments): State<Arc<Payments>>,
+    ip: ClientIp,
     JsonBody(body): JsonBody<Session>,
 ) -> ApiResult<Response> {
     complete_test_purchase(
         &state,
         &state.projects,
         &payments,
+        &ip,
         &body.full_code,
         &body.price_id,
         body.quantity,
@@ -390,12 +405,13 @@ pub async fn complete_test_purchase(
     state: &Kernel,
     projects: &ProjectCache,
     payments: &Payments,
+    ip: &ClientIp,
     full_code: &str,
     price_id: &str,
     quantity: Option<i64>,
 ) -> ApiResult<()> {
     let quantity = ledger::check_units(quantity.unwrap_or(1))?;
-    let pc = resolve_code(state, projects, full_code).await?;
+    let pc = resolve_code(state, projects, ip, full_code).await?;
     let catalog = payments.catalog(state, &pc.project.id).await?;
     if catalog.block_new_purchases {
         return Err(new_purchases_blocked().into());

@@ -50,6 +50,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_channel_index"),
     migration!(6, "0006_item_balances"),
     migration!(7, "0007_search_trigrams"),
+    migration!(8, "0008_rate_limits"),
 ];
 
 /// WAL lets readers run beside the single writer; the busy timeout queues writers instead of failing.

@@ -7,6 +7,7 @@ use crate::auth::context::{AccessType, ApiState, Auth, RequestCtx, ANY};
 use crate::codes::{self, CodeType};
 use crate::emails::{outbox, templates::Template};
 use crate::http::known::KnownCode;
+use crate::http::ClientIp;
 use crate::http::{json_ok, known, success, ApiError, ApiResult, JsonBody, Query};
 use crate::kernel::Kernel;
 use crate::permissions::{INVITE_MEMBERS, READ_MEMBERS, REMOVE_MEMBERS};
@@ -47,6 +48,7 @@ struct SendBody {
 async fn send(
     State(state): State<ApiState>,
     ctx: RequestCtx,
+    ip: ClientIp,
     JsonBody(body): JsonBody<SendBody>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
@@ -62,6 +64,7 @@ async fn send(
     }
     let team = require(state.db(), auth.pid(), &body.team_id).await?;
     let email = normalize_email(&body.email);
+    codes::limit_send(&state, auth.limited_ip(&ip), auth.pid(), &email).await?;
     let mut tx = state.db().begin().await?;
     let code = codes::create(
         &mut tx,
@@ -269,6 +272,7 @@ async fn join(state: &Kernel, auth: &Auth, team_id: &str, user_id: &str) -> ApiR
 }
 
 async fn accept(
+    ip: ClientIp,
     State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<codes::CodeBody>,
@@ -276,7 +280,8 @@ async fn accept(
     let auth = ctx.require(ANY)?;
     let user = accepting_user(&state, auth).await?;
     let checked = codes::check(
-        state.db(),
+        &state,
+        auth.limited_ip(&ip),
         auth.pid(),
         CodeType::TeamInvitation,
         &body.code,
@@ -292,6 +297,7 @@ async fn accept(
 }
 
 async fn details(
+    ip: ClientIp,
     State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<codes::CodeBody>,
@@ -299,7 +305,8 @@ async fn details(
     let auth = ctx.require(ANY)?;
     accepting_user(&state, auth).await?;
     let checked = codes::check(
-        state.db(),
+        &state,
+        auth.limited_ip(&ip),
         auth.pid(),
         CodeType::TeamInvitation,
         &body.code,
@@ -318,13 +325,16 @@ async fn details(
 }
 
 async fn check_code(
+    ip: ClientIp,
     State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<codes::CodeBody>,
 ) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
     codes::answer_check(
-        state.db(),
-        ctx.require(ANY)?.pid(),
+        &state,
+        auth.limited_ip(&ip),
+        auth.pid(),
         CodeType::TeamInvitation,
         &body.code,
     )

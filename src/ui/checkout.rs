@@ -6,6 +6,7 @@
 use super::{error, html, shell};
 use crate::auth::context::ApiState;
 use crate::http::extract::RawBody;
+use crate::http::ClientIp;
 use crate::payments::config::price_label;
 use crate::payments::purchases::{complete_test_purchase, inspect, Checkout};
 use crate::payments::Payments;
@@ -39,9 +40,10 @@ async fn page(
     State(state): State<ApiState>,
     State(payments): State<Arc<Payments>>,
     Path(full_code): Path<String>,
+    ip: ClientIp,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    match inspect(&state, &state.projects, &payments, &full_code).await {
+    match inspect(&state, &state.projects, &payments, &ip, &full_code).await {
         Ok(checkout) => {
             let return_url = trusted(&checkout, q.return_url.as_deref());
             html(checkout_page(&checkout, &full_code, return_url, None))
@@ -54,10 +56,11 @@ async fn buy(
     State(state): State<ApiState>,
     State(payments): State<Arc<Payments>>,
     Path(full_code): Path<String>,
+    ip: ClientIp,
     RawBody(form): RawBody,
 ) -> Response {
     let text = |k: &str| form[k].as_str().unwrap_or_default().to_string();
-    let Ok(checkout) = inspect(&state, &state.projects, &payments, &full_code).await else {
+    let Ok(checkout) = inspect(&state, &state.projects, &payments, &ip, &full_code).await else {
         return gone();
     };
     let return_url = text("return_url");
@@ -81,6 +84,7 @@ async fn buy(
         &state,
         &state.projects,
         &payments,
+        &ip,
         &full_code,
         &text("price_id"),
         quantity,

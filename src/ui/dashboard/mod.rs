@@ -24,6 +24,7 @@ mod users;
 use crate::auth::context::ApiState;
 use crate::codes::{self, CodeType};
 use crate::http::extract::RawBody;
+use crate::http::ClientIp;
 use crate::http::{ApiError, ApiResult};
 use crate::kernel::Kernel;
 use crate::payments::Payments;
@@ -203,10 +204,18 @@ pub(crate) fn message_of(e: &ApiError) -> String {
     }
 }
 
-async fn setup(State(state): State<ApiState>, RawBody(form): RawBody) -> Response {
+async fn setup(ip: ClientIp, State(state): State<ApiState>, RawBody(form): RawBody) -> Response {
     let code = field(&form, "code").to_string();
     let result: ApiResult<Response> = async {
-        codes::check(state.db(), INTERNAL, CodeType::DashboardSetup, &code, false).await?;
+        codes::check(
+            &state,
+            Some(&ip),
+            INTERNAL,
+            CodeType::DashboardSetup,
+            &code,
+            false,
+        )
+        .await?;
         let project = state
             .projects
             .get(&state, INTERNAL)
@@ -226,7 +235,15 @@ async fn setup(State(state): State<ApiState>, RawBody(form): RawBody) -> Respons
         crate::users::write::check_password_length(field(&form, "password"))?;
         // The code is spent only once the admin could be created.
         let user = crate::users::write::create(&state, &project, w).await?;
-        codes::check(state.db(), INTERNAL, CodeType::DashboardSetup, &code, true).await?;
+        codes::check(
+            &state,
+            Some(&ip),
+            INTERNAL,
+            CodeType::DashboardSetup,
+            &code,
+            true,
+        )
+        .await?;
         start_session(&state, &user).await
     }
     .await;
@@ -244,15 +261,12 @@ async fn sign_in_form() -> Response {
     html(pages::sign_in(None))
 }
 
-async fn sign_in(State(state): State<ApiState>, RawBody(form): RawBody) -> Response {
+async fn sign_in(State(state): State<ApiState>, ip: ClientIp, RawBody(form): RawBody) -> Response {
     let result: ApiResult<Response> = async {
         let email = crate::users::normalize_email(field(&form, "email"));
-        let user = crate::users::find_by_auth_email(state.db(), INTERNAL, &email).await?;
-        let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-        let ok = state
-            .passwords
-            .verify(field(&form, "password").to_string(), stored)
-            .await?;
+        let password = field(&form, "password").to_string();
+        let (user, ok) =
+            crate::auth::check_password(&state, Some(&ip), INTERNAL, &email, password).await?;
         let user = user
             .filter(|_| ok)
             .ok_or_else(crate::http::known::email_password_mismatch)?;

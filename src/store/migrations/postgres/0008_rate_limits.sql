@@ -1,0 +1,8 @@
+-- Fixed-window rate-limit counters, shared by every replica using this database. `key` is a hash
+-- of the rule and what it counts (an address, an account, a client IP), never the value itself.
+CREATE TABLE rate_limits (
+    key TEXT PRIMARY KEY,
+    window_start BIGINT NOT NULL,
+    count BIGINT NOT NULL
+);
+CREATE INDEX rate_limits_window ON rate_limits (window_start);
