@@ -162,6 +162,11 @@ pub struct Config {
     /// entry is used: the one the proxy added); default: the connection's peer address.
     #[arg(long, env = "PORTCULLIS_CLIENT_IP_HEADER", global = true)]
     pub client_ip_header: Option<String>,
+    /// Lets anyone sign up to the `internal` project, i.e. become a dashboard admin (development
+    /// setups only). Off by default: the first admin comes from the setup link, the others are
+    /// invited from the dashboard.
+    #[arg(long, env = "PORTCULLIS_OPEN_DASHBOARD_SIGN_UP", global = true)]
+    pub open_dashboard_sign_up: bool,
     /// Development mode: enables `x-stack-development-override-key` (the internal admin key opens any project).
     #[arg(long, env = "PORTCULLIS_DEV_MODE", global = true)]
     pub dev_mode: bool,

@@ -88,8 +88,12 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api.clone())
         .nest("/api/latest", api)
         .route("/health", get(http::health))
-        .merge(crate::ui::dashboard::routes())
-        .merge(crate::ui::checkout::routes())
+        .merge(
+            Router::new()
+                .merge(crate::ui::dashboard::routes())
+                .merge(crate::ui::checkout::routes())
+                .layer(axum::middleware::from_fn(crate::ui::page_headers)),
+        )
         .layer(axum::middleware::from_fn(http::site_headers))
         .layer(axum::middleware::from_fn_with_state(
             ip_header,

@@ -333,17 +333,16 @@ async fn browser_flow(backend: Backend) {
     assert_eq!(gone.status().as_u16(), 404);
 
     // Another admin cannot open this admin's project by guessing its URL.
-    let internal = || {
-        app.client()
-            .project("internal")
-            .header("x-stack-publishable-client-key", INTERNAL_PCK)
-    };
-    internal()
-        .post("/auth/password/sign-up")
-        .json(json!({ "email": "other-admin@example.com", "password": "password123" }))
+    // (Sign-up to `internal` is closed; the internal server key may still create an admin.)
+    app.anon()
+        .header("x-stack-project-id", "internal")
+        .header("x-stack-access-type", "server")
+        .header("x-stack-secret-server-key", INTERNAL_SSK)
+        .post("/users")
+        .json(json!({ "primary_email": "other-admin@example.com", "primary_email_auth_enabled": true, "password": "password123" }))
         .send()
         .await
-        .expect(200);
+        .expect(201);
     let res = http
         .post(format!("{}/dashboard/sign-in", app.base))
         .form(&[

@@ -472,3 +472,210 @@ async fn limits_off(backend: Backend) {
     }
 }
 on_both_backends!(rate_limits_can_be_turned_off, limits_off);
+
+/// Nobody can make themselves a dashboard admin: sign-up to `internal` is closed (password, OTP,
+/// anonymous); the first admin comes from the setup link and invites the next by email.
+async fn internal_sign_up_closed(backend: Backend) {
+    let sink = SmtpSink::start(None);
+    let opts = env(&[("PORTCULLIS_SMTP_URL", &sink.url())]);
+    let app = TestServer::start_with(backend, opts).await;
+    let internal = || {
+        app.anon()
+            .header("x-stack-project-id", "internal")
+            .header("x-stack-access-type", "client")
+    };
+    internal()
+        .post("/auth/password/sign-up")
+        .json(json!({ "email": "intruder@example.com", "password": "password123" }))
+        .send()
+        .await
+        .expect_error(400, "SIGN_UP_NOT_ENABLED");
+    let r = internal().post("/auth/anonymous/sign-up").send().await;
+    assert_eq!(r.status.as_u16(), 400, "{}", r.text);
+
+    // The first admin, from the setup link.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let code = app.setup_link().split("code=").nth(1).unwrap().to_string();
+    let res = http
+        .post(format!("{}/dashboard/setup", app.base))
+        .form(&[
+            ("code", code.as_str()),
+            ("email", "first@example.com"),
+            ("password", "first-password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let home = http
+        .get(format!("{}/dashboard", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = home.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = home[at..].split('"').next().unwrap().to_string();
+    let created = http
+        .post(format!("{}/dashboard/projects", app.base))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("display_name", "Shared app")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 200);
+
+    // An invitation by email, then the invitee joins and sees the same projects.
+    let invited = http
+        .post(format!("{}/dashboard/admins/invite", app.base))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("email", "Second@Example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invited.status().as_u16(), 200);
+    assert!(invited
+        .text()
+        .await
+        .unwrap()
+        .contains("Invitation sent to second@example.com"));
+    let mail = &sink.wait_for("second@example.com", 1).await[0];
+    let text = mail["text"].as_str().unwrap();
+    let link = text
+        .split_whitespace()
+        .find(|w| w.contains("/dashboard/join?code="))
+        .expect("a join link");
+    let form = http.get(link).send().await.unwrap().text().await.unwrap();
+    assert!(form.contains("second@example.com"), "{form}");
+    let code = link.split("code=").nth(1).unwrap();
+    let short = http
+        .post(format!("{}/dashboard/join", app.base))
+        .form(&[("code", code), ("password", "short")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(short.status().as_u16(), 400);
+    let joined = http
+        .post(format!("{}/dashboard/join", app.base))
+        .form(&[("code", code), ("password", "second-password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(joined.status().as_u16(), 303);
+    let second = joined.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let home = http
+        .get(format!("{}/dashboard", app.base))
+        .header("cookie", &second)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains("Shared app"),
+        "the invitee sees the team's projects"
+    );
+    // The link works once.
+    let again = http
+        .post(format!("{}/dashboard/join", app.base))
+        .form(&[("code", code), ("password", "third-password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 400);
+    let admins = app
+        .anon()
+        .header("x-stack-project-id", "internal")
+        .header("x-stack-access-type", "server")
+        .header("x-stack-secret-server-key", INTERNAL_SSK)
+        .get("/users")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(admins["items"].as_array().unwrap().len(), 2);
+}
+on_both_backends!(dashboard_sign_up_is_closed, internal_sign_up_closed);
+
+/// A development setup can open it.
+async fn internal_sign_up_opened(backend: Backend) {
+    let opts = env(&[("PORTCULLIS_OPEN_DASHBOARD_SIGN_UP", "true")]);
+    let app = TestServer::start_with(backend, opts).await;
+    app.anon()
+        .header("x-stack-project-id", "internal")
+        .header("x-stack-access-type", "client")
+        .post("/auth/password/sign-up")
+        .json(json!({ "email": "dev@example.com", "password": "password123" }))
+        .send()
+        .await
+        .expect(200);
+}
+on_both_backends!(dashboard_sign_up_can_be_opened, internal_sign_up_opened);
+
+/// Pages send a Content-Security-Policy and `no-store`; a used setup link says so instead of
+/// showing a form that can only fail.
+async fn page_headers(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let link = app.setup_link();
+    for url in [
+        format!("{}/dashboard/sign-in", app.base),
+        link.clone(),
+        format!("{}/purchase/{}_nope", app.base, app.project_id),
+    ] {
+        let r = http.get(&url).send().await.unwrap();
+        let csp = r.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'none'"), "{url}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{url}: {csp}");
+        assert_eq!(r.headers()["cache-control"], "no-store", "{url}");
+    }
+    let code = link.split("code=").nth(1).unwrap().to_string();
+    let res = http
+        .post(format!("{}/dashboard/setup", app.base))
+        .form(&[
+            ("code", code.as_str()),
+            ("email", "first@example.com"),
+            ("password", "first-password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let home = http
+        .get(format!("{}/dashboard", app.base))
+        .header("cookie", res.headers()["set-cookie"].to_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.headers()["cache-control"], "no-store");
+    let used = http.get(&link).send().await.unwrap();
+    assert_eq!(used.status().as_u16(), 400);
+    let page = used.text().await.unwrap();
+    assert!(
+        page.contains("no longer works") && page.contains("already been used"),
+        "{page}"
+    );
+    assert!(!page.contains("<form"), "no form for a used link");
+}
+on_both_backends!(pages_send_csp_and_no_store, page_headers);

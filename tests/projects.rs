@@ -5,15 +5,25 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-/// A dashboard admin: a user of the `internal` project (who gets a personal team on sign-up).
+/// A dashboard admin: a user of the `internal` project (who gets a personal team when created).
+/// Sign-up to `internal` is closed, so the internal server key creates them; they sign in.
 async fn internal_admin(app: &TestServer, email: &str) -> (Value, Value) {
     let internal = || {
         app.client()
             .project("internal")
             .header("x-stack-publishable-client-key", INTERNAL_PCK)
     };
+    app.anon()
+        .header("x-stack-project-id", "internal")
+        .header("x-stack-access-type", "server")
+        .header("x-stack-secret-server-key", INTERNAL_SSK)
+        .post("/users")
+        .json(json!({ "primary_email": email, "primary_email_auth_enabled": true, "password": "password123" }))
+        .send()
+        .await
+        .expect(201);
     let s = internal()
-        .post("/auth/password/sign-up")
+        .post("/auth/password/sign-in")
         .json(json!({ "email": email, "password": "password123" }))
         .send()
         .await

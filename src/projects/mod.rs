@@ -293,7 +293,14 @@ pub async fn ensure_internal(
     configured: [Option<String>; 3],
 ) -> ApiResult<Option<keys::NewKeySet>> {
     let db = k.db();
-    if find(k, INTERNAL).await?.is_some() {
+    if let Some(mut internal) = find(k, INTERNAL).await? {
+        // Who may sign up as a dashboard admin follows the instance setting at every start.
+        let open = k.config.open_dashboard_sign_up;
+        if internal.config.sign_up_enabled != open || internal.config.anonymous_enabled {
+            internal.config.sign_up_enabled = open;
+            internal.config.anonymous_enabled = false;
+            save(k, &internal).await?;
+        }
         // Keys given in the environment are (re)registered so test harnesses and dev setups
         // can rely on fixed values even against an existing data directory.
         if let [Some(pck), Some(ssk), Some(sak)] = configured {
@@ -315,6 +322,8 @@ pub async fn ensure_internal(
     project.id = INTERNAL.into();
     project.config.create_team_on_sign_up = true;
     project.config.client_team_creation_enabled = true;
+    project.config.sign_up_enabled = k.config.open_dashboard_sign_up;
+    project.config.anonymous_enabled = false;
     let generated = keys::generate_keys();
     let from_env = configured.iter().all(Option::is_some);
     let [pck, ssk, sak] = configured;

@@ -2,7 +2,7 @@
 //! makes the user a member with the project's default member permissions.
 
 use super::access::require_client_permission;
-use super::{check_team_id, require};
+use super::{check_team_id, require, Team};
 use crate::auth::context::{AccessType, ApiState, Auth, RequestCtx, ANY};
 use crate::codes::{self, CodeType};
 use crate::emails::{outbox, templates::Template};
@@ -11,6 +11,7 @@ use crate::http::ClientIp;
 use crate::http::{json_ok, known, success, ApiError, ApiResult, JsonBody, Query};
 use crate::kernel::Kernel;
 use crate::permissions::{INVITE_MEMBERS, READ_MEMBERS, REMOVE_MEMBERS};
+use crate::projects::Project;
 use crate::store::now_ms;
 use crate::users::{is_valid_email, normalize_email, User};
 use axum::extract::FromRef;
@@ -65,14 +66,28 @@ async fn send(
     let team = require(state.db(), auth.pid(), &body.team_id).await?;
     let email = normalize_email(&body.email);
     codes::limit_send(&state, auth.limited_ip(&ip), auth.pid(), &email).await?;
+    let id = invite(&state, &auth.project, &team, &email, &body.callback_url).await?;
+    Ok(json_ok(json!({ "success": true, "id": id })))
+}
+
+/// Invites `email` (normalized) to `team`: a team-invitation code and its email, queued in one
+/// transaction; the link is `callback_url` with the code. Returns the invitation's id.
+/// The caller checks who may invite, the callback URL and the send limits.
+pub async fn invite(
+    state: &Kernel,
+    project: &Project,
+    team: &Team,
+    email: &str,
+    callback_url: &str,
+) -> ApiResult<String> {
     let mut tx = state.db().begin().await?;
     let code = codes::create(
         &mut tx,
-        auth.pid(),
+        &project.id,
         CodeType::TeamInvitation,
         json!({ "email": email }),
         json!({ "team_id": team.id }),
-        Some(&body.callback_url),
+        Some(callback_url),
         codes::DEFAULT_TTL_MS,
     )
     .await?;
@@ -81,19 +96,19 @@ async fn send(
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
-    let variables = json!({ "teamDisplayName": team.display_name, "teamInvitationLink": codes::link(&body.callback_url, &code) });
+    let variables = json!({ "teamDisplayName": team.display_name, "teamInvitationLink": codes::link(callback_url, &code) });
     outbox::enqueue_template(
         &mut tx,
-        &auth.project,
+        project,
         None,
-        &email,
+        email,
         Template::TeamInvitation,
         variables,
     )
     .await?;
     tx.commit().await?;
-    crate::emails::wake_sender(&state);
-    Ok(json_ok(json!({ "success": true, "id": id })))
+    crate::emails::wake_sender(state);
+    Ok(id)
 }
 
 #[derive(Deserialize)]

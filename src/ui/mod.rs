@@ -4,6 +4,9 @@
 pub mod checkout;
 pub mod dashboard;
 
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, DOCTYPE};
 
@@ -24,6 +27,27 @@ details.checkout[open]{display:block;background:#f7f8fb;border:1px solid #e3e5e9
 select{padding:8px;border:1px solid #cfd3d9;border-radius:7px;font-size:14px;background:#fff}
 .narrow{max-width:420px;margin:64px auto}.notice{background:#e8f5e9;color:#1b5e20;border-radius:7px;padding:9px 12px}.muted{color:#6b717b;font-size:13px}
 ";
+
+/// The pages load nothing from elsewhere and run no script; styles are inline (one stylesheet
+/// in the page, a few attributes). `form-action` keeps the dashboard's forms on this server.
+const DASHBOARD_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// The checkout's purchase form redirects to the app's return URL, so `form-action` stays open.
+const CHECKOUT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+
+/// Headers of every page: its Content-Security-Policy, and `no-store` (pages show per-admin data
+/// and keys shown once, which must not stay in a cache).
+pub async fn page_headers(req: Request, next: Next) -> Response {
+    let csp = if req.uri().path().starts_with("/purchase/") {
+        CHECKOUT_CSP
+    } else {
+        DASHBOARD_CSP
+    };
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert("content-security-policy", HeaderValue::from_static(csp));
+    h.insert("cache-control", HeaderValue::from_static("no-store"));
+    res
+}
 
 /// The page every built-in page sits in: the header bar's content, then the main column.
 pub(crate) fn shell(title: &str, header: Markup, body: Markup) -> Markup {

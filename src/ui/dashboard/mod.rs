@@ -13,6 +13,7 @@ macro_rules! or_answer {
     };
 }
 
+mod admins;
 mod pages;
 mod payments;
 mod project;
@@ -53,6 +54,7 @@ where
         .route("/dashboard/sign-in", get(sign_in_form).post(sign_in))
         .route("/dashboard/sign-out", post(sign_out))
         .route("/dashboard/projects", post(create_project))
+        .merge(admins::routes())
         .merge(users::routes())
         .merge(settings::routes())
         .merge(payments::routes())
@@ -190,8 +192,29 @@ struct CodeQuery {
     code: Option<String>,
 }
 
-async fn setup_form(Query(q): Query<CodeQuery>) -> Response {
-    html(pages::setup(q.code.as_deref().unwrap_or(""), None))
+async fn setup_form(
+    State(state): State<ApiState>,
+    ip: ClientIp,
+    Query(q): Query<CodeQuery>,
+) -> Response {
+    let code = q.code.unwrap_or_default();
+    let live = codes::check(
+        &state,
+        Some(&ip),
+        INTERNAL,
+        CodeType::DashboardSetup,
+        &code,
+        false,
+    )
+    .await;
+    match live {
+        Ok(_) => html(pages::setup(&code, None)),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            html(pages::setup_gone(&message_of(&e))),
+        )
+            .into_response(),
+    }
 }
 
 /// Turns a domain error into the message shown beside the form.
@@ -337,7 +360,12 @@ async fn create_project(
         )),
         Err(e) => (
             StatusCode::BAD_REQUEST,
-            html(pages::projects(&admin, &list, None, Some(&message_of(&e)))),
+            html(pages::projects(
+                &admin,
+                &list,
+                None,
+                Some(pages::Notice::Failed(&message_of(&e))),
+            )),
         )
             .into_response(),
     }

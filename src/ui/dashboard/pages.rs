@@ -41,6 +41,21 @@ pub fn setup(code: &str, message: Option<&str>) -> Markup {
     )
 }
 
+/// A setup link that was used, expired or never existed: no form, and where to go instead.
+pub fn setup_gone(reason: &str) -> Markup {
+    layout(
+        "Set up",
+        None,
+        html! {
+            div.card.narrow {
+                h1 { "This setup link no longer works" }
+                p { (reason) " A setup link works once, to create the first admin; once an admin exists, "
+                    a href="/dashboard/sign-in" { "sign in" } " or ask an admin for an invitation." }
+            }
+        },
+    )
+}
+
 pub fn sign_in(message: Option<&str>) -> Markup {
     layout(
         "Sign in",
@@ -61,12 +76,23 @@ pub fn sign_in(message: Option<&str>) -> Markup {
     )
 }
 
+/// The outcome of a form on a page: a success notice or the reason it failed.
+pub enum Notice<'a> {
+    Done(&'a str),
+    Failed(&'a str),
+}
+
 pub fn projects(
     admin: &Admin,
     list: &[Project],
     created: Option<(&Project, &NewKeySet)>,
-    message: Option<&str>,
+    notice: Option<Notice>,
 ) -> Markup {
+    let (done, message) = match notice {
+        Some(Notice::Done(m)) => (Some(m), None),
+        Some(Notice::Failed(m)) => (None, Some(m)),
+        None => (None, None),
+    };
     layout(
         "Projects",
         Some(admin),
@@ -99,14 +125,27 @@ pub fn projects(
                     }
                 }
             }
+            @if let Some(done) = done {
+                p.notice role="status" { (done) }
+            }
+            (error(message))
             div.card {
                 h2 { "New project" }
-                (error(message))
                 form method="post" action="/dashboard/projects" {
                     input type="hidden" name="csrf" value=(admin.csrf_token());
                     label for="display_name" { "Name" }
                     input id="display_name" type="text" name="display_name" required maxlength="256";
                     button type="submit" { "Create project" }
+                }
+            }
+            div.card {
+                h2 { "Invite an admin" }
+                p.muted { "They get an email with a link to set a password and join your team, seeing the same projects." }
+                form method="post" action="/dashboard/admins/invite" {
+                    input type="hidden" name="csrf" value=(admin.csrf_token());
+                    label for="invite_email" { "Email" }
+                    input id="invite_email" type="email" name="email" required;
+                    button type="submit" { "Send invitation" }
                 }
             }
         },
