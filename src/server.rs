@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api.clone())
         .nest("/api/latest", api)
         .route("/health", get(http::health))
+        .fallback(http::not_found)
         .merge(
             Router::new()
                 .merge(crate::ui::dashboard::routes())

@@ -174,6 +174,20 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
     }
 }
 
+/// Any unknown path: under `/api` (e.g. `/api/v1/` with its trailing slash) the API's plain-text
+/// 404, elsewhere a short one.
+pub async fn not_found(req: Request<Body>) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        return api_not_found(req).await;
+    }
+    (
+        StatusCode::NOT_FOUND,
+        [("content-type", "text/plain; charset=utf-8")],
+        "Not found",
+    )
+        .into_response()
+}
+
 /// Unknown path under `/api`: a plain-text 404, as the original answers.
 pub async fn api_not_found(req: Request<Body>) -> Response {
     let url = req.uri().to_string();

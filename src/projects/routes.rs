@@ -209,6 +209,9 @@ async fn anonymous_discovery(
     } else {
         "/api/v1"
     };
+    // The segments arrive decoded: encode them again, or a control character in them would
+    // make the Location header invalid.
+    let (project_id, rest) = (percent_encode(&project_id), percent_encode(&rest));
     let mut target = format!("{prefix}/projects/{project_id}/.well-known/{rest}?");
     if let Some(q) = uri.query() {
         target.push_str(q);
@@ -216,6 +219,19 @@ async fn anonymous_discovery(
     }
     target.push_str("include_anonymous=true");
     Redirect::temporary(&target).into_response()
+}
+
+/// Percent-encodes everything but unreserved characters and `/` (RFC 3986 §2.3).
+fn percent_encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 async fn check_feature_support(RawBody(body): RawBody) -> Response {
