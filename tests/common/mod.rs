@@ -38,6 +38,8 @@ pub struct TestServer {
     _dir: TempDir,
     pub http: reqwest::Client,
     env: Vec<(String, String)>,
+    /// False for a replica: the first server's drop removes the shared PostgreSQL database.
+    owns_database: bool,
 }
 
 pub struct TempDir(pub PathBuf);
@@ -127,6 +129,28 @@ impl TestServer {
             _dir: dir,
             http,
             env: opts.env,
+            owns_database: true,
+        }
+    }
+
+    /// Another server process on the same database (replicas sharing one PostgreSQL), serving
+    /// the same project with the same keys and settings.
+    pub async fn replica(&self) -> TestServer {
+        let dir = TempDir(std::env::temp_dir().join(unique_name()));
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let (child, base) = spawn_server(&self.database_url, &dir.0, &self.env).await;
+        TestServer {
+            base,
+            database_url: self.database_url.clone(),
+            project_id: self.project_id.clone(),
+            publishable_client_key: self.publishable_client_key.clone(),
+            secret_server_key: self.secret_server_key.clone(),
+            super_secret_admin_key: self.super_secret_admin_key.clone(),
+            child,
+            _dir: dir,
+            http: reqwest::Client::new(),
+            env: self.env.clone(),
+            owns_database: false,
         }
     }
 
@@ -282,9 +306,9 @@ impl Drop for TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
         // PostgreSQL test databases are dropped so repeated runs do not pile them up.
-        if let Some(name) = self
-            .database_url
-            .strip_prefix("postgres")
+        if let Some(name) = Some(&self.database_url)
+            .filter(|_| self.owns_database)
+            .and_then(|u| u.strip_prefix("postgres"))
             .and_then(|u| u.rsplit_once('/'))
             .map(|(_, n)| n.to_string())
         {
