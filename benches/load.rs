@@ -4,6 +4,10 @@
 //! (cores ÷ one bare argon2id verify). Prints figures and ratios; asserts nothing.
 //!
 //!     cargo bench --bench load -- [--seconds 30] [--concurrency 64] [--backends sqlite,postgres]
+//!     cargo bench --bench load -- --only wal [--refreshes 20000]
+//!
+//! `--only wal` (SQLite): sign-in p50 before and after 20k token refreshes at 16 clients, and the
+//! size of the write-ahead log during and after them (it must stay bounded: checkpointing).
 //!
 //! Targets (DESIGN.md §5): RSS ≤ 100 MiB during and after the load; sign-in throughput ≥ 90% of
 //! the hash limit; refusals past the queue are immediate 503s with `Retry-After`.
@@ -168,7 +172,99 @@ async fn flood(app: &TestServer, seconds: u64, concurrency: usize, limit: f64) {
     );
 }
 
+/// Sign-in latency p50 (ms) over `n` sequential sign-ins.
+async fn sign_in_p50(app: &TestServer, http: &reqwest::Client, n: usize) -> f64 {
+    let url = format!("{}/api/v1/auth/password/sign-in", app.base);
+    let mut times = vec![];
+    for _ in 0..n {
+        let t = Instant::now();
+        let r = http
+            .post(&url)
+            .header("x-stack-project-id", &app.project_id)
+            .header("x-stack-access-type", "client")
+            .json(&json!({ "email": "wal@example.com", "password": "password123" }))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    times[n / 2]
+}
+
+fn wal_mib(app: &TestServer) -> f64 {
+    let db = app
+        .database_url
+        .trim_start_matches("sqlite://")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    std::fs::metadata(format!("{db}-wal")).map_or(0.0, |m| m.len() as f64 / 1048576.0)
+}
+
+async fn wal(refreshes: usize) {
+    let opts = Options {
+        env: vec![("PORTCULLIS_RATE_LIMITS".into(), "off".into())],
+    };
+    let app = TestServer::start_with(Backend::Sqlite, opts).await;
+    let session = app.sign_up("wal@example.com", "password123").await;
+    let refresh = session["refresh_token"].as_str().unwrap().to_string();
+    let http = reqwest::Client::new();
+    let before = sign_in_p50(&app, &http, 40).await;
+    let url = format!("{}/api/v1/auth/oauth/token", app.base);
+    let body = format!(
+        "grant_type=refresh_token&refresh_token={refresh}&client_id={}&client_secret=__stack_public_client__",
+        app.project_id
+    );
+    let done = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut clients = vec![];
+    for _ in 0..16 {
+        let (http, url, body, done) = (http.clone(), url.clone(), body.clone(), done.clone());
+        clients.push(tokio::spawn(async move {
+            while (done.fetch_add(1, Ordering::Relaxed) as usize) < refreshes {
+                let r = http
+                    .post(&url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(r.status().is_success());
+            }
+        }));
+    }
+    let mut peak: f64 = 0.0;
+    while clients.iter().any(|c| !c.is_finished()) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        peak = peak.max(wal_mib(&app));
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let after_load = wal_mib(&app);
+    let after = sign_in_p50(&app, &http, 40).await;
+    println!(
+        "\n[Sqlite] {refreshes} refreshes at 16 clients in {elapsed:.1} s ({:.0}/s)",
+        refreshes as f64 / elapsed
+    );
+    println!("  WAL: peak {peak:.1} MiB during the load, {after_load:.1} MiB after it");
+    println!(
+        "  sign-in p50: {before:.2} ms before, {after:.2} ms after = {:.2}x",
+        after / before
+    );
+}
+
 fn main() {
+    if arg("--only", "") == "wal" {
+        let refreshes: usize = arg("--refreshes", "20000").parse().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        return rt.block_on(wal(refreshes));
+    }
     let seconds: u64 = arg("--seconds", "30").parse().unwrap();
     let concurrency: usize = arg("--concurrency", "64").parse().unwrap();
     let backends = arg("--backends", "sqlite,postgres");

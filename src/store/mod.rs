@@ -58,6 +58,9 @@ const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",
     "PRAGMA busy_timeout = 10000",
+    // Autocheckpoints keep the WAL near 4 MiB under steady writes (benches/load.rs --only wal);
+    // should a long reader hold one off, the file is cut back to this size once it completes.
+    "PRAGMA journal_size_limit = 16777216",
     "PRAGMA foreign_keys = ON",
 ];
 
