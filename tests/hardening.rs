@@ -473,6 +473,24 @@ async fn limits_off(backend: Backend) {
 }
 on_both_backends!(rate_limits_can_be_turned_off, limits_off);
 
+/// Creates the first dashboard admin through the setup link; returns their session cookie.
+async fn first_admin(app: &TestServer, http: &reqwest::Client, setup_link: &str) -> String {
+    let code = setup_link.split("code=").nth(1).unwrap();
+    let res = http
+        .post(format!("{}/dashboard/setup", app.base))
+        .form(&[
+            ("code", code),
+            ("email", "first@example.com"),
+            ("password", "first-password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let set = res.headers()["set-cookie"].to_str().unwrap();
+    set.split(';').next().unwrap().to_string()
+}
+
 /// Nobody can make themselves a dashboard admin: sign-up to `internal` is closed (password, OTP,
 /// anonymous); the first admin comes from the setup link and invites the next by email.
 async fn internal_sign_up_closed(backend: Backend) {
@@ -498,25 +516,7 @@ async fn internal_sign_up_closed(backend: Backend) {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let code = app.setup_link().split("code=").nth(1).unwrap().to_string();
-    let res = http
-        .post(format!("{}/dashboard/setup", app.base))
-        .form(&[
-            ("code", code.as_str()),
-            ("email", "first@example.com"),
-            ("password", "first-password"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 303);
-    let cookie = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = first_admin(&app, &http, &app.setup_link()).await;
     let home = http
         .get(format!("{}/dashboard", app.base))
         .header("cookie", &cookie)
@@ -650,21 +650,10 @@ async fn page_headers(backend: Backend) {
         assert!(csp.contains("frame-ancestors 'none'"), "{url}: {csp}");
         assert_eq!(r.headers()["cache-control"], "no-store", "{url}");
     }
-    let code = link.split("code=").nth(1).unwrap().to_string();
-    let res = http
-        .post(format!("{}/dashboard/setup", app.base))
-        .form(&[
-            ("code", code.as_str()),
-            ("email", "first@example.com"),
-            ("password", "first-password"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 303);
+    let cookie = first_admin(&app, &http, &link).await;
     let home = http
         .get(format!("{}/dashboard", app.base))
-        .header("cookie", res.headers()["set-cookie"].to_str().unwrap())
+        .header("cookie", cookie)
         .send()
         .await
         .unwrap();

@@ -143,31 +143,8 @@ async fn join(State(state): State<ApiState>, ip: ClientIp, RawBody(form): RawBod
                 "This address already has a dashboard account: sign in with it instead.",
             ));
         }
-        let project = crate::projects::find(&state, INTERNAL)
-            .await?
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("internal project missing")))?;
         let password = field(&form, "password").to_string();
-        write::check_password_length(&password)?;
-        let new = write::prepare(
-            &state,
-            &project,
-            UserWrite {
-                primary_email: Some(Some(invited)),
-                primary_email_auth_enabled: Some(true),
-                primary_email_verified: Some(true),
-                password: Some(Some(password)),
-                ..Default::default()
-            },
-        )
-        .await?;
-        let mut tx = state.db().begin().await?;
-        let user_id = write::create_in(&mut tx, &project, new).await?;
-        crate::teams::add_member_with_defaults(&mut tx, &project, &team_id, &user_id, false)
-            .await?;
-        codes::consume(&mut tx, &code_id).await?;
-        tx.commit().await?;
-        let user = write::reload(&state, &project, &user_id).await?;
-        start_session(&state, &user).await
+        create_admin(&state, &invited, password, &code_id, Some(&team_id)).await
     }
     .await;
     match result {
@@ -178,6 +155,43 @@ async fn join(State(state): State<ApiState>, ip: ClientIp, RawBody(form): RawBod
         )
             .into_response(),
     }
+}
+
+/// Creates an admin (their email verified by the code that let them in), puts them in `team_id`
+/// when given (else they get a personal team), spends the code, and signs them in: the user, the
+/// membership and the spent code commit together. Errors: the password rules, a spent code.
+pub(super) async fn create_admin(
+    state: &ApiState,
+    email: &str,
+    password: String,
+    code_id: &str,
+    team_id: Option<&str>,
+) -> ApiResult<Response> {
+    let project = crate::projects::find(state, INTERNAL)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("internal project missing")))?;
+    write::check_password_length(&password)?;
+    let new = write::prepare(
+        state,
+        &project,
+        UserWrite {
+            primary_email: Some(Some(email.to_string())),
+            primary_email_auth_enabled: Some(true),
+            primary_email_verified: Some(true),
+            password: Some(Some(password)),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let mut tx = state.db().begin().await?;
+    let user_id = write::create_in(&mut tx, &project, new).await?;
+    if let Some(team_id) = team_id {
+        crate::teams::add_member_with_defaults(&mut tx, &project, team_id, &user_id, false).await?;
+    }
+    codes::consume(&mut tx, code_id).await?;
+    tx.commit().await?;
+    let user = write::reload(state, &project, &user_id).await?;
+    start_session(state, &user).await
 }
 
 fn join_page(code: &str, email: Option<&str>, message: Option<&str>) -> Markup {

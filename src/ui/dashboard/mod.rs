@@ -230,7 +230,7 @@ pub(crate) fn message_of(e: &ApiError) -> String {
 async fn setup(ip: ClientIp, State(state): State<ApiState>, RawBody(form): RawBody) -> Response {
     let code = field(&form, "code").to_string();
     let result: ApiResult<Response> = async {
-        codes::check(
+        let checked = codes::check(
             &state,
             Some(&ip),
             INTERNAL,
@@ -239,35 +239,12 @@ async fn setup(ip: ClientIp, State(state): State<ApiState>, RawBody(form): RawBo
             false,
         )
         .await?;
-        let project = state
-            .projects
-            .get(&state, INTERNAL)
-            .await?
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("internal project missing")))?;
         let email = crate::users::normalize_email(field(&form, "email"));
         if !crate::users::is_valid_email(&email) {
             return Err(ApiError::bad_request("Enter a valid email address."));
         }
-        let w = crate::users::write::UserWrite {
-            primary_email: Some(Some(email)),
-            primary_email_auth_enabled: Some(true),
-            primary_email_verified: Some(true),
-            password: Some(Some(field(&form, "password").to_string())),
-            ..Default::default()
-        };
-        crate::users::write::check_password_length(field(&form, "password"))?;
-        // The code is spent only once the admin could be created.
-        let user = crate::users::write::create(&state, &project, w).await?;
-        codes::check(
-            &state,
-            Some(&ip),
-            INTERNAL,
-            CodeType::DashboardSetup,
-            &code,
-            true,
-        )
-        .await?;
-        start_session(&state, &user).await
+        let password = field(&form, "password").to_string();
+        admins::create_admin(&state, &email, password, &checked.id, None).await
     }
     .await;
     match result {
