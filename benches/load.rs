@@ -88,8 +88,11 @@ async fn on_backend(backend: Backend, seconds: u64, concurrency: usize, limit: f
     let app = TestServer::start_with(
         backend,
         Options {
-            // The flood measures hashing, not the per-account guessing limit.
-            env: vec![("PORTCULLIS_RATE_LIMITS".into(), "off".into())],
+            // The flood measures hashing, not the guessing limits: they count but never refuse.
+            env: vec![(
+                "PORTCULLIS_RATE_LIMITS".into(),
+                "sign_in_ip=1000000000/60,sign_in_account=1000000000/600".into(),
+            )],
         },
     )
     .await;
