@@ -212,6 +212,20 @@ pub async fn check(
     })
 }
 
+/// Deletes every code of `kind` in the project (a new one replaces them).
+pub async fn delete_all(
+    conn: &mut sqlx::AnyConnection,
+    project_id: &str,
+    kind: CodeType,
+) -> ApiResult<()> {
+    sqlx::query("DELETE FROM verification_codes WHERE project_id = $1 AND type = $2")
+        .bind(project_id)
+        .bind(kind.as_str())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Marks a checked code used, so that it works once even when two requests race; put it in the
 /// transaction of what the code unlocks. Errors: `VERIFICATION_CODE_ALREADY_USED`.
 pub async fn consume(conn: &mut sqlx::AnyConnection, id: &str) -> ApiResult<()> {

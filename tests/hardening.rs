@@ -453,7 +453,8 @@ async fn dashboard_sign_in_limited(backend: Backend) {
         assert_eq!(attempt().await.unwrap().status().as_u16(), 400);
     }
     let r = attempt().await.unwrap();
-    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(r.status().as_u16(), 429);
+    assert!(r.headers().contains_key("retry-after"));
     assert!(r.text().await.unwrap().contains("Too many requests"));
 }
 on_both_backends!(dashboard_sign_in_is_limited, dashboard_sign_in_limited);
@@ -668,3 +669,137 @@ async fn page_headers(backend: Backend) {
     assert!(!page.contains("<form"), "no form for a used link");
 }
 on_both_backends!(pages_send_csp_and_no_store, page_headers);
+
+/// What a second attack found: imported hashes too dear to verify, old setup links, guessing
+/// through password update, grants past the quantity bound, NUL inside the config document.
+async fn second_round(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    // Imported hashes whose costs would exhaust or stall the hashing pool are refused.
+    for hash in [
+        "$argon2id$v=19$m=50000000,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE",
+        "$2b$31$abcdefghijklmnopqrstuuyvPXIbu7xe6/CED2DzX8z6Si09MlzlW",
+    ] {
+        app.server()
+            .post("/users")
+            .json(json!({ "primary_email": "imported@example.com", "password_hash": hash, "primary_email_auth_enabled": true }))
+            .send()
+            .await
+            .expect_text(400, "Invalid password hash");
+    }
+    let cheap = "$2b$04$abcdefghijklmnopqrstuuyvPXIbu7xe6/CED2DzX8z6Si09MlzlW";
+    app.server()
+        .post("/users")
+        .json(json!({ "primary_email": "imported@example.com", "password_hash": cheap, "primary_email_auth_enabled": true }))
+        .send()
+        .await
+        .expect(201);
+
+    // Guessing the current password through `password/update` counts like failed sign-ins.
+    let s = app.sign_up("holder@example.com", "password123").await;
+    for i in 0..10 {
+        app.client()
+            .user(&s)
+            .post("/auth/password/update")
+            .json(json!({ "old_password": format!("guess-{i}"), "new_password": "password456" }))
+            .send()
+            .await
+            .expect_error(400, "PASSWORD_CONFIRMATION_MISMATCH");
+    }
+    let r = app
+        .client()
+        .user(&s)
+        .post("/auth/password/update")
+        .json(json!({ "old_password": "password123", "new_password": "password456" }))
+        .send()
+        .await;
+    assert_limited(&r, 600);
+
+    // Repeated grants cannot take a balance past the bound.
+    let catalog = json!({
+        "payments.items.x": { "displayName": "X", "customerType": "user" },
+        "payments.products.y": {
+            "displayName": "Y", "customerType": "user", "stackable": true, "prices": {},
+            "includedItems": { "x": { "quantity": MAX_QUANTITY, "expires": "never" } }
+        }
+    });
+    app.admin()
+        .patch("/internal/config/override/branch")
+        .json(json!({ "config_override_string": catalog.to_string() }))
+        .send()
+        .await
+        .expect(200);
+    let uid = s["user_id"].as_str().unwrap();
+    let grant = || {
+        app.server()
+            .post(&format!("/payments/products/user/{uid}"))
+            .json(json!({ "product_id": "y", "quantity": 1 }))
+    };
+    grant().send().await.expect(200);
+    grant().send().await.expect_error(400, "SCHEMA_ERROR");
+    let x = app
+        .server()
+        .get(&format!("/payments/items/user/{uid}/x"))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(x["quantity"], MAX_QUANTITY);
+
+    // NUL inside the config document is refused like NUL in any body.
+    let e = app
+        .admin()
+        .patch("/internal/config/override/branch")
+        .json(json!({ "config_override_string": "{\"a\\u0000\":1}" }))
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    assert!(e["error"].as_str().unwrap().contains("NUL"), "{e}");
+}
+on_both_backends!(second_attack_findings, second_round);
+
+/// Setup links from earlier starts stop working, and none works once an admin exists.
+async fn stale_setup_links(backend: Backend) {
+    let mut app = TestServer::start(backend).await;
+    let old = app.setup_link();
+    app.crash_and_restart().await;
+    let new = app.setup_link();
+    assert_ne!(old, new);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let try_setup = |link: &str, email: &str| {
+        let code = link.split("code=").nth(1).unwrap().to_string();
+        http.post(format!("{}/dashboard/setup", app.base))
+            .form(&[
+                ("code", code),
+                ("email", email.to_string()),
+                ("password", "password-123".to_string()),
+            ])
+            .send()
+    };
+    assert_eq!(
+        try_setup(&old, "a@example.com")
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        400
+    );
+    assert_eq!(
+        try_setup(&new, "b@example.com")
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        303
+    );
+    assert_eq!(
+        try_setup(&new, "c@example.com")
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        400
+    );
+}
+on_both_backends!(old_setup_links_stop_working, stale_setup_links);

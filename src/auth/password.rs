@@ -267,11 +267,16 @@ async fn update(
     let Some(stored) = user.password_hash.clone() else {
         return Err(known::user_does_not_have_password().into());
     };
+    // A stolen session must not become a way to guess the password: failures count against
+    // the user as failed sign-ins do against the account.
+    let account = format!("{}:user:{}", auth.pid(), user.id);
+    state.limits.check(&FAILURES_PER_ACCOUNT, &account).await?;
     if !state
         .passwords
         .verify(body.old_password, Some(stored))
         .await?
     {
+        state.limits.hit(&FAILURES_PER_ACCOUNT, &account).await?;
         return Err(known::password_confirmation_mismatch().into());
     }
     let hash = state.passwords.hash(body.new_password).await?;

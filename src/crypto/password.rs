@@ -44,6 +44,10 @@ fn hash_with(password: &str, memory: &mut [Block]) -> String {
 /// Verifies `password` against a stored PHC string or bcrypt hash. Hashes with our parameters
 /// reuse `memory`; others (imported with other costs) allocate their own.
 fn verify_with(password: &str, stored: &str, memory: &mut [Block]) -> bool {
+    // Hashes stored before costs were bounded at import are refused, not computed.
+    if !is_supported_hash(stored) {
+        return false;
+    }
     if stored.starts_with("$2") {
         return bcrypt::verify(password, stored).unwrap_or(false);
     }
@@ -96,12 +100,30 @@ pub fn verify(password: &str, stored: &str) -> bool {
     verify_with(password, stored, &mut working_set())
 }
 
-/// Whether an imported hash (`password_hash` on user create/update) is in a format we verify.
+/// The most an imported hash may cost to verify: argon2 memory in KiB (64 MiB, the common
+/// library default; ours is 19 MiB), passes and lanes; bcrypt's cost (2^14 rounds, about a
+/// second). Anything dearer would let one stored hash stall or exhaust the hashing pool.
+const MAX_ARGON2_M_KIB: u32 = 64 * 1024;
+const MAX_ARGON2_T: u32 = 10;
+const MAX_ARGON2_P: u32 = 4;
+const MAX_BCRYPT_COST: u32 = 14;
+
+/// Whether an imported hash (`password_hash` on user create/update) is in a format we verify,
+/// with costs within the limits above.
 pub fn is_supported_hash(stored: &str) -> bool {
     if stored.starts_with("$2a$") || stored.starts_with("$2b$") || stored.starts_with("$2y$") {
-        return stored.len() == 60;
+        let cost = stored.get(4..6).and_then(|c| c.parse::<u32>().ok());
+        return stored.len() == 60 && cost.is_some_and(|c| (4..=MAX_BCRYPT_COST).contains(&c));
     }
-    stored.starts_with("$argon2") && PasswordHash::new(stored).is_ok()
+    stored.starts_with("$argon2")
+        && PasswordHash::new(stored)
+            .ok()
+            .and_then(|h| Params::try_from(&h).ok())
+            .is_some_and(|p| {
+                p.m_cost() <= MAX_ARGON2_M_KIB
+                    && p.t_cost() <= MAX_ARGON2_T
+                    && p.p_cost() <= MAX_ARGON2_P
+            })
 }
 
 /// A fixed hash to verify against when there is no user, so unknown emails cost the same time

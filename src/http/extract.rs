@@ -109,7 +109,7 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
 
 /// The first string (or key) holding a NUL character, named by its path (`body.a[0].b`): text
 /// columns cannot store NUL on PostgreSQL, so it is refused for every field on both databases.
-fn nul_in(value: &Value, path: &str) -> Option<String> {
+pub fn nul_in(value: &Value, path: &str) -> Option<String> {
     match value {
         Value::String(s) => s.contains('\0').then(|| path.to_string()),
         Value::Array(items) => items

@@ -103,13 +103,14 @@ impl State {
         }
     }
 
-    /// The balance at `now` (sums saturate: histories from before quantities were bounded read
-    /// as a large number, never as an error).
+    /// The balance at `now`, within ±[`MAX_QUANTITY`] (repeating grants can outgrow it over
+    /// time; the sum saturates there, never overflows, and stays exact for JavaScript clients).
     pub fn value_at(&self, now: i64) -> i64 {
         self.grants
             .iter()
             .filter(|(_, e)| e.is_none_or(|e| e > now))
             .fold(self.debt, |sum, (r, _)| sum.saturating_add(*r))
+            .clamp(-MAX_QUANTITY, MAX_QUANTITY)
     }
 
     /// A balance none of whose live grants expires is just a number.

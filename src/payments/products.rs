@@ -378,13 +378,29 @@ pub async fn grant_product(
     let purchases = purchases_of(&mut *tx, project_id, customer_type, customer_id).await?;
     let (price, replaced) =
         validate_purchase(chosen, price_id, quantity, &purchases, customer_id, now)?;
+    // No grant may take a balance past the bound (each grant alone fits: validate_purchase).
+    if let Some(items) = chosen.snapshot["includedItems"].as_object() {
+        for (item_id, inc) in items {
+            let amount = inc["quantity"].as_i64().unwrap_or(0) * quantity;
+            let key = super::ledger::BalanceKey {
+                project_id,
+                customer_type,
+                customer_id,
+                item_id,
+            };
+            let before = super::ledger::load(&mut *tx, key, now).await?;
+            super::ledger::check_change(before.state.value_at(now), amount)?;
+        }
+    }
     for old in &replaced {
         sqlx::query("UPDATE purchases SET status = 'canceled', canceled_at = $1, ended_at = $1 WHERE id = $2").bind(now).bind(&old.id).execute(&mut *tx).await?;
     }
-    let Some((selected_price_id, price)) = price else {
-        return Ok(None);
-    };
-    let recurring = interval_ms(&price["interval"]);
+    // A product without prices (a free plan, something only the server grants) is held as a
+    // one-time purchase; it used to be answered with success and not recorded at all.
+    let selected_price_id = price.as_ref().map(|(id, _)| id.clone());
+    let recurring = price
+        .as_ref()
+        .and_then(|(_, p)| interval_ms(&p["interval"]));
     let id = new_uuid();
     sqlx::query(
         "INSERT INTO purchases (id, project_id, customer_type, customer_id, product_id, price_id, product, quantity, kind, status,
@@ -397,7 +413,7 @@ pub async fn grant_product(
     .bind(customer_id)
     .bind(&chosen.product_id)
     // API grants keep no price (they charge nothing); test-mode checkouts keep the chosen one.
-    .bind(price_id.map(|_| selected_price_id))
+    .bind(price_id.and(selected_price_id))
     .bind(chosen.snapshot.to_string())
     .bind(quantity)
     .bind(if recurring.is_some() { "subscription" } else { "one_time" })

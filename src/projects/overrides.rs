@@ -96,7 +96,13 @@ fn check_level(access: AccessType, level: &str) -> ApiResult<&str> {
 
 fn parse_document(text: &str) -> ApiResult<Value> {
     match serde_json::from_str::<Value>(text) {
-        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(v @ Value::Object(_)) => match crate::http::extract::nul_in(&v, "config") {
+            // The document's ids become ledger and catalog keys: no NUL, as for any body.
+            Some(field) => Err(crate::http::extract::schema_problem(format!(
+                "body.config_override_string: {field} must not contain NUL characters"
+            ))),
+            None => Ok(v),
+        },
         _ => Err(ApiError::bad_request(
             "Invalid config JSON: must be a JSON object",
         )),

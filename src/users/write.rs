@@ -328,7 +328,7 @@ async fn apply(
     let mut password_changed = false;
     if let Some(hash) = w.password_hash {
         if !password::is_supported_hash(&hash) {
-            return Err(ApiError::bad_request("Invalid password hash. Make sure it's a supported algorithm in Modular Crypt Format."));
+            return Err(ApiError::bad_request("Invalid password hash. Make sure it's a supported algorithm in Modular Crypt Format, with costs no higher than argon2 m=65536 t=10 p=4 or bcrypt 14."));
         }
         user.password_hash = Some(hash);
         password_changed = true;

@@ -177,7 +177,7 @@ impl TestServer {
     /// The one-time first-admin link the server printed at its first start.
     pub fn setup_link(&self) -> String {
         let out = self.stdout();
-        let start = out.find("http").expect("a setup link on stdout");
+        let start = out.rfind("http").expect("a setup link on stdout"); // the newest
         out[start..].split_whitespace().next().unwrap().to_string()
     }
 

@@ -5,7 +5,7 @@
 //! same projects.
 
 use super::pages::{error, layout, Notice};
-use super::{field, html, message_of, require_admin, start_session, INTERNAL};
+use super::{field, html, message_of, refused, require_admin, start_session, INTERNAL};
 use crate::auth::context::ApiState;
 use crate::codes::{self, CodeType};
 use crate::http::extract::RawBody;
@@ -149,11 +149,10 @@ async fn join(State(state): State<ApiState>, ip: ClientIp, RawBody(form): RawBod
     .await;
     match result {
         Ok(home) => home,
-        Err(e) => (
-            StatusCode::BAD_REQUEST,
-            html(join_page(&code, email.as_deref(), Some(&message_of(&e)))),
-        )
-            .into_response(),
+        Err(e) => refused(
+            &e,
+            join_page(&code, email.as_deref(), Some(&message_of(&e))),
+        ),
     }
 }
 

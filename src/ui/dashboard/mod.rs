@@ -138,9 +138,11 @@ pub async fn setup_link(state: &Kernel) -> ApiResult<Option<String>> {
     if admins > 0 {
         return Ok(None);
     }
-    let mut conn = state.db().acquire().await?;
+    let mut tx = state.db().begin().await?;
+    // Only the newest link works: links printed at earlier starts end here.
+    codes::delete_all(&mut tx, INTERNAL, CodeType::DashboardSetup).await?;
     let code = codes::create(
-        &mut conn,
+        &mut tx,
         INTERNAL,
         CodeType::DashboardSetup,
         json!({}),
@@ -149,6 +151,7 @@ pub async fn setup_link(state: &Kernel) -> ApiResult<Option<String>> {
         codes::DEFAULT_TTL_MS,
     )
     .await?;
+    tx.commit().await?;
     Ok(Some(format!(
         "{}/dashboard/setup?code={code}",
         state.public_url
@@ -217,6 +220,22 @@ async fn setup_form(
     }
 }
 
+/// A form page shown again after `e`: 400, or the 429/503 of a limit with its `Retry-After`.
+pub(crate) fn refused(e: &ApiError, page: maud::Markup) -> Response {
+    let mut res = (StatusCode::BAD_REQUEST, html(page)).into_response();
+    if let ApiError::Throttled {
+        status,
+        retry_after_secs,
+        ..
+    } = e
+    {
+        *res.status_mut() = *status;
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, (*retry_after_secs).into());
+    }
+    res
+}
+
 /// Turns a domain error into the message shown beside the form.
 pub(crate) fn message_of(e: &ApiError) -> String {
     match e {
@@ -239,6 +258,11 @@ async fn setup(ip: ClientIp, State(state): State<ApiState>, RawBody(form): RawBo
             false,
         )
         .await?;
+        if crate::users::count(state.db(), INTERNAL).await? > 0 {
+            return Err(ApiError::bad_request(
+                "The first admin already exists: sign in, or ask an admin for an invitation.",
+            ));
+        }
         let email = crate::users::normalize_email(field(&form, "email"));
         if !crate::users::is_valid_email(&email) {
             return Err(ApiError::bad_request("Enter a valid email address."));
@@ -249,11 +273,7 @@ async fn setup(ip: ClientIp, State(state): State<ApiState>, RawBody(form): RawBo
     .await;
     match result {
         Ok(home) => home,
-        Err(e) => (
-            StatusCode::BAD_REQUEST,
-            html(pages::setup(&code, Some(&message_of(&e)))),
-        )
-            .into_response(),
+        Err(e) => refused(&e, pages::setup(&code, Some(&message_of(&e)))),
     }
 }
 
@@ -275,11 +295,7 @@ async fn sign_in(State(state): State<ApiState>, ip: ClientIp, RawBody(form): Raw
     .await;
     match result {
         Ok(home) => home,
-        Err(e) => (
-            StatusCode::BAD_REQUEST,
-            html(pages::sign_in(Some(&message_of(&e)))),
-        )
-            .into_response(),
+        Err(e) => refused(&e, pages::sign_in(Some(&message_of(&e)))),
     }
 }
 
