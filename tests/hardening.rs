@@ -168,6 +168,64 @@ async fn strict_queries(backend: Backend) {
         .send()
         .await
         .expect(200);
+
+    // What the published SDK sends is accepted and means what it says.
+    for name in ["Alpha team", "Beta team", "Gamma"] {
+        app.server()
+            .post("/teams")
+            .json(json!({ "display_name": name }))
+            .send()
+            .await
+            .expect(201);
+    }
+    let page = app
+        .server()
+        .get("/teams?order_by=created_at&desc=true&limit=2&query=TEAM")
+        .send()
+        .await
+        .expect(200);
+    let names: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["display_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Beta team", "Alpha team"]);
+    assert_eq!(page["pagination"]["next_cursor"], serde_json::Value::Null);
+    let first = app.server().get("/teams?limit=1").send().await.expect(200);
+    assert_eq!(first["items"][0]["display_name"], "Alpha team");
+    let cursor = first["pagination"]["next_cursor"].as_str().unwrap();
+    let next = app
+        .server()
+        .get(&format!("/teams?limit=1&cursor={cursor}"))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(next["items"][0]["display_name"], "Beta team");
+    for id in ["read", "write"] {
+        app.admin()
+            .post("/team-permission-definitions")
+            .json(json!({ "id": id }))
+            .send()
+            .await
+            .expect(201);
+    }
+    let defs = app
+        .admin()
+        .get("/team-permission-definitions?limit=1&query=WRITE")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(defs["items"].as_array().unwrap().len(), 1);
+    assert_eq!(defs["items"][0]["id"], "write");
+    let uid = s["user_id"].as_str().unwrap();
+    app.admin()
+        .get(&format!(
+            "/internal/payments/transactions?customer_type=user&customer_id={uid}&limit=5"
+        ))
+        .send()
+        .await
+        .expect(200);
 }
 on_both_backends!(unknown_query_parameters_are_refused, strict_queries);
 

@@ -128,6 +128,8 @@ struct ListQuery {
     #[serde(rename = "type")]
     kind: Option<String>,
     customer_type: Option<String>,
+    /// The admin SDK's `listTransactions({ customerId })`.
+    customer_id: Option<String>,
 }
 
 const TYPES: [&str; 6] = [
@@ -183,7 +185,7 @@ async fn list(
     let filter = Filter {
         kind: q.kind,
         customer_type: q.customer_type,
-        customer_id: None,
+        customer_id: q.customer_id,
     };
     let (transactions, next_cursor) =
         list_page(&state, auth.pid(), &filter, q.cursor.as_deref(), limit).await?;

@@ -78,14 +78,52 @@ pub struct DefinitionWrite {
     pub contained_permission_ids: Option<Vec<String>>,
 }
 
-fn list_definitions(catalog: &Catalog, scope: Scope) -> Value {
-    let items: Vec<Value> = catalog
-        .0
-        .values()
-        .filter(|d| d.scope == scope)
+/// The admin SDK's paginated listing (`listTeamPermissionDefinitionsPaginated`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DefinitionsQuery {
+    /// Id or description contains it (case-insensitive).
+    query: Option<String>,
+    /// A definition id: the page starts at it (the previous page's `next_cursor`).
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+/// Definitions of `scope` in id order; with `limit`, one page and the next page's cursor.
+fn list_definitions(catalog: &Catalog, scope: Scope, q: DefinitionsQuery) -> ApiResult<Value> {
+    let limit = match q.limit.as_deref() {
+        None => None,
+        Some(l) => Some(
+            l.parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| schema_problem("query.limit must be an integer from 1 to 1000"))?,
+        ),
+    };
+    let text = q.query.unwrap_or_default().to_lowercase();
+    let cursor = q.cursor.unwrap_or_default();
+    let mut matching = catalog.0.values().filter(|d| {
+        d.scope == scope
+            && d.id.as_str() >= cursor.as_str()
+            && (d.id.to_lowercase().contains(&text)
+                || d.description
+                    .as_deref()
+                    .unwrap_or("")
+                    .to_lowercase()
+                    .contains(&text))
+    });
+    let items: Vec<Value> = matching
+        .by_ref()
+        .take(limit.unwrap_or(usize::MAX))
         .map(Definition::json)
         .collect();
-    json!({ "items": items, "is_paginated": false })
+    Ok(match limit {
+        Some(_) => {
+            let next_cursor = matching.next().map(|d| d.id.clone());
+            json!({ "items": items, "is_paginated": true, "pagination": { "next_cursor": next_cursor } })
+        }
+        None => json!({ "items": items, "is_paginated": false }),
+    })
 }
 
 /// Checks a definition's contained ids (same scope, existing, no cycle through `id`).
@@ -288,22 +326,20 @@ pub async fn delete_definition(
 async fn list_team_definitions(
     State(state): State<ApiState>,
     ctx: RequestCtx,
+    Query(q): Query<DefinitionsQuery>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ADMIN)?;
-    Ok(json_ok(list_definitions(
-        &Catalog::load(state.db(), auth.pid()).await?,
-        Scope::Team,
-    )))
+    let catalog = Catalog::load(state.db(), auth.pid()).await?;
+    Ok(json_ok(list_definitions(&catalog, Scope::Team, q)?))
 }
 async fn list_project_definitions(
     State(state): State<ApiState>,
     ctx: RequestCtx,
+    Query(q): Query<DefinitionsQuery>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ADMIN)?;
-    Ok(json_ok(list_definitions(
-        &Catalog::load(state.db(), auth.pid()).await?,
-        Scope::Project,
-    )))
+    let catalog = Catalog::load(state.db(), auth.pid()).await?;
+    Ok(json_ok(list_definitions(&catalog, Scope::Project, q)?))
 }
 async fn create_team_definition(
     State(state): State<ApiState>,

@@ -3,7 +3,9 @@
 use super::access::require_client_permission;
 use super::{check_team_id, plain_forbidden, require, Team};
 use crate::auth::context::{AccessType, ApiState, RequestCtx, ANY};
-use crate::http::extract::{nullable, parse_value, schema_error, RawBody};
+use crate::http::extract::{
+    nullable, parse_value, query_bool, schema_error, schema_problem, RawBody,
+};
 use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, Query};
 use crate::permissions::{DELETE_TEAM, UPDATE_TEAM};
 use crate::users;
@@ -153,6 +155,14 @@ async fn create(
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     user_id: Option<String>,
+    /// Name contains it (case-insensitive), or the id is it.
+    query: Option<String>,
+    /// Only `created_at` (the published SDK's `orderBy: "createdAt"`).
+    order_by: Option<String>,
+    desc: Option<String>,
+    /// A team id: the page starts at it (the previous page's `next_cursor`).
+    cursor: Option<String>,
+    limit: Option<String>,
 }
 
 async fn list(
@@ -170,20 +180,56 @@ async fn list(
     {
         return Err(plain_forbidden("Client can only list teams for their own user. user_id must be either \"me\" or the ID of the current user"));
     }
-    let sql = format!(
-        "SELECT {} FROM teams WHERE project_id = $1 AND ($2 = '' OR id IN (SELECT team_id FROM team_members WHERE user_id = $2)) ORDER BY created_at, id",
+    if q.order_by.as_deref().is_some_and(|o| o != "created_at") {
+        return Err(schema_problem("query.order_by must be one of: created_at"));
+    }
+    let desc = query_bool(&q.desc, "desc")?;
+    let limit = match q.limit.as_deref() {
+        None => None,
+        Some(l) => Some(
+            l.parse::<i64>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| schema_problem("query.limit must be an integer from 1 to 1000"))?,
+        ),
+    };
+    let (cmp, order) = if desc { ("<=", "DESC") } else { (">=", "ASC") };
+    let mut sql = format!(
+        "SELECT {} FROM teams t WHERE t.project_id = $1 AND ($2 = '' OR t.id IN (SELECT team_id FROM team_members WHERE user_id = $2))
+           AND ($3 = '' OR t.id = $3 OR LOWER(t.display_name) LIKE $4 ESCAPE '\\')",
         super::COLUMNS
     );
+    sql.push_str(&format!(
+        " AND ($5 = '' OR (t.created_at, t.id) {cmp} (SELECT c.created_at, c.id FROM teams c WHERE c.project_id = $1 AND c.id = $5))"
+    ));
+    sql.push_str(&format!(" ORDER BY t.created_at {order}, t.id {order}"));
+    if let Some(limit) = limit {
+        sql.push_str(&format!(" LIMIT {}", limit + 1));
+    }
+    let text = q.query.unwrap_or_default();
     let rows = sqlx::query(&sql)
         .bind(auth.pid())
         .bind(user_id.unwrap_or_default())
+        .bind(&text)
+        .bind(crate::store::like_pattern(&text))
+        .bind(q.cursor.unwrap_or_default())
         .fetch_all(state.db())
         .await?;
-    let items = rows
+    let mut teams = rows
         .iter()
-        .map(|r| Team::from_row(r).map(|t| t.json_for(auth.access_type)))
+        .map(Team::from_row)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(json_ok(json!({ "items": items, "is_paginated": false })))
+    let next_cursor = match limit {
+        Some(l) if teams.len() as i64 > l => teams.pop().map(|t| t.id),
+        _ => None,
+    };
+    let items: Vec<_> = teams.iter().map(|t| t.json_for(auth.access_type)).collect();
+    Ok(json_ok(match limit {
+        Some(_) => {
+            json!({ "items": items, "is_paginated": true, "pagination": { "next_cursor": next_cursor } })
+        }
+        None => json!({ "items": items, "is_paginated": false }),
+    }))
 }
 
 async fn read(
