@@ -51,6 +51,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_item_balances"),
     migration!(7, "0007_search_trigrams"),
     migration!(8, "0008_rate_limits"),
+    migration!(9, "0009_rate_limits_unlogged"),
 ];
 
 /// WAL lets readers run beside the single writer; the busy timeout queues writers instead of failing.

@@ -1,0 +1,2 @@
+-- PostgreSQL makes the rate-limit counters unlogged; SQLite has nothing to change.
+SELECT 1;
