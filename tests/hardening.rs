@@ -177,6 +177,7 @@ async fn strict_queries(backend: Backend) {
             .send()
             .await
             .expect(201);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await; // distinct created_at
     }
     let page = app
         .server()
