@@ -84,6 +84,23 @@ impl Limits {
         Ok(())
     }
 
+    /// Takes back one event counted by [`Limits::hit`] in this window (an attempt that turned
+    /// out not to count: a sign-in that succeeded under a failures-only rule).
+    pub async fn refund(&self, rule: &Rule, key: &str) -> Result<(), LimitError> {
+        let Some((_, window_secs)) = self.effective(rule) else {
+            return Ok(());
+        };
+        let (window, _) = window_of(window_secs);
+        sqlx::query(
+            "UPDATE rate_limits SET count = count - 1 WHERE key = $1 AND window_start = $2 AND count > 0",
+        )
+        .bind(counter_key(rule, key))
+        .bind(window)
+        .execute(&self.store.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Whether `key` has already used up `rule` in this window, without counting an event (for
     /// rules that count failures only: checked before the attempt, hit after a failure).
     /// Errors: [`LimitError::Limited`] when it has.

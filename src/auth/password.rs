@@ -81,8 +81,10 @@ pub const ATTEMPTS_PER_IP: Rule = Rule {
 };
 
 /// Checks `password` for the account `email` (normalized) of `project_id` within the rate
-/// limits: counts the attempt against an untrusted client's IP (`ip` is `Some`), refuses an
-/// account whose failures reached [`FAILURES_PER_ACCOUNT`] before hashing, and counts a failure.
+/// limits: counts the attempt against an untrusted client's IP (`ip` is `Some`) and against the
+/// account's [`FAILURES_PER_ACCOUNT`] before hashing (refusing past either), and takes the
+/// account's count back when the password matched — one write per rule, so a flood of guesses
+/// costs the database as little as possible.
 /// Always hashes, so unknown emails and wrong passwords take the same time. Returns the user
 /// and whether the password matched. Errors: 429 past a limit, 503 when hashing is at capacity.
 pub async fn check_password(
@@ -99,14 +101,15 @@ pub async fn check_password(
         k.limits.hit(&ATTEMPTS_PER_IP, &ip.0).await?;
     }
     let account = format!("{project_id}:{email}");
-    k.limits.check(&FAILURES_PER_ACCOUNT, &account).await?;
+    k.limits.hit(&FAILURES_PER_ACCOUNT, &account).await?;
     let user = users::find_by_auth_email(k.db(), project_id, email).await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let ok = k.passwords.verify(password, stored).await?;
-    if !ok {
-        k.limits.hit(&FAILURES_PER_ACCOUNT, &account).await?;
+    let verdict = k.passwords.verify(password, stored).await;
+    // Only a wrong password counts: a match, or no check at all (hashing at capacity), does not.
+    if !matches!(verdict, Ok(false)) {
+        k.limits.refund(&FAILURES_PER_ACCOUNT, &account).await?;
     }
-    Ok((user, ok))
+    Ok((user, verdict?))
 }
 
 /// Schema limits the original applies before any handler logic.
