@@ -324,3 +324,37 @@ impl Auth {
         Ok(user_id)
     }
 }
+
+/// The project an OAuth client id names (`<project_id>` or `<project_id>#main`), its client
+/// secret checked: a publishable client key, or the public-client sentinel when the project does
+/// not require one. Errors: INVALID_OAUTH_CLIENT_ID_OR_SECRET, PUBLISHABLE_CLIENT_KEY_REQUIRED.
+pub async fn client_project(
+    state: &ApiState,
+    client_id: &str,
+    client_secret: Option<&str>,
+) -> ApiResult<Arc<Project>> {
+    let (project_id, branch) = client_id.split_once('#').unwrap_or((client_id, "main"));
+    let project = match state.projects.get(state, project_id).await? {
+        Some(p) if branch == "main" => p,
+        _ => return Err(known::invalid_oauth_client_id_or_secret(Some(client_id)).into()),
+    };
+    match client_secret.filter(|s| *s != PUBLIC_CLIENT_SENTINEL) {
+        Some(secret) => {
+            let valid = keys::is_valid(
+                state.db(),
+                &project.id,
+                keys::KeyKind::PublishableClient,
+                secret,
+            )
+            .await?;
+            if !valid {
+                return Err(known::invalid_oauth_client_id_or_secret(Some(client_id)).into());
+            }
+        }
+        None if project.config.require_publishable_client_key => {
+            return Err(known::publishable_client_key_required(&project.id).into());
+        }
+        None => {}
+    }
+    Ok(project)
+}

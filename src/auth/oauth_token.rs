@@ -2,10 +2,9 @@
 //! token here with the `refresh_token` grant; the authorization-code grant comes with OAuth sign-in.
 
 use super::sessions;
-use crate::auth::context::{ApiState, PUBLIC_CLIENT_SENTINEL};
+use crate::auth::context::{self, ApiState};
 use crate::http::extract::RawBody;
-use crate::http::{known, ApiResult};
-use crate::projects::keys;
+use crate::http::ApiResult;
 use axum::extract::FromRef;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -63,30 +62,7 @@ async fn token(State(state): State<ApiState>, RawBody(body): RawBody) -> ApiResu
             "Missing parameter: `client_id`",
         ));
     };
-    // `<project_id>#<branch_id>` is also accepted; only the main branch exists.
-    let (project_id, branch) = client_id.split_once('#').unwrap_or((client_id, "main"));
-    let project = match state.projects.get(&state, project_id).await? {
-        Some(p) if branch == "main" => p,
-        _ => return Err(known::invalid_oauth_client_id_or_secret(Some(client_id)).into()),
-    };
-    match field("client_secret").filter(|s| *s != PUBLIC_CLIENT_SENTINEL) {
-        Some(secret) => {
-            let valid = keys::is_valid(
-                state.db(),
-                &project.id,
-                keys::KeyKind::PublishableClient,
-                secret,
-            )
-            .await?;
-            if !valid {
-                return Err(known::invalid_oauth_client_id_or_secret(Some(client_id)).into());
-            }
-        }
-        None if project.config.require_publishable_client_key => {
-            return Err(known::publishable_client_key_required(&project.id).into());
-        }
-        None => {}
-    }
+    let project = context::client_project(&state, client_id, field("client_secret")).await?;
     let Some(refresh_token) = field("refresh_token") else {
         return Ok(oauth_error(
             StatusCode::BAD_REQUEST,

@@ -1,0 +1,36 @@
+// A real OpenID Connect provider on loopback for the OAuth tests (oidc-provider from npm): one
+// client per provider id (client id = provider id, secret MOCK-SERVER-SECRET), as Portcullis'
+// PORTCULLIS_OAUTH_MOCK_ISSUER development setup expects. Its built-in development interactions
+// ask for a login name (any) and a consent; the account's `sub` and `email` are that name.
+//
+//   node tests/sdk/oidc-provider.mjs <port> <portcullis base url>
+import Provider from "oidc-provider";
+
+const [port, api] = process.argv.slice(2);
+const providers = ["github", "google", "microsoft", "spotify", "facebook", "discord", "gitlab", "bitbucket", "linkedin", "apple", "x", "twitch"];
+const issuer = `http://localhost:${port}`;
+
+const provider = new Provider(issuer, {
+  clients: providers.map((id) => ({
+    client_id: id,
+    client_secret: "MOCK-SERVER-SECRET",
+    redirect_uris: [`${api}/api/v1/auth/oauth/callback/${id}`, `${api}/api/latest/auth/oauth/callback/${id}`],
+    grant_types: ["authorization_code", "refresh_token"],
+    response_types: ["code"],
+  })),
+  pkce: { required: () => true },
+  features: { devInteractions: { enabled: true } },
+  claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name", "picture"] },
+  scopes: ["openid", "offline_access", "email", "profile"],
+  issueRefreshToken: async () => true,
+  async findAccount(_ctx, sub) {
+    return {
+      accountId: sub,
+      async claims() {
+        return { sub, email: sub.includes("@") ? sub : `${sub}@example.com`, email_verified: true, name: sub };
+      },
+    };
+  },
+});
+provider.proxy = false;
+provider.listen(Number(port), "127.0.0.1", () => console.log(`oidc-provider listening at ${issuer}`));
