@@ -167,6 +167,11 @@ pub struct Config {
     /// invited from the dashboard.
     #[arg(long, env = "PORTCULLIS_OPEN_DASHBOARD_SIGN_UP", global = true)]
     pub open_dashboard_sign_up: bool,
+    /// Development and tests: every provider using shared keys signs in through this OpenID
+    /// Connect issuer instead, with client id = provider id and secret `MOCK-SERVER-SECRET` (as
+    /// the original's development setup does).
+    #[arg(long, env = "PORTCULLIS_OAUTH_MOCK_ISSUER", global = true)]
+    pub oauth_mock_issuer: Option<String>,
     /// Development mode: enables `x-stack-development-override-key` (the internal admin key opens any project).
     #[arg(long, env = "PORTCULLIS_DEV_MODE", global = true)]
     pub dev_mode: bool,

@@ -12,6 +12,7 @@ pub mod http;
 pub mod jobs;
 pub mod kernel;
 pub mod limits;
+pub mod oauth;
 pub mod payments;
 pub mod permissions;
 pub mod projects;

@@ -73,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::projects::overrides::routes())
         .merge(crate::users::routes())
         .merge(crate::auth::routes())
+        .merge(crate::oauth::routes())
         .merge(crate::emails::routes())
         .merge(crate::contact_channels::routes::routes())
         .merge(crate::teams::routes::routes())

@@ -2,7 +2,6 @@
 //! token refresh.
 
 pub mod context;
-mod oauth_token;
 mod otp;
 mod password;
 pub use password::check_password;
@@ -25,7 +24,6 @@ where
         .merge(otp::routes())
         .merge(reset::routes())
         .merge(session_routes::routes())
-        .merge(oauth_token::routes())
 }
 
 /// The `{access_token, refresh_token, user_id}` answer of every sign-in style endpoint.

@@ -59,6 +59,7 @@ known_codes! {
     ExpectedInternalProject = ("EXPECTED_INTERNAL_PROJECT", 401),
     InsufficientAccessType = ("INSUFFICIENT_ACCESS_TYPE", 401),
     InvalidAccessType = ("INVALID_ACCESS_TYPE", 400),
+    InvalidAuthorizationCode = ("INVALID_AUTHORIZATION_CODE", 400),
     InvalidOauthClientIdOrSecret = ("INVALID_OAUTH_CLIENT_ID_OR_SECRET", 400),
     InvalidProjectForAccessToken = ("INVALID_PROJECT_FOR_ACCESS_TOKEN", 401),
     InvalidPublishableClientKey = ("INVALID_PUBLISHABLE_CLIENT_KEY", 401),
@@ -77,6 +78,9 @@ known_codes! {
     PermissionIdAlreadyExists = ("PERMISSION_ID_ALREADY_EXISTS", 400),
     PermissionNotFound = ("PERMISSION_NOT_FOUND", 404),
     ProductAlreadyGranted = ("PRODUCT_ALREADY_GRANTED", 400),
+    OauthExtraScopeNotAvailableWithSharedOauthKeys = ("OAUTH_EXTRA_SCOPE_NOT_AVAILABLE_WITH_SHARED_OAUTH_KEYS", 400),
+    OauthProviderNotFoundOrNotEnabled = ("OAUTH_PROVIDER_NOT_FOUND_OR_NOT_ENABLED", 400),
+    OuterOauthTimeout = ("OUTER_OAUTH_TIMEOUT", 408),
     ProductCustomerTypeDoesNotMatch = ("PRODUCT_CUSTOMER_TYPE_DOES_NOT_MATCH", 400),
     ProductDoesNotExist = ("PRODUCT_DOES_NOT_EXIST", 400),
     ProjectKeyWithoutAccessType = ("PROJECT_KEY_WITHOUT_ACCESS_TYPE", 400),
@@ -321,6 +325,30 @@ pub fn email_password_mismatch() -> KnownError {
     known(
         KnownCode::EmailPasswordMismatch,
         "Wrong e-mail or password.",
+        None,
+    )
+}
+pub fn oauth_provider_not_found_or_not_enabled() -> KnownError {
+    known(
+        KnownCode::OauthProviderNotFoundOrNotEnabled,
+        "The OAuth provider is not found or not enabled.",
+        None,
+    )
+}
+pub fn oauth_extra_scope_not_available_with_shared_keys() -> KnownError {
+    known(KnownCode::OauthExtraScopeNotAvailableWithSharedOauthKeys, "Extra scopes are not available with shared OAuth keys. Please add your own OAuth keys on the Stack dashboard to use extra scopes.", None)
+}
+pub fn outer_oauth_timeout() -> KnownError {
+    known(
+        KnownCode::OuterOauthTimeout,
+        "The OAuth flow has timed out. Please sign in again.",
+        None,
+    )
+}
+pub fn invalid_authorization_code() -> KnownError {
+    known(
+        KnownCode::InvalidAuthorizationCode,
+        "The given authorization code is invalid.",
         None,
     )
 }

@@ -52,6 +52,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007_search_trigrams"),
     migration!(8, "0008_rate_limits"),
     migration!(9, "0009_rate_limits_unlogged"),
+    migration!(10, "0010_oauth"),
 ];
 
 /// WAL lets readers run beside the single writer; the busy timeout queues writers instead of failing.

@@ -353,3 +353,79 @@ pub fn is_valid_email(email: &str) -> bool {
         && email.len() <= 256
         && email.chars().all(|c| !c.is_whitespace() && !c.is_control())
 }
+
+/// The user signed in through `provider_id`'s account `account_id`, if any.
+pub async fn find_by_oauth_account(
+    db: &sqlx::AnyPool,
+    project_id: &str,
+    provider_id: &str,
+    account_id: &str,
+) -> crate::http::ApiResult<Option<String>> {
+    let row = sqlx::query(
+        "SELECT user_id FROM oauth_accounts WHERE project_id = $1 AND provider_id = $2 AND account_id = $3",
+    )
+    .bind(project_id)
+    .bind(provider_id)
+    .bind(account_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| r.try_get("user_id")).transpose()?)
+}
+
+/// The `oauth_accounts` row behind one entry of a user's `oauth_providers`.
+pub(crate) async fn insert_oauth_account(
+    conn: &mut sqlx::AnyConnection,
+    project_id: &str,
+    user_id: &str,
+    provider_id: &str,
+    account_id: &str,
+    email: Option<&str>,
+) -> crate::http::ApiResult<()> {
+    sqlx::query(
+        "INSERT INTO oauth_accounts (project_id, provider_id, account_id, user_id, email, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(project_id)
+    .bind(provider_id)
+    .bind(account_id)
+    .bind(user_id)
+    .bind(email)
+    .bind(crate::store::now_ms())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Records that `user_id` signs in through `provider_id`'s account `account_id`, in the caller's
+/// transaction, and mirrors it into the user's `oauth_providers` (the shape the API shows).
+/// One provider account belongs to one user: a second link fails on the primary key.
+pub async fn link_oauth_account(
+    conn: &mut sqlx::AnyConnection,
+    project_id: &str,
+    user_id: &str,
+    provider_id: &str,
+    account_id: &str,
+    email: Option<&str>,
+) -> crate::http::ApiResult<()> {
+    insert_oauth_account(conn, project_id, user_id, provider_id, account_id, email).await?;
+    let row = sqlx::query("SELECT oauth_providers FROM users WHERE id = $1 AND project_id = $2")
+        .bind(user_id)
+        .bind(project_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut providers: Vec<Value> =
+        serde_json::from_str(&row.try_get::<String, _>("oauth_providers")?).unwrap_or_default();
+    if !providers
+        .iter()
+        .any(|p| p["id"] == provider_id && p["account_id"] == account_id)
+    {
+        providers.push(
+            serde_json::json!({ "id": provider_id, "account_id": account_id, "email": email }),
+        );
+    }
+    sqlx::query("UPDATE users SET oauth_providers = $1 WHERE id = $2")
+        .bind(Value::Array(providers).to_string())
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -388,6 +388,20 @@ pub async fn create_in(
     }
     write_row(conn, &user, true).await?;
     write_primary_email(conn, &user).await?;
+    for p in user.oauth_providers.as_array().into_iter().flatten() {
+        let field = |k: &str| p.get(k).and_then(Value::as_str);
+        if let (Some(provider), Some(account)) = (field("id"), field("account_id")) {
+            super::insert_oauth_account(
+                conn,
+                &project.id,
+                &user.id,
+                provider,
+                account,
+                field("email"),
+            )
+            .await?;
+        }
+    }
     for p in &project.config.user_default_permissions {
         crate::permissions::grant(conn, &project.id, &user.id, None, &p.id).await?;
     }

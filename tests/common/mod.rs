@@ -64,7 +64,7 @@ fn uuid_like() -> String {
     format!("{}_{}", nanos, N.fetch_add(1, Ordering::SeqCst))
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -1,0 +1,278 @@
+//! `GET|POST /auth/oauth/callback/{provider_id}`: the provider sends the browser back here. The
+//! outer state is spent (once), the provider's code exchanged and its ID token validated, the
+//! user found by their provider account — or, with a verified email an existing user signs in
+//! with, linked to that user (the `link_method` merge strategy) — or created; then the browser
+//! returns to the app's `redirect_uri` with a one-time authorization code and the app's state.
+
+use super::{provider, OuterInfo};
+use crate::auth::context::ApiState;
+use crate::crypto::secret::{random_base32, sha256_hex};
+use crate::http::extract::RawBody;
+use crate::http::{known, ApiError, ApiResult, Query};
+use crate::projects::Project;
+use crate::store::{flag, now_ms};
+use crate::users;
+use crate::users::write::{self, UserWrite};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use sqlx::Row;
+
+/// How long the app has to exchange its authorization code (oauth2-server's default, which
+/// the original uses).
+const AUTHORIZATION_CODE_MS: i64 = 5 * 60 * 1000;
+
+#[derive(Deserialize, Default)]
+pub struct CallbackParams {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+fn invalid_state() -> ApiError {
+    ApiError::bad_request("Invalid OAuth state. Please try signing in again.")
+}
+
+pub async fn callback(
+    State(state): State<ApiState>,
+    Path(provider_id): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<CallbackParams>,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    // Providers answer by query (GET) or by form (`response_mode=form_post`).
+    let form: CallbackParams = serde_json::from_value(body).unwrap_or_default();
+    let inner_state = query.state.or(form.state).unwrap_or_default();
+    let row = sqlx::query(
+        "SELECT project_id, provider_id, info, expires_at FROM oauth_outer_states WHERE state_hash = $1",
+    )
+    .bind(sha256_hex(&inner_state))
+    .fetch_optional(state.db())
+    .await?
+    .ok_or_else(invalid_state)?;
+    // Spent now, whatever follows: a callback URL works once.
+    let spent = sqlx::query("DELETE FROM oauth_outer_states WHERE state_hash = $1")
+        .bind(sha256_hex(&inner_state))
+        .execute(state.db())
+        .await?;
+    let info: OuterInfo = serde_json::from_str(&row.try_get::<String, _>("info")?)
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    if spent.rows_affected() != 1 || row.try_get::<String, _>("provider_id")? != provider_id {
+        return Err(invalid_state());
+    }
+    if !info.json_mode && !has_flow_cookie(&headers, &inner_state) {
+        return Err(ApiError::bad_request("Inner OAuth cookie not found. This is likely because you refreshed the page during the OAuth sign in process. Please try signing in again"));
+    }
+    if row.try_get::<i64, _>("expires_at")? < now_ms() {
+        return Err(known::outer_oauth_timeout().into());
+    }
+    let project_id: String = row.try_get("project_id")?;
+    let project = state
+        .projects
+        .get(&state, &project_id)
+        .await?
+        .ok_or_else(invalid_state)?;
+    if let Some(error) = query.error.or(form.error) {
+        // The user declined at the provider, or it failed: back to the app, with the reason.
+        let description = query
+            .error_description
+            .or(form.error_description)
+            .unwrap_or_default();
+        let target = info
+            .error_redirect_url
+            .as_deref()
+            .unwrap_or(&info.redirect_uri);
+        return Ok(redirect(
+            &with_params(
+                target,
+                &[("error", &error), ("error_description", &description)],
+            ),
+            &inner_state,
+        ));
+    }
+    let code = query.code.or(form.code).ok_or_else(invalid_state)?;
+    let provider = provider::resolve(&state, &project, &provider_id)?;
+    let verifier = state.secret_box.open(&info.pkce_verifier_sealed)?;
+    let who = provider.finish(&code, &verifier, &info.nonce).await?;
+    let (user_id, is_new_user) = match sign_in_or_up(&state, &project, &provider_id, &who).await {
+        Ok(found) => found,
+        Err(ApiError::Known(e)) if e.code == known::KnownCode::SignUpNotEnabled => {
+            let target = info
+                .error_redirect_url
+                .as_deref()
+                .unwrap_or(&info.redirect_uri);
+            let params = [
+                ("error", "server_error"),
+                ("error_description", e.message.as_str()),
+                ("errorCode", e.code.as_str()),
+            ];
+            return Ok(redirect(&with_params(target, &params), &inner_state));
+        }
+        Err(e) => return Err(e),
+    };
+    let authorization_code = random_base32(40);
+    sqlx::query(
+        "INSERT INTO oauth_authorization_codes (code_hash, project_id, user_id, redirect_uri, code_challenge, is_new_user, after_callback_redirect_url, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(sha256_hex(&authorization_code))
+    .bind(&project.id)
+    .bind(&user_id)
+    .bind(&info.redirect_uri)
+    .bind(&info.code_challenge)
+    .bind(flag(is_new_user))
+    .bind(&info.after_callback_redirect_url)
+    .bind(now_ms() + AUTHORIZATION_CODE_MS)
+    .execute(state.db())
+    .await?;
+    let target = with_params(
+        &info.redirect_uri,
+        &[("code", &authorization_code), ("state", &info.state)],
+    );
+    Ok(redirect(&target, &inner_state))
+}
+
+/// The user the provider account signs in as, and whether they were created now.
+async fn sign_in_or_up(
+    state: &ApiState,
+    project: &Project,
+    provider_id: &str,
+    who: &provider::ProviderUser,
+) -> ApiResult<(String, bool)> {
+    if let Some(user_id) =
+        users::find_by_oauth_account(state.db(), &project.id, provider_id, &who.account_id).await?
+    {
+        return Ok((user_id, false));
+    }
+    let email = who.email.as_deref().map(users::normalize_email);
+    let holder = match &email {
+        Some(e) => users::find_by_auth_email(state.db(), &project.id, e).await?,
+        None => None,
+    };
+    // A verified address someone already signs in with: the same person (`link_method`).
+    // An unverified one never links.
+    if let (Some(user), true) = (&holder, who.email_verified) {
+        let mut tx = state.db().begin().await?;
+        users::link_oauth_account(
+            &mut tx,
+            &project.id,
+            &user.id,
+            provider_id,
+            &who.account_id,
+            email.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok((user.id.clone(), false));
+    }
+    if !project.config.sign_up_enabled {
+        return Err(known::sign_up_not_enabled().into());
+    }
+    let fields = UserWrite {
+        primary_email: Some(email.clone()),
+        primary_email_verified: Some(email.is_some() && who.email_verified),
+        // Someone else signs in with this address: the new user gets it, not for signing in.
+        primary_email_auth_enabled: Some(email.is_some() && holder.is_none()),
+        display_name: Some(who.display_name.clone()),
+        profile_image_url: Some(who.profile_image_url.clone()),
+        ..Default::default()
+    };
+    let new = write::prepare(state, project, fields).await?;
+    let mut tx = state.db().begin().await?;
+    let user_id = write::create_in(&mut tx, project, new).await?;
+    users::link_oauth_account(
+        &mut tx,
+        &project.id,
+        &user_id,
+        provider_id,
+        &who.account_id,
+        email.as_deref(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((user_id, true))
+}
+
+fn has_flow_cookie(headers: &HeaderMap, inner_state: &str) -> bool {
+    let name = super::cookie_name(inner_state);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|pair| pair.trim() == format!("{name}=true"))
+}
+
+/// `url` with `params` set in its query (existing ones of the same name replaced), fragment kept.
+fn with_params(url: &str, params: &[(&str, &str)]) -> String {
+    let (rest, fragment) = match url.split_once('#') {
+        Some((r, f)) => (r, Some(f)),
+        None => (url, None),
+    };
+    let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let mut pairs: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter(|p| {
+            let name = p.split('=').next().unwrap_or("");
+            !params.iter().any(|(k, _)| *k == name)
+        })
+        .map(str::to_string)
+        .collect();
+    for (k, v) in params {
+        pairs.push(format!("{k}={}", encode(v)));
+    }
+    let mut out = format!("{base}?{}", pairs.join("&"));
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}
+
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// 303 to `target`, clearing the flow's cookie.
+fn redirect(target: &str, inner_state: &str) -> Response {
+    let mut res = (StatusCode::SEE_OTHER, "").into_response();
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(target) {
+        h.insert(header::LOCATION, v);
+    }
+    let clear = format!(
+        "{}=; Path=/; HttpOnly; Max-Age=0",
+        super::cookie_name(inner_state)
+    );
+    if let Ok(v) = HeaderValue::from_str(&clear) {
+        h.insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+/// Removes expired flows and spent codes (they are refused anyway); called now and then.
+pub(super) async fn forget_expired(state: &ApiState) -> ApiResult<()> {
+    let now = now_ms();
+    sqlx::query("DELETE FROM oauth_outer_states WHERE expires_at < $1")
+        .bind(now)
+        .execute(state.db())
+        .await?;
+    sqlx::query("DELETE FROM oauth_authorization_codes WHERE expires_at < $1")
+        .bind(now - 86_400_000)
+        .execute(state.db())
+        .await?;
+    Ok(())
+}

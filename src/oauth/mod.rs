@@ -1,0 +1,60 @@
+//! OAuth sign-in (the original's `auth/oauth/*`): the SDK's authorization-code flow with PKCE —
+//! `authorize` sends the browser to the provider, `callback` finds or creates the user and hands
+//! the app a one-time authorization code, and the token endpoint exchanges it (and refreshes
+//! sessions). Providers are reached through OpenID Connect (`provider`).
+//!
+//! Not yet: linking to a signed-in user (`type=link`), the merge strategies other than
+//! `link_method`, connected accounts, non-OIDC providers (GitHub and others), the instance's own
+//! shared keys, cross-domain handoff and Apple's native callback.
+
+mod authorize;
+mod callback;
+pub mod provider;
+mod token;
+
+use crate::auth::context::ApiState;
+use axum::extract::FromRef;
+use axum::routing::get;
+use axum::Router;
+use serde::{Deserialize, Serialize};
+
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
+    Router::new()
+        .route(
+            "/auth/oauth/authorize/{provider_id}",
+            get(authorize::authorize),
+        )
+        .route(
+            "/auth/oauth/callback/{provider_id}",
+            get(callback::callback).post(callback::callback),
+        )
+        .merge(token::routes())
+}
+
+/// The app's OAuth request, kept between `authorize` and `callback` (in `oauth_outer_states`).
+#[derive(Serialize, Deserialize)]
+struct OuterInfo {
+    /// The app's redirect URI (without fragment); the code is exchanged against it.
+    redirect_uri: String,
+    /// The app's own state, returned with the code.
+    state: String,
+    /// The app's PKCE challenge (S256).
+    code_challenge: String,
+    error_redirect_url: Option<String>,
+    after_callback_redirect_url: Option<String>,
+    /// The SDK asked for the provider URL as JSON (no cookie is set then).
+    json_mode: bool,
+    /// The PKCE verifier used with the provider, sealed with the secret box.
+    pkce_verifier_sealed: String,
+    /// The nonce the provider's ID token must carry.
+    nonce: String,
+}
+
+/// The cookie that ties a flow to the browser that started it.
+fn cookie_name(inner_state: &str) -> String {
+    format!("stack-oauth-inner-{inner_state}")
+}

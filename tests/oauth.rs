@@ -1,0 +1,390 @@
+//! OAuth sign-in through a real OpenID Connect provider (`tests/sdk/oidc-provider.mjs`, the npm
+//! `oidc-provider`) as the SDK drives it: authorize → the provider's login and consent pages →
+//! callback → the app's redirect URI with a one-time code → the token endpoint with the PKCE
+//! verifier. The browser is a cookie-keeping HTTP client that submits the provider's forms.
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+const APP: &str = "http://localhost:3000/handler/oauth-callback";
+
+/// The OpenID Connect provider process; killed on drop.
+struct Oidc {
+    child: Child,
+}
+
+impl Drop for Oidc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_oidc(port: u16, api: &str) -> Oidc {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
+    let child = Command::new("node")
+        .arg("oidc-provider.mjs")
+        .arg(port.to_string())
+        .arg(api)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("node (see .ci/run)");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let url = format!("http://localhost:{port}/.well-known/openid-configuration");
+    while !reqwest::get(&url)
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(Instant::now() < deadline, "oidc-provider did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Oidc { child }
+}
+
+/// A project server whose shared OAuth providers sign in at a local OpenID Connect issuer.
+async fn with_provider(backend: Backend) -> (TestServer, Oidc, String) {
+    let oidc_port = free_port();
+    let opts = Options {
+        env: vec![(
+            "PORTCULLIS_OAUTH_MOCK_ISSUER".into(),
+            format!("http://localhost:{oidc_port}"),
+        )],
+    };
+    let app = TestServer::start_with(backend, opts).await;
+    // The public URL (the callback's host) is localhost: the browser must use the same host.
+    let base = app.base.replace("127.0.0.1", "localhost");
+    let oidc = start_oidc(oidc_port, &base).await;
+    app.admin()
+        .patch("/internal/projects/current")
+        .json(json!({ "config": { "oauth_providers": [
+            { "id": "github", "type": "shared" },
+            { "id": "google", "type": "shared" }
+        ] } }))
+        .send()
+        .await
+        .expect(200);
+    (app, oidc, base)
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The PKCE pair the SDK makes (RFC 7636 S256).
+fn pkce(verifier: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
+}
+
+fn authorize_url(
+    app: &TestServer,
+    base: &str,
+    provider: &str,
+    redirect: &str,
+    challenge: &str,
+) -> String {
+    let q = [
+        ("client_id", app.project_id.as_str()),
+        ("client_secret", app.publishable_client_key.as_str()),
+        ("redirect_uri", redirect),
+        ("scope", "legacy"),
+        ("state", "app-state-1"),
+        ("grant_type", "authorization_code"),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+        ("response_type", "code"),
+        ("type", "authenticate"),
+        ("error_redirect_url", "http://localhost:3000/handler/error"),
+    ];
+    let query: Vec<String> = q
+        .iter()
+        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .collect();
+    format!(
+        "{base}/api/v1/auth/oauth/authorize/{provider}?{}",
+        query.join("&")
+    )
+}
+
+fn urlencode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn absolute(current: &str, location: &str) -> String {
+    if location.starts_with("http") {
+        return location.to_string();
+    }
+    let origin: String = current.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+    format!("{origin}{location}")
+}
+
+/// Follows redirects from `url`, logging in as `login` and consenting on the provider's pages,
+/// until the browser is sent to the app (`http://localhost:3000/…`); returns that URL.
+async fn sign_in_at_provider(browser: &reqwest::Client, mut url: String, login: &str) -> String {
+    for _ in 0..20 {
+        if url.starts_with("http://localhost:3000/") {
+            return url;
+        }
+        let res = browser.get(&url).send().await.unwrap();
+        let status = res.status().as_u16();
+        if (300..400).contains(&status) {
+            url = absolute(&url, res.headers()["location"].to_str().unwrap());
+            continue;
+        }
+        let page = res.text().await.unwrap();
+        assert_eq!(status, 200, "{url}: {page}");
+        let action = page
+            .split("action=\"")
+            .nth(1)
+            .and_then(|a| a.split('"').next())
+            .unwrap_or_else(|| panic!("a form on {url}: {page}"))
+            .replace("&amp;", "&");
+        let prompt = if page.contains("value=\"login\"") {
+            "login"
+        } else {
+            "consent"
+        };
+        let res = browser
+            .post(absolute(&url, &action))
+            .form(&[("prompt", prompt), ("login", login), ("password", "any")])
+            .send()
+            .await
+            .unwrap();
+        url = absolute(&url, res.headers()["location"].to_str().unwrap());
+    }
+    panic!("no way back to the app from {url}")
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    url.split_once('?')?
+        .1
+        .split('&')
+        .find_map(|p| p.strip_prefix(&format!("{name}=")))
+        .map(str::to_string)
+}
+
+async fn exchange(app: &TestServer, code: &str, verifier: &str, redirect: &str) -> Resp {
+    let body = format!(
+        "grant_type=authorization_code&code={code}&code_verifier={verifier}&redirect_uri={}&client_id={}&client_secret={}",
+        urlencode(redirect),
+        app.project_id,
+        app.publishable_client_key
+    );
+    app.anon()
+        .post("/auth/oauth/token")
+        .raw("application/x-www-form-urlencoded", &body)
+        .send()
+        .await
+}
+
+/// One whole sign-in as `login` through `provider`; returns the token endpoint's answer.
+async fn sign_in(app: &TestServer, base: &str, provider: &str, login: &str) -> Value {
+    let verifier = format!(
+        "verifier-{}-0123456789012345678901234567890123",
+        login.len()
+    );
+    let browser = browser();
+    let back = sign_in_at_provider(
+        &browser,
+        authorize_url(app, base, provider, APP, &pkce(&verifier)),
+        login,
+    )
+    .await;
+    assert_eq!(
+        query_param(&back, "state").as_deref(),
+        Some("app-state-1"),
+        "{back}"
+    );
+    let code = query_param(&back, "code").unwrap_or_else(|| panic!("a code in {back}"));
+    exchange(app, &code, &verifier, APP).await.expect(200)
+}
+
+async fn sign_up_and_sign_in(backend: Backend) {
+    let (app, _oidc, base) = with_provider(backend).await;
+    let verifier = "the-sdk-s-verifier-0123456789012345678901234567890";
+    let browser = browser();
+    let start = authorize_url(&app, &base, "github", APP, &pkce(verifier));
+    let first = browser.get(&start).send().await.unwrap();
+    assert_eq!(first.status().as_u16(), 307);
+    let cookie = first.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.starts_with("stack-oauth-inner-") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let location = first.headers()["location"].to_str().unwrap().to_string();
+    for part in [
+        "client_id=github",
+        "code_challenge_method=S256",
+        "nonce=",
+        "callback%2Fgithub",
+    ] {
+        assert!(location.contains(part), "{part} in {location}");
+    }
+    let back = sign_in_at_provider(&browser, location, "alice@example.com").await;
+    let code = query_param(&back, "code").unwrap();
+    assert_eq!(query_param(&back, "state").as_deref(), Some("app-state-1"));
+
+    // The code needs the right verifier, and works once.
+    exchange(
+        &app,
+        &code,
+        "not-the-verifier-0123456789012345678901234567890",
+        APP,
+    )
+    .await
+    .expect_error(400, "INVALID_AUTHORIZATION_CODE");
+    let tokens = exchange(&app, &code, verifier, APP).await.expect(200);
+    assert_eq!(tokens["is_new_user"], true);
+    exchange(&app, &code, verifier, APP)
+        .await
+        .expect_error(400, "INVALID_AUTHORIZATION_CODE");
+    let me = app
+        .client()
+        .user(&tokens)
+        .get("/users/me")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(me["primary_email"], "alice@example.com");
+    assert_eq!(me["primary_email_verified"], true);
+    assert_eq!(me["oauth_providers"][0]["id"], "github");
+    assert_eq!(me["oauth_providers"][0]["account_id"], "alice@example.com");
+
+    // The same provider account signs in as the same user.
+    let again = sign_in(&app, &base, "github", "alice@example.com").await;
+    assert_eq!(again["is_new_user"], false);
+    assert_eq!(again["user_id"], tokens["user_id"]);
+
+    // A verified email someone signs in with links to them (`link_method`).
+    let bob = app.sign_up("bob@example.com", "password123").await;
+    let via_google = sign_in(&app, &base, "google", "bob@example.com").await;
+    assert_eq!(via_google["user_id"], bob["user_id"]);
+    assert_eq!(via_google["is_new_user"], false);
+}
+on_both_backends!(oauth_sign_up_sign_in_and_link, sign_up_and_sign_in);
+
+async fn refusals(backend: Backend) {
+    let (app, _oidc, base) = with_provider(backend).await;
+    let challenge = pkce("v-0123456789012345678901234567890123456789");
+    let browser = browser();
+    for redirect in [
+        "https://evil.example/cb",
+        "http://localhost.evil.example:3000/cb",
+        "https://example.com.evil.example/cb",
+    ] {
+        let r = browser
+            .get(authorize_url(&app, &base, "github", redirect, &challenge))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{redirect}");
+        assert_eq!(
+            r.headers()["x-stack-known-error"],
+            "REDIRECT_URL_NOT_WHITELISTED"
+        );
+    }
+    let r = browser
+        .get(authorize_url(&app, &base, "discord", APP, &challenge))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["x-stack-known-error"],
+        "OAUTH_PROVIDER_NOT_FOUND_OR_NOT_ENABLED"
+    );
+    let r = browser
+        .get(
+            authorize_url(&app, &base, "github", APP, &challenge)
+                .replace(&app.publishable_client_key, "pck_wrong"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["x-stack-known-error"],
+        "INVALID_OAUTH_CLIENT_ID_OR_SECRET"
+    );
+
+    // The provider's answer must come back to the browser that started the flow (its cookie),
+    // with the state the flow was started with, once.
+    let start = browser
+        .get(authorize_url(&app, &base, "github", APP, &challenge))
+        .send()
+        .await
+        .unwrap();
+    let mut url = start.headers()["location"].to_str().unwrap().to_string();
+    let callback = loop {
+        let res = browser.get(&url).send().await.unwrap();
+        if res.status().is_redirection() {
+            url = absolute(&url, res.headers()["location"].to_str().unwrap());
+            if url.contains("/auth/oauth/callback/") {
+                break url;
+            }
+            continue;
+        }
+        let page = res.text().await.unwrap();
+        let action = page
+            .split("action=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
+        let prompt = if page.contains("value=\"login\"") {
+            "login"
+        } else {
+            "consent"
+        };
+        let res = browser
+            .post(absolute(&url, &action))
+            .form(&[
+                ("prompt", prompt),
+                ("login", "carol@example.com"),
+                ("password", "x"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        url = absolute(&url, res.headers()["location"].to_str().unwrap());
+        if url.contains("/auth/oauth/callback/") {
+            break url;
+        }
+    };
+    let elsewhere = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = elsewhere.get(&callback).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Inner OAuth cookie not found"));
+    // That attempt spent the flow: the real browser cannot use it either.
+    let r = browser.get(&callback).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("Invalid OAuth state"));
+    let tampered = callback.replace("state=", "state=x");
+    let r = browser.get(&tampered).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+}
+on_both_backends!(oauth_refusals, refusals);
