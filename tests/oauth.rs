@@ -277,6 +277,29 @@ async fn sign_up_and_sign_in(backend: Backend) {
     let via_google = sign_in(&app, &base, "google", "bob@example.com").await;
     assert_eq!(via_google["user_id"], bob["user_id"]);
     assert_eq!(via_google["is_new_user"], false);
+
+    // An unverified email never links: a new user, whose copy of the address cannot sign in.
+    let dan = app
+        .sign_up("unverified-dan@example.com", "password123")
+        .await;
+    let other = sign_in(&app, &base, "github", "unverified-dan@example.com").await;
+    assert_eq!(other["is_new_user"], true);
+    assert_ne!(other["user_id"], dan["user_id"]);
+    let uid = other["user_id"].as_str().unwrap();
+    let user = app
+        .server()
+        .get(&format!("/users/{uid}"))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(user["primary_email_verified"], false);
+    assert_eq!(user["primary_email_auth_enabled"], false);
+    app.client()
+        .post("/auth/password/sign-in")
+        .json(json!({ "email": "unverified-dan@example.com", "password": "password123" }))
+        .send()
+        .await
+        .expect(200);
 }
 on_both_backends!(oauth_sign_up_sign_in_and_link, sign_up_and_sign_in);
 

@@ -27,7 +27,8 @@ const provider = new Provider(issuer, {
     return {
       accountId: sub,
       async claims() {
-        return { sub, email: sub.includes("@") ? sub : `${sub}@example.com`, email_verified: true, name: sub };
+        // Logins starting with "unverified" have an email the provider has not verified.
+        return { sub, email: sub.includes("@") ? sub : `${sub}@example.com`, email_verified: !sub.startsWith("unverified"), name: sub };
       },
     };
   },
