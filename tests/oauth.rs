@@ -63,7 +63,8 @@ async fn with_provider(backend: Backend) -> (TestServer, Oidc, String) {
         .patch("/internal/projects/current")
         .json(json!({ "config": { "oauth_providers": [
             { "id": "github", "type": "shared" },
-            { "id": "google", "type": "shared" }
+            { "id": "google", "type": "shared" },
+            { "id": "microsoft", "type": "shared" }
         ] } }))
         .send()
         .await
@@ -272,34 +273,86 @@ async fn sign_up_and_sign_in(backend: Backend) {
     assert_eq!(again["is_new_user"], false);
     assert_eq!(again["user_id"], tokens["user_id"]);
 
-    // A verified email someone signs in with links to them (`link_method`).
-    let bob = app.sign_up("bob@example.com", "password123").await;
+    // Merge strategies (the original's `handleOAuthEmailMergeStrategy`), default `link_method`:
+    // a verified address that already signs in links when the provider verified it too.
+    let bob = verified_user(&app, "bob@example.com").await;
     let via_google = sign_in(&app, &base, "google", "bob@example.com").await;
-    assert_eq!(via_google["user_id"], bob["user_id"]);
+    assert_eq!(via_google["user_id"], bob["id"]);
     assert_eq!(via_google["is_new_user"], false);
-
-    // An unverified email never links: a new user, whose copy of the address cannot sign in.
-    let dan = app
-        .sign_up("unverified-dan@example.com", "password123")
-        .await;
-    let other = sign_in(&app, &base, "github", "unverified-dan@example.com").await;
-    assert_eq!(other["is_new_user"], true);
-    assert_ne!(other["user_id"], dan["user_id"]);
-    let uid = other["user_id"].as_str().unwrap();
+    // Not when the existing address is unverified, nor when the provider's is: the app is sent
+    // the original's error instead.
+    app.sign_up("dan@example.com", "password123").await;
+    let back = refused_sign_in(&app, &base, "dan@example.com").await;
+    assert!(
+        back.contains("would_work_if_email_was_verified%22%3Atrue"),
+        "{back}"
+    );
+    verified_user(&app, "unverified-erin@example.com").await;
+    refused_sign_in(&app, &base, "unverified-erin@example.com").await;
+    // `raise_error` refuses any address that signs in already.
+    set_strategy(&app, "raise_error").await;
+    refused_sign_in(&app, &base, "bob@example.com").await;
+    // `allow_duplicates` makes a new user whose copy of the address does not sign in.
+    set_strategy(&app, "allow_duplicates").await;
+    let twin = sign_in(&app, &base, "microsoft", "bob@example.com").await;
+    assert_eq!(twin["is_new_user"], true);
+    assert_ne!(twin["user_id"], bob["id"]);
+    let uid = twin["user_id"].as_str().unwrap();
     let user = app
         .server()
         .get(&format!("/users/{uid}"))
         .send()
         .await
         .expect(200);
-    assert_eq!(user["primary_email_verified"], false);
+    assert_eq!(user["primary_email"], "bob@example.com");
     assert_eq!(user["primary_email_auth_enabled"], false);
-    app.client()
-        .post("/auth/password/sign-in")
-        .json(json!({ "email": "unverified-dan@example.com", "password": "password123" }))
+}
+
+/// A user whose verified email signs in (created by the server).
+async fn verified_user(app: &TestServer, email: &str) -> Value {
+    app.server()
+        .post("/users")
+        .json(json!({ "primary_email": email, "primary_email_verified": true, "primary_email_auth_enabled": true }))
+        .send()
+        .await
+        .expect(201)
+}
+
+async fn set_strategy(app: &TestServer, strategy: &str) {
+    app.admin()
+        .patch("/internal/projects/current")
+        .json(json!({ "config": { "oauth_account_merge_strategy": strategy } }))
         .send()
         .await
         .expect(200);
+    tokio::time::sleep(Duration::from_millis(1100)).await; // the project cache's second
+}
+
+/// A sign-in the callback refuses: the browser lands on the app's error URL with the original's
+/// `CONTACT_CHANNEL_ALREADY_USED_FOR_AUTH_BY_SOMEONE_ELSE`; returns that URL.
+async fn refused_sign_in(app: &TestServer, base: &str, login: &str) -> String {
+    let back = sign_in_at_provider(
+        &browser(),
+        authorize_url(
+            app,
+            base,
+            "github",
+            APP,
+            &pkce("v-0123456789012345678901234567890123456789"),
+        ),
+        login,
+    )
+    .await;
+    assert!(
+        back.starts_with("http://localhost:3000/handler/error?"),
+        "{back}"
+    );
+    assert_eq!(
+        query_param(&back, "errorCode").as_deref(),
+        Some("CONTACT_CHANNEL_ALREADY_USED_FOR_AUTH_BY_SOMEONE_ELSE"),
+        "{back}"
+    );
+    back
 }
 on_both_backends!(oauth_sign_up_sign_in_and_link, sign_up_and_sign_in);
 

@@ -91,8 +91,7 @@ fn check_write_shape(auth: &Auth, w: &ChannelWrite) -> ApiResult<()> {
 }
 
 fn auth_conflict(value: &str) -> ApiError {
-    known::known(KnownCode::ContactChannelAlreadyUsedForAuthBySomeoneElse, format!("This email ({value}) is already used for authentication by another account."), Some(json!({ "type": "email", "contact_channel_value": value, "would_work_if_email_was_verified": false })))
-    .into()
+    known::contact_channel_already_used(value, false).into()
 }
 
 async fn create(

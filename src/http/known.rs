@@ -253,6 +253,23 @@ pub fn cannot_delete_current_session() -> KnownError {
         None,
     )
 }
+/// The original's text, quotes and parentheses included.
+pub fn contact_channel_already_used(value: &str, would_work_if_verified: bool) -> KnownError {
+    let tail = if would_work_if_verified {
+        " but the email is not verified. Please login to your existing account with the method you used to sign up, and then verify your email to sign in with this login method."
+    } else {
+        "."
+    };
+    known(
+        KnownCode::ContactChannelAlreadyUsedForAuthBySomeoneElse,
+        format!(
+            "This email \"({value})\" is already used for authentication by another account{tail}"
+        ),
+        Some(
+            json!({ "type": "email", "contact_channel_value": value, "would_work_if_email_was_verified": would_work_if_verified }),
+        ),
+    )
+}
 pub fn user_email_already_exists(email: &str) -> KnownError {
     known(
         KnownCode::UserEmailAlreadyExists,

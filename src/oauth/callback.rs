@@ -6,9 +6,11 @@
 
 use super::{provider, OuterInfo};
 use crate::auth::context::ApiState;
+use crate::contact_channels;
 use crate::crypto::secret::{random_base32, sha256_hex};
 use crate::http::extract::RawBody;
-use crate::http::{known, ApiError, ApiResult, Query};
+use crate::http::known::{self, KnownCode};
+use crate::http::{ApiError, ApiResult, Query};
 use crate::projects::Project;
 use crate::store::{flag, now_ms};
 use crate::users;
@@ -99,15 +101,29 @@ pub async fn callback(
     let who = provider.finish(&code, &verifier, &info.nonce).await?;
     let (user_id, is_new_user) = match sign_in_or_up(&state, &project, &provider_id, &who).await {
         Ok(found) => found,
-        Err(ApiError::Known(e)) if e.code == known::KnownCode::SignUpNotEnabled => {
+        // The errors the original sends back to the app rather than showing.
+        Err(ApiError::Known(e))
+            if matches!(
+                e.code,
+                KnownCode::SignUpNotEnabled
+                    | KnownCode::ContactChannelAlreadyUsedForAuthBySomeoneElse
+            ) =>
+        {
             let target = info
                 .error_redirect_url
                 .as_deref()
                 .unwrap_or(&info.redirect_uri);
+            let details = e
+                .details
+                .clone()
+                .unwrap_or_else(|| serde_json::json!({}))
+                .to_string();
             let params = [
                 ("error", "server_error"),
                 ("error_description", e.message.as_str()),
                 ("errorCode", e.code.as_str()),
+                ("message", e.message.as_str()),
+                ("details", details.as_str()),
             ];
             return Ok(redirect(&with_params(target, &params), &inner_state));
         }
@@ -148,25 +164,38 @@ async fn sign_in_or_up(
         return Ok((user_id, false));
     }
     let email = who.email.as_deref().map(users::normalize_email);
+    // Someone already signs in with this address: the project's merge strategy decides
+    // (the original's `handleOAuthEmailMergeStrategy`).
     let holder = match &email {
-        Some(e) => users::find_by_auth_email(state.db(), &project.id, e).await?,
+        Some(e) => contact_channels::find_auth(state.db(), &project.id, e).await?,
         None => None,
     };
-    // A verified address someone already signs in with: the same person (`link_method`).
-    // An unverified one never links.
-    if let (Some(user), true) = (&holder, who.email_verified) {
-        let mut tx = state.db().begin().await?;
-        users::link_oauth_account(
-            &mut tx,
-            &project.id,
-            &user.id,
-            provider_id,
-            &who.account_id,
-            email.as_deref(),
-        )
-        .await?;
-        tx.commit().await?;
-        return Ok((user.id.clone(), false));
+    if let (Some(holder), Some(email)) = (&holder, &email) {
+        match project.config.oauth_account_merge_strategy.as_str() {
+            "allow_duplicates" => {}
+            "raise_error" => return Err(known::contact_channel_already_used(email, false).into()),
+            // `link_method`: the same person only if both sides verified the address.
+            _ if !holder.is_verified => {
+                return Err(known::contact_channel_already_used(email, true).into())
+            }
+            _ if !who.email_verified => {
+                return Err(known::contact_channel_already_used(email, false).into())
+            }
+            _ => {
+                let mut tx = state.db().begin().await?;
+                users::link_oauth_account(
+                    &mut tx,
+                    &project.id,
+                    &holder.user_id,
+                    provider_id,
+                    &who.account_id,
+                    Some(email),
+                )
+                .await?;
+                tx.commit().await?;
+                return Ok((holder.user_id.clone(), false));
+            }
+        }
     }
     if !project.config.sign_up_enabled {
         return Err(known::sign_up_not_enabled().into());

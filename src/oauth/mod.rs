@@ -1,11 +1,11 @@
 //! OAuth sign-in (the original's `auth/oauth/*`): the SDK's authorization-code flow with PKCE —
-//! `authorize` sends the browser to the provider, `callback` finds or creates the user and hands
+//! `authorize` sends the browser to the provider, `callback` finds, links (by the project's merge strategy) or creates the user and hands
 //! the app a one-time authorization code, and the token endpoint exchanges it (and refreshes
 //! sessions). Providers are reached through OpenID Connect (`provider`).
 //!
-//! Not yet: linking to a signed-in user (`type=link`), the merge strategies other than
-//! `link_method`, connected accounts, non-OIDC providers (GitHub and others), the instance's own
-//! shared keys, cross-domain handoff and Apple's native callback.
+//! Not yet: linking to a signed-in user (`type=link`), connected accounts, non-OIDC providers
+//! (GitHub and others), the instance's own shared keys, cross-domain handoff and Apple's native
+//! callback.
 
 mod authorize;
 mod callback;
