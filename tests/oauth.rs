@@ -464,3 +464,54 @@ async fn refusals(backend: Backend) {
     assert_eq!(r.status().as_u16(), 400);
 }
 on_both_backends!(oauth_refusals, refusals);
+
+/// `type=link` with the signed-in user's access token connects the provider account to them;
+/// one provider account belongs to one user.
+async fn linking(backend: Backend) {
+    let (app, _oidc, base) = with_provider(backend).await;
+    let frank = app.sign_up("frank@example.com", "password123").await;
+    let verifier = "link-verifier-0123456789012345678901234567890123";
+    let start = |token: &str| {
+        authorize_url(&app, &base, "github", APP, &pkce(verifier))
+            .replace("type=authenticate", &format!("type=link&token={token}"))
+    };
+    let r = browser().get(start("")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("?token= query parameter is required"));
+    let token = frank["access_token"].as_str().unwrap();
+    let back = sign_in_at_provider(&browser(), start(token), "frank-at-github").await;
+    let code = query_param(&back, "code").unwrap();
+    let tokens = exchange(&app, &code, verifier, APP).await.expect(200);
+    assert_eq!(tokens["user_id"], frank["user_id"]);
+    assert_eq!(tokens["is_new_user"], false);
+    let me = app
+        .client()
+        .user(&frank)
+        .get("/users/me")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(me["oauth_providers"][0]["id"], "github");
+    assert_eq!(me["oauth_providers"][0]["account_id"], "frank-at-github");
+    // Signing in with that provider account is now signing in as frank.
+    let again = sign_in(&app, &base, "github", "frank-at-github").await;
+    assert_eq!(again["user_id"], frank["user_id"]);
+    // Someone else cannot take it over by linking it too.
+    let gina = app.sign_up("gina@example.com", "password123").await;
+    let back = sign_in_at_provider(
+        &browser(),
+        start(gina["access_token"].as_str().unwrap()),
+        "frank-at-github",
+    )
+    .await;
+    assert_eq!(
+        query_param(&back, "errorCode").as_deref(),
+        Some("OAUTH_CONNECTION_ALREADY_CONNECTED_TO_ANOTHER_USER"),
+        "{back}"
+    );
+}
+on_both_backends!(oauth_link_to_signed_in_user, linking);

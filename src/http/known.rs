@@ -78,6 +78,7 @@ known_codes! {
     PermissionIdAlreadyExists = ("PERMISSION_ID_ALREADY_EXISTS", 400),
     PermissionNotFound = ("PERMISSION_NOT_FOUND", 404),
     ProductAlreadyGranted = ("PRODUCT_ALREADY_GRANTED", 400),
+    OauthConnectionAlreadyConnectedToAnotherUser = ("OAUTH_CONNECTION_ALREADY_CONNECTED_TO_ANOTHER_USER", 409),
     OauthExtraScopeNotAvailableWithSharedOauthKeys = ("OAUTH_EXTRA_SCOPE_NOT_AVAILABLE_WITH_SHARED_OAUTH_KEYS", 400),
     OauthProviderNotFoundOrNotEnabled = ("OAUTH_PROVIDER_NOT_FOUND_OR_NOT_ENABLED", 400),
     OuterOauthTimeout = ("OUTER_OAUTH_TIMEOUT", 408),
@@ -354,6 +355,13 @@ pub fn oauth_provider_not_found_or_not_enabled() -> KnownError {
 }
 pub fn oauth_extra_scope_not_available_with_shared_keys() -> KnownError {
     known(KnownCode::OauthExtraScopeNotAvailableWithSharedOauthKeys, "Extra scopes are not available with shared OAuth keys. Please add your own OAuth keys on the Stack dashboard to use extra scopes.", None)
+}
+pub fn oauth_connection_already_connected_to_another_user() -> KnownError {
+    known(
+        KnownCode::OauthConnectionAlreadyConnectedToAnotherUser,
+        "The OAuth connection is already connected to another user.",
+        None,
+    )
 }
 pub fn outer_oauth_timeout() -> KnownError {
     known(

@@ -7,6 +7,7 @@
 use super::provider;
 use super::OuterInfo;
 use crate::auth::context::{self, ApiState};
+use crate::auth::tokens;
 use crate::crypto::secret::sha256_hex;
 use crate::http::{json_ok, known, ApiError, ApiResult, Query};
 use crate::store::now_ms;
@@ -32,6 +33,8 @@ pub struct AuthorizeQuery {
     grant_type: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
+    /// The signed-in user's access token (required to link).
+    token: Option<String>,
     provider_scope: Option<String>,
     /// Deprecated spelling of `error_redirect_uri`, still sent by the SDK.
     error_redirect_url: Option<String>,
@@ -65,20 +68,34 @@ pub async fn authorize(
     }
     let project = context::client_project(&state, client_id, q.client_secret.as_deref()).await?;
     let provider = provider::resolve(&state, &project, &provider_id)?;
-    match q.kind.as_deref().unwrap_or("authenticate") {
-        "authenticate" => {}
-        "link" => {
-            return Err(ApiError::text(
-                StatusCode::NOT_IMPLEMENTED,
-                "Linking an OAuth account to a signed-in user is not supported by this server yet.",
-            ))
-        }
+    let link = match q.kind.as_deref().unwrap_or("authenticate") {
+        "authenticate" => false,
+        "link" => true,
         _ => {
             return Err(crate::http::extract::schema_problem(
                 "query.type must be one of: authenticate, link",
             ))
         }
+    };
+    let token = q.token.as_deref().filter(|t| !t.is_empty());
+    if link && token.is_none() {
+        return Err(ApiError::bad_request(
+            "?token= query parameter is required for link type",
+        ));
     }
+    let link_to_user = match token.filter(|_| link) {
+        Some(token) => {
+            let claims = tokens::verify(&state, token)?;
+            if claims.project_id != project.id {
+                return Err(ApiError::text(
+                    StatusCode::FORBIDDEN,
+                    "The access token is not valid for this project",
+                ));
+            }
+            Some(claims.sub)
+        }
+        None => None,
+    };
     let error_redirect_url = q.error_redirect_uri.or(q.error_redirect_url);
     // Every URL the flow may send the browser to is one of the project's trusted domains.
     for url in [
@@ -114,6 +131,7 @@ pub async fn authorize(
         error_redirect_url,
         after_callback_redirect_url: q.after_callback_redirect_url,
         json_mode,
+        link_to_user,
         pkce_verifier_sealed: state.secret_box.seal(&started.pkce_verifier)?,
         nonce: started.nonce,
     };

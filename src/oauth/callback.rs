@@ -99,7 +99,11 @@ pub async fn callback(
     let provider = provider::resolve(&state, &project, &provider_id)?;
     let verifier = state.secret_box.open(&info.pkce_verifier_sealed)?;
     let who = provider.finish(&code, &verifier, &info.nonce).await?;
-    let (user_id, is_new_user) = match sign_in_or_up(&state, &project, &provider_id, &who).await {
+    let found = match &info.link_to_user {
+        Some(user_id) => connect(&state, &project, &provider_id, &who, user_id).await,
+        None => sign_in_or_up(&state, &project, &provider_id, &who).await,
+    };
+    let (user_id, is_new_user) = match found {
         Ok(found) => found,
         // The errors the original sends back to the app rather than showing.
         Err(ApiError::Known(e))
@@ -107,6 +111,7 @@ pub async fn callback(
                 e.code,
                 KnownCode::SignUpNotEnabled
                     | KnownCode::ContactChannelAlreadyUsedForAuthBySomeoneElse
+                    | KnownCode::OauthConnectionAlreadyConnectedToAnotherUser
             ) =>
         {
             let target = info
@@ -149,6 +154,41 @@ pub async fn callback(
         &[("code", &authorization_code), ("state", &info.state)],
     );
     Ok(redirect(&target, &inner_state))
+}
+
+/// `type=link`: connects the provider account to the signed-in user `user_id` (again is fine).
+/// Errors: OAUTH_CONNECTION_ALREADY_CONNECTED_TO_ANOTHER_USER.
+async fn connect(
+    state: &ApiState,
+    project: &Project,
+    provider_id: &str,
+    who: &provider::ProviderUser,
+    user_id: &str,
+) -> ApiResult<(String, bool)> {
+    match users::find_by_oauth_account(state.db(), &project.id, provider_id, &who.account_id)
+        .await?
+    {
+        Some(owner) if owner == user_id => {}
+        Some(_) => return Err(known::oauth_connection_already_connected_to_another_user().into()),
+        None => {
+            users::find(state.db(), &project.id, user_id)
+                .await?
+                .ok_or_else(known::user_not_found)?;
+            let email = who.email.as_deref().map(users::normalize_email);
+            let mut tx = state.db().begin().await?;
+            users::link_oauth_account(
+                &mut tx,
+                &project.id,
+                user_id,
+                provider_id,
+                &who.account_id,
+                email.as_deref(),
+            )
+            .await?;
+            tx.commit().await?;
+        }
+    }
+    Ok((user_id.to_string(), false))
 }
 
 /// The user the provider account signs in as, and whether they were created now.

@@ -3,7 +3,7 @@
 //! the app a one-time authorization code, and the token endpoint exchanges it (and refreshes
 //! sessions). Providers are reached through OpenID Connect (`provider`).
 //!
-//! Not yet: linking to a signed-in user (`type=link`), connected accounts, non-OIDC providers
+//! Not yet: connected accounts, non-OIDC providers
 //! (GitHub and others), the instance's own shared keys, cross-domain handoff and Apple's native
 //! callback.
 
@@ -48,6 +48,9 @@ struct OuterInfo {
     after_callback_redirect_url: Option<String>,
     /// The SDK asked for the provider URL as JSON (no cookie is set then).
     json_mode: bool,
+    /// `type=link`: the signed-in user (from the access token given to `authorize`) the provider
+    /// account is connected to, instead of signing in.
+    link_to_user: Option<String>,
     /// The PKCE verifier used with the provider, sealed with the secret box.
     pkce_verifier_sealed: String,
     /// The nonce the provider's ID token must carry.
