@@ -513,5 +513,77 @@ async fn linking(backend: Backend) {
         Some("OAUTH_CONNECTION_ALREADY_CONNECTED_TO_ANOTHER_USER"),
         "{back}"
     );
+
+    // `/oauth-providers`: frank sees and switches his own linked account; gina cannot.
+    let list = app
+        .client()
+        .user(&frank)
+        .get("/oauth-providers?user_id=me")
+        .send()
+        .await
+        .expect(200);
+    let account = &list["items"][0];
+    assert_eq!(account["provider_config_id"], "github");
+    assert_eq!(account["allow_sign_in"], true);
+    assert!(
+        account.get("account_id").is_none(),
+        "clients do not see account ids"
+    );
+    let id = account["id"].as_str().unwrap().to_string();
+    let frank_id = frank["user_id"].as_str().unwrap();
+    let path = format!("/oauth-providers/{frank_id}/{id}");
+    app.client()
+        .user(&gina)
+        .get(&path)
+        .send()
+        .await
+        .expect_text(403, "own user");
+    let patched = app
+        .client()
+        .user(&frank)
+        .patch(&path)
+        .json(json!({ "allow_sign_in": false }))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(patched["allow_sign_in"], false);
+    app.client()
+        .user(&frank)
+        .patch(&path)
+        .json(json!({ "account_id": "someone-else" }))
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    let on_server = app.server().get(&path).send().await.expect(200);
+    assert_eq!(on_server["account_id"], "frank-at-github");
+    app.client()
+        .user(&frank)
+        .delete(&path)
+        .send()
+        .await
+        .expect(200);
+    let me = app
+        .client()
+        .user(&frank)
+        .get("/users/me")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(me["oauth_providers"], json!([]));
+    // The server connects the freed account to gina, once.
+    let create = || {
+        app.server().post("/oauth-providers").json(json!({
+            "user_id": gina["user_id"], "provider_config_id": "github", "account_id": "frank-at-github",
+            "email": "frank@example.com", "allow_sign_in": true, "allow_connected_accounts": false
+        }))
+    };
+    let created = create().send().await.expect(201);
+    assert_eq!(created["allow_connected_accounts"], false);
+    create()
+        .send()
+        .await
+        .expect_error(409, "OAUTH_CONNECTION_ALREADY_CONNECTED_TO_ANOTHER_USER");
+    let as_gina = sign_in(&app, &base, "github", "frank-at-github").await;
+    assert_eq!(as_gina["user_id"], gina["user_id"]);
 }
 on_both_backends!(oauth_link_to_signed_in_user, linking);

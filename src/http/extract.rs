@@ -219,6 +219,7 @@ fn crud_query(route: &str) -> &'static [&'static str] {
         "contact-channels" => &["user_id", "contact_channel_id"],
         "user-api-keys" | "team-api-keys" => &["user_id", "team_id"],
         "team-invitations" => &["team_id"],
+        "oauth-providers" => &["user_id"],
         "auth" if route.starts_with("/auth/sessions") => &["user_id"],
         _ => &[],
     }

@@ -168,7 +168,7 @@ async fn connect(
     match users::find_by_oauth_account(state.db(), &project.id, provider_id, &who.account_id)
         .await?
     {
-        Some(owner) if owner == user_id => {}
+        Some(account) if account.user_id == user_id => {}
         Some(_) => return Err(known::oauth_connection_already_connected_to_another_user().into()),
         None => {
             users::find(state.db(), &project.id, user_id)
@@ -198,10 +198,15 @@ async fn sign_in_or_up(
     provider_id: &str,
     who: &provider::ProviderUser,
 ) -> ApiResult<(String, bool)> {
-    if let Some(user_id) =
+    if let Some(account) =
         users::find_by_oauth_account(state.db(), &project.id, provider_id, &who.account_id).await?
     {
-        return Ok((user_id, false));
+        if !account.allow_sign_in {
+            return Err(ApiError::bad_request(
+                "This OAuth account is connected to a user but is not allowed to sign in.",
+            ));
+        }
+        return Ok((account.user_id, false));
     }
     let email = who.email.as_deref().map(users::normalize_email);
     // Someone already signs in with this address: the project's merge strategy decides

@@ -7,6 +7,7 @@
 //! (GitHub and others), the instance's own shared keys, cross-domain handoff and Apple's native
 //! callback.
 
+mod accounts;
 mod authorize;
 mod callback;
 pub mod provider;
@@ -33,6 +34,7 @@ where
             get(callback::callback).post(callback::callback),
         )
         .merge(token::routes())
+        .merge(accounts::routes())
 }
 
 /// The app's OAuth request, kept between `authorize` and `callback` (in `oauth_outer_states`).

@@ -53,6 +53,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_rate_limits"),
     migration!(9, "0009_rate_limits_unlogged"),
     migration!(10, "0010_oauth"),
+    migration!(11, "0011_oauth_account_ids"),
 ];
 
 /// WAL lets readers run beside the single writer; the busy timeout queues writers instead of failing.

@@ -354,25 +354,73 @@ pub fn is_valid_email(email: &str) -> bool {
         && email.chars().all(|c| !c.is_whitespace() && !c.is_control())
 }
 
-/// The user signed in through `provider_id`'s account `account_id`, if any.
+/// The user signed in through `provider_id`'s account `account_id`, if any, and whether that
+/// account may sign in.
 pub async fn find_by_oauth_account(
     db: &sqlx::AnyPool,
     project_id: &str,
     provider_id: &str,
     account_id: &str,
-) -> crate::http::ApiResult<Option<String>> {
-    let row = sqlx::query(
-        "SELECT user_id FROM oauth_accounts WHERE project_id = $1 AND provider_id = $2 AND account_id = $3",
-    )
-    .bind(project_id)
-    .bind(provider_id)
-    .bind(account_id)
-    .fetch_optional(db)
-    .await?;
-    Ok(row.map(|r| r.try_get("user_id")).transpose()?)
+) -> ApiResult<Option<OAuthAccount>> {
+    let sql = format!(
+        "SELECT {OAUTH_ACCOUNT_COLUMNS} FROM oauth_accounts WHERE project_id = $1 AND provider_id = $2 AND account_id = $3"
+    );
+    let row = sqlx::query(&sql)
+        .bind(project_id)
+        .bind(provider_id)
+        .bind(account_id)
+        .fetch_optional(db)
+        .await?;
+    row.as_ref().map(OAuthAccount::from_row).transpose()
 }
 
-/// The `oauth_accounts` row behind one entry of a user's `oauth_providers`.
+/// A user's account at an OAuth provider (`oauth_accounts`).
+#[derive(Debug, Clone)]
+pub struct OAuthAccount {
+    pub id: String,
+    pub user_id: String,
+    pub provider_id: String,
+    pub account_id: String,
+    pub email: Option<String>,
+    pub allow_sign_in: bool,
+    pub allow_connected_accounts: bool,
+}
+
+const OAUTH_ACCOUNT_COLUMNS: &str =
+    "id, user_id, provider_id, account_id, email, allow_sign_in, allow_connected_accounts";
+
+impl OAuthAccount {
+    fn from_row(r: &sqlx::any::AnyRow) -> ApiResult<OAuthAccount> {
+        Ok(OAuthAccount {
+            id: r.try_get("id")?,
+            user_id: r.try_get("user_id")?,
+            provider_id: r.try_get("provider_id")?,
+            account_id: r.try_get("account_id")?,
+            email: r.try_get("email")?,
+            allow_sign_in: r.try_get::<i64, _>("allow_sign_in")? != 0,
+            allow_connected_accounts: r.try_get::<i64, _>("allow_connected_accounts")? != 0,
+        })
+    }
+}
+
+/// A user's OAuth accounts, oldest first.
+pub async fn oauth_accounts(
+    db: &sqlx::AnyPool,
+    project_id: &str,
+    user_id: &str,
+) -> ApiResult<Vec<OAuthAccount>> {
+    let sql = format!(
+        "SELECT {OAUTH_ACCOUNT_COLUMNS} FROM oauth_accounts WHERE project_id = $1 AND user_id = $2 ORDER BY created_at, id"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(project_id)
+        .bind(user_id)
+        .fetch_all(db)
+        .await?;
+    rows.iter().map(OAuthAccount::from_row).collect()
+}
+
+/// The `oauth_accounts` row behind one entry of a user's `oauth_providers` (mirror not updated).
 pub(crate) async fn insert_oauth_account(
     conn: &mut sqlx::AnyConnection,
     project_id: &str,
@@ -380,10 +428,25 @@ pub(crate) async fn insert_oauth_account(
     provider_id: &str,
     account_id: &str,
     email: Option<&str>,
-) -> crate::http::ApiResult<()> {
+) -> ApiResult<String> {
+    Ok(insert_oauth_account_raw(conn, project_id, user_id, provider_id, account_id, email).await?)
+}
+
+/// [`insert_oauth_account`] with the database's error, so a caller can tell a provider account
+/// that is connected already (a unique violation).
+pub async fn insert_oauth_account_raw(
+    conn: &mut sqlx::AnyConnection,
+    project_id: &str,
+    user_id: &str,
+    provider_id: &str,
+    account_id: &str,
+    email: Option<&str>,
+) -> sqlx::Result<String> {
+    let id = crate::crypto::secret::new_uuid();
     sqlx::query(
-        "INSERT INTO oauth_accounts (project_id, provider_id, account_id, user_id, email, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO oauth_accounts (id, project_id, provider_id, account_id, user_id, email, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
+    .bind(&id)
     .bind(project_id)
     .bind(provider_id)
     .bind(account_id)
@@ -392,12 +455,43 @@ pub(crate) async fn insert_oauth_account(
     .bind(crate::store::now_ms())
     .execute(&mut *conn)
     .await?;
+    Ok(id)
+}
+
+/// Rewrites the user's `oauth_providers` (the shape the users API shows) from their OAuth
+/// accounts, in the caller's transaction.
+pub async fn sync_oauth_mirror(
+    conn: &mut sqlx::AnyConnection,
+    project_id: &str,
+    user_id: &str,
+) -> ApiResult<()> {
+    let rows = sqlx::query(
+        "SELECT provider_id, account_id, email FROM oauth_accounts WHERE project_id = $1 AND user_id = $2 ORDER BY created_at, id",
+    )
+    .bind(project_id)
+    .bind(user_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut providers = Vec::new();
+    for r in &rows {
+        providers.push(json!({
+            "id": r.try_get::<String, _>("provider_id")?,
+            "account_id": r.try_get::<String, _>("account_id")?,
+            "email": r.try_get::<Option<String>, _>("email")?,
+        }));
+    }
+    sqlx::query("UPDATE users SET oauth_providers = $1 WHERE id = $2 AND project_id = $3")
+        .bind(Value::Array(providers).to_string())
+        .bind(user_id)
+        .bind(project_id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
 /// Records that `user_id` signs in through `provider_id`'s account `account_id`, in the caller's
-/// transaction, and mirrors it into the user's `oauth_providers` (the shape the API shows).
-/// One provider account belongs to one user: a second link fails on the primary key.
+/// transaction, and mirrors it into the user's `oauth_providers`. One provider account belongs
+/// to one user: a second link fails on the primary key. Returns the account's id.
 pub async fn link_oauth_account(
     conn: &mut sqlx::AnyConnection,
     project_id: &str,
@@ -405,27 +499,9 @@ pub async fn link_oauth_account(
     provider_id: &str,
     account_id: &str,
     email: Option<&str>,
-) -> crate::http::ApiResult<()> {
-    insert_oauth_account(conn, project_id, user_id, provider_id, account_id, email).await?;
-    let row = sqlx::query("SELECT oauth_providers FROM users WHERE id = $1 AND project_id = $2")
-        .bind(user_id)
-        .bind(project_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    let mut providers: Vec<Value> =
-        serde_json::from_str(&row.try_get::<String, _>("oauth_providers")?).unwrap_or_default();
-    if !providers
-        .iter()
-        .any(|p| p["id"] == provider_id && p["account_id"] == account_id)
-    {
-        providers.push(
-            serde_json::json!({ "id": provider_id, "account_id": account_id, "email": email }),
-        );
-    }
-    sqlx::query("UPDATE users SET oauth_providers = $1 WHERE id = $2")
-        .bind(Value::Array(providers).to_string())
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+) -> ApiResult<String> {
+    let id =
+        insert_oauth_account(conn, project_id, user_id, provider_id, account_id, email).await?;
+    sync_oauth_mirror(conn, project_id, user_id).await?;
+    Ok(id)
 }
