@@ -587,3 +587,30 @@ async fn linking(backend: Backend) {
     assert_eq!(as_gina["user_id"], gina["user_id"]);
 }
 on_both_backends!(oauth_link_to_signed_in_user, linking);
+
+/// A project's own provider secret is stored sealed (the row never holds it) and never logged.
+async fn secrets_at_rest(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    app.admin()
+        .patch("/internal/projects/current")
+        .json(json!({ "config": { "oauth_providers": [
+            { "id": "google", "type": "standard", "client_id": "g-client", "client_secret": "g-secret-value-123" }
+        ] } }))
+        .send()
+        .await
+        .expect(200);
+    let row = db_query_text(
+        &app.database_url,
+        &format!(
+            "SELECT config FROM projects WHERE id = '{}'",
+            app.project_id
+        ),
+    );
+    assert!(
+        row.contains("g-client") && !row.contains("g-secret-value-123"),
+        "{row}"
+    );
+    // (The admin API shows it to the holder of the admin key, as the original does.)
+    assert!(!app.log().contains("g-secret-value-123"));
+}
+on_both_backends!(oauth_provider_secrets_are_sealed, secrets_at_rest);

@@ -110,6 +110,8 @@ try {
   await page.fill("#oauth-client-secret", "gh-secret-value");
   await page.click("text=Save provider");
   assert.match(await page.textContent("#oauth-providers"), /github/);
+  // The exact callback URL to register at the provider.
+  assert.match(await page.textContent("#oauth-providers"), /\/api\/v1\/auth\/oauth\/callback\/github/);
   assert.doesNotMatch(await page.content(), /gh-secret-value/);
 
   // Payments: an item, a refused then a saved product, granted from the customers page.

@@ -127,6 +127,7 @@ fn page(
     outbox: &[outbox::OutboxRow],
     message: Option<&str>,
     notice: Option<&str>,
+    callback_prefix: &str,
 ) -> Markup {
     let base = format!("/dashboard/projects/{}/settings", project.id);
     layout(
@@ -158,13 +159,15 @@ fn page(
             }
             div.card {
                 h2 { "OAuth providers" }
+                p.muted { "With your own keys, register this callback URL (redirect URI) in the provider's console: " code { (callback_prefix) "<provider>" } ". Shared keys are the server operator's, for development." }
                 table id="oauth-providers" {
-                    tr { th { "Provider" } th { "Keys" } th { "Client ID" } th {} }
+                    tr { th { "Provider" } th { "Keys" } th { "Client ID" } th { "Callback URL" } th {} }
                     @for p in &project.config.oauth_providers {
                         tr {
                             td { (p.id) }
                             td { (if p.kind == "shared" { "shared (development)" } else { "your own" }) }
                             td { code { (p.client_id.as_deref().unwrap_or("")) } }
+                            td { code { (callback_prefix) (p.id) } }
                             td {
                                 form.inline method="post" action={ (base) "/oauth" } {
                                     input type="hidden" name="csrf" value=(admin.csrf_token());
@@ -243,6 +246,7 @@ async fn show(
             &rows,
             None,
             notice.as_deref(),
+            &crate::oauth::provider::callback_url(&state, ""),
         )),
         Err(e) => e.into_response(),
     }
@@ -318,7 +322,16 @@ async fn answer_save(
             let rows = outbox::recent(state.db(), &project.id, 20)
                 .await
                 .unwrap_or_default();
-            let page = page(admin, project, values, &rows, Some(&message_of(&e)), None);
+            let callbacks = crate::oauth::provider::callback_url(state, "");
+            let page = page(
+                admin,
+                project,
+                values,
+                &rows,
+                Some(&message_of(&e)),
+                None,
+                &callbacks,
+            );
             (StatusCode::BAD_REQUEST, html(page)).into_response()
         }
     }
@@ -388,6 +401,7 @@ async fn test_email(
                     &rows,
                     Some(&message_of(&e)),
                     None,
+                    &crate::oauth::provider::callback_url(&state, ""),
                 )),
             )
                 .into_response()
