@@ -172,6 +172,22 @@ pub struct Config {
     /// the original's development setup does).
     #[arg(long, env = "PORTCULLIS_OAUTH_MOCK_ISSUER", global = true)]
     pub oauth_mock_issuer: Option<String>,
+    /// GitHub's web origin (authorization and token endpoints); a setting so tests reach a fake.
+    #[arg(
+        long,
+        env = "PORTCULLIS_GITHUB_URL",
+        default_value = "https://github.com",
+        global = true
+    )]
+    pub github_url: String,
+    /// GitHub's REST API origin (the user and emails endpoints).
+    #[arg(
+        long,
+        env = "PORTCULLIS_GITHUB_API_URL",
+        default_value = "https://api.github.com",
+        global = true
+    )]
+    pub github_api_url: String,
     /// Development mode: enables `x-stack-development-override-key` (the internal admin key opens any project).
     #[arg(long, env = "PORTCULLIS_DEV_MODE", global = true)]
     pub dev_mode: bool,

@@ -11,9 +11,35 @@ use std::time::{Duration, Instant};
 
 const APP: &str = "http://localhost:3000/handler/oauth-callback";
 
-/// The OpenID Connect provider process; killed on drop.
+/// A provider process (node); killed on drop.
 struct Oidc {
     child: Child,
+}
+
+/// The GitHub-style provider (`tests/sdk/github-provider.mjs`) with client `gh-client`.
+async fn start_github(port: u16) -> Oidc {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
+    let child = Command::new("node")
+        .args([
+            "github-provider.mjs",
+            &port.to_string(),
+            "gh-client",
+            "gh-secret",
+        ])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("node (see .ci/run)");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::get(format!("http://localhost:{port}/user"))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "github-provider did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Oidc { child }
 }
 
 impl Drop for Oidc {
@@ -614,3 +640,81 @@ async fn secrets_at_rest(backend: Backend) {
     assert!(!app.log().contains("g-secret-value-123"));
 }
 on_both_backends!(oauth_provider_secrets_are_sealed, secrets_at_rest);
+
+/// GitHub has no OpenID Connect: its OAuth 2 code flow, then its user and emails APIs.
+async fn github(backend: Backend) {
+    let gh_port = free_port();
+    let gh = format!("http://localhost:{gh_port}");
+    let opts = Options {
+        env: vec![
+            ("PORTCULLIS_GITHUB_URL".into(), gh.clone()),
+            ("PORTCULLIS_GITHUB_API_URL".into(), gh.clone()),
+        ],
+    };
+    let app = TestServer::start_with(backend, opts).await;
+    let base = app.base.replace("127.0.0.1", "localhost");
+    let _github = start_github(gh_port).await;
+    let configure = |secret: &str| {
+        app.admin()
+            .patch("/internal/projects/current")
+            .json(json!({ "config": { "oauth_providers": [
+                { "id": "github", "type": "standard", "client_id": "gh-client", "client_secret": secret }
+            ] } }))
+    };
+    configure("gh-secret").send().await.expect(200);
+    let tokens = sign_in(&app, &base, "github", "hank").await;
+    assert_eq!(tokens["is_new_user"], true);
+    let me = app
+        .client()
+        .user(&tokens)
+        .get("/users/me")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(me["primary_email"], "hank@example.com");
+    assert_eq!(me["primary_email_verified"], true);
+    assert_eq!(me["display_name"], "hank (GitHub)");
+    let account_id = me["oauth_providers"][0]["account_id"].as_str().unwrap();
+    assert!(
+        account_id.bytes().all(|b| b.is_ascii_digit()),
+        "{account_id}"
+    );
+    let again = sign_in(&app, &base, "github", "hank").await;
+    assert_eq!(again["user_id"], tokens["user_id"]);
+
+    // A provider that refuses our client secret fails the sign-in, without the secret in logs.
+    configure("not-the-secret").send().await.expect(200);
+    tokio::time::sleep(Duration::from_millis(1100)).await; // the project cache's second
+    let browser = browser();
+    let verifier = "v-0123456789012345678901234567890123456789";
+    let mut url = authorize_url(&app, &base, "github", APP, &pkce(verifier));
+    let status = loop {
+        let res = browser.get(&url).send().await.unwrap();
+        if res.status().is_redirection() {
+            url = absolute(&url, res.headers()["location"].to_str().unwrap());
+            continue;
+        }
+        if !url.contains("/login/oauth/authorize") {
+            break res.status().as_u16();
+        }
+        let page = res.text().await.unwrap();
+        let action = page
+            .split("action=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&amp;", "&");
+        let res = browser
+            .post(absolute(&url, &action))
+            .form(&[("login", "hank"), ("password", "x")])
+            .send()
+            .await
+            .unwrap();
+        url = absolute(&url, res.headers()["location"].to_str().unwrap());
+    };
+    assert_eq!(status, 502, "{url}");
+    assert!(!app.log().contains("not-the-secret"));
+}
+on_both_backends!(oauth_github_style_provider, github);

@@ -3,8 +3,7 @@
 //! the app a one-time authorization code, and the token endpoint exchanges it (and refreshes
 //! sessions). Providers are reached through OpenID Connect (`provider`).
 //!
-//! Not yet: connected accounts, non-OIDC providers
-//! (GitHub and others), the instance's own shared keys, cross-domain handoff and Apple's native
+//! Not yet: connected accounts, providers without OpenID Connect other than GitHub, the instance's own shared keys, cross-domain handoff and Apple's native
 //! callback.
 
 mod accounts;

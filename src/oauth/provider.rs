@@ -1,11 +1,13 @@
-//! The provider side of OAuth sign-in, through the `openidconnect` crate: discovery, the
-//! authorization URL with PKCE and a nonce, the code exchange, ID-token validation (signature
-//! from the provider's JWKS, issuer, audience, nonce) and the user-info claims.
+//! The provider side of OAuth sign-in. OpenID Connect providers through the `openidconnect`
+//! crate: discovery, the authorization URL with PKCE and a nonce, the code exchange, ID-token
+//! validation (signature from the provider's JWKS, issuer, audience, nonce) and the user-info
+//! claims. GitHub, which has no OpenID Connect, through the `oauth2` crate and its REST API
+//! (`/user`, `/user/emails` for the primary verified address).
 //!
 //! Which issuer and keys a project's provider uses: its own client id and secret ("standard"),
 //! or the instance's shared keys ("shared"), which `PORTCULLIS_OAUTH_MOCK_ISSUER` routes to a
-//! local OpenID Connect issuer for development and tests. Providers without OpenID Connect
-//! (GitHub and others) and the instance's own shared keys are not supported yet.
+//! local OpenID Connect issuer for development and tests. The other providers without OpenID
+//! Connect and the instance's own shared keys are not supported yet.
 
 use crate::http::{known, ApiError, ApiResult};
 use crate::kernel::Kernel;
@@ -26,10 +28,21 @@ pub struct Provider {
     pub id: String,
     /// Signs in with the instance's shared keys (then no extra scopes may be asked for).
     pub shared: bool,
-    issuer: String,
+    protocol: Protocol,
     client_id: String,
     client_secret: String,
     redirect_uri: String,
+}
+
+enum Protocol {
+    OpenIdConnect {
+        issuer: String,
+    },
+    /// GitHub's OAuth 2 endpoints under `web`, its REST API under `api`.
+    GitHub {
+        web: String,
+        api: String,
+    },
 }
 
 /// Where the provider sends the user back: `<public url>/api/v1/auth/oauth/callback/<id>`.
@@ -54,24 +67,33 @@ pub fn resolve(k: &Kernel, project: &Project, provider_id: &str) -> ApiResult<Pr
         )
     };
     let shared = config.kind == "shared";
-    let (issuer, client_id, client_secret) = match (shared, &k.config.oauth_mock_issuer) {
+    let oidc = |issuer: String| Protocol::OpenIdConnect { issuer };
+    let (protocol, client_id, client_secret) = match (shared, &k.config.oauth_mock_issuer) {
         (true, Some(mock)) => (
-            mock.trim_end_matches('/').to_string(),
+            oidc(mock.trim_end_matches('/').to_string()),
             provider_id.to_string(),
             MOCK_CLIENT_SECRET.to_string(),
         ),
         (true, None) => return Err(unsupported("shared keys are not configured on this server")),
         (false, _) => {
-            let issuer = match provider_id {
-                "google" => "https://accounts.google.com".to_string(),
-                "microsoft" => format!(
+            let protocol = match provider_id {
+                "google" => oidc("https://accounts.google.com".to_string()),
+                "microsoft" => oidc(format!(
                     "https://login.microsoftonline.com/{}/v2.0",
                     config.microsoft_tenant_id.as_deref().unwrap_or("common")
-                ),
-                _ => return Err(unsupported("only OpenID Connect providers are, so far")),
+                )),
+                "github" => Protocol::GitHub {
+                    web: k.config.github_url.trim_end_matches('/').to_string(),
+                    api: k.config.github_api_url.trim_end_matches('/').to_string(),
+                },
+                _ => {
+                    return Err(unsupported(
+                        "only OpenID Connect providers and GitHub are, so far",
+                    ))
+                }
             };
             (
-                issuer,
+                protocol,
                 config.client_id.clone().unwrap_or_default(),
                 config.client_secret.clone().unwrap_or_default(),
             )
@@ -80,7 +102,7 @@ pub fn resolve(k: &Kernel, project: &Project, provider_id: &str) -> ApiResult<Pr
     Ok(Provider {
         id: provider_id.to_string(),
         shared,
-        issuer,
+        protocol,
         client_id,
         client_secret,
         redirect_uri: callback_url(k, provider_id),
@@ -125,10 +147,10 @@ fn http_client() -> ApiResult<openidconnect::reqwest::Client> {
 
 impl Provider {
     async fn metadata(
-        &self,
+        issuer: &str,
         http: &openidconnect::reqwest::Client,
     ) -> ApiResult<CoreProviderMetadata> {
-        let issuer = IssuerUrl::new(self.issuer.clone()).map_err(provider_error)?;
+        let issuer = IssuerUrl::new(issuer.to_string()).map_err(provider_error)?;
         CoreProviderMetadata::discover_async(issuer, http)
             .await
             .map_err(|e| provider_error(format!("discovery: {e}")))
@@ -141,9 +163,13 @@ impl Provider {
     /// The provider's authorization URL for a fresh state, PKCE pair and nonce, asking for the
     /// base scopes plus `extra_scope` (space-separated).
     pub async fn start(&self, extra_scope: Option<&str>) -> ApiResult<Started> {
+        let issuer = match &self.protocol {
+            Protocol::OpenIdConnect { issuer } => issuer,
+            Protocol::GitHub { web, .. } => return self.start_github(web, extra_scope),
+        };
         let http = http_client()?;
         let client = CoreClient::from_provider_metadata(
-            self.metadata(&http).await?,
+            Self::metadata(issuer, &http).await?,
             ClientId::new(self.client_id.clone()),
             Some(ClientSecret::new(self.client_secret.clone())),
         )
@@ -179,9 +205,15 @@ impl Provider {
         pkce_verifier: &str,
         nonce: &str,
     ) -> ApiResult<ProviderUser> {
+        let issuer = match &self.protocol {
+            Protocol::OpenIdConnect { issuer } => issuer,
+            Protocol::GitHub { web, api } => {
+                return self.finish_github(web, api, code, pkce_verifier).await
+            }
+        };
         let http = http_client()?;
         let client = CoreClient::from_provider_metadata(
-            self.metadata(&http).await?,
+            Self::metadata(issuer, &http).await?,
             ClientId::new(self.client_id.clone()),
             Some(ClientSecret::new(self.client_secret.clone())),
         )
@@ -229,5 +261,115 @@ impl Provider {
             }
         }
         Ok(user)
+    }
+}
+
+impl Provider {
+    fn github_client(
+        &self,
+        web: &str,
+    ) -> ApiResult<
+        oauth2::basic::BasicClient<
+            oauth2::EndpointSet,
+            oauth2::EndpointNotSet,
+            oauth2::EndpointNotSet,
+            oauth2::EndpointNotSet,
+            oauth2::EndpointSet,
+        >,
+    > {
+        let url = |path: &str| format!("{web}{path}");
+        Ok(
+            oauth2::basic::BasicClient::new(oauth2::ClientId::new(self.client_id.clone()))
+                .set_client_secret(oauth2::ClientSecret::new(self.client_secret.clone()))
+                .set_auth_uri(
+                    oauth2::AuthUrl::new(url("/login/oauth/authorize")).map_err(provider_error)?,
+                )
+                .set_token_uri(
+                    oauth2::TokenUrl::new(url("/login/oauth/access_token"))
+                        .map_err(provider_error)?,
+                )
+                .set_redirect_uri(
+                    oauth2::RedirectUrl::new(self.redirect_uri.clone()).map_err(provider_error)?,
+                ),
+        )
+    }
+
+    fn start_github(&self, web: &str, extra_scope: Option<&str>) -> ApiResult<Started> {
+        let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+        let client = self.github_client(web)?;
+        let mut request = client
+            .authorize_url(oauth2::CsrfToken::new_random)
+            .add_scope(oauth2::Scope::new("user:email".into()))
+            .set_pkce_challenge(challenge);
+        for scope in extra_scope.unwrap_or("").split_whitespace() {
+            request = request.add_scope(oauth2::Scope::new(scope.to_string()));
+        }
+        let (url, state) = request.url();
+        Ok(Started {
+            url: url.to_string(),
+            state: state.secret().clone(),
+            pkce_verifier: verifier.secret().clone(),
+            nonce: String::new(),
+        })
+    }
+
+    /// GitHub: the code for a token, then `/user` and `/user/emails` (the primary address and
+    /// whether GitHub verified it).
+    async fn finish_github(
+        &self,
+        web: &str,
+        api: &str,
+        code: &str,
+        pkce_verifier: &str,
+    ) -> ApiResult<ProviderUser> {
+        use oauth2::TokenResponse as _;
+        let http = http_client()?;
+        let tokens = self
+            .github_client(web)?
+            .exchange_code(oauth2::AuthorizationCode::new(code.to_string()))
+            .set_pkce_verifier(oauth2::PkceCodeVerifier::new(pkce_verifier.to_string()))
+            .request_async(&http)
+            .await
+            .map_err(|e| provider_error(format!("code exchange: {e}")))?;
+        let get = |path: &str| {
+            http.get(format!("{api}{path}"))
+                .bearer_auth(tokens.access_token().secret())
+                .header("accept", "application/vnd.github+json")
+                .header("user-agent", "portcullis")
+                .send()
+        };
+        let read = |what: &'static str, response| async move {
+            let body = match response {
+                Ok(r) => openidconnect::reqwest::Response::error_for_status(r)
+                    .map_err(|e| provider_error(format!("{what}: {e}")))?
+                    .bytes()
+                    .await
+                    .map_err(|e| provider_error(format!("{what}: {e}")))?,
+                Err(e) => return Err(provider_error(format!("{what}: {e}"))),
+            };
+            serde_json::from_slice::<serde_json::Value>(&body)
+                .map_err(|e| provider_error(format!("{what}: {e}")))
+        };
+        let user = read("user", get("/user").await).await?;
+        let emails = read("emails", get("/user/emails").await).await?;
+        let emails = emails.as_array().cloned().unwrap_or_default();
+        let primary = emails.iter().find(|e| e["primary"] == true);
+        let account_id = match &user["id"] {
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::String(s) => s.clone(),
+            _ => return Err(provider_error("user: no id")),
+        };
+        Ok(ProviderUser {
+            account_id,
+            email: primary
+                .and_then(|e| e["email"].as_str())
+                .map(str::to_string),
+            email_verified: primary.is_some_and(|e| e["verified"] == true),
+            display_name: user["name"]
+                .as_str()
+                .or(user["login"].as_str())
+                .map(str::to_string),
+            profile_image_url: user["avatar_url"].as_str().map(str::to_string),
+        })
     }
 }
