@@ -3,8 +3,8 @@
 //! the app a one-time authorization code, and the token endpoint exchanges it (and refreshes
 //! sessions). Providers are reached through OpenID Connect (`provider`).
 //!
-//! Not yet: connected accounts, providers without OpenID Connect other than GitHub, the instance's own shared keys, cross-domain handoff and Apple's native
-//! callback.
+//! Not yet: connected accounts, providers without OpenID Connect other than GitHub, the
+//! instance's own shared keys, cross-domain handoff and Apple's native callback.
 
 mod accounts;
 mod authorize;
