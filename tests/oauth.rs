@@ -620,7 +620,8 @@ async fn secrets_at_rest(backend: Backend) {
     app.admin()
         .patch("/internal/projects/current")
         .json(json!({ "config": { "oauth_providers": [
-            { "id": "google", "type": "standard", "client_id": "g-client", "client_secret": "g-secret-value-123" }
+            { "id": "google", "type": "standard", "client_id": "g-client", "client_secret": "g-secret-value-123" },
+            { "id": "github", "type": "shared" }
         ] } }))
         .send()
         .await
@@ -638,6 +639,25 @@ async fn secrets_at_rest(backend: Backend) {
     );
     // (The admin API shows it to the holder of the admin key, as the original does.)
     assert!(!app.log().contains("g-secret-value-123"));
+    // Shared keys with no mock issuer and no instance keys: a clear refusal, not a server error.
+    let base = app.base.clone();
+    let r = browser()
+        .get(authorize_url(
+            &app,
+            &base,
+            "github",
+            APP,
+            &pkce("v-0123456789012345678901234567890123456789"),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("not supported by this server yet"));
 }
 on_both_backends!(oauth_provider_secrets_are_sealed, secrets_at_rest);
 

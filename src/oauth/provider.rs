@@ -51,7 +51,7 @@ pub fn callback_url(k: &Kernel, provider_id: &str) -> String {
 }
 
 /// The project's enabled provider `provider_id`.
-/// Errors: OAUTH_PROVIDER_NOT_FOUND_OR_NOT_ENABLED; 501 for a provider this server cannot
+/// Errors: OAUTH_PROVIDER_NOT_FOUND_OR_NOT_ENABLED; a plain 400 for a provider this server cannot
 /// sign in with yet.
 pub fn resolve(k: &Kernel, project: &Project, provider_id: &str) -> ApiResult<Provider> {
     let config: &OAuthProvider = project
@@ -62,7 +62,7 @@ pub fn resolve(k: &Kernel, project: &Project, provider_id: &str) -> ApiResult<Pr
         .ok_or_else(known::oauth_provider_not_found_or_not_enabled)?;
     let unsupported = |why: &str| {
         ApiError::text(
-            StatusCode::NOT_IMPLEMENTED,
+            StatusCode::BAD_REQUEST,
             format!("OAuth sign-in with {provider_id} is not supported by this server yet: {why}"),
         )
     };
