@@ -162,12 +162,18 @@ fn absolute(current: &str, location: &str) -> String {
     format!("{origin}{location}")
 }
 
-/// Follows redirects from `url`, logging in as `login` and consenting on the provider's pages,
-/// until the browser is sent to the app (`http://localhost:3000/…`); returns that URL.
-async fn sign_in_at_provider(browser: &reqwest::Client, mut url: String, login: &str) -> String {
+/// Walks a browser from `url`: follows redirects and submits each provider page's form (login
+/// as `login`, then consent), until `stop` says the next URL is where it should stop (returned
+/// with status 0) or a page without a form answers (returned with its status).
+async fn walk(
+    browser: &reqwest::Client,
+    mut url: String,
+    login: &str,
+    stop: impl Fn(&str) -> bool,
+) -> (String, u16) {
     for _ in 0..20 {
-        if url.starts_with("http://localhost:3000/") {
-            return url;
+        if stop(&url) {
+            return (url, 0);
         }
         let res = browser.get(&url).send().await.unwrap();
         let status = res.status().as_u16();
@@ -176,27 +182,38 @@ async fn sign_in_at_provider(browser: &reqwest::Client, mut url: String, login: 
             continue;
         }
         let page = res.text().await.unwrap();
-        assert_eq!(status, 200, "{url}: {page}");
-        let action = page
+        let Some(action) = page
             .split("action=\"")
             .nth(1)
             .and_then(|a| a.split('"').next())
-            .unwrap_or_else(|| panic!("a form on {url}: {page}"))
-            .replace("&amp;", "&");
-        let prompt = if page.contains("value=\"login\"") {
-            "login"
-        } else {
+        else {
+            return (url, status);
+        };
+        let prompt = if page.contains("value=\"consent\"") {
             "consent"
+        } else {
+            "login"
         };
         let res = browser
-            .post(absolute(&url, &action))
+            .post(absolute(&url, &action.replace("&amp;", "&")))
             .form(&[("prompt", prompt), ("login", login), ("password", "any")])
             .send()
             .await
             .unwrap();
         url = absolute(&url, res.headers()["location"].to_str().unwrap());
     }
-    panic!("no way back to the app from {url}")
+    panic!("lost at {url}")
+}
+
+/// Signs in at the provider as `login` until the browser is sent back to the app
+/// (`http://localhost:3000/…`); returns that URL.
+async fn sign_in_at_provider(browser: &reqwest::Client, url: String, login: &str) -> String {
+    let (url, status) = walk(browser, url, login, |u| {
+        u.starts_with("http://localhost:3000/")
+    })
+    .await;
+    assert_eq!(status, 0, "stopped at {url} before getting back to the app");
+    url
 }
 
 fn query_param(url: &str, name: &str) -> Option<String> {
@@ -431,45 +448,11 @@ async fn refusals(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let mut url = start.headers()["location"].to_str().unwrap().to_string();
-    let callback = loop {
-        let res = browser.get(&url).send().await.unwrap();
-        if res.status().is_redirection() {
-            url = absolute(&url, res.headers()["location"].to_str().unwrap());
-            if url.contains("/auth/oauth/callback/") {
-                break url;
-            }
-            continue;
-        }
-        let page = res.text().await.unwrap();
-        let action = page
-            .split("action=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_string();
-        let prompt = if page.contains("value=\"login\"") {
-            "login"
-        } else {
-            "consent"
-        };
-        let res = browser
-            .post(absolute(&url, &action))
-            .form(&[
-                ("prompt", prompt),
-                ("login", "carol@example.com"),
-                ("password", "x"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        url = absolute(&url, res.headers()["location"].to_str().unwrap());
-        if url.contains("/auth/oauth/callback/") {
-            break url;
-        }
-    };
+    let location = start.headers()["location"].to_str().unwrap().to_string();
+    let (callback, _) = walk(&browser, location, "carol@example.com", |u| {
+        u.contains("/auth/oauth/callback/")
+    })
+    .await;
     let elsewhere = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -707,33 +690,11 @@ async fn github(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(1100)).await; // the project cache's second
     let browser = browser();
     let verifier = "v-0123456789012345678901234567890123456789";
-    let mut url = authorize_url(&app, &base, "github", APP, &pkce(verifier));
-    let status = loop {
-        let res = browser.get(&url).send().await.unwrap();
-        if res.status().is_redirection() {
-            url = absolute(&url, res.headers()["location"].to_str().unwrap());
-            continue;
-        }
-        if !url.contains("/login/oauth/authorize") {
-            break res.status().as_u16();
-        }
-        let page = res.text().await.unwrap();
-        let action = page
-            .split("action=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .replace("&amp;", "&");
-        let res = browser
-            .post(absolute(&url, &action))
-            .form(&[("login", "hank"), ("password", "x")])
-            .send()
-            .await
-            .unwrap();
-        url = absolute(&url, res.headers()["location"].to_str().unwrap());
-    };
+    let start = authorize_url(&app, &base, "github", APP, &pkce(verifier));
+    let (url, status) = walk(&browser, start, "hank", |u| {
+        u.starts_with("http://localhost:3000/")
+    })
+    .await;
     assert_eq!(status, 502, "{url}");
     assert!(!app.log().contains("not-the-secret"));
 }
