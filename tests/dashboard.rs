@@ -304,6 +304,35 @@ async fn browser_flow(backend: Backend) {
         .unwrap();
         assert_eq!(r.status().as_u16(), 404, "{path}");
     }
+    // A user's linked OAuth accounts are listed on their page (the project has github).
+    let linked = server()
+        .post("/users")
+        .json(
+            json!({ "primary_email": "linked@example.com", "oauth_providers": [
+            { "id": "github", "account_id": "4242", "email": "linked@example.com" }
+        ] }),
+        )
+        .send()
+        .await
+        .expect(201);
+    let page = get_page(
+        &http,
+        format!(
+            "{}/dashboard/projects/{pid}/users/{}",
+            app.base,
+            linked["id"].as_str().unwrap()
+        ),
+        &cookie,
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let card = &page[page
+        .find("linked-accounts")
+        .expect("the linked accounts table")..];
+    assert!(card.contains("github") && card.contains("4242"), "{card}");
     // Signed out: pages redirect to sign-in.
     let r = http
         .get(format!("{}/dashboard/projects/{pid}", app.base))

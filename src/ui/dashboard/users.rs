@@ -241,6 +241,7 @@ async fn detail_page(
         crate::contact_channels::list(state.db(), &project.id, Some(&user.id), None).await?;
     let sessions = crate::auth::sessions::list(state, &project.id, &user.id, true, None).await?;
     let teams = crate::teams::of_user(state.db(), &project.id, &user.id).await?;
+    let linked = crate::users::oauth_accounts(state.db(), &project.id, &user.id).await?;
     let catalog = payments.catalog(state, &project.id).await?;
     let base = format!("/dashboard/projects/{}/users/{}", project.id, user.id);
     let draft = |name: &str, current: &Value| {
@@ -261,7 +262,8 @@ async fn detail_page(
                     tr { th { "Name" } td { (user.display_name.as_deref().unwrap_or("")) } }
                     tr { th { "Sign-in methods" } td {
                         (if user.password_hash.is_some() { "password " } else { "" })
-                        (if user.otp_auth_enabled { "magic link / OTP" } else { "" })
+                        (if user.otp_auth_enabled { "magic link / OTP " } else { "" })
+                        @for a in linked.iter().filter(|a| a.allow_sign_in) { (a.provider_id) " " }
                     } }
                     tr { th { "Teams" } td { @for (_, name) in &teams { (name) " " } } }
                 }
@@ -279,6 +281,23 @@ async fn detail_page(
                             (if c.is_verified { "verified" } else { "unverified" })
                             (if c.used_for_auth { " · sign-in" } else { "" })
                         } }
+                    }
+                }
+            }
+            div.card {
+                h2 { "Linked accounts" }
+                @if linked.is_empty() { p.muted { "No OAuth accounts." } }
+                table id="linked-accounts" {
+                    @for a in &linked {
+                        tr {
+                            td { (a.provider_id) }
+                            td { code { (a.account_id) } }
+                            td { (a.email.as_deref().unwrap_or("")) }
+                            td.muted {
+                                (if a.allow_sign_in { "sign-in" } else { "no sign-in" })
+                                (if a.allow_connected_accounts { " · connected account" } else { "" })
+                            }
+                        }
                     }
                 }
             }
