@@ -75,6 +75,7 @@ async fn browser_flow(backend: Backend) {
         "14-project-keys",
         "15-team",
         "16-permissions",
+        "17-setup-link-used",
     ] {
         assert!(
             artifacts.join(format!("{shot}.png")).exists(),

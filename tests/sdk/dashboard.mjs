@@ -239,7 +239,7 @@ try {
   await page.goto(setupLink);
   assert.match(await page.textContent("main"), /no longer works[\s\S]*already been used/);
   assert.equal(await page.locator("form").count(), 0);
-  await shot("06-setup-link-used");
+  await shot("17-setup-link-used");
   console.log(JSON.stringify({ ok: true, project_id: projectId, publishable_client_key: publishable, secret_server_key: secret, user_url: userUrl, team_url: teamUrl }));
 } catch (e) {
   await shot("failure").catch(() => {});
