@@ -699,3 +699,49 @@ async fn github(backend: Backend) {
     assert!(!app.log().contains("not-the-secret"));
 }
 on_both_backends!(oauth_github_style_provider, github);
+
+/// A generic OpenID Connect provider configured by its issuer URL (Keycloak, Authentik, Okta…)
+/// under a name of the project's own.
+async fn generic_oidc(backend: Backend) {
+    let oidc_port = free_port();
+    let app = TestServer::start(backend).await;
+    let base = app.base.replace("127.0.0.1", "localhost");
+    let _oidc = start_oidc(oidc_port, &base).await;
+    let provider = |id: &str, issuer: &str| {
+        json!({ "config": { "oauth_providers": [{
+            "id": id, "type": "standard", "client_id": "keycloak",
+            "client_secret": "MOCK-SERVER-SECRET", "issuer_url": issuer
+        }] } })
+    };
+    let issuer = format!("http://localhost:{oidc_port}");
+    for (id, url) in [
+        ("github", issuer.as_str()),
+        ("Key Cloak", issuer.as_str()),
+        ("keycloak", "ftp://idp.example"),
+    ] {
+        app.admin()
+            .patch("/internal/projects/current")
+            .json(provider(id, url))
+            .send()
+            .await
+            .expect_error(400, "SCHEMA_ERROR");
+    }
+    app.admin()
+        .patch("/internal/projects/current")
+        .json(provider("keycloak", &issuer))
+        .send()
+        .await
+        .expect(200);
+    let tokens = sign_in(&app, &base, "keycloak", "ivy@example.com").await;
+    assert_eq!(tokens["is_new_user"], true);
+    let me = app
+        .client()
+        .user(&tokens)
+        .get("/users/me")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(me["primary_email"], "ivy@example.com");
+    assert_eq!(me["oauth_providers"][0]["id"], "keycloak");
+}
+on_both_backends!(oauth_generic_openid_connect_provider, generic_oidc);

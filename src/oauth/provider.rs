@@ -77,6 +77,14 @@ pub fn resolve(k: &Kernel, project: &Project, provider_id: &str) -> ApiResult<Pr
         (true, None) => return Err(unsupported("shared keys are not configured on this server")),
         (false, _) => {
             let protocol = match provider_id {
+                _ if config.issuer_url.is_some() => oidc(
+                    config
+                        .issuer_url
+                        .clone()
+                        .unwrap_or_default()
+                        .trim_end_matches('/')
+                        .to_string(),
+                ),
                 "google" => oidc("https://accounts.google.com".to_string()),
                 "microsoft" => oidc(format!(
                     "https://login.microsoftonline.com/{}/v2.0",

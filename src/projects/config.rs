@@ -116,6 +116,10 @@ pub struct OAuthProvider {
     pub microsoft_tenant_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apple_bundle_ids: Option<Vec<String>>,
+    /// A generic OpenID Connect provider (Keycloak, Authentik, Okta, an Entra tenant…): its
+    /// issuer URL, discovered at sign-in. Our addition; the id is the project's own name for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]

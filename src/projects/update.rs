@@ -98,6 +98,34 @@ fn validate(u: &ProjectUpdate) -> Vec<String> {
         }
     }
     for p in c.oauth_providers.iter().flatten() {
+        if let Some(issuer) = &p.issuer_url {
+            // A generic OpenID Connect provider: a name of the project's own, its own keys.
+            let id_ok = p.id.len() <= 32
+                && p.id.starts_with(|c: char| c.is_ascii_lowercase())
+                && p.id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !config::OAUTH_PROVIDERS.contains(&p.id.as_str());
+            if !id_ok {
+                problems.push(format!("body.config.oauth_providers: {:?} must be a new lowercase name (letters, digits, -) for an OpenID Connect provider", p.id));
+            }
+            let local = ["http://localhost", "http://127.0.0.1"]
+                .iter()
+                .any(|l| issuer.starts_with(l));
+            if !(issuer.starts_with("https://") || local) {
+                problems.push(format!(
+                    "body.config.oauth_providers: {}'s issuer_url must be an https:// URL",
+                    p.id
+                ));
+            }
+            if p.kind != "standard"
+                || p.client_id.as_deref().unwrap_or("").is_empty()
+                || p.client_secret.as_deref().unwrap_or("").is_empty()
+            {
+                problems.push(format!("body.config.oauth_providers: {} needs type standard, client_id and client_secret", p.id));
+            }
+            continue;
+        }
         if !config::OAUTH_PROVIDERS.contains(&p.id.as_str()) {
             problems.push(format!(
                 "body.config.oauth_providers: unknown provider {:?}",

@@ -7,7 +7,7 @@
 import Provider from "oidc-provider";
 
 const [port, api] = process.argv.slice(2);
-const providers = ["github", "google", "microsoft", "spotify", "facebook", "discord", "gitlab", "bitbucket", "linkedin", "apple", "x", "twitch"];
+const providers = ["github", "google", "microsoft", "spotify", "facebook", "discord", "gitlab", "bitbucket", "linkedin", "apple", "x", "twitch", "keycloak"];
 const issuer = `http://localhost:${port}`;
 
 const provider = new Provider(issuer, {

@@ -438,6 +438,7 @@ async fn save_oauth(
                 facebook_config_id: None,
                 microsoft_tenant_id: None,
                 apple_bundle_ids: None,
+                issuer_url: None,
             });
         }
         let update: ProjectUpdate =
