@@ -251,23 +251,7 @@ fn already_used() -> KnownError {
 
 /// `url` with its `code` query parameter set (other parameters and the fragment kept).
 pub fn link(url: &str, code: &str) -> String {
-    let (base, fragment) = match url.split_once('#') {
-        Some((b, f)) => (b, Some(f)),
-        None => (url, None),
-    };
-    let (path, query) = base.split_once('?').unwrap_or((base, ""));
-    let mut params: Vec<&str> = query
-        .split('&')
-        .filter(|p| !p.is_empty() && !p.starts_with("code=") && *p != "code")
-        .collect();
-    let code_param = format!("code={code}");
-    params.push(&code_param);
-    let mut out = format!("{path}?{}", params.join("&"));
-    if let Some(f) = fragment {
-        out.push('#');
-        out.push_str(f);
-    }
-    out
+    crate::http::url::with_query(url, &[("code", code)])
 }
 
 /// The body of every endpoint that takes a code: `{ "code": "…" }`.

@@ -6,6 +6,7 @@ pub mod access;
 pub mod error;
 pub mod extract;
 pub mod known;
+pub mod url;
 
 use axum::body::Body;
 use axum::extract::Request;

@@ -10,6 +10,7 @@ use crate::contact_channels;
 use crate::crypto::secret::{random_base32, sha256_hex};
 use crate::http::extract::RawBody;
 use crate::http::known::{self, KnownCode};
+use crate::http::url::with_query;
 use crate::http::{ApiError, ApiResult, Query};
 use crate::projects::Project;
 use crate::store::{flag, now_ms};
@@ -88,7 +89,7 @@ pub async fn callback(
             .as_deref()
             .unwrap_or(&info.redirect_uri);
         return Ok(redirect(
-            &with_params(
+            &with_query(
                 target,
                 &[("error", &error), ("error_description", &description)],
             ),
@@ -130,7 +131,7 @@ pub async fn callback(
                 ("message", e.message.as_str()),
                 ("details", details.as_str()),
             ];
-            return Ok(redirect(&with_params(target, &params), &inner_state));
+            return Ok(redirect(&with_query(target, &params), &inner_state));
         }
         Err(e) => return Err(e),
     };
@@ -149,7 +150,7 @@ pub async fn callback(
     .bind(now_ms() + AUTHORIZATION_CODE_MS)
     .execute(state.db())
     .await?;
-    let target = with_params(
+    let target = with_query(
         &info.redirect_uri,
         &[("code", &authorization_code), ("state", &info.state)],
     );
@@ -278,46 +279,6 @@ fn has_flow_cookie(headers: &HeaderMap, inner_state: &str) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .any(|pair| pair.trim() == format!("{name}=true"))
-}
-
-/// `url` with `params` set in its query (existing ones of the same name replaced), fragment kept.
-fn with_params(url: &str, params: &[(&str, &str)]) -> String {
-    let (rest, fragment) = match url.split_once('#') {
-        Some((r, f)) => (r, Some(f)),
-        None => (url, None),
-    };
-    let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let mut pairs: Vec<String> = query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .filter(|p| {
-            let name = p.split('=').next().unwrap_or("");
-            !params.iter().any(|(k, _)| *k == name)
-        })
-        .map(str::to_string)
-        .collect();
-    for (k, v) in params {
-        pairs.push(format!("{k}={}", encode(v)));
-    }
-    let mut out = format!("{base}?{}", pairs.join("&"));
-    if let Some(f) = fragment {
-        out.push('#');
-        out.push_str(f);
-    }
-    out
-}
-
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// 303 to `target`, clearing the flow's cookie.

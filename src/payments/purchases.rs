@@ -10,6 +10,7 @@ use super::{customers, new_purchases_blocked, product_already_granted};
 use crate::auth::context::{ApiState, RequestCtx, ANY};
 use crate::codes::{self, CodeType};
 use crate::http::known::KnownCode;
+use crate::http::url::percent_encode;
 use crate::http::ClientIp;
 use crate::http::{json_ok, known, ApiError, ApiResult, JsonBody};
 use crate::kernel::Kernel;
@@ -149,17 +150,6 @@ pub async fn create_purchase_url(
         url.push_str(&format!("?return_url={}", percent_encode(r)));
     }
     Ok(url)
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// A resolved purchase code: its project, the customer and the product snapshot it names.

@@ -5,6 +5,7 @@ use super::update::{self, ProjectUpdate};
 use super::{keys, Project, INTERNAL};
 use crate::auth::context::{ApiState, RequestCtx, ADMIN, ANY};
 use crate::http::extract::{parse_value, schema_problem, RawBody};
+use crate::http::url::percent_encode;
 use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, Query};
 use crate::kernel::Kernel;
 use axum::extract::FromRef;
@@ -211,7 +212,13 @@ async fn anonymous_discovery(
     };
     // The segments arrive decoded: encode them again, or a control character in them would
     // make the Location header invalid.
-    let (project_id, rest) = (percent_encode(&project_id), percent_encode(&rest));
+    let encode_path = |p: &str| {
+        p.split('/')
+            .map(percent_encode)
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    let (project_id, rest) = (percent_encode(&project_id), encode_path(&rest));
     let mut target = format!("{prefix}/projects/{project_id}/.well-known/{rest}?");
     if let Some(q) = uri.query() {
         target.push_str(q);
@@ -219,19 +226,6 @@ async fn anonymous_discovery(
     }
     target.push_str("include_anonymous=true");
     Redirect::temporary(&target).into_response()
-}
-
-/// Percent-encodes everything but unreserved characters and `/` (RFC 3986 §2.3).
-fn percent_encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 async fn check_feature_support(RawBody(body): RawBody) -> Response {
