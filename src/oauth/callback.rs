@@ -49,21 +49,18 @@ pub async fn callback(
     // Providers answer by query (GET) or by form (`response_mode=form_post`).
     let form: CallbackParams = serde_json::from_value(body).unwrap_or_default();
     let inner_state = query.state.or(form.state).unwrap_or_default();
+    // Spent in the statement that reads it, whatever follows: a callback URL works once, and
+    // of two racing uses only one gets the row.
     let row = sqlx::query(
-        "SELECT project_id, provider_id, info, expires_at FROM oauth_outer_states WHERE state_hash = $1",
+        "DELETE FROM oauth_outer_states WHERE state_hash = $1 RETURNING project_id, provider_id, info, expires_at",
     )
     .bind(sha256_hex(&inner_state))
     .fetch_optional(state.db())
     .await?
     .ok_or_else(invalid_state)?;
-    // Spent now, whatever follows: a callback URL works once.
-    let spent = sqlx::query("DELETE FROM oauth_outer_states WHERE state_hash = $1")
-        .bind(sha256_hex(&inner_state))
-        .execute(state.db())
-        .await?;
     let info: OuterInfo = serde_json::from_str(&row.try_get::<String, _>("info")?)
         .map_err(|e| ApiError::Internal(e.into()))?;
-    if spent.rows_affected() != 1 || row.try_get::<String, _>("provider_id")? != provider_id {
+    if row.try_get::<String, _>("provider_id")? != provider_id {
         return Err(invalid_state());
     }
     if !info.json_mode && !has_flow_cookie(&headers, &inner_state) {

@@ -13,12 +13,17 @@ use crate::http::{known, ApiError, ApiResult};
 use crate::kernel::Kernel;
 use crate::projects::config::OAuthProvider;
 use crate::projects::Project;
+use crate::store::recent::Recent;
 use axum::http::StatusCode;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::reqwest;
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
+use openidconnect::{EndpointMaybeSet, EndpointNotSet, EndpointSet};
+use std::sync::{Arc, LazyLock, OnceLock};
+use std::time::Duration;
 
 /// The client secret of every shared provider routed to the mock issuer.
 const MOCK_CLIENT_SECRET: &str = "MOCK-SERVER-SECRET";
@@ -144,28 +149,56 @@ fn provider_error(e: impl std::fmt::Display) -> ApiError {
     )
 }
 
-fn http_client() -> ApiResult<openidconnect::reqwest::Client> {
+/// The one HTTP client for providers (its connection pool is reused across sign-ins).
+fn http_client() -> ApiResult<&'static reqwest::Client> {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    if let Some(client) = CLIENT.get() {
+        return Ok(client);
+    }
     // No redirects: a provider endpoint that redirects could be used to reach other hosts.
-    openidconnect::reqwest::ClientBuilder::new()
-        .redirect(openidconnect::reqwest::redirect::Policy::none())
-        .timeout(std::time::Duration::from_secs(10))
+    let client = reqwest::ClientBuilder::new()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
         .build()
-        .map_err(|e| ApiError::Internal(e.into()))
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(CLIENT.get_or_init(|| client))
 }
 
-impl Provider {
-    async fn metadata(
-        issuer: &str,
-        http: &openidconnect::reqwest::Client,
-    ) -> ApiResult<CoreProviderMetadata> {
-        let issuer = IssuerUrl::new(issuer.to_string()).map_err(provider_error)?;
-        CoreProviderMetadata::discover_async(issuer, http)
-            .await
-            .map_err(|e| provider_error(format!("discovery: {e}")))
+/// An issuer's discovery document and signing keys, fetched once per five minutes rather than
+/// twice per sign-in (keys a provider rotates in are picked up within that time).
+async fn discover(issuer: &str) -> ApiResult<Arc<CoreProviderMetadata>> {
+    static DISCOVERED: LazyLock<Recent<CoreProviderMetadata>> =
+        LazyLock::new(|| Recent::new(Duration::from_secs(300)));
+    if let Some(metadata) = DISCOVERED.get(issuer) {
+        return Ok(metadata);
     }
+    let url = IssuerUrl::new(issuer.to_string()).map_err(provider_error)?;
+    let metadata = CoreProviderMetadata::discover_async(url, http_client()?)
+        .await
+        .map_err(|e| provider_error(format!("discovery: {e}")))?;
+    Ok(DISCOVERED.put(issuer, metadata))
+}
 
-    fn redirect(&self) -> ApiResult<RedirectUrl> {
-        RedirectUrl::new(self.redirect_uri.clone()).map_err(|e| ApiError::Internal(e.into()))
+/// An OpenID Connect client after discovery: authorization and token endpoints as discovered.
+type OidcClient = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+impl Provider {
+    async fn oidc_client(&self, issuer: &str) -> ApiResult<OidcClient> {
+        let redirect = RedirectUrl::new(self.redirect_uri.clone())
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        Ok(CoreClient::from_provider_metadata(
+            (*discover(issuer).await?).clone(),
+            ClientId::new(self.client_id.clone()),
+            Some(ClientSecret::new(self.client_secret.clone())),
+        )
+        .set_redirect_uri(redirect))
     }
 
     /// The provider's authorization URL for a fresh state, PKCE pair and nonce, asking for the
@@ -175,13 +208,7 @@ impl Provider {
             Protocol::OpenIdConnect { issuer } => issuer,
             Protocol::GitHub { web, .. } => return self.start_github(web, extra_scope),
         };
-        let http = http_client()?;
-        let client = CoreClient::from_provider_metadata(
-            Self::metadata(issuer, &http).await?,
-            ClientId::new(self.client_id.clone()),
-            Some(ClientSecret::new(self.client_secret.clone())),
-        )
-        .set_redirect_uri(self.redirect()?);
+        let client = self.oidc_client(issuer).await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client
             .authorize_url(
@@ -220,17 +247,12 @@ impl Provider {
             }
         };
         let http = http_client()?;
-        let client = CoreClient::from_provider_metadata(
-            Self::metadata(issuer, &http).await?,
-            ClientId::new(self.client_id.clone()),
-            Some(ClientSecret::new(self.client_secret.clone())),
-        )
-        .set_redirect_uri(self.redirect()?);
+        let client = self.oidc_client(issuer).await?;
         let tokens = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(provider_error)?
             .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()))
-            .request_async(&http)
+            .request_async(http)
             .await
             .map_err(|e| provider_error(format!("code exchange: {e}")))?;
         let id_token = tokens
@@ -259,7 +281,7 @@ impl Provider {
                     Some(claims.subject().clone()),
                 )
                 .map_err(provider_error)?
-                .request_async(&http)
+                .request_async(http)
                 .await
                 .map_err(|e| provider_error(format!("user info: {e}")))?;
             user.email = info.email().map(|e| e.to_string());
@@ -336,7 +358,7 @@ impl Provider {
             .github_client(web)?
             .exchange_code(oauth2::AuthorizationCode::new(code.to_string()))
             .set_pkce_verifier(oauth2::PkceCodeVerifier::new(pkce_verifier.to_string()))
-            .request_async(&http)
+            .request_async(http)
             .await
             .map_err(|e| provider_error(format!("code exchange: {e}")))?;
         let get = |path: &str| {
@@ -348,7 +370,7 @@ impl Provider {
         };
         let read = |what: &'static str, response| async move {
             let body = match response {
-                Ok(r) => openidconnect::reqwest::Response::error_for_status(r)
+                Ok(r) => reqwest::Response::error_for_status(r)
                     .map_err(|e| provider_error(format!("{what}: {e}")))?
                     .bytes()
                     .await
