@@ -100,27 +100,6 @@ impl Limits {
         .await?;
         Ok(())
     }
-
-    /// Whether `key` has already used up `rule` in this window, without counting an event (for
-    /// rules that count failures only: checked before the attempt, hit after a failure).
-    /// Errors: [`LimitError::Limited`] when it has.
-    pub async fn check(&self, rule: &Rule, key: &str) -> Result<(), LimitError> {
-        let Some((limit, window_secs)) = self.effective(rule) else {
-            return Ok(());
-        };
-        let (window, retry_after_secs) = window_of(window_secs);
-        let count: Option<i64> = sqlx::query_scalar(
-            "SELECT count FROM rate_limits WHERE key = $1 AND window_start = $2",
-        )
-        .bind(counter_key(rule, key))
-        .bind(window)
-        .fetch_optional(&self.store.pool)
-        .await?;
-        if count.unwrap_or(0) >= limit {
-            return Err(LimitError::Limited { retry_after_secs });
-        }
-        Ok(())
-    }
 }
 
 /// The current window's start (ms) and the seconds until it ends (at least 1).

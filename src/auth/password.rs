@@ -81,10 +81,8 @@ pub const ATTEMPTS_PER_IP: Rule = Rule {
 };
 
 /// Checks `password` for the account `email` (normalized) of `project_id` within the rate
-/// limits: counts the attempt against an untrusted client's IP (`ip` is `Some`) and against the
-/// account's [`FAILURES_PER_ACCOUNT`] before hashing (refusing past either), and takes the
-/// account's count back when the password matched — one write per rule, so a flood of guesses
-/// costs the database as little as possible.
+/// limits: an untrusted client's IP (`ip` is `Some`) and the account's failures (see
+/// [`verify_counted`]).
 /// Always hashes, so unknown emails and wrong passwords take the same time. Returns the user
 /// and whether the password matched. Errors: 429 past a limit, 503 when hashing is at capacity.
 pub async fn check_password(
@@ -100,16 +98,30 @@ pub async fn check_password(
     if let Some(ip) = ip {
         k.limits.hit(&ATTEMPTS_PER_IP, &ip.0).await?;
     }
-    let account = format!("{project_id}:{email}");
-    k.limits.hit(&FAILURES_PER_ACCOUNT, &account).await?;
     let user = users::find_by_auth_email(k.db(), project_id, email).await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let account = format!("{project_id}:{email}");
+    let ok = verify_counted(k, &account, password, stored).await?;
+    Ok((user, ok))
+}
+
+/// Verifies `password` against `stored` (no hash: the dummy, answering false) as one attempt of
+/// `account` under [`FAILURES_PER_ACCOUNT`]: counted before hashing, so a locked account costs no
+/// hash, and taken back unless the password was wrong (a match, or no check at all because
+/// hashing is at capacity, does not count). One write per attempt.
+/// Errors: 429 past the limit, 503 when hashing is at capacity.
+async fn verify_counted(
+    k: &Kernel,
+    account: &str,
+    password: String,
+    stored: Option<String>,
+) -> ApiResult<bool> {
+    k.limits.hit(&FAILURES_PER_ACCOUNT, account).await?;
     let verdict = k.passwords.verify(password, stored).await;
-    // Only a wrong password counts: a match, or no check at all (hashing at capacity), does not.
     if !matches!(verdict, Ok(false)) {
-        k.limits.refund(&FAILURES_PER_ACCOUNT, &account).await?;
+        k.limits.refund(&FAILURES_PER_ACCOUNT, account).await?;
     }
-    Ok((user, verdict?))
+    Ok(verdict?)
 }
 
 /// Schema limits the original applies before any handler logic.
@@ -273,13 +285,7 @@ async fn update(
     // A stolen session must not become a way to guess the password: failures count against
     // the user as failed sign-ins do against the account.
     let account = format!("{}:user:{}", auth.pid(), user.id);
-    state.limits.check(&FAILURES_PER_ACCOUNT, &account).await?;
-    if !state
-        .passwords
-        .verify(body.old_password, Some(stored))
-        .await?
-    {
-        state.limits.hit(&FAILURES_PER_ACCOUNT, &account).await?;
+    if !verify_counted(&state, &account, body.old_password, Some(stored)).await? {
         return Err(known::password_confirmation_mismatch().into());
     }
     let hash = state.passwords.hash(body.new_password).await?;

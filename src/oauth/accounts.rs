@@ -212,7 +212,7 @@ async fn create(
         .ok_or_else(known::user_not_found)?;
     let mut tx = state.db().begin().await?;
     let id = already_connected(
-        users::insert_oauth_account_raw(
+        users::insert_oauth_account(
             &mut tx,
             auth.pid(),
             user_id,

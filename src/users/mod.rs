@@ -420,21 +420,10 @@ pub async fn oauth_accounts(
     rows.iter().map(OAuthAccount::from_row).collect()
 }
 
-/// The `oauth_accounts` row behind one entry of a user's `oauth_providers` (mirror not updated).
-pub(crate) async fn insert_oauth_account(
-    conn: &mut sqlx::AnyConnection,
-    project_id: &str,
-    user_id: &str,
-    provider_id: &str,
-    account_id: &str,
-    email: Option<&str>,
-) -> ApiResult<String> {
-    Ok(insert_oauth_account_raw(conn, project_id, user_id, provider_id, account_id, email).await?)
-}
-
-/// [`insert_oauth_account`] with the database's error, so a caller can tell a provider account
-/// that is connected already (a unique violation).
-pub async fn insert_oauth_account_raw(
+/// The `oauth_accounts` row behind one entry of a user's `oauth_providers` (the mirror is not
+/// rewritten). Keeps the database's error, so a caller can tell a provider account that is
+/// connected already (a unique violation).
+pub async fn insert_oauth_account(
     conn: &mut sqlx::AnyConnection,
     project_id: &str,
     user_id: &str,
