@@ -11,69 +11,53 @@ use std::time::{Duration, Instant};
 
 const APP: &str = "http://localhost:3000/handler/oauth-callback";
 
-/// A provider process (node); killed on drop.
-struct Oidc {
+/// A provider process (a script in `tests/sdk`, run by node); killed on drop.
+struct Provider {
     child: Child,
 }
 
-/// The GitHub-style provider (`tests/sdk/github-provider.mjs`) with client `gh-client`.
-async fn start_github(port: u16) -> Oidc {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
-    let child = Command::new("node")
-        .args([
-            "github-provider.mjs",
-            &port.to_string(),
-            "gh-client",
-            "gh-secret",
-        ])
-        .current_dir(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("node (see .ci/run)");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while reqwest::get(format!("http://localhost:{port}/user"))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "github-provider did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Oidc { child }
-}
-
-impl Drop for Oidc {
+impl Drop for Provider {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-async fn start_oidc(port: u16, api: &str) -> Oidc {
+/// Runs `tests/sdk/<script> <args>` and waits until `ready` answers (any HTTP answer).
+async fn start_provider(script: &str, args: &[&str], ready: &str) -> Provider {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
     let child = Command::new("node")
-        .arg("oidc-provider.mjs")
-        .arg(port.to_string())
-        .arg(api)
+        .arg(script)
+        .args(args)
         .current_dir(dir)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("node (see .ci/run)");
     let deadline = Instant::now() + Duration::from_secs(20);
-    let url = format!("http://localhost:{port}/.well-known/openid-configuration");
-    while !reqwest::get(&url)
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "oidc-provider did not start");
+    while reqwest::get(ready).await.is_err() {
+        assert!(Instant::now() < deadline, "{script} did not start");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Oidc { child }
+    Provider { child }
+}
+
+/// The OpenID Connect provider (`oidc-provider` from npm), its clients calling back to `api`.
+async fn start_oidc(port: u16, api: &str) -> Provider {
+    let ready = format!("http://localhost:{port}/.well-known/openid-configuration");
+    start_provider("oidc-provider.mjs", &[&port.to_string(), api], &ready).await
+}
+
+/// The GitHub-style provider with client `gh-client` / `gh-secret`.
+async fn start_github(port: u16) -> Provider {
+    let ready = format!("http://localhost:{port}/user");
+    let args = [port.to_string(), "gh-client".into(), "gh-secret".into()];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    start_provider("github-provider.mjs", &args, &ready).await
 }
 
 /// A project server whose shared OAuth providers sign in at a local OpenID Connect issuer.
-async fn with_provider(backend: Backend) -> (TestServer, Oidc, String) {
+async fn with_provider(backend: Backend) -> (TestServer, Provider, String) {
     let oidc_port = free_port();
     let opts = Options {
         env: vec![(
@@ -399,6 +383,13 @@ async fn refused_sign_in(app: &TestServer, base: &str, login: &str) -> String {
 }
 on_both_backends!(oauth_sign_up_sign_in_and_link, sign_up_and_sign_in);
 
+/// Asserts `authorize` answers `url` with the known error `code` (status 400).
+async fn assert_refused(browser: &reqwest::Client, url: &str, code: &str) {
+    let r = browser.get(url).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400, "{url}");
+    assert_eq!(r.headers()["x-stack-known-error"], code, "{url}");
+}
+
 async fn refusals(backend: Backend) {
     let (app, _oidc, base) = with_provider(backend).await;
     let challenge = pkce("v-0123456789012345678901234567890123456789");
@@ -408,38 +399,14 @@ async fn refusals(backend: Backend) {
         "http://localhost.evil.example:3000/cb",
         "https://example.com.evil.example/cb",
     ] {
-        let r = browser
-            .get(authorize_url(&app, &base, "github", redirect, &challenge))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 400, "{redirect}");
-        assert_eq!(
-            r.headers()["x-stack-known-error"],
-            "REDIRECT_URL_NOT_WHITELISTED"
-        );
+        let url = authorize_url(&app, &base, "github", redirect, &challenge);
+        assert_refused(&browser, &url, "REDIRECT_URL_NOT_WHITELISTED").await;
     }
-    let r = browser
-        .get(authorize_url(&app, &base, "discord", APP, &challenge))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        r.headers()["x-stack-known-error"],
-        "OAUTH_PROVIDER_NOT_FOUND_OR_NOT_ENABLED"
-    );
-    let r = browser
-        .get(
-            authorize_url(&app, &base, "github", APP, &challenge)
-                .replace(&app.publishable_client_key, "pck_wrong"),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        r.headers()["x-stack-known-error"],
-        "INVALID_OAUTH_CLIENT_ID_OR_SECRET"
-    );
+    let url = authorize_url(&app, &base, "discord", APP, &challenge);
+    assert_refused(&browser, &url, "OAUTH_PROVIDER_NOT_FOUND_OR_NOT_ENABLED").await;
+    let url = authorize_url(&app, &base, "github", APP, &challenge)
+        .replace(&app.publishable_client_key, "pck_wrong");
+    assert_refused(&browser, &url, "INVALID_OAUTH_CLIENT_ID_OR_SECRET").await;
 
     // The provider's answer must come back to the browser that started the flow (its cookie),
     // with the state the flow was started with, once.
