@@ -9,7 +9,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::{Backend, TestServer};
+use common::{bench_arg as arg, Backend, TestServer};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -94,14 +94,6 @@ async fn futures_join<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
         out.push(h.await.expect("load task"));
     }
     out
-}
-
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
 }
 
 fn bare_costs() -> (Duration, Duration, Duration) {

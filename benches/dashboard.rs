@@ -8,16 +8,8 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::{Backend, TestServer};
+use common::{bench_arg as arg, Backend, TestServer};
 use std::time::Instant;
-
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
-}
 
 fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     let at = text.find(start).expect(start) + start.len();

@@ -665,3 +665,12 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// A benchmark's command-line option: the value after `--name`, else `default`.
+pub fn bench_arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_string())
+}
