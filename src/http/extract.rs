@@ -109,31 +109,41 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
 
 /// The first string (or key) holding a NUL character, named by its path (`body.a[0].b`): text
 /// columns cannot store NUL on PostgreSQL, so it is refused for every field on both databases.
+/// Walks every body, so the path is only built once a NUL is found.
 pub fn nul_in(value: &Value, path: &str) -> Option<String> {
-    match value {
-        Value::String(s) => s.contains('\0').then(|| path.to_string()),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, v)| nul_in(v, &format!("{path}[{i}]"))),
-        Value::Object(map) => map.iter().find_map(|(k, v)| {
-            let field = format!("{path}.{k}");
-            if k.contains('\0') {
-                Some(path.to_string())
-            } else {
-                nul_in(v, &field)
-            }
-        }),
-        _ => None,
+    /// The path's segments, innermost first.
+    fn find(value: &Value) -> Option<Vec<String>> {
+        match value {
+            Value::String(s) => s.contains('\0').then(Vec::new),
+            Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
+                let mut segments = find(v)?;
+                segments.push(format!("[{i}]"));
+                Some(segments)
+            }),
+            Value::Object(map) => map.iter().find_map(|(k, v)| {
+                if k.contains('\0') {
+                    return Some(Vec::new()); // the object holding the key
+                }
+                let mut segments = find(v)?;
+                segments.push(format!(".{k}"));
+                Some(segments)
+            }),
+            _ => None,
+        }
     }
+    let segments = find(value)?;
+    Some(segments.iter().rev().fold(path.to_string(), |p, s| p + s))
 }
 
-/// Where a request's URL holds a percent-encoded NUL: `query.<name>`, or `path`.
+/// Where a request's URL holds a percent-encoded NUL (the only way a URL can carry one):
+/// `query.<name>`, or `path`.
 pub fn nul_in_uri(uri: &axum::http::Uri) -> Option<String> {
-    if percent_decode(uri.path()).contains('\0') {
+    let has_nul = |s: &str| s.contains("%00");
+    if has_nul(uri.path()) {
         return Some("path".into());
     }
-    form_pairs(uri.query().unwrap_or(""))
+    let query = uri.query().filter(|q| has_nul(q))?;
+    form_pairs(query)
         .into_iter()
         .find(|(k, v)| k.contains('\0') || v.contains('\0'))
         .map(|(k, _)| format!("query.{}", k.replace('\0', "\\0")))
@@ -306,6 +316,20 @@ where
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn names_the_nul() {
+        use serde_json::json;
+        let body = json!({ "a": [1, { "b": "x\u{0}" }], "c": "ok" });
+        assert_eq!(super::nul_in(&body, "body").as_deref(), Some("body.a[1].b"));
+        assert_eq!(
+            super::nul_in(&json!({ "k\u{0}": 1 }), "body").as_deref(),
+            Some("body")
+        );
+        assert_eq!(super::nul_in(&json!({ "a": ["fine"] }), "body"), None);
+        let uri: axum::http::Uri = "/x?ok=1&bad%00=2".parse().unwrap();
+        assert_eq!(super::nul_in_uri(&uri).as_deref(), Some("query.bad\\0"));
+    }
+
     #[test]
     fn decodes_forms() {
         let pairs = super::form_pairs("a=1&b=x%20y+z&a=2&c=%zz&d=%4");
