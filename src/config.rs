@@ -172,22 +172,20 @@ pub struct Config {
     /// the original's development setup does).
     #[arg(long, env = "PORTCULLIS_OAUTH_MOCK_ISSUER", global = true)]
     pub oauth_mock_issuer: Option<String>,
-    /// GitHub's web origin (authorization and token endpoints); a setting so tests reach a fake.
+    /// Development and tests: the fixed HTTPS endpoints of providers signed in through their
+    /// REST APIs (GitHub, Spotify, …) are reached at `<this url>/<host>/<path>` instead, so a
+    /// local fake can answer for them.
+    #[arg(long, env = "PORTCULLIS_OAUTH_REROUTE", global = true)]
+    pub oauth_reroute: Option<String>,
+    /// Lets apps get provider access tokens of accounts signed in with the instance's shared
+    /// OAuth keys (off: those tokens carry the operator's app at the provider; the original's
+    /// `STACK_ALLOW_SHARED_OAUTH_ACCESS_TOKENS`).
     #[arg(
         long,
-        env = "PORTCULLIS_GITHUB_URL",
-        default_value = "https://github.com",
+        env = "PORTCULLIS_ALLOW_SHARED_OAUTH_ACCESS_TOKENS",
         global = true
     )]
-    pub github_url: String,
-    /// GitHub's REST API origin (the user and emails endpoints).
-    #[arg(
-        long,
-        env = "PORTCULLIS_GITHUB_API_URL",
-        default_value = "https://api.github.com",
-        global = true
-    )]
-    pub github_api_url: String,
+    pub allow_shared_oauth_access_tokens: bool,
     /// Development mode: enables `x-stack-development-override-key` (the internal admin key opens any project).
     #[arg(long, env = "PORTCULLIS_DEV_MODE", global = true)]
     pub dev_mode: bool,

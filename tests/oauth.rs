@@ -48,12 +48,10 @@ async fn start_oidc(port: u16, api: &str) -> Provider {
     start_provider("oidc-provider.mjs", &[&port.to_string(), api], &ready).await
 }
 
-/// The GitHub-style provider with client `gh-client` / `gh-secret`.
-async fn start_github(port: u16) -> Provider {
-    let ready = format!("http://localhost:{port}/user");
-    let args = [port.to_string(), "gh-client".into(), "gh-secret".into()];
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    start_provider("github-provider.mjs", &args, &ready).await
+/// The fakes of the providers signed in through their REST APIs (GitHub, Spotify, …).
+async fn start_rest(port: u16) -> Provider {
+    let ready = format!("http://localhost:{port}/");
+    start_provider("rest-providers.mjs", &[&port.to_string()], &ready).await
 }
 
 /// A project server whose shared OAuth providers sign in at a local OpenID Connect issuer.
@@ -294,6 +292,13 @@ async fn sign_up_and_sign_in(backend: Backend) {
     assert_eq!(me["primary_email_verified"], true);
     assert_eq!(me["oauth_providers"][0]["id"], "github");
     assert_eq!(me["oauth_providers"][0]["account_id"], "alice@example.com");
+    // Tokens of the instance's shared keys are not handed out (the original's rule).
+    provider_token(&app, &tokens, "github", None)
+        .await
+        .expect_error(
+            400,
+            "OAUTH_ACCESS_TOKEN_NOT_AVAILABLE_WITH_SHARED_OAUTH_KEYS",
+        );
 
     // The same provider account signs in as the same user.
     let again = sign_in(&app, &base, "github", "alice@example.com").await;
@@ -607,53 +612,98 @@ async fn secrets_at_rest(backend: Backend) {
         .text()
         .await
         .unwrap()
-        .contains("not supported by this server yet"));
+        .contains("this server has none for it"));
 }
 on_both_backends!(oauth_provider_secrets_are_sealed, secrets_at_rest);
 
-/// GitHub has no OpenID Connect: its OAuth 2 code flow, then its user and emails APIs.
-async fn github(backend: Backend) {
-    let gh_port = free_port();
-    let gh = format!("http://localhost:{gh_port}");
+const REST_PROVIDERS: [&str; 9] = [
+    "github",
+    "spotify",
+    "facebook",
+    "discord",
+    "gitlab",
+    "bitbucket",
+    "microsoft",
+    "x",
+    "twitch",
+];
+
+/// A server whose REST-API providers (GitHub, Spotify, …) are the fakes in
+/// `tests/sdk/rest-providers.mjs`, configured with the project's own keys.
+async fn with_rest_providers(backend: Backend) -> (TestServer, Provider, String, String) {
+    let port = free_port();
+    let fakes = format!("http://localhost:{port}");
     let opts = Options {
-        env: vec![
-            ("PORTCULLIS_GITHUB_URL".into(), gh.clone()),
-            ("PORTCULLIS_GITHUB_API_URL".into(), gh.clone()),
-        ],
+        env: vec![("PORTCULLIS_OAUTH_REROUTE".into(), fakes.clone())],
     };
     let app = TestServer::start_with(backend, opts).await;
     let base = app.base.replace("127.0.0.1", "localhost");
-    let _github = start_github(gh_port).await;
-    let configure = |secret: &str| {
-        app.admin()
-            .patch("/internal/projects/current")
-            .json(json!({ "config": { "oauth_providers": [
-                { "id": "github", "type": "standard", "client_id": "gh-client", "client_secret": secret }
-            ] } }))
-    };
-    configure("gh-secret").send().await.expect(200);
-    let tokens = sign_in(&app, &base, "github", "hank").await;
-    assert_eq!(tokens["is_new_user"], true);
+    let fake = start_rest(port).await;
+    let providers: Vec<Value> = REST_PROVIDERS
+        .iter()
+        .map(|p| json!({ "id": p, "type": "standard", "client_id": format!("{p}-client"), "client_secret": format!("{p}-secret") }))
+        .collect();
+    app.admin()
+        .patch("/internal/projects/current")
+        .json(json!({ "config": { "oauth_providers": providers } }))
+        .send()
+        .await
+        .expect(200);
+    (app, fake, base, fakes)
+}
+
+/// Providers without OpenID Connect: their OAuth 2 code flow, then their user (and emails)
+/// APIs, each read for the fields it documents.
+async fn rest_providers(backend: Backend) {
+    let (app, _fakes, base, _) = with_rest_providers(backend).await;
+    for provider in REST_PROVIDERS {
+        let login = format!("hank-{provider}");
+        let tokens = sign_in(&app, &base, provider, &login).await;
+        assert_eq!(tokens["is_new_user"], true, "{provider}");
+        let me = app
+            .client()
+            .user(&tokens)
+            .get("/users/me")
+            .send()
+            .await
+            .expect(200);
+        let (email, verified) = match provider {
+            "x" => (Value::Null, false),
+            // Providers that do not vouch for the address (the original's choices).
+            "spotify" | "facebook" | "microsoft" => (json!(format!("{login}@example.com")), false),
+            _ => (json!(format!("{login}@example.com")), true),
+        };
+        assert_eq!(me["primary_email"], email, "{provider}");
+        assert_eq!(me["primary_email_verified"], verified, "{provider}");
+        let name = me["display_name"].as_str().unwrap_or_default();
+        assert!(
+            name.starts_with(&login) && name.ends_with(')'),
+            "{provider}: {name}"
+        );
+        assert_eq!(me["oauth_providers"][0]["id"], provider);
+        let again = sign_in(&app, &base, provider, &login).await;
+        assert_eq!(again["user_id"], tokens["user_id"], "{provider}");
+    }
+    // An address the provider did not verify stays unverified.
+    let unverified = sign_in(&app, &base, "discord", "unverified-ola").await;
     let me = app
         .client()
-        .user(&tokens)
+        .user(&unverified)
         .get("/users/me")
         .send()
         .await
         .expect(200);
-    assert_eq!(me["primary_email"], "hank@example.com");
-    assert_eq!(me["primary_email_verified"], true);
-    assert_eq!(me["display_name"], "hank (GitHub)");
-    let account_id = me["oauth_providers"][0]["account_id"].as_str().unwrap();
-    assert!(
-        account_id.bytes().all(|b| b.is_ascii_digit()),
-        "{account_id}"
-    );
-    let again = sign_in(&app, &base, "github", "hank").await;
-    assert_eq!(again["user_id"], tokens["user_id"]);
+    assert_eq!(me["primary_email_verified"], false);
 
     // A provider that refuses our client secret fails the sign-in, without the secret in logs.
-    configure("not-the-secret").send().await.expect(200);
+    app.admin()
+        .patch("/internal/projects/current")
+        .json(json!({ "config": { "oauth_providers": [
+            { "id": "github", "type": "standard", "client_id": "github-client", "client_secret": "not-the-secret" }
+        ] } }))
+        .send()
+        .await
+        .expect(200);
     tokio::time::sleep(Duration::from_millis(1100)).await; // the project cache's second
     let browser = browser();
     let verifier = "v-0123456789012345678901234567890123456789";
@@ -665,7 +715,148 @@ async fn github(backend: Backend) {
     assert_eq!(status, 502, "{url}");
     assert!(!app.log().contains("not-the-secret"));
 }
-on_both_backends!(oauth_github_style_provider, github);
+on_both_backends!(oauth_rest_api_providers, rest_providers);
+
+async fn provider_token(
+    app: &TestServer,
+    session: &Value,
+    path: &str,
+    scope: Option<&str>,
+) -> Resp {
+    let body = match scope {
+        Some(s) => json!({ "scope": s }),
+        None => json!({}),
+    };
+    app.client()
+        .user(session)
+        .post(&format!("/connected-accounts/me/{path}/access-token"))
+        .json(body)
+        .send()
+        .await
+}
+
+/// Connected accounts through the REST providers: GitHub's tokens never expire and have no
+/// refresh token; Spotify's do. Revoked at the provider, both end in the original's error.
+async fn connected_rest(backend: Backend) {
+    let (app, _fakes, base, fakes) = with_rest_providers(backend).await;
+    let jo = sign_in(&app, &base, "github", "jo").await;
+    let listed = app
+        .client()
+        .user(&jo)
+        .get("/connected-accounts/me")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(listed["items"][0]["provider"], "github");
+    let account = listed["items"][0]["provider_account_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = provider_token(&app, &jo, "github", Some("user:email"))
+        .await
+        .expect(201);
+    let token = token["access_token"].as_str().unwrap().to_string();
+    // The provider accepts it; it is kept sealed, never in the clear.
+    let user = reqwest::Client::new()
+        .get(format!("{fakes}/api.github.com/user"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(user.status().as_u16(), 200);
+    let rows = db_query_text(&app.database_url, "SELECT * FROM oauth_tokens");
+    assert!(
+        rows.contains("user:email") && !rows.contains(&token),
+        "{rows}"
+    );
+    // Asked again: the same token, by provider or by provider account.
+    let by_account = provider_token(&app, &jo, &format!("github/{account}"), None)
+        .await
+        .expect(201);
+    assert_eq!(by_account["access_token"], token.as_str());
+    // A scope never granted, an account or provider not connected.
+    provider_token(&app, &jo, "github", Some("repo"))
+        .await
+        .expect_error(400, "OAUTH_CONNECTION_DOES_NOT_HAVE_REQUIRED_SCOPE");
+    provider_token(&app, &jo, "github/123", None)
+        .await
+        .expect_error(400, "OAUTH_CONNECTION_NOT_CONNECTED_TO_USER");
+    provider_token(&app, &jo, "spotify", None)
+        .await
+        .expect_error(400, "OAUTH_CONNECTION_NOT_CONNECTED_TO_USER");
+    provider_token(&app, &jo, "google", None)
+        .await
+        .expect_error(400, "OAUTH_PROVIDER_NOT_FOUND_OR_NOT_ENABLED");
+    // Another user's connected accounts: not with a client key; the server may.
+    let kim = app.sign_up("kim@example.com", "password123").await;
+    let jo_id = jo["user_id"].as_str().unwrap();
+    app.client()
+        .user(&kim)
+        .post(&format!("/connected-accounts/{jo_id}/github/access-token"))
+        .json(json!({}))
+        .send()
+        .await
+        .expect_text(403, "own connected accounts");
+    let via_server = app
+        .server()
+        .post(&format!("/connected-accounts/{jo_id}/github/access-token"))
+        .json(json!({}))
+        .send()
+        .await
+        .expect(201);
+    assert_eq!(via_server["access_token"], token.as_str());
+
+    // Spotify: its access token expires, a refresh token gets a new one.
+    let lu = sign_in(&app, &base, "spotify", "lu").await;
+    let first = provider_token(&app, &lu, "spotify", None).await.expect(201);
+    let forget_access = reqwest::Client::new();
+    // The user revokes the app at both providers: no token is handed out any more.
+    for login in ["jo", "lu"] {
+        forget_access
+            .post(format!("{fakes}/_revoke?login={login}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    for (who, provider) in [(&jo, "github"), (&lu, "spotify")] {
+        provider_token(&app, who, provider, None)
+            .await
+            .expect_error(400, "OAUTH_CONNECTION_DOES_NOT_HAVE_REQUIRED_SCOPE");
+    }
+    // Signing in again grants new tokens.
+    sign_in(&app, &base, "spotify", "lu").await;
+    let renewed = provider_token(&app, &lu, "spotify", None).await.expect(201);
+    assert_ne!(renewed["access_token"], first["access_token"]);
+    // Turning connected-account access off for the account hides it.
+    let accounts = app
+        .client()
+        .user(&lu)
+        .get("/oauth-providers?user_id=me")
+        .send()
+        .await
+        .expect(200);
+    let id = accounts["items"][0]["id"].as_str().unwrap();
+    app.client()
+        .user(&lu)
+        .patch(&format!("/oauth-providers/me/{id}"))
+        .json(json!({ "allow_connected_accounts": false }))
+        .send()
+        .await
+        .expect(200);
+    provider_token(&app, &lu, "spotify", None)
+        .await
+        .expect_error(400, "OAUTH_CONNECTION_NOT_CONNECTED_TO_USER");
+    let listed = app
+        .client()
+        .user(&lu)
+        .get("/connected-accounts/me")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(listed["items"], json!([]));
+    assert!(!app.log().contains(token.as_str()));
+}
+on_both_backends!(oauth_connected_accounts_rest, connected_rest);
 
 /// A generic OpenID Connect provider configured by its issuer URL (Keycloak, Authentik, Okta…)
 /// under a name of the project's own.
@@ -710,5 +901,40 @@ async fn generic_oidc(backend: Backend) {
         .expect(200);
     assert_eq!(me["primary_email"], "ivy@example.com");
     assert_eq!(me["oauth_providers"][0]["id"], "keycloak");
+
+    // Connected account: the provider's access tokens last 4 minutes, inside the 5-minute
+    // margin, so each request gets a new one with the (rotating) refresh token.
+    let http = reqwest::Client::new();
+    let accepted = |token: &Value| {
+        http.get(format!("{issuer}/me"))
+            .bearer_auth(token.as_str().unwrap())
+            .send()
+    };
+    let first = provider_token(&app, &tokens, "keycloak", Some("email"))
+        .await
+        .expect(201);
+    let second = provider_token(&app, &tokens, "keycloak", None)
+        .await
+        .expect(201);
+    assert_ne!(second["access_token"], first["access_token"]);
+    for token in [&first["access_token"], &second["access_token"]] {
+        assert_eq!(accepted(token).await.unwrap().status().as_u16(), 200);
+    }
+    provider_token(&app, &tokens, "keycloak", Some("email calendar"))
+        .await
+        .expect_error(400, "OAUTH_CONNECTION_DOES_NOT_HAVE_REQUIRED_SCOPE");
+    // Revoked at the provider (which revokes the grant's refresh tokens with it): the
+    // original's error.
+    http.post(format!("{issuer}/token/revocation"))
+        .basic_auth("keycloak", Some("MOCK-SERVER-SECRET"))
+        .form(&[("token", second["access_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    provider_token(&app, &tokens, "keycloak", None)
+        .await
+        .expect_error(400, "OAUTH_CONNECTION_DOES_NOT_HAVE_REQUIRED_SCOPE");
 }
 on_both_backends!(oauth_generic_openid_connect_provider, generic_oidc);

@@ -79,6 +79,9 @@ known_codes! {
     PermissionNotFound = ("PERMISSION_NOT_FOUND", 404),
     ProductAlreadyGranted = ("PRODUCT_ALREADY_GRANTED", 400),
     OauthConnectionAlreadyConnectedToAnotherUser = ("OAUTH_CONNECTION_ALREADY_CONNECTED_TO_ANOTHER_USER", 409),
+    OauthAccessTokenNotAvailableWithSharedOauthKeys = ("OAUTH_ACCESS_TOKEN_NOT_AVAILABLE_WITH_SHARED_OAUTH_KEYS", 400),
+    OauthConnectionDoesNotHaveRequiredScope = ("OAUTH_CONNECTION_DOES_NOT_HAVE_REQUIRED_SCOPE", 400),
+    OauthConnectionNotConnectedToUser = ("OAUTH_CONNECTION_NOT_CONNECTED_TO_USER", 400),
     OauthExtraScopeNotAvailableWithSharedOauthKeys = ("OAUTH_EXTRA_SCOPE_NOT_AVAILABLE_WITH_SHARED_OAUTH_KEYS", 400),
     OauthProviderNotFoundOrNotEnabled = ("OAUTH_PROVIDER_NOT_FOUND_OR_NOT_ENABLED", 400),
     OuterOauthTimeout = ("OUTER_OAUTH_TIMEOUT", 408),
@@ -355,6 +358,23 @@ pub fn oauth_provider_not_found_or_not_enabled() -> KnownError {
 }
 pub fn oauth_extra_scope_not_available_with_shared_keys() -> KnownError {
     known(KnownCode::OauthExtraScopeNotAvailableWithSharedOauthKeys, "Extra scopes are not available with shared OAuth keys. Please add your own OAuth keys on the Stack dashboard to use extra scopes.", None)
+}
+pub fn oauth_access_token_not_available_with_shared_keys() -> KnownError {
+    known(KnownCode::OauthAccessTokenNotAvailableWithSharedOauthKeys, "Access tokens are not available with shared OAuth keys. Please add your own OAuth keys on the Stack dashboard to use access tokens.", None)
+}
+pub fn oauth_connection_does_not_have_required_scope() -> KnownError {
+    known(
+        KnownCode::OauthConnectionDoesNotHaveRequiredScope,
+        "The OAuth connection does not have the required scope.",
+        None,
+    )
+}
+pub fn oauth_connection_not_connected_to_user() -> KnownError {
+    known(
+        KnownCode::OauthConnectionNotConnectedToUser,
+        "The OAuth connection is not connected to any user.",
+        None,
+    )
 }
 pub fn oauth_connection_already_connected_to_another_user() -> KnownError {
     known(

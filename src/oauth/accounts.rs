@@ -43,17 +43,17 @@ fn account_json(a: &OAuthAccount, access: AccessType) -> Value {
     v
 }
 
-/// The user whose accounts are asked for; a client only for its own user.
-fn owner<'a>(auth: &'a Auth, user_id: &'a str) -> ApiResult<&'a str> {
+/// The user whose accounts are asked for; a client only for its own user (else 403 with
+/// `refusal`).
+pub(super) fn owner<'a>(auth: &'a Auth, user_id: &'a str, refusal: &str) -> ApiResult<&'a str> {
     let user_id = auth.resolve_user_id(user_id)?;
     if auth.access_type == AccessType::Client && Some(user_id) != auth.user_id() {
-        return Err(ApiError::text(
-            StatusCode::FORBIDDEN,
-            "Client can only manage OAuth providers of their own user.",
-        ));
+        return Err(ApiError::text(StatusCode::FORBIDDEN, refusal.to_string()));
     }
     Ok(user_id)
 }
+
+const NOT_YOURS: &str = "Client can only manage OAuth providers of their own user.";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,7 +67,7 @@ async fn list(
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
-    let user_id = owner(auth, q.user_id.as_deref().unwrap_or("me"))?;
+    let user_id = owner(auth, q.user_id.as_deref().unwrap_or("me"), NOT_YOURS)?;
     let items: Vec<Value> = users::oauth_accounts(state.db(), auth.pid(), user_id)
         .await?
         .iter()
@@ -90,7 +90,7 @@ async fn read(
     Path((user_id, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
-    let user_id = owner(auth, &user_id)?;
+    let user_id = owner(auth, &user_id, NOT_YOURS)?;
     let account = find(&state, auth, user_id, &id).await?;
     Ok(json_ok(account_json(&account, auth.access_type)))
 }
@@ -113,7 +113,7 @@ async fn update(
     JsonBody(body): JsonBody<Update>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
-    let user_id = owner(auth, &user_id)?;
+    let user_id = owner(auth, &user_id, NOT_YOURS)?;
     if auth.access_type == AccessType::Client {
         for (name, given) in [
             ("email", body.email.is_some()),
@@ -167,7 +167,7 @@ async fn remove(
     Path((user_id, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
-    let user_id = owner(auth, &user_id)?;
+    let user_id = owner(auth, &user_id, NOT_YOURS)?;
     let account = find(&state, auth, user_id, &id).await?;
     let mut tx = state.db().begin().await?;
     sqlx::query("DELETE FROM oauth_accounts WHERE id = $1 AND project_id = $2")

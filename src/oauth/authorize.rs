@@ -134,6 +134,7 @@ pub async fn authorize(
         link_to_user,
         pkce_verifier_sealed: state.secret_box.seal(&started.pkce_verifier)?,
         nonce: started.nonce,
+        provider_scope: q.provider_scope.clone(),
     };
     sqlx::query(
         "INSERT INTO oauth_outer_states (state_hash, project_id, provider_id, info, expires_at) VALUES ($1, $2, $3, $4, $5)",
@@ -154,8 +155,15 @@ pub async fn authorize(
     } else {
         ""
     };
+    // A provider that answers with a cross-site form POST only gets the cookie back with
+    // `SameSite=None` (which browsers accept only with `Secure`).
+    let same_site = if started.form_post && !secure.is_empty() {
+        "None"
+    } else {
+        "Lax"
+    };
     let cookie = format!(
-        "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        "{}={}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={}{secure}",
         super::cookie_name(&started.state),
         "true",
         OUTER_FLOW_MS / 1000

@@ -96,12 +96,16 @@ pub async fn callback(
     let code = query.code.or(form.code).ok_or_else(invalid_state)?;
     let provider = provider::resolve(&state, &project, &provider_id)?;
     let verifier = state.secret_box.open(&info.pkce_verifier_sealed)?;
-    let who = provider.finish(&code, &verifier, &info.nonce).await?;
+    let (who, tokens) = provider.finish(&code, &verifier, &info.nonce).await?;
     let found = match &info.link_to_user {
         Some(user_id) => connect(&state, &project, &provider_id, &who, user_id).await,
         None => sign_in_or_up(&state, &project, &provider_id, &who).await,
     };
-    let (user_id, is_new_user) = match found {
+    let Found {
+        user_id,
+        oauth_account_id,
+        is_new_user,
+    } = match found {
         Ok(found) => found,
         // The errors the original sends back to the app rather than showing.
         Err(ApiError::Known(e))
@@ -132,6 +136,8 @@ pub async fn callback(
         }
         Err(e) => return Err(e),
     };
+    let scopes = provider.scopes(info.provider_scope.as_deref());
+    super::connected::keep_tokens(&state, &oauth_account_id, &tokens, &scopes).await?;
     let authorization_code = random_base32(40);
     sqlx::query(
         "INSERT INTO oauth_authorization_codes (code_hash, project_id, user_id, redirect_uri, code_challenge, is_new_user, after_callback_redirect_url, expires_at)
@@ -154,6 +160,13 @@ pub async fn callback(
     Ok(redirect(&target, &inner_state))
 }
 
+/// The user a callback signs in (or connects to), through which of their OAuth accounts.
+struct Found {
+    user_id: String,
+    oauth_account_id: String,
+    is_new_user: bool,
+}
+
 /// `type=link`: connects the provider account to the signed-in user `user_id` (again is fine).
 /// Errors: OAUTH_CONNECTION_ALREADY_CONNECTED_TO_ANOTHER_USER.
 async fn connect(
@@ -162,31 +175,39 @@ async fn connect(
     provider_id: &str,
     who: &provider::ProviderUser,
     user_id: &str,
-) -> ApiResult<(String, bool)> {
-    match users::find_by_oauth_account(state.db(), &project.id, provider_id, &who.account_id)
-        .await?
-    {
-        Some(account) if account.user_id == user_id => {}
-        Some(_) => return Err(known::oauth_connection_already_connected_to_another_user().into()),
-        None => {
-            users::find(state.db(), &project.id, user_id)
-                .await?
-                .ok_or_else(known::user_not_found)?;
-            let email = who.email.as_deref().map(users::normalize_email);
-            let mut tx = state.db().begin().await?;
-            users::link_oauth_account(
-                &mut tx,
-                &project.id,
-                user_id,
-                provider_id,
-                &who.account_id,
-                email.as_deref(),
-            )
-            .await?;
-            tx.commit().await?;
-        }
-    }
-    Ok((user_id.to_string(), false))
+) -> ApiResult<Found> {
+    let oauth_account_id =
+        match users::find_by_oauth_account(state.db(), &project.id, provider_id, &who.account_id)
+            .await?
+        {
+            Some(account) if account.user_id == user_id => account.id,
+            Some(_) => {
+                return Err(known::oauth_connection_already_connected_to_another_user().into())
+            }
+            None => {
+                users::find(state.db(), &project.id, user_id)
+                    .await?
+                    .ok_or_else(known::user_not_found)?;
+                let email = who.email.as_deref().map(users::normalize_email);
+                let mut tx = state.db().begin().await?;
+                let id = users::link_oauth_account(
+                    &mut tx,
+                    &project.id,
+                    user_id,
+                    provider_id,
+                    &who.account_id,
+                    email.as_deref(),
+                )
+                .await?;
+                tx.commit().await?;
+                id
+            }
+        };
+    Ok(Found {
+        user_id: user_id.to_string(),
+        oauth_account_id,
+        is_new_user: false,
+    })
 }
 
 /// The user the provider account signs in as, and whether they were created now.
@@ -195,7 +216,7 @@ async fn sign_in_or_up(
     project: &Project,
     provider_id: &str,
     who: &provider::ProviderUser,
-) -> ApiResult<(String, bool)> {
+) -> ApiResult<Found> {
     if let Some(account) =
         users::find_by_oauth_account(state.db(), &project.id, provider_id, &who.account_id).await?
     {
@@ -204,7 +225,11 @@ async fn sign_in_or_up(
                 "This OAuth account is connected to a user but is not allowed to sign in.",
             ));
         }
-        return Ok((account.user_id, false));
+        return Ok(Found {
+            user_id: account.user_id,
+            oauth_account_id: account.id,
+            is_new_user: false,
+        });
     }
     let email = who.email.as_deref().map(users::normalize_email);
     // Someone already signs in with this address: the project's merge strategy decides
@@ -226,7 +251,7 @@ async fn sign_in_or_up(
             }
             _ => {
                 let mut tx = state.db().begin().await?;
-                users::link_oauth_account(
+                let oauth_account_id = users::link_oauth_account(
                     &mut tx,
                     &project.id,
                     &holder.user_id,
@@ -236,7 +261,11 @@ async fn sign_in_or_up(
                 )
                 .await?;
                 tx.commit().await?;
-                return Ok((holder.user_id.clone(), false));
+                return Ok(Found {
+                    user_id: holder.user_id.clone(),
+                    oauth_account_id,
+                    is_new_user: false,
+                });
             }
         }
     }
@@ -255,7 +284,7 @@ async fn sign_in_or_up(
     let new = write::prepare(state, project, fields).await?;
     let mut tx = state.db().begin().await?;
     let user_id = write::create_in(&mut tx, project, new).await?;
-    users::link_oauth_account(
+    let oauth_account_id = users::link_oauth_account(
         &mut tx,
         &project.id,
         &user_id,
@@ -265,7 +294,11 @@ async fn sign_in_or_up(
     )
     .await?;
     tx.commit().await?;
-    Ok((user_id, true))
+    Ok(Found {
+        user_id,
+        oauth_account_id,
+        is_new_user: true,
+    })
 }
 
 fn has_flow_cookie(headers: &HeaderMap, inner_state: &str) -> bool {

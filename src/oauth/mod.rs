@@ -9,6 +9,7 @@
 mod accounts;
 mod authorize;
 mod callback;
+mod connected;
 pub mod provider;
 mod token;
 
@@ -34,6 +35,7 @@ where
         )
         .merge(token::routes())
         .merge(accounts::routes())
+        .merge(connected::routes())
 }
 
 /// The app's OAuth request, kept between `authorize` and `callback` (in `oauth_outer_states`).
@@ -56,6 +58,9 @@ struct OuterInfo {
     pkce_verifier_sealed: String,
     /// The nonce the provider's ID token must carry.
     nonce: String,
+    /// The extra scopes asked of the provider (kept with its tokens, for connected accounts).
+    #[serde(default)]
+    provider_scope: Option<String>,
 }
 
 /// The cookie that ties a flow to the browser that started it.

@@ -1,53 +1,360 @@
-//! The provider side of OAuth sign-in. OpenID Connect providers through the `openidconnect`
-//! crate: discovery, the authorization URL with PKCE and a nonce, the code exchange, ID-token
-//! validation (signature from the provider's JWKS, issuer, audience, nonce) and the user-info
-//! claims. GitHub, which has no OpenID Connect, through the `oauth2` crate and its REST API
-//! (`/user`, `/user/emails` for the primary verified address).
+//! The provider side of OAuth sign-in, in each provider's own protocol.
 //!
-//! Which issuer and keys a project's provider uses: its own client id and secret ("standard"),
-//! or the instance's shared keys ("shared"), which `PORTCULLIS_OAUTH_MOCK_ISSUER` routes to a
-//! local OpenID Connect issuer for development and tests. The other providers without OpenID
-//! Connect and the instance's own shared keys are not supported yet.
+//! - OpenID Connect (Google, Microsoft with a tenant, LinkedIn, Apple, any issuer a project
+//!   configures): the `openidconnect` crate does discovery, the authorization URL with PKCE and a
+//!   nonce, the code exchange and ID-token validation (signature from the provider's JWKS,
+//!   issuer, audience, nonce).
+//! - OAuth 2 plus the provider's REST API (GitHub, Spotify, Facebook, Discord, GitLab, Bitbucket,
+//!   Microsoft's multi-tenant `common` endpoint, X, Twitch): the `oauth2` crate for the code
+//!   exchange, then the provider's user (and emails) endpoint for who signed in — the same
+//!   endpoints and fields the original reads (`apps/backend/src/oauth/providers/*.tsx`).
+//!
+//! Keys: a project's own client id and secret ("standard"), or the instance's shared keys
+//! (`PORTCULLIS_OAUTH_<PROVIDER>_CLIENT_ID` / `_CLIENT_SECRET`, set by the server's operator),
+//! else, for development and tests, `PORTCULLIS_OAUTH_MOCK_ISSUER`: a local OpenID Connect issuer
+//! with client id = provider id. `PORTCULLIS_OAUTH_REROUTE` sends the REST providers' fixed
+//! HTTPS endpoints to `<that url>/<host>/<path>` so tests reach fakes of them.
 
 use crate::http::{known, ApiError, ApiResult};
 use crate::kernel::Kernel;
 use crate::projects::config::OAuthProvider;
 use crate::projects::Project;
+use crate::store::now_ms;
 use crate::store::recent::Recent;
 use axum::http::StatusCode;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::reqwest;
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
+    TokenResponse,
 };
 use openidconnect::{EndpointMaybeSet, EndpointNotSet, EndpointSet};
+use serde_json::Value;
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 
 /// The client secret of every shared provider routed to the mock issuer.
 const MOCK_CLIENT_SECRET: &str = "MOCK-SERVER-SECRET";
 
-/// A project's provider, resolved to an issuer and client credentials.
+/// A project's provider, resolved to a protocol and client credentials.
 pub struct Provider {
     pub id: String,
-    /// Signs in with the instance's shared keys (then no extra scopes may be asked for).
+    /// Signs in with the instance's shared keys (then no extra scopes may be asked for, and
+    /// the provider's access tokens are not handed out).
     pub shared: bool,
     protocol: Protocol,
     client_id: String,
     client_secret: String,
     redirect_uri: String,
+    reroute: Option<String>,
 }
 
 enum Protocol {
     OpenIdConnect {
         issuer: String,
+        /// Scopes asked for besides `openid`.
+        scope: &'static str,
+        /// The provider answers with a form POST (Apple, when name or email is asked for).
+        form_post: bool,
     },
-    /// GitHub's OAuth 2 endpoints under `web`, its REST API under `api`.
-    GitHub {
-        web: String,
-        api: String,
+    Rest(&'static RestApi),
+}
+
+/// A provider signed in with OAuth 2 and read through its REST API.
+struct RestApi {
+    authorize_url: &'static str,
+    token_url: &'static str,
+    scope: &'static str,
+    /// Client credentials go in the token request's body (`client_secret_post`) rather than
+    /// HTTP Basic.
+    credentials_in_body: bool,
+    user_url: &'static str,
+    emails_url: Option<&'static str>,
+    /// The API wants the client id in a `Client-Id` header too (Twitch's Helix).
+    client_id_header: bool,
+    /// Who signed in, from the user endpoint's and (if any) the emails endpoint's JSON.
+    read: fn(&Value, &Value) -> Option<ProviderUser>,
+}
+
+/// The JSON value as an id: providers send numbers (GitHub, GitLab) or strings.
+fn id_of(v: &Value) -> Option<String> {
+    match v {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn text(v: &Value) -> Option<String> {
+    v.as_str().filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+fn user(
+    account_id: Option<String>,
+    email: Option<String>,
+    email_verified: bool,
+    display_name: Option<String>,
+    profile_image_url: Option<String>,
+) -> Option<ProviderUser> {
+    Some(ProviderUser {
+        account_id: account_id?,
+        email_verified: email.is_some() && email_verified,
+        email,
+        display_name,
+        profile_image_url,
+    })
+}
+
+static GITHUB: RestApi = RestApi {
+    authorize_url: "https://github.com/login/oauth/authorize",
+    token_url: "https://github.com/login/oauth/access_token",
+    scope: "user:email",
+    credentials_in_body: false,
+    user_url: "https://api.github.com/user",
+    emails_url: Some("https://api.github.com/user/emails"),
+    client_id_header: false,
+    read: |u, emails| {
+        let primary = emails
+            .as_array()
+            .and_then(|all| all.iter().find(|e| e["primary"] == true));
+        user(
+            id_of(&u["id"]),
+            primary.and_then(|e| text(&e["email"])),
+            primary.is_some_and(|e| e["verified"] == true),
+            text(&u["name"]).or(text(&u["login"])),
+            text(&u["avatar_url"]),
+        )
     },
+};
+
+static SPOTIFY: RestApi = RestApi {
+    authorize_url: "https://accounts.spotify.com/authorize",
+    token_url: "https://accounts.spotify.com/api/token",
+    scope: "user-read-email user-read-private",
+    credentials_in_body: false,
+    user_url: "https://api.spotify.com/v1/me",
+    emails_url: None,
+    client_id_header: false,
+    // Spotify does not say whether it verified the address.
+    read: |u, _| {
+        user(
+            id_of(&u["id"]),
+            text(&u["email"]),
+            false,
+            text(&u["display_name"]),
+            text(&u["images"][0]["url"]),
+        )
+    },
+};
+
+static FACEBOOK: RestApi = RestApi {
+    authorize_url: "https://www.facebook.com/v20.0/dialog/oauth",
+    token_url: "https://graph.facebook.com/v20.0/oauth/access_token",
+    scope: "public_profile email",
+    credentials_in_body: true,
+    user_url: "https://graph.facebook.com/v20.0/me?fields=id,name,email,picture",
+    emails_url: None,
+    client_id_header: false,
+    read: |u, _| {
+        user(
+            id_of(&u["id"]),
+            text(&u["email"]),
+            false,
+            text(&u["name"]),
+            text(&u["picture"]["data"]["url"]),
+        )
+    },
+};
+
+static DISCORD: RestApi = RestApi {
+    authorize_url: "https://discord.com/oauth2/authorize",
+    token_url: "https://discord.com/api/oauth2/token",
+    scope: "identify email",
+    credentials_in_body: false,
+    user_url: "https://discord.com/api/users/@me",
+    emails_url: None,
+    client_id_header: false,
+    read: |u, _| {
+        let id = id_of(&u["id"]);
+        // Animated avatars' hashes start with `a_` (Discord's CDN docs).
+        let avatar = text(&u["avatar"]).zip(id.as_ref()).map(|(hash, id)| {
+            let ext = if hash.starts_with("a_") { "gif" } else { "png" };
+            format!("https://cdn.discordapp.com/avatars/{id}/{hash}.{ext}")
+        });
+        user(
+            id,
+            text(&u["email"]),
+            u["verified"] == true,
+            text(&u["global_name"]).or(text(&u["username"])),
+            avatar,
+        )
+    },
+};
+
+static GITLAB: RestApi = RestApi {
+    authorize_url: "https://gitlab.com/oauth/authorize",
+    token_url: "https://gitlab.com/oauth/token",
+    scope: "read_user",
+    credentials_in_body: true,
+    user_url: "https://gitlab.com/api/v4/user",
+    emails_url: None,
+    client_id_header: false,
+    read: |u, _| {
+        user(
+            id_of(&u["id"]),
+            text(&u["email"]),
+            !u["confirmed_at"].is_null(),
+            text(&u["name"]).or(text(&u["username"])),
+            text(&u["avatar_url"]),
+        )
+    },
+};
+
+static BITBUCKET: RestApi = RestApi {
+    authorize_url: "https://bitbucket.org/site/oauth2/authorize",
+    token_url: "https://bitbucket.org/site/oauth2/access_token",
+    scope: "account email",
+    credentials_in_body: false,
+    user_url: "https://api.bitbucket.org/2.0/user",
+    emails_url: Some("https://api.bitbucket.org/2.0/user/emails"),
+    client_id_header: false,
+    read: |u, emails| {
+        let primary = emails["values"]
+            .as_array()
+            .and_then(|all| all.iter().find(|e| e["is_primary"] == true));
+        user(
+            id_of(&u["account_id"]).or(id_of(&u["uuid"])),
+            primary.and_then(|e| text(&e["email"])),
+            primary.is_some_and(|e| e["is_confirmed"] == true),
+            text(&u["display_name"]),
+            text(&u["links"]["avatar"]["href"]),
+        )
+    },
+};
+
+/// Microsoft's multi-tenant endpoint: its issuer is a template (`{tenantid}`), so ID tokens
+/// cannot be checked against it; Microsoft Graph says who signed in instead.
+static MICROSOFT_COMMON: RestApi = RestApi {
+    authorize_url: "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
+    token_url: "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+    scope: "openid User.Read offline_access",
+    credentials_in_body: true,
+    user_url: "https://graph.microsoft.com/v1.0/me",
+    emails_url: None,
+    client_id_header: false,
+    // Any tenant can put any address in `mail`: never treated as verified.
+    read: |u, _| {
+        user(
+            id_of(&u["id"]),
+            text(&u["mail"]).or(text(&u["userPrincipalName"])),
+            false,
+            text(&u["displayName"]),
+            None,
+        )
+    },
+};
+
+static X: RestApi = RestApi {
+    authorize_url: "https://x.com/i/oauth2/authorize",
+    token_url: "https://api.x.com/2/oauth2/token",
+    scope: "users.read tweet.read offline.access",
+    credentials_in_body: false,
+    user_url: "https://api.x.com/2/users/me?user.fields=profile_image_url",
+    emails_url: None,
+    client_id_header: false,
+    // X's API gives no email address.
+    read: |u, _| {
+        let d = &u["data"];
+        user(
+            id_of(&d["id"]),
+            None,
+            false,
+            text(&d["name"]).or(text(&d["username"])),
+            text(&d["profile_image_url"]),
+        )
+    },
+};
+
+static TWITCH: RestApi = RestApi {
+    authorize_url: "https://id.twitch.tv/oauth2/authorize",
+    token_url: "https://id.twitch.tv/oauth2/token",
+    scope: "user:read:email",
+    credentials_in_body: true,
+    user_url: "https://api.twitch.tv/helix/users",
+    emails_url: None,
+    client_id_header: true,
+    // Twitch only gives out verified addresses (its `user:read:email` docs).
+    read: |u, _| {
+        let d = &u["data"][0];
+        user(
+            id_of(&d["id"]),
+            text(&d["email"]),
+            true,
+            text(&d["display_name"]),
+            text(&d["profile_image_url"]),
+        )
+    },
+};
+
+/// The protocol of a provider configured with its own keys.
+fn protocol_of(config: &OAuthProvider) -> Option<Protocol> {
+    let oidc = |issuer: &str, scope, form_post| Protocol::OpenIdConnect {
+        issuer: issuer.trim_end_matches('/').to_string(),
+        scope,
+        form_post,
+    };
+    if let Some(issuer) = &config.issuer_url {
+        return Some(oidc(issuer, "email profile", false));
+    }
+    Some(match config.id.as_str() {
+        "google" => oidc("https://accounts.google.com", "email profile", false),
+        "microsoft" => match config.microsoft_tenant_id.as_deref() {
+            Some(tenant) if !matches!(tenant, "" | "common" | "organizations" | "consumers") => {
+                oidc(
+                    &format!("https://login.microsoftonline.com/{tenant}/v2.0"),
+                    "email profile",
+                    false,
+                )
+            }
+            _ => Protocol::Rest(&MICROSOFT_COMMON),
+        },
+        "linkedin" => oidc("https://www.linkedin.com/oauth", "email profile", false),
+        // Apple has no `profile` scope and posts its answer when name or email is asked for.
+        "apple" => oidc("https://appleid.apple.com", "name email", true),
+        "github" => Protocol::Rest(&GITHUB),
+        "spotify" => Protocol::Rest(&SPOTIFY),
+        "facebook" => Protocol::Rest(&FACEBOOK),
+        "discord" => Protocol::Rest(&DISCORD),
+        "gitlab" => Protocol::Rest(&GITLAB),
+        "bitbucket" => Protocol::Rest(&BITBUCKET),
+        "x" => Protocol::Rest(&X),
+        "twitch" => Protocol::Rest(&TWITCH),
+        _ => return None,
+    })
+}
+
+/// The instance's shared keys for `provider_id`, from `PORTCULLIS_OAUTH_<ID>_CLIENT_ID` and
+/// `_CLIENT_SECRET` (read once).
+fn instance_keys(provider_id: &str) -> Option<(String, String)> {
+    static KEYS: LazyLock<std::collections::HashMap<String, (String, String)>> =
+        LazyLock::new(|| {
+            let var = |id: &str, what: &str| {
+                std::env::var(format!("PORTCULLIS_OAUTH_{}_{what}", id.to_uppercase()))
+                    .ok()
+                    .filter(|v| !v.is_empty())
+            };
+            crate::projects::config::OAUTH_PROVIDERS
+                .iter()
+                .filter_map(|id| {
+                    Some((
+                        id.to_string(),
+                        (var(id, "CLIENT_ID")?, var(id, "CLIENT_SECRET")?),
+                    ))
+                })
+                .collect()
+        });
+    KEYS.get(provider_id).cloned()
 }
 
 /// Where the provider sends the user back: `<public url>/api/v1/auth/oauth/callback/<id>`.
@@ -56,8 +363,8 @@ pub fn callback_url(k: &Kernel, provider_id: &str) -> String {
 }
 
 /// The project's enabled provider `provider_id`.
-/// Errors: OAUTH_PROVIDER_NOT_FOUND_OR_NOT_ENABLED; a plain 400 for a provider this server cannot
-/// sign in with yet.
+/// Errors: OAUTH_PROVIDER_NOT_FOUND_OR_NOT_ENABLED; a plain 400 for shared keys this server
+/// does not have.
 pub fn resolve(k: &Kernel, project: &Project, provider_id: &str) -> ApiResult<Provider> {
     let config: &OAuthProvider = project
         .config
@@ -65,52 +372,42 @@ pub fn resolve(k: &Kernel, project: &Project, provider_id: &str) -> ApiResult<Pr
         .iter()
         .find(|p| p.id == provider_id)
         .ok_or_else(known::oauth_provider_not_found_or_not_enabled)?;
-    let unsupported = |why: &str| {
+    let shared = config.kind == "shared";
+    let unavailable = || {
         ApiError::text(
             StatusCode::BAD_REQUEST,
-            format!("OAuth sign-in with {provider_id} is not supported by this server yet: {why}"),
+            format!(
+                "OAuth sign-in with {provider_id} uses shared keys, and this server has none for it: its operator sets PORTCULLIS_OAUTH_{}_CLIENT_ID and _CLIENT_SECRET.",
+                provider_id.to_uppercase()
+            ),
         )
     };
-    let shared = config.kind == "shared";
-    let oidc = |issuer: String| Protocol::OpenIdConnect { issuer };
-    let (protocol, client_id, client_secret) = match (shared, &k.config.oauth_mock_issuer) {
-        (true, Some(mock)) => (
-            oidc(mock.trim_end_matches('/').to_string()),
-            provider_id.to_string(),
-            MOCK_CLIENT_SECRET.to_string(),
-        ),
-        (true, None) => return Err(unsupported("shared keys are not configured on this server")),
-        (false, _) => {
-            let protocol = match provider_id {
-                _ if config.issuer_url.is_some() => oidc(
-                    config
-                        .issuer_url
-                        .clone()
-                        .unwrap_or_default()
-                        .trim_end_matches('/')
-                        .to_string(),
-                ),
-                "google" => oidc("https://accounts.google.com".to_string()),
-                "microsoft" => oidc(format!(
-                    "https://login.microsoftonline.com/{}/v2.0",
-                    config.microsoft_tenant_id.as_deref().unwrap_or("common")
-                )),
-                "github" => Protocol::GitHub {
-                    web: k.config.github_url.trim_end_matches('/').to_string(),
-                    api: k.config.github_api_url.trim_end_matches('/').to_string(),
+    let (protocol, client_id, client_secret) = if shared {
+        match (instance_keys(provider_id), &k.config.oauth_mock_issuer) {
+            (Some((id, secret)), _) => (protocol_of(config).ok_or_else(unavailable)?, id, secret),
+            (None, Some(mock)) => (
+                Protocol::OpenIdConnect {
+                    issuer: mock.trim_end_matches('/').to_string(),
+                    scope: "email profile",
+                    form_post: false,
                 },
-                _ => {
-                    return Err(unsupported(
-                        "only OpenID Connect providers and GitHub are, so far",
-                    ))
-                }
-            };
-            (
-                protocol,
-                config.client_id.clone().unwrap_or_default(),
-                config.client_secret.clone().unwrap_or_default(),
-            )
+                provider_id.to_string(),
+                MOCK_CLIENT_SECRET.to_string(),
+            ),
+            (None, None) => return Err(unavailable()),
         }
+    } else {
+        let protocol = protocol_of(config).ok_or_else(|| {
+            ApiError::text(
+                StatusCode::BAD_REQUEST,
+                format!("OAuth provider {provider_id} needs an issuer URL (OpenID Connect)."),
+            )
+        })?;
+        (
+            protocol,
+            config.client_id.clone().unwrap_or_default(),
+            config.client_secret.clone().unwrap_or_default(),
+        )
     };
     Ok(Provider {
         id: provider_id.to_string(),
@@ -119,6 +416,7 @@ pub fn resolve(k: &Kernel, project: &Project, provider_id: &str) -> ApiResult<Pr
         client_id,
         client_secret,
         redirect_uri: callback_url(k, provider_id),
+        reroute: k.config.oauth_reroute.clone(),
     })
 }
 
@@ -129,6 +427,8 @@ pub struct Started {
     pub state: String,
     pub pkce_verifier: String,
     pub nonce: String,
+    /// The provider answers with a cross-site form POST (its cookie must be `SameSite=None`).
+    pub form_post: bool,
 }
 
 /// Who signed in at the provider.
@@ -141,12 +441,46 @@ pub struct ProviderUser {
     pub profile_image_url: Option<String>,
 }
 
+/// The provider's tokens for a user (kept sealed for connected accounts).
+pub struct ProviderTokens {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    /// When the access token expires (ms since the epoch), if the provider said.
+    pub expires_at: Option<i64>,
+}
+
+fn tokens_of(r: &impl OAuth2TokenResponse) -> ProviderTokens {
+    ProviderTokens {
+        access_token: r.access_token().secret().clone(),
+        refresh_token: r.refresh_token().map(|t| t.secret().clone()),
+        expires_at: r
+            .expires_in()
+            .map(|d| now_ms() + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)),
+    }
+}
+
 fn provider_error(e: impl std::fmt::Display) -> ApiError {
     // The message names the failing step only: provider answers can carry tokens.
     ApiError::text(
         StatusCode::BAD_GATEWAY,
         format!("The OAuth provider could not be reached or answered unexpectedly ({e})."),
     )
+}
+
+/// A refresh the provider answered: new tokens, or `None` when it refused the refresh token
+/// (revoked, expired, consent withdrawn — RFC 6749 §5.2).
+fn refreshed<RE, T>(
+    result: Result<T, RequestTokenError<RE, impl oauth2::ErrorResponse>>,
+) -> ApiResult<Option<ProviderTokens>>
+where
+    RE: std::error::Error + 'static,
+    T: OAuth2TokenResponse,
+{
+    match result {
+        Ok(tokens) => Ok(Some(tokens_of(&tokens))),
+        Err(RequestTokenError::ServerResponse(_)) => Ok(None),
+        Err(e) => Err(provider_error(format!("refresh: {e}"))),
+    }
 }
 
 /// The one HTTP client for providers (its connection pool is reused across sign-ins).
@@ -189,7 +523,45 @@ type OidcClient = CoreClient<
     EndpointMaybeSet,
 >;
 
+type RestClient = oauth2::basic::BasicClient<
+    oauth2::EndpointSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointSet,
+>;
+
 impl Provider {
+    /// The scopes a sign-in asks for: the provider's own plus `extra` (space-separated).
+    pub fn scopes(&self, extra: Option<&str>) -> Vec<String> {
+        let base = match &self.protocol {
+            Protocol::OpenIdConnect { scope, .. } => format!("openid {scope}"),
+            Protocol::Rest(api) => api.scope.to_string(),
+        };
+        let mut all: Vec<String> = Vec::new();
+        for s in base
+            .split_whitespace()
+            .chain(extra.unwrap_or("").split_whitespace())
+        {
+            if !all.iter().any(|a| a == s) {
+                all.push(s.to_string());
+            }
+        }
+        all
+    }
+
+    /// A REST provider's fixed URL, rerouted for tests when `PORTCULLIS_OAUTH_REROUTE` is set.
+    fn at(&self, url: &str) -> String {
+        match &self.reroute {
+            Some(base) => format!(
+                "{}/{}",
+                base.trim_end_matches('/'),
+                url.trim_start_matches("https://")
+            ),
+            None => url.to_string(),
+        }
+    }
+
     async fn oidc_client(&self, issuer: &str) -> ApiResult<OidcClient> {
         let redirect = RedirectUrl::new(self.redirect_uri.clone())
             .map_err(|e| ApiError::Internal(e.into()))?;
@@ -201,61 +573,110 @@ impl Provider {
         .set_redirect_uri(redirect))
     }
 
+    fn rest_client(&self, api: &RestApi) -> ApiResult<RestClient> {
+        let auth_type = if api.credentials_in_body {
+            oauth2::AuthType::RequestBody
+        } else {
+            oauth2::AuthType::BasicAuth
+        };
+        Ok(
+            oauth2::basic::BasicClient::new(oauth2::ClientId::new(self.client_id.clone()))
+                .set_client_secret(oauth2::ClientSecret::new(self.client_secret.clone()))
+                .set_auth_type(auth_type)
+                .set_auth_uri(
+                    oauth2::AuthUrl::new(self.at(api.authorize_url)).map_err(provider_error)?,
+                )
+                .set_token_uri(
+                    oauth2::TokenUrl::new(self.at(api.token_url)).map_err(provider_error)?,
+                )
+                .set_redirect_uri(
+                    oauth2::RedirectUrl::new(self.redirect_uri.clone()).map_err(provider_error)?,
+                ),
+        )
+    }
+
     /// The provider's authorization URL for a fresh state, PKCE pair and nonce, asking for the
     /// base scopes plus `extra_scope` (space-separated).
     pub async fn start(&self, extra_scope: Option<&str>) -> ApiResult<Started> {
-        let issuer = match &self.protocol {
-            Protocol::OpenIdConnect { issuer } => issuer,
-            Protocol::GitHub { web, .. } => return self.start_github(web, extra_scope),
-        };
-        let client = self.oidc_client(issuer).await?;
+        let scopes = self.scopes(extra_scope);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let mut request = client
-            .authorize_url(
-                CoreAuthenticationFlow::AuthorizationCode,
-                CsrfToken::new_random,
-                Nonce::new_random,
-            )
-            .add_scope(Scope::new("email".into()))
-            .add_scope(Scope::new("profile".into()))
-            .set_pkce_challenge(challenge);
-        for scope in extra_scope.unwrap_or("").split_whitespace() {
-            request = request.add_scope(Scope::new(scope.to_string()));
-        }
-        let (url, state, nonce) = request.url();
+        let (url, state, nonce, form_post) = match &self.protocol {
+            Protocol::OpenIdConnect {
+                issuer, form_post, ..
+            } => {
+                let client = self.oidc_client(issuer).await?;
+                let mut request = client
+                    .authorize_url(
+                        CoreAuthenticationFlow::AuthorizationCode,
+                        CsrfToken::new_random,
+                        Nonce::new_random,
+                    )
+                    .set_pkce_challenge(challenge);
+                for scope in scopes.iter().filter(|s| *s != "openid") {
+                    request = request.add_scope(Scope::new(scope.clone()));
+                }
+                if *form_post {
+                    request = request.add_extra_param("response_mode", "form_post");
+                }
+                let (url, state, nonce) = request.url();
+                (url, state, nonce.secret().clone(), *form_post)
+            }
+            Protocol::Rest(api) => {
+                let client = self.rest_client(api)?;
+                let (url, state) = client
+                    .authorize_url(CsrfToken::new_random)
+                    .add_scopes(scopes.iter().map(|s| Scope::new(s.clone())))
+                    .set_pkce_challenge(challenge)
+                    .url();
+                (url, state, String::new(), false)
+            }
+        };
         Ok(Started {
             url: url.to_string(),
             state: state.secret().clone(),
             pkce_verifier: verifier.secret().clone(),
-            nonce: nonce.secret().clone(),
+            nonce,
+            form_post,
         })
     }
 
-    /// Exchanges the provider's authorization code (with the PKCE verifier), validates the ID
-    /// token against `nonce`, and reads the user's claims (user info, else the ID token).
+    /// Exchanges the provider's authorization code (with the PKCE verifier) and reads who
+    /// signed in: from the validated ID token (checked against `nonce`) and user info, or from
+    /// the provider's REST API.
     /// Errors: 502 when the provider refuses or answers something invalid.
     pub async fn finish(
         &self,
         code: &str,
         pkce_verifier: &str,
         nonce: &str,
-    ) -> ApiResult<ProviderUser> {
+    ) -> ApiResult<(ProviderUser, ProviderTokens)> {
+        let http = http_client()?;
+        let code = AuthorizationCode::new(code.to_string());
+        let verifier = PkceCodeVerifier::new(pkce_verifier.to_string());
         let issuer = match &self.protocol {
-            Protocol::OpenIdConnect { issuer } => issuer,
-            Protocol::GitHub { web, api } => {
-                return self.finish_github(web, api, code, pkce_verifier).await
+            Protocol::OpenIdConnect { issuer, .. } => issuer,
+            Protocol::Rest(api) => {
+                let tokens = self
+                    .rest_client(api)?
+                    .exchange_code(code)
+                    .set_pkce_verifier(verifier)
+                    .request_async(http)
+                    .await
+                    .map_err(|e| provider_error(format!("code exchange: {e}")))?;
+                let tokens = tokens_of(&tokens);
+                let user = self.rest_user(api, &tokens.access_token).await?;
+                return Ok((user, tokens));
             }
         };
-        let http = http_client()?;
         let client = self.oidc_client(issuer).await?;
-        let tokens = client
-            .exchange_code(AuthorizationCode::new(code.to_string()))
+        let response = client
+            .exchange_code(code)
             .map_err(provider_error)?
-            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()))
+            .set_pkce_verifier(verifier)
             .request_async(http)
             .await
             .map_err(|e| provider_error(format!("code exchange: {e}")))?;
-        let id_token = tokens
+        let id_token = response
             .id_token()
             .ok_or_else(|| provider_error("no ID token"))?;
         let claims = id_token
@@ -274,10 +695,10 @@ impl Provider {
                 .and_then(|p| p.get(None))
                 .map(|p| p.to_string()),
         };
-        if user.email.is_none() {
+        if user.email.is_none() && client.user_info_url().is_some() {
             let info: openidconnect::core::CoreUserInfoClaims = client
                 .user_info(
-                    tokens.access_token().clone(),
+                    response.access_token().clone(),
                     Some(claims.subject().clone()),
                 )
                 .map_err(provider_error)?
@@ -290,116 +711,108 @@ impl Provider {
                 user.display_name = info.name().and_then(|n| n.get(None)).map(|n| n.to_string());
             }
         }
-        Ok(user)
+        Ok((user, tokens_of(&response)))
     }
-}
 
-impl Provider {
-    fn github_client(
+    /// A REST provider's endpoint read with `access_token`: its JSON, or the HTTP status it
+    /// refused with.
+    async fn rest_get(
         &self,
-        web: &str,
-    ) -> ApiResult<
-        oauth2::basic::BasicClient<
-            oauth2::EndpointSet,
-            oauth2::EndpointNotSet,
-            oauth2::EndpointNotSet,
-            oauth2::EndpointNotSet,
-            oauth2::EndpointSet,
-        >,
-    > {
-        let url = |path: &str| format!("{web}{path}");
-        Ok(
-            oauth2::basic::BasicClient::new(oauth2::ClientId::new(self.client_id.clone()))
-                .set_client_secret(oauth2::ClientSecret::new(self.client_secret.clone()))
-                .set_auth_uri(
-                    oauth2::AuthUrl::new(url("/login/oauth/authorize")).map_err(provider_error)?,
-                )
-                .set_token_uri(
-                    oauth2::TokenUrl::new(url("/login/oauth/access_token"))
-                        .map_err(provider_error)?,
-                )
-                .set_redirect_uri(
-                    oauth2::RedirectUrl::new(self.redirect_uri.clone()).map_err(provider_error)?,
-                ),
-        )
-    }
-
-    fn start_github(&self, web: &str, extra_scope: Option<&str>) -> ApiResult<Started> {
-        let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
-        let client = self.github_client(web)?;
-        let mut request = client
-            .authorize_url(oauth2::CsrfToken::new_random)
-            .add_scope(oauth2::Scope::new("user:email".into()))
-            .set_pkce_challenge(challenge);
-        for scope in extra_scope.unwrap_or("").split_whitespace() {
-            request = request.add_scope(oauth2::Scope::new(scope.to_string()));
+        api: &RestApi,
+        url: &str,
+        access_token: &str,
+    ) -> ApiResult<Result<Value, StatusCode>> {
+        let mut request = http_client()?
+            .get(self.at(url))
+            .bearer_auth(access_token)
+            .header("accept", "application/json")
+            .header("user-agent", "portcullis");
+        if api.client_id_header {
+            request = request.header("client-id", &self.client_id);
         }
-        let (url, state) = request.url();
-        Ok(Started {
-            url: url.to_string(),
-            state: state.secret().clone(),
-            pkce_verifier: verifier.secret().clone(),
-            nonce: String::new(),
-        })
+        let response = request
+            .send()
+            .await
+            .map_err(|e| provider_error(format!("user API: {e}")))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Ok(Err(
+                StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY)
+            ));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| provider_error(format!("user API: {e}")))?;
+        serde_json::from_slice(&body)
+            .map(Ok)
+            .map_err(|e| provider_error(format!("user API: {e}")))
     }
 
-    /// GitHub: the code for a token, then `/user` and `/user/emails` (the primary address and
-    /// whether GitHub verified it).
-    async fn finish_github(
-        &self,
-        web: &str,
-        api: &str,
-        code: &str,
-        pkce_verifier: &str,
-    ) -> ApiResult<ProviderUser> {
-        use oauth2::TokenResponse as _;
+    async fn rest_user(&self, api: &RestApi, access_token: &str) -> ApiResult<ProviderUser> {
+        let refused = |s: StatusCode| provider_error(format!("user API answered {s}"));
+        let user = self
+            .rest_get(api, api.user_url, access_token)
+            .await?
+            .map_err(refused)?;
+        let emails = match api.emails_url {
+            Some(url) => self
+                .rest_get(api, url, access_token)
+                .await?
+                .map_err(refused)?,
+            None => Value::Null,
+        };
+        (api.read)(&user, &emails).ok_or_else(|| provider_error("user API: no user id"))
+    }
+
+    /// New tokens for `refresh_token` (RFC 6749 §6), with the scopes first granted (not
+    /// narrowed to one request's: the stored grant keeps serving every scope it had).
+    /// `None` when the provider refused it. Errors: 502 when the provider cannot be reached.
+    pub async fn refresh(&self, refresh_token: &str) -> ApiResult<Option<ProviderTokens>> {
         let http = http_client()?;
-        let tokens = self
-            .github_client(web)?
-            .exchange_code(oauth2::AuthorizationCode::new(code.to_string()))
-            .set_pkce_verifier(oauth2::PkceCodeVerifier::new(pkce_verifier.to_string()))
-            .request_async(http)
-            .await
-            .map_err(|e| provider_error(format!("code exchange: {e}")))?;
-        let get = |path: &str| {
-            http.get(format!("{api}{path}"))
-                .bearer_auth(tokens.access_token().secret())
-                .header("accept", "application/vnd.github+json")
-                .header("user-agent", "portcullis")
-                .send()
-        };
-        let read = |what: &'static str, response| async move {
-            let body = match response {
-                Ok(r) => reqwest::Response::error_for_status(r)
-                    .map_err(|e| provider_error(format!("{what}: {e}")))?
-                    .bytes()
+        let token = RefreshToken::new(refresh_token.to_string());
+        match &self.protocol {
+            Protocol::OpenIdConnect { issuer, .. } => refreshed(
+                self.oidc_client(issuer)
+                    .await?
+                    .exchange_refresh_token(&token)
+                    .map_err(provider_error)?
+                    .request_async(http)
+                    .await,
+            ),
+            Protocol::Rest(api) => refreshed(
+                self.rest_client(api)?
+                    .exchange_refresh_token(&token)
+                    .request_async(http)
+                    .await,
+            ),
+        }
+    }
+
+    /// Whether the provider still accepts `access_token` (it may have been revoked before it
+    /// expired): its user-info or user endpoint answers. Errors: 502 when it cannot be reached.
+    pub async fn accepts(&self, access_token: &str) -> ApiResult<bool> {
+        let api = match &self.protocol {
+            Protocol::Rest(api) => api,
+            Protocol::OpenIdConnect { issuer, .. } => {
+                let client = self.oidc_client(issuer).await?;
+                let Some(url) = client.user_info_url() else {
+                    return Ok(true);
+                };
+                let status = http_client()?
+                    .get(url.as_str())
+                    .bearer_auth(access_token)
+                    .send()
                     .await
-                    .map_err(|e| provider_error(format!("{what}: {e}")))?,
-                Err(e) => return Err(provider_error(format!("{what}: {e}"))),
-            };
-            serde_json::from_slice::<serde_json::Value>(&body)
-                .map_err(|e| provider_error(format!("{what}: {e}")))
+                    .map_err(|e| provider_error(format!("user info: {e}")))?
+                    .status();
+                return Ok(status.is_success());
+            }
         };
-        let user = read("user", get("/user").await).await?;
-        let emails = read("emails", get("/user/emails").await).await?;
-        let emails = emails.as_array().cloned().unwrap_or_default();
-        let primary = emails.iter().find(|e| e["primary"] == true);
-        let account_id = match &user["id"] {
-            serde_json::Value::Number(n) => n.to_string(),
-            serde_json::Value::String(s) => s.clone(),
-            _ => return Err(provider_error("user: no id")),
-        };
-        Ok(ProviderUser {
-            account_id,
-            email: primary
-                .and_then(|e| e["email"].as_str())
-                .map(str::to_string),
-            email_verified: primary.is_some_and(|e| e["verified"] == true),
-            display_name: user["name"]
-                .as_str()
-                .or(user["login"].as_str())
-                .map(str::to_string),
-            profile_image_url: user["avatar_url"].as_str().map(str::to_string),
-        })
+        match self.rest_get(api, api.user_url, access_token).await? {
+            Ok(_) => Ok(true),
+            Err(StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => Ok(false),
+            Err(status) => Err(provider_error(format!("user API answered {status}"))),
+        }
     }
 }

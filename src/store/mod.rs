@@ -54,6 +54,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(9, "0009_rate_limits_unlogged"),
     migration!(10, "0010_oauth"),
     migration!(11, "0011_oauth_account_ids"),
+    migration!(12, "0012_oauth_tokens"),
 ];
 
 /// WAL lets readers run beside the single writer; the busy timeout queues writers instead of failing.

@@ -19,10 +19,12 @@ const provider = new Provider(issuer, {
     response_types: ["code"],
   })),
   pkce: { required: () => true },
-  features: { devInteractions: { enabled: true } },
+  features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
   claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name", "picture"] },
   scopes: ["openid", "offline_access", "email", "profile"],
   issueRefreshToken: async () => true,
+  // Inside Portcullis' 5-minute margin: every connected-account request refreshes.
+  ttl: { AccessToken: 240 },
   async findAccount(_ctx, sub) {
     return {
       accountId: sub,
