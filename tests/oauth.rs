@@ -6,56 +6,32 @@
 mod common;
 use common::*;
 use serde_json::{json, Value};
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const APP: &str = "http://localhost:3000/handler/oauth-callback";
 
-/// A provider process (a script in `tests/sdk`, run by node); killed on drop.
-struct Provider {
-    child: Child,
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs `tests/sdk/<script> <args>` and waits until `ready` answers (any HTTP answer).
-async fn start_provider(script: &str, args: &[&str], ready: &str) -> Provider {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
-    let child = Command::new("node")
-        .arg(script)
-        .args(args)
-        .current_dir(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("node (see .ci/run)");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while reqwest::get(ready).await.is_err() {
-        assert!(Instant::now() < deadline, "{script} did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Provider { child }
+/// Runs a provider (a script in `tests/sdk`) until `ready` answers; its output goes to a log
+/// file named after `port`.
+async fn start_provider(script: &str, port: u16, args: &[String], ready: &str) -> NodeProcess {
+    let log = std::env::temp_dir().join(format!("portcullis-{script}-{port}.log"));
+    start_node(script, args, &[], ready, log).await
 }
 
 /// The OpenID Connect provider (`oidc-provider` from npm), its clients calling back to `api`.
-async fn start_oidc(port: u16, api: &str) -> Provider {
+async fn start_oidc(port: u16, api: &str) -> NodeProcess {
     let ready = format!("http://localhost:{port}/.well-known/openid-configuration");
-    start_provider("oidc-provider.mjs", &[&port.to_string(), api], &ready).await
+    let args = [port.to_string(), api.to_string()];
+    start_provider("oidc-provider.mjs", port, &args, &ready).await
 }
 
 /// The fakes of the providers signed in through their REST APIs (GitHub, Spotify, …).
-async fn start_rest(port: u16) -> Provider {
+async fn start_rest(port: u16) -> NodeProcess {
     let ready = format!("http://localhost:{port}/");
-    start_provider("rest-providers.mjs", &[&port.to_string()], &ready).await
+    start_provider("rest-providers.mjs", port, &[port.to_string()], &ready).await
 }
 
 /// A project server whose shared OAuth providers sign in at a local OpenID Connect issuer.
-async fn with_provider(backend: Backend) -> (TestServer, Provider, String) {
+async fn with_provider(backend: Backend) -> (TestServer, NodeProcess, String) {
     let oidc_port = free_port();
     let opts = Options {
         env: vec![(
@@ -630,7 +606,7 @@ const REST_PROVIDERS: [&str; 9] = [
 
 /// A server whose REST-API providers (GitHub, Spotify, …) are the fakes in
 /// `tests/sdk/rest-providers.mjs`, configured with the project's own keys.
-async fn with_rest_providers(backend: Backend) -> (TestServer, Provider, String, String) {
+async fn with_rest_providers(backend: Backend) -> (TestServer, NodeProcess, String, String) {
     let port = free_port();
     let fakes = format!("http://localhost:{port}");
     let opts = Options {

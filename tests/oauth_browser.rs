@@ -9,9 +9,8 @@
 mod common;
 use common::*;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Instant;
 
 const SHOTS: [&str; 8] = [
     "01-app-signed-out",
@@ -23,60 +22,6 @@ const SHOTS: [&str; 8] = [
     "07-linked",
     "08-untrusted-refused",
 ];
-
-/// A node process (a script in `tests/sdk`); killed on drop. Its output goes to `log`.
-struct NodeProcess {
-    child: Child,
-    log: PathBuf,
-}
-
-impl NodeProcess {
-    fn output(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn sdk_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk")
-}
-
-/// Runs `tests/sdk/<script> <args>` with `env` and waits until `ready` answers (any HTTP answer).
-async fn start_node(
-    script: &str,
-    args: &[String],
-    env: &[(&str, &str)],
-    ready: &str,
-    log: PathBuf,
-) -> NodeProcess {
-    let out = std::fs::File::create(&log).unwrap();
-    let child = Command::new("node")
-        .arg(script)
-        .args(args)
-        .envs(env.iter().copied())
-        .current_dir(sdk_dir())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .expect("node (see .ci/run)");
-    let process = NodeProcess { child, log };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(ready).await.is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{script} did not start: {}",
-            process.output()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    process
-}
 
 async fn oauth_in_browser(backend: Backend) {
     assert!(

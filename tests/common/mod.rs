@@ -7,7 +7,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -673,4 +673,58 @@ pub fn bench_arg(name: &str, default: &str) -> String {
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1).cloned())
         .unwrap_or_else(|| default.to_string())
+}
+
+/// A node process (a script in `tests/sdk`); killed on drop. Its output goes to `log`.
+pub struct NodeProcess {
+    child: Child,
+    log: PathBuf,
+}
+
+impl NodeProcess {
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn sdk_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk")
+}
+
+/// Runs `tests/sdk/<script> <args>` with `env` and waits until `ready` answers (any HTTP answer).
+pub async fn start_node(
+    script: &str,
+    args: &[String],
+    env: &[(&str, &str)],
+    ready: &str,
+    log: PathBuf,
+) -> NodeProcess {
+    let out = std::fs::File::create(&log).unwrap();
+    let child = Command::new("node")
+        .arg(script)
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(sdk_dir())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .expect("node (see .ci/run)");
+    let process = NodeProcess { child, log };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(ready).await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{script} did not start: {}",
+            process.output()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    process
 }
