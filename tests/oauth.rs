@@ -122,7 +122,8 @@ fn absolute(current: &str, location: &str) -> String {
 
 /// Walks a browser from `url`: follows redirects and submits each provider page's form (login
 /// as `login`, then consent), until `stop` says the next URL is where it should stop (returned
-/// with status 0) or a page without a form answers (returned with its status).
+/// with status 0), a page's form posts to such a URL (the page is returned, with status 1), or a
+/// page without a form answers (returned with its status).
 async fn walk(
     browser: &reqwest::Client,
     mut url: String,
@@ -147,13 +148,18 @@ async fn walk(
         else {
             return (url, status);
         };
+        let target = absolute(&url, &action.replace("&amp;", "&"));
+        if stop(&target) {
+            // A provider answering with a form POST (`response_mode=form_post`): the page.
+            return (page, 1);
+        }
         let prompt = if page.contains("value=\"consent\"") {
             "consent"
         } else {
             "login"
         };
         let res = browser
-            .post(absolute(&url, &action.replace("&amp;", "&")))
+            .post(target)
             .form(&[("prompt", prompt), ("login", login), ("password", "any")])
             .send()
             .await
@@ -914,3 +920,244 @@ async fn generic_oidc(backend: Backend) {
         .expect_error(400, "OAUTH_CONNECTION_DOES_NOT_HAVE_REQUIRED_SCOPE");
 }
 on_both_backends!(oauth_generic_openid_connect_provider, generic_oidc);
+
+/// Cross-domain handoff: a signed-in session (access and refresh token) gets a one-time code for
+/// another trusted domain, which exchanges it with its PKCE verifier for a session of its own.
+async fn cross_domain(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    let session = app.sign_up("pat@example.com", "password123").await;
+    let verifier = "other-domain-verifier-0123456789012345678901234567";
+    let handoff = |redirect: &str, challenge: &str| json!({ "redirect_uri": redirect, "state": "other-state", "code_challenge": challenge });
+    let answer = app
+        .client()
+        .user(&session)
+        .post("/auth/oauth/cross-domain/authorize")
+        .json(handoff(APP, &pkce(verifier)))
+        .send()
+        .await
+        .expect(200);
+    let url = answer["redirect_url"].as_str().unwrap();
+    assert!(url.starts_with(APP), "{url}");
+    assert_eq!(query_param(url, "state").as_deref(), Some("other-state"));
+    let code = query_param(url, "code").unwrap();
+    exchange(
+        &app,
+        &code,
+        "a-wrong-verifier-012345678901234567890123456789",
+        APP,
+    )
+    .await
+    .expect_error(400, "INVALID_AUTHORIZATION_CODE");
+    let tokens = exchange(&app, &code, verifier, APP).await.expect(200);
+    assert_eq!(tokens["user_id"], session["user_id"]);
+    assert_eq!(tokens["is_new_user"], false);
+    assert_ne!(tokens["refresh_token"], session["refresh_token"]);
+    exchange(&app, &code, verifier, APP)
+        .await
+        .expect_error(400, "INVALID_AUTHORIZATION_CODE");
+    // A native app's URL is accepted, as in the original.
+    app.client()
+        .user(&session)
+        .post("/auth/oauth/cross-domain/authorize")
+        .json(handoff(
+            "stack-auth-mobile-oauth-url://done",
+            &pkce(verifier),
+        ))
+        .send()
+        .await
+        .expect(200);
+
+    // Untrusted and look-alike targets, a bad challenge.
+    for target in [
+        "https://evil.example/cb",
+        "http://localhost.evil.example:3000/cb",
+        "javascript:alert(1)",
+    ] {
+        app.client()
+            .user(&session)
+            .post("/auth/oauth/cross-domain/authorize")
+            .json(handoff(target, &pkce(verifier)))
+            .send()
+            .await
+            .expect_error(400, "REDIRECT_URL_NOT_WHITELISTED");
+    }
+    app.client()
+        .user(&session)
+        .post("/auth/oauth/cross-domain/authorize")
+        .json(handoff(APP, "short"))
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    // The session must be proven with its own refresh token.
+    let token_only = json!({ "access_token": session["access_token"] });
+    app.client()
+        .user(&token_only)
+        .post("/auth/oauth/cross-domain/authorize")
+        .json(handoff(APP, &pkce(verifier)))
+        .send()
+        .await
+        .expect_text(400, "requires passing the current refresh token");
+    let other = app
+        .client()
+        .post("/auth/password/sign-in")
+        .json(json!({ "email": "pat@example.com", "password": "password123" }))
+        .send()
+        .await
+        .expect(200);
+    let mixed =
+        json!({ "access_token": session["access_token"], "refresh_token": other["refresh_token"] });
+    app.client()
+        .user(&mixed)
+        .post("/auth/oauth/cross-domain/authorize")
+        .json(handoff(APP, &pkce(verifier)))
+        .send()
+        .await
+        .expect_text(401, "does not match");
+    app.client()
+        .post("/auth/oauth/cross-domain/authorize")
+        .json(handoff(APP, &pkce(verifier)))
+        .send()
+        .await
+        .expect_error(401, "USER_AUTHENTICATION_REQUIRED");
+}
+on_both_backends!(oauth_cross_domain_handoff, cross_domain);
+
+/// Sign in with Apple, on the web (Apple answers with a form POST) and from a native app (the
+/// app's ID token, checked against the issuer's keys and the project's bundle ids). The local
+/// issuer stands in for Apple through `PORTCULLIS_OAUTH_APPLE_ISSUER`, its client `apple` being
+/// both the web client and the app's bundle id.
+async fn apple(backend: Backend) {
+    let oidc_port = free_port();
+    let issuer = format!("http://localhost:{oidc_port}");
+    let opts = Options {
+        env: vec![("PORTCULLIS_OAUTH_APPLE_ISSUER".into(), issuer.clone())],
+    };
+    let app = TestServer::start_with(backend, opts).await;
+    let base = app.base.replace("127.0.0.1", "localhost");
+    let _oidc = start_oidc(oidc_port, &base).await;
+    let set_bundles = |ids: Value| {
+        app.admin().patch("/internal/projects/current").json(
+            json!({ "config": { "oauth_providers": [{
+                "id": "apple", "type": "standard", "client_id": "apple",
+                "client_secret": "MOCK-SERVER-SECRET", "apple_bundle_ids": ids
+            }] } }),
+        )
+    };
+    let native = |token: &str| {
+        app.client()
+            .post("/auth/oauth/callback/apple/native")
+            .json(json!({ "id_token": token }))
+    };
+    set_bundles(json!([])).send().await.expect(200);
+    native("x")
+        .send()
+        .await
+        .expect_error(400, "APPLE_BUNDLE_ID_NOT_CONFIGURED");
+    set_bundles(json!(["com.example.other", "apple"]))
+        .send()
+        .await
+        .expect(200);
+    tokio::time::sleep(Duration::from_millis(1100)).await; // the project cache's second
+
+    // The web flow: `response_mode=form_post`, the callback taking the provider's POST.
+    let browser = browser();
+    let verifier = "apple-web-verifier-0123456789012345678901234567890";
+    let start = authorize_url(&app, &base, "apple", APP, &pkce(verifier));
+    let location = browser.get(&start).send().await.unwrap().headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(location.contains("response_mode=form_post"), "{location}");
+    let (page, status) = walk(&browser, location, "rae@example.com", |u| {
+        u.starts_with(&format!("{base}/api/v1/auth/oauth/callback/apple"))
+    })
+    .await;
+    assert_eq!(status, 1, "{page}");
+    let field = |name: &str| {
+        page.split(&format!("name=\"{name}\" value=\""))
+            .nth(1)
+            .and_then(|v| v.split('"').next())
+            .unwrap_or_else(|| panic!("{name} in {page}"))
+            .to_string()
+    };
+    let posted = browser
+        .post(format!("{base}/api/v1/auth/oauth/callback/apple"))
+        .form(&[("code", field("code")), ("state", field("state"))])
+        .send()
+        .await
+        .unwrap();
+    let back = posted.headers()["location"].to_str().unwrap().to_string();
+    let code = query_param(&back, "code").unwrap_or_else(|| panic!("{back}"));
+    let web_user = exchange(&app, &code, verifier, APP).await.expect(200);
+    assert_eq!(web_user["is_new_user"], true);
+
+    // The native flow.
+    let id_token = native_id_token(&issuer, &base, "quinn@example.com").await;
+    let first = native(&id_token).send().await.expect(200);
+    assert_eq!(first["is_new_user"], true);
+    let me = app
+        .client()
+        .user(&first)
+        .get("/users/me")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(me["primary_email"], "quinn@example.com");
+    assert_eq!(me["oauth_providers"][0]["id"], "apple");
+    let again = native(&id_token).send().await.expect(200);
+    assert_eq!(again["user_id"], first["user_id"]);
+    assert_eq!(again["is_new_user"], false);
+    // A forged signature, garbage, and a token for an app that is not the project's.
+    let (head, sig) = id_token.rsplit_once('.').unwrap();
+    let flipped = if sig.starts_with('A') { "B" } else { "A" };
+    for bad in [format!("{head}.{flipped}{}", &sig[1..]), "not-a-jwt".into()] {
+        native(&bad)
+            .send()
+            .await
+            .expect_error(400, "INVALID_APPLE_CREDENTIALS");
+    }
+    set_bundles(json!(["com.example.other"]))
+        .send()
+        .await
+        .expect(200);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    native(&id_token)
+        .send()
+        .await
+        .expect_error(400, "INVALID_APPLE_CREDENTIALS");
+}
+on_both_backends!(oauth_sign_in_with_apple, apple);
+
+/// An ID token the issuer gives its client `apple` for `login`, as a native app gets one: the
+/// authorization code flow with PKCE, the code taken from the redirect and exchanged directly.
+async fn native_id_token(issuer: &str, base: &str, login: &str) -> String {
+    let verifier = "native-app-verifier-0123456789012345678901234567890";
+    let redirect = format!("{base}/api/v1/auth/oauth/callback/apple");
+    let start = format!(
+        "{issuer}/auth?client_id=apple&response_type=code&scope=openid%20email&state=s&nonce=n&code_challenge={}&code_challenge_method=S256&redirect_uri={}",
+        pkce(verifier),
+        urlencode(&redirect)
+    );
+    let (back, status) = walk(&browser(), start, login, |u| u.starts_with(&redirect)).await;
+    assert_eq!(status, 0, "{back}");
+    let code = query_param(&back, "code").unwrap();
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{issuer}/token"))
+        .basic_auth("apple", Some("MOCK-SERVER-SECRET"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect.as_str()),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["id_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_string()
+}

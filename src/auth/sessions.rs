@@ -111,20 +111,29 @@ pub async fn delete_by_id(state: &Kernel, project_id: &str, session_id: &str) ->
     Ok(res.rows_affected() > 0)
 }
 
-/// The user id of the live session `refresh_token` opens in `project_id`, if any (nothing is updated).
-pub async fn user_of(
+/// A live session: its id (the access tokens' `refresh_token_id`) and user.
+pub struct SessionRef {
+    pub id: String,
+    pub user_id: String,
+}
+
+/// The live session `refresh_token` opens in `project_id`, if any (nothing is updated).
+pub async fn find(
     state: &Kernel,
     project_id: &str,
     refresh_token: &str,
-) -> ApiResult<Option<String>> {
-    let row = sqlx::query("SELECT user_id FROM sessions WHERE refresh_token_hash = $1 AND project_id = $2 AND (expires_at IS NULL OR expires_at > $3)")
+) -> ApiResult<Option<SessionRef>> {
+    let row = sqlx::query("SELECT id, user_id FROM sessions WHERE refresh_token_hash = $1 AND project_id = $2 AND (expires_at IS NULL OR expires_at > $3)")
         .bind(sha256_hex(refresh_token))
         .bind(project_id)
         .bind(now_ms())
         .fetch_optional(state.db())
         .await?;
     Ok(match row {
-        Some(r) => Some(r.try_get("user_id")?),
+        Some(r) => Some(SessionRef {
+            id: r.try_get("id")?,
+            user_id: r.try_get("user_id")?,
+        }),
         None => None,
     })
 }

@@ -79,6 +79,8 @@ known_codes! {
     PermissionNotFound = ("PERMISSION_NOT_FOUND", 404),
     ProductAlreadyGranted = ("PRODUCT_ALREADY_GRANTED", 400),
     OauthConnectionAlreadyConnectedToAnotherUser = ("OAUTH_CONNECTION_ALREADY_CONNECTED_TO_ANOTHER_USER", 409),
+    AppleBundleIdNotConfigured = ("APPLE_BUNDLE_ID_NOT_CONFIGURED", 400),
+    InvalidAppleCredentials = ("INVALID_APPLE_CREDENTIALS", 400),
     OauthAccessTokenNotAvailableWithSharedOauthKeys = ("OAUTH_ACCESS_TOKEN_NOT_AVAILABLE_WITH_SHARED_OAUTH_KEYS", 400),
     OauthConnectionDoesNotHaveRequiredScope = ("OAUTH_CONNECTION_DOES_NOT_HAVE_REQUIRED_SCOPE", 400),
     OauthConnectionNotConnectedToUser = ("OAUTH_CONNECTION_NOT_CONNECTED_TO_USER", 400),
@@ -358,6 +360,16 @@ pub fn oauth_provider_not_found_or_not_enabled() -> KnownError {
 }
 pub fn oauth_extra_scope_not_available_with_shared_keys() -> KnownError {
     known(KnownCode::OauthExtraScopeNotAvailableWithSharedOauthKeys, "Extra scopes are not available with shared OAuth keys. Please add your own OAuth keys on the Stack dashboard to use extra scopes.", None)
+}
+pub fn apple_bundle_id_not_configured() -> KnownError {
+    known(KnownCode::AppleBundleIdNotConfigured, "Apple Sign In is enabled, but no Bundle IDs are configured. Please add your app's Bundle ID in the Stack Auth dashboard under OAuth Providers > Apple > Apple Bundle IDs.", None)
+}
+pub fn invalid_apple_credentials() -> KnownError {
+    known(
+        KnownCode::InvalidAppleCredentials,
+        "The Apple Sign In credentials could not be verified. Please try signing in again.",
+        None,
+    )
 }
 pub fn oauth_access_token_not_available_with_shared_keys() -> KnownError {
     known(KnownCode::OauthAccessTokenNotAvailableWithSharedOauthKeys, "Access tokens are not available with shared OAuth keys. Please add your own OAuth keys on the Stack dashboard to use access tokens.", None)

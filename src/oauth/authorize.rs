@@ -106,7 +106,7 @@ pub async fn authorize(
     .into_iter()
     .flatten()
     {
-        if !project.config.is_trusted_url(url) {
+        if !super::redirect_allowed(&project, url) {
             return Err(known::redirect_url_not_whitelisted().into());
         }
     }

@@ -7,13 +7,13 @@
 use super::{provider, OuterInfo};
 use crate::auth::context::ApiState;
 use crate::contact_channels;
-use crate::crypto::secret::{random_base32, sha256_hex};
+use crate::crypto::secret::sha256_hex;
 use crate::http::extract::RawBody;
 use crate::http::known::{self, KnownCode};
 use crate::http::url::with_query;
 use crate::http::{ApiError, ApiResult, Query};
 use crate::projects::Project;
-use crate::store::{flag, now_ms};
+use crate::store::now_ms;
 use crate::users;
 use crate::users::write::{self, UserWrite};
 use axum::extract::{Path, State};
@@ -22,10 +22,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use sqlx::Row;
-
-/// How long the app has to exchange its authorization code (oauth2-server's default, which
-/// the original uses).
-const AUTHORIZATION_CODE_MS: i64 = 5 * 60 * 1000;
 
 #[derive(Deserialize, Default)]
 pub struct CallbackParams {
@@ -138,20 +134,17 @@ pub async fn callback(
     };
     let scopes = provider.scopes(info.provider_scope.as_deref());
     super::connected::keep_tokens(&state, &oauth_account_id, &tokens, &scopes).await?;
-    let authorization_code = random_base32(40);
-    sqlx::query(
-        "INSERT INTO oauth_authorization_codes (code_hash, project_id, user_id, redirect_uri, code_challenge, is_new_user, after_callback_redirect_url, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    let authorization_code = super::issue_code(
+        &state,
+        super::CodeGrant {
+            project_id: &project.id,
+            user_id: &user_id,
+            redirect_uri: &info.redirect_uri,
+            code_challenge: &info.code_challenge,
+            is_new_user,
+            after_callback_redirect_url: info.after_callback_redirect_url.as_deref(),
+        },
     )
-    .bind(sha256_hex(&authorization_code))
-    .bind(&project.id)
-    .bind(&user_id)
-    .bind(&info.redirect_uri)
-    .bind(&info.code_challenge)
-    .bind(flag(is_new_user))
-    .bind(&info.after_callback_redirect_url)
-    .bind(now_ms() + AUTHORIZATION_CODE_MS)
-    .execute(state.db())
     .await?;
     let target = with_query(
         &info.redirect_uri,
@@ -161,10 +154,10 @@ pub async fn callback(
 }
 
 /// The user a callback signs in (or connects to), through which of their OAuth accounts.
-struct Found {
-    user_id: String,
-    oauth_account_id: String,
-    is_new_user: bool,
+pub(super) struct Found {
+    pub user_id: String,
+    pub oauth_account_id: String,
+    pub is_new_user: bool,
 }
 
 /// `type=link`: connects the provider account to the signed-in user `user_id` (again is fine).
@@ -211,7 +204,7 @@ async fn connect(
 }
 
 /// The user the provider account signs in as, and whether they were created now.
-async fn sign_in_or_up(
+pub(super) async fn sign_in_or_up(
     state: &ApiState,
     project: &Project,
     provider_id: &str,

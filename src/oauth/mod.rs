@@ -7,15 +7,21 @@
 //! instance's own shared keys, cross-domain handoff and Apple's native callback.
 
 mod accounts;
+mod apple_native;
 mod authorize;
 mod callback;
 mod connected;
+mod cross_domain;
 pub mod provider;
 mod token;
 
 use crate::auth::context::ApiState;
+use crate::crypto::secret::{random_base32, sha256_hex};
+use crate::http::ApiResult;
+use crate::projects::Project;
+use crate::store::{flag, now_ms};
 use axum::extract::FromRef;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +42,14 @@ where
         .merge(token::routes())
         .merge(accounts::routes())
         .merge(connected::routes())
+        .route(
+            "/auth/oauth/callback/apple/native",
+            post(apple_native::sign_in),
+        )
+        .route(
+            "/auth/oauth/cross-domain/authorize",
+            post(cross_domain::authorize),
+        )
 }
 
 /// The app's OAuth request, kept between `authorize` and `callback` (in `oauth_outer_states`).
@@ -66,4 +80,49 @@ struct OuterInfo {
 /// The cookie that ties a flow to the browser that started it.
 fn cookie_name(inner_state: &str) -> String {
     format!("stack-oauth-inner-{inner_state}")
+}
+
+/// The scheme of the original's native-app redirect URLs, accepted besides trusted domains.
+const NATIVE_APP_SCHEME: &str = "stack-auth-mobile-oauth-url:";
+
+/// Whether the flow may send the browser (or app) to `url`: a trusted domain of the project, or
+/// a native app's URL (the original's `validateRedirectUrl` / `isAcceptedNativeAppUrl`).
+fn redirect_allowed(project: &Project, url: &str) -> bool {
+    project.config.is_trusted_url(url)
+        || (url.starts_with(NATIVE_APP_SCHEME) && url.len() > NATIVE_APP_SCHEME.len())
+}
+
+/// How long the app has to exchange its authorization code (oauth2-server's default, which
+/// the original uses).
+const AUTHORIZATION_CODE_MS: i64 = 5 * 60 * 1000;
+
+/// What a one-time authorization code stands for, until the app exchanges it at the token
+/// endpoint with the verifier of `code_challenge` (RFC 6749 §4.1, RFC 7636).
+struct CodeGrant<'a> {
+    project_id: &'a str,
+    user_id: &'a str,
+    redirect_uri: &'a str,
+    code_challenge: &'a str,
+    is_new_user: bool,
+    after_callback_redirect_url: Option<&'a str>,
+}
+
+/// A new authorization code for `grant` (kept hashed).
+async fn issue_code(state: &ApiState, grant: CodeGrant<'_>) -> ApiResult<String> {
+    let code = random_base32(40);
+    sqlx::query(
+        "INSERT INTO oauth_authorization_codes (code_hash, project_id, user_id, redirect_uri, code_challenge, is_new_user, after_callback_redirect_url, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(sha256_hex(&code))
+    .bind(grant.project_id)
+    .bind(grant.user_id)
+    .bind(grant.redirect_uri)
+    .bind(grant.code_challenge)
+    .bind(flag(grant.is_new_user))
+    .bind(grant.after_callback_redirect_url)
+    .bind(now_ms() + AUTHORIZATION_CODE_MS)
+    .execute(state.db())
+    .await?;
+    Ok(code)
 }

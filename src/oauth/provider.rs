@@ -12,8 +12,9 @@
 //! Keys: a project's own client id and secret ("standard"), or the instance's shared keys
 //! (`PORTCULLIS_OAUTH_<PROVIDER>_CLIENT_ID` / `_CLIENT_SECRET`, set by the server's operator),
 //! else, for development and tests, `PORTCULLIS_OAUTH_MOCK_ISSUER`: a local OpenID Connect issuer
-//! with client id = provider id. `PORTCULLIS_OAUTH_REROUTE` sends the REST providers' fixed
-//! HTTPS endpoints to `<that url>/<host>/<path>` so tests reach fakes of them.
+//! with client id = provider id. `PORTCULLIS_OAUTH_<PROVIDER>_ISSUER` replaces a built-in OpenID
+//! Connect provider's issuer, and `PORTCULLIS_OAUTH_REROUTE` sends the REST providers' fixed
+//! HTTPS endpoints to `<that url>/<host>/<path>`, so tests reach local stand-ins.
 
 use crate::http::{known, ApiError, ApiResult};
 use crate::kernel::Kernel;
@@ -299,8 +300,13 @@ static TWITCH: RestApi = RestApi {
 
 /// The protocol of a provider configured with its own keys.
 fn protocol_of(config: &OAuthProvider) -> Option<Protocol> {
+    // `PORTCULLIS_OAUTH_<PROVIDER>_ISSUER` stands in for a built-in provider's issuer (a local
+    // issuer in tests, a regional or proxied one in operation).
     let oidc = |issuer: &str, scope, form_post| Protocol::OpenIdConnect {
-        issuer: issuer.trim_end_matches('/').to_string(),
+        issuer: operator_setting(&config.id, "ISSUER")
+            .unwrap_or_else(|| issuer.to_string())
+            .trim_end_matches('/')
+            .to_string(),
         scope,
         form_post,
     };
@@ -334,27 +340,18 @@ fn protocol_of(config: &OAuthProvider) -> Option<Protocol> {
     })
 }
 
-/// The instance's shared keys for `provider_id`, from `PORTCULLIS_OAUTH_<ID>_CLIENT_ID` and
-/// `_CLIENT_SECRET` (read once).
+/// The operator's setting `PORTCULLIS_OAUTH_<PROVIDER>_<what>`, if set and not empty.
+fn operator_setting(provider_id: &str, what: &str) -> Option<String> {
+    let name = format!("PORTCULLIS_OAUTH_{}_{what}", provider_id.to_uppercase());
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The instance's shared keys for `provider_id` (`…_CLIENT_ID` and `…_CLIENT_SECRET`).
 fn instance_keys(provider_id: &str) -> Option<(String, String)> {
-    static KEYS: LazyLock<std::collections::HashMap<String, (String, String)>> =
-        LazyLock::new(|| {
-            let var = |id: &str, what: &str| {
-                std::env::var(format!("PORTCULLIS_OAUTH_{}_{what}", id.to_uppercase()))
-                    .ok()
-                    .filter(|v| !v.is_empty())
-            };
-            crate::projects::config::OAUTH_PROVIDERS
-                .iter()
-                .filter_map(|id| {
-                    Some((
-                        id.to_string(),
-                        (var(id, "CLIENT_ID")?, var(id, "CLIENT_SECRET")?),
-                    ))
-                })
-                .collect()
-        });
-    KEYS.get(provider_id).cloned()
+    Some((
+        operator_setting(provider_id, "CLIENT_ID")?,
+        operator_setting(provider_id, "CLIENT_SECRET")?,
+    ))
 }
 
 /// Where the provider sends the user back: `<public url>/api/v1/auth/oauth/callback/<id>`.
@@ -712,6 +709,45 @@ impl Provider {
             }
         }
         Ok((user, tokens_of(&response)))
+    }
+
+    /// Who an ID token a native app got from the provider itself names (Apple's native sign-in:
+    /// the audience is one of the app's bundle ids, not our client id). `None` when the token
+    /// is not valid: signature from the issuer's JWKS, issuer, audience, expiry.
+    /// Errors: a plain 400 for a provider without OpenID Connect, 502 when discovery fails.
+    pub async fn verify_native_id_token(
+        &self,
+        id_token: &str,
+        audiences: &[String],
+    ) -> ApiResult<Option<ProviderUser>> {
+        let Protocol::OpenIdConnect { issuer, .. } = &self.protocol else {
+            return Err(ApiError::bad_request(
+                "This provider has no ID tokens to sign in with.",
+            ));
+        };
+        let metadata = discover(issuer).await?;
+        let Ok(token) = id_token.parse::<openidconnect::core::CoreIdToken>() else {
+            return Ok(None);
+        };
+        // Native tokens carry the app's own nonce (or none): nothing here to compare it with.
+        let any_nonce = |_: Option<&Nonce>| Ok(());
+        for audience in audiences {
+            let verifier = openidconnect::core::CoreIdTokenVerifier::new_public_client(
+                ClientId::new(audience.clone()),
+                metadata.issuer().clone(),
+                metadata.jwks().clone(),
+            );
+            if let Ok(claims) = token.claims(&verifier, any_nonce) {
+                return Ok(Some(ProviderUser {
+                    account_id: claims.subject().to_string(),
+                    email: claims.email().map(|e| e.to_string()),
+                    email_verified: claims.email_verified().unwrap_or(false),
+                    display_name: None,
+                    profile_image_url: None,
+                }));
+            }
+        }
+        Ok(None)
     }
 
     /// A REST provider's endpoint read with `access_token`: its JSON, or the HTTP status it

@@ -19,6 +19,8 @@ const provider = new Provider(issuer, {
     response_types: ["code"],
   })),
   pkce: { required: () => true },
+  // Scope claims (email…) in the ID token itself, as Apple's native sign-in tokens carry them.
+  conformIdTokenClaims: false,
   features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
   claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name", "picture"] },
   scopes: ["openid", "offline_access", "email", "profile"],

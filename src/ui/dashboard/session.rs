@@ -50,7 +50,9 @@ pub async fn current(state: &Kernel, headers: &HeaderMap) -> ApiResult<Option<Ad
     let Some(token) = cookie_value(headers) else {
         return Ok(None);
     };
-    let Some(user_id) = crate::auth::sessions::user_of(state, INTERNAL, &token).await? else {
+    let Some(crate::auth::sessions::SessionRef { user_id, .. }) =
+        crate::auth::sessions::find(state, INTERNAL, &token).await?
+    else {
         return Ok(None);
     };
     Ok(users::find(state.db(), INTERNAL, &user_id)
