@@ -354,6 +354,12 @@ fn instance_keys(provider_id: &str) -> Option<(String, String)> {
     ))
 }
 
+/// Whether a project can sign in with `provider_id` on shared keys here: the operator set
+/// keys for it, or the mock issuer stands in for every provider.
+pub fn shared_keys_available(k: &Kernel, provider_id: &str) -> bool {
+    instance_keys(provider_id).is_some() || k.config.oauth_mock_issuer.is_some()
+}
+
 /// Where the provider sends the user back: `<public url>/api/v1/auth/oauth/callback/<id>`.
 pub fn callback_url(k: &Kernel, provider_id: &str) -> String {
     format!("{}/api/v1/auth/oauth/callback/{provider_id}", k.public_url)

@@ -113,6 +113,19 @@ try {
   // The exact callback URL to register at the provider.
   assert.match(await page.textContent("#oauth-providers"), /\/api\/v1\/auth\/oauth\/callback\/github/);
   assert.doesNotMatch(await page.content(), /gh-secret-value/);
+  // Any OpenID Connect issuer, under a name of the project's own.
+  await page.selectOption("#oauth-provider", "oidc");
+  await page.fill("#oauth-oidc-id", "keycloak");
+  await page.fill("#oauth-issuer", "https://sso.example.com/realms/main");
+  await page.fill("#oauth-client-id", "kc-client");
+  await page.fill("#oauth-client-secret", "kc-secret-value");
+  await page.click("text=Save provider");
+  const providers = await page.textContent("#oauth-providers");
+  assert.match(providers, /keycloak\s*OpenID Connect: https:\/\/sso\.example\.com\/realms\/main/);
+  assert.match(providers, /\/api\/v1\/auth\/oauth\/callback\/keycloak/);
+  assert.match(providers, /github/);
+  assert.doesNotMatch(await page.content(), /kc-secret-value/);
+  await shot("09b-oauth-providers");
 
   // Payments: an item, a refused then a saved product, granted from the customers page.
   await page.goto(`${base}/dashboard/projects/${projectId}/payments`);

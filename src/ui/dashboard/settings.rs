@@ -127,9 +127,10 @@ fn page(
     outbox: &[outbox::OutboxRow],
     message: Option<&str>,
     notice: Option<&str>,
-    callback_prefix: &str,
+    k: &crate::kernel::Kernel,
 ) -> Markup {
     let base = format!("/dashboard/projects/{}/settings", project.id);
+    let callback_prefix = crate::oauth::provider::callback_url(k, "");
     layout(
         "Settings",
         Some(admin),
@@ -159,13 +160,21 @@ fn page(
             }
             div.card {
                 h2 { "OAuth providers" }
-                p.muted { "With your own keys, register this callback URL (redirect URI) in the provider's console: " code { (callback_prefix) "<provider>" } ". Shared keys are the server operator's, for development." }
+                p.muted { "With your own keys, register this callback URL (redirect URI) in the provider's console: " code { (callback_prefix) "<provider>" } ". Shared keys are this server's operator's (set as " code { "PORTCULLIS_OAUTH_<PROVIDER>_CLIENT_ID" } " and " code { "_CLIENT_SECRET" } "): sign-in works with them, but apps get no provider access tokens and cannot ask for extra scopes." }
                 table id="oauth-providers" {
                     tr { th { "Provider" } th { "Keys" } th { "Client ID" } th { "Callback URL" } th {} }
                     @for p in &project.config.oauth_providers {
                         tr {
-                            td { (p.id) }
-                            td { (if p.kind == "shared" { "shared (development)" } else { "your own" }) }
+                            td {
+                                (p.id)
+                                @if let Some(issuer) = &p.issuer_url { br; small.muted { "OpenID Connect: " (issuer) } }
+                            }
+                            td {
+                                @if p.kind == "shared" {
+                                    "shared (the operator's)"
+                                    @if !crate::oauth::provider::shared_keys_available(k, &p.id) { br; strong { "none set on this server" } }
+                                } @else { "your own" }
+                            }
                             td { code { (p.client_id.as_deref().unwrap_or("")) } }
                             td { code { (callback_prefix) (p.id) } }
                             td {
@@ -185,7 +194,12 @@ fn page(
                     label for="oauth-provider" { "Provider" }
                     select id="oauth-provider" name="provider" {
                         @for id in crate::projects::config::OAUTH_PROVIDERS { option value=(id) { (id) } }
+                        option value="oidc" { "Other: any OpenID Connect issuer" }
                     }
+                    label for="oauth-oidc-id" { "Name, for another OpenID Connect issuer (lowercase letters, digits, dashes; the SDK signs in with it)" }
+                    input id="oauth-oidc-id" type="text" name="oidc_id" placeholder="keycloak";
+                    label for="oauth-issuer" { "Issuer URL, for another OpenID Connect issuer" }
+                    input id="oauth-issuer" type="url" name="issuer_url" placeholder="https://sso.example.com/realms/main";
                     label for="oauth-type" { "Keys" }
                     select id="oauth-type" name="type" {
                         option value="standard" { "Your own client ID and secret" }
@@ -195,6 +209,10 @@ fn page(
                     input id="oauth-client-id" type="text" name="client_id";
                     label for="oauth-client-secret" { "Client secret (stored encrypted; leave empty to keep the current one)" }
                     input id="oauth-client-secret" type="password" name="client_secret";
+                    label for="oauth-tenant" { "Microsoft: tenant ID (empty: any work, school or personal account)" }
+                    input id="oauth-tenant" type="text" name="microsoft_tenant_id";
+                    label for="oauth-bundles" { "Apple: bundle IDs of your apps, comma-separated (for native Sign in with Apple)" }
+                    input id="oauth-bundles" type="text" name="apple_bundle_ids";
                     button type="submit" { "Save provider" }
                 }
             }
@@ -246,7 +264,7 @@ async fn show(
             &rows,
             None,
             notice.as_deref(),
-            &crate::oauth::provider::callback_url(&state, ""),
+            &state,
         )),
         Err(e) => e.into_response(),
     }
@@ -322,7 +340,6 @@ async fn answer_save(
             let rows = outbox::recent(state.db(), &project.id, 20)
                 .await
                 .unwrap_or_default();
-            let callbacks = crate::oauth::provider::callback_url(state, "");
             let page = page(
                 admin,
                 project,
@@ -330,7 +347,7 @@ async fn answer_save(
                 &rows,
                 Some(&message_of(&e)),
                 None,
-                &callbacks,
+                state,
             );
             (StatusCode::BAD_REQUEST, html(page)).into_response()
         }
@@ -401,7 +418,7 @@ async fn test_email(
                     &rows,
                     Some(&message_of(&e)),
                     None,
-                    &crate::oauth::provider::callback_url(&state, ""),
+                    &state,
                 )),
             )
                 .into_response()
@@ -418,27 +435,35 @@ async fn save_oauth(
 ) -> Response {
     let (admin, mut project) =
         or_answer!(super::form_context(&state, &headers, &project_id, &form).await);
-    let id = field(&form, "provider");
+    let given = |name: &str| Some(field(&form, name).trim().to_string()).filter(|v| !v.is_empty());
+    // Another OpenID Connect issuer goes by the name the admin gives it.
+    let generic = field(&form, "provider") == "oidc";
+    let id = if generic {
+        given("oidc_id").unwrap_or_default()
+    } else {
+        field(&form, "provider").to_string()
+    };
     let result: ApiResult<()> = async {
         let mut providers = project.config.oauth_providers.clone();
-        let kept_secret = providers
-            .iter()
-            .find(|p| p.id == id)
-            .and_then(|p| p.client_secret.clone());
+        let kept = providers.iter().find(|p| p.id == id).cloned();
         providers.retain(|p| p.id != id);
         if field(&form, "op") == "save" {
-            let given =
-                |name: &str| Some(field(&form, name).trim().to_string()).filter(|v| !v.is_empty());
             let standard = field(&form, "type") == "standard";
+            let kept_secret = kept.as_ref().and_then(|p| p.client_secret.clone());
+            let bundles: Vec<String> = field(&form, "apple_bundle_ids")
+                .split(',')
+                .map(|b| b.trim().to_string())
+                .filter(|b| !b.is_empty())
+                .collect();
             providers.push(crate::projects::config::OAuthProvider {
-                id: id.to_string(),
+                id: id.clone(),
                 kind: field(&form, "type").to_string(),
                 client_id: given("client_id").filter(|_| standard),
                 client_secret: given("client_secret").or(kept_secret).filter(|_| standard),
-                facebook_config_id: None,
-                microsoft_tenant_id: None,
-                apple_bundle_ids: None,
-                issuer_url: None,
+                facebook_config_id: kept.as_ref().and_then(|p| p.facebook_config_id.clone()),
+                microsoft_tenant_id: given("microsoft_tenant_id").filter(|_| id == "microsoft"),
+                apple_bundle_ids: Some(bundles).filter(|b| id == "apple" && !b.is_empty()),
+                issuer_url: given("issuer_url").filter(|_| generic),
             });
         }
         let update: ProjectUpdate =
