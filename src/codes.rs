@@ -28,6 +28,8 @@ pub enum CodeType {
     TeamInvitation,
     PurchaseUrl,
     DashboardSetup,
+    /// A sign-in waiting for its second factor (the original's MFA attempt code).
+    MfaAttempt,
 }
 
 impl CodeType {
@@ -39,6 +41,7 @@ impl CodeType {
             CodeType::TeamInvitation => "TEAM_INVITATION",
             CodeType::PurchaseUrl => "PURCHASE_URL",
             CodeType::DashboardSetup => "DASHBOARD_SETUP",
+            CodeType::MfaAttempt => "MFA_ATTEMPT",
         }
     }
 }

@@ -149,7 +149,8 @@ pub struct Config {
     )]
     pub password_queue: usize,
     /// Rate limits: empty for the defaults, `off`, or `rule=limit/window_secs,…` overrides
-    /// (rules: sign_in_account, sign_in_ip, code_send_address, code_send_ip, code_check_ip).
+    /// (rules: sign_in_account, sign_in_ip, code_send_address, code_send_ip, code_check_ip,
+    /// totp_user).
     #[arg(
         long,
         env = "PORTCULLIS_RATE_LIMITS",

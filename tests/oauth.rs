@@ -204,6 +204,11 @@ async fn exchange(app: &TestServer, code: &str, verifier: &str, redirect: &str) 
 
 /// One whole sign-in as `login` through `provider`; returns the token endpoint's answer.
 async fn sign_in(app: &TestServer, base: &str, provider: &str, login: &str) -> Value {
+    sign_in_answer(app, base, provider, login).await.expect(200)
+}
+
+/// One whole sign-in as `login` through `provider`, up to the token endpoint's answer.
+async fn sign_in_answer(app: &TestServer, base: &str, provider: &str, login: &str) -> Resp {
     let verifier = format!(
         "verifier-{}-0123456789012345678901234567890123",
         login.len()
@@ -221,7 +226,7 @@ async fn sign_in(app: &TestServer, base: &str, provider: &str, login: &str) -> V
         "{back}"
     );
     let code = query_param(&back, "code").unwrap_or_else(|| panic!("a code in {back}"));
-    exchange(app, &code, &verifier, APP).await.expect(200)
+    exchange(app, &code, &verifier, APP).await
 }
 
 async fn sign_up_and_sign_in(backend: Backend) {
@@ -274,6 +279,24 @@ async fn sign_up_and_sign_in(backend: Backend) {
     assert_eq!(me["primary_email_verified"], true);
     assert_eq!(me["oauth_providers"][0]["id"], "github");
     assert_eq!(me["oauth_providers"][0]["account_id"], "alice@example.com");
+    // With a TOTP secret, the code exchange asks for the second factor instead.
+    let alice = tokens["user_id"].as_str().unwrap();
+    app.server()
+        .patch(&format!("/users/{alice}"))
+        .json(json!({ "totp_secret_base64": "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA=" }))
+        .send()
+        .await
+        .expect(200);
+    let mfa = sign_in_answer(&app, &base, "github", "alice@example.com")
+        .await
+        .expect_error(400, "MULTI_FACTOR_AUTHENTICATION_REQUIRED");
+    assert!(mfa["details"]["attempt_code"].is_string());
+    app.server()
+        .patch(&format!("/users/{alice}"))
+        .json(json!({ "totp_secret_base64": null }))
+        .send()
+        .await
+        .expect(200);
     // Tokens of the instance's shared keys are not handed out (the original's rule).
     provider_token(&app, &tokens, "github", None)
         .await
@@ -385,6 +408,9 @@ async fn refusals(backend: Backend) {
         "https://evil.example/cb",
         "http://localhost.evil.example:3000/cb",
         "https://example.com.evil.example/cb",
+        // A browser reads the host as evil.example (the backslash ends it).
+        "http://evil.example\\.localhost/cb",
+        "stack-auth-mobile-oauth-url://cb",
     ] {
         let url = authorize_url(&app, &base, "github", redirect, &challenge);
         assert_refused(&browser, &url, "REDIRECT_URL_NOT_WHITELISTED").await;
@@ -446,6 +472,28 @@ async fn linking(backend: Backend) {
         .unwrap()
         .contains("?token= query parameter is required"));
     let token = frank["access_token"].as_str().unwrap();
+    // A link started by someone else (with their own token and PKCE pair) in a victim's
+    // browser: the code reaches the victim's app, which cannot exchange it, so nothing is
+    // linked — the attacker never gets the victim's provider account.
+    let back = sign_in_at_provider(&browser(), start(token), "victim-at-github").await;
+    let stolen = query_param(&back, "code").unwrap();
+    exchange(
+        &app,
+        &stolen,
+        "the-victim-app-s-own-verifier-01234567890123456789",
+        APP,
+    )
+    .await
+    .expect_error(400, "INVALID_AUTHORIZATION_CODE");
+    let me = app
+        .client()
+        .user(&frank)
+        .get("/users/me")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(me["oauth_providers"], json!([]));
+    // The app that started the link exchanges its code: now the account is connected.
     let back = sign_in_at_provider(&browser(), start(token), "frank-at-github").await;
     let code = query_param(&back, "code").unwrap();
     let tokens = exchange(&app, &code, verifier, APP).await.expect(200);
@@ -666,7 +714,8 @@ async fn rest_providers(backend: Backend) {
         let again = sign_in(&app, &base, provider, &login).await;
         assert_eq!(again["user_id"], tokens["user_id"], "{provider}");
     }
-    // An address the provider did not verify stays unverified.
+    // An address the provider did not verify stays unverified, and does not sign in: whoever
+    // claims an address at a lax provider must not hold it against its owner.
     let unverified = sign_in(&app, &base, "discord", "unverified-ola").await;
     let me = app
         .client()
@@ -676,6 +725,9 @@ async fn rest_providers(backend: Backend) {
         .await
         .expect(200);
     assert_eq!(me["primary_email_verified"], false);
+    // (So its owner can still sign up with it.)
+    app.sign_up("unverified-ola@example.com", "password123")
+        .await;
 
     // A provider that refuses our client secret fails the sign-in, without the secret in logs.
     app.admin()
@@ -955,23 +1007,14 @@ async fn cross_domain(backend: Backend) {
     exchange(&app, &code, verifier, APP)
         .await
         .expect_error(400, "INVALID_AUTHORIZATION_CODE");
-    // A native app's URL is accepted, as in the original.
-    app.client()
-        .user(&session)
-        .post("/auth/oauth/cross-domain/authorize")
-        .json(handoff(
-            "stack-auth-mobile-oauth-url://done",
-            &pkce(verifier),
-        ))
-        .send()
-        .await
-        .expect(200);
-
     // Untrusted and look-alike targets, a bad challenge.
     for target in [
         "https://evil.example/cb",
         "http://localhost.evil.example:3000/cb",
         "javascript:alert(1)",
+        "http://evil.example\\.localhost/cb",
+        // The original's shared native-app scheme: any installed app could catch the code.
+        "stack-auth-mobile-oauth-url://done",
     ] {
         app.client()
             .user(&session)

@@ -2,6 +2,7 @@
 //! token refresh.
 
 pub mod context;
+mod mfa;
 mod otp;
 mod password;
 pub use password::check_password;
@@ -22,6 +23,7 @@ where
     Router::new()
         .merge(password::routes())
         .merge(otp::routes())
+        .merge(mfa::routes())
         .merge(reset::routes())
         .merge(session_routes::routes())
 }

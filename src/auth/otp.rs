@@ -169,14 +169,7 @@ async fn sign_in(
             (user, true)
         }
     };
-    let session = sessions::start(
-        &state,
-        &auth.project,
-        &user,
-        sessions::DEFAULT_TTL_MS,
-        false,
-    )
-    .await?;
+    let session = sessions::sign_in(&state, &auth.project, &user, is_new_user).await?;
     Ok(json_ok(json!({
         "refresh_token": session.refresh_token,
         "access_token": session.access_token,

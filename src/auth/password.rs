@@ -215,14 +215,7 @@ async fn sign_up(
     if callback.is_some() {
         crate::emails::wake_sender(&state);
     }
-    let session = sessions::start(
-        &state,
-        &auth.project,
-        &user,
-        sessions::DEFAULT_TTL_MS,
-        false,
-    )
-    .await?;
+    let session = sessions::sign_in(&state, &auth.project, &user, true).await?;
     Ok(sign_in_response(&session, &user.id))
 }
 
@@ -247,14 +240,7 @@ async fn sign_in(
         Some(u) if ok => u,
         _ => return Err(known::email_password_mismatch().into()),
     };
-    let session = sessions::start(
-        &state,
-        &auth.project,
-        &user,
-        sessions::DEFAULT_TTL_MS,
-        false,
-    )
-    .await?;
+    let session = sessions::sign_in(&state, &auth.project, &user, false).await?;
     Ok(sign_in_response(&session, &user.id))
 }
 

@@ -55,6 +55,35 @@ pub async fn start(
     })
 }
 
+/// How long a sign-in waits for its second factor (the original's 5 minutes).
+const MFA_ATTEMPT_MS: i64 = 5 * 60 * 1000;
+
+/// Starts the session a first factor (password, one-time code, OAuth, passkey) earned — unless
+/// the user has a TOTP secret: then MULTI_FACTOR_AUTHENTICATION_REQUIRED, carrying the attempt
+/// code that `/auth/mfa/sign-in` takes with a TOTP (the original's `createMfaRequiredError`).
+pub async fn sign_in(
+    state: &Kernel,
+    project: &Project,
+    user: &User,
+    is_new_user: bool,
+) -> ApiResult<NewSession> {
+    if user.totp_secret.is_some() {
+        let mut conn = state.db().acquire().await?;
+        let attempt_code = crate::codes::create(
+            &mut conn,
+            &project.id,
+            crate::codes::CodeType::MfaAttempt,
+            json!({}),
+            json!({ "user_id": user.id, "is_new_user": is_new_user }),
+            None,
+            MFA_ATTEMPT_MS,
+        )
+        .await?;
+        return Err(known::multi_factor_authentication_required(&attempt_code).into());
+    }
+    start(state, project, user, DEFAULT_TTL_MS, false).await
+}
+
 /// Mints a new access token from a refresh token; REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED when the
 /// session is gone, expired, or its user was deleted.
 pub async fn refresh(state: &Kernel, project: &Project, refresh_token: &str) -> ApiResult<String> {

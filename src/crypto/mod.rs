@@ -4,3 +4,4 @@ pub mod jwt;
 pub mod password;
 pub mod secret;
 pub mod secret_box;
+pub mod totp;

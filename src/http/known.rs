@@ -81,6 +81,9 @@ known_codes! {
     OauthConnectionAlreadyConnectedToAnotherUser = ("OAUTH_CONNECTION_ALREADY_CONNECTED_TO_ANOTHER_USER", 409),
     AppleBundleIdNotConfigured = ("APPLE_BUNDLE_ID_NOT_CONFIGURED", 400),
     InvalidAppleCredentials = ("INVALID_APPLE_CREDENTIALS", 400),
+    InvalidTotpCode = ("INVALID_TOTP_CODE", 400),
+    MultiFactorAuthenticationRequired = ("MULTI_FACTOR_AUTHENTICATION_REQUIRED", 400),
+    InvalidPollingCode = ("INVALID_POLLING_CODE", 400),
     OauthAccessTokenNotAvailableWithSharedOauthKeys = ("OAUTH_ACCESS_TOKEN_NOT_AVAILABLE_WITH_SHARED_OAUTH_KEYS", 400),
     OauthConnectionDoesNotHaveRequiredScope = ("OAUTH_CONNECTION_DOES_NOT_HAVE_REQUIRED_SCOPE", 400),
     OauthConnectionNotConnectedToUser = ("OAUTH_CONNECTION_NOT_CONNECTED_TO_USER", 400),
@@ -360,6 +363,28 @@ pub fn oauth_provider_not_found_or_not_enabled() -> KnownError {
 }
 pub fn oauth_extra_scope_not_available_with_shared_keys() -> KnownError {
     known(KnownCode::OauthExtraScopeNotAvailableWithSharedOauthKeys, "Extra scopes are not available with shared OAuth keys. Please add your own OAuth keys on the Stack dashboard to use extra scopes.", None)
+}
+pub fn invalid_totp_code() -> KnownError {
+    known(
+        KnownCode::InvalidTotpCode,
+        "The TOTP code is invalid. Please try again.",
+        None,
+    )
+}
+/// `attempt_code` finishes the sign-in at `/auth/mfa/sign-in` with a TOTP.
+pub fn multi_factor_authentication_required(attempt_code: &str) -> KnownError {
+    known(
+        KnownCode::MultiFactorAuthenticationRequired,
+        "Multi-factor authentication is required for this user.",
+        Some(serde_json::json!({ "attempt_code": attempt_code })),
+    )
+}
+pub fn invalid_polling_code() -> KnownError {
+    known(
+        KnownCode::InvalidPollingCode,
+        "The polling code is invalid or does not exist.",
+        None,
+    )
 }
 pub fn apple_bundle_id_not_configured() -> KnownError {
     known(KnownCode::AppleBundleIdNotConfigured, "Apple Sign In is enabled, but no Bundle IDs are configured. Please add your app's Bundle ID in the Stack Auth dashboard under OAuth Providers > Apple > Apple Bundle IDs.", None)

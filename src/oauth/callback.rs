@@ -93,8 +93,15 @@ pub async fn callback(
     let provider = provider::resolve(&state, &project, &provider_id)?;
     let verifier = state.secret_box.open(&info.pkce_verifier_sealed)?;
     let (who, tokens) = provider.finish(&code, &verifier, &info.nonce).await?;
+    let scopes = provider.scopes(info.provider_scope.as_deref());
     let found = match &info.link_to_user {
-        Some(user_id) => connect(&state, &project, &provider_id, &who, user_id).await,
+        Some(user_id) => linkable(&state, &project, &provider_id, &who.account_id, user_id)
+            .await
+            .map(|_| Found {
+                user_id: user_id.clone(),
+                oauth_account_id: None,
+                is_new_user: false,
+            }),
         None => sign_in_or_up(&state, &project, &provider_id, &who).await,
     };
     let Found {
@@ -132,8 +139,25 @@ pub async fn callback(
         }
         Err(e) => return Err(e),
     };
-    let scopes = provider.scopes(info.provider_scope.as_deref());
-    super::connected::keep_tokens(&state, &oauth_account_id, &tokens, &scopes).await?;
+    let pending_link = match oauth_account_id {
+        Some(id) => {
+            super::connected::keep_tokens(&state, &id, &tokens, &scopes).await?;
+            None
+        }
+        // `type=link`: connected when the app exchanges the code with its PKCE verifier, so a
+        // link someone else started in this browser (with their own token) never completes.
+        None => {
+            let pending = super::PendingLink {
+                provider_id: provider_id.clone(),
+                account_id: who.account_id.clone(),
+                email: who.email.as_deref().map(users::normalize_email),
+                tokens,
+                scopes,
+            };
+            let json = serde_json::to_string(&pending).map_err(anyhow::Error::from)?;
+            Some(state.secret_box.seal(&json)?)
+        }
+    };
     let authorization_code = super::issue_code(
         &state,
         super::CodeGrant {
@@ -143,6 +167,7 @@ pub async fn callback(
             code_challenge: &info.code_challenge,
             is_new_user,
             after_callback_redirect_url: info.after_callback_redirect_url.as_deref(),
+            pending_link_sealed: pending_link.as_deref(),
         },
     )
     .await?;
@@ -153,54 +178,74 @@ pub async fn callback(
     Ok(redirect(&target, &inner_state))
 }
 
-/// The user a callback signs in (or connects to), through which of their OAuth accounts.
+/// The user a callback signs in (or connects to), through which of their OAuth accounts (none
+/// yet for a link, which completes at the code exchange).
 pub(super) struct Found {
     pub user_id: String,
-    pub oauth_account_id: String,
+    pub oauth_account_id: Option<String>,
     pub is_new_user: bool,
 }
 
-/// `type=link`: connects the provider account to the signed-in user `user_id` (again is fine).
-/// Errors: OAUTH_CONNECTION_ALREADY_CONNECTED_TO_ANOTHER_USER.
-async fn connect(
+/// Whether `provider_id`'s account `account_id` may be connected to `user_id`: the id of its
+/// account row when it already is, `None` when it is free.
+/// Errors: OAUTH_CONNECTION_ALREADY_CONNECTED_TO_ANOTHER_USER, USER_NOT_FOUND.
+async fn linkable(
     state: &ApiState,
     project: &Project,
     provider_id: &str,
-    who: &provider::ProviderUser,
+    account_id: &str,
     user_id: &str,
-) -> ApiResult<Found> {
-    let oauth_account_id =
-        match users::find_by_oauth_account(state.db(), &project.id, provider_id, &who.account_id)
-            .await?
-        {
-            Some(account) if account.user_id == user_id => account.id,
-            Some(_) => {
-                return Err(known::oauth_connection_already_connected_to_another_user().into())
-            }
-            None => {
-                users::find(state.db(), &project.id, user_id)
-                    .await?
-                    .ok_or_else(known::user_not_found)?;
-                let email = who.email.as_deref().map(users::normalize_email);
-                let mut tx = state.db().begin().await?;
-                let id = users::link_oauth_account(
-                    &mut tx,
-                    &project.id,
-                    user_id,
-                    provider_id,
-                    &who.account_id,
-                    email.as_deref(),
-                )
-                .await?;
-                tx.commit().await?;
-                id
-            }
-        };
-    Ok(Found {
-        user_id: user_id.to_string(),
-        oauth_account_id,
-        is_new_user: false,
-    })
+) -> ApiResult<Option<String>> {
+    match users::find_by_oauth_account(state.db(), &project.id, provider_id, account_id).await? {
+        Some(account) if account.user_id == user_id => Ok(Some(account.id)),
+        Some(_) => Err(known::oauth_connection_already_connected_to_another_user().into()),
+        None => {
+            users::find(state.db(), &project.id, user_id)
+                .await?
+                .ok_or_else(known::user_not_found)?;
+            Ok(None)
+        }
+    }
+}
+
+/// Completes a `type=link` flow at the code exchange: connects the provider account to
+/// `user_id` (again is fine) and keeps its tokens.
+/// Errors: OAUTH_CONNECTION_ALREADY_CONNECTED_TO_ANOTHER_USER (also when another link won a
+/// race), USER_NOT_FOUND.
+pub(super) async fn complete_link(
+    state: &ApiState,
+    project: &Project,
+    link: &super::PendingLink,
+    user_id: &str,
+) -> ApiResult<()> {
+    let id = match linkable(state, project, &link.provider_id, &link.account_id, user_id).await? {
+        Some(id) => id,
+        None => {
+            let mut tx = state.db().begin().await?;
+            let inserted = users::insert_oauth_account(
+                &mut tx,
+                &project.id,
+                user_id,
+                &link.provider_id,
+                &link.account_id,
+                link.email.as_deref(),
+            )
+            .await;
+            let id = match inserted {
+                Ok(id) => id,
+                Err(sqlx::Error::Database(e))
+                    if e.kind() == sqlx::error::ErrorKind::UniqueViolation =>
+                {
+                    return Err(known::oauth_connection_already_connected_to_another_user().into())
+                }
+                Err(e) => return Err(e.into()),
+            };
+            users::sync_oauth_mirror(&mut tx, &project.id, user_id).await?;
+            tx.commit().await?;
+            id
+        }
+    };
+    super::connected::keep_tokens(state, &id, &link.tokens, &link.scopes).await
 }
 
 /// The user the provider account signs in as, and whether they were created now.
@@ -220,7 +265,7 @@ pub(super) async fn sign_in_or_up(
         }
         return Ok(Found {
             user_id: account.user_id,
-            oauth_account_id: account.id,
+            oauth_account_id: Some(account.id),
             is_new_user: false,
         });
     }
@@ -256,7 +301,7 @@ pub(super) async fn sign_in_or_up(
                 tx.commit().await?;
                 return Ok(Found {
                     user_id: holder.user_id.clone(),
-                    oauth_account_id,
+                    oauth_account_id: Some(oauth_account_id),
                     is_new_user: false,
                 });
             }
@@ -268,8 +313,10 @@ pub(super) async fn sign_in_or_up(
     let fields = UserWrite {
         primary_email: Some(email.clone()),
         primary_email_verified: Some(email.is_some() && who.email_verified),
-        // Someone else signs in with this address: the new user gets it, not for signing in.
-        primary_email_auth_enabled: Some(email.is_some() && holder.is_none()),
+        // Signing in with the address needs the provider to vouch for it (else whoever claims
+        // an address at a lax provider would hold it against its owner), and nobody else
+        // signing in with it.
+        primary_email_auth_enabled: Some(email.is_some() && who.email_verified && holder.is_none()),
         display_name: Some(who.display_name.clone()),
         profile_image_url: Some(who.profile_image_url.clone()),
         ..Default::default()
@@ -289,7 +336,7 @@ pub(super) async fn sign_in_or_up(
     tx.commit().await?;
     Ok(Found {
         user_id,
-        oauth_account_id,
+        oauth_account_id: Some(oauth_account_id),
         is_new_user: true,
     })
 }

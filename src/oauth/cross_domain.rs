@@ -91,6 +91,7 @@ pub async fn authorize(
             code_challenge: &body.code_challenge,
             is_new_user: false,
             after_callback_redirect_url: body.after_callback_redirect_url.as_deref(),
+            pending_link_sealed: None,
         },
     )
     .await?;

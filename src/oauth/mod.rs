@@ -82,14 +82,11 @@ fn cookie_name(inner_state: &str) -> String {
     format!("stack-oauth-inner-{inner_state}")
 }
 
-/// The scheme of the original's native-app redirect URLs, accepted besides trusted domains.
-const NATIVE_APP_SCHEME: &str = "stack-auth-mobile-oauth-url:";
-
-/// Whether the flow may send the browser (or app) to `url`: a trusted domain of the project, or
-/// a native app's URL (the original's `validateRedirectUrl` / `isAcceptedNativeAppUrl`).
+/// Whether the flow may send the browser to `url`: a trusted domain of the project. (The
+/// original also takes any `stack-auth-mobile-oauth-url:` URL; that scheme is shared by every
+/// app, so any installed app could catch another project's code — see docs/compat.md.)
 fn redirect_allowed(project: &Project, url: &str) -> bool {
     project.config.is_trusted_url(url)
-        || (url.starts_with(NATIVE_APP_SCHEME) && url.len() > NATIVE_APP_SCHEME.len())
 }
 
 /// How long the app has to exchange its authorization code (oauth2-server's default, which
@@ -98,6 +95,17 @@ const AUTHORIZATION_CODE_MS: i64 = 5 * 60 * 1000;
 
 /// What a one-time authorization code stands for, until the app exchanges it at the token
 /// endpoint with the verifier of `code_challenge` (RFC 6749 §4.1, RFC 7636).
+/// A provider account a `type=link` flow connects once its code is exchanged (sealed in the
+/// code's row: it holds the provider's tokens).
+#[derive(Serialize, Deserialize)]
+struct PendingLink {
+    provider_id: String,
+    account_id: String,
+    email: Option<String>,
+    tokens: provider::ProviderTokens,
+    scopes: Vec<String>,
+}
+
 struct CodeGrant<'a> {
     project_id: &'a str,
     user_id: &'a str,
@@ -105,14 +113,15 @@ struct CodeGrant<'a> {
     code_challenge: &'a str,
     is_new_user: bool,
     after_callback_redirect_url: Option<&'a str>,
+    pending_link_sealed: Option<&'a str>,
 }
 
 /// A new authorization code for `grant` (kept hashed).
 async fn issue_code(state: &ApiState, grant: CodeGrant<'_>) -> ApiResult<String> {
     let code = random_base32(40);
     sqlx::query(
-        "INSERT INTO oauth_authorization_codes (code_hash, project_id, user_id, redirect_uri, code_challenge, is_new_user, after_callback_redirect_url, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO oauth_authorization_codes (code_hash, project_id, user_id, redirect_uri, code_challenge, is_new_user, after_callback_redirect_url, expires_at, pending_link)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(sha256_hex(&code))
     .bind(grant.project_id)
@@ -122,6 +131,7 @@ async fn issue_code(state: &ApiState, grant: CodeGrant<'_>) -> ApiResult<String>
     .bind(flag(grant.is_new_user))
     .bind(grant.after_callback_redirect_url)
     .bind(now_ms() + AUTHORIZATION_CODE_MS)
+    .bind(grant.pending_link_sealed)
     .execute(state.db())
     .await?;
     Ok(code)

@@ -444,7 +444,36 @@ pub struct ProviderUser {
     pub profile_image_url: Option<String>,
 }
 
+impl ProviderUser {
+    /// What a provider sent, made storable: NUL bytes dropped (PostgreSQL text refuses them),
+    /// a name cut to the 256 characters a user's may have, an unusable email or picture URL
+    /// left out rather than failing the sign-in. Errors: 502 without a usable account id.
+    fn cleaned(self) -> ApiResult<ProviderUser> {
+        let clean = |s: String| s.replace('\0', "");
+        let account_id = clean(self.account_id);
+        if account_id.is_empty() || account_id.len() > 512 {
+            return Err(provider_error("no usable account id"));
+        }
+        Ok(ProviderUser {
+            account_id,
+            email: self
+                .email
+                .map(clean)
+                .filter(|e| crate::users::is_valid_email(e)),
+            email_verified: self.email_verified,
+            display_name: self
+                .display_name
+                .map(|n| clean(n).chars().take(256).collect::<String>())
+                .filter(|n| !n.trim().is_empty()),
+            profile_image_url: self.profile_image_url.map(clean).filter(|u| {
+                u.len() <= 2048 && (u.starts_with("https://") || u.starts_with("http://"))
+            }),
+        })
+    }
+}
+
 /// The provider's tokens for a user (kept sealed for connected accounts).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct ProviderTokens {
     pub access_token: String,
     pub refresh_token: Option<String>,
@@ -464,6 +493,7 @@ fn tokens_of(r: &impl OAuth2TokenResponse) -> ProviderTokens {
 
 fn provider_error(e: impl std::fmt::Display) -> ApiError {
     // The message names the failing step only: provider answers can carry tokens.
+    tracing::warn!("OAuth provider call failed: {e}");
     ApiError::text(
         StatusCode::BAD_GATEWAY,
         format!("The OAuth provider could not be reached or answered unexpectedly ({e})."),
@@ -668,7 +698,7 @@ impl Provider {
                     .map_err(|e| provider_error(format!("code exchange: {e}")))?;
                 let tokens = tokens_of(&tokens);
                 let user = self.rest_user(api, &tokens.access_token).await?;
-                return Ok((user, tokens));
+                return Ok((user.cleaned()?, tokens));
             }
         };
         let client = self.oidc_client(issuer).await?;
@@ -714,7 +744,7 @@ impl Provider {
                 user.display_name = info.name().and_then(|n| n.get(None)).map(|n| n.to_string());
             }
         }
-        Ok((user, tokens_of(&response)))
+        Ok((user.cleaned()?, tokens_of(&response)))
     }
 
     /// Who an ID token a native app got from the provider itself names (Apple's native sign-in:
@@ -744,13 +774,14 @@ impl Provider {
                 metadata.jwks().clone(),
             );
             if let Ok(claims) = token.claims(&verifier, any_nonce) {
-                return Ok(Some(ProviderUser {
+                let user = ProviderUser {
                     account_id: claims.subject().to_string(),
                     email: claims.email().map(|e| e.to_string()),
                     email_verified: claims.email_verified().unwrap_or(false),
                     display_name: None,
                     profile_image_url: None,
-                }));
+                };
+                return Ok(user.cleaned().ok());
             }
         }
         Ok(None)

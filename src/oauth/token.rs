@@ -99,7 +99,7 @@ async fn exchange_code(
 ) -> ApiResult<Response> {
     let mut tx = state.db().begin().await?;
     let row = sqlx::query(
-        "SELECT user_id, redirect_uri, code_challenge, is_new_user, after_callback_redirect_url, expires_at, used_at
+        "SELECT user_id, redirect_uri, code_challenge, is_new_user, after_callback_redirect_url, expires_at, used_at, pending_link
          FROM oauth_authorization_codes WHERE code_hash = $1 AND project_id = $2",
     )
     .bind(sha256_hex(code))
@@ -132,8 +132,13 @@ async fn exchange_code(
     let user = users::find(state.db(), &project.id, &user_id)
         .await?
         .ok_or_else(known::invalid_authorization_code)?;
-    let session = sessions::start(state, project, &user, sessions::DEFAULT_TTL_MS, false).await?;
+    if let Some(sealed) = row.try_get::<Option<String>, _>("pending_link")? {
+        let link: super::PendingLink = serde_json::from_str(&state.secret_box.open(&sealed)?)
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        super::callback::complete_link(state, project, &link, &user.id).await?;
+    }
     let is_new_user = row.try_get::<i64, _>("is_new_user")? != 0;
+    let session = sessions::sign_in(state, project, &user, is_new_user).await?;
     let after: Option<String> = row.try_get("after_callback_redirect_url")?;
     Ok(Json(json!({
         "access_token": session.access_token,

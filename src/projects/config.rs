@@ -249,17 +249,17 @@ impl ProjectConfig {
 
 /// `scheme://host[:port]`, lower-cased, or None when `url` is not an absolute http(s) URL.
 pub fn url_origin(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "http" && scheme != "https" {
+    // Parsed as browsers do (WHATWG URL): a hand-split string can disagree with the browser
+    // about the host ("http://evil.com\.localhost/" is evil.com to a browser).
+    let parsed = url::Url::parse(url).ok()?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return None;
     }
-    let authority = rest.split(['/', '?', '#']).next()?;
     // Userinfo is never part of a trusted origin ("https://trusted.com@evil.com").
-    if authority.is_empty() || authority.contains('@') {
+    if !parsed.username().is_empty() || parsed.password().is_some() {
         return None;
     }
-    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
+    Some(parsed.origin().ascii_serialization())
 }
 
 fn is_localhost_origin(origin: &str) -> bool {
@@ -287,6 +287,8 @@ mod tests {
         assert!(!c.is_trusted_url("https://app.example.com.evil.com/cb"));
         assert!(!c.is_trusted_url("https://app.example.com@evil.com/cb"));
         assert!(!c.is_trusted_url("javascript:alert(1)"));
+        assert!(!c.is_trusted_url("http://evil.com\\.localhost/cb"));
+        assert!(c.is_trusted_url("https://APP.example.com:443/cb"));
         c.allow_localhost = false;
         assert!(!c.is_trusted_url("http://localhost:3000/cb"));
     }

@@ -5,6 +5,7 @@ use super::{is_valid_email, normalize_email, User};
 use crate::contact_channels::{self, PrimaryEmail};
 use crate::crypto::password::{self, PasswordHasher};
 use crate::crypto::secret::new_uuid;
+use crate::crypto::secret_box::SecretBox;
 use crate::http::extract::nullable;
 use crate::http::{known, ApiError, ApiResult};
 use crate::kernel::Kernel;
@@ -149,6 +150,7 @@ fn blank_user(project_id: &str) -> User {
 /// password changed (which ends the user's sessions).
 async fn apply(
     hasher: &PasswordHasher,
+    secrets: &SecretBox,
     project: &Project,
     user: &mut User,
     w: UserWrite,
@@ -298,7 +300,11 @@ async fn apply(
         user.otp_auth_enabled = v;
     }
     if let Some(secret) = w.totp_secret_base64 {
-        user.totp_secret = secret;
+        // Kept sealed: whoever reads the row must not be able to compute the user's codes.
+        user.totp_secret = secret
+            .map(|s| secrets.seal(&s))
+            .transpose()
+            .map_err(ApiError::Internal)?;
     }
     if let Some(v) = w.is_anonymous {
         user.is_anonymous = v;
@@ -372,7 +378,16 @@ pub struct NewUser(User);
 /// Errors: the write's validation errors; 503 when the hashing pool is full.
 pub async fn prepare(state: &Kernel, project: &Project, w: UserWrite) -> ApiResult<NewUser> {
     let mut user = blank_user(&project.id);
-    apply(&state.passwords, project, &mut user, w, true, false).await?;
+    apply(
+        &state.passwords,
+        &state.secret_box,
+        project,
+        &mut user,
+        w,
+        true,
+        false,
+    )
+    .await?;
     Ok(NewUser(user))
 }
 
@@ -439,7 +454,16 @@ pub async fn update(
         .as_ref()
         .is_some_and(|t| *t != user.selected_team_id);
     let email_before = primary_email(&user);
-    let password_changed = apply(&state.passwords, project, &mut user, w, false, is_client).await?;
+    let password_changed = apply(
+        &state.passwords,
+        &state.secret_box,
+        project,
+        &mut user,
+        w,
+        false,
+        is_client,
+    )
+    .await?;
     if team_changed {
         if let Some(team_id) = &user.selected_team_id {
             if !crate::teams::is_member(state.db(), &project.id, team_id, &user.id).await? {

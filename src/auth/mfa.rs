@@ -1,0 +1,141 @@
+//! `POST /auth/mfa/sign-in`: the second step of a sign-in for a user with a TOTP secret. A first
+//! factor answered MULTI_FACTOR_AUTHENTICATION_REQUIRED with an attempt code (5 minutes); that
+//! code plus a current TOTP (RFC 6238, one step of drift either side) starts the session. A TOTP
+//! works once, and wrong ones are limited per user as well as per attempt code.
+
+use super::sessions;
+use crate::auth::context::{ApiState, RequestCtx, ANY};
+use crate::codes::{self, CodeType};
+use crate::crypto::secret_box::is_sealed;
+use crate::crypto::totp;
+use crate::http::extract::schema_problem;
+use crate::http::{json_ok, known, ApiResult, ClientIp, JsonBody};
+use crate::limits::Rule;
+use crate::users;
+use axum::extract::{FromRef, State};
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::json;
+
+/// Wrong TOTPs per user: six digits must not be guessable by starting many attempts.
+pub const TOTP_FAILURES_PER_USER: Rule = Rule {
+    name: "totp_user",
+    limit: 10,
+    window_secs: 600,
+};
+
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
+    Router::new()
+        .route("/auth/mfa/sign-in", post(sign_in))
+        .route("/auth/mfa/sign-in/check-code", post(check_code))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MfaSignIn {
+    #[serde(rename = "type")]
+    kind: String,
+    totp: String,
+    code: String,
+}
+
+/// `200 {"refresh_token", "access_token", "is_new_user", "user_id"}`.
+/// Errors: the attempt code's (VERIFICATION_CODE_NOT_FOUND / _EXPIRED / _ALREADY_USED /
+/// _MAX_ATTEMPTS_REACHED), INVALID_TOTP_CODE (wrong, or used already), 429 past the user's limit.
+async fn sign_in(
+    ip: ClientIp,
+    State(state): State<ApiState>,
+    ctx: RequestCtx,
+    JsonBody(body): JsonBody<MfaSignIn>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    if body.kind != "totp" {
+        return Err(schema_problem("body.type must be one of: totp"));
+    }
+    let ip = auth.limited_ip(&ip);
+    let attempt = codes::check(
+        &state,
+        ip,
+        auth.pid(),
+        CodeType::MfaAttempt,
+        &body.code,
+        false,
+    )
+    .await?;
+    let user_id = attempt.data["user_id"].as_str().unwrap_or_default();
+    let user = users::find(state.db(), auth.pid(), user_id)
+        .await?
+        .ok_or_else(codes::not_found)?;
+    let Some(stored) = &user.totp_secret else {
+        // The secret was cleared since: nothing left to check against.
+        return Err(known::invalid_totp_code().into());
+    };
+    let secret = if is_sealed(stored) {
+        state.secret_box.open(stored)?
+    } else {
+        stored.clone()
+    };
+    let account = format!("{}:{}", auth.pid(), user.id);
+    state.limits.hit(&TOTP_FAILURES_PER_USER, &account).await?;
+    let now_secs = u64::try_from(crate::store::now_ms() / 1000).unwrap_or_default();
+    let Some(step) = totp::matching_step(&secret, body.totp.trim(), now_secs) else {
+        return Err(known::invalid_totp_code().into());
+    };
+    // The step is spent in the statement that checks it: a code (or an older one) is refused
+    // the second time, even by two racing requests.
+    let mut tx = state.db().begin().await?;
+    let step = i64::try_from(step).unwrap_or(i64::MAX);
+    let fresh = sqlx::query(
+        "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+    )
+    .bind(step)
+    .bind(&user.id)
+    .execute(&mut *tx)
+    .await?;
+    if fresh.rows_affected() != 1 {
+        return Err(known::invalid_totp_code().into());
+    }
+    codes::consume(&mut tx, &attempt.id).await?;
+    tx.commit().await?;
+    state
+        .limits
+        .refund(&TOTP_FAILURES_PER_USER, &account)
+        .await?;
+    let session = sessions::start(
+        &state,
+        &auth.project,
+        &user,
+        sessions::DEFAULT_TTL_MS,
+        false,
+    )
+    .await?;
+    Ok(json_ok(json!({
+        "refresh_token": session.refresh_token,
+        "access_token": session.access_token,
+        "is_new_user": attempt.data["is_new_user"] == true,
+        "user_id": user.id,
+    })))
+}
+
+async fn check_code(
+    ip: ClientIp,
+    State(state): State<ApiState>,
+    ctx: RequestCtx,
+    JsonBody(body): JsonBody<codes::CodeBody>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    codes::answer_check(
+        &state,
+        auth.limited_ip(&ip),
+        auth.pid(),
+        CodeType::MfaAttempt,
+        &body.code,
+    )
+    .await
+}
