@@ -1,6 +1,7 @@
 //! Authentication: password, OTP / magic link, password reset, anonymous sign-up, sessions and
 //! token refresh.
 
+mod cli;
 pub mod context;
 mod mfa;
 mod otp;
@@ -24,6 +25,7 @@ where
         .merge(password::routes())
         .merge(otp::routes())
         .merge(mfa::routes())
+        .merge(cli::routes())
         .merge(reset::routes())
         .merge(session_routes::routes())
 }
