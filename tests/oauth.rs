@@ -1204,3 +1204,70 @@ async fn native_id_token(issuer: &str, base: &str, login: &str) -> String {
         .unwrap_or_else(|| panic!("{answer}"))
         .to_string()
 }
+
+/// An anonymous user signing in with OAuth for the first time becomes that provider's user,
+/// keeping their id and data — only for the app that started the flow (its PKCE verifier).
+async fn anonymous_upgrade(backend: Backend) {
+    let (app, _oidc, base) = with_provider(backend).await;
+    let anon = app
+        .client()
+        .post("/auth/anonymous/sign-up")
+        .send()
+        .await
+        .expect(200);
+    let anon_id = anon["user_id"].as_str().unwrap().to_string();
+    app.client()
+        .user(&anon)
+        .header("x-stack-allow-anonymous-user", "true")
+        .patch("/users/me")
+        .json(json!({ "client_metadata": { "cart": ["book"] } }))
+        .send()
+        .await
+        .expect(200);
+    let token = anon["access_token"].as_str().unwrap();
+    let verifier = "anonymous-upgrade-verifier-012345678901234567890123";
+    let start = format!(
+        "{}&token={token}",
+        authorize_url(&app, &base, "google", APP, &pkce(verifier))
+    );
+    // Started with someone else's anonymous token in a victim's browser: the victim's app
+    // cannot exchange the code, and the anonymous user stays anonymous.
+    let back = sign_in_at_provider(&browser(), start.clone(), "victim@example.com").await;
+    let code = query_param(&back, "code").unwrap();
+    exchange(
+        &app,
+        &code,
+        "the-victim-app-s-verifier-0123456789012345678901",
+        APP,
+    )
+    .await
+    .expect_error(400, "INVALID_AUTHORIZATION_CODE");
+    let still = app
+        .server()
+        .get(&format!("/users/{anon_id}"))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(still["is_anonymous"], true);
+    // The anonymous user's own app: upgraded in place.
+    let back = sign_in_at_provider(&browser(), start, "uma@example.com").await;
+    let code = query_param(&back, "code").unwrap();
+    let tokens = exchange(&app, &code, verifier, APP).await.expect(200);
+    assert_eq!(tokens["user_id"], anon_id.as_str());
+    assert_eq!(tokens["is_new_user"], true);
+    let me = app
+        .client()
+        .user(&tokens)
+        .get("/users/me")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(me["is_anonymous"], false);
+    assert_eq!(me["primary_email"], "uma@example.com");
+    assert_eq!(me["client_metadata"], json!({ "cart": ["book"] }));
+    assert_eq!(me["oauth_providers"][0]["id"], "google");
+    // Signing in again with that provider account is that same user.
+    let again = sign_in(&app, &base, "google", "uma@example.com").await;
+    assert_eq!(again["user_id"], anon_id.as_str());
+}
+on_both_backends!(oauth_upgrades_anonymous_user, anonymous_upgrade);

@@ -52,7 +52,7 @@ pub async fn sign_in(
         user_id,
         is_new_user,
         ..
-    } = sign_in_or_up(&state, project, "apple", &who).await?;
+    } = sign_in_or_up(&state, project, "apple", &who, None).await?;
     let user = users::find(state.db(), &project.id, &user_id)
         .await?
         .ok_or_else(known::user_not_found)?;

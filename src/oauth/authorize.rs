@@ -83,7 +83,8 @@ pub async fn authorize(
             "?token= query parameter is required for link type",
         ));
     }
-    let link_to_user = match token.filter(|_| link) {
+    // The SDK sends the signed-in user's token: whom to link to, or an anonymous user to upgrade.
+    let claims = match token {
         Some(token) => {
             let claims = tokens::verify(&state, token)?;
             if claims.project_id != project.id {
@@ -92,10 +93,12 @@ pub async fn authorize(
                     "The access token is not valid for this project",
                 ));
             }
-            Some(claims.sub)
+            Some(claims)
         }
         None => None,
     };
+    let link_to_user = claims.as_ref().filter(|_| link).map(|c| c.sub.clone());
+    let upgrade_anonymous = claims.filter(|c| !link && c.is_anonymous).map(|c| c.sub);
     let error_redirect_url = q.error_redirect_uri.or(q.error_redirect_url);
     // Every URL the flow may send the browser to is one of the project's trusted domains.
     for url in [
@@ -132,6 +135,7 @@ pub async fn authorize(
         after_callback_redirect_url: q.after_callback_redirect_url,
         json_mode,
         link_to_user,
+        upgrade_anonymous,
         pkce_verifier_sealed: state.secret_box.seal(&started.pkce_verifier)?,
         nonce: started.nonce,
         provider_scope: q.provider_scope.clone(),

@@ -101,13 +101,18 @@ pub async fn callback(
                 user_id: user_id.clone(),
                 oauth_account_id: None,
                 is_new_user: false,
+                profile: None,
             }),
-        None => sign_in_or_up(&state, &project, &provider_id, &who).await,
+        None => {
+            let upgrade = info.upgrade_anonymous.as_deref();
+            sign_in_or_up(&state, &project, &provider_id, &who, upgrade).await
+        }
     };
     let Found {
         user_id,
         oauth_account_id,
         is_new_user,
+        profile,
     } = match found {
         Ok(found) => found,
         // The errors the original sends back to the app rather than showing.
@@ -144,8 +149,9 @@ pub async fn callback(
             super::connected::keep_tokens(&state, &id, &tokens, &scopes).await?;
             None
         }
-        // `type=link`: connected when the app exchanges the code with its PKCE verifier, so a
-        // link someone else started in this browser (with their own token) never completes.
+        // `type=link`, or an anonymous user's upgrade: done when the app exchanges the code
+        // with its PKCE verifier, so a flow someone else started in this browser (with their
+        // own token) never completes.
         None => {
             let pending = super::PendingLink {
                 provider_id: provider_id.clone(),
@@ -153,6 +159,7 @@ pub async fn callback(
                 email: who.email.as_deref().map(users::normalize_email),
                 tokens,
                 scopes,
+                profile,
             };
             let json = serde_json::to_string(&pending).map_err(anyhow::Error::from)?;
             Some(state.secret_box.seal(&json)?)
@@ -184,6 +191,20 @@ pub(super) struct Found {
     pub user_id: String,
     pub oauth_account_id: Option<String>,
     pub is_new_user: bool,
+    /// An anonymous user to upgrade with this profile at the code exchange.
+    profile: Option<super::NewProfile>,
+}
+
+/// The user fields a new OAuth user gets from the provider's profile.
+fn profile_fields(p: &super::NewProfile) -> UserWrite {
+    UserWrite {
+        primary_email: Some(p.email.clone()),
+        primary_email_verified: Some(p.email_verified),
+        primary_email_auth_enabled: Some(p.email_auth_enabled),
+        display_name: Some(p.display_name.clone()),
+        profile_image_url: Some(p.profile_image_url.clone()),
+        ..Default::default()
+    }
 }
 
 /// Whether `provider_id`'s account `account_id` may be connected to `user_id`: the id of its
@@ -218,7 +239,20 @@ pub(super) async fn complete_link(
     link: &super::PendingLink,
     user_id: &str,
 ) -> ApiResult<()> {
-    let id = match linkable(state, project, &link.provider_id, &link.account_id, user_id).await? {
+    let existing = linkable(state, project, &link.provider_id, &link.account_id, user_id).await?;
+    if let Some(profile) = &link.profile {
+        // The anonymous user becomes a user of their own, keeping id, teams, items, metadata.
+        let user = users::find(state.db(), &project.id, user_id)
+            .await?
+            .filter(|u| u.is_anonymous)
+            .ok_or_else(known::user_not_found)?;
+        let fields = UserWrite {
+            is_anonymous: Some(false),
+            ..profile_fields(profile)
+        };
+        write::update(state, project, user, fields, false).await?;
+    }
+    let id = match existing {
         Some(id) => id,
         None => {
             let mut tx = state.db().begin().await?;
@@ -254,6 +288,7 @@ pub(super) async fn sign_in_or_up(
     project: &Project,
     provider_id: &str,
     who: &provider::ProviderUser,
+    upgrade_anonymous: Option<&str>,
 ) -> ApiResult<Found> {
     if let Some(account) =
         users::find_by_oauth_account(state.db(), &project.id, provider_id, &who.account_id).await?
@@ -267,6 +302,7 @@ pub(super) async fn sign_in_or_up(
             user_id: account.user_id,
             oauth_account_id: Some(account.id),
             is_new_user: false,
+            profile: None,
         });
     }
     let email = who.email.as_deref().map(users::normalize_email);
@@ -303,6 +339,7 @@ pub(super) async fn sign_in_or_up(
                     user_id: holder.user_id.clone(),
                     oauth_account_id: Some(oauth_account_id),
                     is_new_user: false,
+                    profile: None,
                 });
             }
         }
@@ -310,17 +347,26 @@ pub(super) async fn sign_in_or_up(
     if !project.config.sign_up_enabled {
         return Err(known::sign_up_not_enabled().into());
     }
-    let fields = UserWrite {
-        primary_email: Some(email.clone()),
-        primary_email_verified: Some(email.is_some() && who.email_verified),
+    let profile = super::NewProfile {
+        email_verified: email.is_some() && who.email_verified,
         // Signing in with the address needs the provider to vouch for it (else whoever claims
         // an address at a lax provider would hold it against its owner), and nobody else
         // signing in with it.
-        primary_email_auth_enabled: Some(email.is_some() && who.email_verified && holder.is_none()),
-        display_name: Some(who.display_name.clone()),
-        profile_image_url: Some(who.profile_image_url.clone()),
-        ..Default::default()
+        email_auth_enabled: email.is_some() && who.email_verified && holder.is_none(),
+        email,
+        display_name: who.display_name.clone(),
+        profile_image_url: who.profile_image_url.clone(),
     };
+    if let Some(anonymous) = upgrade_anonymous {
+        return Ok(Found {
+            user_id: anonymous.to_string(),
+            oauth_account_id: None,
+            is_new_user: true,
+            profile: Some(profile),
+        });
+    }
+    let email = profile.email.clone();
+    let fields = profile_fields(&profile);
     let new = write::prepare(state, project, fields).await?;
     let mut tx = state.db().begin().await?;
     let user_id = write::create_in(&mut tx, project, new).await?;
@@ -338,6 +384,7 @@ pub(super) async fn sign_in_or_up(
         user_id,
         oauth_account_id: Some(oauth_account_id),
         is_new_user: true,
+        profile: None,
     })
 }
 

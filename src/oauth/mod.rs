@@ -68,6 +68,10 @@ struct OuterInfo {
     /// `type=link`: the signed-in user (from the access token given to `authorize`) the provider
     /// account is connected to, instead of signing in.
     link_to_user: Option<String>,
+    /// `type=authenticate` by an anonymous user (their access token given to `authorize`): a
+    /// new provider account upgrades that user, keeping their id and data.
+    #[serde(default)]
+    upgrade_anonymous: Option<String>,
     /// The PKCE verifier used with the provider, sealed with the secret box.
     pkce_verifier_sealed: String,
     /// The nonce the provider's ID token must carry.
@@ -104,6 +108,20 @@ struct PendingLink {
     email: Option<String>,
     tokens: provider::ProviderTokens,
     scopes: Vec<String>,
+    /// Set when the flow upgrades an anonymous user: what the provider says of them.
+    #[serde(default)]
+    profile: Option<NewProfile>,
+}
+
+/// A new OAuth user's profile from the provider.
+#[derive(Serialize, Deserialize, Clone)]
+struct NewProfile {
+    email: Option<String>,
+    email_verified: bool,
+    /// Whether the address may sign in (the provider vouched for it and nobody else uses it).
+    email_auth_enabled: bool,
+    display_name: Option<String>,
+    profile_image_url: Option<String>,
 }
 
 struct CodeGrant<'a> {

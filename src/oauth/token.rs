@@ -129,14 +129,15 @@ async fn exchange_code(
     }
     tx.commit().await?;
     let user_id: String = row.try_get("user_id")?;
-    let user = users::find(state.db(), &project.id, &user_id)
-        .await?
-        .ok_or_else(known::invalid_authorization_code)?;
     if let Some(sealed) = row.try_get::<Option<String>, _>("pending_link")? {
         let link: super::PendingLink = serde_json::from_str(&state.secret_box.open(&sealed)?)
             .map_err(|e| ApiError::Internal(e.into()))?;
-        super::callback::complete_link(state, project, &link, &user.id).await?;
+        super::callback::complete_link(state, project, &link, &user_id).await?;
     }
+    // Read after the link: an upgraded anonymous user's token must say they no longer are.
+    let user = users::find(state.db(), &project.id, &user_id)
+        .await?
+        .ok_or_else(known::invalid_authorization_code)?;
     let is_new_user = row.try_get::<i64, _>("is_new_user")? != 0;
     let session = sessions::sign_in(state, project, &user, is_new_user).await?;
     let after: Option<String> = row.try_get("after_callback_redirect_url")?;
