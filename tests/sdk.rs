@@ -82,3 +82,10 @@ async fn run_sdk_payments(backend: Backend) {
 }
 
 on_both_backends!(sdk_payments, run_sdk_payments);
+
+async fn run_sdk_auth_methods(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    run_script(&app, "auth-methods.mjs").await;
+}
+
+on_both_backends!(sdk_anonymous_mfa_and_cli, run_sdk_auth_methods);
