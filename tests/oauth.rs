@@ -1271,3 +1271,37 @@ async fn anonymous_upgrade(backend: Backend) {
     assert_eq!(again["user_id"], anon_id.as_str());
 }
 on_both_backends!(oauth_upgrades_anonymous_user, anonymous_upgrade);
+
+/// Two first sign-ins of one new provider account at the same moment: both land in the app,
+/// as the same single user.
+async fn racing_first_sign_ins(backend: Backend) {
+    let (app, _oidc, base) = with_provider(backend).await;
+    let verifier = "racing-verifier-0123456789012345678901234567890123";
+    let mut flows = Vec::new();
+    for _ in 0..4 {
+        let browser = browser();
+        let start = authorize_url(&app, &base, "github", APP, &pkce(verifier));
+        let (at_callback, status) = walk(&browser, start, "vic@example.com", |u| {
+            u.contains("/auth/oauth/callback/")
+        })
+        .await;
+        assert_eq!(status, 0, "{at_callback}");
+        flows.push((browser, at_callback));
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (browser, url) in flows {
+        tasks.spawn(async move { browser.get(url.as_str()).send().await });
+    }
+    let answers = tasks.join_all().await;
+    let mut users = std::collections::BTreeSet::new();
+    for answer in answers {
+        let answer = answer.unwrap();
+        assert_eq!(answer.status().as_u16(), 303);
+        let back = answer.headers()["location"].to_str().unwrap().to_string();
+        let code = query_param(&back, "code").unwrap_or_else(|| panic!("{back}"));
+        let tokens = exchange(&app, &code, verifier, APP).await.expect(200);
+        users.insert(tokens["user_id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(users.len(), 1, "{users:?}");
+}
+on_both_backends!(oauth_racing_first_sign_ins, racing_first_sign_ins);

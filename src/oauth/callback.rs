@@ -105,7 +105,23 @@ pub async fn callback(
             }),
         None => {
             let upgrade = info.upgrade_anonymous.as_deref();
-            sign_in_or_up(&state, &project, &provider_id, &who, upgrade).await
+            match sign_in_or_up(&state, &project, &provider_id, &who, upgrade).await {
+                // Two first sign-ins of one new provider account racing: the one that lost the
+                // insert finds the winner's account on a second look.
+                Err(_)
+                    if users::find_by_oauth_account(
+                        state.db(),
+                        &project.id,
+                        &provider_id,
+                        &who.account_id,
+                    )
+                    .await?
+                    .is_some() =>
+                {
+                    sign_in_or_up(&state, &project, &provider_id, &who, upgrade).await
+                }
+                found => found,
+            }
         }
     };
     let Found {
