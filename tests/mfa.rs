@@ -162,3 +162,57 @@ async fn mfa(backend: Backend) {
     }
 }
 on_both_backends!(totp_multi_factor_sign_in, mfa);
+
+/// The second factor after a one-time code (magic link / OTP) as after a password: the code
+/// is spent, the session waits for the TOTP.
+async fn mfa_after_otp(backend: Backend) {
+    let sink = SmtpSink::start(None);
+    let app = TestServer::start_with(
+        backend,
+        Options {
+            env: vec![("PORTCULLIS_SMTP_URL".into(), sink.url())],
+        },
+    )
+    .await;
+    app.admin()
+        .patch("/internal/projects/current")
+        .json(json!({ "config": { "magic_link_enabled": true } }))
+        .send()
+        .await
+        .expect(200);
+    let user = app.create_user("oli@example.com").await;
+    let uid = user["id"].as_str().unwrap();
+    app.server()
+        .patch(&format!("/users/{uid}"))
+        .json(json!({ "totp_secret_base64": SECRET, "primary_email_verified": true }))
+        .send()
+        .await
+        .expect(200);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // the project cache
+    let sent = app
+        .client()
+        .post("/auth/otp/send-sign-in-code")
+        .json(json!({ "email": "oli@example.com", "callback_url": "http://localhost:3000/cb" }))
+        .send()
+        .await
+        .expect(200);
+    let mail = &sink.wait_for("oli@example.com", 1).await[0];
+    let otp = mail["subject"]
+        .as_str()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap();
+    let code = format!("{otp}{}", sent["nonce"].as_str().unwrap());
+    let e = app
+        .client()
+        .post("/auth/otp/sign-in")
+        .json(json!({ "code": code }))
+        .send()
+        .await
+        .expect_error(400, "MULTI_FACTOR_AUTHENTICATION_REQUIRED");
+    let attempt = e["details"]["attempt_code"].as_str().unwrap();
+    let tokens = second_step(&app, attempt, &totp_at(0)).await.expect(200);
+    assert_eq!(tokens["user_id"], uid);
+}
+on_both_backends!(totp_after_one_time_code, mfa_after_otp);
