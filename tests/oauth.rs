@@ -1159,6 +1159,17 @@ async fn apple(backend: Backend) {
             .await
             .expect_error(400, "INVALID_APPLE_CREDENTIALS");
     }
+    // Apple may say `"email_verified": "true"` (a string).
+    let stringly = native_id_token(&issuer, &base, "stringly-sam@example.com").await;
+    let sam = native(&stringly).send().await.expect(200);
+    let me = app
+        .client()
+        .user(&sam)
+        .get("/users/me")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(me["primary_email_verified"], true);
     set_bundles(json!(["com.example.other"]))
         .send()
         .await

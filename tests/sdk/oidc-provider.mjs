@@ -31,8 +31,10 @@ const provider = new Provider(issuer, {
     return {
       accountId: sub,
       async claims() {
-        // Logins starting with "unverified" have an email the provider has not verified.
-        return { sub, email: sub.includes("@") ? sub : `${sub}@example.com`, email_verified: !sub.startsWith("unverified"), name: sub };
+        // Logins starting with "unverified" have an email the provider has not verified; those
+        // starting with "stringly" say it as the string "true", as Apple's ID tokens may.
+        const verified = !sub.startsWith("unverified");
+        return { sub, email: sub.includes("@") ? sub : `${sub}@example.com`, email_verified: sub.startsWith("stringly") ? String(verified) : verified, name: sub };
       },
     };
   },
