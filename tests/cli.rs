@@ -158,6 +158,33 @@ async fn cli(backend: Backend) {
     .await
     .expect_text(400, "No anonymous session");
 
+    // Completed from an impersonation session (60 s): the CLI's session is one too, no longer.
+    let uid = browser["user_id"].as_str().unwrap();
+    let impersonation = app
+        .server()
+        .post("/auth/sessions")
+        .json(json!({ "user_id": uid, "expires_in_millis": 60_000, "is_impersonation": true }))
+        .send()
+        .await
+        .expect(200);
+    let codes = start(&app, json!({})).await;
+    complete(
+        &app,
+        json!({ "login_code": codes["login_code"], "refresh_token": impersonation["refresh_token"] }),
+    )
+    .await
+    .expect(200);
+    poll(&app, codes["polling_code"].as_str().unwrap())
+        .await
+        .expect(201);
+    let newest = db_query_text(
+        &app.database_url,
+        "SELECT expires_at - created_at, is_impersonation FROM sessions ORDER BY created_at DESC LIMIT 1",
+    );
+    let (lifetime, is_impersonation) = newest.trim().split_once('|').unwrap();
+    assert!(lifetime.parse::<i64>().unwrap() <= 60_000, "{newest}");
+    assert_eq!(is_impersonation, "1");
+
     // Bad input: clear errors.
     for body in [
         json!({ "expires_in_millis": 0 }),

@@ -216,3 +216,80 @@ async fn mfa_after_otp(backend: Backend) {
     assert_eq!(tokens["user_id"], uid);
 }
 on_both_backends!(totp_after_one_time_code, mfa_after_otp);
+
+/// A dashboard admin with a TOTP secret signs in to the dashboard with the code too.
+async fn dashboard_mfa(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let link = app.setup_link();
+    let code = link.split("code=").nth(1).unwrap();
+    let res = http
+        .post(format!("{}/dashboard/setup", app.base))
+        .form(&[
+            ("code", code),
+            ("email", "ada@example.com"),
+            ("password", "password123"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let internal = |path: &str| {
+        http.post(format!("{}/api/v1{path}", app.base))
+            .header("x-stack-access-type", "client")
+            .header("x-stack-project-id", "internal")
+            .header("x-stack-publishable-client-key", INTERNAL_PCK)
+    };
+    let session: serde_json::Value = internal("/auth/password/sign-in")
+        .json(&json!({ "email": "ada@example.com", "password": "password123" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let status = http
+        .patch(format!("{}/api/v1/users/me", app.base))
+        .header("x-stack-access-type", "client")
+        .header("x-stack-project-id", "internal")
+        .header("x-stack-publishable-client-key", INTERNAL_PCK)
+        .header(
+            "x-stack-access-token",
+            session["access_token"].as_str().unwrap(),
+        )
+        .json(&json!({ "totp_secret_base64": SECRET }))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 200);
+    let sign_in = |totp: String| {
+        http.post(format!("{}/dashboard/sign-in", app.base))
+            .form(&[
+                ("email", "ada@example.com".to_string()),
+                ("password", "password123".to_string()),
+                ("totp", totp),
+            ])
+            .send()
+    };
+    // The password alone, or with a wrong code: no session.
+    for totp in [String::new(), "000000x".to_string()] {
+        let res = sign_in(totp).await.unwrap();
+        assert_ne!(res.status().as_u16(), 303);
+        assert!(res.headers().get("set-cookie").is_none());
+        assert!(res.text().await.unwrap().contains("TOTP code is invalid"));
+    }
+    let res = sign_in(totp_at(0)).await.unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    assert!(res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("portcullis_dashboard="));
+    // The same code does not work twice.
+    let res = sign_in(totp_at(0)).await.unwrap();
+    assert_ne!(res.status().as_u16(), 303);
+}
+on_both_backends!(totp_for_dashboard_admins, dashboard_mfa);

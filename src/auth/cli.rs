@@ -251,15 +251,13 @@ async fn complete(
                 .await?
                 .ok_or_else(|| ApiError::bad_request("Invalid refresh token"))?;
             // The CLI gets a session of its own (revocable apart from the browser's), not the
-            // browser's refresh token as the original hands over.
-            let cli = sessions::start(
-                &state,
-                &auth.project,
-                &user,
-                sessions::DEFAULT_TTL_MS,
-                false,
-            )
-            .await?;
+            // browser's refresh token as the original hands over — but no more than the
+            // browser's: it ends when that one would, and an impersonation stays one.
+            let ttl = browser.expires_at.map_or(sessions::DEFAULT_TTL_MS, |end| {
+                (end - now).min(sessions::DEFAULT_TTL_MS)
+            });
+            let cli = sessions::start(&state, &auth.project, &user, ttl, browser.is_impersonation)
+                .await?;
             let completed = sqlx::query(
                 "UPDATE cli_auth_attempts SET refresh_token_sealed = $1, anon_refresh_token_sealed = NULL
                  WHERE id = $2 AND refresh_token_sealed IS NULL AND used_at IS NULL AND expires_at > $3",

@@ -10,8 +10,9 @@ use crate::crypto::secret_box::is_sealed;
 use crate::crypto::totp;
 use crate::http::extract::schema_problem;
 use crate::http::{json_ok, known, ApiResult, ClientIp, JsonBody};
+use crate::kernel::Kernel;
 use crate::limits::Rule;
-use crate::users;
+use crate::users::{self, User};
 use axum::extract::{FromRef, State};
 use axum::response::Response;
 use axum::routing::post;
@@ -72,41 +73,8 @@ async fn sign_in(
     let user = users::find(state.db(), auth.pid(), user_id)
         .await?
         .ok_or_else(codes::not_found)?;
-    let Some(stored) = &user.totp_secret else {
-        // The secret was cleared since: nothing left to check against.
-        return Err(known::invalid_totp_code().into());
-    };
-    let secret = if is_sealed(stored) {
-        state.secret_box.open(stored)?
-    } else {
-        stored.clone()
-    };
-    let account = format!("{}:{}", auth.pid(), user.id);
-    state.limits.hit(&TOTP_FAILURES_PER_USER, &account).await?;
-    let now_secs = u64::try_from(crate::store::now_ms() / 1000).unwrap_or_default();
-    let Some(step) = totp::matching_step(&secret, body.totp.trim(), now_secs) else {
-        return Err(known::invalid_totp_code().into());
-    };
-    // The step is spent in the statement that checks it: a code (or an older one) is refused
-    // the second time, even by two racing requests.
-    let mut tx = state.db().begin().await?;
-    let step = i64::try_from(step).unwrap_or(i64::MAX);
-    let fresh = sqlx::query(
-        "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
-    )
-    .bind(step)
-    .bind(&user.id)
-    .execute(&mut *tx)
-    .await?;
-    if fresh.rows_affected() != 1 {
-        return Err(known::invalid_totp_code().into());
-    }
-    codes::consume(&mut tx, &attempt.id).await?;
-    tx.commit().await?;
-    state
-        .limits
-        .refund(&TOTP_FAILURES_PER_USER, &account)
-        .await?;
+    check_totp(&state, auth.pid(), &user, &body.totp).await?;
+    codes::consume(&mut *state.db().acquire().await?, &attempt.id).await?;
     let session = sessions::start(
         &state,
         &auth.project,
@@ -121,6 +89,52 @@ async fn sign_in(
         "is_new_user": attempt.data["is_new_user"] == true,
         "user_id": user.id,
     })))
+}
+
+/// Checks `totp` (RFC 6238, one step of drift) against `user`'s secret and spends its step, so
+/// it works once; wrong codes count against the user (refunded on a match). Used by the API's
+/// second step and the dashboard's sign-in. (Outside any transaction: on SQLite the limiter's
+/// writes would wait for it.)
+/// Errors: INVALID_TOTP_CODE (wrong, used already, or no secret), 429 past the user's limit.
+pub async fn check_totp(
+    state: &Kernel,
+    project_id: &str,
+    user: &User,
+    totp: &str,
+) -> ApiResult<()> {
+    let Some(stored) = &user.totp_secret else {
+        // The secret was cleared since: nothing left to check against.
+        return Err(known::invalid_totp_code().into());
+    };
+    let secret = if is_sealed(stored) {
+        state.secret_box.open(stored)?
+    } else {
+        stored.clone()
+    };
+    let account = format!("{project_id}:{}", user.id);
+    state.limits.hit(&TOTP_FAILURES_PER_USER, &account).await?;
+    let now_secs = u64::try_from(crate::store::now_ms() / 1000).unwrap_or_default();
+    let Some(step) = totp::matching_step(&secret, totp.trim(), now_secs) else {
+        return Err(known::invalid_totp_code().into());
+    };
+    // The step is spent in the statement that checks it: a code (or an older one) is refused
+    // the second time, even by two racing requests.
+    let step = i64::try_from(step).unwrap_or(i64::MAX);
+    let fresh = sqlx::query(
+        "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+    )
+    .bind(step)
+    .bind(&user.id)
+    .execute(state.db())
+    .await?;
+    if fresh.rows_affected() != 1 {
+        return Err(known::invalid_totp_code().into());
+    }
+    state
+        .limits
+        .refund(&TOTP_FAILURES_PER_USER, &account)
+        .await?;
+    Ok(())
 }
 
 async fn check_code(

@@ -4,6 +4,7 @@
 mod cli;
 pub mod context;
 mod mfa;
+pub use mfa::check_totp;
 mod otp;
 mod password;
 pub use password::check_password;

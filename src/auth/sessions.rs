@@ -144,6 +144,9 @@ pub async fn delete_by_id(state: &Kernel, project_id: &str, session_id: &str) ->
 pub struct SessionRef {
     pub id: String,
     pub user_id: String,
+    /// When it ends (ms since the epoch), if ever.
+    pub expires_at: Option<i64>,
+    pub is_impersonation: bool,
 }
 
 /// The live session `refresh_token` opens in `project_id`, if any (nothing is updated).
@@ -152,7 +155,7 @@ pub async fn find(
     project_id: &str,
     refresh_token: &str,
 ) -> ApiResult<Option<SessionRef>> {
-    let row = sqlx::query("SELECT id, user_id FROM sessions WHERE refresh_token_hash = $1 AND project_id = $2 AND (expires_at IS NULL OR expires_at > $3)")
+    let row = sqlx::query("SELECT id, user_id, expires_at, is_impersonation FROM sessions WHERE refresh_token_hash = $1 AND project_id = $2 AND (expires_at IS NULL OR expires_at > $3)")
         .bind(sha256_hex(refresh_token))
         .bind(project_id)
         .bind(now_ms())
@@ -162,6 +165,8 @@ pub async fn find(
         Some(r) => Some(SessionRef {
             id: r.try_get("id")?,
             user_id: r.try_get("user_id")?,
+            expires_at: r.try_get("expires_at")?,
+            is_impersonation: r.try_get::<i64, _>("is_impersonation")? != 0,
         }),
         None => None,
     })

@@ -290,6 +290,10 @@ async fn sign_in(State(state): State<ApiState>, ip: ClientIp, RawBody(form): Raw
         let user = user
             .filter(|_| ok)
             .ok_or_else(crate::http::known::email_password_mismatch)?;
+        // An admin with a TOTP secret gives the code too, as at the API's second step.
+        if user.totp_secret.is_some() {
+            crate::auth::check_totp(&state, INTERNAL, &user, field(&form, "totp")).await?;
+        }
         start_session(&state, &user).await
     }
     .await;

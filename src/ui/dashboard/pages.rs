@@ -69,6 +69,8 @@ pub fn sign_in(message: Option<&str>) -> Markup {
                     input id="email" type="email" name="email" required autocomplete="username";
                     label for="password" { "Password" }
                     input id="password" type="password" name="password" required autocomplete="current-password";
+                    label for="totp" { "Authenticator code (if you turned on two-factor sign-in)" }
+                    input id="totp" type="text" name="totp" inputmode="numeric" autocomplete="one-time-code" maxlength="6";
                     button type="submit" { "Sign in" }
                 }
             }
