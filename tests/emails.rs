@@ -76,13 +76,7 @@ async fn otp_flow(backend: Backend) {
         .await
         .expect(200);
     assert_eq!(s["is_new_user"], true);
-    let me = app
-        .client()
-        .user(&s)
-        .get("/users/me")
-        .send()
-        .await
-        .expect(200);
+    let me = app.me(&s).await;
     assert_eq!(me["primary_email"], "otp@example.com");
     assert_eq!(me["primary_email_verified"], true);
     assert_eq!(me["otp_auth_enabled"], true);
@@ -342,13 +336,7 @@ async fn verification_and_channels(backend: Backend) {
         .send()
         .await
         .expect(200);
-    let me = app
-        .client()
-        .user(&s)
-        .get("/users/me")
-        .send()
-        .await
-        .expect(200);
+    let me = app.me(&s).await;
     assert_eq!(me["primary_email_verified"], true);
     app.client()
         .post("/contact-channels/verify")
@@ -416,13 +404,7 @@ async fn verification_and_channels(backend: Backend) {
         .await
         .expect(200);
     assert_eq!(promoted["is_primary"], true);
-    let me = app
-        .client()
-        .user(&s)
-        .get("/users/me")
-        .send()
-        .await
-        .expect(200);
+    let me = app.me(&s).await;
     assert_eq!(me["primary_email"], "second@example.com");
     assert_eq!(me["primary_email_verified"], true);
     // Both emails now sign in; the users list finds the user by either.
@@ -484,13 +466,7 @@ async fn verification_and_channels(backend: Backend) {
         .send()
         .await
         .expect_text(400, "Contact channel not found");
-    let me = app
-        .client()
-        .user(&s)
-        .get("/users/me")
-        .send()
-        .await
-        .expect(200);
+    let me = app.me(&s).await;
     assert_eq!(me["primary_email"], Value::Null);
     // Server sees all channels of the project.
     let all = app

@@ -61,13 +61,7 @@ async fn mfa(backend: Backend) {
         .expect(200);
     let row = db_query_text(&app.database_url, "SELECT totp_secret FROM users");
     assert!(!row.contains(SECRET) && row.contains("enc:"), "{row}");
-    let me = app
-        .client()
-        .user(&session)
-        .get("/users/me")
-        .send()
-        .await
-        .expect(200);
+    let me = app.me(&session).await;
     assert_eq!(me["requires_totp_mfa"], true);
 
     // The password alone no longer signs in.
@@ -92,12 +86,7 @@ async fn mfa(backend: Backend) {
     let tokens = second_step(&app, &code, &totp_at(0)).await.expect(200);
     assert_eq!(tokens["user_id"], session["user_id"]);
     assert_eq!(tokens["is_new_user"], false);
-    app.client()
-        .user(&tokens)
-        .get("/users/me")
-        .send()
-        .await
-        .expect(200);
+    app.me(&tokens).await;
     // The attempt code works once; the TOTP too, and an older one is refused after it.
     second_step(&app, &code, &totp_at(1))
         .await
@@ -174,12 +163,7 @@ async fn mfa_after_otp(backend: Backend) {
         },
     )
     .await;
-    app.admin()
-        .patch("/internal/projects/current")
-        .json(json!({ "config": { "magic_link_enabled": true } }))
-        .send()
-        .await
-        .expect(200);
+    app.configure(json!({ "magic_link_enabled": true })).await;
     let user = app.create_user("oli@example.com").await;
     let uid = user["id"].as_str().unwrap();
     app.server()
@@ -237,35 +221,26 @@ async fn dashboard_mfa(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 303);
-    let internal = |path: &str| {
-        http.post(format!("{}/api/v1{path}", app.base))
+    // The admin turns TOTP on through the API, as a user of the `internal` project.
+    let internal = || {
+        app.anon()
+            .project("internal")
             .header("x-stack-access-type", "client")
-            .header("x-stack-project-id", "internal")
             .header("x-stack-publishable-client-key", INTERNAL_PCK)
     };
-    let session: serde_json::Value = internal("/auth/password/sign-in")
-        .json(&json!({ "email": "ada@example.com", "password": "password123" }))
+    let session = internal()
+        .post("/auth/password/sign-in")
+        .json(json!({ "email": "ada@example.com", "password": "password123" }))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let status = http
-        .patch(format!("{}/api/v1/users/me", app.base))
-        .header("x-stack-access-type", "client")
-        .header("x-stack-project-id", "internal")
-        .header("x-stack-publishable-client-key", INTERNAL_PCK)
-        .header(
-            "x-stack-access-token",
-            session["access_token"].as_str().unwrap(),
-        )
-        .json(&json!({ "totp_secret_base64": SECRET }))
+        .expect(200);
+    internal()
+        .user(&session)
+        .patch("/users/me")
+        .json(json!({ "totp_secret_base64": SECRET }))
         .send()
         .await
-        .unwrap()
-        .status();
-    assert_eq!(status.as_u16(), 200);
+        .expect(200);
     let sign_in = |totp: String| {
         http.post(format!("{}/dashboard/sign-in", app.base))
             .form(&[

@@ -5,6 +5,7 @@
 
 mod common;
 use common::*;
+use portcullis::http::url::percent_encode;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -43,16 +44,12 @@ async fn with_provider(backend: Backend) -> (TestServer, NodeProcess, String) {
     // The public URL (the callback's host) is localhost: the browser must use the same host.
     let base = app.base.replace("127.0.0.1", "localhost");
     let oidc = start_oidc(oidc_port, &base).await;
-    app.admin()
-        .patch("/internal/projects/current")
-        .json(json!({ "config": { "oauth_providers": [
+    app.configure(json!({ "oauth_providers": [
             { "id": "github", "type": "shared" },
             { "id": "google", "type": "shared" },
             { "id": "microsoft", "type": "shared" }
-        ] } }))
-        .send()
-        .await
-        .expect(200);
+        ] }))
+    .await;
     (app, oidc, base)
 }
 
@@ -93,23 +90,12 @@ fn authorize_url(
     ];
     let query: Vec<String> = q
         .iter()
-        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .map(|(k, v)| format!("{k}={}", percent_encode(v)))
         .collect();
     format!(
         "{base}/api/v1/auth/oauth/authorize/{provider}?{}",
         query.join("&")
     )
-}
-
-fn urlencode(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn absolute(current: &str, location: &str) -> String {
@@ -191,7 +177,7 @@ fn query_param(url: &str, name: &str) -> Option<String> {
 async fn exchange(app: &TestServer, code: &str, verifier: &str, redirect: &str) -> Resp {
     let body = format!(
         "grant_type=authorization_code&code={code}&code_verifier={verifier}&redirect_uri={}&client_id={}&client_secret={}",
-        urlencode(redirect),
+        percent_encode(redirect),
         app.project_id,
         app.publishable_client_key
     );
@@ -268,13 +254,7 @@ async fn sign_up_and_sign_in(backend: Backend) {
     exchange(&app, &code, verifier, APP)
         .await
         .expect_error(400, "INVALID_AUTHORIZATION_CODE");
-    let me = app
-        .client()
-        .user(&tokens)
-        .get("/users/me")
-        .send()
-        .await
-        .expect(200);
+    let me = app.me(&tokens).await;
     assert_eq!(me["primary_email"], "alice@example.com");
     assert_eq!(me["primary_email_verified"], true);
     assert_eq!(me["oauth_providers"][0]["id"], "github");
@@ -356,12 +336,8 @@ async fn verified_user(app: &TestServer, email: &str) -> Value {
 }
 
 async fn set_strategy(app: &TestServer, strategy: &str) {
-    app.admin()
-        .patch("/internal/projects/current")
-        .json(json!({ "config": { "oauth_account_merge_strategy": strategy } }))
-        .send()
-        .await
-        .expect(200);
+    app.configure(json!({ "oauth_account_merge_strategy": strategy }))
+        .await;
     tokio::time::sleep(Duration::from_millis(1100)).await; // the project cache's second
 }
 
@@ -485,13 +461,7 @@ async fn linking(backend: Backend) {
     )
     .await
     .expect_error(400, "INVALID_AUTHORIZATION_CODE");
-    let me = app
-        .client()
-        .user(&frank)
-        .get("/users/me")
-        .send()
-        .await
-        .expect(200);
+    let me = app.me(&frank).await;
     assert_eq!(me["oauth_providers"], json!([]));
     // The app that started the link exchanges its code: now the account is connected.
     let back = sign_in_at_provider(&browser(), start(token), "frank-at-github").await;
@@ -499,13 +469,7 @@ async fn linking(backend: Backend) {
     let tokens = exchange(&app, &code, verifier, APP).await.expect(200);
     assert_eq!(tokens["user_id"], frank["user_id"]);
     assert_eq!(tokens["is_new_user"], false);
-    let me = app
-        .client()
-        .user(&frank)
-        .get("/users/me")
-        .send()
-        .await
-        .expect(200);
+    let me = app.me(&frank).await;
     assert_eq!(me["oauth_providers"][0]["id"], "github");
     assert_eq!(me["oauth_providers"][0]["account_id"], "frank-at-github");
     // Signing in with that provider account is now signing in as frank.
@@ -573,13 +537,7 @@ async fn linking(backend: Backend) {
         .send()
         .await
         .expect(200);
-    let me = app
-        .client()
-        .user(&frank)
-        .get("/users/me")
-        .send()
-        .await
-        .expect(200);
+    let me = app.me(&frank).await;
     assert_eq!(me["oauth_providers"], json!([]));
     // The server connects the freed account to gina, once.
     let create = || {
@@ -602,15 +560,10 @@ on_both_backends!(oauth_link_to_signed_in_user, linking);
 /// A project's own provider secret is stored sealed (the row never holds it) and never logged.
 async fn secrets_at_rest(backend: Backend) {
     let app = TestServer::start(backend).await;
-    app.admin()
-        .patch("/internal/projects/current")
-        .json(json!({ "config": { "oauth_providers": [
+    app.configure(json!({ "oauth_providers": [
             { "id": "google", "type": "standard", "client_id": "g-client", "client_secret": "g-secret-value-123" },
             { "id": "github", "type": "shared" }
-        ] } }))
-        .send()
-        .await
-        .expect(200);
+        ] })).await;
     let row = db_query_text(
         &app.database_url,
         &format!(
@@ -673,12 +626,7 @@ async fn with_rest_providers(backend: Backend) -> (TestServer, NodeProcess, Stri
         .iter()
         .map(|p| json!({ "id": p, "type": "standard", "client_id": format!("{p}-client"), "client_secret": format!("{p}-secret") }))
         .collect();
-    app.admin()
-        .patch("/internal/projects/current")
-        .json(json!({ "config": { "oauth_providers": providers } }))
-        .send()
-        .await
-        .expect(200);
+    app.configure(json!({ "oauth_providers": providers })).await;
     (app, fake, base, fakes)
 }
 
@@ -690,13 +638,7 @@ async fn rest_providers(backend: Backend) {
         let login = format!("hank-{provider}");
         let tokens = sign_in(&app, &base, provider, &login).await;
         assert_eq!(tokens["is_new_user"], true, "{provider}");
-        let me = app
-            .client()
-            .user(&tokens)
-            .get("/users/me")
-            .send()
-            .await
-            .expect(200);
+        let me = app.me(&tokens).await;
         let (email, verified) = match provider {
             "x" => (Value::Null, false),
             // Providers that do not vouch for the address (the original's choices).
@@ -717,27 +659,16 @@ async fn rest_providers(backend: Backend) {
     // An address the provider did not verify stays unverified, and does not sign in: whoever
     // claims an address at a lax provider must not hold it against its owner.
     let unverified = sign_in(&app, &base, "discord", "unverified-ola").await;
-    let me = app
-        .client()
-        .user(&unverified)
-        .get("/users/me")
-        .send()
-        .await
-        .expect(200);
+    let me = app.me(&unverified).await;
     assert_eq!(me["primary_email_verified"], false);
     // (So its owner can still sign up with it.)
     app.sign_up("unverified-ola@example.com", "password123")
         .await;
 
     // A provider that refuses our client secret fails the sign-in, without the secret in logs.
-    app.admin()
-        .patch("/internal/projects/current")
-        .json(json!({ "config": { "oauth_providers": [
+    app.configure(json!({ "oauth_providers": [
             { "id": "github", "type": "standard", "client_id": "github-client", "client_secret": "not-the-secret" }
-        ] } }))
-        .send()
-        .await
-        .expect(200);
+        ] })).await;
     tokio::time::sleep(Duration::from_millis(1100)).await; // the project cache's second
     let browser = browser();
     let verifier = "v-0123456789012345678901234567890123456789";
@@ -926,13 +857,7 @@ async fn generic_oidc(backend: Backend) {
         .expect(200);
     let tokens = sign_in(&app, &base, "keycloak", "ivy@example.com").await;
     assert_eq!(tokens["is_new_user"], true);
-    let me = app
-        .client()
-        .user(&tokens)
-        .get("/users/me")
-        .send()
-        .await
-        .expect(200);
+    let me = app.me(&tokens).await;
     assert_eq!(me["primary_email"], "ivy@example.com");
     assert_eq!(me["oauth_providers"][0]["id"], "keycloak");
 
@@ -1138,13 +1063,7 @@ async fn apple(backend: Backend) {
     let id_token = native_id_token(&issuer, &base, "quinn@example.com").await;
     let first = native(&id_token).send().await.expect(200);
     assert_eq!(first["is_new_user"], true);
-    let me = app
-        .client()
-        .user(&first)
-        .get("/users/me")
-        .send()
-        .await
-        .expect(200);
+    let me = app.me(&first).await;
     assert_eq!(me["primary_email"], "quinn@example.com");
     assert_eq!(me["oauth_providers"][0]["id"], "apple");
     let again = native(&id_token).send().await.expect(200);
@@ -1162,13 +1081,7 @@ async fn apple(backend: Backend) {
     // Apple may say `"email_verified": "true"` (a string).
     let stringly = native_id_token(&issuer, &base, "stringly-sam@example.com").await;
     let sam = native(&stringly).send().await.expect(200);
-    let me = app
-        .client()
-        .user(&sam)
-        .get("/users/me")
-        .send()
-        .await
-        .expect(200);
+    let me = app.me(&sam).await;
     assert_eq!(me["primary_email_verified"], true);
     set_bundles(json!(["com.example.other"]))
         .send()
@@ -1190,7 +1103,7 @@ async fn native_id_token(issuer: &str, base: &str, login: &str) -> String {
     let start = format!(
         "{issuer}/auth?client_id=apple&response_type=code&scope=openid%20email&state=s&nonce=n&code_challenge={}&code_challenge_method=S256&redirect_uri={}",
         pkce(verifier),
-        urlencode(&redirect)
+        percent_encode(&redirect)
     );
     let (back, status) = walk(&browser(), start, login, |u| u.starts_with(&redirect)).await;
     assert_eq!(status, 0, "{back}");
@@ -1266,13 +1179,7 @@ async fn anonymous_upgrade(backend: Backend) {
     let tokens = exchange(&app, &code, verifier, APP).await.expect(200);
     assert_eq!(tokens["user_id"], anon_id.as_str());
     assert_eq!(tokens["is_new_user"], true);
-    let me = app
-        .client()
-        .user(&tokens)
-        .get("/users/me")
-        .send()
-        .await
-        .expect(200);
+    let me = app.me(&tokens).await;
     assert_eq!(me["is_anonymous"], false);
     assert_eq!(me["primary_email"], "uma@example.com");
     assert_eq!(me["client_metadata"], json!({ "cart": ["book"] }));

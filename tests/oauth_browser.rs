@@ -55,19 +55,15 @@ async fn oauth_in_browser(backend: Backend) {
     let app_url = format!("http://localhost:{app_port}");
     let untrusted_url = format!("http://localhost:{untrusted_port}");
     // Only the app's own origin is trusted; localhost in general is not.
-    app.admin()
-        .patch("/internal/projects/current")
-        .json(json!({ "config": {
-            "allow_localhost": false,
-            "domains": [{ "domain": app_url, "handler_path": "/handler" }],
-            "oauth_providers": [
-                { "id": "github", "type": "shared" },
-                { "id": "google", "type": "shared" }
-            ]
-        } }))
-        .send()
-        .await
-        .expect(200);
+    app.configure(json!({
+        "allow_localhost": false,
+        "domains": [{ "domain": app_url, "handler_path": "/handler" }],
+        "oauth_providers": [
+            { "id": "github", "type": "shared" },
+            { "id": "google", "type": "shared" }
+        ]
+    }))
+    .await;
     let web = start_node(
         "serve-oauth-app.mjs",
         &[app_port.to_string(), untrusted_port.to_string()],

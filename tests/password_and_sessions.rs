@@ -387,13 +387,7 @@ both_backends!(
             .send()
             .await
             .expect(200);
-        let me = app
-            .client()
-            .user(&s)
-            .get("/users/me")
-            .send()
-            .await
-            .expect(200);
+        let me = app.me(&s).await;
         assert_eq!(me["id"], uid);
         // Impersonation sessions are listed only for admins.
         let client_list = app

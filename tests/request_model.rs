@@ -318,13 +318,7 @@ both_backends!(
             .await
             .expect(200);
         assert_eq!(up["user_id"], s["user_id"]);
-        let me = app
-            .client()
-            .user(&up)
-            .get("/users/me")
-            .send()
-            .await
-            .expect(200);
+        let me = app.me(&up).await;
         assert_eq!(me["is_anonymous"], false);
         assert_eq!(me["primary_email"], "upgraded@example.com");
     }

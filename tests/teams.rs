@@ -233,13 +233,7 @@ both_backends!(teams_crud_and_client_rules, |app: TestServer| async move {
         .send()
         .await
         .expect_error(404, "TEAM_NOT_FOUND");
-    let me = app
-        .client()
-        .user(&bob)
-        .get("/users/me")
-        .send()
-        .await
-        .expect(200);
+    let me = app.me(&bob).await;
     assert_eq!(me["selected_team_id"], Value::Null);
     // Another project cannot read this project's team.
     let other_project =

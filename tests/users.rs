@@ -236,13 +236,7 @@ both_backends!(
 
 both_backends!(client_access_to_me, |app: TestServer| async move {
     let s = app.sign_up("me@example.com", "password123").await;
-    let me = app
-        .client()
-        .user(&s)
-        .get("/users/me")
-        .send()
-        .await
-        .expect(200);
+    let me = app.me(&s).await;
     assert!(
         me.get("server_metadata").is_none(),
         "client read hides server fields"

@@ -204,18 +204,19 @@ async fn complete(
     .await?
     .ok_or_else(invalid_login_code)?;
     let id: String = row.try_get("id")?;
-    let anon_token = match row.try_get::<Option<String>, _>("anon_refresh_token_sealed")? {
-        Some(sealed) => {
-            let token = state.secret_box.open(&sealed)?;
-            anonymous_session(&state, auth.pid(), &token)
-                .await?
-                .map(|_| token)
-        }
-        None => None,
+    // The CLI's anonymous session, if it still is one (looked up only by the modes using it).
+    let anon_sealed: Option<String> = row.try_get("anon_refresh_token_sealed")?;
+    let anon_token = || async {
+        let Some(sealed) = &anon_sealed else {
+            return Ok::<_, ApiError>(None);
+        };
+        let token = state.secret_box.open(sealed)?;
+        let live = anonymous_session(&state, auth.pid(), &token).await?;
+        Ok(live.map(|_| token))
     };
     match mode {
         "check" => {
-            let state_name = if anon_token.is_some() {
+            let state_name = if anon_token().await?.is_some() {
                 "anonymous"
             } else {
                 "none"
@@ -225,7 +226,7 @@ async fn complete(
         "claim-anon-session" => {
             let no_session =
                 || ApiError::bad_request("No anonymous session associated with this code");
-            let token = anon_token.ok_or_else(no_session)?;
+            let token = anon_token().await?.ok_or_else(no_session)?;
             let claimed = sqlx::query(
                 "UPDATE cli_auth_attempts SET anon_refresh_token_sealed = NULL WHERE id = $1 AND anon_refresh_token_sealed IS NOT NULL",
             )

@@ -152,7 +152,7 @@ async fn update(
 }
 
 /// A provider account already connected (to anyone) is the original's 409.
-fn already_connected<T>(result: Result<T, sqlx::Error>) -> ApiResult<T> {
+pub(super) fn already_connected<T>(result: Result<T, sqlx::Error>) -> ApiResult<T> {
     result.map_err(|e| match &e {
         sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation => {
             known::oauth_connection_already_connected_to_another_user().into()

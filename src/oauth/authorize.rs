@@ -109,7 +109,9 @@ pub async fn authorize(
     .into_iter()
     .flatten()
     {
-        if !super::redirect_allowed(&project, url) {
+        // (Not the original's `stack-auth-mobile-oauth-url:` scheme: every app shares it, so
+        // any installed app could catch another project's code — docs/compat.md.)
+        if !project.config.is_trusted_url(url) {
             return Err(known::redirect_url_not_whitelisted().into());
         }
     }

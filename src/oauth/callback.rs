@@ -272,24 +272,17 @@ pub(super) async fn complete_link(
         Some(id) => id,
         None => {
             let mut tx = state.db().begin().await?;
-            let inserted = users::insert_oauth_account(
-                &mut tx,
-                &project.id,
-                user_id,
-                &link.provider_id,
-                &link.account_id,
-                link.email.as_deref(),
-            )
-            .await;
-            let id = match inserted {
-                Ok(id) => id,
-                Err(sqlx::Error::Database(e))
-                    if e.kind() == sqlx::error::ErrorKind::UniqueViolation =>
-                {
-                    return Err(known::oauth_connection_already_connected_to_another_user().into())
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let id = super::accounts::already_connected(
+                users::insert_oauth_account(
+                    &mut tx,
+                    &project.id,
+                    user_id,
+                    &link.provider_id,
+                    &link.account_id,
+                    link.email.as_deref(),
+                )
+                .await,
+            )?;
             users::sync_oauth_mirror(&mut tx, &project.id, user_id).await?;
             tx.commit().await?;
             id

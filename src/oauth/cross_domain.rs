@@ -77,7 +77,7 @@ pub async fn authorize(
     .into_iter()
     .flatten()
     {
-        if !super::redirect_allowed(&auth.project, url) {
+        if !auth.project.config.is_trusted_url(url) {
             return Err(known::redirect_url_not_whitelisted().into());
         }
     }

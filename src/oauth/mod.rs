@@ -18,7 +18,6 @@ mod token;
 use crate::auth::context::ApiState;
 use crate::crypto::secret::{random_base32, sha256_hex};
 use crate::http::ApiResult;
-use crate::projects::Project;
 use crate::store::{flag, now_ms};
 use axum::extract::FromRef;
 use axum::routing::{get, post};
@@ -84,13 +83,6 @@ struct OuterInfo {
 /// The cookie that ties a flow to the browser that started it.
 fn cookie_name(inner_state: &str) -> String {
     format!("stack-oauth-inner-{inner_state}")
-}
-
-/// Whether the flow may send the browser to `url`: a trusted domain of the project. (The
-/// original also takes any `stack-auth-mobile-oauth-url:` URL; that scheme is shared by every
-/// app, so any installed app could catch another project's code — see docs/compat.md.)
-fn redirect_allowed(project: &Project, url: &str) -> bool {
-    project.config.is_trusted_url(url)
 }
 
 /// How long the app has to exchange its authorization code (oauth2-server's default, which

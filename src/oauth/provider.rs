@@ -516,6 +516,23 @@ where
     }
 }
 
+/// Who a validated ID token names.
+fn user_of_claims(claims: &openidconnect::core::CoreIdTokenClaims) -> ProviderUser {
+    ProviderUser {
+        account_id: claims.subject().to_string(),
+        email: claims.email().map(|e| e.to_string()),
+        email_verified: claims.email_verified().unwrap_or(false),
+        display_name: claims
+            .name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.to_string()),
+        profile_image_url: claims
+            .picture()
+            .and_then(|p| p.get(None))
+            .map(|p| p.to_string()),
+    }
+}
+
 /// The one HTTP client for providers (its connection pool is reused across sign-ins).
 fn http_client() -> ApiResult<&'static reqwest::Client> {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
@@ -715,19 +732,7 @@ impl Provider {
         let claims = id_token
             .claims(&client.id_token_verifier(), &Nonce::new(nonce.to_string()))
             .map_err(|e| provider_error(format!("ID token: {e}")))?;
-        let mut user = ProviderUser {
-            account_id: claims.subject().to_string(),
-            email: claims.email().map(|e| e.to_string()),
-            email_verified: claims.email_verified().unwrap_or(false),
-            display_name: claims
-                .name()
-                .and_then(|n| n.get(None))
-                .map(|n| n.to_string()),
-            profile_image_url: claims
-                .picture()
-                .and_then(|p| p.get(None))
-                .map(|p| p.to_string()),
-        };
+        let mut user = user_of_claims(claims);
         if user.email.is_none() && client.user_info_url().is_some() {
             let info: openidconnect::core::CoreUserInfoClaims = client
                 .user_info(
@@ -774,14 +779,7 @@ impl Provider {
                 metadata.jwks().clone(),
             );
             if let Ok(claims) = token.claims(&verifier, any_nonce) {
-                let user = ProviderUser {
-                    account_id: claims.subject().to_string(),
-                    email: claims.email().map(|e| e.to_string()),
-                    email_verified: claims.email_verified().unwrap_or(false),
-                    display_name: None,
-                    profile_image_url: None,
-                };
-                return Ok(user.cleaned().ok());
+                return Ok(user_of_claims(claims).cleaned().ok());
             }
         }
         Ok(None)

@@ -501,7 +501,7 @@ struct ListQuery {
     limit: Option<String>,
 }
 
-pub use crate::store::iso;
+use crate::store::iso;
 
 async fn list(
     State(state): State<ApiState>,
@@ -687,13 +687,4 @@ async fn cancel(
     }
     tx.commit().await?;
     Ok(json_ok(json!({ "success": true })))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn iso_dates() {
-        assert_eq!(super::iso(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(super::iso(1_709_209_800_123), "2024-02-29T12:30:00.123Z");
-    }
 }

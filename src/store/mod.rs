@@ -235,3 +235,12 @@ pub fn iso(ms: i64) -> String {
         rem % 1000
     )
 }
+
+#[cfg(test)]
+mod iso_tests {
+    #[test]
+    fn iso_dates() {
+        assert_eq!(super::iso(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::iso(1_709_209_800_123), "2024-02-29T12:30:00.123Z");
+    }
+}

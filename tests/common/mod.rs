@@ -222,6 +222,26 @@ impl TestServer {
         r.expect(200)
     }
 
+    /// The signed-in user of `session` (`GET /users/me` with client access).
+    pub async fn me(&self, session: &Value) -> Value {
+        self.client()
+            .user(session)
+            .get("/users/me")
+            .send()
+            .await
+            .expect(200)
+    }
+
+    /// Changes the project's config through the admin API (`{"config": config}`).
+    pub async fn configure(&self, config: Value) {
+        self.admin()
+            .patch("/internal/projects/current")
+            .json(json!({ "config": config }))
+            .send()
+            .await
+            .expect(200);
+    }
+
     /// Creates a user through the server API with a password usable for sign-in.
     pub async fn create_user(&self, email: &str) -> Value {
         self.server()

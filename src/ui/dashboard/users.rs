@@ -96,7 +96,7 @@ fn users_page(
                         tr {
                             td { a href={ (base) "/" (u["id"].as_str().unwrap_or("")) } { (u["primary_email"].as_str().unwrap_or("(no email)")) } }
                             td { (u["display_name"].as_str().unwrap_or("")) }
-                            td.muted { (crate::payments::products::iso(u["signed_up_at_millis"].as_i64().unwrap_or(0))[..10]) }
+                            td.muted { (crate::store::iso(u["signed_up_at_millis"].as_i64().unwrap_or(0))[..10]) }
                         }
                     }
                 }
