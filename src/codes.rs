@@ -30,6 +30,8 @@ pub enum CodeType {
     DashboardSetup,
     /// A sign-in waiting for its second factor (the original's MFA attempt code).
     MfaAttempt,
+    PasskeyRegistration,
+    PasskeyAuthentication,
 }
 
 impl CodeType {
@@ -42,6 +44,8 @@ impl CodeType {
             CodeType::PurchaseUrl => "PURCHASE_URL",
             CodeType::DashboardSetup => "DASHBOARD_SETUP",
             CodeType::MfaAttempt => "MFA_ATTEMPT",
+            CodeType::PasskeyRegistration => "PASSKEY_REGISTRATION_CHALLENGE",
+            CodeType::PasskeyAuthentication => "PASSKEY_AUTHENTICATION_CHALLENGE",
         }
     }
 }

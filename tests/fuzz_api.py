@@ -186,6 +186,12 @@ ROUTES: list[tuple[str, str, dict, dict]] = [
     ("POST", "/auth/cli", {"expires_in_millis": "millis", "anon_refresh_token": "refresh_token"}, {}),
     ("POST", "/auth/cli/poll", {"polling_code": "name"}, {}),
     ("POST", "/auth/cli/complete", {"login_code": "name", "mode": "name", "refresh_token": "refresh_token"}, {}),
+    ("POST", "/auth/passkey/initiate-passkey-registration", {}, {}),
+    ("POST", "/auth/passkey/register", {"credential": "json", "code": "code"}, {}),
+    ("POST", "/auth/passkey/initiate-passkey-authentication", {}, {}),
+    ("POST", "/auth/passkey/sign-in", {"authentication_response": "json", "code": "code"}, {}),
+    ("GET", "/users/{user_id}/passkeys", {}, {}),
+    ("DELETE", "/users/{user_id}/passkeys/{passkey_id}", {}, {}),
     ("POST", "/emails/send-email", SEND_EMAIL, {}),
     ("GET", "/emails/outbox", {}, {"status": "name", "simple_status": "name",
                                    "limit": "intstr", "cursor": "uuid"}),
@@ -378,7 +384,7 @@ def setup(api: Api) -> None:
     api.call("PATCH", "/internal/projects/current", "admin", {"config": {
         "sign_up_enabled": True, "credential_enabled": True, "magic_link_enabled": True,
         "client_team_creation_enabled": True, "client_user_deletion_enabled": False,
-        "allow_user_api_keys": True, "allow_team_api_keys": True,
+        "allow_user_api_keys": True, "allow_team_api_keys": True, "passkey_enabled": True,
         "require_email_verification": False}})
     api.call("PATCH", "/internal/config/override/branch", "admin",
              {"config_override_string": json.dumps(PAYMENTS_OVERRIDE)})

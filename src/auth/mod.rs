@@ -6,6 +6,7 @@ pub mod context;
 mod mfa;
 pub use mfa::check_totp;
 mod otp;
+mod passkey;
 mod password;
 pub use password::check_password;
 mod reset;
@@ -24,6 +25,7 @@ where
 {
     Router::new()
         .merge(password::routes())
+        .merge(passkey::routes())
         .merge(otp::routes())
         .merge(mfa::routes())
         .merge(cli::routes())

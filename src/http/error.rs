@@ -80,6 +80,10 @@ impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::text(StatusCode::BAD_REQUEST, message)
     }
+    /// A fault of ours (500, logged, never echoed).
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError::Internal(anyhow::anyhow!(message.into()))
+    }
 }
 
 /// Lets an insert map a unique-constraint violation to the API's conflict error at the call,

@@ -56,6 +56,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(11, "0011_oauth_account_ids"),
     migration!(12, "0012_oauth_tokens"),
     migration!(13, "0013_mfa_and_cli"),
+    migration!(14, "0014_passkeys"),
 ];
 
 /// WAL lets readers run beside the single writer; the busy timeout queues writers instead of failing.

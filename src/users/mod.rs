@@ -35,6 +35,8 @@ pub struct User {
     pub selected_team_id: Option<String>,
     pub risk_scores: Value,
     pub oauth_providers: Value,
+    /// Whether the user has a passkey (computed from `passkeys`, never written).
+    pub passkey_auth_enabled: bool,
     /// The selected team's row, joined in the same read.
     pub selected_team: Option<TeamSummary>,
 }
@@ -60,7 +62,8 @@ macro_rules! user_columns {
     u.password_hash, u.profile_image_url, u.client_metadata, u.client_read_only_metadata,
     u.server_metadata, u.signed_up_at, u.last_active_at, u.is_anonymous, u.restricted_by_admin, u.restricted_by_admin_reason,
     u.restricted_by_admin_private_details, u.country_code, u.otp_auth_enabled, u.totp_secret, u.selected_team_id,
-    u.risk_scores, u.oauth_providers, t.display_name AS team_display_name, t.profile_image_url AS team_profile_image_url,
+    u.risk_scores, u.oauth_providers, (SELECT COUNT(*) FROM passkeys pk WHERE pk.user_id = u.id) AS passkey_count,
+    t.display_name AS team_display_name, t.profile_image_url AS team_profile_image_url,
     t.client_metadata AS team_client_metadata, t.client_read_only_metadata AS team_client_read_only_metadata,
     t.server_metadata AS team_server_metadata, t.created_at AS team_created_at"
     };
@@ -132,6 +135,7 @@ impl User {
             selected_team_id: selected_team.as_ref().map(|t| t.id.clone()),
             risk_scores: parse_json(row.try_get("risk_scores")?),
             oauth_providers: parse_json(row.try_get("oauth_providers")?),
+            passkey_auth_enabled: row.try_get::<i64, _>("passkey_count")? > 0,
             selected_team,
         })
     }
@@ -198,7 +202,7 @@ impl User {
             "selected_team": self.team_json(false),
             "requires_totp_mfa": self.totp_secret.is_some(),
             "otp_auth_enabled": self.otp_auth_enabled,
-            "passkey_auth_enabled": false,
+            "passkey_auth_enabled": self.passkey_auth_enabled,
             "is_anonymous": self.is_anonymous,
             "is_restricted": !reason.is_null(),
             "restricted_reason": reason,

@@ -142,6 +142,7 @@ fn blank_user(project_id: &str) -> User {
         selected_team_id: None,
         risk_scores: Value::Null,
         oauth_providers: Value::Array(vec![]),
+        passkey_auth_enabled: false,
         selected_team: None,
     }
 }
@@ -454,6 +455,8 @@ pub async fn update(
         .as_ref()
         .is_some_and(|t| *t != user.selected_team_id);
     let email_before = primary_email(&user);
+    // `passkey_auth_enabled: false` is how the original removes a user's passkeys.
+    let drop_passkeys = w.passkey_auth_enabled == Some(false);
     let password_changed = apply(
         &state.passwords,
         &state.secret_box,
@@ -478,6 +481,12 @@ pub async fn update(
     }
     if password_changed {
         crate::auth::sessions::end_all_in(&mut tx, &user.id).await?;
+    }
+    if drop_passkeys {
+        sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     super::find(state.db(), &project.id, &user.id)

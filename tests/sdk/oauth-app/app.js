@@ -1,7 +1,9 @@
 // The tiny app: the published @stackframe/js SDK in the browser. "/" shows the signed-in user
-// (email, linked providers) with "Sign in with GitHub" / "Link Google"; /handler/oauth-callback
-// finishes an OAuth flow with callOAuthCallback(); /handler/error shows the error the server
-// redirected with. `__PORTCULLIS__` is replaced by serve-oauth-app.mjs when bundling.
+// (email, linked providers, whether they have a passkey) with "Link Google", "Add a passkey" and
+// "Sign out", or when signed out "Sign in with GitHub", "Sign in with a passkey" and an
+// email/password form; /handler/oauth-callback finishes an OAuth flow with callOAuthCallback();
+// /handler/error shows the error the server redirected with. `__PORTCULLIS__` is replaced by
+// serve-oauth-app.mjs when bundling.
 import { StackClientApp } from "@stackframe/js";
 
 const config = __PORTCULLIS__;
@@ -15,6 +17,7 @@ const app = new StackClientApp({
     signIn: "/",
     afterSignIn: "/",
     afterSignUp: "/",
+    afterSignOut: "/",
     oauthCallback: "/handler/oauth-callback",
     error: "/handler/error",
   },
@@ -40,6 +43,20 @@ async function home() {
       status("Redirecting to GitHub…");
       app.signInWithOAuth("github").catch(showError);
     };
+    $("sign-in-passkey").hidden = false;
+    $("sign-in-passkey").onclick = () => {
+      status("Waiting for the passkey…");
+      app.signInWithPasskey().then(orThrow).catch(showError);
+    };
+    $("password-form").hidden = false;
+    $("password-form").onsubmit = (e) => {
+      e.preventDefault();
+      status("Signing in…");
+      app
+        .signInWithCredential({ email: $("email-input").value, password: $("password-input").value })
+        .then(orThrow)
+        .catch(showError);
+    };
     return;
   }
   status("Signed in");
@@ -53,6 +70,25 @@ async function home() {
     status("Redirecting to Google…");
     user.linkConnectedAccount("google").catch(showError);
   };
+  $("passkey").textContent = user.passkeyAuthEnabled ? "yes" : "no";
+  $("add-passkey").hidden = false;
+  $("add-passkey").onclick = async () => {
+    status("Waiting for the passkey…");
+    try {
+      orThrow(await user.registerPasskey());
+      location.reload();
+    } catch (e) {
+      showError(e);
+    }
+  };
+  $("sign-out").hidden = false;
+  $("sign-out").onclick = () => user.signOut().catch(showError);
+}
+
+/** The SDK answers some calls with a Result: its error becomes an exception here. */
+function orThrow(result) {
+  if (result?.status === "error") throw result.error;
+  return result;
 }
 
 async function callback() {
