@@ -513,3 +513,48 @@ async fn manage_mfa_and_upgrade(app: TestServer) {
     assert_eq!(me["client_metadata"]["cart"], 3);
 }
 both_backends!(manage_mfa_and_upgrade, manage_mfa_and_upgrade);
+
+/// Trusted domains with wildcards (the original's rules): `*` is one label, `**` any depth.
+async fn wildcard_domains(app: TestServer) {
+    app.configure(json!({
+        "passkey_enabled": true,
+        "allow_localhost": false,
+        "domains": [{ "domain": "https://*.example.com", "handler_path": "/handler" }],
+    }))
+    .await;
+    let session = app.sign_up("wil@example.com", "password123").await;
+    let mut key = Authenticator::new();
+    let (options, code) = initiate(&app, &session).await;
+    let deep = key.register(&options, "https://a.b.example.com", "a.b.example.com");
+    register(&app, &session, deep, &code)
+        .await
+        .expect_error(400, "PASSKEY_REGISTRATION_FAILED");
+    let credential = key.register(&options, APP, RP_ID);
+    register(&app, &session, credential, &code)
+        .await
+        .expect(200);
+    let (c, code) = challenge(&app).await;
+    sign_in(&app, key.assert(&c, APP, RP_ID), &code)
+        .await
+        .expect(200);
+
+    app.configure(json!({
+        "domains": [{ "domain": "https://**.example.com", "handler_path": "/handler" }],
+    }))
+    .await;
+    // The passkey is bound to its RP id (app.example.com): a deeper origin may use it only if
+    // the browser allows, and the server checks the RP id hash against the origin's host.
+    let (c, code) = challenge(&app).await;
+    sign_in(
+        &app,
+        key.assert(&c, "https://x.app.example.com", RP_ID),
+        &code,
+    )
+    .await
+    .expect_error(400, "PASSKEY_AUTHENTICATION_FAILED");
+    let (c, code) = challenge(&app).await;
+    sign_in(&app, key.assert(&c, APP, RP_ID), &code)
+        .await
+        .expect(200);
+}
+both_backends!(wildcard_domains, wildcard_domains);

@@ -167,9 +167,13 @@ impl ProjectConfig {
         if self.allow_localhost && is_localhost_origin(&origin) {
             return true;
         }
-        self.domains
-            .iter()
-            .any(|d| url_origin(&d.domain).is_some_and(|o| o == origin))
+        self.domains.iter().any(|d| {
+            if d.domain.contains('*') {
+                matches_wildcard_domain(&d.domain, url)
+            } else {
+                url_origin(&d.domain).is_some_and(|o| o == origin)
+            }
+        })
     }
 
     fn sorted_providers(&self) -> Vec<&OAuthProvider> {
@@ -262,6 +266,60 @@ pub fn url_origin(url: &str) -> Option<String> {
     Some(parsed.origin().ascii_serialization())
 }
 
+/// Whether `url` (already known to be a plain http(s) URL) matches a trusted domain with
+/// wildcards, the original's rules (`apps/backend/src/lib/redirect-urls.tsx`): the scheme must be
+/// equal; `*` stands for any run of characters but dots and `**` for any run at all; a pattern
+/// with a port matches `host:port` (default ports written out), one without a port matches the
+/// host on the scheme's default port only.
+fn matches_wildcard_domain(pattern: &str, url: &str) -> bool {
+    let (Some((scheme, rest)), Ok(parsed)) = (pattern.split_once("://"), url::Url::parse(url))
+    else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case(parsed.scheme()) {
+        return false;
+    }
+    let host_pattern = rest
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let host = parsed.host_str().unwrap_or_default();
+    if host_pattern.contains(':') {
+        let port = parsed.port_or_known_default().unwrap_or_default();
+        glob_host(host_pattern.as_bytes(), format!("{host}:{port}").as_bytes())
+    } else {
+        parsed.port().is_none() && glob_host(host_pattern.as_bytes(), host.as_bytes())
+    }
+}
+
+/// `*` matches any run of non-dot bytes, `**` any run of bytes; everything else itself.
+/// Dynamic programming over (pattern position, text position): linear in each, whatever the
+/// pattern (a recursive matcher is exponential in its stars).
+fn glob_host(pattern: &[u8], text: &[u8]) -> bool {
+    // `matched[j]`: the pattern so far matches `text[..j]`.
+    let mut matched = vec![false; text.len() + 1];
+    matched[0] = true;
+    let mut p = 0;
+    while p < pattern.len() {
+        let mut next = vec![false; text.len() + 1];
+        if pattern[p] == b'*' {
+            let any = pattern.get(p + 1) == Some(&b'*');
+            for j in 0..=text.len() {
+                next[j] = matched[j] || (j > 0 && next[j - 1] && (any || text[j - 1] != b'.'));
+            }
+            p += if any { 2 } else { 1 };
+        } else {
+            for j in 1..=text.len() {
+                next[j] = matched[j - 1] && text[j - 1] == pattern[p];
+            }
+            p += 1;
+        }
+        matched = next;
+    }
+    matched[text.len()]
+}
+
 fn is_localhost_origin(origin: &str) -> bool {
     let host = origin.split_once("://").map(|x| x.1).unwrap_or("");
     let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
@@ -291,5 +349,35 @@ mod tests {
         assert!(c.is_trusted_url("https://APP.example.com:443/cb"));
         c.allow_localhost = false;
         assert!(!c.is_trusted_url("http://localhost:3000/cb"));
+    }
+
+    #[test]
+    fn wildcard_domains() {
+        let with = |domain: &str| ProjectConfig {
+            allow_localhost: false,
+            domains: vec![Domain {
+                domain: domain.into(),
+                handler_path: "/handler".into(),
+            }],
+            ..Default::default()
+        };
+        let one = with("https://*.example.com");
+        assert!(one.is_trusted_url("https://api.example.com/cb"));
+        assert!(one.is_trusted_url("https://API.example.com:443/cb"));
+        assert!(!one.is_trusted_url("https://example.com/cb"));
+        assert!(!one.is_trusted_url("https://a.b.example.com/cb"));
+        assert!(!one.is_trusted_url("http://api.example.com/cb"));
+        assert!(!one.is_trusted_url("https://api.example.com:8443/cb"));
+        assert!(!one.is_trusted_url("https://api.example.com.evil.net/cb"));
+        assert!(!one.is_trusted_url("https://evil.net/.example.com"));
+        let deep = with("https://**.example.com");
+        assert!(deep.is_trusted_url("https://a.b.example.com/cb"));
+        assert!(!deep.is_trusted_url("https://example.com.evil.net/cb"));
+        let prefix = with("https://*-staging.example.com");
+        assert!(prefix.is_trusted_url("https://web-staging.example.com/"));
+        assert!(!prefix.is_trusted_url("https://web.example.com/"));
+        let port = with("http://*.localhost:8103");
+        assert!(port.is_trusted_url("http://a.localhost:8103/"));
+        assert!(!port.is_trusted_url("http://a.localhost:8104/"));
     }
 }
