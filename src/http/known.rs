@@ -85,6 +85,7 @@ known_codes! {
     MultiFactorAuthenticationRequired = ("MULTI_FACTOR_AUTHENTICATION_REQUIRED", 400),
     InvalidPollingCode = ("INVALID_POLLING_CODE", 400),
     PasskeyAuthenticationFailed = ("PASSKEY_AUTHENTICATION_FAILED", 400),
+    StripeAccountInfoNotFound = ("STRIPE_ACCOUNT_INFO_NOT_FOUND", 404),
     PasskeyAuthenticationNotEnabled = ("PASSKEY_AUTHENTICATION_NOT_ENABLED", 400),
     PasskeyRegistrationFailed = ("PASSKEY_REGISTRATION_FAILED", 400),
     OauthAccessTokenNotAvailableWithSharedOauthKeys = ("OAUTH_ACCESS_TOKEN_NOT_AVAILABLE_WITH_SHARED_OAUTH_KEYS", 400),

@@ -8,6 +8,7 @@ pub mod items;
 pub mod ledger;
 pub mod products;
 pub mod purchases;
+pub mod stripe;
 pub mod switch;
 pub mod transactions;
 
@@ -77,6 +78,8 @@ where
         .merge(items::routes())
         .merge(products::routes())
         .merge(purchases::routes())
+        .merge(stripe::connect::routes())
+        .merge(stripe::webhooks::routes())
         .merge(switch::routes())
         .merge(transactions::routes())
 }

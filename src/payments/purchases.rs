@@ -5,6 +5,7 @@
 use super::config::product_view;
 use super::ledger;
 use super::products::{choose, grant_product, ownership, purchases_of, Chosen, NewPurchase};
+use super::stripe;
 use super::Payments;
 use super::{customers, new_purchases_blocked, product_already_granted};
 use crate::auth::context::{ApiState, RequestCtx, ANY};
@@ -42,6 +43,10 @@ where
         .route(
             "/payments/purchases/purchase-session",
             post(purchase_session),
+        )
+        .route(
+            "/payments/purchases/purchase-session/charge",
+            post(charge_session),
         )
         .route(
             "/internal/payments/test-mode-purchase-session",
@@ -159,6 +164,18 @@ struct PurchaseCode {
     customer_type: String,
     customer_id: String,
     chosen: Chosen,
+}
+
+impl PurchaseCode {
+    fn purchase(&self) -> stripe::checkout::Purchase<'_> {
+        stripe::checkout::Purchase {
+            project_id: &self.project.id,
+            customer_type: &self.customer_type,
+            customer_id: &self.customer_id,
+            chosen: &self.chosen,
+            code: &self.code,
+        }
+    }
 }
 
 /// `<project_id>_<code>`; anything unknown, used or expired is "not found", as in the original.
@@ -362,12 +379,60 @@ async fn purchase_session(
     ip: ClientIp,
     JsonBody(body): JsonBody<Session>,
 ) -> ApiResult<Response> {
+    let quantity = ledger::check_units(body.quantity.unwrap_or(1))?;
     let pc = resolve_code(&state, &state.projects, &ip, &body.full_code).await?;
     let catalog = payments.catalog(&state, &pc.project.id).await?;
     if catalog.block_new_purchases {
         return Err(new_purchases_blocked().into());
     }
-    Err(ApiError::bad_request(NOT_SET_UP))
+    let Some((stripe, _)) = stripe::connect::credentials(&state, &pc.project.id).await? else {
+        return Err(ApiError::bad_request(NOT_SET_UP));
+    };
+    let client_secret =
+        stripe::checkout::open(&state, &stripe, &pc.purchase(), &body.price_id, quantity).await?;
+    Ok(json_ok(json!({ "client_secret": client_secret })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Charge {
+    full_code: String,
+    price_id: String,
+    quantity: Option<i64>,
+    /// The SetupIntent's client secret `purchase-session` answered, once the browser confirmed it.
+    client_secret: String,
+}
+
+/// `200 {"payment_intent_id", "status"}`: the card the checkout page set up is charged; the
+/// product is granted when Stripe's webhook confirms the payment. Our addition (see
+/// `stripe::checkout`). Errors: VERIFICATION_CODE_NOT_FOUND, NEW_PURCHASES_BLOCKED, 400 when
+/// Stripe is not connected or the card setup is not this purchase's or not done, the purchase
+/// rules' errors, 502 from Stripe.
+async fn charge_session(
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
+    ip: ClientIp,
+    JsonBody(body): JsonBody<Charge>,
+) -> ApiResult<Response> {
+    let quantity = ledger::check_units(body.quantity.unwrap_or(1))?;
+    let pc = resolve_code(&state, &state.projects, &ip, &body.full_code).await?;
+    let catalog = payments.catalog(&state, &pc.project.id).await?;
+    if catalog.block_new_purchases {
+        return Err(new_purchases_blocked().into());
+    }
+    let Some((stripe, _)) = stripe::connect::credentials(&state, &pc.project.id).await? else {
+        return Err(ApiError::bad_request(NOT_SET_UP));
+    };
+    let (payment_id, status) = stripe::checkout::charge(
+        &state,
+        &stripe,
+        &pc.purchase(),
+        &body.price_id,
+        quantity,
+        &body.client_secret,
+    )
+    .await?;
+    Ok(json_ok(stripe::checkout::charge_json(&payment_id, &status)))
 }
 
 async fn test_mode_session(

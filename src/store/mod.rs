@@ -57,6 +57,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(12, "0012_oauth_tokens"),
     migration!(13, "0013_mfa_and_cli"),
     migration!(14, "0014_passkeys"),
+    migration!(15, "0015_stripe"),
 ];
 
 /// WAL lets readers run beside the single writer; the busy timeout queues writers instead of failing.

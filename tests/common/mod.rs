@@ -748,3 +748,78 @@ pub async fn start_node(
     }
     process
 }
+
+/// localstripe (PyPI), a stateful fake of Stripe's API, on its own port; killed on drop.
+/// Its webhooks are signed like Stripe's (see `register_webhook`).
+pub struct Localstripe {
+    pub url: String,
+    _process: NodeProcess,
+    _dir: TempDir,
+}
+
+impl Localstripe {
+    pub async fn start() -> Localstripe {
+        let port = free_port();
+        let dir = TempDir(std::env::temp_dir().join(unique_name()));
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let log = dir.0.join("localstripe.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new("python3")
+            .args(["-m", "localstripe", "--from-scratch", "--port"])
+            .arg(port.to_string())
+            .current_dir(&dir.0)
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("python3 -m localstripe (pip install localstripe; .ci/run does)");
+        let process = NodeProcess { child, log };
+        let url = format!("http://localhost:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while reqwest::get(format!("{url}/js.stripe.com/v3/"))
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "localstripe did not start: {}",
+                process.output()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Localstripe {
+            url,
+            _process: process,
+            _dir: dir,
+        }
+    }
+
+    pub fn output(&self) -> String {
+        self._process.output()
+    }
+
+    /// Sends every event to `url`, signed with `secret`.
+    pub async fn register_webhook(&self, url: &str, secret: &str) {
+        let res = reqwest::Client::new()
+            .post(format!("{}/_config/webhooks/portcullis", self.url))
+            .form(&[("url", url), ("secret", secret)])
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    }
+
+    /// A call to the fake Stripe API with a secret key, as our server or Stripe.js would make.
+    pub async fn call(&self, method: Method, path: &str, form: &[(&str, &str)]) -> Value {
+        let res = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth("sk_test_portcullis")
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+}

@@ -1,0 +1,265 @@
+//! Paid checkout on Stripe, in two steps that work the same on Stripe and on localstripe:
+//!
+//! 1. `purchase-session` checks the purchase, makes our customer a Stripe customer and opens a
+//!    SetupIntent for them; its `client_secret` lets the checkout page collect the card with
+//!    Stripe.js in place (`confirmCardSetup`).
+//! 2. `purchase-session/charge` (ours) reads the SetupIntent back from Stripe: only a succeeded
+//!    one of this customer and this purchase code charges the card (a PaymentIntent, confirmed
+//!    off-session, idempotent per SetupIntent). The purchase code is spent there.
+//!
+//! The product is granted only when Stripe's signed `payment_intent.succeeded` webhook arrives
+//! (`webhooks`), never on the browser's word.
+
+use super::Stripe;
+use crate::crypto::secret::{new_uuid, sha256_hex};
+use crate::http::{ApiError, ApiResult};
+use crate::kernel::Kernel;
+use crate::payments::products::{purchases_of, validate_purchase, Chosen};
+use crate::store::now_ms;
+use serde_json::{json, Value};
+use sqlx::Row;
+
+/// What a purchase code names: the project, the customer and the product snapshot.
+pub struct Purchase<'a> {
+    pub project_id: &'a str,
+    pub customer_type: &'a str,
+    pub customer_id: &'a str,
+    pub chosen: &'a Chosen,
+    /// The purchase code (lower case), kept only as a hash in Stripe's metadata.
+    pub code: &'a str,
+}
+
+/// `"9.99"` USD → 999 cents. Errors: 400 for a price without a positive USD amount (other
+/// currencies are not charged through Stripe yet).
+fn usd_cents(price: &Value) -> ApiResult<i64> {
+    let text = price["USD"]
+        .as_str()
+        .ok_or_else(|| ApiError::bad_request("This price has no USD amount to charge"))?;
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    let cents = whole
+        .parse::<i64>()
+        .ok()
+        .zip(
+            format!("{frac:0<2}")
+                .get(..2)
+                .and_then(|f| f.parse::<i64>().ok()),
+        )
+        .and_then(|(w, f)| w.checked_mul(100)?.checked_add(f))
+        .filter(|c| *c > 0)
+        .ok_or_else(|| ApiError::bad_request("This price has no positive USD amount"))?;
+    Ok(cents)
+}
+
+/// The customer's Stripe customer id, created on first use (idempotently: two racing checkouts
+/// get the same Stripe customer through the idempotency key, and one row).
+async fn stripe_customer(state: &Kernel, stripe: &Stripe, p: &Purchase<'_>) -> ApiResult<String> {
+    let find = || {
+        sqlx::query(
+            "SELECT stripe_customer_id FROM stripe_customers
+             WHERE project_id = $1 AND customer_type = $2 AND customer_id = $3",
+        )
+        .bind(p.project_id)
+        .bind(p.customer_type)
+        .bind(p.customer_id)
+    };
+    if let Some(row) = find().fetch_optional(state.db()).await? {
+        return Ok(row.try_get("stripe_customer_id")?);
+    }
+    let key = format!(
+        "portcullis-customer-{}",
+        sha256_hex(&format!(
+            "{}:{}:{}",
+            p.project_id, p.customer_type, p.customer_id
+        ))
+    );
+    let created = stripe
+        .post(
+            "customers",
+            &[
+                ("metadata[project_id]", p.project_id.to_owned()),
+                ("metadata[customer_type]", p.customer_type.to_owned()),
+                ("metadata[customer_id]", p.customer_id.to_owned()),
+            ],
+            Some(&key),
+        )
+        .await?;
+    let id = created["id"]
+        .as_str()
+        .ok_or_else(|| ApiError::internal("Stripe created a customer without an id"))?;
+    sqlx::query(
+        "INSERT INTO stripe_customers (id, project_id, customer_type, customer_id, stripe_customer_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (project_id, customer_type, customer_id) DO NOTHING",
+    )
+    .bind(new_uuid())
+    .bind(p.project_id)
+    .bind(p.customer_type)
+    .bind(p.customer_id)
+    .bind(id)
+    .bind(now_ms())
+    .execute(state.db())
+    .await?;
+    let row = find().fetch_one(state.db()).await?;
+    Ok(row.try_get("stripe_customer_id")?)
+}
+
+/// Checks the purchase as the grant will (rules, price, quantity) and returns the price's
+/// amount in cents. Errors: the purchase rules' errors; 400 for a subscription price (not
+/// charged through Stripe yet) or a price without a USD amount.
+async fn check(state: &Kernel, p: &Purchase<'_>, price_id: &str, quantity: i64) -> ApiResult<i64> {
+    let mut conn = state.db().acquire().await?;
+    let owned = purchases_of(&mut conn, p.project_id, p.customer_type, p.customer_id).await?;
+    drop(conn);
+    let (price, _) = validate_purchase(
+        p.chosen,
+        Some(price_id),
+        quantity,
+        &owned,
+        p.customer_id,
+        now_ms(),
+    )?;
+    let (_, price) = price.ok_or_else(|| ApiError::bad_request("This product has no price"))?;
+    if price.get("interval").is_some_and(|i| !i.is_null()) {
+        return Err(ApiError::bad_request(
+            "Subscriptions cannot be bought through Stripe yet; only one-time prices",
+        ));
+    }
+    usd_cents(&price)?
+        .checked_mul(quantity)
+        .ok_or_else(|| ApiError::bad_request("The amount is too large"))
+}
+
+/// Step 1: `{"client_secret"}` of a SetupIntent for the customer's card.
+/// Errors: those of [`check`]; 502 when Stripe refuses or cannot be reached.
+pub async fn open(
+    state: &Kernel,
+    stripe: &Stripe,
+    p: &Purchase<'_>,
+    price_id: &str,
+    quantity: i64,
+) -> ApiResult<String> {
+    check(state, p, price_id, quantity).await?;
+    let customer = stripe_customer(state, stripe, p).await?;
+    let intent = stripe
+        .post(
+            "setup_intents",
+            &[
+                ("customer", customer),
+                ("usage", "off_session".to_owned()),
+                ("payment_method_types[]", "card".to_owned()),
+                ("metadata[project_id]", p.project_id.to_owned()),
+                ("metadata[purchase_code_hash]", sha256_hex(p.code)),
+            ],
+            None,
+        )
+        .await?;
+    intent["client_secret"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::internal("Stripe sent a SetupIntent without a client secret"))
+}
+
+/// Step 2: charges the card the SetupIntent (`client_secret` from step 1) collected, and
+/// records the checkout the webhook grants. Returns the PaymentIntent's id and status.
+/// Errors: 400 when the SetupIntent has not succeeded or belongs to another customer or
+/// purchase; those of [`check`]; 502 from Stripe (a declined card among them).
+pub async fn charge(
+    state: &Kernel,
+    stripe: &Stripe,
+    p: &Purchase<'_>,
+    price_id: &str,
+    quantity: i64,
+    client_secret: &str,
+) -> ApiResult<(String, String)> {
+    let amount = check(state, p, price_id, quantity).await?;
+    let setup_id = client_secret
+        .split_once("_secret_")
+        .map(|(id, _)| id)
+        .filter(|id| id.starts_with("seti_") && id[5..].chars().all(|c| c.is_ascii_alphanumeric()))
+        .ok_or_else(|| ApiError::bad_request("client_secret is not a SetupIntent's"))?;
+    let setup = stripe.get(&format!("setup_intents/{setup_id}")).await?;
+    let customer = stripe_customer(state, stripe, p).await?;
+    // The browser names the SetupIntent; Stripe's copy decides whether it is this purchase's.
+    let ours = setup["client_secret"] == client_secret
+        && setup["customer"] == customer.as_str()
+        && setup["metadata"]["purchase_code_hash"] == sha256_hex(p.code).as_str();
+    if !ours {
+        return Err(ApiError::bad_request(
+            "This card setup does not belong to this purchase",
+        ));
+    }
+    if setup["status"] != "succeeded" {
+        return Err(ApiError::bad_request(
+            "The card has not been set up yet (confirm it with Stripe first)",
+        ));
+    }
+    let payment_method = setup["payment_method"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let idempotency = format!("portcullis-charge-{setup_id}");
+    let intent = stripe
+        .post(
+            "payment_intents",
+            &[
+                ("amount", amount.to_string()),
+                ("currency", "usd".to_owned()),
+                ("customer", customer.clone()),
+                ("payment_method", payment_method),
+                ("metadata[project_id]", p.project_id.to_owned()),
+                ("metadata[customer_type]", p.customer_type.to_owned()),
+                ("metadata[customer_id]", p.customer_id.to_owned()),
+                ("metadata[price_id]", price_id.to_owned()),
+            ],
+            Some(&idempotency),
+        )
+        .await?;
+    let payment_id = intent["id"]
+        .as_str()
+        .ok_or_else(|| ApiError::internal("Stripe sent a PaymentIntent without an id"))?
+        .to_owned();
+    // Recorded before confirming, so the webhook that follows the charge always finds it; the
+    // code is spent in the same statement's transaction (a code pays once).
+    let mut tx = state.db().begin().await?;
+    let spent =
+        sqlx::query("DELETE FROM verification_codes WHERE project_id = $1 AND code_hash = $2")
+            .bind(p.project_id)
+            .bind(sha256_hex(p.code))
+            .execute(&mut *tx)
+            .await?;
+    if spent.rows_affected() != 1 {
+        return Err(crate::codes::not_found().into());
+    }
+    sqlx::query(
+        "INSERT INTO stripe_checkouts (payment_id, project_id, customer_type, customer_id, stripe_customer_id,
+            product_id, product, price_id, quantity, amount_cents, code_hash, status, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12)",
+    )
+    .bind(&payment_id)
+    .bind(p.project_id)
+    .bind(p.customer_type)
+    .bind(p.customer_id)
+    .bind(&customer)
+    .bind(p.chosen.product_id.as_deref())
+    .bind(p.chosen.snapshot.to_string())
+    .bind(price_id)
+    .bind(quantity)
+    .bind(amount)
+    .bind(sha256_hex(p.code))
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let confirmed = stripe
+        .post(&format!("payment_intents/{payment_id}/confirm"), &[], None)
+        .await?;
+    let status = confirmed["status"]
+        .as_str()
+        .unwrap_or("processing")
+        .to_owned();
+    Ok((payment_id, status))
+}
+
+/// The `{"payment_intent_id", "status"}` answer of step 2.
+pub fn charge_json(payment_id: &str, status: &str) -> Value {
+    json!({ "payment_intent_id": payment_id, "status": status })
+}

@@ -1,0 +1,210 @@
+//! Connecting a project's own Stripe account (our model; the original onboards Connect accounts
+//! under its platform account, see docs/compat.md): `POST /internal/payments/setup` with the
+//! secret key and webhook signing secret stores both sealed, after Stripe accepted the key;
+//! `GET /internal/payments/stripe/account-info` reports the account.
+
+use super::Stripe;
+use crate::auth::context::{ApiState, RequestCtx, ADMIN};
+use crate::http::extract::{parse_value, schema_problem, RawBody};
+use crate::http::known::{known, KnownCode};
+use crate::http::{json_ok, ApiError, ApiResult};
+use crate::kernel::Kernel;
+use crate::store::{flag, now_ms};
+use axum::extract::{FromRef, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::Row;
+
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
+    Router::new()
+        .route("/internal/payments/setup", post(setup))
+        .route("/internal/payments/stripe/account-info", get(account_info))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Setup {
+    stripe_secret_key: Option<String>,
+    stripe_webhook_secret: Option<String>,
+}
+
+/// What Stripe says about the account behind a key.
+struct Account {
+    id: String,
+    charges_enabled: bool,
+    details_submitted: bool,
+    payouts_enabled: bool,
+}
+
+fn account_json(a: &Account) -> Value {
+    json!({
+        "account_id": a.id,
+        "charges_enabled": a.charges_enabled,
+        "details_submitted": a.details_submitted,
+        "payouts_enabled": a.payouts_enabled,
+    })
+}
+
+/// Asks Stripe for the key's account (`GET /v1/account`). A Stripe without that endpoint (the
+/// localstripe fake) proves the key with `GET /v1/balance` and reports an account of its own.
+async fn account_of(stripe: &Stripe) -> ApiResult<Account> {
+    match stripe.get("account").await {
+        Ok(a) => Ok(Account {
+            id: a["id"].as_str().unwrap_or_default().to_owned(),
+            charges_enabled: a["charges_enabled"] == true,
+            details_submitted: a["details_submitted"] == true,
+            payouts_enabled: a["payouts_enabled"] == true,
+        }),
+        Err(ApiError::Text(StatusCode::BAD_GATEWAY, _)) => {
+            let balance = stripe.get("balance").await?;
+            Ok(Account {
+                id: "acct_default".to_owned(),
+                charges_enabled: true,
+                details_submitted: true,
+                payouts_enabled: balance["object"] == "balance",
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The dashboard page where an admin enters the keys.
+fn settings_url(state: &Kernel, project_id: &str) -> String {
+    format!(
+        "{}/dashboard/projects/{project_id}/payments",
+        state.public_url.trim_end_matches('/')
+    )
+}
+
+/// `200 {"url"}` (the dashboard's Stripe settings, the original's shape) for an empty body; with
+/// `stripe_secret_key` (`sk_…` or `rk_…`) and `stripe_webhook_secret` (`whsec_…`), connects the
+/// account and answers `200 {"url", "account_id", "charges_enabled", "details_submitted",
+/// "payouts_enabled"}`. Errors: SCHEMA_ERROR for malformed keys, 400 when Stripe refuses the key,
+/// 502 when Stripe cannot be reached.
+async fn setup(
+    State(state): State<ApiState>,
+    ctx: RequestCtx,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ADMIN)?;
+    let body: Setup = if body.is_null() {
+        Setup::default()
+    } else {
+        parse_value(body, "body")?
+    };
+    let url = settings_url(&state, auth.pid());
+    let (secret_key, webhook_secret) = match (body.stripe_secret_key, body.stripe_webhook_secret) {
+        (None, None) => return Ok(json_ok(json!({ "url": url }))),
+        (Some(k), Some(w)) => (k, w),
+        _ => {
+            return Err(schema_problem(
+                "body.stripe_secret_key and body.stripe_webhook_secret go together",
+            ))
+        }
+    };
+    connect(&state, auth.pid(), &secret_key, &webhook_secret)
+        .await
+        .map(|mut info| {
+            info["url"] = json!(url);
+            json_ok(info)
+        })
+}
+
+/// Checks the keys with Stripe and stores them sealed for the project; returns the account
+/// info. Shared by the API and the dashboard. Errors: as [`setup`].
+pub async fn connect(
+    state: &Kernel,
+    project_id: &str,
+    secret_key: &str,
+    webhook_secret: &str,
+) -> ApiResult<Value> {
+    let secret_key = secret_key.trim();
+    let webhook_secret = webhook_secret.trim();
+    if !(secret_key.starts_with("sk_") || secret_key.starts_with("rk_")) || secret_key.len() < 8 {
+        return Err(schema_problem(
+            "body.stripe_secret_key must be a Stripe secret key (sk_…) or restricted key (rk_…)",
+        ));
+    }
+    if !webhook_secret.starts_with("whsec_") || webhook_secret.len() < 10 {
+        return Err(schema_problem(
+            "body.stripe_webhook_secret must be a webhook signing secret (whsec_…)",
+        ));
+    }
+    let account = account_of(&Stripe::new(secret_key.to_owned())).await?;
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO stripe_accounts (project_id, account_id, secret_key_sealed, webhook_secret_sealed,
+            charges_enabled, details_submitted, payouts_enabled, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+         ON CONFLICT (project_id) DO UPDATE SET account_id = excluded.account_id,
+            secret_key_sealed = excluded.secret_key_sealed, webhook_secret_sealed = excluded.webhook_secret_sealed,
+            charges_enabled = excluded.charges_enabled, details_submitted = excluded.details_submitted,
+            payouts_enabled = excluded.payouts_enabled, updated_at = excluded.updated_at",
+    )
+    .bind(project_id)
+    .bind(&account.id)
+    .bind(state.secret_box.seal(secret_key).map_err(ApiError::Internal)?)
+    .bind(state.secret_box.seal(webhook_secret).map_err(ApiError::Internal)?)
+    .bind(flag(account.charges_enabled))
+    .bind(flag(account.details_submitted))
+    .bind(flag(account.payouts_enabled))
+    .bind(now)
+    .execute(state.db())
+    .await?;
+    Ok(account_json(&account))
+}
+
+/// A connected project's Stripe access and webhook signing secret, or None.
+pub async fn credentials(state: &Kernel, project_id: &str) -> ApiResult<Option<(Stripe, String)>> {
+    let row = sqlx::query(
+        "SELECT secret_key_sealed, webhook_secret_sealed FROM stripe_accounts WHERE project_id = $1",
+    )
+    .bind(project_id)
+    .fetch_optional(state.db())
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let open = |column: &str| -> ApiResult<String> {
+        let sealed: String = row.try_get(column)?;
+        state.secret_box.open(&sealed).map_err(ApiError::Internal)
+    };
+    Ok(Some((
+        Stripe::new(open("secret_key_sealed")?),
+        open("webhook_secret_sealed")?,
+    )))
+}
+
+/// `200 {"account_id", "charges_enabled", "details_submitted", "payouts_enabled"}` as stored at
+/// connection. Errors: STRIPE_ACCOUNT_INFO_NOT_FOUND (404) before the project connects Stripe.
+async fn account_info(State(state): State<ApiState>, ctx: RequestCtx) -> ApiResult<Response> {
+    let auth = ctx.require(ADMIN)?;
+    let row = sqlx::query(
+        "SELECT account_id, charges_enabled, details_submitted, payouts_enabled FROM stripe_accounts WHERE project_id = $1",
+    )
+    .bind(auth.pid())
+    .fetch_optional(state.db())
+    .await?
+    .ok_or_else(|| {
+        known(
+            KnownCode::StripeAccountInfoNotFound,
+            "Stripe account information not found. Please make sure the user has onboarded with Stripe.",
+            None,
+        )
+    })?;
+    let on = |c: &str| -> ApiResult<bool> { Ok(row.try_get::<i64, _>(c)? != 0) };
+    Ok(json_ok(account_json(&Account {
+        id: row.try_get("account_id")?,
+        charges_enabled: on("charges_enabled")?,
+        details_submitted: on("details_submitted")?,
+        payouts_enabled: on("payouts_enabled")?,
+    })))
+}

@@ -1,0 +1,222 @@
+//! `POST /integrations/stripe/webhooks?project_id=…`: Stripe's signed events for a project.
+//!
+//! The signature (`Stripe-Signature: t=…,v1=…`, HMAC-SHA256 of `"{t}.{raw body}"` with the
+//! project's signing secret, <https://docs.stripe.com/webhooks#verify-manually>) is checked on the
+//! exact bytes received, with five minutes of tolerance on `t`; a bad one writes nothing. Each
+//! event's id is recorded in the transaction of its effect, so a duplicate is a no-op and an
+//! attempt that failed midway leaves no mark: Stripe's retry applies it (the seed's "dedup
+//! rolled back on failure" lesson). Ids in metadata are trusted only after the Stripe customer
+//! they come with is checked against our record of the customer.
+
+use super::connect::credentials;
+use crate::auth::context::ApiState;
+use crate::http::{json_ok, ApiError, ApiResult, Query};
+use crate::kernel::Kernel;
+use crate::payments::products::{grant_product, Chosen, NewPurchase};
+use crate::store::now_ms;
+use axum::body::Bytes;
+use axum::extract::{FromRef, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::Row;
+
+/// How far a signature's timestamp may be from now (s): Stripe's libraries' default.
+pub const TOLERANCE_SECS: i64 = 300;
+
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
+    Router::new().route("/integrations/stripe/webhooks", post(receive))
+}
+
+#[derive(Deserialize)]
+struct Target {
+    project_id: String,
+}
+
+fn refused(message: &str) -> ApiError {
+    ApiError::bad_request(message.to_owned())
+}
+
+/// Checks a `Stripe-Signature` header over `payload` at `now_secs`. Any `v1` entry may match
+/// (Stripe sends one per active secret while a secret is being rolled).
+pub fn signature_valid(header: &str, payload: &[u8], secret: &str, now_secs: i64) -> bool {
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", t)) => timestamp = t.parse::<i64>().ok(),
+            Some(("v1", s)) => signatures.push(s),
+            _ => {}
+        }
+    }
+    let Some(t) = timestamp else {
+        return false;
+    };
+    if (now_secs - t).abs() > TOLERANCE_SECS {
+        return false;
+    }
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let mut signed = format!("{t}.").into_bytes();
+    signed.extend_from_slice(payload);
+    signatures.iter().any(|s| {
+        data_encoding::HEXLOWER_PERMISSIVE
+            .decode(s.as_bytes())
+            .is_ok_and(|sig| ring::hmac::verify(&key, &signed, &sig).is_ok())
+    })
+}
+
+/// `200 {"received": true}` once the event is applied (or was before). Errors: 400 for an
+/// unknown project, a project without Stripe, a bad or stale signature, or an unreadable event
+/// (Stripe retries none of these usefully); 400 for a payment whose Stripe customer is not the
+/// one we recorded for the purchase (nothing granted); 500 when applying fails (Stripe retries).
+async fn receive(
+    State(state): State<ApiState>,
+    Query(target): Query<Target>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let Some((_, secret)) = credentials(&state, &target.project_id).await? else {
+        return Err(refused("This project has not connected Stripe"));
+    };
+    let header = headers
+        .get("stripe-signature")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    if !signature_valid(header, &body, &secret, now_ms() / 1000) {
+        return Err(refused("The Stripe signature is missing, wrong or too old"));
+    }
+    let event: Value =
+        serde_json::from_slice(&body).map_err(|_| refused("The event is not JSON"))?;
+    let (Some(id), Some(kind)) = (event["id"].as_str(), event["type"].as_str()) else {
+        return Err(refused("The event has no id or type"));
+    };
+    apply(
+        &state,
+        &target.project_id,
+        id,
+        kind,
+        &event["data"]["object"],
+    )
+    .await?;
+    Ok(json_ok(json!({ "received": true })))
+}
+
+/// Applies one event exactly once: the event's mark and its effect commit together.
+async fn apply(
+    state: &Kernel,
+    project_id: &str,
+    event_id: &str,
+    kind: &str,
+    object: &Value,
+) -> ApiResult<()> {
+    let _turn = state.store.write_turn().await;
+    let mut tx = state.db().begin().await?;
+    let fresh = sqlx::query(
+        "INSERT INTO stripe_events (id, project_id, type, applied_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(event_id)
+    .bind(project_id)
+    .bind(kind)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
+    if fresh.rows_affected() == 0 {
+        return Ok(());
+    }
+    match kind {
+        "payment_intent.succeeded" => payment_succeeded(&mut tx, project_id, object).await?,
+        "payment_intent.payment_failed" | "payment_intent.canceled" => {
+            sqlx::query(
+                "UPDATE stripe_checkouts SET status = 'failed' WHERE project_id = $1 AND payment_id = $2 AND status = 'pending'",
+            )
+            .bind(project_id)
+            .bind(object["id"].as_str().unwrap_or_default())
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Other events are recorded (so a retry is a no-op) and have no effect yet.
+        _ => {}
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Grants the purchase a succeeded PaymentIntent paid for, if it is one of our checkouts.
+async fn payment_succeeded(
+    tx: &mut sqlx::AnyConnection,
+    project_id: &str,
+    intent: &Value,
+) -> ApiResult<()> {
+    let payment_id = intent["id"].as_str().unwrap_or_default();
+    let Some(row) = sqlx::query(
+        "SELECT customer_type, customer_id, stripe_customer_id, product_id, product, price_id, quantity, amount_cents, status
+         FROM stripe_checkouts WHERE project_id = $1 AND payment_id = $2",
+    )
+    .bind(project_id)
+    .bind(payment_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        // A payment made outside our checkout: nothing of ours to grant.
+        return Ok(());
+    };
+    let stripe_customer: String = row.try_get("stripe_customer_id")?;
+    let amount: i64 = row.try_get("amount_cents")?;
+    if intent["customer"].as_str() != Some(stripe_customer.as_str())
+        || intent["amount"].as_i64() != Some(amount)
+    {
+        tracing::warn!(
+            payment_id,
+            "a Stripe payment does not match its checkout's customer or amount"
+        );
+        return Err(refused(
+            "The payment's Stripe customer or amount does not match the checkout",
+        ));
+    }
+    let status: String = row.try_get("status")?;
+    if status == "succeeded" {
+        return Ok(());
+    }
+    let customer_type: String = row.try_get("customer_type")?;
+    let customer_id: String = row.try_get("customer_id")?;
+    let price_id: String = row.try_get("price_id")?;
+    let product: String = row.try_get("product")?;
+    let chosen = Chosen {
+        product_id: row.try_get("product_id")?,
+        snapshot: serde_json::from_str(&product).unwrap_or(Value::Null),
+    };
+    let purchase = NewPurchase {
+        project_id,
+        customer_type: &customer_type,
+        customer_id: &customer_id,
+        chosen: &chosen,
+        price_id: Some(&price_id),
+        quantity: row.try_get("quantity")?,
+        source: "PURCHASE_PAGE",
+    };
+    grant_product(&mut *tx, &purchase).await.map_err(|e| {
+        // Paid but not grantable any more (bought twice in parallel, say): left for a refund.
+        tracing::warn!(payment_id, error = %e, "a paid checkout could not be granted");
+        ApiError::text(
+            StatusCode::CONFLICT,
+            "The paid product could not be granted",
+        )
+    })?;
+    sqlx::query(
+        "UPDATE stripe_checkouts SET status = 'succeeded', granted_at = $1 WHERE project_id = $2 AND payment_id = $3",
+    )
+    .bind(now_ms())
+    .bind(project_id)
+    .bind(payment_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
