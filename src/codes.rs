@@ -219,6 +219,27 @@ pub async fn check(
     })
 }
 
+/// Expired codes are kept this long (ms) so that a late click still hears "expired", then swept.
+const EXPIRED_KEPT_MS: i64 = 24 * 3600 * 1000;
+
+/// Deletes long-expired codes every ten minutes, so codes anyone can ask for (sign-in attempts,
+/// passkey challenges) do not pile up.
+pub fn spawn_sweeper(state: Kernel) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            let swept = sqlx::query("DELETE FROM verification_codes WHERE expires_at < $1")
+                .bind(now_ms() - EXPIRED_KEPT_MS)
+                .execute(state.db())
+                .await;
+            if let Err(e) = swept {
+                tracing::warn!(error = %e, "expired codes could not be swept");
+            }
+        }
+    });
+}
+
 /// Deletes every code of `kind` in the project (a new one replaces them).
 pub async fn delete_all(
     conn: &mut sqlx::AnyConnection,

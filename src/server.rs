@@ -55,9 +55,11 @@ impl FromRef<AppState> for Arc<Payments> {
     }
 }
 
-/// Starts the background workers (email delivery) and answers with the router.
+/// Starts the background workers (email delivery, the expired-code sweeper) and answers with
+/// the router.
 pub fn start(state: AppState) -> Router {
     crate::emails::sender::spawn(state.kernel().clone());
+    crate::codes::spawn_sweeper(state.kernel().clone());
     router(state)
 }
 

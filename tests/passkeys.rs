@@ -386,6 +386,46 @@ async fn bad_input(app: TestServer) {
         .send()
         .await
         .expect_error(400, "SCHEMA_ERROR");
+
+    // A real authenticator's assertion with its user handle nulled (found crashing the handler
+    // inside the WebAuthn crate), or signed for an origin with a path: refused.
+    let mut key = Authenticator::new();
+    enrol(&app, &session, &mut key).await;
+    let (c, code) = challenge(&app).await;
+    let mut nulled = key.assert(&c, APP, RP_ID);
+    nulled["response"]["userHandle"] = Value::Null;
+    sign_in(&app, nulled, &code)
+        .await
+        .expect_error(400, "PASSKEY_AUTHENTICATION_FAILED");
+    let (c, code) = challenge(&app).await;
+    sign_in(
+        &app,
+        key.assert(&c, "https://app.example.com/x?y", RP_ID),
+        &code,
+    )
+    .await
+    .expect_error(400, "PASSKEY_AUTHENTICATION_FAILED");
+    let (c, code) = challenge(&app).await;
+    sign_in(&app, key.assert(&c, APP, RP_ID), &code)
+        .await
+        .expect(200);
+
+    // Anyone may start a ceremony, so a client IP may start only so many a minute.
+    let mut limited = false;
+    for _ in 0..40 {
+        let res = app
+            .client()
+            .post("/auth/passkey/initiate-passkey-authentication")
+            .json(json!({}))
+            .send()
+            .await;
+        if res.status == 429 {
+            limited = true;
+            break;
+        }
+        res.expect(200);
+    }
+    assert!(limited, "no 429 after 40 ceremonies from one client");
 }
 both_backends!(bad_input, bad_input);
 

@@ -15,8 +15,11 @@ use crate::auth::context::{AccessType, ApiState, Auth, RequestCtx, ANY};
 use crate::codes::{self, CodeType};
 use crate::crypto::secret::new_uuid;
 use crate::http::known::KnownCode;
+use crate::http::ClientIp;
 use crate::http::{json_ok, known, ApiError, ApiResult, JsonBody};
 use crate::kernel::Kernel;
+use crate::limits::Rule;
+use crate::projects::config::url_origin;
 use crate::store::now_ms;
 use crate::users;
 use crate::users::write::{self, UserWrite};
@@ -45,6 +48,13 @@ use webauthn_rp::{
     AuthenticatedCredential, DiscoverableAuthentication16, DiscoverableAuthenticationServerState,
     DiscoverableCredentialRequestOptions, PublicKeyCredentialCreationOptions, Registration,
     RegistrationServerState,
+};
+
+/// Ceremonies one client IP may start a minute: each is a stored challenge, and anyone may ask.
+pub const CEREMONIES_PER_IP: Rule = Rule {
+    name: "passkey_ceremony_ip",
+    limit: 30,
+    window_secs: 60,
 };
 
 /// The relying-party id the options carry; the SDK asserts it and puts the page's host instead.
@@ -151,7 +161,9 @@ fn trusted_origin(
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    if !auth.project.config.is_trusted_url(&origin) {
+    // A browser sends the origin's exact serialisation (no path, lower case, no default port).
+    let exact = url_origin(&origin).is_some_and(|o| o == origin);
+    if !exact || !auth.project.config.is_trusted_url(&origin) {
         return Err(fail("The origin is not allowed"));
     }
     let host = url::Url::parse(&origin)
@@ -162,6 +174,14 @@ fn trusted_origin(
         .map(RpId::Domain)
         .map_err(|_| fail("The origin's host cannot be a relying-party id"))?;
     Ok((origin, rp_id))
+}
+
+/// Counts a ceremony start against an untrusted caller's IP. Errors: 429 past the limit.
+async fn limit_ceremonies(state: &Kernel, auth: &Auth, ip: &ClientIp) -> ApiResult<()> {
+    if let Some(ip) = auth.limited_ip(ip) {
+        state.limits.hit(&CEREMONIES_PER_IP, &ip.0).await?;
+    }
+    Ok(())
 }
 
 /// Stores a ceremony's server state under a new code; returns the code.
@@ -189,11 +209,13 @@ async fn save_ceremony(
 /// `200 {"options_json": PublicKeyCredentialCreationOptionsJSON, "code"}` for the signed-in user.
 /// Errors: PASSKEY_AUTHENTICATION_NOT_ENABLED, USER_AUTHENTICATION_REQUIRED.
 async fn initiate_registration(
+    ip: ClientIp,
     State(state): State<ApiState>,
     ctx: RequestCtx,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     require_enabled(auth)?;
+    limit_ceremonies(&state, auth, &ip).await?;
     let user = auth
         .current_user(&state)
         .await?
@@ -274,10 +296,11 @@ struct Register {
 async fn open_ceremony(
     state: &Kernel,
     auth: &Auth,
+    ip: &ClientIp,
     kind: CodeType,
     code: &str,
 ) -> ApiResult<(codes::CodeRow, Vec<u8>)> {
-    let row = codes::check(state, None, auth.pid(), kind, code, false).await?;
+    let row = codes::check(state, auth.limited_ip(ip), auth.pid(), kind, code, false).await?;
     let server_state = row.data["state"]
         .as_str()
         .and_then(unb64)
@@ -291,6 +314,7 @@ async fn open_ceremony(
 /// PASSKEY_REGISTRATION_FAILED (unreadable response, untrusted origin, failed verification,
 /// credential registered already).
 async fn register(
+    ip: ClientIp,
     State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<Register>,
@@ -302,7 +326,7 @@ async fn register(
         .await?
         .ok_or_else(known::user_authentication_required)?;
     let (row, server_state) =
-        open_ceremony(&state, auth, CodeType::PasskeyRegistration, &body.code).await?;
+        open_ceremony(&state, auth, &ip, CodeType::PasskeyRegistration, &body.code).await?;
     if row.data["user_id"].as_str() != Some(user.id.as_str()) {
         return Err(registration_failed(
             "The registration was started for another user",
@@ -368,11 +392,13 @@ async fn register(
 /// `200 {"options_json": PublicKeyCredentialRequestOptionsJSON, "code"}`.
 /// Errors: PASSKEY_AUTHENTICATION_NOT_ENABLED.
 async fn initiate_authentication(
+    ip: ClientIp,
     State(state): State<ApiState>,
     ctx: RequestCtx,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     require_enabled(auth)?;
+    limit_ceremonies(&state, auth, &ip).await?;
     let rp_id = sentinel_rp_id()?;
     let mut options = DiscoverableCredentialRequestOptions::passkey(&rp_id);
     options.0.user_verification = UserVerificationRequirement::Preferred;
@@ -414,14 +440,21 @@ struct SignIn {
 /// PASSKEY_AUTHENTICATION_FAILED (unknown credential, untrusted origin, failed verification,
 /// sign counter not above the stored one).
 async fn sign_in(
+    ip: ClientIp,
     State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<SignIn>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     require_enabled(auth)?;
-    let (row, server_state) =
-        open_ceremony(&state, auth, CodeType::PasskeyAuthentication, &body.code).await?;
+    let (row, server_state) = open_ceremony(
+        &state,
+        auth,
+        &ip,
+        CodeType::PasskeyAuthentication,
+        &body.code,
+    )
+    .await?;
     let server_state = DiscoverableAuthenticationServerState::decode(server_state.as_slice())
         .map_err(|_| codes::not_found())?;
     let credential_id = body.authentication_response["id"]
@@ -441,6 +474,11 @@ async fn sign_in(
     let dynamic_text: String = stored.try_get("dynamic_state")?;
     let (origin, rp_id) =
         trusted_origin(auth, &body.authentication_response, authentication_failed)?;
+    // A discoverable credential names its user; webauthn_rp's relaxed parser lets a null
+    // handle through to a panic in verify, so anything but a string is refused here.
+    if !body.authentication_response["response"]["userHandle"].is_string() {
+        return Err(authentication_failed("The response has no user handle"));
+    }
     let raw = serde_json::to_vec(&body.authentication_response).unwrap_or_default();
     let response = DiscoverableAuthentication16::from_json_relaxed(&raw)
         .map_err(|e| authentication_failed(&format!("The response could not be read: {e}")))?;
