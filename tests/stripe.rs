@@ -188,15 +188,6 @@ async fn paid_checkout(backend: Backend) {
         )
         .await;
 
-    // Subscriptions are not sold through Stripe yet: a clear refusal, not a half-made checkout.
-    let pro = purchase_code(&app, &uid, "pro").await;
-    app.client()
-        .post("/payments/purchases/purchase-session")
-        .json(json!({ "full_code": pro, "price_id": "monthly" }))
-        .send()
-        .await
-        .expect_text(400, "Subscriptions cannot be bought through Stripe yet");
-
     // The paid checkout: a SetupIntent for the card, confirmed by "the browser" with Stripe.
     let session = app
         .client()
@@ -220,7 +211,7 @@ async fn paid_checkout(backend: Backend) {
     // Another customer's (or a made-up) SetupIntent is not this purchase's.
     charge("seti_madeup_secret_x".into())
         .await
-        .expect_text(502, "Stripe refused");
+        .expect_text(400, "does not belong to this purchase");
     confirm_card(&stripe, &client_secret, "4242424242424242").await;
     assert_eq!(credits(&app, &uid).await, 0);
     let charged = charge(client_secret.clone()).await.expect(200);
@@ -325,5 +316,53 @@ async fn paid_checkout(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(credits(&app, &uid).await, 150);
+
+    // A subscription: the card set up at checkout pays the first invoice (and the renewals);
+    // the plan is granted when Stripe's invoice webhook arrives.
+    let pro = purchase_code(&app, &uid, "pro").await;
+    let session = app
+        .client()
+        .post("/payments/purchases/purchase-session")
+        .json(json!({ "full_code": pro, "price_id": "monthly" }))
+        .send()
+        .await
+        .expect(200);
+    let secret = session["client_secret"].as_str().unwrap().to_string();
+    confirm_card(&stripe, &secret, "4242424242424242").await;
+    let subscribed = app
+        .client()
+        .post("/payments/purchases/purchase-session/charge")
+        .json(json!({ "full_code": pro, "price_id": "monthly", "client_secret": secret }))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(subscribed["status"], "active", "{subscribed}");
+    let sub_id = subscribed["subscription_id"].as_str().unwrap();
+    let sub = stripe
+        .call(Method::GET, &format!("/v1/subscriptions/{sub_id}"), &[])
+        .await;
+    assert_eq!(sub["plan"]["amount"], 2500);
+    assert_eq!(sub["plan"]["interval"], "month");
+    let owns_pro = || async {
+        app.server()
+            .get(&format!("/payments/products/user/{uid}"))
+            .send()
+            .await
+            .expect(200)["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "pro")
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !owns_pro().await {
+        assert!(
+            Instant::now() < deadline,
+            "no subscription grant; localstripe: {}\nserver: {}",
+            stripe.output(),
+            app.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 on_both_backends!(paid_checkout, paid_checkout);

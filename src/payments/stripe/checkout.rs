@@ -102,10 +102,22 @@ async fn stripe_customer(state: &Kernel, stripe: &Stripe, p: &Purchase<'_>) -> A
     Ok(row.try_get("stripe_customer_id")?)
 }
 
-/// Checks the purchase as the grant will (rules, price, quantity) and returns the price's
-/// amount in cents. Errors: the purchase rules' errors; 400 for a subscription price (not
-/// charged through Stripe yet) or a price without a USD amount.
-async fn check(state: &Kernel, p: &Purchase<'_>, price_id: &str, quantity: i64) -> ApiResult<i64> {
+/// What a price charges: cents per unit, and for a subscription its interval
+/// (`(count, "day" | "week" | "month" | "year")`, Stripe's units).
+struct Charge {
+    unit_cents: i64,
+    interval: Option<(i64, String)>,
+}
+
+/// Checks the purchase as the grant will (rules, price, quantity) and returns what it charges.
+/// Errors: the purchase rules' errors; 400 for a price without a USD amount, an interval Stripe
+/// cannot bill, or a total too large.
+async fn check(
+    state: &Kernel,
+    p: &Purchase<'_>,
+    price_id: &str,
+    quantity: i64,
+) -> ApiResult<Charge> {
     let mut conn = state.db().acquire().await?;
     let owned = purchases_of(&mut conn, p.project_id, p.customer_type, p.customer_id).await?;
     drop(conn);
@@ -118,14 +130,67 @@ async fn check(state: &Kernel, p: &Purchase<'_>, price_id: &str, quantity: i64) 
         now_ms(),
     )?;
     let (_, price) = price.ok_or_else(|| ApiError::bad_request("This product has no price"))?;
-    if price.get("interval").is_some_and(|i| !i.is_null()) {
-        return Err(ApiError::bad_request(
-            "Subscriptions cannot be bought through Stripe yet; only one-time prices",
-        ));
-    }
-    usd_cents(&price)?
+    let unit_cents = usd_cents(&price)?;
+    unit_cents
         .checked_mul(quantity)
-        .ok_or_else(|| ApiError::bad_request("The amount is too large"))
+        .ok_or_else(|| ApiError::bad_request("The amount is too large"))?;
+    let interval = match &price["interval"] {
+        Value::Array(parts) => {
+            let count = parts.first().and_then(Value::as_i64).unwrap_or(1);
+            let unit = parts.get(1).and_then(Value::as_str).unwrap_or_default();
+            if !matches!(unit, "day" | "week" | "month" | "year") || count < 1 {
+                return Err(ApiError::bad_request(
+                    "Stripe cannot bill this price's interval",
+                ));
+            }
+            Some((count, unit.to_owned()))
+        }
+        _ => None,
+    };
+    Ok(Charge {
+        unit_cents,
+        interval,
+    })
+}
+
+/// The Stripe plan for a recurring price, made once: its id is derived from what it bills, so
+/// a changed price gets a new plan and never alters what existing subscribers pay.
+async fn plan_for(
+    stripe: &Stripe,
+    p: &Purchase<'_>,
+    price_id: &str,
+    charge: &Charge,
+) -> ApiResult<String> {
+    let (count, unit) = charge.interval.clone().unwrap_or((1, "month".to_owned()));
+    let fingerprint = format!(
+        "{}|{}|{price_id}|{}|{count}|{unit}",
+        p.project_id,
+        p.chosen.product_id.as_deref().unwrap_or("inline"),
+        charge.unit_cents
+    );
+    let id = format!("portcullis_{}", &sha256_hex(&fingerprint)[..32]);
+    if stripe.find(&format!("plans/{id}")).await?.is_some() {
+        return Ok(id);
+    }
+    let name = p.chosen.snapshot["displayName"]
+        .as_str()
+        .unwrap_or("Subscription")
+        .to_owned();
+    stripe
+        .post(
+            "plans",
+            &[
+                ("id", id.clone()),
+                ("amount", charge.unit_cents.to_string()),
+                ("currency", "usd".to_owned()),
+                ("interval", unit),
+                ("interval_count", count.to_string()),
+                ("product[name]", name),
+            ],
+            Some(&format!("{id}-create")),
+        )
+        .await?;
+    Ok(id)
 }
 
 /// Step 1: `{"client_secret"}` of a SetupIntent for the customer's card.
@@ -170,22 +235,25 @@ pub async fn charge(
     quantity: i64,
     client_secret: &str,
 ) -> ApiResult<(String, String)> {
-    let amount = check(state, p, price_id, quantity).await?;
+    let charge = check(state, p, price_id, quantity).await?;
+    let amount = charge.unit_cents * quantity;
     let setup_id = client_secret
         .split_once("_secret_")
         .map(|(id, _)| id)
         .filter(|id| id.starts_with("seti_") && id[5..].chars().all(|c| c.is_ascii_alphanumeric()))
         .ok_or_else(|| ApiError::bad_request("client_secret is not a SetupIntent's"))?;
-    let setup = stripe.get(&format!("setup_intents/{setup_id}")).await?;
+    let not_ours = || ApiError::bad_request("This card setup does not belong to this purchase");
+    let setup = stripe
+        .find(&format!("setup_intents/{setup_id}"))
+        .await?
+        .ok_or_else(not_ours)?;
     let customer = stripe_customer(state, stripe, p).await?;
     // The browser names the SetupIntent; Stripe's copy decides whether it is this purchase's.
     let ours = setup["client_secret"] == client_secret
         && setup["customer"] == customer.as_str()
         && setup["metadata"]["purchase_code_hash"] == sha256_hex(p.code).as_str();
     if !ours {
-        return Err(ApiError::bad_request(
-            "This card setup does not belong to this purchase",
-        ));
+        return Err(not_ours());
     }
     if setup["status"] != "succeeded" {
         return Err(ApiError::bad_request(
@@ -197,6 +265,43 @@ pub async fn charge(
         .unwrap_or_default()
         .to_owned();
     let idempotency = format!("portcullis-charge-{setup_id}");
+    let record = Record {
+        purchase: p,
+        stripe_customer: &customer,
+        price_id,
+        quantity,
+        amount,
+    };
+    if charge.interval.is_some() {
+        // A subscription: the card pays its invoices (this one and the renewals).
+        let plan = plan_for(stripe, p, price_id, &charge).await?;
+        stripe
+            .post(
+                &format!("customers/{customer}"),
+                &[("invoice_settings[default_payment_method]", payment_method)],
+                None,
+            )
+            .await?;
+        let subscription = stripe
+            .post(
+                "subscriptions",
+                &[
+                    ("customer", customer.clone()),
+                    ("items[0][plan]", plan),
+                    ("items[0][quantity]", quantity.to_string()),
+                    ("metadata[project_id]", p.project_id.to_owned()),
+                    ("metadata[price_id]", price_id.to_owned()),
+                ],
+                Some(&idempotency),
+            )
+            .await?;
+        let id = subscription["id"]
+            .as_str()
+            .ok_or_else(|| ApiError::internal("Stripe sent a subscription without an id"))?;
+        record_checkout(state, &record, id).await?;
+        let status = subscription["status"].as_str().unwrap_or("incomplete");
+        return Ok((id.to_owned(), status.to_owned()));
+    }
     let intent = stripe
         .post(
             "payment_intents",
@@ -217,8 +322,32 @@ pub async fn charge(
         .as_str()
         .ok_or_else(|| ApiError::internal("Stripe sent a PaymentIntent without an id"))?
         .to_owned();
-    // Recorded before confirming, so the webhook that follows the charge always finds it; the
-    // code is spent in the same statement's transaction (a code pays once).
+    // Recorded before confirming, so the webhook that follows the charge always finds it.
+    record_checkout(state, &record, &payment_id).await?;
+    let confirmed = stripe
+        .post(&format!("payment_intents/{payment_id}/confirm"), &[], None)
+        .await?;
+    let status = confirmed["status"]
+        .as_str()
+        .unwrap_or("processing")
+        .to_owned();
+    Ok((payment_id, status))
+}
+
+/// A checkout the webhook will grant: the purchase and what Stripe is to be paid for it.
+struct Record<'a> {
+    purchase: &'a Purchase<'a>,
+    stripe_customer: &'a str,
+    price_id: &'a str,
+    quantity: i64,
+    amount: i64,
+}
+
+/// Records the checkout under its Stripe payment (PaymentIntent or subscription id) and spends
+/// the purchase code in the same transaction: a code pays once.
+/// Errors: VERIFICATION_CODE_NOT_FOUND when the code was spent meanwhile.
+async fn record_checkout(state: &Kernel, r: &Record<'_>, payment_id: &str) -> ApiResult<()> {
+    let p = r.purchase;
     let mut tx = state.db().begin().await?;
     let spent =
         sqlx::query("DELETE FROM verification_codes WHERE project_id = $1 AND code_hash = $2")
@@ -234,32 +363,30 @@ pub async fn charge(
             product_id, product, price_id, quantity, amount_cents, code_hash, status, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12)",
     )
-    .bind(&payment_id)
+    .bind(payment_id)
     .bind(p.project_id)
     .bind(p.customer_type)
     .bind(p.customer_id)
-    .bind(&customer)
+    .bind(r.stripe_customer)
     .bind(p.chosen.product_id.as_deref())
     .bind(p.chosen.snapshot.to_string())
-    .bind(price_id)
-    .bind(quantity)
-    .bind(amount)
+    .bind(r.price_id)
+    .bind(r.quantity)
+    .bind(r.amount)
     .bind(sha256_hex(p.code))
     .bind(now_ms())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    let confirmed = stripe
-        .post(&format!("payment_intents/{payment_id}/confirm"), &[], None)
-        .await?;
-    let status = confirmed["status"]
-        .as_str()
-        .unwrap_or("processing")
-        .to_owned();
-    Ok((payment_id, status))
+    Ok(())
 }
 
-/// The `{"payment_intent_id", "status"}` answer of step 2.
+/// The answer of step 2: `{"payment_intent_id", "status"}` for a one-time price,
+/// `{"subscription_id", "status"}` for a recurring one.
 pub fn charge_json(payment_id: &str, status: &str) -> Value {
-    json!({ "payment_intent_id": payment_id, "status": status })
+    if payment_id.starts_with("sub_") {
+        json!({ "subscription_id": payment_id, "status": status })
+    } else {
+        json!({ "payment_intent_id": payment_id, "status": status })
+    }
 }

@@ -11,7 +11,6 @@ use crate::http::{json_ok, ApiError, ApiResult};
 use crate::kernel::Kernel;
 use crate::store::{flag, now_ms};
 use axum::extract::{FromRef, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -56,24 +55,21 @@ fn account_json(a: &Account) -> Value {
 /// Asks Stripe for the key's account (`GET /v1/account`). A Stripe without that endpoint (the
 /// localstripe fake) proves the key with `GET /v1/balance` and reports an account of its own.
 async fn account_of(stripe: &Stripe) -> ApiResult<Account> {
-    match stripe.get("account").await {
-        Ok(a) => Ok(Account {
+    if let Some(a) = stripe.find("account").await? {
+        return Ok(Account {
             id: a["id"].as_str().unwrap_or_default().to_owned(),
             charges_enabled: a["charges_enabled"] == true,
             details_submitted: a["details_submitted"] == true,
             payouts_enabled: a["payouts_enabled"] == true,
-        }),
-        Err(ApiError::Text(StatusCode::BAD_GATEWAY, _)) => {
-            let balance = stripe.get("balance").await?;
-            Ok(Account {
-                id: "acct_default".to_owned(),
-                charges_enabled: true,
-                details_submitted: true,
-                payouts_enabled: balance["object"] == "balance",
-            })
-        }
-        Err(e) => Err(e),
+        });
     }
+    let balance = stripe.get("balance").await?;
+    Ok(Account {
+        id: "acct_default".to_owned(),
+        charges_enabled: true,
+        details_submitted: true,
+        payouts_enabled: balance["object"] == "balance",
+    })
 }
 
 /// The dashboard page where an admin enters the keys.

@@ -54,6 +54,15 @@ impl Stripe {
         self.send(reqwest::Method::GET, path, &[], None).await
     }
 
+    /// `GET /v1/<path>`, or None when Stripe has no such object (404).
+    pub async fn find(&self, path: &str) -> ApiResult<Option<Value>> {
+        match self.get(path).await {
+            Ok(v) => Ok(Some(v)),
+            Err(ApiError::Text(StatusCode::NOT_FOUND, _)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `POST /v1/<path>` with form `params`; `idempotency_key` makes a retried create return
     /// the first one's object (Stripe keeps keys 24 h: <https://docs.stripe.com/api/idempotent_requests>).
     pub async fn post(
@@ -67,7 +76,8 @@ impl Stripe {
     }
 
     /// Errors: 502 with Stripe's message when Stripe refuses (its `error.message`) or cannot be
-    /// reached; 400 for a key Stripe does not accept (401 from Stripe).
+    /// reached; 404 for a GET of an object Stripe does not have; 400 for a key Stripe does not
+    /// accept (401 from Stripe).
     async fn send(
         &self,
         method: reqwest::Method,
@@ -104,6 +114,9 @@ impl Stripe {
             message,
             "Stripe refused a request"
         );
+        if status == reqwest::StatusCode::NOT_FOUND && method == reqwest::Method::GET {
+            return Err(ApiError::text(StatusCode::NOT_FOUND, message));
+        }
         if status == reqwest::StatusCode::UNAUTHORIZED {
             return Err(ApiError::bad_request(
                 "Stripe did not accept the secret key.",

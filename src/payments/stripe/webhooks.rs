@@ -132,7 +132,15 @@ async fn apply(
         return Ok(());
     }
     match kind {
-        "payment_intent.succeeded" => payment_succeeded(&mut tx, project_id, object).await?,
+        "payment_intent.succeeded" => {
+            let amount = object["amount"].as_i64();
+            grant_checkout(&mut tx, project_id, object, amount).await?
+        }
+        // A subscription's invoice paid (`invoice.paid` on current API versions; localstripe
+        // sends the older `invoice.payment_succeeded`): its first grants the product.
+        "invoice.paid" | "invoice.payment_succeeded" => {
+            paid_invoice(&mut tx, project_id, object).await?
+        }
         "payment_intent.payment_failed" | "payment_intent.canceled" => {
             sqlx::query(
                 "UPDATE stripe_checkouts SET status = 'failed' WHERE project_id = $1 AND payment_id = $2 AND status = 'pending'",
@@ -149,13 +157,63 @@ async fn apply(
     Ok(())
 }
 
-/// Grants the purchase a succeeded PaymentIntent paid for, if it is one of our checkouts.
-async fn payment_succeeded(
+/// The subscription an invoice is for (an id, or the expanded object's id).
+fn subscription_of(invoice: &Value) -> Option<&str> {
+    invoice["subscription"]
+        .as_str()
+        .or_else(|| invoice["subscription"]["id"].as_str())
+}
+
+/// A paid invoice of a subscription bought at our checkout grants it the first time. One whose
+/// checkout is not recorded yet (the webhook outran the checkout's own answer) but whose
+/// customer is ours is refused with 409, so that Stripe delivers it again.
+async fn paid_invoice(
     tx: &mut sqlx::AnyConnection,
     project_id: &str,
-    intent: &Value,
+    invoice: &Value,
 ) -> ApiResult<()> {
-    let payment_id = intent["id"].as_str().unwrap_or_default();
+    let Some(subscription) = subscription_of(invoice) else {
+        return Ok(());
+    };
+    let known =
+        sqlx::query("SELECT 1 FROM stripe_checkouts WHERE project_id = $1 AND payment_id = $2")
+            .bind(project_id)
+            .bind(subscription)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+    if !known {
+        let ours = sqlx::query(
+            "SELECT 1 FROM stripe_customers WHERE project_id = $1 AND stripe_customer_id = $2",
+        )
+        .bind(project_id)
+        .bind(invoice["customer"].as_str().unwrap_or_default())
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+        if ours {
+            return Err(ApiError::text(
+                StatusCode::CONFLICT,
+                "This subscription's checkout is not recorded yet; deliver again later",
+            ));
+        }
+        return Ok(());
+    }
+    let subject = json!({ "id": subscription, "customer": invoice["customer"] });
+    grant_checkout(tx, project_id, &subject, None).await
+}
+
+/// Grants the purchase behind a Stripe payment (`payment.id`: a PaymentIntent or subscription
+/// id) once, if it is one of our checkouts and Stripe's customer (and `amount` in cents, when
+/// given) is the checkout's. Errors: 400 on a mismatch (nothing granted); 409 when the product
+/// can no longer be granted (the payment is left for a refund).
+async fn grant_checkout(
+    tx: &mut sqlx::AnyConnection,
+    project_id: &str,
+    payment: &Value,
+    amount: Option<i64>,
+) -> ApiResult<()> {
+    let payment_id = payment["id"].as_str().unwrap_or_default();
     let Some(row) = sqlx::query(
         "SELECT customer_type, customer_id, stripe_customer_id, product_id, product, price_id, quantity, amount_cents, status
          FROM stripe_checkouts WHERE project_id = $1 AND payment_id = $2",
@@ -169,9 +227,9 @@ async fn payment_succeeded(
         return Ok(());
     };
     let stripe_customer: String = row.try_get("stripe_customer_id")?;
-    let amount: i64 = row.try_get("amount_cents")?;
-    if intent["customer"].as_str() != Some(stripe_customer.as_str())
-        || intent["amount"].as_i64() != Some(amount)
+    let expected: i64 = row.try_get("amount_cents")?;
+    if payment["customer"].as_str() != Some(stripe_customer.as_str())
+        || amount.is_some_and(|a| a != expected)
     {
         tracing::warn!(
             payment_id,
