@@ -1,0 +1,169 @@
+//! Stripe webhook events applied per second (signature check, event mark and its transaction) on
+//! SQLite and PostgreSQL, and the time our side adds to `purchase-session` beyond Stripe's own
+//! answer (localstripe plays Stripe). Prints figures and ratios; asserts nothing.
+//!
+//!     cargo bench --bench stripe_webhooks -- [--events 3000] [--concurrency 16] [--backends sqlite,postgres]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{bench_arg as arg, Backend, Localstripe, Options, TestServer};
+use reqwest::Method;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "whsec_bench_secret_value";
+
+fn sign(payload: &str, t: i64) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, SECRET.as_bytes());
+    let tag = ring::hmac::sign(&key, format!("{t}.{payload}").as_bytes());
+    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("t={t},v1={hex}")
+}
+
+fn median_ms(mut v: Vec<Duration>) -> f64 {
+    v.sort();
+    v[v.len() / 2].as_secs_f64() * 1000.0
+}
+
+async fn bench(backend: Backend, events: usize, concurrency: usize) {
+    let stripe = Localstripe::start().await;
+    let app = TestServer::start_with(
+        backend,
+        Options {
+            env: vec![("PORTCULLIS_STRIPE_API_BASE".into(), stripe.url.clone())],
+        },
+    )
+    .await;
+    app.admin()
+        .post("/internal/payments/setup")
+        .json(json!({ "stripe_secret_key": "sk_test_bench", "stripe_webhook_secret": SECRET }))
+        .send()
+        .await
+        .expect(200);
+
+    // Webhooks: distinct events with a Stripe-sized payload, `concurrency` deliveries at a time.
+    let url = Arc::new(format!(
+        "{}/api/v1/integrations/stripe/webhooks?project_id={}",
+        app.base, app.project_id
+    ));
+    let http = reqwest::Client::new();
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let bodies: Vec<(String, String)> = (0..events)
+        .map(|i| {
+            let body = json!({
+                "id": format!("evt_bench_{i}"), "object": "event", "type": "customer.updated",
+                "data": { "object": { "id": format!("cus_{i}"), "object": "customer",
+                    "metadata": { "note": "x".repeat(1500) } } },
+            })
+            .to_string();
+            let signature = sign(&body, t);
+            (body, signature)
+        })
+        .collect();
+    let queue = Arc::new(std::sync::Mutex::new(bodies));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (queue, http, url) = (queue.clone(), http.clone(), url.clone());
+        workers.push(tokio::spawn(async move {
+            let mut errors = 0;
+            loop {
+                let next = queue.lock().unwrap().pop();
+                let Some((body, signature)) = next else { break };
+                let res = http
+                    .post(url.as_str())
+                    .header("stripe-signature", signature)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await;
+                if !res.is_ok_and(|r| r.status().is_success()) {
+                    errors += 1;
+                }
+            }
+            errors
+        }));
+    }
+    let mut errors = 0;
+    for w in workers {
+        errors += w.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let rate = events as f64 / elapsed.as_secs_f64();
+    println!(
+        "{backend:?}: {events} webhook events in {:.2} s = {rate:.0} events/s at c={concurrency} ({errors} errors; target 500/s: {:.1}x)",
+        elapsed.as_secs_f64(),
+        rate / 500.0
+    );
+
+    // purchase-session against Stripe's own answer (a SetupIntent create at localstripe).
+    app.admin()
+        .patch("/internal/config/override/branch")
+        .json(json!({ "config_override_string": json!({
+            "payments.products.pack": { "displayName": "Pack", "customerType": "custom", "stackable": true,
+                "prices": { "once": { "USD": "5" } } }
+        }).to_string() }))
+        .send()
+        .await
+        .expect(200);
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for i in 0..40 {
+        let url = app
+            .server()
+            .post("/payments/purchases/create-purchase-url")
+            .json(
+                json!({ "customer_type": "custom", "customer_id": "bench", "product_id": "pack" }),
+            )
+            .send()
+            .await
+            .expect(200)["url"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let full_code = url.rsplit('/').next().unwrap().to_string();
+        let s = Instant::now();
+        app.client()
+            .post("/payments/purchases/purchase-session")
+            .json(json!({ "full_code": full_code, "price_id": "once" }))
+            .send()
+            .await
+            .expect(200);
+        if i > 0 {
+            ours.push(s.elapsed());
+        }
+        let s = Instant::now();
+        stripe
+            .call(
+                Method::POST,
+                "/v1/setup_intents",
+                &[("usage", "off_session")],
+            )
+            .await;
+        theirs.push(s.elapsed());
+    }
+    let (o, s) = (median_ms(ours), median_ms(theirs));
+    println!(
+        "{backend:?}: purchase-session median {o:.2} ms, Stripe's SetupIntent alone {s:.2} ms: our side adds {:.2} ms ({:.2}x)",
+        o - s,
+        o / s
+    );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let events: usize = arg("events", "3000").parse().unwrap();
+    let concurrency: usize = arg("concurrency", "16").parse().unwrap();
+    for name in arg("backends", "sqlite,postgres").split(',') {
+        let backend = match name {
+            "sqlite" => Backend::Sqlite,
+            "postgres" => Backend::Postgres,
+            other => panic!("unknown backend {other}"),
+        };
+        bench(backend, events, concurrency).await;
+    }
+}
