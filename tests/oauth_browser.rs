@@ -8,9 +8,7 @@
 
 mod common;
 use common::*;
-use serde_json::{json, Value};
-use std::path::Path;
-use std::time::Instant;
+use serde_json::json;
 
 const SHOTS: [&str; 8] = [
     "01-app-signed-out",
@@ -24,14 +22,7 @@ const SHOTS: [&str; 8] = [
 ];
 
 async fn oauth_in_browser(backend: Backend) {
-    assert!(
-        sdk_dir().join("node_modules/esbuild").exists(),
-        "the npm packages are not installed: run `npm ci --prefix tests/sdk` (.ci/run does)"
-    );
-    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("tests/artifacts/oauth-browser-{backend:?}").to_lowercase());
-    let _ = std::fs::remove_dir_all(&artifacts);
-    std::fs::create_dir_all(&artifacts).unwrap();
+    let artifacts = browser_artifacts("oauth-browser", backend);
 
     let (oidc_port, app_port, untrusted_port) = (free_port(), free_port(), free_port());
     let oidc_url = format!("http://localhost:{oidc_port}");
@@ -64,52 +55,33 @@ async fn oauth_in_browser(backend: Backend) {
         ]
     }))
     .await;
-    let web = start_node(
-        "serve-oauth-app.mjs",
-        &[app_port.to_string(), untrusted_port.to_string()],
-        &[
-            ("PORTCULLIS_URL", &base),
-            ("PORTCULLIS_PROJECT_ID", &app.project_id),
-            (
-                "PORTCULLIS_PUBLISHABLE_CLIENT_KEY",
-                &app.publishable_client_key,
-            ),
-        ],
-        &format!("{untrusted_url}/app.js"),
+    let web = serve_test_app(
+        &app,
+        &base,
+        &[app_port, untrusted_port],
         artifacts.join("oauth-app.log"),
     )
     .await;
-
-    let started = Instant::now();
-    let out = tokio::process::Command::new("node")
-        .arg("oauth-browser.mjs")
-        .current_dir(sdk_dir())
-        .env("APP_URL", format!("{app_url}/"))
-        .env("UNTRUSTED_URL", format!("{untrusted_url}/"))
-        .env("OIDC_URL", &oidc_url)
-        .env("PORTCULLIS_URL", &base)
-        .env("ARTIFACTS", &artifacts)
-        .output()
-        .await
-        .expect("node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "browser run failed after {:?}\nstdout: {stdout}\nstderr: {}\napp server: {}\nprovider: {}\nserver: {}",
-        started.elapsed(),
-        String::from_utf8_lossy(&out.stderr),
-        web.output(),
-        oidc.output(),
-        app.log()
-    );
-    let result: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
-    assert_eq!(result["ok"], true, "{stdout}");
-    for shot in SHOTS {
-        assert!(
-            artifacts.join(format!("{shot}.png")).exists(),
-            "screenshot {shot}"
-        );
-    }
+    run_browser_script(
+        "oauth-browser.mjs",
+        &[
+            ("APP_URL", format!("{app_url}/")),
+            ("UNTRUSTED_URL", format!("{untrusted_url}/")),
+            ("OIDC_URL", oidc_url.clone()),
+            ("PORTCULLIS_URL", base.clone()),
+        ],
+        &artifacts,
+        &SHOTS,
+        || {
+            format!(
+                "app server: {}\nprovider: {}\nserver: {}",
+                web.output(),
+                oidc.output(),
+                app.log()
+            )
+        },
+    )
+    .await;
 
     // What the browser did, seen through the API: one user, signed up with GitHub, Google linked.
     let users = app.server().get("/users").send().await.expect(200);

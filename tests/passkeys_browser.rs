@@ -6,8 +6,7 @@
 
 mod common;
 use common::*;
-use serde_json::{json, Value};
-use std::path::Path;
+use serde_json::json;
 
 const SHOTS: [&str; 5] = [
     "01-signed-out",
@@ -18,15 +17,7 @@ const SHOTS: [&str; 5] = [
 ];
 
 async fn passkeys_in_browser(backend: Backend) {
-    assert!(
-        sdk_dir().join("node_modules/esbuild").exists(),
-        "the npm packages are not installed: run `npm ci --prefix tests/sdk` (.ci/run does)"
-    );
-    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("tests/artifacts/passkeys-browser-{backend:?}").to_lowercase());
-    let _ = std::fs::remove_dir_all(&artifacts);
-    std::fs::create_dir_all(&artifacts).unwrap();
-
+    let artifacts = browser_artifacts("passkeys-browser", backend);
     let app = TestServer::start(backend).await;
     let base = app.base.replace("127.0.0.1", "localhost");
     let (app_port, untrusted_port) = (free_port(), free_port());
@@ -39,49 +30,26 @@ async fn passkeys_in_browser(backend: Backend) {
     }))
     .await;
     let user = app.create_user("pat@example.com").await;
-    let web = start_node(
-        "serve-oauth-app.mjs",
-        &[app_port.to_string(), untrusted_port.to_string()],
-        &[
-            ("PORTCULLIS_URL", &base),
-            ("PORTCULLIS_PROJECT_ID", &app.project_id),
-            (
-                "PORTCULLIS_PUBLISHABLE_CLIENT_KEY",
-                &app.publishable_client_key,
-            ),
-        ],
-        &format!("{untrusted_url}/app.js"),
+    let web = serve_test_app(
+        &app,
+        &base,
+        &[app_port, untrusted_port],
         artifacts.join("app.log"),
     )
     .await;
-
-    let out = tokio::process::Command::new("node")
-        .arg("passkeys-browser.mjs")
-        .current_dir(sdk_dir())
-        .env("APP_URL", format!("{app_url}/"))
-        .env("UNTRUSTED_URL", format!("{untrusted_url}/"))
-        .env("EMAIL", "pat@example.com")
-        .env("PASSWORD", "password123")
-        .env("ARTIFACTS", &artifacts)
-        .output()
-        .await
-        .expect("node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "browser run failed\nstdout: {stdout}\nstderr: {}\napp server: {}\nserver: {}",
-        String::from_utf8_lossy(&out.stderr),
-        web.output(),
-        app.log()
-    );
-    let result: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
-    assert_eq!(result["ok"], true, "{stdout}");
-    for shot in SHOTS {
-        assert!(
-            artifacts.join(format!("{shot}.png")).exists(),
-            "screenshot {shot}"
-        );
-    }
+    run_browser_script(
+        "passkeys-browser.mjs",
+        &[
+            ("APP_URL", format!("{app_url}/")),
+            ("UNTRUSTED_URL", format!("{untrusted_url}/")),
+            ("EMAIL", "pat@example.com".to_owned()),
+            ("PASSWORD", "password123".to_owned()),
+        ],
+        &artifacts,
+        &SHOTS,
+        || format!("app server: {}\nserver: {}", web.output(), app.log()),
+    )
+    .await;
 
     // Seen through the API: the user has exactly the one passkey, used to sign in once.
     let id = user["id"].as_str().unwrap();

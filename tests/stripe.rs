@@ -68,6 +68,25 @@ async fn purchase_code(app: &TestServer, uid: &str, product: &str) -> String {
         .to_string()
 }
 
+/// Polls `done` until it holds (localstripe sends webhooks a second after the event), failing
+/// after 20 s with both servers' logs.
+async fn wait_for<F, Fut>(what: &str, stripe: &Localstripe, app: &TestServer, done: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done().await {
+        assert!(
+            Instant::now() < deadline,
+            "no {what}; localstripe: {}\nserver: {}",
+            stripe.output(),
+            app.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// The checkout page's part, done as Stripe.js's `confirmCardSetup` does it against localstripe.
 async fn confirm_card(stripe: &Localstripe, client_secret: &str, number: &str) {
     let setup_id = client_secret.split("_secret_").next().unwrap();
@@ -208,7 +227,7 @@ async fn paid_checkout(backend: Backend) {
     charge(client_secret.clone())
         .await
         .expect_text(400, "not been set up");
-    // Another customer's (or a made-up) SetupIntent is not this purchase's.
+    // A SetupIntent Stripe does not have is not this purchase's.
     charge("seti_madeup_secret_x".into())
         .await
         .expect_text(400, "does not belong to this purchase");
@@ -218,16 +237,11 @@ async fn paid_checkout(backend: Backend) {
     let payment_id = charged["payment_intent_id"].as_str().unwrap().to_string();
     assert_eq!(charged["status"], "succeeded");
     // Granted when Stripe's webhook arrives (localstripe sends it a second after the charge).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while credits(&app, &uid).await == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "no grant; localstripe: {}\nserver: {}",
-            stripe.output(),
-            app.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let (app_, uid_) = (&app, uid.as_str());
+    wait_for("the pack's grant", &stripe, &app, || async move {
+        credits(app_, uid_).await != 0
+    })
+    .await;
     assert_eq!(credits(&app, &uid).await, 50);
     // The code paid once.
     charge(client_secret.clone())
@@ -305,16 +319,10 @@ async fn paid_checkout(backend: Backend) {
         "SELECT COUNT(*) FROM stripe_events WHERE id = 'evt_forged'",
     );
     assert_eq!(marks.trim(), "0");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while credits(&app, &uid).await == 50 {
-        assert!(
-            Instant::now() < deadline,
-            "no grant; localstripe: {}\nserver: {}",
-            stripe.output(),
-            app.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for("the second pack's grant", &stripe, &app, || async move {
+        credits(app_, uid_).await != 50
+    })
+    .await;
     assert_eq!(credits(&app, &uid).await, 150);
 
     // A subscription: the card set up at checkout pays the first invoice (and the renewals);
@@ -327,6 +335,13 @@ async fn paid_checkout(backend: Backend) {
         .send()
         .await
         .expect(200);
+    // The pack's SetupIntent (same customer, succeeded) is not this purchase's.
+    app.client()
+        .post("/payments/purchases/purchase-session/charge")
+        .json(json!({ "full_code": pro, "price_id": "monthly", "client_secret": secret }))
+        .send()
+        .await
+        .expect_text(400, "does not belong to this purchase");
     let secret = session["client_secret"].as_str().unwrap().to_string();
     confirm_card(&stripe, &secret, "4242424242424242").await;
     let subscribed = app
@@ -343,9 +358,9 @@ async fn paid_checkout(backend: Backend) {
         .await;
     assert_eq!(sub["plan"]["amount"], 2500);
     assert_eq!(sub["plan"]["interval"], "month");
-    let owns_pro = || async {
-        app.server()
-            .get(&format!("/payments/products/user/{uid}"))
+    wait_for("the subscription's grant", &stripe, &app, || async move {
+        app_.server()
+            .get(&format!("/payments/products/user/{uid_}"))
             .send()
             .await
             .expect(200)["items"]
@@ -353,16 +368,7 @@ async fn paid_checkout(backend: Backend) {
             .unwrap()
             .iter()
             .any(|p| p["id"] == "pro")
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !owns_pro().await {
-        assert!(
-            Instant::now() < deadline,
-            "no subscription grant; localstripe: {}\nserver: {}",
-            stripe.output(),
-            app.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await;
 }
 on_both_backends!(paid_checkout, paid_checkout);

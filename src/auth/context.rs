@@ -309,6 +309,21 @@ impl Auth {
         }
     }
 
+    /// Resolves the `user_id` of a request that acts on a user's own things (`me` allowed): a
+    /// client may act only for its signed-in user, else `refusal()` (each endpoint's original
+    /// status and wording). Errors: those of [`Auth::resolve_user_id`], `refusal()`.
+    pub fn own_user_id<'a>(
+        &'a self,
+        user_id: &'a str,
+        refusal: impl FnOnce() -> ApiError,
+    ) -> ApiResult<&'a str> {
+        let user_id = self.resolve_user_id(user_id)?;
+        if self.access_type == AccessType::Client && Some(user_id) != self.user_id() {
+            return Err(refusal());
+        }
+        Ok(user_id)
+    }
+
     /// Resolves a `user_id` path/query value: `me` is the current user's id.
     pub fn resolve_user_id<'a>(&'a self, user_id: &'a str) -> ApiResult<&'a str> {
         if user_id == "me" {

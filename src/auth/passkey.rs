@@ -11,7 +11,7 @@
 //! presence, sign counter).
 
 use super::sessions;
-use crate::auth::context::{AccessType, ApiState, Auth, RequestCtx, ANY};
+use crate::auth::context::{ApiState, Auth, RequestCtx, ANY};
 use crate::codes::{self, CodeType};
 use crate::crypto::secret::new_uuid;
 use crate::http::known::KnownCode;
@@ -28,7 +28,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::Router;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -138,11 +138,9 @@ fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// WebAuthn's JSON encodes bytes as base64url (padding tolerated).
 fn unb64(text: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD
-        .decode(text.trim_end_matches('='))
-        .or_else(|_| STANDARD.decode(text))
-        .ok()
+    URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok()
 }
 
 /// The origin the browser signed (`response.clientDataJSON.origin`) if the project trusts it,
@@ -549,16 +547,12 @@ async fn credentials_of(db: &sqlx::AnyPool, user_id: &str) -> ApiResult<Vec<(Str
         .collect()
 }
 
-/// The user a passkey list or removal is for: a client's own, anyone's for the server.
-fn owner<'a>(auth: &'a Auth, user_id: &'a str) -> ApiResult<&'a str> {
-    let user_id = auth.resolve_user_id(user_id)?;
-    if auth.access_type == AccessType::Client && Some(user_id) != auth.user_id() {
-        return Err(ApiError::text(
-            StatusCode::FORBIDDEN,
-            "Client can only manage the passkeys of their own user.".to_owned(),
-        ));
-    }
-    Ok(user_id)
+/// A passkey list or removal is for a client's own user, anyone's for the server.
+fn not_yours() -> ApiError {
+    ApiError::text(
+        StatusCode::FORBIDDEN,
+        "Client can only manage the passkeys of their own user.",
+    )
 }
 
 fn passkey_json(r: &sqlx::any::AnyRow) -> ApiResult<Value> {
@@ -580,7 +574,7 @@ async fn list(
     Path(user_id): Path<String>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
-    let user_id = owner(auth, &user_id)?;
+    let user_id = auth.own_user_id(&user_id, not_yours)?;
     let rows = sqlx::query(
         "SELECT id, user_id, credential_id, created_at, last_used_at FROM passkeys
          WHERE project_id = $1 AND user_id = $2 ORDER BY created_at, id",
@@ -604,7 +598,7 @@ async fn remove(
     Path((user_id, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
-    let user_id = owner(auth, &user_id)?;
+    let user_id = auth.own_user_id(&user_id, not_yours)?;
     let gone =
         sqlx::query("DELETE FROM passkeys WHERE project_id = $1 AND user_id = $2 AND id = $3")
             .bind(auth.pid())

@@ -83,13 +83,12 @@ async fn list(
     Query(q): Query<UserIdQuery>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
-    let user_id = auth.resolve_user_id(required_user_id(&q)?)?;
-    if auth.access_type == AccessType::Client && Some(user_id) != auth.user_id() {
-        return Err(ApiError::text(
+    let user_id = auth.own_user_id(required_user_id(&q)?, || {
+        ApiError::text(
             StatusCode::FORBIDDEN,
             "Client can only list sessions for their own user.",
-        ));
-    }
+        )
+    })?;
     let current = auth.token.as_ref().map(|t| t.refresh_token_id.as_str());
     let items = sessions::list(
         &state,
@@ -112,11 +111,8 @@ async fn revoke(
     if uuid::Uuid::parse_str(&id).is_err() {
         return Err(schema_problem("params.id must be a valid UUID"));
     }
-    let user_id = auth.resolve_user_id(required_user_id(&q)?)?;
     let not_found = || ApiError::text(StatusCode::NOT_FOUND, "Session not found.");
-    if auth.access_type == AccessType::Client && Some(user_id) != auth.user_id() {
-        return Err(not_found());
-    }
+    let user_id = auth.own_user_id(required_user_id(&q)?, not_found)?;
     if auth
         .token
         .as_ref()

@@ -64,11 +64,7 @@ fn forbidden(action: &str) -> ApiError {
 
 /// Resolves the `user_id` a request acts on; a client may only act for itself.
 fn target_user<'a>(auth: &'a Auth, user_id: &'a str, action: &str) -> ApiResult<&'a str> {
-    let id = auth.resolve_user_id(user_id)?;
-    if auth.access_type == AccessType::Client && Some(id) != auth.user_id() {
-        return Err(forbidden(action));
-    }
-    Ok(id)
+    auth.own_user_id(user_id, || forbidden(action))
 }
 
 fn checked_value(value: &str) -> ApiResult<String> {
@@ -287,12 +283,11 @@ async fn send_code(
     JsonBody(body): JsonBody<SendCode>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
-    let user_id = auth.resolve_user_id(&user_id)?.to_string();
-    if auth.access_type == AccessType::Client && Some(user_id.as_str()) != auth.user_id() {
-        return Err(ApiError::bad_request(
-            "Can only send verification code for your own user",
-        ));
-    }
+    let user_id = auth
+        .own_user_id(&user_id, || {
+            ApiError::bad_request("Can only send verification code for your own user")
+        })?
+        .to_string();
     if users::find(state.db(), auth.pid(), &user_id)
         .await?
         .is_none()

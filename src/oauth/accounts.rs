@@ -46,11 +46,9 @@ fn account_json(a: &OAuthAccount, access: AccessType) -> Value {
 /// The user whose accounts are asked for; a client only for its own user (else 403 with
 /// `refusal`).
 pub(super) fn owner<'a>(auth: &'a Auth, user_id: &'a str, refusal: &str) -> ApiResult<&'a str> {
-    let user_id = auth.resolve_user_id(user_id)?;
-    if auth.access_type == AccessType::Client && Some(user_id) != auth.user_id() {
-        return Err(ApiError::text(StatusCode::FORBIDDEN, refusal.to_string()));
-    }
-    Ok(user_id)
+    auth.own_user_id(user_id, || {
+        ApiError::text(StatusCode::FORBIDDEN, refusal.to_string())
+    })
 }
 
 const NOT_YOURS: &str = "Client can only manage OAuth providers of their own user.";

@@ -373,21 +373,36 @@ struct Session {
     quantity: Option<i64>,
 }
 
+/// The purchase a paid checkout step acts on, the project's Stripe access and the quantity.
+/// Errors: SCHEMA_ERROR for a quantity out of range, VERIFICATION_CODE_NOT_FOUND,
+/// NEW_PURCHASES_BLOCKED, 400 when the project has not connected Stripe.
+async fn paid_checkout(
+    state: &ApiState,
+    payments: &Payments,
+    ip: &ClientIp,
+    full_code: &str,
+    quantity: Option<i64>,
+) -> ApiResult<(PurchaseCode, stripe::Stripe, i64)> {
+    let quantity = ledger::check_units(quantity.unwrap_or(1))?;
+    let pc = resolve_code(state, &state.projects, ip, full_code).await?;
+    let catalog = payments.catalog(state, &pc.project.id).await?;
+    if catalog.block_new_purchases {
+        return Err(new_purchases_blocked().into());
+    }
+    let Some(stripe) = stripe::connect::stripe_for(state, &pc.project.id).await? else {
+        return Err(ApiError::bad_request(NOT_SET_UP));
+    };
+    Ok((pc, stripe, quantity))
+}
+
 async fn purchase_session(
     State(state): State<ApiState>,
     State(payments): State<Arc<Payments>>,
     ip: ClientIp,
     JsonBody(body): JsonBody<Session>,
 ) -> ApiResult<Response> {
-    let quantity = ledger::check_units(body.quantity.unwrap_or(1))?;
-    let pc = resolve_code(&state, &state.projects, &ip, &body.full_code).await?;
-    let catalog = payments.catalog(&state, &pc.project.id).await?;
-    if catalog.block_new_purchases {
-        return Err(new_purchases_blocked().into());
-    }
-    let Some((stripe, _)) = stripe::connect::credentials(&state, &pc.project.id).await? else {
-        return Err(ApiError::bad_request(NOT_SET_UP));
-    };
+    let (pc, stripe, quantity) =
+        paid_checkout(&state, &payments, &ip, &body.full_code, body.quantity).await?;
     let client_secret =
         stripe::checkout::open(&state, &stripe, &pc.purchase(), &body.price_id, quantity).await?;
     Ok(json_ok(json!({ "client_secret": client_secret })))
@@ -414,15 +429,8 @@ async fn charge_session(
     ip: ClientIp,
     JsonBody(body): JsonBody<Charge>,
 ) -> ApiResult<Response> {
-    let quantity = ledger::check_units(body.quantity.unwrap_or(1))?;
-    let pc = resolve_code(&state, &state.projects, &ip, &body.full_code).await?;
-    let catalog = payments.catalog(&state, &pc.project.id).await?;
-    if catalog.block_new_purchases {
-        return Err(new_purchases_blocked().into());
-    }
-    let Some((stripe, _)) = stripe::connect::credentials(&state, &pc.project.id).await? else {
-        return Err(ApiError::bad_request(NOT_SET_UP));
-    };
+    let (pc, stripe, quantity) =
+        paid_checkout(&state, &payments, &ip, &body.full_code, body.quantity).await?;
     let (payment_id, status) = stripe::checkout::charge(
         &state,
         &stripe,

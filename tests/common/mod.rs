@@ -823,3 +823,82 @@ impl Localstripe {
         body
     }
 }
+
+/// A fresh `tests/artifacts/<name>-<backend>` folder for a browser test's screenshots and logs,
+/// after checking the npm packages (esbuild, playwright-core, the SDK) are installed.
+pub fn browser_artifacts(name: &str, backend: Backend) -> PathBuf {
+    assert!(
+        sdk_dir().join("node_modules/esbuild").exists(),
+        "the npm packages are not installed: run `npm ci --prefix tests/sdk` (.ci/run does)"
+    );
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/artifacts/{name}-{backend:?}").to_lowercase());
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+    artifacts
+}
+
+/// The tiny `@stackframe/js` app (`tests/sdk/oauth-app`, bundled by `serve-oauth-app.mjs`) for
+/// `app`'s project, talking to the API at `base`, served on each of `ports`.
+pub async fn serve_test_app(
+    app: &TestServer,
+    base: &str,
+    ports: &[u16],
+    log: PathBuf,
+) -> NodeProcess {
+    let args: Vec<String> = ports.iter().map(u16::to_string).collect();
+    start_node(
+        "serve-oauth-app.mjs",
+        &args,
+        &[
+            ("PORTCULLIS_URL", base),
+            ("PORTCULLIS_PROJECT_ID", &app.project_id),
+            (
+                "PORTCULLIS_PUBLISHABLE_CLIENT_KEY",
+                &app.publishable_client_key,
+            ),
+        ],
+        &format!("http://localhost:{}/app.js", ports[0]),
+        log,
+    )
+    .await
+}
+
+/// Runs the browser script `tests/sdk/<script>` with `env` (and `ARTIFACTS`), and checks it
+/// succeeded, printed `{"ok": true, …}` last and wrote each of `shots` (`<shot>.png`); `logs`
+/// adds the servers' output to a failure. Returns the script's summary.
+pub async fn run_browser_script(
+    script: &str,
+    env: &[(&str, String)],
+    artifacts: &Path,
+    shots: &[&str],
+    logs: impl FnOnce() -> String,
+) -> Value {
+    let started = Instant::now();
+    let out = tokio::process::Command::new("node")
+        .arg(script)
+        .current_dir(sdk_dir())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("ARTIFACTS", artifacts)
+        .output()
+        .await
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{script} failed after {:?}\nstdout: {stdout}\nstderr: {}\n{}",
+        started.elapsed(),
+        String::from_utf8_lossy(&out.stderr),
+        logs()
+    );
+    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{script}'s last line is not JSON ({e}): {stdout}"));
+    assert_eq!(summary["ok"], true, "{stdout}");
+    for shot in shots {
+        assert!(
+            artifacts.join(format!("{shot}.png")).exists(),
+            "screenshot {shot}"
+        );
+    }
+    summary
+}

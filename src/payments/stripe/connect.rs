@@ -158,25 +158,29 @@ pub async fn connect(
     Ok(account_json(&account))
 }
 
-/// A connected project's Stripe access and webhook signing secret, or None.
-pub async fn credentials(state: &Kernel, project_id: &str) -> ApiResult<Option<(Stripe, String)>> {
-    let row = sqlx::query(
-        "SELECT secret_key_sealed, webhook_secret_sealed FROM stripe_accounts WHERE project_id = $1",
-    )
+/// One sealed column of the project's Stripe connection, opened; None before it connects.
+async fn opened(state: &Kernel, project_id: &str, column: &str) -> ApiResult<Option<String>> {
+    let sealed: Option<String> = sqlx::query_scalar(&format!(
+        "SELECT {column} FROM stripe_accounts WHERE project_id = $1"
+    ))
     .bind(project_id)
     .fetch_optional(state.db())
     .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let open = |column: &str| -> ApiResult<String> {
-        let sealed: String = row.try_get(column)?;
-        state.secret_box.open(&sealed).map_err(ApiError::Internal)
-    };
-    Ok(Some((
-        Stripe::new(open("secret_key_sealed")?),
-        open("webhook_secret_sealed")?,
-    )))
+    sealed
+        .map(|s| state.secret_box.open(&s).map_err(ApiError::Internal))
+        .transpose()
+}
+
+/// A connected project's Stripe API access, or None.
+pub async fn stripe_for(state: &Kernel, project_id: &str) -> ApiResult<Option<Stripe>> {
+    Ok(opened(state, project_id, "secret_key_sealed")
+        .await?
+        .map(Stripe::new))
+}
+
+/// A connected project's webhook signing secret, or None.
+pub async fn webhook_secret(state: &Kernel, project_id: &str) -> ApiResult<Option<String>> {
+    opened(state, project_id, "webhook_secret_sealed").await
 }
 
 /// `200 {"account_id", "charges_enabled", "details_submitted", "payouts_enabled"}` as stored at

@@ -8,7 +8,7 @@
 //! rolled back on failure" lesson). Ids in metadata are trusted only after the Stripe customer
 //! they come with is checked against our record of the customer.
 
-use super::connect::credentials;
+use super::connect::webhook_secret;
 use crate::auth::context::ApiState;
 use crate::http::{json_ok, ApiError, ApiResult, Query};
 use crate::kernel::Kernel;
@@ -82,7 +82,7 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let Some((_, secret)) = credentials(&state, &target.project_id).await? else {
+    let Some(secret) = webhook_secret(&state, &target.project_id).await? else {
         return Err(refused("This project has not connected Stripe"));
     };
     let header = headers
@@ -133,8 +133,12 @@ async fn apply(
     }
     match kind {
         "payment_intent.succeeded" => {
-            let amount = object["amount"].as_i64();
-            grant_checkout(&mut tx, project_id, object, amount).await?
+            let paid = Paid {
+                payment_id: object["id"].as_str().unwrap_or_default(),
+                customer: object["customer"].as_str(),
+                amount: object["amount"].as_i64(),
+            };
+            grant_checkout(&mut tx, project_id, &paid).await?
         }
         // A subscription's invoice paid (`invoice.paid` on current API versions; localstripe
         // sends the older `invoice.payment_succeeded`): its first grants the product.
@@ -199,21 +203,31 @@ async fn paid_invoice(
         }
         return Ok(());
     }
-    let subject = json!({ "id": subscription, "customer": invoice["customer"] });
-    grant_checkout(tx, project_id, &subject, None).await
+    let paid = Paid {
+        payment_id: subscription,
+        customer: invoice["customer"].as_str(),
+        amount: None,
+    };
+    grant_checkout(tx, project_id, &paid).await
 }
 
-/// Grants the purchase behind a Stripe payment (`payment.id`: a PaymentIntent or subscription
-/// id) once, if it is one of our checkouts and Stripe's customer (and `amount` in cents, when
-/// given) is the checkout's. Errors: 400 on a mismatch (nothing granted); 409 when the product
+/// What Stripe says was paid: the PaymentIntent or subscription id, its Stripe customer, and
+/// the amount in cents when the event carries the whole charge.
+struct Paid<'a> {
+    payment_id: &'a str,
+    customer: Option<&'a str>,
+    amount: Option<i64>,
+}
+
+/// Grants the purchase behind a Stripe payment once, if it is one of our checkouts and Stripe's
+/// customer (and amount, when given) is the checkout's. Errors: 400 on a mismatch (nothing granted); 409 when the product
 /// can no longer be granted (the payment is left for a refund).
 async fn grant_checkout(
     tx: &mut sqlx::AnyConnection,
     project_id: &str,
-    payment: &Value,
-    amount: Option<i64>,
+    paid: &Paid<'_>,
 ) -> ApiResult<()> {
-    let payment_id = payment["id"].as_str().unwrap_or_default();
+    let payment_id = paid.payment_id;
     let Some(row) = sqlx::query(
         "SELECT customer_type, customer_id, stripe_customer_id, product_id, product, price_id, quantity, amount_cents, status
          FROM stripe_checkouts WHERE project_id = $1 AND payment_id = $2",
@@ -228,8 +242,7 @@ async fn grant_checkout(
     };
     let stripe_customer: String = row.try_get("stripe_customer_id")?;
     let expected: i64 = row.try_get("amount_cents")?;
-    if payment["customer"].as_str() != Some(stripe_customer.as_str())
-        || amount.is_some_and(|a| a != expected)
+    if paid.customer != Some(stripe_customer.as_str()) || paid.amount.is_some_and(|a| a != expected)
     {
         tracing::warn!(
             payment_id,
