@@ -275,6 +275,14 @@ ROUTES: list[tuple[str, str, dict, dict]] = [
                                                     "kind": "txn_kind", "customer_type": "customer_type"}),
     ("POST", "/internal/payments/transactions/refund",
      {"kind": "txn_kind", "id": "uuid", "refund_entries": "refund_entries"}, {}),
+    ("POST", "/payments/products/{customer_type}/{customer_id}/{product_id}/reactivate", {},
+     {"subscription_id": "uuid"}),
+    ("GET", "/payments/billing/{customer_type}/{customer_id}", {}, {}),
+    ("GET", "/payments/invoices/{customer_type}/{customer_id}", {}, {"cursor": "uuid", "limit": "intstr"}),
+    ("POST", "/payments/payment-method/{customer_type}/{customer_id}/setup-intent", {}, {}),
+    ("POST", "/payments/payment-method/{customer_type}/{customer_id}/set-default",
+     {"setup_intent_id": "name"}, {}),
+    ("POST", "/integrations/stripe/webhooks", {"id": "name", "type": "name"}, {"project_id": "name"}),
 ]
 # Outside /api: only the health check is part of the public API surface.
 PLAIN_ROUTES = [("GET", "/health", {}, {})]

@@ -158,10 +158,25 @@ pub struct Holding {
     pub is_subscription: bool,
     pub created_at: i64,
     pub ended_at: Option<i64>,
+    /// For a subscription Stripe bills: when each renewal after the first was paid (ms, in
+    /// order). Its repeating items are granted then, not by the clock (the seed's lesson: only a
+    /// paid `subscription_cycle` invoice renews them). `None` for purchases that repeat by time.
+    pub paid_renewals: Option<Vec<i64>>,
 }
 
-/// Every grant of `item_id` a purchase includes, in time order: one per repeat while the purchase
-/// lasts, each expiring by its policy (`never`, `when-purchase-expires`, `when-repeated`).
+/// When a purchase's repeating item is granted again after `at`: `repeat` ms later, or for a
+/// subscription Stripe bills at its next paid renewal (None until one is paid).
+fn next_grant(h: &Holding, repeat: Option<i64>, at: i64) -> Option<i64> {
+    let repeat = repeat?;
+    match &h.paid_renewals {
+        Some(paid) => paid.iter().copied().find(|t| *t > at),
+        None => Some(at + repeat),
+    }
+}
+
+/// Every grant of `item_id` a purchase includes, in time order: one per repeat (or paid
+/// renewal) while the purchase lasts, each expiring by its policy (`never`,
+/// `when-purchase-expires`, `when-repeated`).
 fn grant_schedule<'a>(h: &'a Holding, item_id: &str) -> impl Iterator<Item = Change> + 'a {
     let inc = &h.product["includedItems"][item_id];
     let amount = inc.get("quantity").and_then(Value::as_i64).map(|q| {
@@ -176,11 +191,11 @@ fn grant_schedule<'a>(h: &'a Holding, item_id: &str) -> impl Iterator<Item = Cha
         .and_then(Value::as_str)
         .unwrap_or("never");
     let first = amount.map(|_| h.created_at);
-    std::iter::successors(first, move |at| repeat.map(|r| at + r))
+    std::iter::successors(first, move |at| next_grant(h, repeat, *at))
         .take_while(move |at| end.is_none_or(|e| *at < e))
         .take(100_000)
         .map(move |at| {
-            let next = repeat.map(|r| at + r);
+            let next = next_grant(h, repeat, at);
             let expires_at = match policy {
                 "when-purchase-expires" => end,
                 "when-repeated" => match (next, end) {
@@ -502,7 +517,7 @@ pub async fn holdings(
     customer_id: &str,
 ) -> sqlx::Result<Vec<Holding>> {
     let rows = sqlx::query(
-        "SELECT product, quantity, kind, created_at, ended_at FROM purchases
+        "SELECT id, product, quantity, kind, creation_source, created_at, ended_at FROM purchases
          WHERE project_id = $1 AND customer_type = $2 AND customer_id = $3",
     )
     .bind(project_id)
@@ -510,18 +525,41 @@ pub async fn holdings(
     .bind(customer_id)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Holding {
-                product: serde_json::from_str(&r.try_get::<String, _>("product")?)
-                    .unwrap_or(Value::Null),
-                quantity: r.try_get("quantity")?,
-                is_subscription: r.try_get::<String, _>("kind")? == "subscription",
-                created_at: r.try_get("created_at")?,
-                ended_at: r.try_get("ended_at")?,
-            })
-        })
-        .collect()
+    let mut holdings = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let is_subscription = r.try_get::<String, _>("kind")? == "subscription";
+        // A subscription bought at the checkout is billed by Stripe: it renews when paid.
+        let paid_renewals =
+            if is_subscription && r.try_get::<String, _>("creation_source")? == "PURCHASE_PAGE" {
+                let id: String = r.try_get("id")?;
+                Some(paid_renewals(conn, &id).await?)
+            } else {
+                None
+            };
+        holdings.push(Holding {
+            product: serde_json::from_str(&r.try_get::<String, _>("product")?)
+                .unwrap_or(Value::Null),
+            quantity: r.try_get("quantity")?,
+            is_subscription,
+            created_at: r.try_get("created_at")?,
+            ended_at: r.try_get("ended_at")?,
+            paid_renewals,
+        });
+    }
+    Ok(holdings)
+}
+
+/// When each paid renewal (`subscription_cycle` invoice) of a Stripe subscription was paid.
+async fn paid_renewals(conn: &mut AnyConnection, purchase_id: &str) -> sqlx::Result<Vec<i64>> {
+    let rows = sqlx::query(
+        "SELECT paid_at FROM stripe_invoices
+         WHERE purchase_id = $1 AND billing_reason = 'subscription_cycle' AND paid_at IS NOT NULL
+         ORDER BY paid_at",
+    )
+    .bind(purchase_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| r.try_get("paid_at")).collect()
 }
 
 #[cfg(test)]
@@ -628,6 +666,7 @@ mod tests {
             product,
             quantity: 2,
             is_subscription: true,
+            paid_renewals: None,
             created_at: 0,
             ended_at: None,
         };

@@ -4,6 +4,7 @@
 
 use super::config::{interval_ms, product_view, Catalog};
 use super::ledger;
+use super::stripe::subscriptions::{cancel_at_period_end, stripe_subscription_of};
 use super::Payments;
 use super::{
     customers, product_already_granted, product_customer_type_mismatch, product_does_not_exist,
@@ -192,6 +193,8 @@ pub struct Purchase {
     pub created_at: i64,
     pub ended_at: Option<i64>,
     pub refunded_at: Option<i64>,
+    /// Units a refund revoked (None: all of them, when refunded).
+    pub refunded_quantity: Option<i64>,
 }
 
 impl Purchase {
@@ -212,7 +215,8 @@ pub async fn purchases_of(
     customer_id: &str,
 ) -> sqlx::Result<Vec<Purchase>> {
     let rows = sqlx::query(
-        "SELECT id, product_id, kind, status, creation_source, quantity, product, current_period_end, cancel_at_period_end, created_at, ended_at, refunded_at
+        "SELECT id, product_id, kind, status, creation_source, quantity, product, current_period_end, cancel_at_period_end, created_at, ended_at, refunded_at,
+            refunded_quantity
          FROM purchases WHERE project_id = $1 AND customer_type = $2 AND customer_id = $3 ORDER BY created_at, id",
     )
     .bind(project_id)
@@ -236,6 +240,7 @@ pub async fn purchases_of(
                 created_at: r.try_get("created_at")?,
                 ended_at: r.try_get("ended_at")?,
                 refunded_at: r.try_get("refunded_at")?,
+                refunded_quantity: r.try_get("refunded_quantity")?,
             })
         })
         .collect()
@@ -246,9 +251,20 @@ pub fn ownership(purchases: &[Purchase], now: i64) -> BTreeMap<String, Owned> {
     let mut events: Vec<(i64, i64, &Purchase)> = Vec::new();
     for p in purchases {
         events.push((p.created_at, p.quantity, p));
-        let revoked_at = [p.ended_at, p.refunded_at].into_iter().flatten().min();
-        if let Some(at) = revoked_at.filter(|at| *at <= now) {
-            events.push((at, -p.quantity, p));
+        // A refund revokes the units it refunded; the end revokes what is left.
+        let mut left = p.quantity;
+        if let Some(at) = p
+            .refunded_at
+            .filter(|at| p.ended_at.is_none_or(|e| *at < e))
+        {
+            let refunded = p.refunded_quantity.unwrap_or(p.quantity).min(left);
+            if at <= now {
+                events.push((at, -refunded, p));
+            }
+            left -= refunded;
+        }
+        if let Some(at) = p.ended_at.filter(|at| *at <= now) {
+            events.push((at, -left, p));
         }
     }
     events.sort_by_key(|(at, q, _)| (*at, *q < 0));
@@ -356,12 +372,18 @@ pub struct NewPurchase<'a> {
     pub source: &'a str,
 }
 
+/// A recorded purchase: its id, and whether it is a subscription.
+pub struct Granted {
+    pub purchase_id: String,
+    pub is_subscription: bool,
+}
+
 /// Records a purchase, replacing any conflicting subscription, inside the caller's transaction
-/// (on SQLite the caller holds the write turn). Returns the subscription id when one was made.
+/// (on SQLite the caller holds the write turn).
 pub async fn grant_product(
     tx: &mut AnyConnection,
     purchase: &NewPurchase<'_>,
-) -> ApiResult<Option<String>> {
+) -> ApiResult<Granted> {
     let NewPurchase {
         project_id,
         customer_type,
@@ -423,7 +445,10 @@ pub async fn grant_product(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    Ok(recurring.map(|_| id))
+    Ok(Granted {
+        purchase_id: id,
+        is_subscription: recurring.is_some(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -489,9 +514,9 @@ pub async fn grant_to_customer(
         quantity,
         source: "API_GRANT",
     };
-    let subscription_id = grant_product(&mut tx, &purchase).await?;
+    let granted = grant_product(&mut tx, &purchase).await?;
     tx.commit().await?;
-    Ok(subscription_id)
+    Ok(granted.is_subscription.then_some(granted.purchase_id))
 }
 
 #[derive(Deserialize)]
@@ -551,9 +576,11 @@ async fn list(
     let page = entries.iter().skip(start).take(limit);
     let items: Vec<Value> = page
         .map(|(key, o)| {
-            let active = purchases.iter().rev().find(|p| {
-                p.key() == key && p.is_active_subscription(now) && !p.cancel_at_period_end
-            });
+            // A Stripe subscription scheduled to cancel shows as one until its period ends.
+            let active = purchases
+                .iter()
+                .rev()
+                .find(|p| p.key() == key && p.is_active_subscription(now));
             let mut v = json!({
                 "id": if key == INLINE_KEY { Value::Null } else { json!(key) },
                 "quantity": o.quantity,
@@ -671,9 +698,23 @@ async fn cancel(
             active
         }
     };
-    // DB-only subscriptions run to the end of their period, then the product goes.
-    let ids: Vec<String> = targets.iter().map(|p| p.id.clone()).collect();
+    // Stripe's subscriptions are canceled at their period's end (the seed's in-app cancel,
+    // undone by `reactivate`); DB-only ones run to the end of their period, then the product goes.
+    let mut ids = Vec::new();
+    let mut billed = Vec::new();
+    for p in targets {
+        match stripe_subscription_of(&mut conn, auth.pid(), &p.id).await? {
+            Some(sid) => billed.push((p.id.clone(), sid)),
+            None => ids.push(p.id.clone()),
+        }
+    }
     drop(conn);
+    if !billed.is_empty() {
+        let stripe = super::stripe::connect::connected(&state, auth.pid()).await?;
+        for (purchase_id, sid) in billed {
+            cancel_at_period_end(&state, &stripe, auth.pid(), &purchase_id, &sid, true).await?;
+        }
+    }
     let _turn = state.store.write_turn().await;
     let mut tx = state.db().begin().await?;
     super::ledger::lock_customer(&mut tx, auth.pid(), &customer_type, &customer_id).await?;

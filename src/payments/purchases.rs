@@ -6,6 +6,7 @@ use super::config::product_view;
 use super::ledger;
 use super::products::{choose, grant_product, ownership, purchases_of, Chosen, NewPurchase};
 use super::stripe;
+use super::stripe::connect::NOT_SET_UP;
 use super::Payments;
 use super::{customers, new_purchases_blocked, product_already_granted};
 use crate::auth::context::{ApiState, RequestCtx, ANY};
@@ -55,7 +56,6 @@ where
 }
 
 const PURCHASE_CODE_TTL_MS: i64 = 24 * 3600 * 1000;
-const NOT_SET_UP: &str = "Payments are not set up in this Stack Auth project. Please go to the Stack Auth dashboard and complete the Payments onboarding.";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -389,9 +389,7 @@ async fn paid_checkout(
     if catalog.block_new_purchases {
         return Err(new_purchases_blocked().into());
     }
-    let Some(stripe) = stripe::connect::stripe_for(state, &pc.project.id).await? else {
-        return Err(ApiError::bad_request(NOT_SET_UP));
-    };
+    let stripe = stripe::connect::connected(state, &pc.project.id).await?;
     Ok((pc, stripe, quantity))
 }
 

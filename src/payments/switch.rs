@@ -2,13 +2,14 @@
 //! line. The subscription row is changed in place (same id, creation time and period), so its
 //! item grants become the target product's as if it had been held from the start.
 //!
-//! The original switches only Stripe-backed subscriptions (Stripe prorates the charge). Until
-//! Stripe is wired in, a subscription bought through test-mode checkout switches in place, since
-//! there is nothing to charge; granted subscriptions refuse as in the original (docs/compat.md).
+//! As in the original, a Stripe subscription switches at Stripe (which prorates the charge) and
+//! then here; a test-mode one switches in place, since there is nothing to charge; granted
+//! subscriptions refuse (docs/compat.md).
 
 use super::config::{Catalog, Product};
 use super::ledger;
-use super::products::{ownership, purchases_of, Purchase};
+use super::products::{ownership, purchases_of, Chosen, Purchase};
+use super::stripe::subscriptions::{stripe_subscription_of, switch_plan};
 use super::Payments;
 use super::{customers, new_purchases_blocked};
 use crate::auth::context::{ApiState, Auth, RequestCtx, ANY};
@@ -149,26 +150,29 @@ async fn switch(
     )?;
     customers::ensure_exists(&state, auth.pid(), &customer_type, &customer_id).await?;
 
-    let _turn = state.store.write_turn().await;
-    let mut tx = state.db().begin().await?;
-    super::ledger::lock_customer(&mut tx, auth.pid(), &customer_type, &customer_id).await?;
     let now = now_ms();
-    let purchases = purchases_of(&mut tx, auth.pid(), &customer_type, &customer_id).await?;
+    let mut conn = state.db().acquire().await?;
+    let purchases = purchases_of(&mut conn, auth.pid(), &customer_type, &customer_id).await?;
     let subscription = find_subscription(
         &purchases,
         &body.from_product_id,
         from.product_line_id.as_deref().unwrap_or_default(),
         now,
     )?;
-    // Only a test-mode subscription can change without a payment provider to charge the change.
-    let subscription = match subscription {
-        Some(s) if s.creation_source == "TEST_MODE" && catalog.test_mode => s,
-        Some(_) => return Err(refuse("This subscription cannot be switched.")),
+    // A Stripe subscription changes plan at Stripe (prorated); a test-mode one has nothing to
+    // charge the change to.
+    let (subscription, billed) = match subscription {
+        Some(s) if s.creation_source == "TEST_MODE" && catalog.test_mode => (s, None),
+        Some(s) => match stripe_subscription_of(&mut conn, auth.pid(), &s.id).await? {
+            Some(sid) => (s, Some(sid)),
+            None => return Err(refuse("This subscription cannot be switched.")),
+        },
         None if from.include_by_default() => {
             return Err(super::default_payment_method_required(&customer_type, &customer_id).into())
         }
         None => return Err(refuse("This subscription cannot be switched.")),
     };
+    drop(conn);
     let prices = to.interval_prices();
     let (price_id, price) = match &body.price_id {
         Some(id) => prices.into_iter().find(|(p, _)| *p == id),
@@ -183,6 +187,27 @@ async fn switch(
     }
     let quantity = body.quantity.unwrap_or(subscription.quantity);
     ledger::check_grants_fit(&to.snapshot, quantity)?;
+    if let Some(sid) = billed {
+        let chosen = Chosen {
+            product_id: Some(body.to_product_id.clone()),
+            snapshot: to.snapshot.clone(),
+        };
+        switch_plan(
+            &state,
+            auth.pid(),
+            &sid,
+            &chosen,
+            price_id,
+            &price.raw,
+            quantity,
+        )
+        .await?;
+    }
+
+    // Written here at once, whatever Stripe's webhooks later repeat (the seed's lesson).
+    let _turn = state.store.write_turn().await;
+    let mut tx = state.db().begin().await?;
+    super::ledger::lock_customer(&mut tx, auth.pid(), &customer_type, &customer_id).await?;
     sqlx::query("UPDATE purchases SET product_id = $1, product = $2, price_id = $3, quantity = $4 WHERE id = $5")
         .bind(&body.to_product_id)
         .bind(to.snapshot.to_string())

@@ -2,6 +2,7 @@
 //! transaction objects, newest first, with an opaque cursor.
 
 use super::config::product_view;
+use super::stripe::refunds::{self, charged_cents, RefundEntry, Refundable};
 use super::Payments;
 use crate::auth::context::{ApiState, RequestCtx, ADMIN};
 use crate::http::extract::schema_problem;
@@ -40,20 +41,26 @@ struct Refund {
     #[serde(rename = "type")]
     kind: String,
     id: String,
-    #[allow(dead_code)]
-    refund_entries: Vec<Value>,
+    refund_entries: Vec<RefundEntry>,
 }
 
-/// Refunds give money back through the payment provider. Test-mode purchases and API grants were
-/// never paid, so (as in the original) they answer with the not-refundable / not-found errors; paid
-/// purchases arrive with Stripe.
+/// Refunds give money back through Stripe (`stripe::refunds`). Test-mode purchases and API
+/// grants were never paid, so (as in the original) they answer with the not-refundable /
+/// not-found errors.
 async fn refund(
     State(state): State<ApiState>,
     ctx: RequestCtx,
     crate::http::JsonBody(body): crate::http::JsonBody<Refund>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ADMIN)?;
-    refund_purchase(&state, auth.pid(), &body.kind, &body.id).await?;
+    refund_purchase(
+        &state,
+        auth.pid(),
+        &body.kind,
+        &body.id,
+        &body.refund_entries,
+    )
+    .await?;
     Ok(crate::http::success())
 }
 
@@ -63,6 +70,7 @@ pub async fn refund_purchase(
     project_id: &str,
     transaction_type: &str,
     id: &str,
+    entries: &[RefundEntry],
 ) -> ApiResult<()> {
     let (kind, not_found) = match transaction_type {
         "one-time-purchase" => (
@@ -87,28 +95,30 @@ pub async fn refund_purchase(
             ))
         }
     };
-    let row = sqlx::query("SELECT creation_source, refunded_at FROM purchases WHERE project_id = $1 AND id = $2 AND kind = $3")
+    let row = sqlx::query("SELECT creation_source, refunded_at, quantity, product, price_id FROM purchases WHERE project_id = $1 AND id = $2 AND kind = $3")
         .bind(project_id)
         .bind(id)
         .bind(kind)
         .fetch_optional(state.db())
         .await?
         .ok_or_else(|| not_found.clone())?;
+    let (code, message) = if kind == "one_time" {
+        (
+            KnownCode::OneTimePurchaseAlreadyRefunded,
+            "This one-time purchase has already been refunded.",
+        )
+    } else {
+        (
+            KnownCode::SubscriptionAlreadyRefunded,
+            "This subscription has already been refunded.",
+        )
+    };
+    let already = ApiError::from(super::known(code, message, None));
     if row.try_get::<Option<i64>, _>("refunded_at")?.is_some() {
-        let (code, message) = if kind == "one_time" {
-            (
-                KnownCode::OneTimePurchaseAlreadyRefunded,
-                "This one-time purchase has already been refunded.",
-            )
-        } else {
-            (
-                KnownCode::SubscriptionAlreadyRefunded,
-                "This subscription has already been refunded.",
-            )
-        };
-        return Err(super::known(code, message, None).into());
+        return Err(already);
     }
-    if kind == "one_time" && row.try_get::<String, _>("creation_source")? == "TEST_MODE" {
+    let source: String = row.try_get("creation_source")?;
+    if kind == "one_time" && source == "TEST_MODE" {
         return Err(super::known(
             KnownCode::TestModePurchaseNonRefundable,
             "Test mode purchases are not refundable.",
@@ -116,7 +126,26 @@ pub async fn refund_purchase(
         )
         .into());
     }
-    // Nothing was paid for it, so there is no payment to refund.
+    if source == "PURCHASE_PAGE" {
+        let quantity: i64 = row.try_get("quantity")?;
+        let snapshot: Value =
+            serde_json::from_str(&row.try_get::<String, _>("product")?).unwrap_or(Value::Null);
+        let price_id: Option<String> = row.try_get("price_id")?;
+        let refundable = Refundable {
+            project_id,
+            purchase_id: id,
+            subscription: kind == "subscription",
+            quantity,
+            charged_cents: charged_cents(&snapshot, price_id.as_deref(), quantity),
+        };
+        if refunds::refund(state, &refundable, entries, already)
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+    }
+    // Nothing was paid for it through Stripe, so there is no payment to refund.
     Err(not_found.into())
 }
 
@@ -228,7 +257,7 @@ pub async fn list_page(
     let sources: [(bool, &str, &str, Build); 2] = [
         (
             include_purchases,
-            "SELECT id, customer_type, customer_id, product_id, price_id, product, quantity, kind, creation_source, created_at FROM purchases",
+            "SELECT id, customer_type, customer_id, product_id, price_id, product, quantity, kind, creation_source, created_at, refunded_at FROM purchases",
             PURCHASE_RANK,
             purchase_transaction,
         ),
@@ -340,7 +369,21 @@ fn purchase_transaction(r: &sqlx::any::AnyRow) -> sqlx::Result<(Position, Value)
     } else {
         "one_time_purchase_id"
     }] = json!(id);
+    let test_mode = r.try_get::<String, _>("creation_source")? == "TEST_MODE";
     let mut entries = vec![grant];
+    let price_id: Option<String> = r.try_get("price_id")?;
+    let price = price_id.and_then(|p| snapshot["prices"].get(&p).cloned());
+    let charged = charged_amount(price.as_ref(), quantity);
+    if !test_mode && !charged.is_empty() {
+        let net = charged.get("USD").cloned().unwrap_or_else(|| json!("0"));
+        entries.push(json!({
+            "type": "money_transfer",
+            "adjusted_transaction_id": null, "adjusted_entry_index": null,
+            "customer_type": customer_type, "customer_id": customer_id,
+            "charged_amount": charged,
+            "net_amount": { "USD": net },
+        }));
+    }
     for (item_id, inc) in snapshot["includedItems"].as_object().into_iter().flatten() {
         entries.push(json!({
             "type": "item_quantity_change",
@@ -350,7 +393,10 @@ fn purchase_transaction(r: &sqlx::any::AnyRow) -> sqlx::Result<(Position, Value)
             "quantity": inc["quantity"].as_i64().unwrap_or(0) * quantity,
         }));
     }
-    let test_mode = r.try_get::<String, _>("creation_source")? == "TEST_MODE";
+    let adjusted_by = match r.try_get::<Option<i64>, _>("refunded_at")? {
+        Some(_) => json!([{ "transaction_id": format!("{id}:refund"), "entry_index": 0 }]),
+        None => json!([]),
+    };
     let position = Position {
         created_at,
         rank: if subscription { 2 } else { 1 },
@@ -360,9 +406,40 @@ fn purchase_transaction(r: &sqlx::any::AnyRow) -> sqlx::Result<(Position, Value)
         position,
         json!({
             "id": id, "created_at_millis": created_at, "effective_at_millis": created_at, "type": "purchase",
-            "entries": entries, "adjusted_by": [], "test_mode": test_mode,
+            "entries": entries, "adjusted_by": adjusted_by, "test_mode": test_mode,
         }),
     ))
+}
+
+/// What a price charged for `quantity` units, per currency (`{"USD": "19.98"}`), leaving out
+/// zero amounts, as the original's transaction builder does.
+fn charged_amount(price: Option<&Value>, quantity: i64) -> serde_json::Map<String, Value> {
+    let mut charged = serde_json::Map::new();
+    for (currency, amount) in price.and_then(Value::as_object).into_iter().flatten() {
+        let Some(total) = amount.as_str().and_then(|a| multiply_money(a, quantity)) else {
+            continue;
+        };
+        if currency.len() == 3 && currency.chars().all(|c| c.is_ascii_uppercase()) && total != "0" {
+            charged.insert(currency.clone(), json!(total));
+        }
+    }
+    charged
+}
+
+/// `"9.99" × 2 = "19.98"`, exactly in decimal, trailing fraction zeros dropped.
+fn multiply_money(amount: &str, by: i64) -> Option<String> {
+    let (whole, frac) = amount.split_once('.').unwrap_or((amount, ""));
+    let digits: i128 = format!("{whole}{frac}").parse().ok()?;
+    let product = digits.checked_mul(by as i128)?.to_string();
+    let scale = frac.len();
+    let padded = format!("{product:0>width$}", width = scale + 1);
+    let (int_part, frac_part) = padded.split_at(padded.len() - scale);
+    let frac_part = frac_part.trim_end_matches('0');
+    Some(if frac_part.is_empty() {
+        int_part.to_owned()
+    } else {
+        format!("{int_part}.{frac_part}")
+    })
 }
 
 fn change_transaction(r: &sqlx::any::AnyRow) -> sqlx::Result<(Position, Value)> {

@@ -58,6 +58,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(13, "0013_mfa_and_cli"),
     migration!(14, "0014_passkeys"),
     migration!(15, "0015_stripe"),
+    migration!(16, "0016_stripe_billing"),
 ];
 
 /// WAL lets readers run beside the single writer; the busy timeout queues writers instead of failing.

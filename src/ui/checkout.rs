@@ -1,7 +1,9 @@
 //! The hosted checkout page that purchase URLs point at (`/purchase/<project>_<code>`). It shows
-//! the product, its prices and what it replaces; in test mode a button completes the purchase
-//! through the same function as `test-mode-purchase-session`, then returns to `return_url`.
-//! Paid checkout arrives with Stripe.
+//! the product, its prices and what it replaces. In test mode a button completes the purchase
+//! through the same function as `test-mode-purchase-session`; with Stripe connected, Stripe.js
+//! collects the card in place (`assets/checkout.js`: `purchase-session`, `confirmCardSetup`,
+//! `purchase-session/charge`) and the page waits for Stripe's webhook to grant the purchase.
+//! Either way it then returns to a trusted `return_url`.
 
 use super::{error, html, shell};
 use crate::auth::context::ApiState;
@@ -9,6 +11,9 @@ use crate::http::extract::RawBody;
 use crate::http::ClientIp;
 use crate::payments::config::price_label;
 use crate::payments::purchases::{complete_test_purchase, inspect, Checkout};
+use crate::payments::stripe;
+use crate::payments::stripe::checkout::status_of;
+use crate::payments::stripe::connect::publishable_key;
 use crate::payments::Payments;
 use crate::ui::dashboard::message_of;
 use axum::extract::FromRef;
@@ -16,10 +21,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use axum::Json;
 use axum::Router;
 use maud::{html, Markup};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::sync::Arc;
 
 pub fn routes<S>() -> Router<S>
@@ -28,7 +34,44 @@ where
     ApiState: FromRef<S>,
     Arc<Payments>: FromRef<S>,
 {
-    Router::new().route("/purchase/{full_code}", get(page).post(buy))
+    Router::new()
+        .route("/purchase/checkout.js", get(script))
+        .route("/purchase/{full_code}", get(page).post(buy))
+        .route("/purchase/{full_code}/status", get(status))
+}
+
+async fn script() -> Response {
+    (
+        [("content-type", "text/javascript; charset=utf-8")],
+        include_str!("assets/checkout.js"),
+    )
+        .into_response()
+}
+
+/// `{"status": "pending" | "succeeded" | "failed" | null}` of the payment made with this code.
+async fn status(State(state): State<ApiState>, Path(full_code): Path<String>) -> Response {
+    match status_of(&state, &full_code).await {
+        Ok(status) => Json(json!({ "status": status })).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// How the page takes payment: test mode, Stripe (with the publishable key for Stripe.js), or
+/// not at all yet.
+enum Payment {
+    TestMode,
+    Stripe { publishable_key: String },
+    NotSetUp,
+}
+
+async fn payment_of(state: &ApiState, checkout: &Checkout) -> Payment {
+    if checkout.test_mode {
+        return Payment::TestMode;
+    }
+    match publishable_key(state, &checkout.project.id).await {
+        Ok(Some(publishable_key)) => Payment::Stripe { publishable_key },
+        _ => Payment::NotSetUp,
+    }
 }
 
 #[derive(Deserialize)]
@@ -46,7 +89,10 @@ async fn page(
     match inspect(&state, &state.projects, &payments, &ip, &full_code).await {
         Ok(checkout) => {
             let return_url = trusted(&checkout, q.return_url.as_deref());
-            html(checkout_page(&checkout, &full_code, return_url, None))
+            let payment = payment_of(&state, &checkout).await;
+            html(checkout_page(
+                &checkout, &payment, &full_code, return_url, None,
+            ))
         }
         Err(_) => gone(),
     }
@@ -72,6 +118,7 @@ async fn buy(
             Err(_) => {
                 let page = checkout_page(
                     &checkout,
+                    &Payment::TestMode,
                     &full_code,
                     return_url,
                     Some("Quantity must be a whole number."),
@@ -97,7 +144,13 @@ async fn buy(
         },
         Err(e) => {
             let message = message_of(&e);
-            let page = checkout_page(&checkout, &full_code, return_url, Some(&message));
+            let page = checkout_page(
+                &checkout,
+                &Payment::TestMode,
+                &full_code,
+                return_url,
+                Some(&message),
+            );
             (StatusCode::BAD_REQUEST, html(page)).into_response()
         }
     }
@@ -118,6 +171,7 @@ fn frame(checkout: &Checkout, title: &str, body: Markup) -> Markup {
 
 fn checkout_page(
     checkout: &Checkout,
+    payment: &Payment,
     full_code: &str,
     return_url: Option<&str>,
     message: Option<&str>,
@@ -141,7 +195,7 @@ fn checkout_page(
         checkout,
         name,
         html! {
-            @if checkout.test_mode {
+            @if matches!(payment, Payment::TestMode) {
                 p.notice { "Test mode: no payment is taken." }
             }
             h1 { (name) }
@@ -151,7 +205,7 @@ fn checkout_page(
             (error(message))
             @if checkout.already_bought {
                 p.notice { "You already own this product." }
-            } @else if !checkout.test_mode {
+            } @else if matches!(payment, Payment::NotSetUp) {
                 p.muted { "Payments are not set up for this project yet." }
             } @else if prices.is_empty() {
                 p.muted { "This product has no price to buy." }
@@ -164,7 +218,10 @@ fn checkout_page(
                         }
                     }
                 }
-                form method="post" action={ "/purchase/" (full_code) } {
+                form id="pay" method="post" action={ "/purchase/" (full_code) }
+                    data-full-code=(full_code)
+                    data-return-url=[return_url]
+                    data-publishable-key=[match payment { Payment::Stripe { publishable_key } => Some(publishable_key), _ => None }] {
                     fieldset style="border:0;padding:0;margin:0" {
                         legend.muted { "Price" }
                         @for (i, (id, price)) in prices.iter().enumerate() {
@@ -181,7 +238,16 @@ fn checkout_page(
                     @if let Some(url) = return_url {
                         input type="hidden" name="return_url" value=(url);
                     }
-                    button type="submit" { "Complete test purchase" }
+                    @if let Payment::Stripe { .. } = payment {
+                        label for="card-element" { "Card" }
+                        div #card-element style="padding:10px;border:1px solid #cfd3d9;border-radius:7px;margin-bottom:12px" {}
+                        button #pay-button type="submit" { "Pay" }
+                        p #pay-status.muted role="status" {}
+                        script src=(stripe::js_url()) {}
+                        script src="/purchase/checkout.js" {}
+                    } @else {
+                        button type="submit" { "Complete test purchase" }
+                    }
                 }
             }
         },

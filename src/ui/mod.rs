@@ -31,20 +31,34 @@ select{padding:8px;border:1px solid #cfd3d9;border-radius:7px;font-size:14px;bac
 /// The pages load nothing from elsewhere and run no script; styles are inline (one stylesheet
 /// in the page, a few attributes). `form-action` keeps the dashboard's forms on this server.
 const DASHBOARD_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-/// The checkout's purchase form redirects to the app's return URL, so `form-action` stays open.
-const CHECKOUT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+/// The checkout's purchase form redirects to the app's return URL, so `form-action` stays open;
+/// it runs our script and Stripe.js, which talks to Stripe's API and frames (Stripe's CSP advice,
+/// <https://docs.stripe.com/security/guide#content-security-policy>).
+fn checkout_csp() -> &'static HeaderValue {
+    static CSP: std::sync::OnceLock<HeaderValue> = std::sync::OnceLock::new();
+    CSP.get_or_init(|| {
+        use crate::payments::stripe::{api_base, js_url, origin_of};
+        let js = origin_of(&js_url());
+        let api = origin_of(&api_base());
+        let csp = format!(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data: {js}; script-src 'self' {js}; \
+             connect-src 'self' {api} {js}; frame-src {js} https://hooks.stripe.com; frame-ancestors 'none'; base-uri 'none'"
+        );
+        HeaderValue::from_str(&csp).unwrap_or_else(|_| HeaderValue::from_static(DASHBOARD_CSP))
+    })
+}
 
 /// Headers of every page: its Content-Security-Policy, and `no-store` (pages show per-admin data
 /// and keys shown once, which must not stay in a cache).
 pub async fn page_headers(req: Request, next: Next) -> Response {
     let csp = if req.uri().path().starts_with("/purchase/") {
-        CHECKOUT_CSP
+        checkout_csp().clone()
     } else {
-        DASHBOARD_CSP
+        HeaderValue::from_static(DASHBOARD_CSP)
     };
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert("content-security-policy", HeaderValue::from_static(csp));
+    h.insert("content-security-policy", csp);
     h.insert("cache-control", HeaderValue::from_static("no-store"));
     res
 }

@@ -16,6 +16,7 @@ use crate::http::{ApiError, ApiResult};
 use crate::kernel::Kernel;
 use crate::payments::products::{purchases_of, validate_purchase, Chosen};
 use crate::store::now_ms;
+use axum::http::StatusCode;
 use serde_json::{json, Value};
 use sqlx::Row;
 
@@ -52,7 +53,11 @@ fn usd_cents(price: &Value) -> ApiResult<i64> {
 
 /// The customer's Stripe customer id, created on first use (idempotently: two racing checkouts
 /// get the same Stripe customer through the idempotency key, and one row).
-async fn stripe_customer(state: &Kernel, stripe: &Stripe, p: &Purchase<'_>) -> ApiResult<String> {
+pub async fn stripe_customer(
+    state: &Kernel,
+    stripe: &Stripe,
+    p: &CustomerRef<'_>,
+) -> ApiResult<String> {
     let find = || {
         sqlx::query(
             "SELECT stripe_customer_id FROM stripe_customers
@@ -102,16 +107,58 @@ async fn stripe_customer(state: &Kernel, stripe: &Stripe, p: &Purchase<'_>) -> A
     Ok(row.try_get("stripe_customer_id")?)
 }
 
+/// One of our customers, as Stripe's customer metadata names them.
+pub struct CustomerRef<'a> {
+    pub project_id: &'a str,
+    pub customer_type: &'a str,
+    pub customer_id: &'a str,
+}
+
+impl Purchase<'_> {
+    fn customer(&self) -> CustomerRef<'_> {
+        CustomerRef {
+            project_id: self.project_id,
+            customer_type: self.customer_type,
+            customer_id: self.customer_id,
+        }
+    }
+}
+
 /// What a price charges: cents per unit, and for a subscription its interval
 /// (`(count, "day" | "week" | "month" | "year")`, Stripe's units).
-struct Charge {
+pub struct Charge {
     unit_cents: i64,
     interval: Option<(i64, String)>,
 }
 
+impl Charge {
+    /// Errors: 400 for a price without a positive USD amount or with an interval Stripe cannot
+    /// bill.
+    pub fn of(price: &Value) -> ApiResult<Charge> {
+        let unit_cents = usd_cents(price)?;
+        let interval = match &price["interval"] {
+            Value::Array(parts) => {
+                let count = parts.first().and_then(Value::as_i64).unwrap_or(1);
+                let unit = parts.get(1).and_then(Value::as_str).unwrap_or_default();
+                if !matches!(unit, "day" | "week" | "month" | "year") || count < 1 {
+                    return Err(ApiError::bad_request(
+                        "Stripe cannot bill this price's interval",
+                    ));
+                }
+                Some((count, unit.to_owned()))
+            }
+            _ => None,
+        };
+        Ok(Charge {
+            unit_cents,
+            interval,
+        })
+    }
+}
+
 /// Checks the purchase as the grant will (rules, price, quantity) and returns what it charges.
 /// Errors: the purchase rules' errors; 400 for a price without a USD amount, an interval Stripe
-/// cannot bill, or a total too large.
+/// cannot bill, or a total too large; 402 while a subscription of the customer is suspended.
 async fn check(
     state: &Kernel,
     p: &Purchase<'_>,
@@ -120,6 +167,12 @@ async fn check(
 ) -> ApiResult<Charge> {
     let mut conn = state.db().acquire().await?;
     let owned = purchases_of(&mut conn, p.project_id, p.customer_type, p.customer_id).await?;
+    if super::invoices::suspended(&mut conn, p.project_id, p.customer_type, p.customer_id).await? {
+        return Err(ApiError::text(
+            StatusCode::PAYMENT_REQUIRED,
+            "A subscription of this customer is suspended for failed payments; update the payment method to buy more",
+        ));
+    }
     drop(conn);
     let (price, _) = validate_purchase(
         p.chosen,
@@ -130,49 +183,34 @@ async fn check(
         now_ms(),
     )?;
     let (_, price) = price.ok_or_else(|| ApiError::bad_request("This product has no price"))?;
-    let unit_cents = usd_cents(&price)?;
-    unit_cents
+    let charge = Charge::of(&price)?;
+    charge
+        .unit_cents
         .checked_mul(quantity)
         .ok_or_else(|| ApiError::bad_request("The amount is too large"))?;
-    let interval = match &price["interval"] {
-        Value::Array(parts) => {
-            let count = parts.first().and_then(Value::as_i64).unwrap_or(1);
-            let unit = parts.get(1).and_then(Value::as_str).unwrap_or_default();
-            if !matches!(unit, "day" | "week" | "month" | "year") || count < 1 {
-                return Err(ApiError::bad_request(
-                    "Stripe cannot bill this price's interval",
-                ));
-            }
-            Some((count, unit.to_owned()))
-        }
-        _ => None,
-    };
-    Ok(Charge {
-        unit_cents,
-        interval,
-    })
+    Ok(charge)
 }
 
 /// The Stripe plan for a recurring price, made once: its id is derived from what it bills, so
 /// a changed price gets a new plan and never alters what existing subscribers pay.
-async fn plan_for(
+pub async fn plan_for(
     stripe: &Stripe,
-    p: &Purchase<'_>,
+    project_id: &str,
+    chosen: &Chosen,
     price_id: &str,
     charge: &Charge,
 ) -> ApiResult<String> {
     let (count, unit) = charge.interval.clone().unwrap_or((1, "month".to_owned()));
     let fingerprint = format!(
-        "{}|{}|{price_id}|{}|{count}|{unit}",
-        p.project_id,
-        p.chosen.product_id.as_deref().unwrap_or("inline"),
+        "{project_id}|{}|{price_id}|{}|{count}|{unit}",
+        chosen.product_id.as_deref().unwrap_or("inline"),
         charge.unit_cents
     );
     let id = format!("portcullis_{}", &sha256_hex(&fingerprint)[..32]);
     if stripe.find(&format!("plans/{id}")).await?.is_some() {
         return Ok(id);
     }
-    let name = p.chosen.snapshot["displayName"]
+    let name = chosen.snapshot["displayName"]
         .as_str()
         .unwrap_or("Subscription")
         .to_owned();
@@ -203,7 +241,7 @@ pub async fn open(
     quantity: i64,
 ) -> ApiResult<String> {
     check(state, p, price_id, quantity).await?;
-    let customer = stripe_customer(state, stripe, p).await?;
+    let customer = stripe_customer(state, stripe, &p.customer()).await?;
     let intent = stripe
         .post(
             "setup_intents",
@@ -247,7 +285,7 @@ pub async fn charge(
         .find(&format!("setup_intents/{setup_id}"))
         .await?
         .ok_or_else(not_ours)?;
-    let customer = stripe_customer(state, stripe, p).await?;
+    let customer = stripe_customer(state, stripe, &p.customer()).await?;
     // The browser names the SetupIntent; Stripe's copy decides whether it is this purchase's.
     let ours = setup["client_secret"] == client_secret
         && setup["customer"] == customer.as_str()
@@ -274,7 +312,7 @@ pub async fn charge(
     };
     if charge.interval.is_some() {
         // A subscription: the card pays its invoices (this one and the renewals).
-        let plan = plan_for(stripe, p, price_id, &charge).await?;
+        let plan = plan_for(stripe, p.project_id, p.chosen, price_id, &charge).await?;
         stripe
             .post(
                 &format!("customers/{customer}"),
@@ -389,4 +427,19 @@ pub fn charge_json(payment_id: &str, status: &str) -> Value {
     } else {
         json!({ "payment_intent_id": payment_id, "status": status })
     }
+}
+
+/// Where the checkout a purchase code (`<project_id>_<code>`) paid for stands: `"pending"` until
+/// Stripe's webhook grants it, then `"succeeded"` (or `"failed"`); None before it was charged.
+pub async fn status_of(state: &Kernel, full_code: &str) -> ApiResult<Option<String>> {
+    let Some((project_id, code)) = full_code.split_once('_') else {
+        return Ok(None);
+    };
+    Ok(sqlx::query_scalar(
+        "SELECT status FROM stripe_checkouts WHERE project_id = $1 AND code_hash = $2",
+    )
+    .bind(project_id)
+    .bind(sha256_hex(&code.to_ascii_lowercase()))
+    .fetch_optional(state.db())
+    .await?)
 }

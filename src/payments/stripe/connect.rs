@@ -33,6 +33,15 @@ where
 struct Setup {
     stripe_secret_key: Option<String>,
     stripe_webhook_secret: Option<String>,
+    stripe_publishable_key: Option<String>,
+}
+
+/// The keys a project connects with. The publishable key (`pk_…`, public by design) lets the
+/// checkout page collect cards with Stripe.js.
+pub struct Keys<'a> {
+    pub secret_key: &'a str,
+    pub webhook_secret: &'a str,
+    pub publishable_key: Option<&'a str>,
 }
 
 /// What Stripe says about the account behind a key.
@@ -81,7 +90,8 @@ fn settings_url(state: &Kernel, project_id: &str) -> String {
 }
 
 /// `200 {"url"}` (the dashboard's Stripe settings, the original's shape) for an empty body; with
-/// `stripe_secret_key` (`sk_…` or `rk_…`) and `stripe_webhook_secret` (`whsec_…`), connects the
+/// `stripe_secret_key` (`sk_…` or `rk_…`) and `stripe_webhook_secret` (`whsec_…`), and
+/// optionally `stripe_publishable_key` (`pk_…`, for the checkout page), connects the
 /// account and answers `200 {"url", "account_id", "charges_enabled", "details_submitted",
 /// "payouts_enabled"}`. Errors: SCHEMA_ERROR for malformed keys, 400 when Stripe refuses the key,
 /// 502 when Stripe cannot be reached.
@@ -106,24 +116,35 @@ async fn setup(
             ))
         }
     };
-    connect(&state, auth.pid(), &secret_key, &webhook_secret)
-        .await
-        .map(|mut info| {
-            info["url"] = json!(url);
-            json_ok(info)
-        })
+    let keys = Keys {
+        secret_key: &secret_key,
+        webhook_secret: &webhook_secret,
+        publishable_key: body.stripe_publishable_key.as_deref(),
+    };
+    connect(&state, auth.pid(), &keys).await.map(|mut info| {
+        info["url"] = json!(url);
+        json_ok(info)
+    })
 }
 
 /// Checks the keys with Stripe and stores them sealed for the project; returns the account
 /// info. Shared by the API and the dashboard. Errors: as [`setup`].
-pub async fn connect(
-    state: &Kernel,
-    project_id: &str,
-    secret_key: &str,
-    webhook_secret: &str,
-) -> ApiResult<Value> {
-    let secret_key = secret_key.trim();
-    let webhook_secret = webhook_secret.trim();
+pub async fn connect(state: &Kernel, project_id: &str, keys: &Keys<'_>) -> ApiResult<Value> {
+    let secret_key = keys.secret_key.trim();
+    let webhook_secret = keys.webhook_secret.trim();
+    let publishable_key = keys
+        .publishable_key
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
+    if publishable_key.is_some_and(|k| {
+        !k.starts_with("pk_")
+            || k.len() < 8
+            || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    }) {
+        return Err(schema_problem(
+            "body.stripe_publishable_key must be a Stripe publishable key (pk_…)",
+        ));
+    }
     if !(secret_key.starts_with("sk_") || secret_key.starts_with("rk_")) || secret_key.len() < 8 {
         return Err(schema_problem(
             "body.stripe_secret_key must be a Stripe secret key (sk_…) or restricted key (rk_…)",
@@ -138,9 +159,10 @@ pub async fn connect(
     let now = now_ms();
     sqlx::query(
         "INSERT INTO stripe_accounts (project_id, account_id, secret_key_sealed, webhook_secret_sealed,
-            charges_enabled, details_submitted, payouts_enabled, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+            charges_enabled, details_submitted, payouts_enabled, created_at, updated_at, publishable_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
          ON CONFLICT (project_id) DO UPDATE SET account_id = excluded.account_id,
+            publishable_key = COALESCE(excluded.publishable_key, stripe_accounts.publishable_key),
             secret_key_sealed = excluded.secret_key_sealed, webhook_secret_sealed = excluded.webhook_secret_sealed,
             charges_enabled = excluded.charges_enabled, details_submitted = excluded.details_submitted,
             payouts_enabled = excluded.payouts_enabled, updated_at = excluded.updated_at",
@@ -153,6 +175,7 @@ pub async fn connect(
     .bind(flag(account.details_submitted))
     .bind(flag(account.payouts_enabled))
     .bind(now)
+    .bind(publishable_key)
     .execute(state.db())
     .await?;
     Ok(account_json(&account))
@@ -176,6 +199,26 @@ pub async fn stripe_for(state: &Kernel, project_id: &str) -> ApiResult<Option<St
     Ok(opened(state, project_id, "secret_key_sealed")
         .await?
         .map(Stripe::new))
+}
+
+/// The original's refusal when a project has not set up payments.
+pub const NOT_SET_UP: &str = "Payments are not set up in this Stack Auth project. Please go to the Stack Auth dashboard and complete the Payments onboarding.";
+
+/// A connected project's Stripe API access. Errors: text 400 [`NOT_SET_UP`] before it connects.
+pub async fn connected(state: &Kernel, project_id: &str) -> ApiResult<Stripe> {
+    stripe_for(state, project_id)
+        .await?
+        .ok_or_else(|| ApiError::bad_request(NOT_SET_UP))
+}
+
+/// A connected project's publishable key, if it gave one.
+pub async fn publishable_key(state: &Kernel, project_id: &str) -> ApiResult<Option<String>> {
+    let key: Option<Option<String>> =
+        sqlx::query_scalar("SELECT publishable_key FROM stripe_accounts WHERE project_id = $1")
+            .bind(project_id)
+            .fetch_optional(state.db())
+            .await?;
+    Ok(key.flatten())
 }
 
 /// A connected project's webhook signing secret, or None.

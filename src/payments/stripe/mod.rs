@@ -5,6 +5,10 @@
 
 pub mod checkout;
 pub mod connect;
+pub mod invoices;
+pub mod payment_methods;
+pub mod refunds;
+pub mod subscriptions;
 pub mod webhooks;
 
 use crate::http::{ApiError, ApiResult};
@@ -21,6 +25,31 @@ pub fn api_base() -> String {
         .unwrap_or_else(|| "https://api.stripe.com".to_owned())
         .trim_end_matches('/')
         .to_owned()
+}
+
+/// Where pages load Stripe.js from: `PORTCULLIS_STRIPE_JS_URL`, else the fake's copy beside a
+/// fake API (`PORTCULLIS_STRIPE_API_BASE` + `/js.stripe.com/v3/`, as localstripe serves it),
+/// else Stripe's.
+pub fn js_url() -> String {
+    if let Some(url) = std::env::var("PORTCULLIS_STRIPE_JS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        return url;
+    }
+    match std::env::var("PORTCULLIS_STRIPE_API_BASE") {
+        Ok(base) if !base.is_empty() => format!("{}/js.stripe.com/v3/", api_base()),
+        _ => "https://js.stripe.com/v3/".to_owned(),
+    }
+}
+
+/// The scheme, host and port of a URL (`https://js.stripe.com`), for a page's CSP.
+pub fn origin_of(url: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after_scheme..]
+        .find('/')
+        .map_or(url.len(), |i| after_scheme + i);
+    url[..end].to_owned()
 }
 
 fn http() -> ApiResult<&'static reqwest::Client> {

@@ -22,7 +22,7 @@ use axum::routing::post;
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 /// How far a signature's timestamp may be from now (s): Stripe's libraries' default.
 pub const TOLERANCE_SECS: i64 = 300;
@@ -40,7 +40,7 @@ struct Target {
     project_id: String,
 }
 
-fn refused(message: &str) -> ApiError {
+pub fn refused(message: &str) -> ApiError {
     ApiError::bad_request(message.to_owned())
 }
 
@@ -138,12 +138,18 @@ async fn apply(
                 customer: object["customer"].as_str(),
                 amount: object["amount"].as_i64(),
             };
-            grant_checkout(&mut tx, project_id, &paid).await?
+            grant_checkout(&mut tx, project_id, &paid).await?;
         }
-        // A subscription's invoice paid (`invoice.paid` on current API versions; localstripe
-        // sends the older `invoice.payment_succeeded`): its first grants the product.
+        // A subscription's invoice paid (`invoice.paid` on current API versions; both it and
+        // the older `invoice.payment_succeeded` are sent, localstripe sends only the latter).
         "invoice.paid" | "invoice.payment_succeeded" => {
-            paid_invoice(&mut tx, project_id, object).await?
+            super::invoices::apply(&mut tx, project_id, object, true).await?
+        }
+        "invoice.payment_failed" => {
+            super::invoices::apply(&mut tx, project_id, object, false).await?
+        }
+        "customer.subscription.updated" | "customer.subscription.deleted" => {
+            super::subscriptions::sync(&mut tx, project_id, object).await?
         }
         "payment_intent.payment_failed" | "payment_intent.canceled" => {
             sqlx::query(
@@ -161,88 +167,73 @@ async fn apply(
     Ok(())
 }
 
-/// The subscription an invoice is for (an id, or the expanded object's id).
-fn subscription_of(invoice: &Value) -> Option<&str> {
-    invoice["subscription"]
-        .as_str()
-        .or_else(|| invoice["subscription"]["id"].as_str())
-}
-
-/// A paid invoice of a subscription bought at our checkout grants it the first time. One whose
-/// checkout is not recorded yet (the webhook outran the checkout's own answer) but whose
-/// customer is ours is refused with 409, so that Stripe delivers it again.
-async fn paid_invoice(
-    tx: &mut sqlx::AnyConnection,
-    project_id: &str,
-    invoice: &Value,
-) -> ApiResult<()> {
-    let Some(subscription) = subscription_of(invoice) else {
-        return Ok(());
-    };
-    let known =
-        sqlx::query("SELECT 1 FROM stripe_checkouts WHERE project_id = $1 AND payment_id = $2")
-            .bind(project_id)
-            .bind(subscription)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-    if !known {
-        let ours = sqlx::query(
-            "SELECT 1 FROM stripe_customers WHERE project_id = $1 AND stripe_customer_id = $2",
-        )
-        .bind(project_id)
-        .bind(invoice["customer"].as_str().unwrap_or_default())
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_some();
-        if ours {
-            return Err(ApiError::text(
-                StatusCode::CONFLICT,
-                "This subscription's checkout is not recorded yet; deliver again later",
-            ));
-        }
-        return Ok(());
-    }
-    let paid = Paid {
-        payment_id: subscription,
-        customer: invoice["customer"].as_str(),
-        amount: None,
-    };
-    grant_checkout(tx, project_id, &paid).await
-}
-
 /// What Stripe says was paid: the PaymentIntent or subscription id, its Stripe customer, and
 /// the amount in cents when the event carries the whole charge.
-struct Paid<'a> {
-    payment_id: &'a str,
-    customer: Option<&'a str>,
-    amount: Option<i64>,
+pub struct Paid<'a> {
+    pub payment_id: &'a str,
+    pub customer: Option<&'a str>,
+    pub amount: Option<i64>,
 }
 
-/// Grants the purchase behind a Stripe payment once, if it is one of our checkouts and Stripe's
-/// customer (and amount, when given) is the checkout's. Errors: 400 on a mismatch (nothing granted); 409 when the product
-/// can no longer be granted (the payment is left for a refund).
-async fn grant_checkout(
-    tx: &mut sqlx::AnyConnection,
+/// A checkout waiting for (or granted on) a Stripe payment.
+pub struct Checkout {
+    pub customer_type: String,
+    pub customer_id: String,
+    pub stripe_customer: String,
+    /// The purchase it granted, once it has.
+    pub purchase_id: Option<String>,
+    product_id: Option<String>,
+    product: String,
+    price_id: String,
+    quantity: i64,
+    amount_cents: i64,
+}
+
+/// The checkout recorded under a Stripe payment (PaymentIntent or subscription id).
+pub async fn checkout_of(
+    conn: &mut AnyConnection,
     project_id: &str,
-    paid: &Paid<'_>,
-) -> ApiResult<()> {
-    let payment_id = paid.payment_id;
-    let Some(row) = sqlx::query(
-        "SELECT customer_type, customer_id, stripe_customer_id, product_id, product, price_id, quantity, amount_cents, status
+    payment_id: &str,
+) -> sqlx::Result<Option<Checkout>> {
+    let row = sqlx::query(
+        "SELECT customer_type, customer_id, stripe_customer_id, purchase_id, product_id, product, price_id, quantity, amount_cents
          FROM stripe_checkouts WHERE project_id = $1 AND payment_id = $2",
     )
     .bind(project_id)
     .bind(payment_id)
-    .fetch_optional(&mut *tx)
-    .await?
-    else {
-        // A payment made outside our checkout: nothing of ours to grant.
-        return Ok(());
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        Ok(Checkout {
+            customer_type: r.try_get("customer_type")?,
+            customer_id: r.try_get("customer_id")?,
+            stripe_customer: r.try_get("stripe_customer_id")?,
+            purchase_id: r.try_get("purchase_id")?,
+            product_id: r.try_get("product_id")?,
+            product: r.try_get("product")?,
+            price_id: r.try_get("price_id")?,
+            quantity: r.try_get("quantity")?,
+            amount_cents: r.try_get("amount_cents")?,
+        })
+    })
+    .transpose()
+}
+
+/// Grants the purchase behind a Stripe payment once, if it is one of our checkouts and Stripe's
+/// customer (and amount, when given) is the checkout's. Returns the purchase's id (None for a
+/// payment made outside our checkout). Errors: 400 on a mismatch (nothing granted); 409 when
+/// the product can no longer be granted (the payment is left for a refund).
+pub async fn grant_checkout(
+    tx: &mut AnyConnection,
+    project_id: &str,
+    paid: &Paid<'_>,
+) -> ApiResult<Option<String>> {
+    let payment_id = paid.payment_id;
+    let Some(checkout) = checkout_of(tx, project_id, payment_id).await? else {
+        return Ok(None);
     };
-    let stripe_customer: String = row.try_get("stripe_customer_id")?;
-    let expected: i64 = row.try_get("amount_cents")?;
-    if paid.customer != Some(stripe_customer.as_str()) || paid.amount.is_some_and(|a| a != expected)
+    if paid.customer != Some(checkout.stripe_customer.as_str())
+        || paid.amount.is_some_and(|a| a != checkout.amount_cents)
     {
         tracing::warn!(
             payment_id,
@@ -252,28 +243,23 @@ async fn grant_checkout(
             "The payment's Stripe customer or amount does not match the checkout",
         ));
     }
-    let status: String = row.try_get("status")?;
-    if status == "succeeded" {
-        return Ok(());
+    if checkout.purchase_id.is_some() {
+        return Ok(checkout.purchase_id);
     }
-    let customer_type: String = row.try_get("customer_type")?;
-    let customer_id: String = row.try_get("customer_id")?;
-    let price_id: String = row.try_get("price_id")?;
-    let product: String = row.try_get("product")?;
     let chosen = Chosen {
-        product_id: row.try_get("product_id")?,
-        snapshot: serde_json::from_str(&product).unwrap_or(Value::Null),
+        product_id: checkout.product_id.clone(),
+        snapshot: serde_json::from_str(&checkout.product).unwrap_or(Value::Null),
     };
     let purchase = NewPurchase {
         project_id,
-        customer_type: &customer_type,
-        customer_id: &customer_id,
+        customer_type: &checkout.customer_type,
+        customer_id: &checkout.customer_id,
         chosen: &chosen,
-        price_id: Some(&price_id),
-        quantity: row.try_get("quantity")?,
+        price_id: Some(&checkout.price_id),
+        quantity: checkout.quantity,
         source: "PURCHASE_PAGE",
     };
-    grant_product(&mut *tx, &purchase).await.map_err(|e| {
+    let granted = grant_product(&mut *tx, &purchase).await.map_err(|e| {
         // Paid but not grantable any more (bought twice in parallel, say): left for a refund.
         tracing::warn!(payment_id, error = %e, "a paid checkout could not be granted");
         ApiError::text(
@@ -282,12 +268,13 @@ async fn grant_checkout(
         )
     })?;
     sqlx::query(
-        "UPDATE stripe_checkouts SET status = 'succeeded', granted_at = $1 WHERE project_id = $2 AND payment_id = $3",
+        "UPDATE stripe_checkouts SET status = 'succeeded', granted_at = $1, purchase_id = $2 WHERE project_id = $3 AND payment_id = $4",
     )
     .bind(now_ms())
+    .bind(&granted.purchase_id)
     .bind(project_id)
     .bind(payment_id)
     .execute(&mut *tx)
     .await?;
-    Ok(())
+    Ok(Some(granted.purchase_id))
 }

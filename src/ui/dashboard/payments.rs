@@ -16,6 +16,7 @@ use crate::payments::batch;
 use crate::payments::config::{is_valid_id, price_label, Catalog, Prices, Product, CUSTOMER_TYPES};
 use crate::payments::ledger::{self, BalanceKey};
 use crate::payments::products::{self, ownership, purchases_of, Chosen};
+use crate::payments::stripe::refunds::RefundEntry;
 use crate::payments::transactions::{self, Filter};
 use crate::payments::Payments;
 use crate::payments::{customers, items, purchases};
@@ -880,11 +881,18 @@ fn transactions_table(admin: &Admin, project: &Project, txns: &[Value], refunds:
                     }
                     @if refunds {
                         td {
-                            @if entry["type"] == "product_grant" {
+                            @let charged = t["entries"].as_array().and_then(|es| es.iter().find(|e| e["type"] == "money_transfer")).and_then(|e| e["charged_amount"]["USD"].as_str());
+                            @if t["adjusted_by"].as_array().is_some_and(|a| !a.is_empty()) {
+                                span.muted { "Refunded" }
+                            } @else if entry["type"] == "product_grant" {
                                 form.inline method="post" action={ (base(project)) "/transactions/refund" } {
                                     input type="hidden" name="csrf" value=(admin.csrf_token());
                                     input type="hidden" name="type" value=(if entry["subscription_id"].is_string() { "subscription" } else { "one-time-purchase" });
                                     input type="hidden" name="id" value=(t["id"].as_str().unwrap_or(""));
+                                    @if let Some(usd) = charged {
+                                        label { "Units " input type="number" name="quantity" min="0" max=(entry["quantity"]) value=(entry["quantity"]) size="4"; }
+                                        label { " USD " input type="text" name="amount_usd" value=(usd) size="8"; }
+                                    }
                                     button.danger type="submit" { "Refund" }
                                 }
                             }
@@ -968,11 +976,21 @@ async fn refund(
     RawBody(form): RawBody,
 ) -> Response {
     let (admin, project) = or_answer!(form_context(&state, &headers, &project_id, &form).await);
+    // A purchase paid through Stripe gives back the amount and units typed in.
+    let entries: Vec<RefundEntry> = match field(&form, "quantity").parse::<i64>() {
+        Ok(quantity) => vec![RefundEntry {
+            entry_index: 0,
+            quantity,
+            amount_usd: field(&form, "amount_usd").trim().to_owned(),
+        }],
+        Err(_) => vec![],
+    };
     let result = transactions::refund_purchase(
         &state,
         &project.id,
         field(&form, "type"),
         field(&form, "id"),
+        &entries,
     )
     .await;
     let q = TransactionsQuery {

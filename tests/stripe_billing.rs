@@ -1,0 +1,583 @@
+//! A Stripe subscription's life after checkout, against localstripe: renewals (items once per
+//! paid cycle, none on proration invoices), dunning (three failed payments suspend, a payment
+//! restores), a webhook whose handler fails midway and is retried, plan switch, cancel and
+//! reactivate, card change, Stripe's own cancel, invoices, and refunds.
+//!
+//! localstripe bills no cycles and sends no `billing_reason`, so renewals and failed payments
+//! are Stripe's events for the real subscription, signed here with the project's secret.
+
+mod common;
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const WEBHOOK_SECRET: &str = "whsec_portcullis_billing_secret";
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn sign(payload: &str) -> String {
+    let t = now_secs();
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, WEBHOOK_SECRET.as_bytes());
+    let tag = ring::hmac::sign(&key, format!("{t}.{payload}").as_bytes());
+    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("t={t},v1={hex}")
+}
+
+/// Delivers a signed event; returns the status.
+async fn deliver(app: &TestServer, id: &str, kind: &str, object: Value) -> u16 {
+    let event = json!({ "id": id, "type": kind, "data": { "object": object } });
+    let body = event.to_string();
+    reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/integrations/stripe/webhooks?project_id={}",
+            app.base, app.project_id
+        ))
+        .header("stripe-signature", sign(&body))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// An invoice of `subscription` as Stripe sends it.
+fn invoice(id: &str, subscription: &str, customer: &str, reason: &str, total: i64) -> Value {
+    json!({
+        "id": id, "object": "invoice", "subscription": subscription, "customer": customer,
+        "billing_reason": reason, "total": total, "status": "paid", "created": now_secs(),
+        "hosted_invoice_url": format!("https://invoice.stripe.test/{id}"),
+        "lines": { "data": [{ "period": { "start": now_secs(), "end": now_secs() + 30 * 86400 } }] },
+    })
+}
+
+async fn credits(app: &TestServer, uid: &str) -> i64 {
+    app.server()
+        .get(&format!("/payments/items/user/{uid}/credits"))
+        .send()
+        .await
+        .expect(200)["quantity"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn products(app: &TestServer, uid: &str) -> Vec<Value> {
+    app.server()
+        .get(&format!("/payments/products/user/{uid}"))
+        .send()
+        .await
+        .expect(200)["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn billing(app: &TestServer, user: &str, uid: &str) -> Value {
+    app.client()
+        .get(&format!("/payments/billing/user/{uid}"))
+        .header("x-stack-access-token", user)
+        .send()
+        .await
+        .expect(200)
+}
+
+async fn wait_for<F, Fut>(what: &str, stripe: &Localstripe, app: &TestServer, done: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done().await {
+        assert!(
+            Instant::now() < deadline,
+            "no {what}; localstripe: {}\nserver: {}",
+            stripe.output(),
+            app.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Confirms a SetupIntent with a card number, as Stripe.js does on the page.
+async fn confirm_card(stripe: &Localstripe, client_secret: &str, number: &str) {
+    let setup_id = client_secret.split("_secret_").next().unwrap();
+    stripe
+        .call(
+            Method::POST,
+            &format!("/v1/setup_intents/{setup_id}/confirm"),
+            &[
+                ("client_secret", client_secret),
+                ("payment_method_data[type]", "card"),
+                ("payment_method_data[card][number]", number),
+                ("payment_method_data[card][exp_month]", "12"),
+                ("payment_method_data[card][exp_year]", "2030"),
+                ("payment_method_data[card][cvc]", "123"),
+            ],
+        )
+        .await;
+}
+
+/// Buys `product` at `price` through the checkout with a test card; returns the charge answer.
+async fn buy(
+    app: &TestServer,
+    stripe: &Localstripe,
+    uid: &str,
+    product: &str,
+    price: &str,
+    quantity: i64,
+) -> Value {
+    let url = app
+        .server()
+        .post("/payments/purchases/create-purchase-url")
+        .json(json!({ "customer_type": "user", "customer_id": uid, "product_id": product }))
+        .send()
+        .await
+        .expect(200)["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let code = url.trim_end_matches('/').rsplit('/').next().unwrap();
+    let body = json!({ "full_code": code, "price_id": price, "quantity": quantity });
+    let session = app
+        .client()
+        .post("/payments/purchases/purchase-session")
+        .json(body.clone())
+        .send()
+        .await
+        .expect(200);
+    let secret = session["client_secret"].as_str().unwrap();
+    confirm_card(stripe, secret, "4242424242424242").await;
+    let mut body = body;
+    body["client_secret"] = json!(secret);
+    app.client()
+        .post("/payments/purchases/purchase-session/charge")
+        .json(body)
+        .send()
+        .await
+        .expect(200)
+}
+
+/// Makes every UPDATE of a purchase fail (`on`), as a database fault in the middle of a handler.
+fn fail_purchase_updates(app: &TestServer, on: bool) {
+    let sql = match (app.database_url.starts_with("postgres"), on) {
+        (true, true) => "CREATE FUNCTION fail_midway() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql;
+             CREATE TRIGGER fail_midway BEFORE UPDATE ON purchases FOR EACH ROW EXECUTE FUNCTION fail_midway();",
+        (true, false) => "DROP TRIGGER fail_midway ON purchases; DROP FUNCTION fail_midway();",
+        (false, true) => "CREATE TRIGGER fail_midway BEFORE UPDATE ON purchases BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+        (false, false) => "DROP TRIGGER fail_midway;",
+    };
+    db_query_text(&app.database_url, sql);
+}
+
+async fn subscription_lifecycle(backend: Backend) {
+    let stripe = Localstripe::start().await;
+    let app = TestServer::start_with(
+        backend,
+        Options {
+            env: vec![("PORTCULLIS_STRIPE_API_BASE".into(), stripe.url.clone())],
+        },
+    )
+    .await;
+    let plan = |name: &str, usd: &str, credits: i64| {
+        json!({
+            "displayName": name, "customerType": "user", "productLineId": "plans",
+            "prices": { "monthly": { "USD": usd, "interval": [1, "month"] } },
+            "includedItems": { "credits": { "quantity": credits, "repeat": [1, "month"], "expires": "never" } }
+        })
+    };
+    app.admin()
+        .patch("/internal/config/override/branch")
+        .json(json!({ "config_override_string": json!({
+            "payments.items.credits": { "displayName": "Credits", "customerType": "user" },
+            "payments.productLines.plans": { "displayName": "Plans", "customerType": "user" },
+            "payments.products.basic": plan("Basic", "10", 100),
+            "payments.products.pro": plan("Pro", "25", 1000),
+            "payments.products.pack": {
+                "displayName": "Pack", "customerType": "user", "stackable": true,
+                "prices": { "once": { "USD": "5" } },
+                "includedItems": { "credits": { "quantity": 50, "expires": "never" } }
+            }
+        }).to_string() }))
+        .send()
+        .await
+        .expect(200);
+    app.admin()
+        .post("/internal/payments/setup")
+        .json(json!({ "stripe_secret_key": "sk_test_portcullis", "stripe_webhook_secret": WEBHOOK_SECRET }))
+        .send()
+        .await
+        .expect(200);
+    stripe
+        .register_webhook(
+            &format!(
+                "{}/api/v1/integrations/stripe/webhooks?project_id={}",
+                app.base, app.project_id
+            ),
+            WEBHOOK_SECRET,
+        )
+        .await;
+    let session = app
+        .sign_up("subscriber@example.com", "a-long-passphrase")
+        .await;
+    let signed_in = session["access_token"].as_str().unwrap().to_string();
+    let user_id = session["user_id"].as_str().unwrap().to_string();
+    let uid = user_id.as_str();
+    let (app_, stripe_) = (&app, &stripe);
+
+    // Billing before any purchase: no Stripe customer.
+    let before = billing(&app, &signed_in, uid).await;
+    assert_eq!(before["has_customer"], false, "{before}");
+
+    // Subscribe to Basic; granted on the first invoice's webhook.
+    let subscribed = buy(&app, &stripe, uid, "basic", "monthly", 1).await;
+    let sub = subscribed["subscription_id"].as_str().unwrap().to_string();
+    wait_for("the subscription's grant", &stripe, &app, || async move {
+        credits(app_, uid).await == 100
+    })
+    .await;
+    let customer = stripe
+        .call(Method::GET, &format!("/v1/subscriptions/{sub}"), &[])
+        .await["customer"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let invoices = app
+        .client()
+        .get(&format!("/payments/invoices/user/{uid}"))
+        .header("x-stack-access-token", &signed_in)
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(invoices["items"].as_array().unwrap().len(), 1, "{invoices}");
+    assert_eq!(invoices["items"][0]["status"], "paid");
+    assert_eq!(invoices["items"][0]["amount_total"], 1000);
+
+    // A paid renewal grants the included items once, whichever of Stripe's two events for the
+    // invoice arrives, however often.
+    let renewal = invoice("in_cycle_1", &sub, &customer, "subscription_cycle", 1000);
+    assert_eq!(
+        deliver(&app, "evt_r1", "invoice.paid", renewal.clone()).await,
+        200
+    );
+    assert_eq!(credits(&app, uid).await, 200);
+    assert_eq!(
+        deliver(&app, "evt_r1", "invoice.paid", renewal.clone()).await,
+        200
+    );
+    assert_eq!(
+        deliver(&app, "evt_r1b", "invoice.payment_succeeded", renewal).await,
+        200
+    );
+    assert_eq!(credits(&app, uid).await, 200);
+    // A proration invoice is paid for, but renews nothing.
+    let proration = invoice("in_prorate", &sub, &customer, "subscription_update", 300);
+    assert_eq!(deliver(&app, "evt_p", "invoice.paid", proration).await, 200);
+    assert_eq!(credits(&app, uid).await, 200);
+    // A renewal whose Stripe customer is not ours is refused, and writes nothing.
+    let foreign = invoice(
+        "in_foreign",
+        &sub,
+        "cus_someoneelse",
+        "subscription_cycle",
+        1000,
+    );
+    assert_eq!(deliver(&app, "evt_f", "invoice.paid", foreign).await, 400);
+    assert_eq!(credits(&app, uid).await, 200);
+
+    // Dunning: the third failed payment in a row suspends; then nothing more can be bought.
+    for n in 1..=3 {
+        let mut failed = invoice("in_cycle_2", &sub, &customer, "subscription_cycle", 1000);
+        failed["status"] = json!("open");
+        assert_eq!(
+            deliver(
+                &app,
+                &format!("evt_fail{n}"),
+                "invoice.payment_failed",
+                failed
+            )
+            .await,
+            200
+        );
+        let state = billing(&app, &signed_in, uid).await;
+        assert_eq!(state["subscriptions"][0]["suspended"], n == 3, "{state}");
+    }
+    let url = app
+        .server()
+        .post("/payments/purchases/create-purchase-url")
+        .json(json!({ "customer_type": "user", "customer_id": uid, "product_id": "pack" }))
+        .send()
+        .await
+        .expect(200)["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let code = url.rsplit('/').next().unwrap();
+    app.client()
+        .post("/payments/purchases/purchase-session")
+        .json(json!({ "full_code": code, "price_id": "once" }))
+        .send()
+        .await
+        .expect_text(402, "suspended");
+    assert_eq!(credits(&app, uid).await, 200);
+
+    // The handler fails midway (the database refuses the purchase's update after the event's
+    // mark and the invoice are written): nothing stays, and Stripe's retry applies it once.
+    fail_purchase_updates(&app, true);
+    let paid = invoice("in_cycle_2", &sub, &customer, "subscription_cycle", 1000);
+    assert_eq!(
+        deliver(&app, "evt_paid2", "invoice.paid", paid.clone()).await,
+        500
+    );
+    let marks = db_query_text(
+        &app.database_url,
+        "SELECT COUNT(*) FROM stripe_events WHERE id = 'evt_paid2'",
+    );
+    assert_eq!(marks.trim(), "0");
+    assert_eq!(credits(&app, uid).await, 200);
+    fail_purchase_updates(&app, false);
+    for _ in 0..2 {
+        assert_eq!(
+            deliver(&app, "evt_paid2", "invoice.paid", paid.clone()).await,
+            200
+        );
+    }
+    assert_eq!(credits(&app, uid).await, 300);
+    let state = billing(&app, &signed_in, uid).await;
+    assert_eq!(state["subscriptions"][0]["suspended"], false, "{state}");
+    assert_eq!(state["subscriptions"][0]["failed_payments"], 0);
+    // A failure reported after the invoice was paid (out of order) counts for nothing.
+    let mut late = invoice("in_cycle_2", &sub, &customer, "subscription_cycle", 1000);
+    late["status"] = json!("open");
+    assert_eq!(
+        deliver(&app, "evt_late", "invoice.payment_failed", late).await,
+        200
+    );
+    assert_eq!(
+        billing(&app, &signed_in, uid).await["subscriptions"][0]["failed_payments"],
+        0
+    );
+
+    // Switch Basic → Pro: at Stripe (prorated there) and here at once.
+    app.client()
+        .post(&format!("/payments/products/user/{uid}/switch"))
+        .header("x-stack-access-token", &signed_in)
+        .json(json!({ "from_product_id": "basic", "to_product_id": "pro" }))
+        .send()
+        .await
+        .expect(200);
+    let owned = products(&app, uid).await;
+    assert_eq!(owned.len(), 1, "{owned:?}");
+    assert_eq!(owned[0]["id"], "pro");
+    let at_stripe = stripe
+        .call(Method::GET, &format!("/v1/subscriptions/{sub}"), &[])
+        .await;
+    assert_eq!(at_stripe["plan"]["amount"], 2500, "{at_stripe}");
+
+    // Cancel at the period's end, then reactivate before it: at Stripe and here.
+    app.client()
+        .delete(&format!("/payments/products/user/{uid}/pro"))
+        .header("x-stack-access-token", &signed_in)
+        .send()
+        .await
+        .expect(200);
+    let owned = products(&app, uid).await;
+    assert_eq!(owned[0]["subscription"]["cancel_at_period_end"], true);
+    let at_stripe = stripe
+        .call(Method::GET, &format!("/v1/subscriptions/{sub}"), &[])
+        .await;
+    assert_eq!(at_stripe["cancel_at_period_end"], true);
+    assert_eq!(
+        billing(&app, &signed_in, uid).await["subscriptions"][0]["cancel_at_period_end"],
+        true
+    );
+    app.client()
+        .post(&format!("/payments/products/user/{uid}/pro/reactivate"))
+        .header("x-stack-access-token", &signed_in)
+        .send()
+        .await
+        .expect(200);
+    let at_stripe = stripe
+        .call(Method::GET, &format!("/v1/subscriptions/{sub}"), &[])
+        .await;
+    assert_eq!(at_stripe["cancel_at_period_end"], false);
+    assert_eq!(
+        products(&app, uid).await[0]["subscription"]["cancel_at_period_end"],
+        false
+    );
+    app.client()
+        .post(&format!("/payments/products/user/{uid}/pro/reactivate"))
+        .header("x-stack-access-token", &signed_in)
+        .send()
+        .await
+        .expect_text(400, "scheduled to cancel");
+
+    // Card change in place: a SetupIntent confirmed on the page, then made the default.
+    let setup = app
+        .client()
+        .post(&format!("/payments/payment-method/user/{uid}/setup-intent"))
+        .header("x-stack-access-token", &signed_in)
+        .json(json!({}))
+        .send()
+        .await
+        .expect(200);
+    let secret = setup["client_secret"].as_str().unwrap();
+    let setup_id = secret.split("_secret_").next().unwrap();
+    let set_default = |id: String| {
+        app.client()
+            .post(&format!("/payments/payment-method/user/{uid}/set-default"))
+            .header("x-stack-access-token", &signed_in)
+            .json(json!({ "setup_intent_id": id }))
+            .send()
+    };
+    set_default(setup_id.to_string())
+        .await
+        .expect_text(400, "Setup intent has not succeeded.");
+    set_default("seti_notours".into())
+        .await
+        .expect_text(403, "does not belong to this customer");
+    confirm_card(&stripe, secret, "5555555555554444").await;
+    let changed = set_default(setup_id.to_string()).await.expect(200);
+    assert_eq!(
+        changed["default_payment_method"]["last4"], "4444",
+        "{changed}"
+    );
+    let state = billing(&app, &signed_in, uid).await;
+    assert_eq!(state["has_customer"], true);
+    assert_eq!(state["default_payment_method"]["last4"], "4444", "{state}");
+    // Another user may not see or change this customer's billing.
+    let other = app
+        .sign_up("someone@example.com", "a-long-passphrase")
+        .await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.client()
+        .get(&format!("/payments/billing/user/{uid}"))
+        .header("x-stack-access-token", &other)
+        .send()
+        .await
+        .expect_text(403, "Clients can only manage their own billing.");
+
+    // Stripe cancels the subscription itself (its dashboard, or the end of a scheduled cancel):
+    // the product goes; an older `updated` event arriving after it changes nothing.
+    let stale = stripe
+        .call(Method::GET, &format!("/v1/subscriptions/{sub}"), &[])
+        .await;
+    stripe
+        .call(Method::DELETE, &format!("/v1/subscriptions/{sub}"), &[])
+        .await;
+    wait_for("Stripe's cancel", &stripe, &app, || async move {
+        products(app_, uid).await.is_empty()
+    })
+    .await;
+    assert_eq!(
+        deliver(&app, "evt_stale", "customer.subscription.updated", stale).await,
+        200
+    );
+    assert!(products(&app, uid).await.is_empty());
+
+    // Refunds through Stripe: a one-time pack, partly.
+    let pack = buy(&app, &stripe, uid, "pack", "once", 2).await;
+    let intent = pack["payment_intent_id"].as_str().unwrap().to_string();
+    wait_for("the pack's grant", &stripe, &app, || async move {
+        products(app_, uid).await.iter().any(|p| p["id"] == "pack")
+    })
+    .await;
+    let txns = app
+        .admin()
+        .get("/internal/payments/transactions?type=purchase")
+        .send()
+        .await
+        .expect(200);
+    let find = |key: &str| {
+        txns["transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["entries"][0][key].is_string())
+            .unwrap()
+            .clone()
+    };
+    let pack_txn = find("one_time_purchase_id");
+    assert_eq!(
+        pack_txn["entries"][1]["type"], "money_transfer",
+        "{pack_txn}"
+    );
+    assert_eq!(pack_txn["entries"][1]["charged_amount"]["USD"], "10");
+    let refund = |kind: &str, id: &Value, entries: Value| {
+        app.admin()
+            .post("/internal/payments/transactions/refund")
+            .json(json!({ "type": kind, "id": id, "refund_entries": entries }))
+            .send()
+    };
+    let pack_id = &pack_txn["id"];
+    refund(
+        "one-time-purchase",
+        pack_id,
+        json!([{ "entry_index": 0, "quantity": 1, "amount_usd": "10.01" }]),
+    )
+    .await
+    .expect_error(400, "SCHEMA_ERROR");
+    refund(
+        "one-time-purchase",
+        pack_id,
+        json!([{ "entry_index": 1, "quantity": 1, "amount_usd": "1" }]),
+    )
+    .await
+    .expect_error(400, "SCHEMA_ERROR");
+    refund(
+        "one-time-purchase",
+        pack_id,
+        json!([{ "entry_index": 0, "quantity": 1, "amount_usd": "4.50" }]),
+    )
+    .await
+    .expect(200);
+    let refunds = stripe
+        .call(
+            Method::GET,
+            &format!("/v1/refunds?payment_intent={intent}"),
+            &[],
+        )
+        .await;
+    assert_eq!(refunds["data"][0]["amount"], 450, "{refunds}");
+    let owned = products(&app, uid).await;
+    assert_eq!(owned[0]["quantity"], 1, "{owned:?}");
+    refund(
+        "one-time-purchase",
+        pack_id,
+        json!([{ "entry_index": 0, "quantity": 1, "amount_usd": "1" }]),
+    )
+    .await
+    .expect_error(400, "ONE_TIME_PURCHASE_ALREADY_REFUNDED");
+    // And the subscription, on its first invoice's payment.
+    let sub_txn = find("subscription_id");
+    refund(
+        "subscription",
+        &sub_txn["id"],
+        json!([{ "entry_index": 0, "quantity": 1, "amount_usd": "10" }]),
+    )
+    .await
+    .expect(200);
+    let txns = app
+        .admin()
+        .get("/internal/payments/transactions?type=purchase")
+        .send()
+        .await
+        .expect(200);
+    let refunded = txns["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| !t["adjusted_by"].as_array().unwrap().is_empty())
+        .count();
+    assert_eq!(refunded, 2, "{txns}");
+    let _ = stripe_;
+}
+on_both_backends!(subscription_lifecycle, subscription_lifecycle);
