@@ -6,7 +6,6 @@ use super::config::product_view;
 use super::ledger;
 use super::products::{choose, grant_product, ownership, purchases_of, Chosen, NewPurchase};
 use super::stripe;
-use super::stripe::connect::NOT_SET_UP;
 use super::Payments;
 use super::{customers, new_purchases_blocked, product_already_granted};
 use crate::auth::context::{ApiState, RequestCtx, ANY};
@@ -83,7 +82,7 @@ async fn create_url(
         return Err(new_purchases_blocked().into());
     }
     customers::check_client_access(&state, auth, &body.customer_type, &body.customer_id, "Clients can only create purchase URLs for their own user or teams they have admin access to.").await?;
-    require_checkout(&catalog)?;
+    require_checkout(&state, auth.pid(), &catalog).await?;
     let product_id = body.product_id.or(body.offer_id);
     let inline = body.product_inline.or(body.offer_inline);
     let chosen = choose(&catalog, auth, product_id.as_deref(), inline.as_ref())?;
@@ -99,13 +98,19 @@ async fn create_url(
     Ok(json_ok(json!({ "url": url })))
 }
 
-/// Checkout can complete: without Stripe, only in test mode.
-pub fn require_checkout(catalog: &super::config::Catalog) -> ApiResult<()> {
+/// Checkout can complete: in test mode, or with Stripe connected. Errors: text 400
+/// [`stripe::connect::NOT_SET_UP`] otherwise.
+pub async fn require_checkout(
+    state: &Kernel,
+    project_id: &str,
+    catalog: &super::config::Catalog,
+) -> ApiResult<()> {
     if catalog.test_mode {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(NOT_SET_UP))
+        return Ok(());
     }
+    stripe::connect::connected(state, project_id)
+        .await
+        .map(drop)
 }
 
 /// A one-day checkout URL for `chosen`, refused if it is for another customer type, the customer

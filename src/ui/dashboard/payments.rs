@@ -813,7 +813,7 @@ async fn checkout(
         if catalog.block_new_purchases {
             return Err(crate::payments::new_purchases_blocked().into());
         }
-        purchases::require_checkout(&catalog)?;
+        purchases::require_checkout(&state, &project.id, &catalog).await?;
         customers::ensure_exists(&state, &project.id, customer_type, customer_id).await?;
         let chosen = Chosen::from_catalog(&catalog, product_id)?;
         purchases::create_purchase_url(&state, &project, customer_type, customer_id, &chosen, None)
