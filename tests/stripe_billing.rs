@@ -578,6 +578,152 @@ async fn subscription_lifecycle(backend: Backend) {
         .filter(|t| !t["adjusted_by"].as_array().unwrap().is_empty())
         .count();
     assert_eq!(refunded, 2, "{txns}");
+
+    // The payment emails, queued with their events (so the retried renewal sent one receipt):
+    // receipts for the checkout, two paid renewals and the pack; three failed payments (the
+    // stale one sent none); the scheduled cancel and Stripe's cancel.
+    let outbox = app
+        .server()
+        .get("/emails/outbox?limit=100")
+        .send()
+        .await
+        .expect(200);
+    let subjects: Vec<String> = outbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["subject"].as_str().unwrap().to_string())
+        .collect();
+    let count = |prefix: &str| subjects.iter().filter(|s| s.starts_with(prefix)).count();
+    assert_eq!(count("Your receipt from"), 4, "{subjects:?}");
+    assert_eq!(count("Payment failed for"), 3, "{subjects:?}");
+    assert_eq!(count("Your Pro subscription"), 2, "{subjects:?}");
+    let ends = outbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with("Your Pro subscription")
+        })
+        .map(|e| e["text"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>();
+    assert!(
+        ends.iter().any(|t| t.contains("stays active until")),
+        "{ends:?}"
+    );
+    assert!(ends.iter().any(|t| t.contains("It has ended.")), "{ends:?}");
     let _ = stripe_;
 }
 on_both_backends!(subscription_lifecycle, subscription_lifecycle);
+
+/// The dashboard's Stripe settings: the webhook URL to paste, keys checked with Stripe and
+/// stored, never shown back.
+async fn dashboard_stripe_settings(backend: Backend) {
+    let stripe = Localstripe::start().await;
+    let app = TestServer::start_with(
+        backend,
+        Options {
+            env: vec![("PORTCULLIS_STRIPE_API_BASE".into(), stripe.url.clone())],
+        },
+    )
+    .await;
+    app.anon()
+        .header("x-stack-project-id", "internal")
+        .header("x-stack-access-type", "server")
+        .header("x-stack-secret-server-key", INTERNAL_SSK)
+        .post("/users")
+        .json(json!({ "primary_email": "owner@example.com", "primary_email_auth_enabled": true, "password": "password123" }))
+        .send()
+        .await
+        .expect(201);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = http
+        .post(format!("{}/dashboard/sign-in", app.base))
+        .form(&[("email", "owner@example.com"), ("password", "password123")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = |path: String| {
+        http.get(format!("{}{path}", app.base))
+            .header("cookie", &cookie)
+            .send()
+    };
+    let csrf_of = |html: &str| {
+        let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+        html[at..].split('"').next().unwrap().to_string()
+    };
+    let home = page("/dashboard".into())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let created = http
+        .post(format!("{}/dashboard/projects", app.base))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf_of(&home).as_str()), ("display_name", "Shop")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = created.find("Project ID").expect("the new project's keys") + 10;
+    let pid = created[at..]
+        .split("<code>")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
+    let settings = format!("/dashboard/projects/{pid}/payments/stripe");
+    let before = page(settings.clone()).await.unwrap().text().await.unwrap();
+    assert!(before.contains("Not connected"), "{before}");
+    let webhook = format!("/api/v1/integrations/stripe/webhooks?project_id={pid}");
+    assert!(before.contains(&webhook), "{before}");
+    let post = |fields: Vec<(&'static str, String)>| {
+        http.post(format!("{}{settings}", app.base))
+            .header("cookie", &cookie)
+            .form(&fields)
+            .send()
+    };
+    let csrf = csrf_of(&before);
+    let refused = post(vec![
+        ("csrf", csrf.clone()),
+        ("secret_key", "pk_test_not_a_secret".into()),
+        ("webhook_secret", "whsec_dashboard_secret".into()),
+        ("publishable_key", String::new()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    assert!(refused.text().await.unwrap().contains("secret key"));
+    let saved = post(vec![
+        ("csrf", csrf),
+        ("secret_key", "sk_test_dashboard_key".into()),
+        ("webhook_secret", "whsec_dashboard_secret".into()),
+        ("publishable_key", "pk_test_dashboard".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(saved.status().as_u16(), 303);
+    let after = page(settings).await.unwrap().text().await.unwrap();
+    assert!(after.contains("Connected to"), "{after}");
+    assert!(after.contains("pk_test_dashboard"));
+    assert!(!after.contains("sk_test_dashboard_key") && !after.contains("whsec_dashboard_secret"));
+}
+on_both_backends!(dashboard_stripe_settings, dashboard_stripe_settings);

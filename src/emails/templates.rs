@@ -13,10 +13,11 @@ pub enum Template {
     SignInInvitation,
     PaymentReceipt,
     PaymentFailed,
+    SubscriptionCanceled,
 }
 
 impl Template {
-    pub const ALL: [Template; 7] = [
+    pub const ALL: [Template; 8] = [
         Template::EmailVerification,
         Template::PasswordReset,
         Template::MagicLink,
@@ -24,6 +25,7 @@ impl Template {
         Template::SignInInvitation,
         Template::PaymentReceipt,
         Template::PaymentFailed,
+        Template::SubscriptionCanceled,
     ];
 
     /// The template's key in a project's `email_templates` overrides (the config's list, in
@@ -42,6 +44,8 @@ impl Template {
             Template::SignInInvitation => "066dd73c-36da-4fd0-b6d6-ebf87683f8bc",
             Template::PaymentReceipt => "70372aee-0441-4d80-974c-2e858e40123a",
             Template::PaymentFailed => "f64b1afe-27ec-4a28-a277-7178f3261f9a",
+            // Ours: the original has no such template.
+            Template::SubscriptionCanceled => "5d1c1e4a-7f0b-4c36-9a52-2b7d4f1e8c90",
         }
     }
 
@@ -266,6 +270,29 @@ pub fn render(template: Template, project: &str, vars: &Value) -> Rendered {
                 ),
             }
         }
+        Template::SubscriptionCanceled => {
+            let product = var(vars, "productName");
+            let end = var(vars, "endDate");
+            let when = if end.is_empty() {
+                "It has ended.".to_owned()
+            } else {
+                format!("It stays active until {end}.")
+            };
+            Rendered {
+                subject: format!("Your {product} subscription at {project} is canceled"),
+                html: layout(
+                    project,
+                    "Subscription canceled",
+                    &[format!(
+                        "Your {} subscription at {p} is canceled. {}",
+                        escape(product),
+                        escape(&when)
+                    )],
+                    None,
+                ),
+                text: format!("Your {product} subscription at {project} is canceled. {when}\n"),
+            }
+        }
     }
 }
 
@@ -286,7 +313,8 @@ mod tests {
                 "team_invitation",
                 "sign_in_invitation",
                 "payment_receipt",
-                "payment_failed"
+                "payment_failed",
+                "subscription_canceled"
             ]
         );
     }

@@ -712,7 +712,7 @@ async fn cancel(
     if !billed.is_empty() {
         let stripe = super::stripe::connect::connected(&state, auth.pid()).await?;
         for (purchase_id, sid) in billed {
-            cancel_at_period_end(&state, &stripe, auth.pid(), &purchase_id, &sid, true).await?;
+            cancel_at_period_end(&state, &stripe, &auth.project, &purchase_id, &sid, true).await?;
         }
     }
     let _turn = state.store.write_turn().await;

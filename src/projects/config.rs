@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 /// The built-in email templates a project may override in `email_templates`, in the order of
 /// `emails::templates::Template`.
-pub const EMAIL_TEMPLATE_KEYS: [&str; 7] = [
+pub const EMAIL_TEMPLATE_KEYS: [&str; 8] = [
     "email_verification",
     "password_reset",
     "magic_link",
@@ -14,6 +14,7 @@ pub const EMAIL_TEMPLATE_KEYS: [&str; 7] = [
     "sign_in_invitation",
     "payment_receipt",
     "payment_failed",
+    "subscription_canceled",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

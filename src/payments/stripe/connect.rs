@@ -211,6 +211,35 @@ pub async fn connected(state: &Kernel, project_id: &str) -> ApiResult<Stripe> {
         .ok_or_else(|| ApiError::bad_request(NOT_SET_UP))
 }
 
+/// What the dashboard shows of a connection (never the secrets).
+pub struct Connection {
+    pub account_id: String,
+    pub charges_enabled: bool,
+    pub publishable_key: Option<String>,
+    /// When the keys were last set (ms).
+    pub updated_at: i64,
+}
+
+/// The project's Stripe connection, if any.
+pub async fn connection(state: &Kernel, project_id: &str) -> ApiResult<Option<Connection>> {
+    let row = sqlx::query(
+        "SELECT account_id, charges_enabled, publishable_key, updated_at FROM stripe_accounts WHERE project_id = $1",
+    )
+    .bind(project_id)
+    .fetch_optional(state.db())
+    .await?;
+    Ok(row
+        .map(|r| -> sqlx::Result<Connection> {
+            Ok(Connection {
+                account_id: r.try_get("account_id")?,
+                charges_enabled: r.try_get::<i64, _>("charges_enabled")? != 0,
+                publishable_key: r.try_get("publishable_key")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        })
+        .transpose()?)
+}
+
 /// A connected project's publishable key, if it gave one.
 pub async fn publishable_key(state: &Kernel, project_id: &str) -> ApiResult<Option<String>> {
     let key: Option<Option<String>> =

@@ -10,12 +10,16 @@
 //!
 //! `GET /payments/invoices/{customer_type}/{customer_id}` lists them (the original's §5.12).
 
+use super::notices::{self, dollars, product_name, Notice};
 use super::webhooks::{checkout_of, grant_checkout, refused, Paid};
 use crate::auth::context::{ApiState, RequestCtx, ANY};
 use crate::crypto::secret::new_uuid;
+use crate::emails::templates::Template;
 use crate::http::extract::schema_problem;
 use crate::http::{json_ok, ApiError, ApiResult, Query};
+use crate::kernel::Kernel;
 use crate::payments::{customers, ledger};
+use crate::projects::Project;
 use crate::store::now_ms;
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
@@ -63,10 +67,11 @@ fn period_end_ms(invoice: &Value) -> Option<i64> {
 /// Stripe delivers the event again later.
 pub async fn apply(
     tx: &mut AnyConnection,
-    project_id: &str,
+    project: &Project,
     invoice: &Value,
     paid: bool,
 ) -> ApiResult<()> {
+    let project_id = project.id.as_str();
     let Some(subscription) = subscription_of(invoice) else {
         return Ok(());
     };
@@ -92,7 +97,7 @@ pub async fn apply(
                 customer,
                 amount: None,
             };
-            grant_checkout(tx, project_id, &paid)
+            grant_checkout(tx, project, &paid)
                 .await?
                 .unwrap_or_default()
         }
@@ -148,7 +153,26 @@ pub async fn apply(
     if purchase_id.is_empty() || (paid && was_paid) {
         return Ok(());
     }
+    let snapshot: Option<String> =
+        sqlx::query_scalar("SELECT product FROM purchases WHERE id = $1")
+            .bind(&purchase_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let product =
+        product_name(&serde_json::from_str(&snapshot.unwrap_or_default()).unwrap_or(Value::Null));
+    let amount = dollars(invoice["total"].as_i64().unwrap_or(0));
+    let notice = |template, variables| Notice {
+        customer_type: &checkout.customer_type,
+        customer_id: &checkout.customer_id,
+        template,
+        variables,
+    };
     if paid {
+        if renewal {
+            let receipt = json!({ "productName": product, "quantity": 1, "amount": amount,
+                "receiptLink": invoice["hosted_invoice_url"] });
+            notices::queue(tx, project, notice(Template::PaymentReceipt, receipt)).await?;
+        }
         sqlx::query(
             "UPDATE purchases SET failed_payments = 0,
                 current_period_end = COALESCE($1, current_period_end) WHERE id = $2",
@@ -173,6 +197,10 @@ pub async fn apply(
             .bind(&purchase_id)
             .execute(&mut *tx)
             .await?;
+        let failed = json!({ "productName": product, "amount": amount,
+            "failureReason": "Please update your payment method.",
+            "invoiceUrl": invoice["hosted_invoice_url"] });
+        notices::queue(tx, project, notice(Template::PaymentFailed, failed)).await?;
     }
     Ok(())
 }
@@ -227,6 +255,73 @@ pub async fn suspended(
     .is_some())
 }
 
+/// One page of a customer's invoices, newest first: the items and the next page's cursor.
+/// Errors: text 400 `Invalid cursor` for a cursor that is not one of the project's invoices.
+pub async fn page(
+    state: &Kernel,
+    project_id: &str,
+    customer_type: &str,
+    customer_id: &str,
+    cursor: Option<&str>,
+    limit: i64,
+) -> ApiResult<(Vec<Value>, Option<String>)> {
+    let after = match &cursor {
+        None => None,
+        Some(c) => {
+            let row = sqlx::query(
+                "SELECT created_at, id FROM stripe_invoices WHERE project_id = $1 AND id = $2",
+            )
+            .bind(project_id)
+            .bind(c)
+            .fetch_optional(state.db())
+            .await?
+            .ok_or_else(|| ApiError::bad_request("Invalid cursor"))?;
+            Some((
+                row.try_get::<i64, _>("created_at")?,
+                row.try_get::<String, _>("id")?,
+            ))
+        }
+    };
+    let (at, id) = after.unwrap_or((i64::MAX, String::new()));
+    let rows = sqlx::query(
+        "SELECT id, created_at, status, amount_total, hosted_invoice_url, invoice_pdf FROM stripe_invoices
+         WHERE project_id = $1 AND customer_type = $2 AND customer_id = $3
+           AND ($4 = 0 OR created_at < $5 OR (created_at = $5 AND id < $6))
+         ORDER BY created_at DESC, id DESC LIMIT $7",
+    )
+    .bind(project_id)
+    .bind(customer_type)
+    .bind(customer_id)
+    .bind(crate::store::flag(cursor.is_some()))
+    .bind(at)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(state.db())
+    .await?;
+    let known = ["draft", "open", "paid", "uncollectible", "void"];
+    let items = rows
+        .iter()
+        .map(|r| {
+            let status: Option<String> = r.try_get("status")?;
+            Ok(json!({
+                "created_at_millis": r.try_get::<i64, _>("created_at")?,
+                "status": status.filter(|s| known.contains(&s.as_str())),
+                "amount_total": r.try_get::<i64, _>("amount_total")?,
+                "hosted_invoice_url": r.try_get::<Option<String>, _>("hosted_invoice_url")?,
+                "invoice_pdf": r.try_get::<Option<String>, _>("invoice_pdf")?,
+            }))
+        })
+        .collect::<sqlx::Result<Vec<Value>>>()?;
+    let next_cursor = if rows.len() as i64 == limit {
+        rows.last()
+            .map(|r| r.try_get::<String, _>("id"))
+            .transpose()?
+    } else {
+        None
+    };
+    Ok((items, next_cursor))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
@@ -267,60 +362,15 @@ async fn list(
     )
     .await?;
     customers::ensure_exists(&state, auth.pid(), &customer_type, &customer_id).await?;
-    let after = match &q.cursor {
-        None => None,
-        Some(c) => {
-            let row = sqlx::query(
-                "SELECT created_at, id FROM stripe_invoices WHERE project_id = $1 AND id = $2",
-            )
-            .bind(auth.pid())
-            .bind(c)
-            .fetch_optional(state.db())
-            .await?
-            .ok_or_else(|| ApiError::bad_request("Invalid cursor"))?;
-            Some((
-                row.try_get::<i64, _>("created_at")?,
-                row.try_get::<String, _>("id")?,
-            ))
-        }
-    };
-    let (at, id) = after.unwrap_or((i64::MAX, String::new()));
-    let rows = sqlx::query(
-        "SELECT id, created_at, status, amount_total, hosted_invoice_url, invoice_pdf FROM stripe_invoices
-         WHERE project_id = $1 AND customer_type = $2 AND customer_id = $3
-           AND ($4 = 0 OR created_at < $5 OR (created_at = $5 AND id < $6))
-         ORDER BY created_at DESC, id DESC LIMIT $7",
+    let (items, next_cursor) = page(
+        &state,
+        auth.pid(),
+        &customer_type,
+        &customer_id,
+        q.cursor.as_deref(),
+        limit,
     )
-    .bind(auth.pid())
-    .bind(&customer_type)
-    .bind(&customer_id)
-    .bind(crate::store::flag(q.cursor.is_some()))
-    .bind(at)
-    .bind(id)
-    .bind(limit)
-    .fetch_all(state.db())
     .await?;
-    let known = ["draft", "open", "paid", "uncollectible", "void"];
-    let items = rows
-        .iter()
-        .map(|r| {
-            let status: Option<String> = r.try_get("status")?;
-            Ok(json!({
-                "created_at_millis": r.try_get::<i64, _>("created_at")?,
-                "status": status.filter(|s| known.contains(&s.as_str())),
-                "amount_total": r.try_get::<i64, _>("amount_total")?,
-                "hosted_invoice_url": r.try_get::<Option<String>, _>("hosted_invoice_url")?,
-                "invoice_pdf": r.try_get::<Option<String>, _>("invoice_pdf")?,
-            }))
-        })
-        .collect::<sqlx::Result<Vec<Value>>>()?;
-    let next_cursor = if rows.len() as i64 == limit {
-        rows.last()
-            .map(|r| r.try_get::<String, _>("id"))
-            .transpose()?
-    } else {
-        None
-    };
     Ok(json_ok(json!({
         "items": items,
         "is_paginated": true,

@@ -6,6 +6,7 @@
 pub mod checkout;
 pub mod connect;
 pub mod invoices;
+pub mod notices;
 pub mod payment_methods;
 pub mod refunds;
 pub mod subscriptions;

@@ -117,18 +117,9 @@ async fn default_card(stripe: &Stripe, stripe_customer: &str) -> ApiResult<Value
         .unwrap_or(Value::Null))
 }
 
-/// `GET payments/billing/{customer_type}/{customer_id}`: `{has_customer, default_payment_method:
-/// {id, brand, last4, exp_month, exp_year} | null}` as in the original, and (ours) the
-/// customer's Stripe subscriptions: `subscriptions: [{subscription_id, product_id, status,
-/// suspended, failed_payments, current_period_end_millis, cancel_at_period_end}]`, where the
-/// period end is the next renewal, or the end date when a cancel is scheduled.
-async fn billing(
-    State(state): State<ApiState>,
-    ctx: RequestCtx,
-    Path((customer_type, customer_id)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    let auth = ctx.require(ANY)?;
-    let c = customer(&state, auth, &customer_type, &customer_id).await?;
+/// The customer's live Stripe subscriptions: `[{subscription_id, product_id, status, suspended,
+/// failed_payments, current_period_end_millis, cancel_at_period_end}]`, oldest first.
+pub async fn stripe_subscriptions(state: &Kernel, c: &CustomerRef<'_>) -> ApiResult<Vec<Value>> {
     let rows = sqlx::query(
         "SELECT p.id, p.product_id, p.status, p.failed_payments, p.current_period_end, p.cancel_at_period_end
          FROM purchases p JOIN stripe_checkouts s ON s.project_id = p.project_id AND s.purchase_id = p.id
@@ -142,7 +133,7 @@ async fn billing(
     .bind(crate::store::now_ms())
     .fetch_all(state.db())
     .await?;
-    let subscriptions = rows
+    let subscriptions: Vec<Value> = rows
         .iter()
         .map(|r| {
             let failed: i64 = r.try_get("failed_payments")?;
@@ -157,6 +148,22 @@ async fn billing(
             }))
         })
         .collect::<sqlx::Result<Vec<Value>>>()?;
+    Ok(subscriptions)
+}
+
+/// `GET payments/billing/{customer_type}/{customer_id}`: `{has_customer, default_payment_method:
+/// {id, brand, last4, exp_month, exp_year} | null}` as in the original, and (ours) the
+/// customer's Stripe subscriptions: `subscriptions: [{subscription_id, product_id, status,
+/// suspended, failed_payments, current_period_end_millis, cancel_at_period_end}]`, where the
+/// period end is the next renewal, or the end date when a cancel is scheduled.
+async fn billing(
+    State(state): State<ApiState>,
+    ctx: RequestCtx,
+    Path((customer_type, customer_id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ANY)?;
+    let c = customer(&state, auth, &customer_type, &customer_id).await?;
+    let subscriptions = stripe_subscriptions(&state, &c).await?;
     let stripe = stripe_for(&state, c.project_id).await?;
     let known = known_stripe_customer(&state, &c).await?;
     let (has_customer, card) = match (stripe, known) {

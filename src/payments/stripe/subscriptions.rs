@@ -9,14 +9,17 @@
 
 use super::checkout::{plan_for, Charge};
 use super::connect::connected;
+use super::notices::{self, product_name, Notice};
 use super::webhooks::{checkout_of, refused};
 use super::Stripe;
 use crate::auth::context::{ApiState, Auth, RequestCtx, ANY};
+use crate::emails::templates::Template;
 use crate::http::{json_ok, ApiError, ApiResult, Query};
 use crate::kernel::Kernel;
 use crate::payments::products::{purchases_of, Chosen, Purchase};
 use crate::payments::{customers, ledger};
-use crate::store::{flag, now_ms};
+use crate::projects::Project;
+use crate::store::{flag, iso, now_ms};
 use axum::extract::{FromRef, Path, State};
 use axum::response::Response;
 use axum::routing::post;
@@ -57,11 +60,12 @@ pub async fn stripe_subscription_of(
 pub async fn cancel_at_period_end(
     state: &Kernel,
     stripe: &Stripe,
-    project_id: &str,
+    project: &Project,
     purchase_id: &str,
     subscription_id: &str,
     cancel: bool,
 ) -> ApiResult<()> {
+    let project_id = project.id.as_str();
     let updated = stripe
         .post(
             &format!("subscriptions/{subscription_id}"),
@@ -71,10 +75,43 @@ pub async fn cancel_at_period_end(
         .await?;
     let _turn = state.store.write_turn().await;
     let mut tx = state.db().begin().await?;
-    apply_cancel_state(&mut tx, purchase_id, &updated, cancel).await?;
+    if apply_cancel_state(&mut tx, purchase_id, &updated, cancel).await? {
+        notify_canceled(&mut tx, project, purchase_id).await?;
+    }
     forget_balances_of(&mut tx, project_id, purchase_id).await?;
     tx.commit().await?;
+    crate::emails::wake_sender(state);
     Ok(())
+}
+
+/// Schedules (or with `cancel = false` undoes) the cancel at its period's end of the
+/// customer's Stripe subscription behind `purchase_id`, for the dashboard. Errors: text 400
+/// when it is not the customer's, Stripe does not bill it, or payments are not set up; 502 from
+/// Stripe.
+pub async fn set_cancel(
+    state: &Kernel,
+    project: &Project,
+    customer: (&str, &str),
+    purchase_id: &str,
+    cancel: bool,
+) -> ApiResult<()> {
+    let mut conn = state.db().acquire().await?;
+    let (customer_type, customer_id) = customer;
+    let theirs = purchases_of(&mut conn, &project.id, customer_type, customer_id)
+        .await?
+        .iter()
+        .any(|p| p.id == purchase_id);
+    if !theirs {
+        return Err(ApiError::bad_request(
+            "This subscription is not this customer's.",
+        ));
+    }
+    let sid = stripe_subscription_of(&mut conn, &project.id, purchase_id)
+        .await?
+        .ok_or_else(|| ApiError::bad_request("This subscription is not billed through Stripe."))?;
+    drop(conn);
+    let stripe = connected(state, &project.id).await?;
+    cancel_at_period_end(state, &stripe, project, purchase_id, &sid, cancel).await
 }
 
 /// The end of the subscription's current period (ms): on its first item in newer API versions
@@ -87,12 +124,19 @@ fn period_end_ms(subscription: &Value) -> Option<i64> {
 }
 
 /// Writes a live subscription's cancel-at-period-end state (and period end) to its purchase.
+/// Returns whether this newly scheduled a cancel.
 async fn apply_cancel_state(
     tx: &mut AnyConnection,
     purchase_id: &str,
     subscription: &Value,
     cancel: bool,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<bool> {
+    let scheduled: Option<i64> = sqlx::query_scalar(
+        "SELECT cancel_at_period_end FROM purchases WHERE id = $1 AND status <> 'canceled'",
+    )
+    .bind(purchase_id)
+    .fetch_optional(&mut *tx)
+    .await?;
     sqlx::query(
         "UPDATE purchases SET cancel_at_period_end = $1,
             current_period_end = COALESCE($2, current_period_end),
@@ -106,6 +150,38 @@ async fn apply_cancel_state(
     .bind(purchase_id)
     .execute(&mut *tx)
     .await?;
+    Ok(cancel && scheduled == Some(0))
+}
+
+/// Emails the customer that their subscription is canceled: until when it runs, or that it
+/// has ended.
+async fn notify_canceled(
+    tx: &mut AnyConnection,
+    project: &Project,
+    purchase_id: &str,
+) -> ApiResult<()> {
+    let row = sqlx::query(
+        "SELECT customer_type, customer_id, product, status, ended_at FROM purchases WHERE id = $1",
+    )
+    .bind(purchase_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let (customer_type, customer_id): (String, String) =
+        (row.try_get("customer_type")?, row.try_get("customer_id")?);
+    let snapshot: Value =
+        serde_json::from_str(&row.try_get::<String, _>("product")?).unwrap_or(Value::Null);
+    let ended = row.try_get::<String, _>("status")? == "canceled";
+    let end_date = match row.try_get::<Option<i64>, _>("ended_at")? {
+        Some(at) if !ended => iso(at).chars().take(10).collect(),
+        _ => String::new(),
+    };
+    let notice = Notice {
+        customer_type: &customer_type,
+        customer_id: &customer_id,
+        template: Template::SubscriptionCanceled,
+        variables: json!({ "productName": product_name(&snapshot), "endDate": end_date }),
+    };
+    notices::queue(tx, project, notice).await?;
     Ok(())
 }
 
@@ -125,7 +201,12 @@ async fn forget_balances_of(
 
 /// Applies `customer.subscription.updated` / `.deleted`. Errors: 400 when the subscription's
 /// Stripe customer is not its checkout's (the seed's ownership cross-check; nothing written).
-pub async fn sync(tx: &mut AnyConnection, project_id: &str, subscription: &Value) -> ApiResult<()> {
+pub async fn sync(
+    tx: &mut AnyConnection,
+    project: &Project,
+    subscription: &Value,
+) -> ApiResult<()> {
+    let project_id = project.id.as_str();
     let Some(id) = subscription["id"].as_str() else {
         return Ok(());
     };
@@ -148,20 +229,25 @@ pub async fn sync(tx: &mut AnyConnection, project_id: &str, subscription: &Value
     if subscription["status"] == "canceled" {
         let now = now_ms();
         let ended = subscription["ended_at"].as_i64().map_or(now, |s| s * 1000);
-        sqlx::query(
+        let ended_now = sqlx::query(
             // Stripe's time has whole seconds: a subscription never ends before it was granted.
             "UPDATE purchases SET status = 'canceled', canceled_at = COALESCE(canceled_at, $1),
                 ended_at = CASE WHEN $2 < created_at THEN created_at ELSE $2 END
-             WHERE id = $3",
+             WHERE id = $3 AND status <> 'canceled'",
         )
         .bind(now)
         .bind(ended)
         .bind(&purchase_id)
         .execute(&mut *tx)
         .await?;
+        if ended_now.rows_affected() == 1 {
+            notify_canceled(tx, project, &purchase_id).await?;
+        }
     } else {
         let cancel = subscription["cancel_at_period_end"] == true;
-        apply_cancel_state(tx, &purchase_id, subscription, cancel).await?;
+        if apply_cancel_state(tx, &purchase_id, subscription, cancel).await? {
+            notify_canceled(tx, project, &purchase_id).await?;
+        }
     }
     forget_balances_of(tx, project_id, &purchase_id).await?;
     Ok(())
@@ -258,7 +344,7 @@ async fn reactivate(
     }
     let stripe = connected(&state, auth.pid()).await?;
     for (purchase_id, sid) in targets {
-        cancel_at_period_end(&state, &stripe, auth.pid(), &purchase_id, &sid, false).await?;
+        cancel_at_period_end(&state, &stripe, &auth.project, &purchase_id, &sid, false).await?;
     }
     Ok(json_ok(json!({ "success": true })))
 }

@@ -9,10 +9,13 @@
 //! they come with is checked against our record of the customer.
 
 use super::connect::webhook_secret;
+use super::notices::{self, dollars, product_name, Notice};
 use crate::auth::context::ApiState;
+use crate::emails::templates::Template;
 use crate::http::{json_ok, ApiError, ApiResult, Query};
 use crate::kernel::Kernel;
 use crate::payments::products::{grant_product, Chosen, NewPurchase};
+use crate::projects::Project;
 use crate::store::now_ms;
 use axum::body::Bytes;
 use axum::extract::{FromRef, State};
@@ -97,25 +100,22 @@ async fn receive(
     let (Some(id), Some(kind)) = (event["id"].as_str(), event["type"].as_str()) else {
         return Err(refused("The event has no id or type"));
     };
-    apply(
-        &state,
-        &target.project_id,
-        id,
-        kind,
-        &event["data"]["object"],
-    )
-    .await?;
+    let Some(project) = state.projects.get(&state, &target.project_id).await? else {
+        return Err(refused("This project has not connected Stripe"));
+    };
+    apply(&state, &project, id, kind, &event["data"]["object"]).await?;
     Ok(json_ok(json!({ "received": true })))
 }
 
 /// Applies one event exactly once: the event's mark and its effect commit together.
 async fn apply(
     state: &Kernel,
-    project_id: &str,
+    project: &Project,
     event_id: &str,
     kind: &str,
     object: &Value,
 ) -> ApiResult<()> {
+    let project_id = project.id.as_str();
     let _turn = state.store.write_turn().await;
     let mut tx = state.db().begin().await?;
     let fresh = sqlx::query(
@@ -138,18 +138,16 @@ async fn apply(
                 customer: object["customer"].as_str(),
                 amount: object["amount"].as_i64(),
             };
-            grant_checkout(&mut tx, project_id, &paid).await?;
+            grant_checkout(&mut tx, project, &paid).await?;
         }
         // A subscription's invoice paid (`invoice.paid` on current API versions; both it and
         // the older `invoice.payment_succeeded` are sent, localstripe sends only the latter).
         "invoice.paid" | "invoice.payment_succeeded" => {
-            super::invoices::apply(&mut tx, project_id, object, true).await?
+            super::invoices::apply(&mut tx, project, object, true).await?
         }
-        "invoice.payment_failed" => {
-            super::invoices::apply(&mut tx, project_id, object, false).await?
-        }
+        "invoice.payment_failed" => super::invoices::apply(&mut tx, project, object, false).await?,
         "customer.subscription.updated" | "customer.subscription.deleted" => {
-            super::subscriptions::sync(&mut tx, project_id, object).await?
+            super::subscriptions::sync(&mut tx, project, object).await?
         }
         "payment_intent.payment_failed" | "payment_intent.canceled" => {
             sqlx::query(
@@ -164,6 +162,8 @@ async fn apply(
         _ => {}
     }
     tx.commit().await?;
+    // Whatever emails the event queued go now.
+    crate::emails::wake_sender(state);
     Ok(())
 }
 
@@ -225,9 +225,10 @@ pub async fn checkout_of(
 /// the product can no longer be granted (the payment is left for a refund).
 pub async fn grant_checkout(
     tx: &mut AnyConnection,
-    project_id: &str,
+    project: &Project,
     paid: &Paid<'_>,
 ) -> ApiResult<Option<String>> {
+    let project_id = project.id.as_str();
     let payment_id = paid.payment_id;
     let Some(checkout) = checkout_of(tx, project_id, payment_id).await? else {
         return Ok(None);
@@ -276,5 +277,16 @@ pub async fn grant_checkout(
     .bind(payment_id)
     .execute(&mut *tx)
     .await?;
+    let receipt = Notice {
+        customer_type: &checkout.customer_type,
+        customer_id: &checkout.customer_id,
+        template: Template::PaymentReceipt,
+        variables: json!({
+            "productName": product_name(&chosen.snapshot),
+            "quantity": checkout.quantity,
+            "amount": dollars(checkout.amount_cents),
+        }),
+    };
+    notices::queue(tx, project, receipt).await?;
     Ok(Some(granted.purchase_id))
 }

@@ -19,6 +19,7 @@ mod payments;
 mod project;
 pub mod session;
 mod settings;
+mod stripe;
 mod teams;
 mod users;
 
@@ -58,6 +59,7 @@ where
         .merge(users::routes())
         .merge(settings::routes())
         .merge(payments::routes())
+        .merge(stripe::routes())
         .merge(project::routes())
         .merge(teams::routes())
 }

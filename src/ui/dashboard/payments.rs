@@ -70,7 +70,7 @@ fn nav(project: &Project, here: &str) -> Markup {
     html! {
         p.muted {
             a href={ "/dashboard/projects/" (project.id) } { (project.display_name) } " · "
-            @for (path, label) in [("", "Catalog"), ("/customers", "Customers"), ("/transactions", "Transactions")] {
+            @for (path, label) in [("", "Catalog"), ("/customers", "Customers"), ("/transactions", "Transactions"), ("/stripe", "Stripe")] {
                 @if label == here { strong { (label) } } @else { a href={ (b) (path) } { (label) } }
                 " "
             }
@@ -537,7 +537,7 @@ async fn customer_label(state: &Kernel, project: &Project, t: &str, id: &str) ->
     })
 }
 
-async fn render_customer(
+pub(super) async fn render_customer(
     state: &Kernel,
     payments: &Payments,
     admin: &Admin,
@@ -604,6 +604,8 @@ async fn customer_markup(
     };
     let (txns, _) = transactions::list_page(state, &project.id, &filter, None, 20).await?;
     let here = customer_path(project, customer_type, customer_id);
+    let billing =
+        super::stripe::customer_billing(state, admin, project, customer_type, customer_id).await?;
     let csrf = admin.csrf_token();
     let grantable: Vec<&(String, Product)> = catalog
         .products
@@ -664,6 +666,7 @@ async fn customer_markup(
                     }
                 }
             }
+            (billing)
             div.card {
                 h2 { "Transactions" }
                 (transactions_table(admin, project, &txns, false))
