@@ -1,5 +1,6 @@
-//! Stripe webhook events applied per second (signature check, event mark and its transaction) on
-//! SQLite and PostgreSQL, and the time our side adds to `purchase-session` beyond Stripe's own
+//! Stripe webhook events applied per second on SQLite and PostgreSQL: events that are only
+//! marked (signature check, event mark and its transaction), and subscription renewals (the
+//! invoice recorded, items renewed, dunning reset), and the time our side adds to `purchase-session` beyond Stripe's own
 //! answer (localstripe plays Stripe). Prints figures and ratios; asserts nothing.
 //!
 //!     cargo bench --bench stripe_webhooks -- [--events 3000] [--concurrency 16] [--backends sqlite,postgres]
@@ -7,7 +8,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::{bench_arg as arg, Backend, Localstripe, Options, TestServer};
+use common::{bench_arg as arg, db_query_text, Backend, Localstripe, Options, TestServer};
 use reqwest::Method;
 use serde_json::json;
 use std::sync::Arc;
@@ -48,7 +49,6 @@ async fn bench(backend: Backend, events: usize, concurrency: usize) {
         "{}/api/v1/integrations/stripe/webhooks?project_id={}",
         app.base, app.project_id
     ));
-    let http = reqwest::Client::new();
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -65,38 +65,44 @@ async fn bench(backend: Backend, events: usize, concurrency: usize) {
             (body, signature)
         })
         .collect();
-    let queue = Arc::new(std::sync::Mutex::new(bodies));
-    let started = Instant::now();
-    let mut workers = Vec::new();
-    for _ in 0..concurrency {
-        let (queue, http, url) = (queue.clone(), http.clone(), url.clone());
-        workers.push(tokio::spawn(async move {
-            let mut errors = 0;
-            loop {
-                let next = queue.lock().unwrap().pop();
-                let Some((body, signature)) = next else { break };
-                let res = http
-                    .post(url.as_str())
-                    .header("stripe-signature", signature)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await;
-                if !res.is_ok_and(|r| r.status().is_success()) {
-                    errors += 1;
-                }
-            }
-            errors
-        }));
-    }
-    let mut errors = 0;
-    for w in workers {
-        errors += w.await.unwrap();
-    }
-    let elapsed = started.elapsed();
+    let (elapsed, errors) = deliver_all(&url, bodies, concurrency).await;
     let rate = events as f64 / elapsed.as_secs_f64();
     println!(
-        "{backend:?}: {events} webhook events in {:.2} s = {rate:.0} events/s at c={concurrency} ({errors} errors; target 500/s: {:.1}x)",
+        "{backend:?}: {events} webhook events (mark only) in {:.2} s = {rate:.0} events/s at c={concurrency} ({errors} errors; target 500/s: {:.1}x)",
+        elapsed.as_secs_f64(),
+        rate / 500.0
+    );
+
+    // Renewals: paid `subscription_cycle` invoices of one Stripe subscription, each recorded,
+    // renewing the items (stored balances recomputed) and resetting dunning.
+    let now_ms = t * 1000;
+    let product = json!({ "displayName": "Plan", "customerType": "custom",
+        "includedItems": { "credits": { "quantity": 100, "repeat": [1, "month"], "expires": "never" } } });
+    db_query_text(&app.database_url, &format!(
+        "INSERT INTO purchases (id, project_id, customer_type, customer_id, product_id, price_id, product, quantity, kind, status, creation_source, created_at)
+         VALUES ('bench-sub', '{pid}', 'custom', 'bench', 'plan', 'monthly', '{product}', 1, 'subscription', 'active', 'PURCHASE_PAGE', {now_ms});
+         INSERT INTO stripe_checkouts (payment_id, project_id, customer_type, customer_id, stripe_customer_id, product_id, product, price_id, quantity, amount_cents, code_hash, status, created_at, granted_at, purchase_id)
+         VALUES ('sub_bench', '{pid}', 'custom', 'bench', 'cus_bench', 'plan', '{product}', 'monthly', 1, 1000, 'x', 'succeeded', {now_ms}, {now_ms}, 'bench-sub');",
+        pid = app.project_id
+    ));
+    let bodies: Vec<(String, String)> = (0..events)
+        .map(|i| {
+            let body = json!({
+                "id": format!("evt_renewal_{i}"), "object": "event", "type": "invoice.paid",
+                "data": { "object": { "id": format!("in_bench_{i}"), "object": "invoice",
+                    "subscription": "sub_bench", "customer": "cus_bench", "billing_reason": "subscription_cycle",
+                    "status": "paid", "total": 1000, "created": t,
+                    "lines": { "data": [{ "period": { "start": t, "end": t + 2_592_000 } }] } } },
+            })
+            .to_string();
+            let signature = sign(&body, t);
+            (body, signature)
+        })
+        .collect();
+    let (elapsed, errors) = deliver_all(&url, bodies, concurrency).await;
+    let rate = events as f64 / elapsed.as_secs_f64();
+    println!(
+        "{backend:?}: {events} renewals (invoice.paid) in {:.2} s = {rate:.0} events/s at c={concurrency} ({errors} errors; target 500/s: {:.1}x)",
         elapsed.as_secs_f64(),
         rate / 500.0
     );
@@ -152,6 +158,45 @@ async fn bench(backend: Backend, events: usize, concurrency: usize) {
         o - s,
         o / s
     );
+}
+
+/// Delivers every signed body, `concurrency` at a time; returns the time taken and the number
+/// of deliveries that did not answer 2xx.
+async fn deliver_all(
+    url: &Arc<String>,
+    bodies: Vec<(String, String)>,
+    concurrency: usize,
+) -> (Duration, usize) {
+    let http = reqwest::Client::new();
+    let queue = Arc::new(std::sync::Mutex::new(bodies));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (queue, http, url) = (queue.clone(), http.clone(), url.clone());
+        workers.push(tokio::spawn(async move {
+            let mut errors = 0;
+            loop {
+                let next = queue.lock().unwrap().pop();
+                let Some((body, signature)) = next else { break };
+                let res = http
+                    .post(url.as_str())
+                    .header("stripe-signature", signature)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await;
+                if !res.is_ok_and(|r| r.status().is_success()) {
+                    errors += 1;
+                }
+            }
+            errors
+        }));
+    }
+    let mut errors = 0;
+    for w in workers {
+        errors += w.await.unwrap();
+    }
+    (started.elapsed(), errors)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,6 @@ mod common;
 use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
 
 const WEBHOOK_SECRET: &str = "whsec_portcullis_test_secret";
 
@@ -66,44 +65,6 @@ async fn purchase_code(app: &TestServer, uid: &str, product: &str) -> String {
         .next()
         .unwrap()
         .to_string()
-}
-
-/// Polls `done` until it holds (localstripe sends webhooks a second after the event), failing
-/// after 20 s with both servers' logs.
-async fn wait_for<F, Fut>(what: &str, stripe: &Localstripe, app: &TestServer, done: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done().await {
-        assert!(
-            Instant::now() < deadline,
-            "no {what}; localstripe: {}\nserver: {}",
-            stripe.output(),
-            app.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// The checkout page's part, done as Stripe.js's `confirmCardSetup` does it against localstripe.
-async fn confirm_card(stripe: &Localstripe, client_secret: &str, number: &str) {
-    let setup_id = client_secret.split("_secret_").next().unwrap();
-    stripe
-        .call(
-            Method::POST,
-            &format!("/v1/setup_intents/{setup_id}/confirm"),
-            &[
-                ("client_secret", client_secret),
-                ("payment_method_data[type]", "card"),
-                ("payment_method_data[card][number]", number),
-                ("payment_method_data[card][exp_month]", "12"),
-                ("payment_method_data[card][exp_year]", "2030"),
-                ("payment_method_data[card][cvc]", "123"),
-            ],
-        )
-        .await;
 }
 
 async fn paid_checkout(backend: Backend) {
@@ -231,17 +192,20 @@ async fn paid_checkout(backend: Backend) {
     charge("seti_madeup_secret_x".into())
         .await
         .expect_text(400, "does not belong to this purchase");
-    confirm_card(&stripe, &client_secret, "4242424242424242").await;
+    stripe
+        .confirm_card(&client_secret, "4242424242424242")
+        .await;
     assert_eq!(credits(&app, &uid).await, 0);
     let charged = charge(client_secret.clone()).await.expect(200);
     let payment_id = charged["payment_intent_id"].as_str().unwrap().to_string();
     assert_eq!(charged["status"], "succeeded");
     // Granted when Stripe's webhook arrives (localstripe sends it a second after the charge).
     let (app_, uid_) = (&app, uid.as_str());
-    wait_for("the pack's grant", &stripe, &app, || async move {
-        credits(app_, uid_).await != 0
-    })
-    .await;
+    stripe
+        .wait_for("the pack's grant", &app, || async move {
+            credits(app_, uid_).await != 0
+        })
+        .await;
     assert_eq!(credits(&app, &uid).await, 50);
     // The code paid once.
     charge(client_secret.clone())
@@ -274,7 +238,7 @@ async fn paid_checkout(backend: Backend) {
         .await
         .expect(200);
     let secret = session["client_secret"].as_str().unwrap().to_string();
-    confirm_card(&stripe, &secret, "4242424242424242").await;
+    stripe.confirm_card(&secret, "4242424242424242").await;
     let charged = app
         .client()
         .post("/payments/purchases/purchase-session/charge")
@@ -319,10 +283,11 @@ async fn paid_checkout(backend: Backend) {
         "SELECT COUNT(*) FROM stripe_events WHERE id = 'evt_forged'",
     );
     assert_eq!(marks.trim(), "0");
-    wait_for("the second pack's grant", &stripe, &app, || async move {
-        credits(app_, uid_).await != 50
-    })
-    .await;
+    stripe
+        .wait_for("the second pack's grant", &app, || async move {
+            credits(app_, uid_).await != 50
+        })
+        .await;
     assert_eq!(credits(&app, &uid).await, 150);
 
     // A subscription: the card set up at checkout pays the first invoice (and the renewals);
@@ -343,7 +308,7 @@ async fn paid_checkout(backend: Backend) {
         .await
         .expect_text(400, "does not belong to this purchase");
     let secret = session["client_secret"].as_str().unwrap().to_string();
-    confirm_card(&stripe, &secret, "4242424242424242").await;
+    stripe.confirm_card(&secret, "4242424242424242").await;
     let subscribed = app
         .client()
         .post("/payments/purchases/purchase-session/charge")
@@ -358,17 +323,18 @@ async fn paid_checkout(backend: Backend) {
         .await;
     assert_eq!(sub["plan"]["amount"], 2500);
     assert_eq!(sub["plan"]["interval"], "month");
-    wait_for("the subscription's grant", &stripe, &app, || async move {
-        app_.server()
-            .get(&format!("/payments/products/user/{uid_}"))
-            .send()
-            .await
-            .expect(200)["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p["id"] == "pro")
-    })
-    .await;
+    stripe
+        .wait_for("the subscription's grant", &app, || async move {
+            app_.server()
+                .get(&format!("/payments/products/user/{uid_}"))
+                .send()
+                .await
+                .expect(200)["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["id"] == "pro")
+        })
+        .await;
 }
 on_both_backends!(paid_checkout, paid_checkout);

@@ -10,7 +10,6 @@ mod common;
 use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
 
 const WEBHOOK_SECRET: &str = "whsec_portcullis_billing_secret";
 
@@ -88,42 +87,6 @@ async fn billing(app: &TestServer, user: &str, uid: &str) -> Value {
         .expect(200)
 }
 
-async fn wait_for<F, Fut>(what: &str, stripe: &Localstripe, app: &TestServer, done: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done().await {
-        assert!(
-            Instant::now() < deadline,
-            "no {what}; localstripe: {}\nserver: {}",
-            stripe.output(),
-            app.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Confirms a SetupIntent with a card number, as Stripe.js does on the page.
-async fn confirm_card(stripe: &Localstripe, client_secret: &str, number: &str) {
-    let setup_id = client_secret.split("_secret_").next().unwrap();
-    stripe
-        .call(
-            Method::POST,
-            &format!("/v1/setup_intents/{setup_id}/confirm"),
-            &[
-                ("client_secret", client_secret),
-                ("payment_method_data[type]", "card"),
-                ("payment_method_data[card][number]", number),
-                ("payment_method_data[card][exp_month]", "12"),
-                ("payment_method_data[card][exp_year]", "2030"),
-                ("payment_method_data[card][cvc]", "123"),
-            ],
-        )
-        .await;
-}
-
 /// Buys `product` at `price` through the checkout with a test card; returns the charge answer.
 async fn buy(
     app: &TestServer,
@@ -153,7 +116,7 @@ async fn buy(
         .await
         .expect(200);
     let secret = session["client_secret"].as_str().unwrap();
-    confirm_card(stripe, secret, "4242424242424242").await;
+    stripe.confirm_card(secret, "4242424242424242").await;
     let mut body = body;
     body["client_secret"] = json!(secret);
     app.client()
@@ -203,6 +166,10 @@ async fn subscription_lifecycle(backend: Backend) {
                 "displayName": "Pack", "customerType": "user", "stackable": true,
                 "prices": { "once": { "USD": "5" } },
                 "includedItems": { "credits": { "quantity": 50, "expires": "never" } }
+            },
+            "payments.products.trial": {
+                "displayName": "Trial", "customerType": "user",
+                "prices": { "monthly": { "USD": "9", "interval": [1, "month"], "freeTrial": [1, "week"] } }
             }
         }).to_string() }))
         .send()
@@ -229,7 +196,7 @@ async fn subscription_lifecycle(backend: Backend) {
     let signed_in = session["access_token"].as_str().unwrap().to_string();
     let user_id = session["user_id"].as_str().unwrap().to_string();
     let uid = user_id.as_str();
-    let (app_, stripe_) = (&app, &stripe);
+    let app_ = &app;
 
     // Billing before any purchase: no Stripe customer.
     let before = billing(&app, &signed_in, uid).await;
@@ -238,10 +205,11 @@ async fn subscription_lifecycle(backend: Backend) {
     // Subscribe to Basic; granted on the first invoice's webhook.
     let subscribed = buy(&app, &stripe, uid, "basic", "monthly", 1).await;
     let sub = subscribed["subscription_id"].as_str().unwrap().to_string();
-    wait_for("the subscription's grant", &stripe, &app, || async move {
-        credits(app_, uid).await == 100
-    })
-    .await;
+    stripe
+        .wait_for("the subscription's grant", &app, || async move {
+            credits(app_, uid).await == 100
+        })
+        .await;
     let customer = stripe
         .call(Method::GET, &format!("/v1/subscriptions/{sub}"), &[])
         .await["customer"]
@@ -442,7 +410,7 @@ async fn subscription_lifecycle(backend: Backend) {
     set_default("seti_notours".into())
         .await
         .expect_text(403, "does not belong to this customer");
-    confirm_card(&stripe, secret, "5555555555554444").await;
+    stripe.confirm_card(secret, "5555555555554444").await;
     let changed = set_default(setup_id.to_string()).await.expect(200);
     assert_eq!(
         changed["default_payment_method"]["last4"], "4444",
@@ -473,10 +441,11 @@ async fn subscription_lifecycle(backend: Backend) {
     stripe
         .call(Method::DELETE, &format!("/v1/subscriptions/{sub}"), &[])
         .await;
-    wait_for("Stripe's cancel", &stripe, &app, || async move {
-        products(app_, uid).await.is_empty()
-    })
-    .await;
+    stripe
+        .wait_for("Stripe's cancel", &app, || async move {
+            products(app_, uid).await.is_empty()
+        })
+        .await;
     assert_eq!(
         deliver(&app, "evt_stale", "customer.subscription.updated", stale).await,
         200
@@ -486,10 +455,11 @@ async fn subscription_lifecycle(backend: Backend) {
     // Refunds through Stripe: a one-time pack, partly.
     let pack = buy(&app, &stripe, uid, "pack", "once", 2).await;
     let intent = pack["payment_intent_id"].as_str().unwrap().to_string();
-    wait_for("the pack's grant", &stripe, &app, || async move {
-        products(app_, uid).await.iter().any(|p| p["id"] == "pack")
-    })
-    .await;
+    stripe
+        .wait_for("the pack's grant", &app, || async move {
+            products(app_, uid).await.iter().any(|p| p["id"] == "pack")
+        })
+        .await;
     let txns = app
         .admin()
         .get("/internal/payments/transactions?type=purchase")
@@ -615,7 +585,56 @@ async fn subscription_lifecycle(backend: Backend) {
         "{ends:?}"
     );
     assert!(ends.iter().any(|t| t.contains("It has ended.")), "{ends:?}");
-    let _ = stripe_;
+
+    // A refund made in Stripe's dashboard (`charge.refunded`): a full one revokes the purchase;
+    // one whose Stripe customer is not the checkout's is refused.
+    let pack_units = |owned: &[Value]| {
+        owned
+            .iter()
+            .find(|p| p["id"] == "pack")
+            .map_or(0, |p| p["quantity"].as_i64().unwrap())
+    };
+    let second = buy(&app, &stripe, uid, "pack", "once", 1).await;
+    let intent = second["payment_intent_id"].as_str().unwrap().to_string();
+    stripe
+        .wait_for("the second pack's grant", &app, || async move {
+            pack_units(&products(app_, uid).await) == 2
+        })
+        .await;
+    let charge = |customer: &str| {
+        json!({ "id": "ch_dashboard", "object": "charge", "payment_intent": intent,
+            "customer": customer, "refunded": true, "amount_refunded": 500 })
+    };
+    assert_eq!(
+        deliver(
+            &app,
+            "evt_ch_foreign",
+            "charge.refunded",
+            charge("cus_someoneelse")
+        )
+        .await,
+        400
+    );
+    assert_eq!(pack_units(&products(&app, uid).await), 2);
+    assert_eq!(
+        deliver(&app, "evt_ch", "charge.refunded", charge(&customer)).await,
+        200
+    );
+    assert_eq!(pack_units(&products(&app, uid).await), 1);
+
+    // A free trial: Stripe bills nothing for a week, and its first (zero) invoice, paid at once,
+    // grants the product. (localstripe issues no invoice during a trial; Stripe does, and this
+    // is the event it sends.)
+    let trial = buy(&app, &stripe, uid, "trial", "monthly", 1).await;
+    let trial_sub = trial["subscription_id"].as_str().unwrap().to_string();
+    let at_stripe = stripe
+        .call(Method::GET, &format!("/v1/subscriptions/{trial_sub}"), &[])
+        .await;
+    assert_eq!(at_stripe["trial_period_days"], 7, "{at_stripe}");
+    assert!(!products(&app, uid).await.iter().any(|p| p["id"] == "trial"));
+    let first = invoice("in_trial", &trial_sub, &customer, "subscription_create", 0);
+    assert_eq!(deliver(&app, "evt_trial", "invoice.paid", first).await, 200);
+    assert!(products(&app, uid).await.iter().any(|p| p["id"] == "trial"));
 }
 on_both_backends!(subscription_lifecycle, subscription_lifecycle);
 

@@ -797,6 +797,44 @@ impl Localstripe {
         self._process.output()
     }
 
+    /// Confirms a SetupIntent with a card number, as Stripe.js's `confirmCardSetup` does on a
+    /// checkout page.
+    pub async fn confirm_card(&self, client_secret: &str, number: &str) {
+        let setup_id = client_secret.split("_secret_").next().unwrap();
+        self.call(
+            Method::POST,
+            &format!("/v1/setup_intents/{setup_id}/confirm"),
+            &[
+                ("client_secret", client_secret),
+                ("payment_method_data[type]", "card"),
+                ("payment_method_data[card][number]", number),
+                ("payment_method_data[card][exp_month]", "12"),
+                ("payment_method_data[card][exp_year]", "2030"),
+                ("payment_method_data[card][cvc]", "123"),
+            ],
+        )
+        .await;
+    }
+
+    /// Polls `done` until it holds (localstripe sends webhooks a second after the event),
+    /// failing after 20 s with both servers' logs.
+    pub async fn wait_for<F, Fut>(&self, what: &str, app: &TestServer, done: F)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done().await {
+            assert!(
+                Instant::now() < deadline,
+                "no {what}; localstripe: {}\nserver: {}",
+                self.output(),
+                app.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Sends every event to `url`, signed with `secret`.
     pub async fn register_webhook(&self, url: &str, secret: &str) {
         let res = reqwest::Client::new()

@@ -129,6 +129,8 @@ impl Purchase<'_> {
 pub struct Charge {
     unit_cents: i64,
     interval: Option<(i64, String)>,
+    /// A subscription's free trial (`freeTrial: [count, unit]`), in days as Stripe takes it.
+    trial_days: Option<i64>,
 }
 
 impl Charge {
@@ -149,9 +151,24 @@ impl Charge {
             }
             _ => None,
         };
+        let trial_days = match &price["freeTrial"] {
+            Value::Array(parts) => {
+                let count = parts.first().and_then(Value::as_i64).unwrap_or(0);
+                let days = match parts.get(1).and_then(Value::as_str) {
+                    Some("day") => 1,
+                    Some("week") => 7,
+                    Some("month") => 30,
+                    Some("year") => 365,
+                    _ => 0,
+                };
+                Some(count.saturating_mul(days)).filter(|d| *d > 0)
+            }
+            _ => None,
+        };
         Ok(Charge {
             unit_cents,
             interval,
+            trial_days,
         })
     }
 }
@@ -320,18 +337,19 @@ pub async fn charge(
                 None,
             )
             .await?;
+        let mut params = vec![
+            ("customer", customer.clone()),
+            ("items[0][plan]", plan),
+            ("items[0][quantity]", quantity.to_string()),
+            ("metadata[project_id]", p.project_id.to_owned()),
+            ("metadata[price_id]", price_id.to_owned()),
+        ];
+        // A trial's first invoice is for nothing; it is paid at once and grants the product.
+        if let Some(days) = charge.trial_days {
+            params.push(("trial_period_days", days.to_string()));
+        }
         let subscription = stripe
-            .post(
-                "subscriptions",
-                &[
-                    ("customer", customer.clone()),
-                    ("items[0][plan]", plan),
-                    ("items[0][quantity]", quantity.to_string()),
-                    ("metadata[project_id]", p.project_id.to_owned()),
-                    ("metadata[price_id]", price_id.to_owned()),
-                ],
-                Some(&idempotency),
-            )
+            .post("subscriptions", &params, Some(&idempotency))
             .await?;
         let id = subscription["id"]
             .as_str()

@@ -230,3 +230,45 @@ pub fn charged_cents(snapshot: &Value, price_id: Option<&str>, quantity: i64) ->
     let usd = snapshot["prices"][price_id?]["USD"].as_str()?;
     cents(usd).ok()?.checked_mul(quantity)
 }
+
+/// `charge.refunded`: a refund made outside this API (Stripe's dashboard, say). A fully refunded
+/// payment revokes its purchase as our refund route does; a partial one only moves money, which
+/// Stripe already records. Errors: 400 when the charge's Stripe customer is not the checkout's.
+pub async fn refunded_at_stripe(
+    tx: &mut sqlx::AnyConnection,
+    project_id: &str,
+    charge: &Value,
+) -> ApiResult<()> {
+    let Some(intent) = charge["payment_intent"].as_str() else {
+        return Ok(());
+    };
+    // The payment is a checkout's PaymentIntent, or a subscription invoice's.
+    let row = sqlx::query(
+        "SELECT c.stripe_customer_id, p.id FROM purchases p
+         JOIN stripe_checkouts c ON c.project_id = p.project_id AND c.purchase_id = p.id
+         WHERE p.project_id = $1 AND (c.payment_id = $2 OR p.id IN
+            (SELECT purchase_id FROM stripe_invoices WHERE project_id = $1 AND payment_intent = $2))",
+    )
+    .bind(project_id)
+    .bind(intent)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(());
+    };
+    let stripe_customer: String = row.try_get("stripe_customer_id")?;
+    if charge["customer"].as_str() != Some(stripe_customer.as_str()) {
+        return Err(super::webhooks::refused(
+            "The charge's Stripe customer does not match the checkout",
+        ));
+    }
+    if charge["refunded"] == true {
+        let purchase_id: String = row.try_get("id")?;
+        sqlx::query("UPDATE purchases SET refunded_at = $1 WHERE id = $2 AND refunded_at IS NULL")
+            .bind(now_ms())
+            .bind(purchase_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}

@@ -149,6 +149,9 @@ async fn apply(
         "customer.subscription.updated" | "customer.subscription.deleted" => {
             super::subscriptions::sync(&mut tx, project, object).await?
         }
+        "charge.refunded" => {
+            super::refunds::refunded_at_stripe(&mut tx, project_id, object).await?
+        }
         "payment_intent.payment_failed" | "payment_intent.canceled" => {
             sqlx::query(
                 "UPDATE stripe_checkouts SET status = 'failed' WHERE project_id = $1 AND payment_id = $2 AND status = 'pending'",
