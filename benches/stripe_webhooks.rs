@@ -78,12 +78,14 @@ async fn bench(backend: Backend, events: usize, concurrency: usize) {
     let now_ms = t * 1000;
     let product = json!({ "displayName": "Plan", "customerType": "custom",
         "includedItems": { "credits": { "quantity": 100, "repeat": [1, "month"], "expires": "never" } } });
+    let pid = &app.project_id;
     db_query_text(&app.database_url, &format!(
         "INSERT INTO purchases (id, project_id, customer_type, customer_id, product_id, price_id, product, quantity, kind, status, creation_source, created_at)
-         VALUES ('bench-sub', '{pid}', 'custom', 'bench', 'plan', 'monthly', '{product}', 1, 'subscription', 'active', 'PURCHASE_PAGE', {now_ms});
-         INSERT INTO stripe_checkouts (payment_id, project_id, customer_type, customer_id, stripe_customer_id, product_id, product, price_id, quantity, amount_cents, code_hash, status, created_at, granted_at, purchase_id)
-         VALUES ('sub_bench', '{pid}', 'custom', 'bench', 'cus_bench', 'plan', '{product}', 'monthly', 1, 1000, 'x', 'succeeded', {now_ms}, {now_ms}, 'bench-sub');",
-        pid = app.project_id
+         VALUES ('bench-sub', '{pid}', 'custom', 'bench', 'plan', 'monthly', '{product}', 1, 'subscription', 'active', 'PURCHASE_PAGE', {now_ms})"
+    ));
+    db_query_text(&app.database_url, &format!(
+        "INSERT INTO stripe_checkouts (payment_id, project_id, customer_type, customer_id, stripe_customer_id, product_id, product, price_id, quantity, amount_cents, code_hash, status, created_at, granted_at, purchase_id)
+         VALUES ('sub_bench', '{pid}', 'custom', 'bench', 'cus_bench', 'plan', '{product}', 'monthly', 1, 1000, 'x', 'succeeded', {now_ms}, {now_ms}, 'bench-sub')"
     ));
     let bodies: Vec<(String, String)> = (0..events)
         .map(|i| {
