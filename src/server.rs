@@ -96,6 +96,7 @@ pub fn router(state: AppState) -> Router {
             Router::new()
                 .merge(crate::ui::dashboard::routes())
                 .merge(crate::ui::checkout::routes())
+                .merge(crate::ui::handler::routes())
                 .layer(axum::middleware::from_fn(crate::ui::page_headers)),
         )
         .layer(axum::middleware::from_fn(http::site_headers))

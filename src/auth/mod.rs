@@ -9,7 +9,7 @@ mod otp;
 mod passkey;
 mod password;
 pub use password::check_password;
-mod reset;
+pub mod reset;
 mod session_routes;
 pub mod sessions;
 pub mod tokens;

@@ -8,6 +8,8 @@ use crate::emails::{outbox, templates::Template};
 use crate::http::extract::schema_problem;
 use crate::http::ClientIp;
 use crate::http::{json_ok, known, success, ApiResult, JsonBody};
+use crate::kernel::Kernel;
+use crate::projects::Project;
 use crate::users::write::{check_password_length, PASSWORD_MAX};
 use crate::users::{is_valid_email, normalize_email};
 use axum::extract::FromRef;
@@ -108,29 +110,43 @@ async fn reset(
     JsonBody(body): JsonBody<Reset>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
-    if body.password.chars().count() > PASSWORD_MAX {
+    reset_with_code(
+        &state,
+        auth.limited_ip(&ip),
+        &auth.project,
+        &body.code,
+        body.password,
+    )
+    .await?;
+    Ok(success())
+}
+
+/// Sets a new password with a reset code, spending the code and ending every session of the
+/// user in the same transaction. Errors: SCHEMA_ERROR for a password over the maximum; the
+/// code's errors; PASSWORD_AUTHENTICATION_NOT_ENABLED; the password length errors.
+pub async fn reset_with_code(
+    state: &Kernel,
+    ip: Option<&ClientIp>,
+    project: &Project,
+    code: &str,
+    password: String,
+) -> ApiResult<()> {
+    if password.chars().count() > PASSWORD_MAX {
         return Err(schema_problem(format!(
             "body.password must be at most {PASSWORD_MAX} characters"
         )));
     }
-    let checked = codes::check(
-        &state,
-        auth.limited_ip(&ip),
-        auth.pid(),
-        CodeType::PasswordReset,
-        &body.code,
-        false,
-    )
-    .await?;
-    if !auth.project.config.credential_enabled {
+    let checked =
+        codes::check(state, ip, &project.id, CodeType::PasswordReset, code, false).await?;
+    if !project.config.credential_enabled {
         return Err(known::password_authentication_not_enabled().into());
     }
-    check_password_length(&body.password)?;
+    check_password_length(&password)?;
     let user_id = checked.data["user_id"]
         .as_str()
         .ok_or_else(codes::not_found)?
         .to_string();
-    let hash = state.passwords.hash(body.password).await?;
+    let hash = state.passwords.hash(password).await?;
     // The code, the new password and the end of every session commit together: a reset is
     // what people do after a suspected takeover (the original keeps sessions; docs/compat.md).
     let mut tx = state.db().begin().await?;
@@ -138,12 +154,12 @@ async fn reset(
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND project_id = $3")
         .bind(hash)
         .bind(&user_id)
-        .bind(auth.pid())
+        .bind(&project.id)
         .execute(&mut *tx)
         .await?;
     sessions::end_all_in(&mut tx, &user_id).await?;
     tx.commit().await?;
-    Ok(success())
+    Ok(())
 }
 
 async fn check_code(

@@ -3,9 +3,11 @@
 
 pub mod routes;
 
+use crate::codes::{self, CodeType};
 use crate::crypto::secret::new_uuid;
 use crate::http::error::OnConstraint;
 use crate::http::{ApiError, ApiResult};
+use crate::kernel::Kernel;
 use crate::store::{flag, now_ms};
 use serde_json::{json, Value};
 use sqlx::{AnyConnection, Row};
@@ -264,5 +266,37 @@ pub async fn queue_verification(
         json!({ "emailVerificationLink": link }),
     )
     .await?;
+    Ok(())
+}
+
+/// Verifies the email a verification code was sent for, spending the code; `ip` is counted
+/// against the per-IP code limit when the caller is a browser. Errors: the code's errors
+/// (not found, expired, used, too many attempts); text 400 when the channel was deleted since.
+pub async fn verify_with_code(
+    state: &Kernel,
+    ip: Option<&crate::http::ClientIp>,
+    project_id: &str,
+    code: &str,
+) -> ApiResult<()> {
+    let checked = codes::check(
+        state,
+        ip,
+        project_id,
+        CodeType::ContactChannelVerification,
+        code,
+        true,
+    )
+    .await?;
+    let (Some(user_id), Some(value)) = (
+        checked.data["user_id"].as_str(),
+        checked.method["email"].as_str(),
+    ) else {
+        return Err(codes::not_found().into());
+    };
+    if !mark_verified(state.db(), project_id, user_id, value).await? {
+        return Err(ApiError::bad_request(
+            "Contact channel not found. Was your contact channel deleted?",
+        ));
+    }
     Ok(())
 }

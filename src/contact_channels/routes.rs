@@ -377,26 +377,7 @@ async fn verify(
     JsonBody(body): JsonBody<codes::CodeBody>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
-    let checked = codes::check(
-        &state,
-        auth.limited_ip(&ip),
-        auth.pid(),
-        CodeType::ContactChannelVerification,
-        &body.code,
-        true,
-    )
-    .await?;
-    let (Some(user_id), Some(value)) = (
-        checked.data["user_id"].as_str(),
-        checked.method["email"].as_str(),
-    ) else {
-        return Err(codes::not_found().into());
-    };
-    if !super::mark_verified(state.db(), auth.pid(), user_id, value).await? {
-        return Err(ApiError::bad_request(
-            "Contact channel not found. Was your contact channel deleted?",
-        ));
-    }
+    super::verify_with_code(&state, auth.limited_ip(&ip), auth.pid(), &body.code).await?;
     Ok(success())
 }
 

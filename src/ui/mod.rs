@@ -3,6 +3,7 @@
 
 pub mod checkout;
 pub mod dashboard;
+pub mod handler;
 
 use axum::extract::Request;
 use axum::http::HeaderValue;

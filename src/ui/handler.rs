@@ -1,0 +1,202 @@
+//! End-user pages that a project's emails link to, served by the binary under
+//! `/handler/{project_id}/…` (the SDKs' default `urls` paths, below the project's id):
+//! `email-verification` and `password-reset` so far. They work with no JavaScript. Opening a
+//! link spends nothing (mail scanners open links); only the form's POST uses the code.
+
+use super::{error, html, shell};
+use crate::auth::context::ApiState;
+use crate::auth::reset::reset_with_code;
+use crate::contact_channels::verify_with_code;
+use crate::http::extract::RawBody;
+use crate::http::ClientIp;
+use crate::projects::Project;
+use crate::ui::dashboard::message_of;
+use axum::extract::{FromRef, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use maud::{html, Markup};
+use serde::Deserialize;
+use std::sync::Arc;
+
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
+    Router::new()
+        .route(
+            "/handler/{project_id}/email-verification",
+            get(verification_page).post(verify),
+        )
+        .route(
+            "/handler/{project_id}/password-reset",
+            get(reset_page).post(reset),
+        )
+}
+
+#[derive(Deserialize)]
+struct CodeQuery {
+    code: Option<String>,
+}
+
+/// A page of the project's: its name in the header, one narrow card.
+fn page(project: &Project, title: &str, body: Markup) -> Markup {
+    shell(
+        title,
+        html! { span { (project.display_name) } },
+        html! { div.card.narrow { (body) } },
+    )
+}
+
+fn not_found() -> Response {
+    let body = html! { div.card.narrow { h1 { "Page not found" } } };
+    (
+        StatusCode::NOT_FOUND,
+        html(shell("Not found", html! { span {} }, body)),
+    )
+        .into_response()
+}
+
+async fn project_of(state: &ApiState, project_id: &str) -> Option<Arc<Project>> {
+    state.projects.get(state, project_id).await.ok().flatten()
+}
+
+fn text<'a>(form: &'a serde_json::Value, name: &str) -> &'a str {
+    form[name].as_str().unwrap_or_default()
+}
+
+fn verification_form(project: &Project, code: &str, message: Option<&str>) -> Markup {
+    page(
+        project,
+        "Verify your email",
+        html! {
+            h1 { "Verify your email" }
+            (error(message))
+            @if code.is_empty() {
+                p.muted { "This link has no verification code. Open the link from the email again." }
+            } @else {
+                p { "Confirm this address to finish setting up your account." }
+                form method="post" {
+                    input type="hidden" name="code" value=(code);
+                    button type="submit" { "Verify email" }
+                }
+            }
+        },
+    )
+}
+
+async fn verification_page(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    Query(q): Query<CodeQuery>,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return not_found();
+    };
+    html(verification_form(
+        &project,
+        q.code.as_deref().unwrap_or_default(),
+        None,
+    ))
+}
+
+async fn verify(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    ip: ClientIp,
+    RawBody(form): RawBody,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return not_found();
+    };
+    let code = text(&form, "code");
+    match verify_with_code(&state, Some(&ip), &project.id, code).await {
+        Ok(()) => html(page(
+            &project,
+            "Email verified",
+            html! {
+                h1 { "Email verified" }
+                p.notice role="status" { "Your email is verified. You can close this page." }
+            },
+        )),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            html(verification_form(&project, code, Some(&message_of(&e)))),
+        )
+            .into_response(),
+    }
+}
+
+fn reset_form(project: &Project, code: &str, message: Option<&str>) -> Markup {
+    page(
+        project,
+        "Reset your password",
+        html! {
+            h1 { "Reset your password" }
+            (error(message))
+            @if code.is_empty() {
+                p.muted { "This link has no reset code. Open the link from the email again." }
+            } @else {
+                form method="post" {
+                    input type="hidden" name="code" value=(code);
+                    label for="password" { "New password" }
+                    input #password type="password" name="password" autocomplete="new-password" required;
+                    label for="password-again" { "New password, again" }
+                    input #password-again type="password" name="password_again" autocomplete="new-password" required;
+                    button type="submit" { "Set new password" }
+                }
+            }
+        },
+    )
+}
+
+async fn reset_page(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    Query(q): Query<CodeQuery>,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return not_found();
+    };
+    html(reset_form(
+        &project,
+        q.code.as_deref().unwrap_or_default(),
+        None,
+    ))
+}
+
+async fn reset(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    ip: ClientIp,
+    RawBody(form): RawBody,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return not_found();
+    };
+    let code = text(&form, "code");
+    let password = text(&form, "password");
+    let refuse = |message: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            html(reset_form(&project, code, Some(message))),
+        )
+            .into_response()
+    };
+    if password != text(&form, "password_again") {
+        return refuse("The passwords do not match.");
+    }
+    match reset_with_code(&state, Some(&ip), &project, code, password.to_owned()).await {
+        Ok(()) => html(page(
+            &project,
+            "Password changed",
+            html! {
+                h1 { "Password changed" }
+                p.notice role="status" { "Your password is changed and you are signed out everywhere. Sign in with the new password." }
+            },
+        )),
+        Err(e) => refuse(&message_of(&e)),
+    }
+}

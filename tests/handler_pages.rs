@@ -1,0 +1,96 @@
+//! The end-user pages a project's emails link to (`/handler/{project_id}/…`), in headless
+//! Chromium (`tests/sdk/handler-pages.mjs`) at 1440 px and 390 px: email verification and
+//! password reset from the links in real emails (tests/smtp_sink.py), checked afterwards
+//! through the API. Screenshots go to `tests/artifacts/handler-pages-<backend>`.
+
+mod common;
+use common::*;
+use serde_json::json;
+
+/// The link in an email's text.
+fn link_in(text: &str) -> String {
+    text.split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .expect("a link")
+        .to_string()
+}
+
+async fn handler_pages(backend: Backend) {
+    let artifacts = browser_artifacts("handler-pages", backend);
+    let sink = SmtpSink::start(None);
+    let app = TestServer::start_with(
+        backend,
+        Options {
+            env: vec![("PORTCULLIS_SMTP_URL".into(), sink.url())],
+        },
+    )
+    .await;
+    let pages = format!("{}/handler/{}", app.base, app.project_id);
+    let signed_up = app
+        .client()
+        .post("/auth/password/sign-up")
+        .json(
+            json!({ "email": "reader@example.com", "password": "first-password",
+            "verification_callback_url": format!("{pages}/email-verification") }),
+        )
+        .send()
+        .await
+        .expect(200);
+    let uid = signed_up["user_id"].as_str().unwrap().to_string();
+    let verify = link_in(
+        sink.wait_for("reader@example.com", 1).await[0]["text"]
+            .as_str()
+            .unwrap(),
+    );
+    assert!(
+        verify.starts_with(&format!("{pages}/email-verification?code=")),
+        "{verify}"
+    );
+    app.client()
+        .post("/auth/password/send-reset-code")
+        .json(json!({ "email": "reader@example.com", "callback_url": format!("{pages}/password-reset") }))
+        .send()
+        .await
+        .expect(200);
+    let reset = link_in(
+        sink.wait_for("reader@example.com", 2).await[1]["text"]
+            .as_str()
+            .unwrap(),
+    );
+
+    run_browser_script(
+        "handler-pages.mjs",
+        &[("VERIFY_URL", verify), ("RESET_URL", reset)],
+        &artifacts,
+        &[
+            "01-verify-1440",
+            "01-verify-390",
+            "02-verified-1440",
+            "04-reset-1440",
+            "04-reset-390",
+            "05-reset-done-1440",
+        ],
+        || app.log(),
+    )
+    .await;
+
+    // What the pages did, seen through the API.
+    let user = app
+        .server()
+        .get(&format!("/users/{uid}"))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(user["primary_email_verified"], true, "{user}");
+    let sign_in = |password: &str| {
+        app.client()
+            .post("/auth/password/sign-in")
+            .json(json!({ "email": "reader@example.com", "password": password }))
+            .send()
+    };
+    sign_in("first-password")
+        .await
+        .expect_error(400, "EMAIL_PASSWORD_MISMATCH");
+    sign_in("brand-new-password").await.expect(200);
+}
+on_both_backends!(handler_pages, handler_pages);
