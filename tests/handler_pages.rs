@@ -25,7 +25,27 @@ async fn handler_pages(backend: Backend) {
         },
     )
     .await;
-    let pages = format!("{}/handler/{}", app.base, app.project_id);
+    // This server's own pages need no listing among the trusted domains; others do.
+    app.configure(json!({ "allow_localhost": false })).await;
+    // The server's public URL (its default) names it `localhost`.
+    let public = app.base.replace("127.0.0.1", "localhost");
+    let pages = format!("{public}/handler/{}", app.project_id);
+    app.client()
+        .post("/auth/password/sign-up")
+        .json(
+            json!({ "email": "someone@example.com", "password": "first-password",
+            "verification_callback_url": "http://localhost:3000/handler/email-verification" }),
+        )
+        .send()
+        .await
+        .expect_error(400, "REDIRECT_URL_NOT_WHITELISTED");
+    app.client()
+        .post("/auth/password/sign-up")
+        .json(json!({ "email": "someone@example.com", "password": "first-password",
+            "verification_callback_url": format!("{public}/handler/another-project/email-verification") }))
+        .send()
+        .await
+        .expect_error(400, "REDIRECT_URL_NOT_WHITELISTED");
     let signed_up = app
         .client()
         .post("/auth/password/sign-up")

@@ -81,7 +81,10 @@ async fn send_code(
     let email = normalize_email(&body.email);
     codes::limit_send(&state, auth.limited_ip(&ip), auth.pid(), &email).await?;
     existing_user_for(&state, auth, &email).await?;
-    if !auth.project.config.is_trusted_url(&body.callback_url) {
+    if !auth
+        .project
+        .trusts_link(&state.public_url, &body.callback_url)
+    {
         return Err(known::redirect_url_not_whitelisted().into());
     }
     let mut tx = state.db().begin().await?;

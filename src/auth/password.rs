@@ -158,7 +158,7 @@ async fn sign_up(
         return Err(known::password_authentication_not_enabled().into());
     }
     if let Some(url) = &body.verification_callback_url {
-        if !config.is_trusted_url(url) {
+        if !auth.project.trusts_link(&state.public_url, url) {
             return Err(known::redirect_url_not_whitelisted().into());
         }
     }

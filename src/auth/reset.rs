@@ -59,7 +59,10 @@ async fn send_reset_code(
     if !auth.project.config.credential_enabled {
         return Err(known::password_authentication_not_enabled().into());
     }
-    if !auth.project.config.is_trusted_url(&body.callback_url) {
+    if !auth
+        .project
+        .trusts_link(&state.public_url, &body.callback_url)
+    {
         return Err(known::redirect_url_not_whitelisted().into());
     }
     let email = normalize_email(&body.email);

@@ -353,7 +353,7 @@ async fn queue(
         )
         .into());
     }
-    if !auth.project.config.is_trusted_url(callback_url) {
+    if !auth.project.trusts_link(&state.public_url, callback_url) {
         return Err(known::redirect_url_not_whitelisted().into());
     }
     let mut tx = state.db().begin().await?;

@@ -46,6 +46,20 @@ pub const LOGO_FIELDS: [&str; 4] = [
 const COLUMNS: &str = "id, display_name, description, created_at, is_production_mode, owner_team_id, onboarding_status, logo_url, logo_full_url, logo_dark_mode_url, logo_full_dark_mode_url, config";
 
 impl Project {
+    /// Whether an email's link may point at `url`: a trusted domain of the project, or this
+    /// server's own pages for the project (`{public_url}/handler/{project_id}/…`), which need no
+    /// listing.
+    pub fn trusts_link(&self, public_url: &str, url: &str) -> bool {
+        if self.config.is_trusted_url(url) {
+            return true;
+        }
+        let (Ok(link), Ok(ours)) = (url::Url::parse(url), url::Url::parse(public_url)) else {
+            return false;
+        };
+        let pages = format!("{}/handler/{}/", ours.path().trim_end_matches('/'), self.id);
+        link.origin() == ours.origin() && link.path().starts_with(&pages)
+    }
+
     fn from_row(secrets: &SecretBox, row: &sqlx::any::AnyRow) -> ApiResult<Project> {
         let config: String = row.try_get("config")?;
         Ok(Project {

@@ -60,7 +60,10 @@ async fn send(
         ));
     }
     require_client_permission(state.db(), auth, &body.team_id, Some(INVITE_MEMBERS)).await?;
-    if !auth.project.config.is_trusted_url(&body.callback_url) {
+    if !auth
+        .project
+        .trusts_link(&state.public_url, &body.callback_url)
+    {
         return Err(known::redirect_url_not_whitelisted().into());
     }
     let team = require(state.db(), auth.pid(), &body.team_id).await?;
