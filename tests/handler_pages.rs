@@ -80,7 +80,11 @@ async fn handler_pages(backend: Backend) {
 
     run_browser_script(
         "handler-pages.mjs",
-        &[("VERIFY_URL", verify), ("RESET_URL", reset)],
+        &[
+            ("VERIFY_URL", verify),
+            ("RESET_URL", reset),
+            ("SIGN_IN_URL", format!("{pages}/sign-in")),
+        ],
         &artifacts,
         &[
             "01-verify-1440",
@@ -89,6 +93,10 @@ async fn handler_pages(backend: Backend) {
             "04-reset-1440",
             "04-reset-390",
             "05-reset-done-1440",
+            "06-sign-in-1440",
+            "06-sign-in-390",
+            "08-account-1440",
+            "08-account-390",
         ],
         || app.log(),
     )
@@ -112,5 +120,21 @@ async fn handler_pages(backend: Backend) {
         .await
         .expect_error(400, "EMAIL_PASSWORD_MISMATCH");
     sign_in("brand-new-password").await.expect(200);
+    assert_eq!(user["display_name"], "Rita Reader");
+
+    // A sign-in form posted from elsewhere (no token matching the browser's cookie) is refused
+    // before any password is checked.
+    let forged = reqwest::Client::new()
+        .post(format!("{pages}/sign-in"))
+        .form(&[
+            ("email", "reader@example.com"),
+            ("password", "brand-new-password"),
+            ("form_token", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 400);
+    assert!(forged.headers().get("set-cookie").is_none());
 }
 on_both_backends!(handler_pages, handler_pages);

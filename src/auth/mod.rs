@@ -7,7 +7,7 @@ mod mfa;
 pub use mfa::check_totp;
 mod otp;
 mod passkey;
-mod password;
+pub mod password;
 pub use password::check_password;
 pub mod reset;
 mod session_routes;

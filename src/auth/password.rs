@@ -9,6 +9,7 @@ use crate::http::ClientIp;
 use crate::http::{known, success, ApiError, ApiResult, JsonBody};
 use crate::kernel::Kernel;
 use crate::limits::Rule;
+use crate::projects::Project;
 use crate::users::write::{self, check_password_length, UserWrite, PASSWORD_MAX};
 use crate::users::{self, is_valid_email, normalize_email, User};
 use axum::extract::FromRef;
@@ -230,18 +231,33 @@ async fn sign_in(
         return Err(schema_problem("body.email must not be empty"));
     }
     check_schema(None, &[("password", &body.password)])?;
-    if !auth.project.config.credential_enabled {
+    let ip = auth.limited_ip(&ip);
+    let (session, user_id) =
+        sign_in_with_password(&state, ip, &auth.project, &body.email, body.password).await?;
+    Ok(sign_in_response(&session, &user_id))
+}
+
+/// Signs a user in with their email and password; returns the session and the user's id.
+/// Errors: PASSWORD_AUTHENTICATION_NOT_ENABLED; EMAIL_PASSWORD_MISMATCH for an unknown email or
+/// a wrong password alike; MULTI_FACTOR_AUTHENTICATION_REQUIRED; the sign-in limits.
+pub async fn sign_in_with_password(
+    state: &Kernel,
+    ip: Option<&ClientIp>,
+    project: &Project,
+    email: &str,
+    password: String,
+) -> ApiResult<(sessions::NewSession, String)> {
+    if !project.config.credential_enabled {
         return Err(known::password_authentication_not_enabled().into());
     }
-    let email = normalize_email(&body.email);
-    let ip = auth.limited_ip(&ip);
-    let (user, ok) = check_password(&state, ip, auth.pid(), &email, body.password).await?;
+    let email = normalize_email(email);
+    let (user, ok) = check_password(state, ip, &project.id, &email, password).await?;
     let user = match user {
         Some(u) if ok => u,
         _ => return Err(known::email_password_mismatch().into()),
     };
-    let session = sessions::sign_in(&state, &auth.project, &user, false).await?;
-    Ok(sign_in_response(&session, &user.id))
+    let session = sessions::sign_in(state, project, &user, false).await?;
+    Ok((session, user.id))
 }
 
 async fn update(

@@ -1,20 +1,24 @@
-// The pages a project's emails link to, in headless Chromium at 1440 px and 390 px: verify an
-// email from the link in a real email (a used link is refused), and reset a password (mismatch
-// refused, then set). Checks in the browser that no page scrolls sideways at 390 px.
-// Screenshots go to ARTIFACTS.
+// A project's end-user pages in headless Chromium at 1440 px and 390 px: verify an email from
+// the link in a real email (a used link is refused), reset a password (mismatch refused, then
+// set), sign in (a wrong password refused), change the display name, sign out. Checks in the
+// browser that no page scrolls sideways at 390 px. Screenshots go to ARTIFACTS.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 
-const { VERIFY_URL, RESET_URL, ARTIFACTS } = process.env;
+const { VERIFY_URL, RESET_URL, SIGN_IN_URL, ARTIFACTS } = process.env;
 mkdirSync(ARTIFACTS, { recursive: true });
 
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
-const desktop = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+// One browser profile (its cookies) seen at two sizes.
+const context = await browser.newContext();
+const desktop = await context.newPage();
+await desktop.setViewportSize({ width: 1440, height: 900 });
+const phone = await context.newPage();
+await phone.setViewportSize({ width: 390, height: 844 });
 let page = desktop;
 const widths = [];
 // Both sizes of the current state of `page`'s URL, on a fresh GET for the phone.
@@ -52,6 +56,27 @@ try {
   await page.click("text=Set new password");
   assert.equal(await page.textContent("h1"), "Password changed");
   await desktop.screenshot({ path: `${ARTIFACTS}/05-reset-done-1440.png`, fullPage: true });
+
+  await page.goto(SIGN_IN_URL);
+  await shots("06-sign-in");
+  await page.fill("#email", "reader@example.com");
+  await page.fill("#password", "first-password");
+  await page.click("button[type=submit]");
+  assert.match(await page.textContent("[role=alert]"), /Wrong e-mail or password/);
+  assert.equal(await page.inputValue("#email"), "reader@example.com");
+  await desktop.screenshot({ path: `${ARTIFACTS}/07-wrong-password-1440.png`, fullPage: true });
+  await page.fill("#password", "brand-new-password");
+  await page.click("button[type=submit]");
+  assert.equal(await page.textContent("h1"), "Account settings");
+  assert.match(await page.textContent("#signed-in-as"), /reader@example\.com/);
+  await page.fill("#display-name", "Rita Reader");
+  await page.click("text=Save");
+  assert.equal(await page.inputValue("#display-name"), "Rita Reader");
+  await shots("08-account");
+  await page.click("text=Sign out");
+  assert.match(await page.textContent("h1"), /Sign in to/);
+  await page.goto(SIGN_IN_URL.replace("/sign-in", "/account-settings"));
+  assert.match(await page.textContent("h1"), /Sign in to/, "signed out: the account page sends to sign-in");
   console.log(JSON.stringify({ ok: true, overflow: widths }));
 } catch (e) {
   await page.screenshot({ path: `${ARTIFACTS}/failure.png`, fullPage: true }).catch(() => {});

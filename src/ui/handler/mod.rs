@@ -1,7 +1,11 @@
 //! End-user pages that a project's emails link to, served by the binary under
 //! `/handler/{project_id}/…` (the SDKs' default `urls` paths, below the project's id):
-//! `email-verification` and `password-reset` so far. They work with no JavaScript. Opening a
+//! `email-verification` and `password-reset`, and signing in with the account page
+//! (`account`, over the cookie session of `session`). They work with no JavaScript. Opening a
 //! link spends nothing (mail scanners open links); only the form's POST uses the code.
+
+mod account;
+mod session;
 
 use super::{error, html, shell};
 use crate::auth::context::ApiState;
@@ -26,6 +30,7 @@ where
     ApiState: FromRef<S>,
 {
     Router::new()
+        .merge(account::routes())
         .route(
             "/handler/{project_id}/email-verification",
             get(verification_page).post(verify),
@@ -42,7 +47,7 @@ struct CodeQuery {
 }
 
 /// A page of the project's: its name in the header, one narrow card.
-fn page(project: &Project, title: &str, body: Markup) -> Markup {
+pub(super) fn page(project: &Project, title: &str, body: Markup) -> Markup {
     shell(
         title,
         html! { span { (project.display_name) } },
@@ -50,7 +55,7 @@ fn page(project: &Project, title: &str, body: Markup) -> Markup {
     )
 }
 
-fn not_found() -> Response {
+pub(super) fn not_found() -> Response {
     let body = html! { div.card.narrow { h1 { "Page not found" } } };
     (
         StatusCode::NOT_FOUND,
@@ -59,11 +64,11 @@ fn not_found() -> Response {
         .into_response()
 }
 
-async fn project_of(state: &ApiState, project_id: &str) -> Option<Arc<Project>> {
+pub(super) async fn project_of(state: &ApiState, project_id: &str) -> Option<Arc<Project>> {
     state.projects.get(state, project_id).await.ok().flatten()
 }
 
-fn text<'a>(form: &'a serde_json::Value, name: &str) -> &'a str {
+pub(super) fn text<'a>(form: &'a serde_json::Value, name: &str) -> &'a str {
     form[name].as_str().unwrap_or_default()
 }
 

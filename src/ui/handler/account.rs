@@ -1,0 +1,230 @@
+//! Signing in and out on a project's pages, and the account page: `sign-in` (email and
+//! password), `sign-out`, and `account-settings` (who is signed in, display name). Each write
+//! goes through the same domain function as the API, so the pages refuse what the API refuses,
+//! in its words.
+
+use super::session::{self, check_form_token, form_token, session_cookie, EndUser};
+use super::{page, project_of, text};
+use crate::auth::context::ApiState;
+use crate::auth::password::sign_in_with_password;
+use crate::auth::sessions;
+use crate::http::extract::RawBody;
+use crate::http::ClientIp;
+use crate::projects::Project;
+use crate::ui::dashboard::message_of;
+use crate::ui::{error, html};
+use crate::users::write::{self, UserWrite};
+use axum::extract::{FromRef, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use maud::{html, Markup};
+
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
+    Router::new()
+        .route(
+            "/handler/{project_id}/sign-in",
+            get(sign_in_page).post(sign_in),
+        )
+        .route("/handler/{project_id}/sign-out", post(sign_out))
+        .route(
+            "/handler/{project_id}/account-settings",
+            get(account_page).post(update_profile),
+        )
+}
+
+fn path(project: &Project, page: &str) -> String {
+    format!("/handler/{}/{page}", project.id)
+}
+
+fn sign_in_form(project: &Project, token: &str, email: &str, message: Option<&str>) -> Markup {
+    page(
+        project,
+        "Sign in",
+        html! {
+            h1 { "Sign in to " (project.display_name) }
+            (error(message))
+            @if project.config.credential_enabled {
+                form method="post" action=(path(project, "sign-in")) {
+                    input type="hidden" name="form_token" value=(token);
+                    label for="email" { "Email" }
+                    input #email type="email" name="email" value=(email) autocomplete="email" required;
+                    label for="password" { "Password" }
+                    input #password type="password" name="password" autocomplete="current-password" required;
+                    button type="submit" { "Sign in" }
+                }
+            } @else {
+                p.muted { "This project does not offer sign-in with a password." }
+            }
+        },
+    )
+}
+
+async fn sign_in_page(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    if let Ok(Some(_)) = session::current(&state, &project, &headers).await {
+        return Redirect::to(&path(&project, "account-settings")).into_response();
+    }
+    let (token, set) = form_token(&state, &project, &headers);
+    let body = html(sign_in_form(&project, &token, "", None));
+    match set {
+        Some(cookie) => ([(header::SET_COOKIE, cookie)], body).into_response(),
+        None => body,
+    }
+}
+
+async fn sign_in(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+    ip: ClientIp,
+    RawBody(form): RawBody,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    let email = text(&form, "email");
+    let signed_in = match check_form_token(&headers, text(&form, "form_token")) {
+        Ok(()) => {
+            let password = text(&form, "password").to_owned();
+            sign_in_with_password(&state, Some(&ip), &project, email, password).await
+        }
+        Err(e) => Err(e),
+    };
+    match signed_in {
+        Ok((session, _)) => (
+            [(
+                header::SET_COOKIE,
+                session_cookie(&state, &project, Some(&session.refresh_token)),
+            )],
+            Redirect::to(&path(&project, "account-settings")),
+        )
+            .into_response(),
+        Err(e) => {
+            let (token, _) = form_token(&state, &project, &headers);
+            let page = sign_in_form(&project, &token, email, Some(&message_of(&e)));
+            (StatusCode::BAD_REQUEST, html(page)).into_response()
+        }
+    }
+}
+
+/// The signed-in user, or the redirect to the sign-in page.
+async fn signed_in(
+    state: &ApiState,
+    project: &Project,
+    headers: &HeaderMap,
+) -> Result<EndUser, Response> {
+    match session::current(state, project, headers).await {
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => Err(Redirect::to(&path(project, "sign-in")).into_response()),
+        Err(e) => Err(e.into_response()),
+    }
+}
+
+fn account_markup(project: &Project, me: &EndUser, message: Option<&str>) -> Markup {
+    let csrf = me.csrf_token();
+    let user = &me.user;
+    page(
+        project,
+        "Account settings",
+        html! {
+            h1 { "Account settings" }
+            (error(message))
+            p #signed-in-as { "Signed in as " strong { (user.primary_email.as_deref().unwrap_or("an account without email")) } }
+            form method="post" action=(path(project, "account-settings")) {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="display-name" { "Display name" }
+                input #display-name type="text" name="display_name" value=(user.display_name.as_deref().unwrap_or("")) maxlength="256";
+                button type="submit" { "Save" }
+            }
+            form method="post" action=(path(project, "sign-out")) {
+                input type="hidden" name="csrf" value=(csrf);
+                button.secondary type="submit" { "Sign out" }
+            }
+        },
+    )
+}
+
+async fn account_page(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    match signed_in(&state, &project, &headers).await {
+        Ok(me) => html(account_markup(&project, &me, None)),
+        Err(answer) => answer,
+    }
+}
+
+async fn update_profile(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+    RawBody(form): RawBody,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    let me = match signed_in(&state, &project, &headers).await {
+        Ok(me) => me,
+        Err(answer) => return answer,
+    };
+    let name = text(&form, "display_name").trim().to_owned();
+    let result = match me.check_csrf(text(&form, "csrf")) {
+        Ok(()) => {
+            let change = UserWrite {
+                display_name: Some(Some(name).filter(|n| !n.is_empty())),
+                ..Default::default()
+            };
+            write::update(&state, &project, me.user.clone(), change, true).await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Redirect::to(&path(&project, "account-settings")).into_response(),
+        Err(e) => {
+            let page = account_markup(&project, &me, Some(&message_of(&e)));
+            (StatusCode::BAD_REQUEST, html(page)).into_response()
+        }
+    }
+}
+
+async fn sign_out(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+    RawBody(form): RawBody,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    let me = match signed_in(&state, &project, &headers).await {
+        Ok(me) => me,
+        Err(answer) => return answer,
+    };
+    if let Err(e) = me.check_csrf(text(&form, "csrf")) {
+        return e.into_response();
+    }
+    if let Err(e) = sessions::end(&state, &project.id, me.refresh_token()).await {
+        return e.into_response();
+    }
+    (
+        [(header::SET_COOKIE, session_cookie(&state, &project, None))],
+        Redirect::to(&path(&project, "sign-in")),
+    )
+        .into_response()
+}
