@@ -1,19 +1,12 @@
-//! The end-user pages a project's emails link to (`/handler/{project_id}/…`), in headless
-//! Chromium (`tests/sdk/handler-pages.mjs`) at 1440 px and 390 px: email verification and
-//! password reset from the links in real emails (tests/smtp_sink.py), checked afterwards
-//! through the API. Screenshots go to `tests/artifacts/handler-pages-<backend>`.
+//! A project's end-user pages (`/handler/{project_id}/…`) in headless Chromium
+//! (`tests/sdk/handler-pages.mjs`) at 1440 px and 390 px: sign up, verify the email and reset
+//! the password from the links in real emails (tests/smtp_sink.py), sign in, rename, sign out;
+//! checked afterwards through the API. Screenshots go to
+//! `tests/artifacts/handler-pages-<backend>`.
 
 mod common;
 use common::*;
 use serde_json::json;
-
-/// The link in an email's text.
-fn link_in(text: &str) -> String {
-    text.split_whitespace()
-        .find(|w| w.starts_with("http"))
-        .expect("a link")
-        .to_string()
-}
 
 async fn handler_pages(backend: Backend) {
     let artifacts = browser_artifacts("handler-pages", backend);
@@ -46,69 +39,41 @@ async fn handler_pages(backend: Backend) {
         .send()
         .await
         .expect_error(400, "REDIRECT_URL_NOT_WHITELISTED");
-    let signed_up = app
-        .client()
-        .post("/auth/password/sign-up")
-        .json(
-            json!({ "email": "reader@example.com", "password": "first-password",
-            "verification_callback_url": format!("{pages}/email-verification") }),
-        )
-        .send()
-        .await
-        .expect(200);
-    let uid = signed_up["user_id"].as_str().unwrap().to_string();
-    let verify = link_in(
-        sink.wait_for("reader@example.com", 1).await[0]["text"]
-            .as_str()
-            .unwrap(),
-    );
-    assert!(
-        verify.starts_with(&format!("{pages}/email-verification?code=")),
-        "{verify}"
-    );
-    app.client()
-        .post("/auth/password/send-reset-code")
-        .json(json!({ "email": "reader@example.com", "callback_url": format!("{pages}/password-reset") }))
-        .send()
-        .await
-        .expect(200);
-    let reset = link_in(
-        sink.wait_for("reader@example.com", 2).await[1]["text"]
-            .as_str()
-            .unwrap(),
-    );
-
     run_browser_script(
         "handler-pages.mjs",
         &[
-            ("VERIFY_URL", verify),
-            ("RESET_URL", reset),
-            ("SIGN_IN_URL", format!("{pages}/sign-in")),
+            ("PAGES_URL", pages.clone()),
+            ("MAIL_DIR", sink.dir.0.display().to_string()),
         ],
         &artifacts,
         &[
-            "01-verify-1440",
-            "01-verify-390",
-            "02-verified-1440",
-            "04-reset-1440",
-            "04-reset-390",
-            "05-reset-done-1440",
+            "01-sign-up-1440",
+            "01-sign-up-390",
+            "03-verify-1440",
+            "03-verify-390",
+            "04-verified-1440",
             "06-sign-in-1440",
             "06-sign-in-390",
-            "08-account-1440",
-            "08-account-390",
+            "07-forgot-1440",
+            "07-forgot-390",
+            "08-reset-1440",
+            "08-reset-390",
+            "10-account-1440",
+            "10-account-390",
         ],
         || app.log(),
     )
     .await;
 
     // What the pages did, seen through the API.
-    let user = app
-        .server()
-        .get(&format!("/users/{uid}"))
-        .send()
-        .await
-        .expect(200);
+    let users = app.server().get("/users").send().await.expect(200);
+    let user = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["primary_email"] == "reader@example.com")
+        .expect("the user the sign-up page made")
+        .clone();
     assert_eq!(user["primary_email_verified"], true, "{user}");
     let sign_in = |password: &str| {
         app.client()
@@ -136,5 +101,19 @@ async fn handler_pages(backend: Backend) {
         .unwrap();
     assert_eq!(forged.status().as_u16(), 400);
     assert!(forged.headers().get("set-cookie").is_none());
+
+    // With sign-up closed, the page says so and offers no form.
+    app.configure(json!({ "sign_up_enabled": false })).await;
+    let closed = reqwest::get(format!("{pages}/sign-up"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        closed.contains("New accounts cannot be created here."),
+        "{closed}"
+    );
+    assert!(!closed.contains("<form"));
 }
 on_both_backends!(handler_pages, handler_pages);

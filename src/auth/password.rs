@@ -154,70 +154,87 @@ async fn sign_up(
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     check_schema(Some(&body.email), &[("password", &body.password)])?;
-    let config = &auth.project.config;
-    if !config.credential_enabled {
-        return Err(known::password_authentication_not_enabled().into());
-    }
-    if let Some(url) = &body.verification_callback_url {
-        if !auth.project.trusts_link(&state.public_url, url) {
-            return Err(known::redirect_url_not_whitelisted().into());
-        }
-    }
     // An anonymous user signing up keeps their id and data.
     let anonymous = match auth.current_user(&state).await? {
         Some(u) if u.is_anonymous => Some(u),
         _ => None,
     };
+    let (session, user_id) = sign_up_with_password(
+        &state,
+        &auth.project,
+        anonymous,
+        &body.email,
+        body.password,
+        body.verification_callback_url.as_deref(),
+    )
+    .await?;
+    Ok(sign_in_response(&session, &user_id))
+}
+
+/// Signs up with email and password (or, for `anonymous`, makes that user a real one with the
+/// same id and data), queues the verification email to `callback` when given, and signs in.
+/// Returns the session and the user's id. Errors: PASSWORD_AUTHENTICATION_NOT_ENABLED;
+/// REDIRECT_URL_NOT_WHITELISTED for a callback the project does not trust; SIGN_UP_NOT_ENABLED;
+/// the password length errors; USER_EMAIL_ALREADY_EXISTS.
+pub async fn sign_up_with_password(
+    state: &Kernel,
+    project: &Project,
+    anonymous: Option<User>,
+    email: &str,
+    password: String,
+    callback: Option<&str>,
+) -> ApiResult<(sessions::NewSession, String)> {
+    let config = &project.config;
+    if !config.credential_enabled {
+        return Err(known::password_authentication_not_enabled().into());
+    }
+    if let Some(url) = callback {
+        if !project.trusts_link(&state.public_url, url) {
+            return Err(known::redirect_url_not_whitelisted().into());
+        }
+    }
     if anonymous.is_none() && !config.sign_up_enabled {
         return Err(known::sign_up_not_enabled().into());
     }
-    check_password_length(&body.password)?;
-    let email = normalize_email(&body.email);
+    check_password_length(&password)?;
+    let email = normalize_email(email);
     let fields = UserWrite {
         primary_email: Some(Some(email.clone())),
         primary_email_auth_enabled: Some(true),
-        password: Some(Some(body.password)),
+        password: Some(Some(password)),
         ..Default::default()
     };
-    let callback = body.verification_callback_url.as_deref();
     let user = match anonymous {
         Some(u) => {
             let upgraded = UserWrite {
                 is_anonymous: Some(false),
                 ..fields
             };
-            let user = write::update(&state, &auth.project, u, upgraded, false).await?;
+            let user = write::update(state, project, u, upgraded, false).await?;
             if let Some(url) = callback {
                 let mut conn = state.db().acquire().await?;
-                contact_channels::queue_verification(
-                    &mut conn,
-                    &auth.project,
-                    &user.id,
-                    &email,
-                    url,
-                )
-                .await?;
+                contact_channels::queue_verification(&mut conn, project, &user.id, &email, url)
+                    .await?;
             }
             user
         }
         None => {
             // The user and their verification email commit together.
-            let new = write::prepare(&state, &auth.project, fields).await?;
+            let new = write::prepare(state, project, fields).await?;
             let mut tx = state.db().begin().await?;
-            let id = write::create_in(&mut tx, &auth.project, new).await?;
+            let id = write::create_in(&mut tx, project, new).await?;
             if let Some(url) = callback {
-                contact_channels::queue_verification(&mut tx, &auth.project, &id, &email, url)
-                    .await?;
+                contact_channels::queue_verification(&mut tx, project, &id, &email, url).await?;
             }
             tx.commit().await?;
-            write::reload(&state, &auth.project, &id).await?
+            write::reload(state, project, &id).await?
         }
     };
     if callback.is_some() {
-        crate::emails::wake_sender(&state);
+        crate::emails::wake_sender(state);
     }
-    let session = sessions::sign_in(&state, &auth.project, &user, true).await?;
-    Ok(sign_in_response(&session, &user.id))
+    let session = sessions::sign_in(state, project, &user, true).await?;
+    Ok((session, user.id))
 }
 
 async fn sign_in(

@@ -56,35 +56,56 @@ async fn send_reset_code(
     if !is_valid_email(body.email.trim()) {
         return Err(schema_problem("body.email must be a valid email"));
     }
-    if !auth.project.config.credential_enabled {
+    send_reset(
+        &state,
+        auth.limited_ip(&ip),
+        &auth.project,
+        &body.email,
+        &body.callback_url,
+    )
+    .await?;
+    Ok(json_ok(
+        json!({ "success": "maybe, only if user with e-mail exists" }),
+    ))
+}
+
+/// Emails a password reset link (to `callback_url`) if an account signs in with `email`. Known
+/// and unknown addresses take the same time and answer alike, so neither tells which addresses
+/// have accounts. Errors: PASSWORD_AUTHENTICATION_NOT_ENABLED; REDIRECT_URL_NOT_WHITELISTED;
+/// the per-address and per-IP sending limits.
+pub async fn send_reset(
+    state: &Kernel,
+    ip: Option<&ClientIp>,
+    project: &Project,
+    email: &str,
+    callback_url: &str,
+) -> ApiResult<()> {
+    if !project.config.credential_enabled {
         return Err(known::password_authentication_not_enabled().into());
     }
-    if !auth
-        .project
-        .trusts_link(&state.public_url, &body.callback_url)
-    {
+    if !project.trusts_link(&state.public_url, callback_url) {
         return Err(known::redirect_url_not_whitelisted().into());
     }
-    let email = normalize_email(&body.email);
+    let email = normalize_email(email);
     // Counted before the lookup, so known and unknown addresses reach the limit alike.
-    codes::limit_send(&state, auth.limited_ip(&ip), auth.pid(), &email).await?;
+    codes::limit_send(state, ip, &project.id, &email).await?;
     let arrived = Instant::now();
-    if let Some(channel) = contact_channels::find_auth(state.db(), auth.pid(), &email).await? {
+    if let Some(channel) = contact_channels::find_auth(state.db(), &project.id, &email).await? {
         let mut tx = state.db().begin().await?;
         let code = codes::create(
             &mut tx,
-            auth.pid(),
+            &project.id,
             CodeType::PasswordReset,
             json!({ "email": email }),
             json!({ "user_id": channel.user_id }),
-            Some(&body.callback_url),
+            Some(callback_url),
             codes::DEFAULT_TTL_MS,
         )
         .await?;
-        let variables = json!({ "passwordResetLink": codes::link(&body.callback_url, &code) });
+        let variables = json!({ "passwordResetLink": codes::link(callback_url, &code) });
         outbox::enqueue_template(
             &mut tx,
-            &auth.project,
+            project,
             Some(&channel.user_id),
             &email,
             Template::PasswordReset,
@@ -92,14 +113,12 @@ async fn send_reset_code(
         )
         .await?;
         tx.commit().await?;
-        crate::emails::wake_sender(&state);
+        crate::emails::wake_sender(state);
     }
     // Known and unknown addresses answer alike and at the same moment, so neither the answer
     // nor its timing tells which addresses have accounts.
     tokio::time::sleep_until(arrived + ANSWER_AFTER).await;
-    Ok(json_ok(
-        json!({ "success": "maybe, only if user with e-mail exists" }),
-    ))
+    Ok(())
 }
 
 /// How long after arrival `send-reset-code` answers, for known and unknown addresses alike;

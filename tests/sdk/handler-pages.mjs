@@ -1,13 +1,29 @@
-// A project's end-user pages in headless Chromium at 1440 px and 390 px: verify an email from
-// the link in a real email (a used link is refused), reset a password (mismatch refused, then
-// set), sign in (a wrong password refused), change the display name, sign out. Checks in the
-// browser that no page scrolls sideways at 390 px. Screenshots go to ARTIFACTS.
+// A project's end-user pages in headless Chromium at 1440 px and 390 px, with mail from a real
+// SMTP sink (MAIL_DIR): sign up (a short password refused), verify the email from the link in
+// the email (a used link refused), sign out, ask for a reset, reset the password (mismatch
+// refused), sign in (a wrong password refused), change the display name, sign out. Checks in
+// the browser that no page scrolls sideways at 390 px. Screenshots go to ARTIFACTS.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 
-const { VERIFY_URL, RESET_URL, SIGN_IN_URL, ARTIFACTS } = process.env;
+const { PAGES_URL, MAIL_DIR, ARTIFACTS } = process.env;
 mkdirSync(ARTIFACTS, { recursive: true });
+const EMAIL = "reader@example.com";
+
+// The link in the `n`th email (1-based) to EMAIL, once it has arrived.
+const linkInMail = async (n) => {
+  for (let i = 0; i < 200; i++) {
+    const mails = readdirSync(MAIL_DIR)
+      .filter((f) => f.endsWith(".json"))
+      .sort()
+      .map((f) => JSON.parse(readFileSync(`${MAIL_DIR}/${f}`, "utf8")))
+      .filter((m) => m.to.includes(EMAIL));
+    if (mails.length >= n) return mails[n - 1].text.split(/\s+/).find((w) => w.startsWith("http"));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`email ${n} to ${EMAIL} did not arrive`);
+};
 
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
@@ -15,38 +31,61 @@ const browser = await chromium.launch({
 });
 // One browser profile (its cookies) seen at two sizes.
 const context = await browser.newContext();
-const desktop = await context.newPage();
-await desktop.setViewportSize({ width: 1440, height: 900 });
+const page = await context.newPage();
+await page.setViewportSize({ width: 1440, height: 900 });
 const phone = await context.newPage();
 await phone.setViewportSize({ width: 390, height: 844 });
-let page = desktop;
 const widths = [];
-// Both sizes of the current state of `page`'s URL, on a fresh GET for the phone.
+// Screenshots of the page at both sizes (the phone loads the same URL), and the overflow check.
 const shots = async (name) => {
-  await desktop.screenshot({ path: `${ARTIFACTS}/${name}-1440.png`, fullPage: true });
-  await phone.goto(desktop.url());
+  await page.screenshot({ path: `${ARTIFACTS}/${name}-1440.png`, fullPage: true });
+  await phone.goto(page.url());
   await phone.screenshot({ path: `${ARTIFACTS}/${name}-390.png`, fullPage: true });
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   widths.push([name, overflow]);
   assert.ok(overflow <= 0, `${name} scrolls sideways by ${overflow}px at 390px`);
 };
+const shot = (name) => page.screenshot({ path: `${ARTIFACTS}/${name}-1440.png`, fullPage: true });
 try {
-  await page.goto(VERIFY_URL);
+  await page.goto(`${PAGES_URL}/sign-up`);
+  assert.equal(await page.textContent("h1"), "Create an account");
+  await shots("01-sign-up");
+  await page.fill("#email", EMAIL);
+  await page.fill("#password", "short");
+  await page.click("button[type=submit]");
+  assert.match(await page.textContent("[role=alert]"), /too short/i);
+  await shot("02-short-password");
+  await page.fill("#password", "first-password");
+  await page.click("button[type=submit]");
+  assert.equal(await page.textContent("h1"), "Account settings");
+
+  const verify = await linkInMail(1);
+  assert.ok(verify.startsWith(`${PAGES_URL}/email-verification?code=`), verify);
+  await page.goto(verify);
   assert.equal(await page.textContent("h1"), "Verify your email");
-  await shots("01-verify");
+  await shots("03-verify");
   await page.click("text=Verify email");
   assert.equal(await page.textContent("h1"), "Email verified");
-  await desktop.screenshot({ path: `${ARTIFACTS}/02-verified-1440.png`, fullPage: true });
-
+  await shot("04-verified");
   // The same link again: the code is spent; the error is announced.
-  await page.goto(VERIFY_URL);
+  await page.goto(verify);
   await page.click("text=Verify email");
-  assert.ok(await page.locator("[role=alert]").count() === 1);
-  await desktop.screenshot({ path: `${ARTIFACTS}/03-used-link-1440.png`, fullPage: true });
+  assert.equal(await page.locator("[role=alert]").count(), 1);
+  await shot("05-used-link");
 
-  await page.goto(RESET_URL);
-  assert.equal(await page.textContent("h1"), "Reset your password");
-  await shots("04-reset");
+  await page.goto(`${PAGES_URL}/account-settings`);
+  await page.click("text=Sign out");
+  assert.match(await page.textContent("h1"), /Sign in to/);
+  await shots("06-sign-in");
+  await page.click("text=Forgot your password?");
+  await shots("07-forgot");
+  await page.fill("#email", EMAIL);
+  await page.click("button[type=submit]");
+  assert.equal(await page.textContent("h1"), "Check your email");
+  const reset = await linkInMail(2);
+  assert.ok(reset.startsWith(`${PAGES_URL}/password-reset?code=`), reset);
+  await page.goto(reset);
+  await shots("08-reset");
   await page.fill("#password", "brand-new-password");
   await page.fill("#password-again", "something-else");
   await page.click("text=Set new password");
@@ -55,16 +94,14 @@ try {
   await page.fill("#password-again", "brand-new-password");
   await page.click("text=Set new password");
   assert.equal(await page.textContent("h1"), "Password changed");
-  await desktop.screenshot({ path: `${ARTIFACTS}/05-reset-done-1440.png`, fullPage: true });
 
-  await page.goto(SIGN_IN_URL);
-  await shots("06-sign-in");
-  await page.fill("#email", "reader@example.com");
+  await page.goto(`${PAGES_URL}/sign-in`);
+  await page.fill("#email", EMAIL);
   await page.fill("#password", "first-password");
   await page.click("button[type=submit]");
   assert.match(await page.textContent("[role=alert]"), /Wrong e-mail or password/);
-  assert.equal(await page.inputValue("#email"), "reader@example.com");
-  await desktop.screenshot({ path: `${ARTIFACTS}/07-wrong-password-1440.png`, fullPage: true });
+  assert.equal(await page.inputValue("#email"), EMAIL);
+  await shot("09-wrong-password");
   await page.fill("#password", "brand-new-password");
   await page.click("button[type=submit]");
   assert.equal(await page.textContent("h1"), "Account settings");
@@ -72,10 +109,9 @@ try {
   await page.fill("#display-name", "Rita Reader");
   await page.click("text=Save");
   assert.equal(await page.inputValue("#display-name"), "Rita Reader");
-  await shots("08-account");
+  await shots("10-account");
   await page.click("text=Sign out");
-  assert.match(await page.textContent("h1"), /Sign in to/);
-  await page.goto(SIGN_IN_URL.replace("/sign-in", "/account-settings"));
+  await page.goto(`${PAGES_URL}/account-settings`);
   assert.match(await page.textContent("h1"), /Sign in to/, "signed out: the account page sends to sign-in");
   console.log(JSON.stringify({ ok: true, overflow: widths }));
 } catch (e) {

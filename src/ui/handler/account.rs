@@ -58,6 +58,10 @@ fn sign_in_form(project: &Project, token: &str, email: &str, message: Option<&st
                     input #password type="password" name="password" autocomplete="current-password" required;
                     button type="submit" { "Sign in" }
                 }
+                p.muted { a href=(path(project, "forgot-password")) { "Forgot your password?" } }
+                @if project.config.sign_up_enabled {
+                    p.muted { "New here? " a href=(path(project, "sign-up")) { "Create an account" } }
+                }
             } @else {
                 p.muted { "This project does not offer sign-in with a password." }
             }

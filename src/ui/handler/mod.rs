@@ -1,11 +1,12 @@
 //! End-user pages that a project's emails link to, served by the binary under
 //! `/handler/{project_id}/…` (the SDKs' default `urls` paths, below the project's id):
-//! `email-verification` and `password-reset`, and signing in with the account page
-//! (`account`, over the cookie session of `session`). They work with no JavaScript. Opening a
+//! `email-verification` and `password-reset`, signing up and asking for a reset (`sign_up`),
+//! and signing in with the account page (`account`, over the cookie session of `session`). They work with no JavaScript. Opening a
 //! link spends nothing (mail scanners open links); only the form's POST uses the code.
 
 mod account;
 mod session;
+mod sign_up;
 
 use super::{error, html, shell};
 use crate::auth::context::ApiState;
@@ -31,6 +32,7 @@ where
 {
     Router::new()
         .merge(account::routes())
+        .merge(sign_up::routes())
         .route(
             "/handler/{project_id}/email-verification",
             get(verification_page).post(verify),

@@ -1,0 +1,198 @@
+//! Signing up and asking for a password reset on a project's pages: `sign-up` (email and
+//! password; the verification email links to this server's `email-verification` page) and
+//! `forgot-password` (the reset email links to `password-reset`). Both go through the API's
+//! domain functions, with its refusals in its words (sign-up closed, email taken, too short).
+
+use super::session::{check_form_token, form_token, session_cookie};
+use super::{page, project_of, text};
+use crate::auth::context::ApiState;
+use crate::auth::password::sign_up_with_password;
+use crate::auth::reset::send_reset;
+use crate::http::extract::RawBody;
+use crate::http::{ApiError, ClientIp};
+use crate::kernel::Kernel;
+use crate::projects::Project;
+use crate::ui::dashboard::message_of;
+use crate::ui::{error, html};
+use crate::users::is_valid_email;
+use axum::extract::{FromRef, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use maud::{html, Markup};
+
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
+    Router::new()
+        .route(
+            "/handler/{project_id}/sign-up",
+            get(sign_up_page).post(sign_up),
+        )
+        .route(
+            "/handler/{project_id}/forgot-password",
+            get(forgot_page).post(forgot),
+        )
+}
+
+/// This server's page `name` of the project, as a full URL for an email's link.
+fn page_url(state: &Kernel, project: &Project, name: &str) -> String {
+    format!(
+        "{}/handler/{}/{name}",
+        state.public_url.trim_end_matches('/'),
+        project.id
+    )
+}
+
+/// A signed-out page's answer, storing the form token's cookie when it is new.
+fn with_form_cookie(set: Option<String>, body: Response) -> Response {
+    match set {
+        Some(cookie) => ([(header::SET_COOKIE, cookie)], body).into_response(),
+        None => body,
+    }
+}
+
+fn sign_up_form(project: &Project, token: &str, email: &str, message: Option<&str>) -> Markup {
+    let open = project.config.credential_enabled && project.config.sign_up_enabled;
+    page(
+        project,
+        "Create an account",
+        html! {
+            h1 { "Create an account" }
+            (error(message))
+            @if open {
+                form method="post" {
+                    input type="hidden" name="form_token" value=(token);
+                    label for="email" { "Email" }
+                    input #email type="email" name="email" value=(email) autocomplete="email" required;
+                    label for="password" { "Password" }
+                    input #password type="password" name="password" autocomplete="new-password" required;
+                    button type="submit" { "Sign up" }
+                }
+            } @else {
+                p.muted { "New accounts cannot be created here." }
+            }
+            p.muted { "Have an account? " a href={ "/handler/" (project.id) "/sign-in" } { "Sign in" } }
+        },
+    )
+}
+
+async fn sign_up_page(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    let (token, set) = form_token(&state, &project, &headers);
+    with_form_cookie(set, html(sign_up_form(&project, &token, "", None)))
+}
+
+async fn sign_up(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+    RawBody(form): RawBody,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    let email = text(&form, "email");
+    let signed_up = async {
+        check_form_token(&headers, text(&form, "form_token"))?;
+        if !is_valid_email(email.trim()) {
+            return Err(ApiError::bad_request("Enter a valid email address."));
+        }
+        let callback = page_url(&state, &project, "email-verification");
+        let password = text(&form, "password").to_owned();
+        sign_up_with_password(&state, &project, None, email, password, Some(&callback)).await
+    }
+    .await;
+    match signed_up {
+        Ok((session, _)) => (
+            [(
+                header::SET_COOKIE,
+                session_cookie(&state, &project, Some(&session.refresh_token)),
+            )],
+            Redirect::to(&format!("/handler/{}/account-settings", project.id)),
+        )
+            .into_response(),
+        Err(e) => {
+            let (token, _) = form_token(&state, &project, &headers);
+            let page = sign_up_form(&project, &token, email, Some(&message_of(&e)));
+            (StatusCode::BAD_REQUEST, html(page)).into_response()
+        }
+    }
+}
+
+fn forgot_form(project: &Project, token: &str, message: Option<&str>) -> Markup {
+    page(
+        project,
+        "Forgot your password?",
+        html! {
+            h1 { "Forgot your password?" }
+            (error(message))
+            p { "Enter your email and we will send you a link to choose a new password." }
+            form method="post" {
+                input type="hidden" name="form_token" value=(token);
+                label for="email" { "Email" }
+                input #email type="email" name="email" autocomplete="email" required;
+                button type="submit" { "Send reset link" }
+            }
+            p.muted { a href={ "/handler/" (project.id) "/sign-in" } { "Back to sign in" } }
+        },
+    )
+}
+
+async fn forgot_page(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    let (token, set) = form_token(&state, &project, &headers);
+    with_form_cookie(set, html(forgot_form(&project, &token, None)))
+}
+
+async fn forgot(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+    ip: ClientIp,
+    RawBody(form): RawBody,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    let sent = async {
+        check_form_token(&headers, text(&form, "form_token"))?;
+        let email = text(&form, "email");
+        if !is_valid_email(email.trim()) {
+            return Err(ApiError::bad_request("Enter a valid email address."));
+        }
+        let callback = page_url(&state, &project, "password-reset");
+        send_reset(&state, Some(&ip), &project, email, &callback).await
+    }
+    .await;
+    match sent {
+        Ok(()) => html(page(
+            &project,
+            "Check your email",
+            html! {
+                h1 { "Check your email" }
+                p.notice role="status" { "If an account uses that address, a link to choose a new password is on its way." }
+            },
+        )),
+        Err(e) => {
+            let (token, _) = form_token(&state, &project, &headers);
+            let page = forgot_form(&project, &token, Some(&message_of(&e)));
+            (StatusCode::BAD_REQUEST, html(page)).into_response()
+        }
+    }
+}
