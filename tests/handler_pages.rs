@@ -117,3 +117,121 @@ async fn handler_pages(backend: Backend) {
     assert!(!closed.contains("<form"));
 }
 on_both_backends!(handler_pages, handler_pages);
+
+/// Signing in on the hosted page for an app on another trusted domain (the published SDK's
+/// cross-domain handoff): the page sends the browser back to the app's callback with a one-time
+/// code and the app's state, never a token; the app exchanges the code with its PKCE verifier
+/// for a session of its own. An untrusted return URL is refused before anyone signs in.
+async fn app_handoff(backend: Backend) {
+    use base64::Engine;
+    use portcullis::http::url::percent_encode;
+    use sha2::Digest;
+    let app = TestServer::start(backend).await;
+    let signed_up = app.sign_up("pat@example.com", "password123").await;
+    let pages = format!("{}/handler/{}", app.base, app.project_id);
+    let callback = "http://localhost:3000/handler/oauth-callback?stack_cross_domain_auth=1";
+    let verifier = "app-pkce-verifier-0123456789012345678901234567890";
+    let challenge =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier));
+    let sign_in_url = |return_to: &str| {
+        format!(
+            "{pages}/sign-in?after_auth_return_to={}&stack_cross_domain_state=app-state&stack_cross_domain_code_challenge={challenge}&stack_cross_domain_after_callback_redirect_url={}",
+            percent_encode(return_to),
+            percent_encode("http://localhost:3000/after")
+        )
+    };
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    // An untrusted return: refused with the API's error, and no form to sign in with.
+    let untrusted = browser
+        .get(sign_in_url("https://evil.example/cb"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(untrusted.status().as_u16(), 400);
+    let html = untrusted.text().await.unwrap();
+    assert!(html.contains("Redirect URL not whitelisted"), "{html}");
+    assert!(!html.contains("<form"));
+
+    let url = sign_in_url(callback);
+    let html = browser
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = html
+        .find("name=\"form_token\" value=\"")
+        .expect("the form token")
+        + 25;
+    let token = html[at..].split('"').next().unwrap().to_string();
+    let signed_in = browser
+        .post(&url)
+        .form(&[
+            ("form_token", token.as_str()),
+            ("email", "pat@example.com"),
+            ("password", "password123"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 303);
+    let location = signed_in.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(location.starts_with(callback), "{location}");
+    assert!(!location.contains("token"), "{location}");
+    let param = |name: &str| {
+        location
+            .split_once('?')
+            .unwrap()
+            .1
+            .split('&')
+            .find_map(|p| p.strip_prefix(&format!("{name}=")))
+            .map(str::to_string)
+    };
+    assert_eq!(param("state").as_deref(), Some("app-state"));
+    let code = param("code").expect("an authorization code");
+    let exchange = |verifier: &str| {
+        let body = format!(
+            "grant_type=authorization_code&code={code}&code_verifier={verifier}&redirect_uri={}&client_id={}&client_secret={}",
+            percent_encode(callback),
+            app.project_id,
+            app.publishable_client_key
+        );
+        app.anon()
+            .post("/auth/oauth/token")
+            .raw("application/x-www-form-urlencoded", &body)
+            .send()
+    };
+    exchange("a-wrong-verifier-01234567890123456789012345678901")
+        .await
+        .expect_error(400, "INVALID_AUTHORIZATION_CODE");
+    let tokens = exchange(verifier).await.expect(200);
+    assert_eq!(tokens["user_id"], signed_up["user_id"]);
+    let me = app
+        .client()
+        .user(&json!({ "access_token": tokens["access_token"] }))
+        .get("/users/me")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(me["primary_email"], "pat@example.com");
+
+    // Signed in on the pages already: the next app visit goes straight back with a new code.
+    let again = browser.get(&url).send().await.unwrap();
+    assert_eq!(again.status().as_u16(), 303);
+    let location = again.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with(callback) && location.contains("code="),
+        "{location}"
+    );
+}
+on_both_backends!(app_handoff, app_handoff);

@@ -11,13 +11,14 @@ mod apple_native;
 mod authorize;
 mod callback;
 mod connected;
-mod cross_domain;
+pub mod cross_domain;
 pub mod provider;
 mod token;
 
 use crate::auth::context::ApiState;
 use crate::crypto::secret::{random_base32, sha256_hex};
 use crate::http::ApiResult;
+use crate::kernel::Kernel;
 use crate::store::{flag, now_ms};
 use axum::extract::FromRef;
 use axum::routing::{get, post};
@@ -127,7 +128,7 @@ struct CodeGrant<'a> {
 }
 
 /// A new authorization code for `grant` (kept hashed).
-async fn issue_code(state: &ApiState, grant: CodeGrant<'_>) -> ApiResult<String> {
+async fn issue_code(state: &Kernel, grant: CodeGrant<'_>) -> ApiResult<String> {
     let code = random_base32(40);
     sqlx::query(
         "INSERT INTO oauth_authorization_codes (code_hash, project_id, user_id, redirect_uri, code_challenge, is_new_user, after_callback_redirect_url, expires_at, pending_link)

@@ -4,17 +4,17 @@
 //! in its words.
 
 use super::session::{self, check_form_token, form_token, session_cookie, EndUser};
-use super::{page, project_of, text};
+use super::{page, project_of, text, ReturnTo};
 use crate::auth::context::ApiState;
 use crate::auth::password::sign_in_with_password;
 use crate::auth::sessions;
 use crate::http::extract::RawBody;
-use crate::http::ClientIp;
+use crate::http::{ApiError, ClientIp};
 use crate::projects::Project;
 use crate::ui::dashboard::message_of;
 use crate::ui::{error, html};
 use crate::users::write::{self, UserWrite};
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{FromRef, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -50,7 +50,8 @@ fn sign_in_form(project: &Project, token: &str, email: &str, message: Option<&st
             h1 { "Sign in to " (project.display_name) }
             (error(message))
             @if project.config.credential_enabled {
-                form method="post" action=(path(project, "sign-in")) {
+                // Posted to this page's own URL, keeping where the app asked to return.
+                form method="post" {
                     input type="hidden" name="form_token" value=(token);
                     label for="email" { "Email" }
                     input #email type="email" name="email" value=(email) autocomplete="email" required;
@@ -72,13 +73,21 @@ fn sign_in_form(project: &Project, token: &str, email: &str, message: Option<&st
 async fn sign_in_page(
     State(state): State<ApiState>,
     Path(project_id): Path<String>,
+    Query(back): Query<ReturnTo>,
     headers: HeaderMap,
 ) -> Response {
     let Some(project) = project_of(&state, &project_id).await else {
         return super::not_found();
     };
-    if let Ok(Some(_)) = session::current(&state, &project, &headers).await {
-        return Redirect::to(&path(&project, "account-settings")).into_response();
+    if let Err(e) = back.check(&project) {
+        return refused(&project, &e);
+    }
+    // Already signed in here: straight back to the app.
+    if let Ok(Some(me)) = session::current(&state, &project, &headers).await {
+        return match back.url_for(&state, &project, &me.user.id).await {
+            Ok(url) => Redirect::to(&url).into_response(),
+            Err(e) => refused(&project, &e),
+        };
     }
     let (token, set) = form_token(&state, &project, &headers);
     let body = html(sign_in_form(&project, &token, "", None));
@@ -91,6 +100,7 @@ async fn sign_in_page(
 async fn sign_in(
     State(state): State<ApiState>,
     Path(project_id): Path<String>,
+    Query(back): Query<ReturnTo>,
     headers: HeaderMap,
     ip: ClientIp,
     RawBody(form): RawBody,
@@ -99,20 +109,23 @@ async fn sign_in(
         return super::not_found();
     };
     let email = text(&form, "email");
-    let signed_in = match check_form_token(&headers, text(&form, "form_token")) {
-        Ok(()) => {
-            let password = text(&form, "password").to_owned();
-            sign_in_with_password(&state, Some(&ip), &project, email, password).await
-        }
-        Err(e) => Err(e),
-    };
+    let signed_in = async {
+        check_form_token(&headers, text(&form, "form_token"))?;
+        back.check(&project)?;
+        let password = text(&form, "password").to_owned();
+        let (session, user_id) =
+            sign_in_with_password(&state, Some(&ip), &project, email, password).await?;
+        let next = back.url_for(&state, &project, &user_id).await?;
+        Ok::<_, ApiError>((session, next))
+    }
+    .await;
     match signed_in {
-        Ok((session, _)) => (
+        Ok((session, next)) => (
             [(
                 header::SET_COOKIE,
                 session_cookie(&state, &project, Some(&session.refresh_token)),
             )],
-            Redirect::to(&path(&project, "account-settings")),
+            Redirect::to(&next),
         )
             .into_response(),
         Err(e) => {
@@ -121,6 +134,16 @@ async fn sign_in(
             (StatusCode::BAD_REQUEST, html(page)).into_response()
         }
     }
+}
+
+/// A page refused outright (an untrusted return URL): the reason, and no form.
+fn refused(project: &Project, e: &ApiError) -> Response {
+    let body = page(
+        project,
+        "Sign in",
+        html! { h1 { "Sign in to " (project.display_name) } (error(Some(&message_of(e)))) },
+    );
+    (StatusCode::BAD_REQUEST, html(body)).into_response()
 }
 
 /// The signed-in user, or the redirect to the sign-in page.

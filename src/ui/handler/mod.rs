@@ -13,7 +13,9 @@ use crate::auth::context::ApiState;
 use crate::auth::reset::reset_with_code;
 use crate::contact_channels::verify_with_code;
 use crate::http::extract::RawBody;
-use crate::http::ClientIp;
+use crate::http::{known, ApiResult, ClientIp};
+use crate::kernel::Kernel;
+use crate::oauth::cross_domain::{handoff_url, Handoff};
 use crate::projects::Project;
 use crate::ui::dashboard::message_of;
 use axum::extract::{FromRef, Path, Query, State};
@@ -205,5 +207,75 @@ async fn reset(
             },
         )),
         Err(e) => refuse(&message_of(&e)),
+    }
+}
+
+/// Where an app asked the browser to go once signed in: `after_auth_return_to`, and for another
+/// domain of the project the original SDK's cross-domain handoff parameters (its state, its
+/// PKCE challenge, and where its callback then goes).
+#[derive(Deserialize, Default)]
+pub(super) struct ReturnTo {
+    after_auth_return_to: Option<String>,
+    stack_cross_domain_state: Option<String>,
+    stack_cross_domain_code_challenge: Option<String>,
+    stack_cross_domain_after_callback_redirect_url: Option<String>,
+}
+
+impl ReturnTo {
+    fn target(&self) -> Option<&str> {
+        self.after_auth_return_to
+            .as_deref()
+            .filter(|u| !u.is_empty())
+    }
+
+    /// Errors: REDIRECT_URL_NOT_WHITELISTED for a return the project does not trust, checked
+    /// when the page opens so no one signs in towards it.
+    pub(super) fn check(&self, project: &Project) -> ApiResult<()> {
+        let urls = [
+            self.target(),
+            self.stack_cross_domain_after_callback_redirect_url
+                .as_deref(),
+        ];
+        if urls
+            .into_iter()
+            .flatten()
+            .any(|u| !project.config.is_trusted_url(u))
+        {
+            return Err(known::redirect_url_not_whitelisted().into());
+        }
+        Ok(())
+    }
+
+    /// Where to send the signed-in user: back to the app with a one-time authorization code it
+    /// exchanges with its PKCE verifier (no token travels in the URL), to a trusted page, or to
+    /// the account page. Errors: those of [`ReturnTo::check`] and of the handoff.
+    pub(super) async fn url_for(
+        &self,
+        state: &Kernel,
+        project: &Project,
+        user_id: &str,
+    ) -> ApiResult<String> {
+        self.check(project)?;
+        let Some(target) = self.target() else {
+            return Ok(format!("/handler/{}/account-settings", project.id));
+        };
+        match (
+            &self.stack_cross_domain_state,
+            &self.stack_cross_domain_code_challenge,
+        ) {
+            (Some(app_state), Some(challenge)) => {
+                let handoff = Handoff {
+                    redirect_uri: target.to_owned(),
+                    state: app_state.clone(),
+                    code_challenge: challenge.clone(),
+                    code_challenge_method: None,
+                    after_callback_redirect_url: self
+                        .stack_cross_domain_after_callback_redirect_url
+                        .clone(),
+                };
+                handoff_url(state, project, user_id, &handoff).await
+            }
+            _ => Ok(target.to_owned()),
+        }
     }
 }

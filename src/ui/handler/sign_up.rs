@@ -4,7 +4,7 @@
 //! domain functions, with its refusals in its words (sign-up closed, email taken, too short).
 
 use super::session::{check_form_token, form_token, session_cookie};
-use super::{page, project_of, text};
+use super::{page, project_of, text, ReturnTo};
 use crate::auth::context::ApiState;
 use crate::auth::password::sign_up_with_password;
 use crate::auth::reset::send_reset;
@@ -15,7 +15,7 @@ use crate::projects::Project;
 use crate::ui::dashboard::message_of;
 use crate::ui::{error, html};
 use crate::users::is_valid_email;
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{FromRef, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -64,6 +64,7 @@ fn sign_up_form(project: &Project, token: &str, email: &str, message: Option<&st
             h1 { "Create an account" }
             (error(message))
             @if open {
+                // Posted to this page's own URL, keeping where the app asked to return.
                 form method="post" {
                     input type="hidden" name="form_token" value=(token);
                     label for="email" { "Email" }
@@ -95,6 +96,7 @@ async fn sign_up_page(
 async fn sign_up(
     State(state): State<ApiState>,
     Path(project_id): Path<String>,
+    Query(back): Query<ReturnTo>,
     headers: HeaderMap,
     RawBody(form): RawBody,
 ) -> Response {
@@ -104,21 +106,25 @@ async fn sign_up(
     let email = text(&form, "email");
     let signed_up = async {
         check_form_token(&headers, text(&form, "form_token"))?;
+        back.check(&project)?;
         if !is_valid_email(email.trim()) {
             return Err(ApiError::bad_request("Enter a valid email address."));
         }
         let callback = page_url(&state, &project, "email-verification");
         let password = text(&form, "password").to_owned();
-        sign_up_with_password(&state, &project, None, email, password, Some(&callback)).await
+        let (session, user_id) =
+            sign_up_with_password(&state, &project, None, email, password, Some(&callback)).await?;
+        let next = back.url_for(&state, &project, &user_id).await?;
+        Ok((session, next))
     }
     .await;
     match signed_up {
-        Ok((session, _)) => (
+        Ok((session, next)) => (
             [(
                 header::SET_COOKIE,
                 session_cookie(&state, &project, Some(&session.refresh_token)),
             )],
-            Redirect::to(&format!("/handler/{}/account-settings", project.id)),
+            Redirect::to(&next),
         )
             .into_response(),
         Err(e) => {
