@@ -1,8 +1,9 @@
 // A project's end-user pages in headless Chromium at 1440 px and 390 px, with mail from a real
 // SMTP sink (MAIL_DIR): sign up (a short password refused), verify the email from the link in
 // the email (a used link refused), sign out, ask for a reset, reset the password (mismatch
-// refused), sign in (a wrong password refused), change the display name, sign out. Checks in
-// the browser that no page scrolls sideways at 390 px. Screenshots go to ARTIFACTS.
+// refused), sign in (a wrong password refused), change the display name, sign out another
+// device's session, sign out. Checks in the browser that no page scrolls sideways at 390 px.
+// Screenshots go to ARTIFACTS.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
@@ -74,7 +75,7 @@ try {
   await shot("05-used-link");
 
   await page.goto(`${PAGES_URL}/account-settings`);
-  await page.click("text=Sign out");
+  await page.click("button:text-is('Sign out')");
   assert.match(await page.textContent("h1"), /Sign in to/);
   await shots("06-sign-in");
   await page.click("text=Forgot your password?");
@@ -110,7 +111,24 @@ try {
   await page.click("text=Save");
   assert.equal(await page.inputValue("#display-name"), "Rita Reader");
   await shots("10-account");
-  await page.click("text=Sign out");
+
+  // Another device signs in; from this one, every other session is signed out.
+  const other = await (await browser.newContext()).newPage();
+  await other.goto(`${PAGES_URL}/sign-in`);
+  await other.fill("#email", EMAIL);
+  await other.fill("#password", "brand-new-password");
+  await other.click("button[type=submit]");
+  assert.equal(await other.textContent("h1"), "Account settings");
+  await page.reload();
+  assert.equal(await page.locator("#sessions tr").count(), 3, "a header row and two sessions");
+  assert.equal(await page.locator("#sessions >> text=This device").count(), 1);
+  await shot("11-two-sessions");
+  await page.click("text=Sign out everywhere else");
+  assert.equal(await page.locator("#sessions tr").count(), 2, "only this session is left");
+  await other.goto(`${PAGES_URL}/account-settings`);
+  assert.match(await other.textContent("h1"), /Sign in to/, "the other device is signed out");
+
+  await page.click("button:text-is('Sign out')");
   await page.goto(`${PAGES_URL}/account-settings`);
   assert.match(await page.textContent("h1"), /Sign in to/, "signed out: the account page sends to sign-in");
   console.log(JSON.stringify({ ok: true, overflow: widths }));

@@ -9,8 +9,10 @@ use crate::auth::context::ApiState;
 use crate::auth::password::sign_in_with_password;
 use crate::auth::sessions;
 use crate::http::extract::RawBody;
-use crate::http::{ApiError, ClientIp};
+use crate::http::{ApiError, ApiResult, ClientIp};
+use crate::kernel::Kernel;
 use crate::projects::Project;
+use crate::store::iso;
 use crate::ui::dashboard::message_of;
 use crate::ui::{error, html};
 use crate::users::write::{self, UserWrite};
@@ -35,6 +37,10 @@ where
         .route(
             "/handler/{project_id}/account-settings",
             get(account_page).post(update_profile),
+        )
+        .route(
+            "/handler/{project_id}/account-settings/sessions",
+            post(revoke_sessions),
         )
 }
 
@@ -159,10 +165,24 @@ async fn signed_in(
     }
 }
 
-fn account_markup(project: &Project, me: &EndUser, message: Option<&str>) -> Markup {
+/// The account page: profile, the user's sessions (this one marked; others can be signed out
+/// one by one or all at once), sign-out.
+async fn account_markup(
+    state: &Kernel,
+    project: &Project,
+    me: &EndUser,
+    message: Option<&str>,
+) -> ApiResult<Markup> {
     let csrf = me.csrf_token();
     let user = &me.user;
-    page(
+    let live = sessions::list(state, &project.id, &user.id, false, Some(&me.session_id)).await?;
+    let when = |v: &serde_json::Value| {
+        v.as_i64()
+            .map(|ms| iso(ms)[..16].replace('T', " "))
+            .unwrap_or_default()
+    };
+    let sessions_action = path(project, "account-settings/sessions");
+    Ok(page(
         project,
         "Account settings",
         html! {
@@ -175,12 +195,54 @@ fn account_markup(project: &Project, me: &EndUser, message: Option<&str>) -> Mar
                 input #display-name type="text" name="display_name" value=(user.display_name.as_deref().unwrap_or("")) maxlength="256";
                 button type="submit" { "Save" }
             }
+            h2 style="margin-top:28px" { "Active sessions" }
+            table #sessions {
+                tr { th { "Signed in" } th { "Last used" } th {} }
+                @for s in &live {
+                    tr {
+                        td { (when(&s["created_at"])) }
+                        td { (when(&s["last_used_at"])) }
+                        td {
+                            @if s["is_current_session"] == true {
+                                span.muted { "This device" }
+                            } @else {
+                                form.inline method="post" action=(sessions_action) {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    input type="hidden" name="session_id" value=(s["id"].as_str().unwrap_or(""));
+                                    button.danger type="submit" { "Sign out" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if live.len() > 1 {
+                form method="post" action=(sessions_action) {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="others" value="all";
+                    button.danger type="submit" { "Sign out everywhere else" }
+                }
+            }
             form method="post" action=(path(project, "sign-out")) {
                 input type="hidden" name="csrf" value=(csrf);
-                button.secondary type="submit" { "Sign out" }
+                button type="submit" { "Sign out" }
             }
         },
-    )
+    ))
+}
+
+/// Answers the account page (with a refusal beside its forms when there is one).
+async fn account_answer(
+    state: &Kernel,
+    project: &Project,
+    me: &EndUser,
+    message: Option<&str>,
+) -> Response {
+    match account_markup(state, project, me, message).await {
+        Ok(page) if message.is_some() => (StatusCode::BAD_REQUEST, html(page)).into_response(),
+        Ok(page) => html(page),
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn account_page(
@@ -192,7 +254,7 @@ async fn account_page(
         return super::not_found();
     };
     match signed_in(&state, &project, &headers).await {
-        Ok(me) => html(account_markup(&project, &me, None)),
+        Ok(me) => account_answer(&state, &project, &me, None).await,
         Err(answer) => answer,
     }
 }
@@ -223,10 +285,38 @@ async fn update_profile(
     };
     match result {
         Ok(_) => Redirect::to(&path(&project, "account-settings")).into_response(),
-        Err(e) => {
-            let page = account_markup(&project, &me, Some(&message_of(&e)));
-            (StatusCode::BAD_REQUEST, html(page)).into_response()
+        Err(e) => account_answer(&state, &project, &me, Some(&message_of(&e))).await,
+    }
+}
+
+/// Signs out one other session of the user (`session_id`), or every other one (`others=all`).
+async fn revoke_sessions(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+    RawBody(form): RawBody,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    let me = match signed_in(&state, &project, &headers).await {
+        Ok(me) => me,
+        Err(answer) => return answer,
+    };
+    let result = async {
+        me.check_csrf(text(&form, "csrf"))?;
+        if text(&form, "others") == "all" {
+            sessions::delete_all_but(&state, &me.user.id, Some(me.refresh_token())).await
+        } else {
+            sessions::delete(&state, &project.id, &me.user.id, text(&form, "session_id"))
+                .await
+                .map(drop)
         }
+    }
+    .await;
+    match result {
+        Ok(()) => Redirect::to(&path(&project, "account-settings")).into_response(),
+        Err(e) => account_answer(&state, &project, &me, Some(&message_of(&e))).await,
     }
 }
 

@@ -53,6 +53,8 @@ pub fn session_cookie(state: &Kernel, project: &Project, refresh_token: Option<&
 /// The signed-in user of a project's pages and their session's secret.
 pub struct EndUser {
     pub user: User,
+    /// The session's id (the access tokens' `refresh_token_id`).
+    pub session_id: String,
     refresh_token: String,
 }
 
@@ -95,7 +97,7 @@ pub async fn current(
     let Some(token) = cookie(headers, SESSION) else {
         return Ok(None);
     };
-    let Some(sessions::SessionRef { user_id, .. }) =
+    let Some(sessions::SessionRef { id, user_id, .. }) =
         sessions::find(state, &project.id, &token).await?
     else {
         return Ok(None);
@@ -104,6 +106,7 @@ pub async fn current(
         .await?
         .map(|user| EndUser {
             user,
+            session_id: id,
             refresh_token: token,
         }))
 }
