@@ -235,3 +235,59 @@ async fn app_handoff(backend: Backend) {
     );
 }
 on_both_backends!(app_handoff, app_handoff);
+
+/// Teams on the pages (`tests/sdk/handler-teams.mjs`): create a team, invite by email, and the
+/// invitee signs up from the invitation and joins; checked afterwards through the API.
+async fn teams_on_pages(backend: Backend) {
+    let artifacts = browser_artifacts("handler-teams", backend);
+    let sink = SmtpSink::start(None);
+    let app = TestServer::start_with(
+        backend,
+        Options {
+            env: vec![("PORTCULLIS_SMTP_URL".into(), sink.url())],
+        },
+    )
+    .await;
+    app.configure(json!({ "client_team_creation_enabled": true }))
+        .await;
+    let public = app.base.replace("127.0.0.1", "localhost");
+    let pages = format!("{public}/handler/{}", app.project_id);
+    run_browser_script(
+        "handler-teams.mjs",
+        &[
+            ("PAGES_URL", pages),
+            ("MAIL_DIR", sink.dir.0.display().to_string()),
+        ],
+        &artifacts,
+        &[
+            "01-team-1440",
+            "01-team-390",
+            "02-invitation-signed-out-1440",
+            "02-invitation-signed-out-390",
+            "03-invitation-1440",
+            "04-account-with-team-390",
+        ],
+        || app.log(),
+    )
+    .await;
+    let teams = app.server().get("/teams").send().await.expect(200);
+    let team = &teams["items"][0];
+    assert_eq!(team["display_name"], "Readers Club", "{teams}");
+    let members = app
+        .server()
+        .get(&format!("/users?team_id={}", team["id"].as_str().unwrap()))
+        .send()
+        .await
+        .expect(200);
+    let emails: Vec<&str> = members["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["primary_email"].as_str())
+        .collect();
+    assert!(
+        emails.contains(&"owner@example.com") && emails.contains(&"member@example.com"),
+        "{members}"
+    );
+}
+on_both_backends!(teams_on_pages, teams_on_pages);

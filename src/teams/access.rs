@@ -20,11 +20,23 @@ pub async fn require_client_permission(
     let user_id = auth
         .user_id()
         .ok_or_else(known::user_authentication_required)?;
-    if !is_member(db, auth.pid(), team_id, user_id).await? {
+    require_member_permission(db, auth.pid(), team_id, user_id, permission).await
+}
+
+/// `user_id` must be a member of the team and hold `permission` (if given).
+/// Errors: TEAM_MEMBERSHIP_NOT_FOUND, TEAM_PERMISSION_REQUIRED.
+pub async fn require_member_permission(
+    db: &sqlx::AnyPool,
+    project_id: &str,
+    team_id: &str,
+    user_id: &str,
+    permission: Option<&str>,
+) -> ApiResult<()> {
+    if !is_member(db, project_id, team_id, user_id).await? {
         return Err(known::team_membership_not_found(team_id, user_id).into());
     }
     if let Some(p) = permission {
-        if !permissions::has_team_permission(db, auth.pid(), team_id, user_id, p).await? {
+        if !permissions::has_team_permission(db, project_id, team_id, user_id, p).await? {
             return Err(permissions::team_permission_required(team_id, user_id, p).into());
         }
     }

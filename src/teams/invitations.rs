@@ -289,6 +289,50 @@ async fn join(state: &Kernel, auth: &Auth, team_id: &str, user_id: &str) -> ApiR
     Ok(())
 }
 
+/// Makes `user` a member of the team an invitation code is for, spending the code; returns the
+/// team. Errors: TEAM_INVITATION_RESTRICTED_USER_NOT_ALLOWED for a restricted user; the code's
+/// errors; TEAM_NOT_FOUND when the team was deleted since.
+pub async fn accept_with_code(
+    state: &Kernel,
+    ip: Option<&ClientIp>,
+    project: &Project,
+    user: &User,
+    code: &str,
+) -> ApiResult<Team> {
+    let reason = user.restricted_reason(project.config.require_email_verification);
+    if !reason.is_null() {
+        return Err(restricted_not_allowed(reason));
+    }
+    let checked =
+        codes::check(state, ip, &project.id, CodeType::TeamInvitation, code, true).await?;
+    let team_id = checked.data["team_id"]
+        .as_str()
+        .ok_or_else(codes::not_found)?;
+    let team = require(state.db(), &project.id, team_id).await?;
+    let mut tx = state.db().begin().await?;
+    super::add_member_with_defaults(&mut tx, project, team_id, &user.id, false).await?;
+    tx.commit().await?;
+    Ok(team)
+}
+
+/// The team an invitation code is for, without spending it. Errors: the code's errors;
+/// TEAM_NOT_FOUND.
+pub async fn invitation_team(
+    state: &Kernel,
+    ip: Option<&ClientIp>,
+    project_id: &str,
+    code: &str,
+) -> ApiResult<Team> {
+    let checked =
+        codes::check(state, ip, project_id, CodeType::TeamInvitation, code, false).await?;
+    require(
+        state.db(),
+        project_id,
+        checked.data["team_id"].as_str().unwrap_or_default(),
+    )
+    .await
+}
+
 async fn accept(
     ip: ClientIp,
     State(state): State<ApiState>,
@@ -297,20 +341,14 @@ async fn accept(
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     let user = accepting_user(&state, auth).await?;
-    let checked = codes::check(
+    accept_with_code(
         &state,
         auth.limited_ip(&ip),
-        auth.pid(),
-        CodeType::TeamInvitation,
+        &auth.project,
+        &user,
         &body.code,
-        true,
     )
     .await?;
-    let team_id = checked.data["team_id"]
-        .as_str()
-        .ok_or_else(codes::not_found)?;
-    require(state.db(), auth.pid(), team_id).await?;
-    join(&state, auth, team_id, &user.id).await?;
     Ok(json_ok(json!({})))
 }
 
@@ -322,21 +360,7 @@ async fn details(
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     accepting_user(&state, auth).await?;
-    let checked = codes::check(
-        &state,
-        auth.limited_ip(&ip),
-        auth.pid(),
-        CodeType::TeamInvitation,
-        &body.code,
-        false,
-    )
-    .await?;
-    let team = require(
-        state.db(),
-        auth.pid(),
-        checked.data["team_id"].as_str().unwrap_or_default(),
-    )
-    .await?;
+    let team = invitation_team(&state, auth.limited_ip(&ip), auth.pid(), &body.code).await?;
     Ok(json_ok(
         json!({ "team_id": team.id, "team_display_name": team.display_name }),
     ))

@@ -7,7 +7,9 @@ use crate::http::extract::{
     nullable, parse_value, query_bool, schema_error, schema_problem, RawBody,
 };
 use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, Query};
+use crate::kernel::Kernel;
 use crate::permissions::{DELETE_TEAM, UPDATE_TEAM};
+use crate::projects::Project;
 use crate::users;
 use axum::extract::FromRef;
 use axum::extract::{Path, State};
@@ -149,6 +151,33 @@ async fn create(
     }
     tx.commit().await?;
     Ok(json_created(team.json_for(auth.access_type)))
+}
+
+/// A team a signed-in user creates for themselves (as a client may), with them as its first
+/// member. Errors: text 403 when the project does not let clients create teams; SCHEMA_ERROR
+/// for a name that is empty or over 256 characters.
+pub async fn create_by_user(
+    state: &Kernel,
+    project: &Project,
+    user_id: &str,
+    display_name: &str,
+) -> ApiResult<Team> {
+    if !project.config.client_team_creation_enabled {
+        return Err(plain_forbidden(
+            "Client team creation is disabled for this project",
+        ));
+    }
+    let w = TeamWrite {
+        display_name: Some(display_name.to_owned()),
+        ..Default::default()
+    };
+    w.validate(AccessType::Client)?;
+    let team = super::new_team(display_name.to_owned());
+    let mut tx = state.db().begin().await?;
+    super::insert(&mut tx, &project.id, &team).await?;
+    super::add_member_with_defaults(&mut tx, project, &team.id, user_id, true).await?;
+    tx.commit().await?;
+    Ok(team)
 }
 
 #[derive(Deserialize)]

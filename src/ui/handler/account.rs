@@ -85,7 +85,7 @@ async fn sign_in_page(
     let Some(project) = project_of(&state, &project_id).await else {
         return super::not_found();
     };
-    if let Err(e) = back.check(&project) {
+    if let Err(e) = back.check(&state, &project) {
         return refused(&project, &e);
     }
     // Already signed in here: straight back to the app.
@@ -117,7 +117,7 @@ async fn sign_in(
     let email = text(&form, "email");
     let signed_in = async {
         check_form_token(&headers, text(&form, "form_token"))?;
-        back.check(&project)?;
+        back.check(&state, &project)?;
         let password = text(&form, "password").to_owned();
         let (session, user_id) =
             sign_in_with_password(&state, Some(&ip), &project, email, password).await?;
@@ -182,6 +182,7 @@ async fn account_markup(
             .unwrap_or_default()
     };
     let sessions_action = path(project, "account-settings/sessions");
+    let teams = super::teams::teams_card(state, project, me).await?;
     Ok(page(
         project,
         "Account settings",
@@ -195,6 +196,7 @@ async fn account_markup(
                 input #display-name type="text" name="display_name" value=(user.display_name.as_deref().unwrap_or("")) maxlength="256";
                 button type="submit" { "Save" }
             }
+            (teams)
             h2 style="margin-top:28px" { "Active sessions" }
             table #sessions {
                 tr { th { "Signed in" } th { "Last used" } th {} }

@@ -7,6 +7,7 @@
 mod account;
 mod session;
 mod sign_up;
+mod teams;
 
 use super::{error, html, shell};
 use crate::auth::context::ApiState;
@@ -35,6 +36,7 @@ where
     Router::new()
         .merge(account::routes())
         .merge(sign_up::routes())
+        .merge(teams::routes())
         .route(
             "/handler/{project_id}/email-verification",
             get(verification_page).post(verify),
@@ -228,9 +230,9 @@ impl ReturnTo {
             .filter(|u| !u.is_empty())
     }
 
-    /// Errors: REDIRECT_URL_NOT_WHITELISTED for a return the project does not trust, checked
-    /// when the page opens so no one signs in towards it.
-    pub(super) fn check(&self, project: &Project) -> ApiResult<()> {
+    /// Errors: REDIRECT_URL_NOT_WHITELISTED for a return the project does not trust (its own
+    /// pages here always are), checked when the page opens so no one signs in towards it.
+    pub(super) fn check(&self, state: &Kernel, project: &Project) -> ApiResult<()> {
         let urls = [
             self.target(),
             self.stack_cross_domain_after_callback_redirect_url
@@ -239,7 +241,7 @@ impl ReturnTo {
         if urls
             .into_iter()
             .flatten()
-            .any(|u| !project.config.is_trusted_url(u))
+            .any(|u| !project.trusts_link(&state.public_url, u))
         {
             return Err(known::redirect_url_not_whitelisted().into());
         }
@@ -255,7 +257,7 @@ impl ReturnTo {
         project: &Project,
         user_id: &str,
     ) -> ApiResult<String> {
-        self.check(project)?;
+        self.check(state, project)?;
         let Some(target) = self.target() else {
             return Ok(format!("/handler/{}/account-settings", project.id));
         };

@@ -106,7 +106,7 @@ async fn sign_up(
     let email = text(&form, "email");
     let signed_up = async {
         check_form_token(&headers, text(&form, "form_token"))?;
-        back.check(&project)?;
+        back.check(&state, &project)?;
         if !is_valid_email(email.trim()) {
             return Err(ApiError::bad_request("Enter a valid email address."));
         }

@@ -1,0 +1,345 @@
+//! Teams on a project's pages: the signed-in user's teams with "create a team" (on the account
+//! page), a team's page (members, invite by email), and `team-invitation`, the page the
+//! invitation email links to (sign in or sign up first, then join). Each write goes through the
+//! teams domain functions, with the API's permission checks and refusals.
+
+use super::session::{self, EndUser};
+use super::{page, project_of, text};
+use crate::auth::context::ApiState;
+use crate::codes;
+use crate::http::extract::RawBody;
+use crate::http::{ApiError, ApiResult, ClientIp};
+use crate::kernel::Kernel;
+use crate::permissions::INVITE_MEMBERS;
+use crate::projects::Project;
+use crate::teams::access::require_member_permission;
+use crate::teams::invitations::{accept_with_code, invitation_team, invite};
+use crate::teams::routes::create_by_user;
+use crate::teams::{self, Team};
+use crate::ui::dashboard::message_of;
+use crate::ui::{error, html};
+use crate::users::{is_valid_email, normalize_email};
+use axum::extract::{FromRef, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
+    Router::new()
+        .route("/handler/{project_id}/teams", post(create))
+        .route("/handler/{project_id}/teams/{team_id}", get(team_page))
+        .route(
+            "/handler/{project_id}/teams/{team_id}/invite",
+            post(send_invite),
+        )
+        .route(
+            "/handler/{project_id}/team-invitation",
+            get(invitation_page).post(accept),
+        )
+}
+
+fn team_path(project: &Project, team_id: &str) -> String {
+    format!("/handler/{}/teams/{team_id}", project.id)
+}
+
+/// The account page's teams card: the user's teams and, when the project lets users create
+/// them, the form to.
+pub(super) async fn teams_card(
+    state: &Kernel,
+    project: &Project,
+    me: &EndUser,
+) -> ApiResult<Markup> {
+    let mine = teams::of_user(state.db(), &project.id, &me.user.id).await?;
+    Ok(html! {
+        h2 style="margin-top:28px" { "Teams" }
+        @if mine.is_empty() { p.muted { "You are not in a team yet." } }
+        ul #teams {
+            @for (id, name) in &mine { li { a href=(team_path(project, id)) { (name) } } }
+        }
+        @if project.config.client_team_creation_enabled {
+            form method="post" action={ "/handler/" (project.id) "/teams" } {
+                input type="hidden" name="csrf" value=(me.csrf_token());
+                label for="team-name" { "New team's name" }
+                input #team-name type="text" name="display_name" maxlength="256" required;
+                button type="submit" { "Create team" }
+            }
+        }
+    })
+}
+
+/// The signed-in user, or the redirect to sign in and come back to `back`.
+async fn signed_in(
+    state: &ApiState,
+    project: &Project,
+    headers: &HeaderMap,
+    back: &str,
+) -> Result<EndUser, Response> {
+    match session::current(state, project, headers).await {
+        Ok(Some(me)) => Ok(me),
+        Ok(None) => {
+            Err(Redirect::to(&sign_in_link(state, project, "sign-in", back)).into_response())
+        }
+        Err(e) => Err(e.into_response()),
+    }
+}
+
+/// A link to the sign-in or sign-up page that returns to this server's page `back` (a path).
+fn sign_in_link(state: &Kernel, project: &Project, page_name: &str, back: &str) -> String {
+    let full = format!("{}{back}", state.public_url.trim_end_matches('/'));
+    format!(
+        "/handler/{}/{page_name}?after_auth_return_to={}",
+        project.id,
+        crate::http::url::percent_encode(&full)
+    )
+}
+
+fn refused(project: &Project, title: &str, e: &ApiError) -> Response {
+    let body = page(
+        project,
+        title,
+        html! { h1 { (title) } (error(Some(&message_of(e)))) },
+    );
+    (StatusCode::BAD_REQUEST, html(body)).into_response()
+}
+
+async fn create(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+    RawBody(form): RawBody,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    let back = format!("/handler/{}/account-settings", project.id);
+    let me = match signed_in(&state, &project, &headers, &back).await {
+        Ok(me) => me,
+        Err(answer) => return answer,
+    };
+    let created = async {
+        me.check_csrf(text(&form, "csrf"))?;
+        create_by_user(
+            &state,
+            &project,
+            &me.user.id,
+            text(&form, "display_name").trim(),
+        )
+        .await
+    }
+    .await;
+    match created {
+        Ok(team) => Redirect::to(&team_path(&project, &team.id)).into_response(),
+        Err(e) => refused(&project, "Create a team", &e),
+    }
+}
+
+/// A team the signed-in user belongs to. Errors: the membership errors, TEAM_NOT_FOUND.
+async fn member_team(
+    state: &Kernel,
+    project: &Project,
+    me: &EndUser,
+    team_id: &str,
+) -> ApiResult<Team> {
+    teams::check_team_id(team_id)?;
+    require_member_permission(state.db(), &project.id, team_id, &me.user.id, None).await?;
+    teams::require(state.db(), &project.id, team_id).await
+}
+
+async fn team_markup(
+    state: &Kernel,
+    project: &Project,
+    me: &EndUser,
+    team: &Team,
+    invited: bool,
+) -> ApiResult<Markup> {
+    let members = teams::member_labels(state.db(), &project.id, &team.id).await?;
+    let may_invite = crate::permissions::has_team_permission(
+        state.db(),
+        &project.id,
+        &team.id,
+        &me.user.id,
+        INVITE_MEMBERS,
+    )
+    .await?;
+    Ok(page(
+        project,
+        &team.display_name,
+        html! {
+            p.muted { a href={ "/handler/" (project.id) "/account-settings" } { "← Account" } }
+            h1 { (team.display_name) }
+            @if invited { p.notice role="status" { "Invitation sent." } }
+            h2 { "Members" }
+            ul #members { @for (_, label) in &members { li { (label) } } }
+            @if may_invite {
+                form method="post" action={ (team_path(project, &team.id)) "/invite" } {
+                    input type="hidden" name="csrf" value=(me.csrf_token());
+                    label for="invite-email" { "Invite by email" }
+                    input #invite-email type="email" name="email" required;
+                    button type="submit" { "Send invitation" }
+                }
+            }
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+struct TeamQuery {
+    invited: Option<String>,
+}
+
+async fn team_page(
+    State(state): State<ApiState>,
+    Path((project_id, team_id)): Path<(String, String)>,
+    Query(q): Query<TeamQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    let me = match signed_in(&state, &project, &headers, &team_path(&project, &team_id)).await {
+        Ok(me) => me,
+        Err(answer) => return answer,
+    };
+    let shown = async {
+        let team = member_team(&state, &project, &me, &team_id).await?;
+        team_markup(&state, &project, &me, &team, q.invited.is_some()).await
+    }
+    .await;
+    match shown {
+        Ok(markup) => html(markup),
+        Err(e) => refused(&project, "Team", &e),
+    }
+}
+
+async fn send_invite(
+    State(state): State<ApiState>,
+    Path((project_id, team_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    ip: ClientIp,
+    RawBody(form): RawBody,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    let me = match signed_in(&state, &project, &headers, &team_path(&project, &team_id)).await {
+        Ok(me) => me,
+        Err(answer) => return answer,
+    };
+    let sent = async {
+        me.check_csrf(text(&form, "csrf"))?;
+        let team = member_team(&state, &project, &me, &team_id).await?;
+        require_member_permission(
+            state.db(),
+            &project.id,
+            &team.id,
+            &me.user.id,
+            Some(INVITE_MEMBERS),
+        )
+        .await?;
+        let email = text(&form, "email").trim();
+        if !is_valid_email(email) {
+            return Err(ApiError::bad_request("Enter a valid email address."));
+        }
+        let email = normalize_email(email);
+        codes::limit_send(&state, Some(&ip), &project.id, &email).await?;
+        let callback = format!(
+            "{}/handler/{}/team-invitation",
+            state.public_url.trim_end_matches('/'),
+            project.id
+        );
+        invite(&state, &project, &team, &email, &callback).await?;
+        Ok(team)
+    }
+    .await;
+    match sent {
+        Ok(team) => {
+            Redirect::to(&format!("{}?invited=1", team_path(&project, &team.id))).into_response()
+        }
+        Err(e) => refused(&project, "Team", &e),
+    }
+}
+
+#[derive(Deserialize)]
+struct CodeQuery {
+    code: Option<String>,
+}
+
+async fn invitation_page(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    Query(q): Query<CodeQuery>,
+    headers: HeaderMap,
+    ip: ClientIp,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    let code = q.code.unwrap_or_default();
+    let here = format!(
+        "/handler/{}/team-invitation?code={}",
+        project.id,
+        crate::http::url::percent_encode(&code)
+    );
+    let team = match invitation_team(&state, Some(&ip), &project.id, &code).await {
+        Ok(team) => team,
+        Err(e) => return refused(&project, "Team invitation", &e),
+    };
+    let me = session::current(&state, &project, &headers)
+        .await
+        .ok()
+        .flatten();
+    html(page(
+        &project,
+        "Team invitation",
+        html! {
+            h1 { "Join " (team.display_name) }
+            p { "You have been invited to the team " strong { (team.display_name) } "." }
+            @match &me {
+                Some(me) => {
+                    form method="post" {
+                        input type="hidden" name="csrf" value=(me.csrf_token());
+                        input type="hidden" name="code" value=(code);
+                        button type="submit" { "Join team" }
+                    }
+                }
+                None => {
+                    p { "Sign in to accept: " a href=(sign_in_link(&state, &project, "sign-in", &here)) { "Sign in" } " or " a href=(sign_in_link(&state, &project, "sign-up", &here)) { "create an account" } "." }
+                }
+            }
+        },
+    ))
+}
+
+async fn accept(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+    ip: ClientIp,
+    RawBody(form): RawBody,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    let code = text(&form, "code");
+    let here = format!("/handler/{}/team-invitation", project.id);
+    let me = match signed_in(&state, &project, &headers, &here).await {
+        Ok(me) => me,
+        Err(answer) => return answer,
+    };
+    let joined = async {
+        me.check_csrf(text(&form, "csrf"))?;
+        accept_with_code(&state, Some(&ip), &project, &me.user, code).await
+    }
+    .await;
+    match joined {
+        Ok(team) => Redirect::to(&team_path(&project, &team.id)).into_response(),
+        Err(e) => refused(&project, "Team invitation", &e),
+    }
+}
