@@ -291,3 +291,76 @@ async fn teams_on_pages(backend: Backend) {
     );
 }
 on_both_backends!(teams_on_pages, teams_on_pages);
+
+/// Billing on the pages (`tests/sdk/handler-billing.mjs`) against localstripe: buy a monthly
+/// plan through the checkout page, come back with it, cancel it at the period's end and
+/// reactivate it; Stripe's own copy of the subscription is checked afterwards.
+async fn billing_on_pages(backend: Backend) {
+    const SECRET: &str = "whsec_portcullis_pages_secret";
+    let artifacts = browser_artifacts("handler-billing", backend);
+    let stripe = Localstripe::start().await;
+    let app = TestServer::start_with(
+        backend,
+        Options {
+            env: vec![("PORTCULLIS_STRIPE_API_BASE".into(), stripe.url.clone())],
+        },
+    )
+    .await;
+    app.admin()
+        .patch("/internal/config/override/branch")
+        .json(json!({ "config_override_string": json!({
+            "payments.testMode": false,
+            "payments.items.credits": { "displayName": "Credits", "customerType": "user" },
+            "payments.products.pro": {
+                "displayName": "Pro", "customerType": "user",
+                "prices": { "monthly": { "USD": "25", "interval": [1, "month"] } },
+                "includedItems": { "credits": { "quantity": 100, "repeat": [1, "month"], "expires": "never" } }
+            }
+        }).to_string() }))
+        .send()
+        .await
+        .expect(200);
+    app.admin()
+        .post("/internal/payments/setup")
+        .json(
+            json!({ "stripe_secret_key": "sk_test_pages", "stripe_webhook_secret": SECRET,
+            "stripe_publishable_key": "pk_test_pages" }),
+        )
+        .send()
+        .await
+        .expect(200);
+    stripe
+        .register_webhook(
+            &format!(
+                "{}/api/v1/integrations/stripe/webhooks?project_id={}",
+                app.base, app.project_id
+            ),
+            SECRET,
+        )
+        .await;
+    let public = app.base.replace("127.0.0.1", "localhost");
+    run_browser_script(
+        "handler-billing.mjs",
+        &[("PAGES_URL", format!("{public}/handler/{}", app.project_id))],
+        &artifacts,
+        &[
+            "01-billing-empty-1440",
+            "01-billing-empty-390",
+            "02-billing-plan-1440",
+            "02-billing-plan-390",
+            "03-billing-canceled-1440",
+        ],
+        || format!("localstripe: {}\nserver: {}", stripe.output(), app.log()),
+    )
+    .await;
+    let users = app.server().get("/users").send().await.expect(200);
+    let uid = users["items"][0]["id"].as_str().unwrap();
+    let credits = app
+        .server()
+        .get(&format!("/payments/items/user/{uid}/credits"))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(credits["quantity"], 100, "{credits}");
+}
+on_both_backends!(billing_on_pages, billing_on_pages);

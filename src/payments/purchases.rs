@@ -134,7 +134,7 @@ pub async fn create_purchase_url(
             return Err(product_already_granted(id, customer_id).into());
         }
     }
-    if return_url.is_some_and(|url| !project.config.is_trusted_url(url)) {
+    if return_url.is_some_and(|url| !project.trusts_link(&state.public_url, url)) {
         return Err(known::redirect_url_not_whitelisted().into());
     }
     let data = json!({

@@ -9,6 +9,7 @@ use super::{error, html, shell};
 use crate::auth::context::ApiState;
 use crate::http::extract::RawBody;
 use crate::http::ClientIp;
+use crate::kernel::Kernel;
 use crate::payments::config::price_label;
 use crate::payments::purchases::{complete_test_purchase, inspect, Checkout};
 use crate::payments::stripe;
@@ -88,7 +89,7 @@ async fn page(
 ) -> Response {
     match inspect(&state, &state.projects, &payments, &ip, &full_code).await {
         Ok(checkout) => {
-            let return_url = trusted(&checkout, q.return_url.as_deref());
+            let return_url = trusted(&state, &checkout, q.return_url.as_deref());
             let payment = payment_of(&state, &checkout).await;
             html(checkout_page(
                 &checkout, &payment, &full_code, return_url, None,
@@ -110,7 +111,7 @@ async fn buy(
         return gone();
     };
     let return_url = text("return_url");
-    let return_url = trusted(&checkout, Some(&return_url));
+    let return_url = trusted(&state, &checkout, Some(&return_url));
     let quantity = match text("quantity").trim() {
         "" => None,
         q => match q.parse::<i64>() {
@@ -157,8 +158,8 @@ async fn buy(
 }
 
 /// `return_url` only if the project trusts it; anything else is dropped, never followed.
-fn trusted<'a>(checkout: &Checkout, url: Option<&'a str>) -> Option<&'a str> {
-    url.filter(|u| !u.is_empty() && checkout.project.config.is_trusted_url(u))
+fn trusted<'a>(state: &Kernel, checkout: &Checkout, url: Option<&'a str>) -> Option<&'a str> {
+    url.filter(|u| !u.is_empty() && checkout.project.trusts_link(&state.public_url, u))
 }
 
 fn frame(checkout: &Checkout, title: &str, body: Markup) -> Markup {

@@ -196,6 +196,7 @@ async fn account_markup(
                 input #display-name type="text" name="display_name" value=(user.display_name.as_deref().unwrap_or("")) maxlength="256";
                 button type="submit" { "Save" }
             }
+            p { a #billing-link href=(path(project, "billing")) { "Billing and plans" } }
             (teams)
             h2 style="margin-top:28px" { "Active sessions" }
             table #sessions {

@@ -5,6 +5,7 @@
 //! link spends nothing (mail scanners open links); only the form's POST uses the code.
 
 mod account;
+mod billing;
 mod session;
 mod sign_up;
 mod teams;
@@ -32,9 +33,11 @@ pub fn routes<S>() -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
+    Arc<crate::payments::Payments>: FromRef<S>,
 {
     Router::new()
         .merge(account::routes())
+        .merge(billing::routes())
         .merge(sign_up::routes())
         .merge(teams::routes())
         .route(

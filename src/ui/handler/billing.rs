@@ -1,0 +1,257 @@
+//! Billing on a project's pages, in the app instead of Stripe's portal (the seed's commit log):
+//! the user's plans with their renewal or end date, cancel at the period's end and reactivate,
+//! plans to buy (through the checkout page, which comes back here), and invoices with their
+//! hosted pages. Everything goes through the payments domain, as the API does.
+
+use super::session::{self, EndUser};
+use super::{page, project_of, text};
+use crate::auth::context::ApiState;
+use crate::http::extract::RawBody;
+use crate::http::ApiResult;
+use crate::kernel::Kernel;
+use crate::payments::config::price_label;
+use crate::payments::products::Chosen;
+use crate::payments::purchases::create_purchase_url;
+use crate::payments::stripe::checkout::CustomerRef;
+use crate::payments::stripe::notices::dollars;
+use crate::payments::stripe::{invoices, payment_methods, subscriptions};
+use crate::payments::Payments;
+use crate::projects::Project;
+use crate::store::iso;
+use crate::ui::dashboard::message_of;
+use crate::ui::{error, html};
+use axum::extract::{FromRef, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use maud::{html, Markup};
+use serde_json::Value;
+use std::sync::Arc;
+
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+    Arc<Payments>: FromRef<S>,
+{
+    Router::new()
+        .route("/handler/{project_id}/billing", get(billing_page))
+        .route("/handler/{project_id}/billing/buy", post(buy))
+        .route("/handler/{project_id}/billing/subscription", post(change))
+}
+
+fn billing_path(project: &Project) -> String {
+    format!("/handler/{}/billing", project.id)
+}
+
+async fn signed_in(
+    state: &ApiState,
+    project: &Project,
+    headers: &HeaderMap,
+) -> Result<EndUser, Response> {
+    match session::current(state, project, headers).await {
+        Ok(Some(me)) => Ok(me),
+        Ok(None) => Err(Redirect::to(&format!("/handler/{}/sign-in", project.id)).into_response()),
+        Err(e) => Err(e.into_response()),
+    }
+}
+
+fn date(v: &Value) -> String {
+    v.as_i64()
+        .map(|ms| iso(ms)[..10].to_owned())
+        .unwrap_or_default()
+}
+
+async fn billing_markup(
+    state: &Kernel,
+    payments: &Payments,
+    project: &Project,
+    me: &EndUser,
+    message: Option<&str>,
+) -> ApiResult<Markup> {
+    let customer = CustomerRef {
+        project_id: &project.id,
+        customer_type: "user",
+        customer_id: &me.user.id,
+    };
+    let plans = payment_methods::stripe_subscriptions(state, &customer).await?;
+    let (bills, _) = invoices::page(state, &project.id, "user", &me.user.id, None, 10).await?;
+    let catalog = payments.catalog(state, &project.id).await?;
+    let held: Vec<&str> = plans
+        .iter()
+        .filter_map(|p| p["product_id"].as_str())
+        .collect();
+    let offers: Vec<(&String, &crate::payments::config::Product)> = catalog
+        .products
+        .iter()
+        .filter(|(id, p)| {
+            p.customer_type == "user"
+                && !p.server_only
+                && !p.interval_prices().is_empty()
+                && !held.contains(&id.as_str())
+        })
+        .map(|(id, p)| (id, p))
+        .collect();
+    let csrf = me.csrf_token();
+    let name_of = |id: &str| {
+        catalog
+            .product(id)
+            .map_or(id.to_owned(), |p| p.display_name.clone())
+    };
+    Ok(page(
+        project,
+        "Billing",
+        html! {
+            p.muted { a href={ "/handler/" (project.id) "/account-settings" } { "← Account" } }
+            h1 { "Billing" }
+            (error(message))
+            h2 { "Your plans" }
+            @if plans.is_empty() { p.muted #no-plan { "You have no plan yet." } }
+            @for plan in &plans {
+                @let cancel = plan["cancel_at_period_end"] == true;
+                div.plan data-product=(plan["product_id"].as_str().unwrap_or("")) {
+                    p {
+                        strong { (name_of(plan["product_id"].as_str().unwrap_or(""))) } " — "
+                        @if plan["suspended"] == true { "suspended after failed payments; update your card" }
+                        @else if cancel { span.plan-state { "ends on " (date(&plan["current_period_end_millis"])) } }
+                        @else { span.plan-state { "renews on " (date(&plan["current_period_end_millis"])) } }
+                    }
+                    form method="post" action={ (billing_path(project)) "/subscription" } {
+                        input type="hidden" name="csrf" value=(csrf);
+                        input type="hidden" name="purchase_id" value=(plan["subscription_id"].as_str().unwrap_or(""));
+                        @if cancel {
+                            input type="hidden" name="action" value="reactivate";
+                            button type="submit" { "Reactivate" }
+                        } @else {
+                            input type="hidden" name="action" value="cancel";
+                            button.danger type="submit" { "Cancel at period end" }
+                        }
+                    }
+                }
+            }
+            @if !offers.is_empty() {
+                h2 style="margin-top:28px" { "Plans" }
+                @for (id, p) in &offers {
+                    form.inline method="post" action={ (billing_path(project)) "/buy" } {
+                        input type="hidden" name="csrf" value=(csrf);
+                        input type="hidden" name="product_id" value=(id);
+                        button type="submit" {
+                            "Buy " (p.display_name)
+                            @if let Some((_, price)) = p.interval_prices().first() { " · " (price_label(&price.raw)) }
+                        }
+                    }
+                }
+            }
+            h2 style="margin-top:28px" { "Invoices" }
+            @if bills.is_empty() { p.muted { "No invoices yet." } }
+            table #invoices {
+                @for i in &bills {
+                    tr {
+                        td { (date(&i["created_at_millis"])) }
+                        td { (i["status"].as_str().unwrap_or("")) }
+                        td { (dollars(i["amount_total"].as_i64().unwrap_or(0))) }
+                        td { @if let Some(url) = i["hosted_invoice_url"].as_str() { a href=(url) { "View" } } }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+async fn answer(
+    state: &Kernel,
+    payments: &Payments,
+    project: &Project,
+    me: &EndUser,
+    message: Option<&str>,
+) -> Response {
+    match billing_markup(state, payments, project, me, message).await {
+        Ok(markup) if message.is_some() => (StatusCode::BAD_REQUEST, html(markup)).into_response(),
+        Ok(markup) => html(markup),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn billing_page(
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    match signed_in(&state, &project, &headers).await {
+        Ok(me) => answer(&state, &payments, &project, &me, None).await,
+        Err(redirect) => redirect,
+    }
+}
+
+/// Starts buying a plan: a purchase URL for the user, opened at once; the checkout page comes
+/// back here once Stripe confirmed the payment.
+async fn buy(
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+    RawBody(form): RawBody,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    let me = match signed_in(&state, &project, &headers).await {
+        Ok(me) => me,
+        Err(redirect) => return redirect,
+    };
+    let started = async {
+        me.check_csrf(text(&form, "csrf"))?;
+        let catalog = payments.catalog(&state, &project.id).await?;
+        let chosen = Chosen::from_catalog(&catalog, text(&form, "product_id"))?;
+        let back = format!(
+            "{}{}",
+            state.public_url.trim_end_matches('/'),
+            billing_path(&project)
+        );
+        create_purchase_url(&state, &project, "user", &me.user.id, &chosen, Some(&back)).await
+    }
+    .await;
+    match started {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(e) => answer(&state, &payments, &project, &me, Some(&message_of(&e))).await,
+    }
+}
+
+async fn change(
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+    RawBody(form): RawBody,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    let me = match signed_in(&state, &project, &headers).await {
+        Ok(me) => me,
+        Err(redirect) => return redirect,
+    };
+    let changed = async {
+        me.check_csrf(text(&form, "csrf"))?;
+        let cancel = text(&form, "action") == "cancel";
+        let customer = ("user", me.user.id.as_str());
+        subscriptions::set_cancel(
+            &state,
+            &project,
+            customer,
+            text(&form, "purchase_id"),
+            cancel,
+        )
+        .await
+    }
+    .await;
+    match changed {
+        Ok(()) => Redirect::to(&billing_path(&project)).into_response(),
+        Err(e) => answer(&state, &payments, &project, &me, Some(&message_of(&e))).await,
+    }
+}

@@ -1,0 +1,63 @@
+// Billing on a project's pages in headless Chromium at 1440 px and 390 px, against localstripe's
+// Stripe.js: a user signs up, opens Billing, buys the monthly plan on the checkout page with a
+// test card, comes back to Billing with the plan (granted by Stripe's webhook), cancels it at
+// the period's end and reactivates it. Checks that no page scrolls sideways at 390 px.
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+
+const { PAGES_URL, ARTIFACTS } = process.env;
+mkdirSync(ARTIFACTS, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const context = await browser.newContext();
+const page = await context.newPage();
+await page.setViewportSize({ width: 1440, height: 900 });
+const phone = await context.newPage();
+await phone.setViewportSize({ width: 390, height: 844 });
+const widths = [];
+const shots = async (name) => {
+  await page.screenshot({ path: `${ARTIFACTS}/${name}-1440.png`, fullPage: true });
+  await phone.goto(page.url());
+  await phone.screenshot({ path: `${ARTIFACTS}/${name}-390.png`, fullPage: true });
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  widths.push([name, overflow]);
+  assert.ok(overflow <= 0, `${name} scrolls sideways by ${overflow}px at 390px`);
+};
+try {
+  await page.goto(`${PAGES_URL}/sign-up`);
+  await page.fill("#email", "buyer@example.com");
+  await page.fill("#password", "a-long-password");
+  await page.click("button[type=submit]");
+  await page.click("#billing-link");
+  assert.equal(await page.textContent("h1"), "Billing");
+  assert.equal(await page.locator("#no-plan").count(), 1);
+  await shots("01-billing-empty");
+
+  await page.click("text=Buy Pro");
+  assert.equal(await page.textContent("h1"), "Pro");
+  await page.waitForSelector("#card-element input[placeholder=number]");
+  for (const [field, value] of [["number", "4242424242424242"], ["exp_month", "12"], ["exp_year", "30"], ["cvc", "123"], ["postal_code", "42424"]]) {
+    await page.fill(`#card-element input[placeholder=${field}]`, value);
+  }
+  await page.click("#pay-button");
+  await page.waitForURL(`${PAGES_URL}/billing`, { timeout: 30000 });
+  assert.match(await page.textContent(".plan"), /Pro — renews on/);
+  await shots("02-billing-plan");
+
+  await page.click("text=Cancel at period end");
+  assert.match(await page.textContent(".plan"), /Pro — ends on/);
+  await shots("03-billing-canceled");
+  await page.click("text=Reactivate");
+  assert.match(await page.textContent(".plan"), /Pro — renews on/);
+  assert.ok((await page.locator("#invoices tr").count()) >= 1, "the first invoice is listed");
+  console.log(JSON.stringify({ ok: true, overflow: widths }));
+} catch (e) {
+  await page.screenshot({ path: `${ARTIFACTS}/failure.png`, fullPage: true }).catch(() => {});
+  throw e;
+} finally {
+  await browser.close();
+}
