@@ -294,27 +294,51 @@ async fn update(
         .current_user(&state)
         .await?
         .ok_or_else(|| schema_problem("auth.user must be defined"))?;
-    if !auth.project.config.credential_enabled {
+    change_password(
+        &state,
+        &auth.project,
+        &user,
+        body.old_password,
+        body.new_password,
+        ctx.refresh_token.as_deref(),
+    )
+    .await?;
+    Ok(success())
+}
+
+/// Changes a signed-in user's password after checking the current one, and ends every other
+/// session (`keep` is this session's refresh token). Errors: PASSWORD_AUTHENTICATION_NOT_ENABLED;
+/// the password length errors; USER_DOES_NOT_HAVE_PASSWORD; PASSWORD_CONFIRMATION_MISMATCH (each
+/// failure counts against the account as a failed sign-in does).
+pub async fn change_password(
+    state: &Kernel,
+    project: &Project,
+    user: &User,
+    old_password: String,
+    new_password: String,
+    keep: Option<&str>,
+) -> ApiResult<()> {
+    if !project.config.credential_enabled {
         return Err(known::password_authentication_not_enabled().into());
     }
-    check_password_length(&body.new_password)?;
+    check_password_length(&new_password)?;
     let Some(stored) = user.password_hash.clone() else {
         return Err(known::user_does_not_have_password().into());
     };
     // A stolen session must not become a way to guess the password: failures count against
     // the user as failed sign-ins do against the account.
-    let account = format!("{}:user:{}", auth.pid(), user.id);
-    if !verify_counted(&state, &account, body.old_password, Some(stored)).await? {
+    let account = format!("{}:user:{}", project.id, user.id);
+    if !verify_counted(state, &account, old_password, Some(stored)).await? {
         return Err(known::password_confirmation_mismatch().into());
     }
-    let hash = state.passwords.hash(body.new_password).await?;
+    let hash = state.passwords.hash(new_password).await?;
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(hash)
         .bind(&user.id)
         .execute(state.db())
         .await?;
-    sessions::delete_all_but(&state, &user.id, ctx.refresh_token.as_deref()).await?;
-    Ok(success())
+    sessions::delete_all_but(state, &user.id, keep).await?;
+    Ok(())
 }
 
 async fn set(

@@ -1,7 +1,7 @@
 //! Users of a project: the record, its read shapes (client / server), and its queries.
 
 pub mod list;
-mod routes;
+pub mod routes;
 pub mod write;
 
 pub use routes::routes;

@@ -116,10 +116,8 @@ async fn delete_user(
         ctx.require(TRUSTED)?
     };
     let id = auth.resolve_user_id(&user_id)?;
-    if auth.access_type == AccessType::Client && !auth.project.config.client_user_deletion_enabled {
-        return Err(ApiError::bad_request(
-            "Client user deletion is not enabled for this project",
-        ));
+    if auth.access_type == AccessType::Client {
+        check_self_deletion(&auth.project)?;
     }
     if !super::delete(state.db(), auth.pid(), id).await? {
         return Err(if user_id == "me" {
@@ -130,4 +128,15 @@ async fn delete_user(
         .into());
     }
     Ok(success())
+}
+
+/// Errors: text 400 unless the project lets users delete their own accounts.
+pub fn check_self_deletion(project: &crate::projects::Project) -> ApiResult<()> {
+    if project.config.client_user_deletion_enabled {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "Client user deletion is not enabled for this project",
+        ))
+    }
 }

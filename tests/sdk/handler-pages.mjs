@@ -2,7 +2,8 @@
 // SMTP sink (MAIL_DIR): sign up (a short password refused), verify the email from the link in
 // the email (a used link refused), sign out, ask for a reset, reset the password (mismatch
 // refused), sign in (a wrong password refused), change the display name, sign out another
-// device's session, sign out. Checks in the browser that no page scrolls sideways at 390 px.
+// device's session, change the password, sign out, delete the account. Checks in the browser
+// that no page scrolls sideways at 390 px.
 // Screenshots go to ARTIFACTS.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
@@ -112,11 +113,24 @@ try {
   assert.equal(await page.inputValue("#display-name"), "Rita Reader");
   await shots("10-account");
 
+  // Change the password: a wrong current one is refused, then it changes.
+  await page.fill("#current-password", "not-my-password");
+  await page.fill("#new-password", "third-password");
+  await page.fill("#new-password-again", "third-password");
+  await page.click("text=Change password");
+  assert.equal(await page.locator("[role=alert]").count(), 1);
+  await shot("10b-wrong-current-password");
+  await page.fill("#current-password", "brand-new-password");
+  await page.fill("#new-password", "third-password");
+  await page.fill("#new-password-again", "third-password");
+  await page.click("text=Change password");
+  assert.match(await page.textContent("[role=status]"), /password is changed/);
+
   // Another device signs in; from this one, every other session is signed out.
   const other = await (await browser.newContext()).newPage();
   await other.goto(`${PAGES_URL}/sign-in`);
   await other.fill("#email", EMAIL);
-  await other.fill("#password", "brand-new-password");
+  await other.fill("#password", "third-password");
   await other.click("button[type=submit]");
   assert.equal(await other.textContent("h1"), "Account settings");
   await page.reload();
@@ -131,6 +145,20 @@ try {
   await page.click("button:text-is('Sign out')");
   await page.goto(`${PAGES_URL}/account-settings`);
   assert.match(await page.textContent("h1"), /Sign in to/, "signed out: the account page sends to sign-in");
+
+  // Sign in once more and delete the account; it cannot sign in after.
+  await page.fill("#email", EMAIL);
+  await page.fill("#password", "third-password");
+  await page.click("button[type=submit]");
+  await page.check("#confirm-delete");
+  await page.click("button:text-is('Delete account')");
+  assert.equal(await page.textContent("h1"), "Account deleted");
+  await shot("12-deleted");
+  await page.goto(`${PAGES_URL}/sign-in`);
+  await page.fill("#email", EMAIL);
+  await page.fill("#password", "third-password");
+  await page.click("button[type=submit]");
+  assert.match(await page.textContent("[role=alert]"), /Wrong e-mail or password/);
   console.log(JSON.stringify({ ok: true, overflow: widths }));
 } catch (e) {
   await page.screenshot({ path: `${ARTIFACTS}/failure.png`, fullPage: true }).catch(() => {});

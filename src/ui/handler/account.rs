@@ -6,7 +6,7 @@
 use super::session::{self, check_form_token, form_token, session_cookie, EndUser};
 use super::{page, project_of, text, ReturnTo};
 use crate::auth::context::ApiState;
-use crate::auth::password::sign_in_with_password;
+use crate::auth::password::{self, sign_in_with_password};
 use crate::auth::sessions;
 use crate::http::extract::RawBody;
 use crate::http::{ApiError, ApiResult, ClientIp};
@@ -15,6 +15,8 @@ use crate::projects::Project;
 use crate::store::iso;
 use crate::ui::dashboard::message_of;
 use crate::ui::{error, html};
+use crate::users;
+use crate::users::routes::check_self_deletion;
 use crate::users::write::{self, UserWrite};
 use axum::extract::{FromRef, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -41,6 +43,14 @@ where
         .route(
             "/handler/{project_id}/account-settings/sessions",
             post(revoke_sessions),
+        )
+        .route(
+            "/handler/{project_id}/account-settings/password",
+            post(change_password),
+        )
+        .route(
+            "/handler/{project_id}/account-settings/delete",
+            post(delete_account),
         )
 }
 
@@ -172,6 +182,7 @@ async fn account_markup(
     project: &Project,
     me: &EndUser,
     message: Option<&str>,
+    notice: Option<&str>,
 ) -> ApiResult<Markup> {
     let csrf = me.csrf_token();
     let user = &me.user;
@@ -189,6 +200,7 @@ async fn account_markup(
         html! {
             h1 { "Account settings" }
             (error(message))
+            @if let Some(n) = notice { p.notice role="status" { (n) } }
             p #signed-in-as { "Signed in as " strong { (user.primary_email.as_deref().unwrap_or("an account without email")) } }
             form method="post" action=(path(project, "account-settings")) {
                 input type="hidden" name="csrf" value=(csrf);
@@ -197,6 +209,19 @@ async fn account_markup(
                 button type="submit" { "Save" }
             }
             p { a #billing-link href=(path(project, "billing")) { "Billing and plans" } }
+            @if user.password_hash.is_some() && project.config.credential_enabled {
+                h2 style="margin-top:28px" { "Password" }
+                form method="post" action=(path(project, "account-settings/password")) {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label for="current-password" { "Current password" }
+                    input #current-password type="password" name="old_password" autocomplete="current-password" required;
+                    label for="new-password" { "New password" }
+                    input #new-password type="password" name="new_password" autocomplete="new-password" required;
+                    label for="new-password-again" { "New password, again" }
+                    input #new-password-again type="password" name="new_password_again" autocomplete="new-password" required;
+                    button type="submit" { "Change password" }
+                }
+            }
             (teams)
             h2 style="margin-top:28px" { "Active sessions" }
             table #sessions {
@@ -230,6 +255,14 @@ async fn account_markup(
                 input type="hidden" name="csrf" value=(csrf);
                 button type="submit" { "Sign out" }
             }
+            @if project.config.client_user_deletion_enabled {
+                h2 style="margin-top:28px" { "Delete account" }
+                form method="post" action=(path(project, "account-settings/delete")) {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label { input #confirm-delete type="checkbox" name="confirm" value="yes" required; " Delete my account and everything in it, for good" }
+                    button.danger type="submit" { "Delete account" }
+                }
+            }
         },
     ))
 }
@@ -241,24 +274,36 @@ async fn account_answer(
     me: &EndUser,
     message: Option<&str>,
 ) -> Response {
-    match account_markup(state, project, me, message).await {
+    match account_markup(state, project, me, message, None).await {
         Ok(page) if message.is_some() => (StatusCode::BAD_REQUEST, html(page)).into_response(),
         Ok(page) => html(page),
         Err(e) => e.into_response(),
     }
 }
 
+#[derive(serde::Deserialize)]
+struct AccountQuery {
+    changed: Option<String>,
+}
+
 async fn account_page(
     State(state): State<ApiState>,
     Path(project_id): Path<String>,
+    Query(q): Query<AccountQuery>,
     headers: HeaderMap,
 ) -> Response {
     let Some(project) = project_of(&state, &project_id).await else {
         return super::not_found();
     };
-    match signed_in(&state, &project, &headers).await {
-        Ok(me) => account_answer(&state, &project, &me, None).await,
-        Err(answer) => answer,
+    let me = match signed_in(&state, &project, &headers).await {
+        Ok(me) => me,
+        Err(answer) => return answer,
+    };
+    let notice = (q.changed.as_deref() == Some("password"))
+        .then_some("Your password is changed; your other sessions are signed out.");
+    match account_markup(&state, &project, &me, None, notice).await {
+        Ok(page) => html(page),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -288,6 +333,87 @@ async fn update_profile(
     };
     match result {
         Ok(_) => Redirect::to(&path(&project, "account-settings")).into_response(),
+        Err(e) => account_answer(&state, &project, &me, Some(&message_of(&e))).await,
+    }
+}
+
+/// Changes the password (the current one checked); other sessions end, this one stays.
+async fn change_password(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+    RawBody(form): RawBody,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    let me = match signed_in(&state, &project, &headers).await {
+        Ok(me) => me,
+        Err(answer) => return answer,
+    };
+    let changed = async {
+        me.check_csrf(text(&form, "csrf"))?;
+        let new = text(&form, "new_password");
+        if new != text(&form, "new_password_again") {
+            return Err(ApiError::bad_request("The new passwords do not match."));
+        }
+        let old = text(&form, "old_password").to_owned();
+        password::change_password(
+            &state,
+            &project,
+            &me.user,
+            old,
+            new.to_owned(),
+            Some(me.refresh_token()),
+        )
+        .await
+    }
+    .await;
+    match changed {
+        Ok(()) => Redirect::to(&format!(
+            "{}?changed=password",
+            path(&project, "account-settings")
+        ))
+        .into_response(),
+        Err(e) => account_answer(&state, &project, &me, Some(&message_of(&e))).await,
+    }
+}
+
+/// Deletes the signed-in user's account, when the project lets users do that, and signs out.
+async fn delete_account(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+    RawBody(form): RawBody,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    let me = match signed_in(&state, &project, &headers).await {
+        Ok(me) => me,
+        Err(answer) => return answer,
+    };
+    let deleted = async {
+        me.check_csrf(text(&form, "csrf"))?;
+        if text(&form, "confirm") != "yes" {
+            return Err(ApiError::bad_request("Tick the box to confirm."));
+        }
+        check_self_deletion(&project)?;
+        users::delete(state.db(), &project.id, &me.user.id)
+            .await
+            .map(drop)
+    }
+    .await;
+    match deleted {
+        Ok(()) => (
+            [(header::SET_COOKIE, session_cookie(&state, &project, None))],
+            html(page(
+                &project,
+                "Account deleted",
+                html! { h1 { "Account deleted" } p.notice role="status" { "Your account and its data are gone." } },
+            )),
+        )
+            .into_response(),
         Err(e) => account_answer(&state, &project, &me, Some(&message_of(&e))).await,
     }
 }
