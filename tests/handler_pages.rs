@@ -353,3 +353,42 @@ async fn billing_on_pages(backend: Backend) {
     assert_eq!(credits["quantity"], 100, "{credits}");
 }
 on_both_backends!(billing_on_pages, billing_on_pages);
+
+/// Sign-in with an emailed code on the pages (`tests/sdk/handler-otp.mjs`): the one-time
+/// password and the magic link from real emails; the account made is checked through the API.
+async fn otp_on_pages(backend: Backend) {
+    let artifacts = browser_artifacts("handler-otp", backend);
+    let sink = SmtpSink::start(None);
+    let app = TestServer::start_with(
+        backend,
+        Options {
+            env: vec![("PORTCULLIS_SMTP_URL".into(), sink.url())],
+        },
+    )
+    .await;
+    app.configure(json!({ "magic_link_enabled": true })).await;
+    let public = app.base.replace("127.0.0.1", "localhost");
+    run_browser_script(
+        "handler-otp.mjs",
+        &[
+            ("PAGES_URL", format!("{public}/handler/{}", app.project_id)),
+            ("MAIL_DIR", sink.dir.0.display().to_string()),
+        ],
+        &artifacts,
+        &[
+            "01-sign-in-with-code-1440",
+            "01-sign-in-with-code-390",
+            "02-enter-code-1440",
+            "03-magic-link-1440",
+            "03-magic-link-390",
+        ],
+        || app.log(),
+    )
+    .await;
+    let users = app.server().get("/users").send().await.expect(200);
+    let user = &users["items"][0];
+    assert_eq!(user["primary_email"], "coder@example.com", "{users}");
+    assert_eq!(user["otp_auth_enabled"], true);
+    assert_eq!(user["primary_email_verified"], true);
+}
+on_both_backends!(otp_on_pages, otp_on_pages);

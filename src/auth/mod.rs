@@ -5,7 +5,7 @@ mod cli;
 pub mod context;
 mod mfa;
 pub use mfa::check_totp;
-mod otp;
+pub mod otp;
 mod passkey;
 pub mod password;
 pub use password::check_password;

@@ -2,7 +2,7 @@
 //! the nonce and sends OTP + nonce, or the link's whole code.
 
 use super::sessions;
-use crate::auth::context::{ApiState, Auth, RequestCtx, ANY};
+use crate::auth::context::{ApiState, RequestCtx, ANY};
 use crate::codes::{self, CodeType};
 use crate::contact_channels;
 use crate::emails::{outbox, templates::Template};
@@ -10,6 +10,7 @@ use crate::http::extract::schema_problem;
 use crate::http::ClientIp;
 use crate::http::{json_ok, known, ApiError, ApiResult, JsonBody};
 use crate::kernel::Kernel;
+use crate::projects::Project;
 use crate::users::write::{self, UserWrite};
 use crate::users::{self, is_valid_email, normalize_email, User};
 use axum::extract::FromRef;
@@ -47,17 +48,21 @@ struct SendCode {
 
 /// Who `email` signs in as: an existing user (whose auth email must be verified) or nobody yet
 /// (then sign-up must be open).
-async fn existing_user_for(state: &Kernel, auth: &Auth, email: &str) -> ApiResult<Option<User>> {
-    match contact_channels::find_auth(state.db(), auth.pid(), email).await? {
+async fn existing_user_for(
+    state: &Kernel,
+    project: &Project,
+    email: &str,
+) -> ApiResult<Option<User>> {
+    match contact_channels::find_auth(state.db(), &project.id, email).await? {
         Some(channel) if channel.is_verified => {
-            Ok(users::find(state.db(), auth.pid(), &channel.user_id).await?)
+            Ok(users::find(state.db(), &project.id, &channel.user_id).await?)
         }
         Some(_) => {
             let mut e = known::user_email_already_exists(email);
             e.details = Some(json!({ "email": email, "would_work_if_email_was_verified": true }));
             Err(e.into())
         }
-        None if !auth.project.config.sign_up_enabled => Err(known::sign_up_not_enabled().into()),
+        None if !project.config.sign_up_enabled => Err(known::sign_up_not_enabled().into()),
         None => Ok(None),
     }
 }
@@ -72,37 +77,57 @@ async fn send_code(
     if !is_valid_email(body.email.trim()) {
         return Err(schema_problem("body.email must be a valid email"));
     }
-    if !auth.project.config.magic_link_enabled {
+    let nonce = send_sign_in_code(
+        &state,
+        auth.limited_ip(&ip),
+        &auth.project,
+        &body.email,
+        &body.callback_url,
+    )
+    .await?;
+    Ok(json_ok(json!({ "nonce": nonce })))
+}
+
+/// Emails a sign-in code (a one-time password, and a magic link to `callback_url` with the
+/// whole code); returns the nonce, the part of the code the email does not show. Errors: text
+/// 403 when the project has OTP sign-in off; the sending limits; USER_EMAIL_ALREADY_EXISTS for
+/// an unverified address of an account; SIGN_UP_NOT_ENABLED for a new address while sign-up is
+/// closed; REDIRECT_URL_NOT_WHITELISTED.
+pub async fn send_sign_in_code(
+    state: &Kernel,
+    ip: Option<&ClientIp>,
+    project: &Project,
+    email: &str,
+    callback_url: &str,
+) -> ApiResult<String> {
+    if !project.config.magic_link_enabled {
         return Err(ApiError::text(
             StatusCode::FORBIDDEN,
             "OTP sign-in is not enabled for this project",
         ));
     }
-    let email = normalize_email(&body.email);
-    codes::limit_send(&state, auth.limited_ip(&ip), auth.pid(), &email).await?;
-    existing_user_for(&state, auth, &email).await?;
-    if !auth
-        .project
-        .trusts_link(&state.public_url, &body.callback_url)
-    {
+    let email = normalize_email(email);
+    codes::limit_send(state, ip, &project.id, &email).await?;
+    existing_user_for(state, project, &email).await?;
+    if !project.trusts_link(&state.public_url, callback_url) {
         return Err(known::redirect_url_not_whitelisted().into());
     }
     let mut tx = state.db().begin().await?;
     let code = codes::create(
         &mut tx,
-        auth.pid(),
+        &project.id,
         CodeType::OneTimePassword,
         json!({ "email": email }),
         json!({}),
-        Some(&body.callback_url),
+        Some(callback_url),
         codes::DEFAULT_TTL_MS,
     )
     .await?;
     let otp = code[..codes::OTP_LEN].to_ascii_uppercase();
-    let variables = json!({ "magicLink": codes::link(&body.callback_url, &code), "otp": otp });
+    let variables = json!({ "magicLink": codes::link(callback_url, &code), "otp": otp });
     outbox::enqueue_template(
         &mut tx,
-        &auth.project,
+        project,
         None,
         &email,
         Template::MagicLink,
@@ -110,8 +135,8 @@ async fn send_code(
     )
     .await?;
     tx.commit().await?;
-    crate::emails::wake_sender(&state);
-    Ok(json_ok(json!({ "nonce": &code[codes::OTP_LEN..] })))
+    crate::emails::wake_sender(state);
+    Ok(code[codes::OTP_LEN..].to_owned())
 }
 
 async fn sign_in(
@@ -121,12 +146,40 @@ async fn sign_in(
     JsonBody(body): JsonBody<codes::CodeBody>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
-    let checked = codes::check(
+    let anonymous = auth.current_user(&state).await?.filter(|u| u.is_anonymous);
+    let (session, user_id, is_new_user) = sign_in_with_code(
         &state,
         auth.limited_ip(&ip),
-        auth.pid(),
-        CodeType::OneTimePassword,
+        &auth.project,
+        anonymous,
         &body.code,
+    )
+    .await?;
+    Ok(json_ok(json!({
+        "refresh_token": session.refresh_token,
+        "access_token": session.access_token,
+        "is_new_user": is_new_user,
+        "user_id": user_id,
+    })))
+}
+
+/// Signs in with an emailed sign-in code, spending it: the address's user, or a new one (an
+/// `anonymous` one keeps its id and data). Returns the session, the user's id and whether the
+/// user is new. Errors: the code's errors; those of the address's account (unverified,
+/// sign-up closed).
+pub async fn sign_in_with_code(
+    state: &Kernel,
+    ip: Option<&ClientIp>,
+    project: &Project,
+    anonymous: Option<User>,
+    code: &str,
+) -> ApiResult<(sessions::NewSession, String, bool)> {
+    let checked = codes::check(
+        state,
+        ip,
+        &project.id,
+        CodeType::OneTimePassword,
+        code,
         true,
     )
     .await?;
@@ -134,7 +187,7 @@ async fn sign_in(
         .as_str()
         .ok_or_else(codes::not_found)?
         .to_string();
-    let existing = existing_user_for(&state, auth, &email).await?;
+    let existing = existing_user_for(state, project, &email).await?;
     let (user, is_new_user) = match existing {
         Some(user) if user.otp_auth_enabled => (user, false),
         Some(user) => {
@@ -152,12 +205,11 @@ async fn sign_in(
                 otp_auth_enabled: Some(true),
                 ..Default::default()
             };
-            let anonymous = auth.current_user(&state).await?.filter(|u| u.is_anonymous);
             let user = match anonymous {
                 Some(u) => {
                     write::update(
-                        &state,
-                        &auth.project,
+                        state,
+                        project,
                         u,
                         UserWrite {
                             is_anonymous: Some(false),
@@ -167,18 +219,13 @@ async fn sign_in(
                     )
                     .await?
                 }
-                None => write::create(&state, &auth.project, fields).await?,
+                None => write::create(state, project, fields).await?,
             };
             (user, true)
         }
     };
-    let session = sessions::sign_in(&state, &auth.project, &user, is_new_user).await?;
-    Ok(json_ok(json!({
-        "refresh_token": session.refresh_token,
-        "access_token": session.access_token,
-        "is_new_user": is_new_user,
-        "user_id": user.id,
-    })))
+    let session = sessions::sign_in(state, project, &user, is_new_user).await?;
+    Ok((session, user.id, is_new_user))
 }
 
 async fn check_code(

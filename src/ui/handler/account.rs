@@ -79,9 +79,10 @@ fn sign_in_form(project: &Project, token: &str, email: &str, message: Option<&st
                 @if project.config.sign_up_enabled {
                     p.muted { "New here? " a href=(path(project, "sign-up")) { "Create an account" } }
                 }
-            } @else {
+            } @else if !project.config.magic_link_enabled {
                 p.muted { "This project does not offer sign-in with a password." }
             }
+            (super::magic_link::code_form(project, token))
         },
     )
 }

@@ -6,6 +6,7 @@
 
 mod account;
 mod billing;
+mod magic_link;
 mod session;
 mod sign_up;
 mod teams;
@@ -38,6 +39,7 @@ where
     Router::new()
         .merge(account::routes())
         .merge(billing::routes())
+        .merge(magic_link::routes())
         .merge(sign_up::routes())
         .merge(teams::routes())
         .route(

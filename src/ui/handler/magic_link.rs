@@ -1,0 +1,244 @@
+//! Signing in with an emailed code on a project's pages (when the project enables OTP sign-in):
+//! the sign-in page's "Email me a code" sends it, `sign-in/code` takes the one-time password the
+//! email shows, and `magic-link-callback` (the email's link) signs in with one button press —
+//! opening the link spends nothing, as mail scanners open links.
+
+use super::session::{check_form_token, form_token, session_cookie};
+use super::{page, project_of, text};
+use crate::auth::context::ApiState;
+use crate::auth::otp::{send_sign_in_code, sign_in_with_code};
+use crate::codes;
+use crate::http::extract::RawBody;
+use crate::http::{ApiError, ApiResult, ClientIp};
+use crate::kernel::Kernel;
+use crate::projects::Project;
+use crate::ui::dashboard::message_of;
+use crate::ui::{error, html};
+use crate::users::is_valid_email;
+use axum::extract::{FromRef, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ApiState: FromRef<S>,
+{
+    Router::new()
+        .route("/handler/{project_id}/sign-in/code", post(send))
+        .route(
+            "/handler/{project_id}/sign-in/code/verify",
+            post(verify_otp),
+        )
+        .route(
+            "/handler/{project_id}/magic-link-callback",
+            get(link_page).post(verify_link),
+        )
+}
+
+/// The sign-in page's second form, for projects with OTP sign-in.
+pub(super) fn code_form(project: &Project, token: &str) -> Markup {
+    html! {
+        @if project.config.magic_link_enabled {
+            h2 style="margin-top:28px" { "Or get a code by email" }
+            form method="post" action={ "/handler/" (project.id) "/sign-in/code" } {
+                input type="hidden" name="form_token" value=(token);
+                label for="code-email" { "Email" }
+                input #code-email type="email" name="email" autocomplete="email" required;
+                button type="submit" { "Email me a code" }
+            }
+        }
+    }
+}
+
+fn enter_code(
+    project: &Project,
+    token: &str,
+    email: &str,
+    nonce: &str,
+    message: Option<&str>,
+) -> Markup {
+    page(
+        project,
+        "Enter your code",
+        html! {
+            h1 { "Check your email" }
+            (error(message))
+            p { "We sent a code to " strong { (email) } ". Enter it here, or open the link in the email." }
+            form method="post" action={ "/handler/" (project.id) "/sign-in/code/verify" } {
+                input type="hidden" name="form_token" value=(token);
+                input type="hidden" name="nonce" value=(nonce);
+                input type="hidden" name="email" value=(email);
+                label for="otp" { "Code" }
+                input #otp type="text" name="otp" autocomplete="one-time-code" inputmode="text" required;
+                button type="submit" { "Sign in" }
+            }
+        },
+    )
+}
+
+async fn send(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+    ip: ClientIp,
+    RawBody(form): RawBody,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    let email = text(&form, "email").trim();
+    let sent = async {
+        check_form_token(&headers, text(&form, "form_token"))?;
+        if !is_valid_email(email) {
+            return Err(ApiError::bad_request("Enter a valid email address."));
+        }
+        let callback = format!(
+            "{}/handler/{}/magic-link-callback",
+            state.public_url.trim_end_matches('/'),
+            project.id
+        );
+        send_sign_in_code(&state, Some(&ip), &project, email, &callback).await
+    }
+    .await;
+    let (token, _) = form_token(&state, &project, &headers);
+    match sent {
+        Ok(nonce) => html(enter_code(&project, &token, email, &nonce, None)),
+        Err(e) => refused(&project, &e),
+    }
+}
+
+fn refused(project: &Project, e: &ApiError) -> Response {
+    let body = page(
+        project,
+        "Sign in",
+        html! {
+            h1 { "Sign in to " (project.display_name) }
+            (error(Some(&message_of(e))))
+            p.muted { a href={ "/handler/" (project.id) "/sign-in" } { "Back to sign in" } }
+        },
+    );
+    (StatusCode::BAD_REQUEST, html(body)).into_response()
+}
+
+/// Signs in with the whole code and answers with the session cookie and the account page.
+async fn sign_in(
+    state: &Kernel,
+    project: &Project,
+    ip: &ClientIp,
+    code: &str,
+) -> ApiResult<Response> {
+    let (session, _, _) = sign_in_with_code(state, Some(ip), project, None, code).await?;
+    Ok((
+        [(
+            header::SET_COOKIE,
+            session_cookie(state, project, Some(&session.refresh_token)),
+        )],
+        Redirect::to(&format!("/handler/{}/account-settings", project.id)),
+    )
+        .into_response())
+}
+
+async fn verify_otp(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+    ip: ClientIp,
+    RawBody(form): RawBody,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    let (otp, nonce) = (text(&form, "otp").trim(), text(&form, "nonce"));
+    let signed_in = async {
+        check_form_token(&headers, text(&form, "form_token"))?;
+        if otp.len() != codes::OTP_LEN {
+            return Err(ApiError::bad_request(format!(
+                "The code has {} characters.",
+                codes::OTP_LEN
+            )));
+        }
+        sign_in(
+            &state,
+            &project,
+            &ip,
+            &format!("{}{nonce}", otp.to_ascii_lowercase()),
+        )
+        .await
+    }
+    .await;
+    match signed_in {
+        Ok(answer) => answer,
+        Err(e) => {
+            let (token, _) = form_token(&state, &project, &headers);
+            let page = enter_code(
+                &project,
+                &token,
+                text(&form, "email"),
+                nonce,
+                Some(&message_of(&e)),
+            );
+            (StatusCode::BAD_REQUEST, html(page)).into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CodeQuery {
+    code: Option<String>,
+}
+
+async fn link_page(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    Query(q): Query<CodeQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    let code = q.code.unwrap_or_default();
+    // The form token keeps another site from signing this browser in with a code of its own.
+    let (token, set) = form_token(&state, &project, &headers);
+    let body = html(page(
+        &project,
+        "Sign in",
+        html! {
+            h1 { "Sign in to " (project.display_name) }
+            form method="post" {
+                input type="hidden" name="form_token" value=(token);
+                input type="hidden" name="code" value=(code);
+                button type="submit" { "Sign in" }
+            }
+        },
+    ));
+    match set {
+        Some(cookie) => ([(header::SET_COOKIE, cookie)], body).into_response(),
+        None => body,
+    }
+}
+
+async fn verify_link(
+    State(state): State<ApiState>,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+    ip: ClientIp,
+    RawBody(form): RawBody,
+) -> Response {
+    let Some(project) = project_of(&state, &project_id).await else {
+        return super::not_found();
+    };
+    let signed_in = async {
+        check_form_token(&headers, text(&form, "form_token"))?;
+        sign_in(&state, &project, &ip, text(&form, "code")).await
+    }
+    .await;
+    match signed_in {
+        Ok(answer) => answer,
+        Err(e) => refused(&project, &e),
+    }
+}

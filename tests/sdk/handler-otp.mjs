@@ -1,0 +1,75 @@
+// Sign-in with an emailed code on a project's pages, in headless Chromium at 1440 px and
+// 390 px: ask for a code, a wrong one refused, the right one from the real email (MAIL_DIR)
+// signs in (a new account); sign out; then the email's magic link signs in with one press.
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+
+const { PAGES_URL, MAIL_DIR, ARTIFACTS } = process.env;
+mkdirSync(ARTIFACTS, { recursive: true });
+const EMAIL = "coder@example.com";
+
+const mail = async (n) => {
+  for (let i = 0; i < 200; i++) {
+    const mails = readdirSync(MAIL_DIR)
+      .filter((f) => f.endsWith(".json"))
+      .sort()
+      .map((f) => JSON.parse(readFileSync(`${MAIL_DIR}/${f}`, "utf8")))
+      .filter((m) => m.to.includes(EMAIL));
+    if (mails.length >= n) return mails[n - 1];
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`email ${n} did not arrive`);
+};
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const context = await browser.newContext();
+const page = await context.newPage();
+await page.setViewportSize({ width: 1440, height: 900 });
+const phone = await context.newPage();
+await phone.setViewportSize({ width: 390, height: 844 });
+const widths = [];
+const shots = async (name) => {
+  await page.screenshot({ path: `${ARTIFACTS}/${name}-1440.png`, fullPage: true });
+  await phone.goto(page.url());
+  await phone.screenshot({ path: `${ARTIFACTS}/${name}-390.png`, fullPage: true });
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  widths.push([name, overflow]);
+  assert.ok(overflow <= 0, `${name} scrolls sideways by ${overflow}px at 390px`);
+};
+try {
+  await page.goto(`${PAGES_URL}/sign-in`);
+  await shots("01-sign-in-with-code");
+  await page.fill("#code-email", EMAIL);
+  await page.click("text=Email me a code");
+  assert.equal(await page.textContent("h1"), "Check your email");
+  await page.screenshot({ path: `${ARTIFACTS}/02-enter-code-1440.png`, fullPage: true });
+  const first = await mail(1);
+  const otp = first.subject.match(/Your code is (\w+)/)[1];
+  await page.fill("#otp", otp === "AAAAAA" ? "BBBBBB" : "AAAAAA");
+  await page.click("button[type=submit]");
+  assert.equal(await page.locator("[role=alert]").count(), 1);
+  await page.fill("#otp", otp);
+  await page.click("button[type=submit]");
+  assert.equal(await page.textContent("h1"), "Account settings");
+  assert.match(await page.textContent("#signed-in-as"), /coder@example\.com/);
+  await page.click("button:text-is('Sign out')");
+
+  await page.fill("#code-email", EMAIL);
+  await page.click("text=Email me a code");
+  const link = (await mail(2)).text.split(/\s+/).find((w) => w.startsWith("http"));
+  assert.ok(link.startsWith(`${PAGES_URL}/magic-link-callback?code=`), link);
+  await page.goto(link);
+  await shots("03-magic-link");
+  await page.click("button:text-is('Sign in')");
+  assert.equal(await page.textContent("h1"), "Account settings");
+  console.log(JSON.stringify({ ok: true, overflow: widths }));
+} catch (e) {
+  await page.screenshot({ path: `${ARTIFACTS}/failure.png`, fullPage: true }).catch(() => {});
+  throw e;
+} finally {
+  await browser.close();
+}
