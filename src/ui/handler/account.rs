@@ -4,7 +4,7 @@
 //! in its words.
 
 use super::session::{self, check_form_token, form_token, session_cookie, EndUser};
-use super::{page, project_of, text, ReturnTo};
+use super::{page, text, ProjectPage, ReturnTo, SignedIn};
 use crate::auth::context::ApiState;
 use crate::auth::password::{self, sign_in_with_password};
 use crate::auth::sessions;
@@ -18,7 +18,7 @@ use crate::ui::{error, html};
 use crate::users;
 use crate::users::routes::check_self_deletion;
 use crate::users::write::{self, UserWrite};
-use axum::extract::{FromRef, Path, Query, State};
+use axum::extract::{FromRef, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -89,13 +89,10 @@ fn sign_in_form(project: &Project, token: &str, email: &str, message: Option<&st
 
 async fn sign_in_page(
     State(state): State<ApiState>,
-    Path(project_id): Path<String>,
+    ProjectPage(project): ProjectPage,
     Query(back): Query<ReturnTo>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
     if let Err(e) = back.check(&state, &project) {
         return refused(&project, &e);
     }
@@ -116,15 +113,12 @@ async fn sign_in_page(
 
 async fn sign_in(
     State(state): State<ApiState>,
-    Path(project_id): Path<String>,
+    ProjectPage(project): ProjectPage,
     Query(back): Query<ReturnTo>,
     headers: HeaderMap,
     ip: ClientIp,
     RawBody(form): RawBody,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
     let email = text(&form, "email");
     let signed_in = async {
         check_form_token(&headers, text(&form, "form_token"))?;
@@ -161,19 +155,6 @@ fn refused(project: &Project, e: &ApiError) -> Response {
         html! { h1 { "Sign in to " (project.display_name) } (error(Some(&message_of(e)))) },
     );
     (StatusCode::BAD_REQUEST, html(body)).into_response()
-}
-
-/// The signed-in user, or the redirect to the sign-in page.
-async fn signed_in(
-    state: &ApiState,
-    project: &Project,
-    headers: &HeaderMap,
-) -> Result<EndUser, Response> {
-    match session::current(state, project, headers).await {
-        Ok(Some(user)) => Ok(user),
-        Ok(None) => Err(Redirect::to(&path(project, "sign-in")).into_response()),
-        Err(e) => Err(e.into_response()),
-    }
 }
 
 /// The account page: profile, the user's sessions (this one marked; others can be signed out
@@ -289,17 +270,9 @@ struct AccountQuery {
 
 async fn account_page(
     State(state): State<ApiState>,
-    Path(project_id): Path<String>,
+    SignedIn { project, me }: SignedIn,
     Query(q): Query<AccountQuery>,
-    headers: HeaderMap,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
-    let me = match signed_in(&state, &project, &headers).await {
-        Ok(me) => me,
-        Err(answer) => return answer,
-    };
     let notice = (q.changed.as_deref() == Some("password"))
         .then_some("Your password is changed; your other sessions are signed out.");
     match account_markup(&state, &project, &me, None, notice).await {
@@ -310,17 +283,9 @@ async fn account_page(
 
 async fn update_profile(
     State(state): State<ApiState>,
-    Path(project_id): Path<String>,
-    headers: HeaderMap,
+    SignedIn { project, me }: SignedIn,
     RawBody(form): RawBody,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
-    let me = match signed_in(&state, &project, &headers).await {
-        Ok(me) => me,
-        Err(answer) => return answer,
-    };
     let name = text(&form, "display_name").trim().to_owned();
     let result = match me.check_csrf(text(&form, "csrf")) {
         Ok(()) => {
@@ -341,17 +306,9 @@ async fn update_profile(
 /// Changes the password (the current one checked); other sessions end, this one stays.
 async fn change_password(
     State(state): State<ApiState>,
-    Path(project_id): Path<String>,
-    headers: HeaderMap,
+    SignedIn { project, me }: SignedIn,
     RawBody(form): RawBody,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
-    let me = match signed_in(&state, &project, &headers).await {
-        Ok(me) => me,
-        Err(answer) => return answer,
-    };
     let changed = async {
         me.check_csrf(text(&form, "csrf"))?;
         let new = text(&form, "new_password");
@@ -383,17 +340,9 @@ async fn change_password(
 /// Deletes the signed-in user's account, when the project lets users do that, and signs out.
 async fn delete_account(
     State(state): State<ApiState>,
-    Path(project_id): Path<String>,
-    headers: HeaderMap,
+    SignedIn { project, me }: SignedIn,
     RawBody(form): RawBody,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
-    let me = match signed_in(&state, &project, &headers).await {
-        Ok(me) => me,
-        Err(answer) => return answer,
-    };
     let deleted = async {
         me.check_csrf(text(&form, "csrf"))?;
         if text(&form, "confirm") != "yes" {
@@ -422,17 +371,9 @@ async fn delete_account(
 /// Signs out one other session of the user (`session_id`), or every other one (`others=all`).
 async fn revoke_sessions(
     State(state): State<ApiState>,
-    Path(project_id): Path<String>,
-    headers: HeaderMap,
+    SignedIn { project, me }: SignedIn,
     RawBody(form): RawBody,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
-    let me = match signed_in(&state, &project, &headers).await {
-        Ok(me) => me,
-        Err(answer) => return answer,
-    };
     let result = async {
         me.check_csrf(text(&form, "csrf"))?;
         if text(&form, "others") == "all" {
@@ -452,17 +393,9 @@ async fn revoke_sessions(
 
 async fn sign_out(
     State(state): State<ApiState>,
-    Path(project_id): Path<String>,
-    headers: HeaderMap,
+    SignedIn { project, me }: SignedIn,
     RawBody(form): RawBody,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
-    let me = match signed_in(&state, &project, &headers).await {
-        Ok(me) => me,
-        Err(answer) => return answer,
-    };
     if let Err(e) = me.check_csrf(text(&form, "csrf")) {
         return e.into_response();
     }

@@ -3,8 +3,8 @@
 //! plans to buy (through the checkout page, which comes back here), and invoices with their
 //! hosted pages. Everything goes through the payments domain, as the API does.
 
-use super::session::{self, EndUser};
-use super::{page, project_of, text};
+use super::session::EndUser;
+use super::{page, text, SignedIn};
 use crate::auth::context::ApiState;
 use crate::http::extract::RawBody;
 use crate::http::ApiResult;
@@ -20,8 +20,8 @@ use crate::projects::Project;
 use crate::store::iso;
 use crate::ui::dashboard::message_of;
 use crate::ui::{error, html};
-use axum::extract::{FromRef, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRef, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -43,18 +43,6 @@ where
 
 fn billing_path(project: &Project) -> String {
     format!("/handler/{}/billing", project.id)
-}
-
-async fn signed_in(
-    state: &ApiState,
-    project: &Project,
-    headers: &HeaderMap,
-) -> Result<EndUser, Response> {
-    match session::current(state, project, headers).await {
-        Ok(Some(me)) => Ok(me),
-        Ok(None) => Err(Redirect::to(&format!("/handler/{}/sign-in", project.id)).into_response()),
-        Err(e) => Err(e.into_response()),
-    }
 }
 
 fn date(v: &Value) -> String {
@@ -176,16 +164,9 @@ async fn answer(
 async fn billing_page(
     State(state): State<ApiState>,
     State(payments): State<Arc<Payments>>,
-    Path(project_id): Path<String>,
-    headers: HeaderMap,
+    SignedIn { project, me }: SignedIn,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
-    match signed_in(&state, &project, &headers).await {
-        Ok(me) => answer(&state, &payments, &project, &me, None).await,
-        Err(redirect) => redirect,
-    }
+    answer(&state, &payments, &project, &me, None).await
 }
 
 /// Starts buying a plan: a purchase URL for the user, opened at once; the checkout page comes
@@ -193,17 +174,9 @@ async fn billing_page(
 async fn buy(
     State(state): State<ApiState>,
     State(payments): State<Arc<Payments>>,
-    Path(project_id): Path<String>,
-    headers: HeaderMap,
+    SignedIn { project, me }: SignedIn,
     RawBody(form): RawBody,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
-    let me = match signed_in(&state, &project, &headers).await {
-        Ok(me) => me,
-        Err(redirect) => return redirect,
-    };
     let started = async {
         me.check_csrf(text(&form, "csrf"))?;
         let catalog = payments.catalog(&state, &project.id).await?;
@@ -225,17 +198,9 @@ async fn buy(
 async fn change(
     State(state): State<ApiState>,
     State(payments): State<Arc<Payments>>,
-    Path(project_id): Path<String>,
-    headers: HeaderMap,
+    SignedIn { project, me }: SignedIn,
     RawBody(form): RawBody,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
-    let me = match signed_in(&state, &project, &headers).await {
-        Ok(me) => me,
-        Err(redirect) => return redirect,
-    };
     let changed = async {
         me.check_csrf(text(&form, "csrf"))?;
         let cancel = text(&form, "action") == "cancel";

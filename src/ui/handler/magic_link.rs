@@ -4,7 +4,7 @@
 //! opening the link spends nothing, as mail scanners open links.
 
 use super::session::{check_form_token, form_token, session_cookie};
-use super::{page, project_of, text};
+use super::{page, text, ProjectPage};
 use crate::auth::context::ApiState;
 use crate::auth::otp::{send_sign_in_code, sign_in_with_code};
 use crate::codes;
@@ -15,7 +15,7 @@ use crate::projects::Project;
 use crate::ui::dashboard::message_of;
 use crate::ui::{error, html};
 use crate::users::is_valid_email;
-use axum::extract::{FromRef, Path, Query, State};
+use axum::extract::{FromRef, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -83,14 +83,11 @@ fn enter_code(
 
 async fn send(
     State(state): State<ApiState>,
-    Path(project_id): Path<String>,
+    ProjectPage(project): ProjectPage,
     headers: HeaderMap,
     ip: ClientIp,
     RawBody(form): RawBody,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
     let email = text(&form, "email").trim();
     let sent = async {
         check_form_token(&headers, text(&form, "form_token"))?;
@@ -145,14 +142,11 @@ async fn sign_in(
 
 async fn verify_otp(
     State(state): State<ApiState>,
-    Path(project_id): Path<String>,
+    ProjectPage(project): ProjectPage,
     headers: HeaderMap,
     ip: ClientIp,
     RawBody(form): RawBody,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
     let (otp, nonce) = (text(&form, "otp").trim(), text(&form, "nonce"));
     let signed_in = async {
         check_form_token(&headers, text(&form, "form_token"))?;
@@ -194,13 +188,10 @@ struct CodeQuery {
 
 async fn link_page(
     State(state): State<ApiState>,
-    Path(project_id): Path<String>,
+    ProjectPage(project): ProjectPage,
     Query(q): Query<CodeQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
     let code = q.code.unwrap_or_default();
     // The form token keeps another site from signing this browser in with a code of its own.
     let (token, set) = form_token(&state, &project, &headers);
@@ -224,14 +215,11 @@ async fn link_page(
 
 async fn verify_link(
     State(state): State<ApiState>,
-    Path(project_id): Path<String>,
+    ProjectPage(project): ProjectPage,
     headers: HeaderMap,
     ip: ClientIp,
     RawBody(form): RawBody,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
     let signed_in = async {
         check_form_token(&headers, text(&form, "form_token"))?;
         sign_in(&state, &project, &ip, text(&form, "code")).await

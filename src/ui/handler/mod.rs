@@ -21,8 +21,11 @@ use crate::kernel::Kernel;
 use crate::oauth::cross_domain::{handoff_url, Handoff};
 use crate::projects::Project;
 use crate::ui::dashboard::message_of;
-use axum::extract::{FromRef, Path, Query, State};
+use axum::extract::{FromRef, FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::Method;
 use axum::http::StatusCode;
+use axum::response::Redirect;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -104,13 +107,10 @@ fn verification_form(project: &Project, code: &str, message: Option<&str>) -> Ma
 }
 
 async fn verification_page(
-    State(state): State<ApiState>,
-    Path(project_id): Path<String>,
+    State(_state): State<ApiState>,
+    ProjectPage(project): ProjectPage,
     Query(q): Query<CodeQuery>,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return not_found();
-    };
     html(verification_form(
         &project,
         q.code.as_deref().unwrap_or_default(),
@@ -120,13 +120,10 @@ async fn verification_page(
 
 async fn verify(
     State(state): State<ApiState>,
-    Path(project_id): Path<String>,
+    ProjectPage(project): ProjectPage,
     ip: ClientIp,
     RawBody(form): RawBody,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return not_found();
-    };
     let code = text(&form, "code");
     match verify_with_code(&state, Some(&ip), &project.id, code).await {
         Ok(()) => html(page(
@@ -169,13 +166,10 @@ fn reset_form(project: &Project, code: &str, message: Option<&str>) -> Markup {
 }
 
 async fn reset_page(
-    State(state): State<ApiState>,
-    Path(project_id): Path<String>,
+    State(_state): State<ApiState>,
+    ProjectPage(project): ProjectPage,
     Query(q): Query<CodeQuery>,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return not_found();
-    };
     html(reset_form(
         &project,
         q.code.as_deref().unwrap_or_default(),
@@ -185,13 +179,10 @@ async fn reset_page(
 
 async fn reset(
     State(state): State<ApiState>,
-    Path(project_id): Path<String>,
+    ProjectPage(project): ProjectPage,
     ip: ClientIp,
     RawBody(form): RawBody,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return not_found();
-    };
     let code = text(&form, "code");
     let password = text(&form, "password");
     let refuse = |message: &str| {
@@ -284,5 +275,78 @@ impl ReturnTo {
             }
             _ => Ok(target.to_owned()),
         }
+    }
+}
+
+/// The project a page's path names (`/handler/{project_id}/…`); unknown, the page is a 404.
+pub(super) struct ProjectPage(pub Arc<Project>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ProjectPage
+where
+    ApiState: FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let state = ApiState::from_ref(state);
+        let id = parts
+            .uri
+            .path()
+            .strip_prefix("/handler/")
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_default();
+        project_of(&state, id)
+            .await
+            .map(ProjectPage)
+            .ok_or_else(not_found)
+    }
+}
+
+/// A signed-in user's page: the project and its user. Signed out, a page opened (GET) sends the
+/// browser to sign in and come back; a form posted sends it to sign in.
+pub(super) struct SignedIn {
+    pub project: Arc<Project>,
+    pub me: session::EndUser,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SignedIn
+where
+    ApiState: FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let ProjectPage(project) = ProjectPage::from_request_parts(parts, state).await?;
+        let state = ApiState::from_ref(state);
+        match session::current(&state, &project, &parts.headers).await {
+            Ok(Some(me)) => Ok(SignedIn { project, me }),
+            Ok(None) => {
+                let back = (parts.method == Method::GET)
+                    .then(|| parts.uri.path_and_query().map(|p| p.as_str()))
+                    .flatten();
+                Err(Redirect::to(&sign_in_url(&state, &project, "sign-in", back)).into_response())
+            }
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
+/// The sign-in (or sign-up) page, returning afterwards to this server's page `back` (a path).
+pub(super) fn sign_in_url(
+    state: &Kernel,
+    project: &Project,
+    page_name: &str,
+    back: Option<&str>,
+) -> String {
+    let page = format!("/handler/{}/{page_name}", project.id);
+    match back {
+        Some(back) => format!(
+            "{page}?after_auth_return_to={}",
+            crate::http::url::percent_encode(&format!(
+                "{}{back}",
+                state.public_url.trim_end_matches('/')
+            ))
+        ),
+        None => page,
     }
 }

@@ -4,7 +4,7 @@
 //! domain functions, with its refusals in its words (sign-up closed, email taken, too short).
 
 use super::session::{check_form_token, form_token, session_cookie};
-use super::{page, project_of, text, ReturnTo};
+use super::{page, text, ProjectPage, ReturnTo};
 use crate::auth::context::ApiState;
 use crate::auth::password::sign_up_with_password;
 use crate::auth::reset::send_reset;
@@ -15,7 +15,7 @@ use crate::projects::Project;
 use crate::ui::dashboard::message_of;
 use crate::ui::{error, html};
 use crate::users::is_valid_email;
-use axum::extract::{FromRef, Path, Query, State};
+use axum::extract::{FromRef, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -83,26 +83,20 @@ fn sign_up_form(project: &Project, token: &str, email: &str, message: Option<&st
 
 async fn sign_up_page(
     State(state): State<ApiState>,
-    Path(project_id): Path<String>,
+    ProjectPage(project): ProjectPage,
     headers: HeaderMap,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
     let (token, set) = form_token(&state, &project, &headers);
     with_form_cookie(set, html(sign_up_form(&project, &token, "", None)))
 }
 
 async fn sign_up(
     State(state): State<ApiState>,
-    Path(project_id): Path<String>,
+    ProjectPage(project): ProjectPage,
     Query(back): Query<ReturnTo>,
     headers: HeaderMap,
     RawBody(form): RawBody,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
     let email = text(&form, "email");
     let signed_up = async {
         check_form_token(&headers, text(&form, "form_token"))?;
@@ -156,26 +150,20 @@ fn forgot_form(project: &Project, token: &str, message: Option<&str>) -> Markup 
 
 async fn forgot_page(
     State(state): State<ApiState>,
-    Path(project_id): Path<String>,
+    ProjectPage(project): ProjectPage,
     headers: HeaderMap,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
     let (token, set) = form_token(&state, &project, &headers);
     with_form_cookie(set, html(forgot_form(&project, &token, None)))
 }
 
 async fn forgot(
     State(state): State<ApiState>,
-    Path(project_id): Path<String>,
+    ProjectPage(project): ProjectPage,
     headers: HeaderMap,
     ip: ClientIp,
     RawBody(form): RawBody,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
     let sent = async {
         check_form_token(&headers, text(&form, "form_token"))?;
         let email = text(&form, "email");

@@ -4,7 +4,7 @@
 //! teams domain functions, with the API's permission checks and refusals.
 
 use super::session::{self, EndUser};
-use super::{page, project_of, text};
+use super::{page, sign_in_url, text, ProjectPage, SignedIn};
 use crate::auth::context::ApiState;
 use crate::codes;
 use crate::http::extract::RawBody;
@@ -74,32 +74,6 @@ pub(super) async fn teams_card(
     })
 }
 
-/// The signed-in user, or the redirect to sign in and come back to `back`.
-async fn signed_in(
-    state: &ApiState,
-    project: &Project,
-    headers: &HeaderMap,
-    back: &str,
-) -> Result<EndUser, Response> {
-    match session::current(state, project, headers).await {
-        Ok(Some(me)) => Ok(me),
-        Ok(None) => {
-            Err(Redirect::to(&sign_in_link(state, project, "sign-in", back)).into_response())
-        }
-        Err(e) => Err(e.into_response()),
-    }
-}
-
-/// A link to the sign-in or sign-up page that returns to this server's page `back` (a path).
-fn sign_in_link(state: &Kernel, project: &Project, page_name: &str, back: &str) -> String {
-    let full = format!("{}{back}", state.public_url.trim_end_matches('/'));
-    format!(
-        "/handler/{}/{page_name}?after_auth_return_to={}",
-        project.id,
-        crate::http::url::percent_encode(&full)
-    )
-}
-
 fn refused(project: &Project, title: &str, e: &ApiError) -> Response {
     let body = page(
         project,
@@ -111,18 +85,9 @@ fn refused(project: &Project, title: &str, e: &ApiError) -> Response {
 
 async fn create(
     State(state): State<ApiState>,
-    Path(project_id): Path<String>,
-    headers: HeaderMap,
+    SignedIn { project, me }: SignedIn,
     RawBody(form): RawBody,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
-    let back = format!("/handler/{}/account-settings", project.id);
-    let me = match signed_in(&state, &project, &headers, &back).await {
-        Ok(me) => me,
-        Err(answer) => return answer,
-    };
     let created = async {
         me.check_csrf(text(&form, "csrf"))?;
         create_by_user(
@@ -196,17 +161,10 @@ struct TeamQuery {
 
 async fn team_page(
     State(state): State<ApiState>,
-    Path((project_id, team_id)): Path<(String, String)>,
+    Path((_, team_id)): Path<(String, String)>,
+    SignedIn { project, me }: SignedIn,
     Query(q): Query<TeamQuery>,
-    headers: HeaderMap,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
-    let me = match signed_in(&state, &project, &headers, &team_path(&project, &team_id)).await {
-        Ok(me) => me,
-        Err(answer) => return answer,
-    };
     let shown = async {
         let team = member_team(&state, &project, &me, &team_id).await?;
         team_markup(&state, &project, &me, &team, q.invited.is_some()).await
@@ -220,18 +178,11 @@ async fn team_page(
 
 async fn send_invite(
     State(state): State<ApiState>,
-    Path((project_id, team_id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Path((_, team_id)): Path<(String, String)>,
+    SignedIn { project, me }: SignedIn,
     ip: ClientIp,
     RawBody(form): RawBody,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
-    let me = match signed_in(&state, &project, &headers, &team_path(&project, &team_id)).await {
-        Ok(me) => me,
-        Err(answer) => return answer,
-    };
     let sent = async {
         me.check_csrf(text(&form, "csrf"))?;
         let team = member_team(&state, &project, &me, &team_id).await?;
@@ -273,14 +224,11 @@ struct CodeQuery {
 
 async fn invitation_page(
     State(state): State<ApiState>,
-    Path(project_id): Path<String>,
+    ProjectPage(project): ProjectPage,
     Query(q): Query<CodeQuery>,
     headers: HeaderMap,
     ip: ClientIp,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
     let code = q.code.unwrap_or_default();
     let here = format!(
         "/handler/{}/team-invitation?code={}",
@@ -310,7 +258,7 @@ async fn invitation_page(
                     }
                 }
                 None => {
-                    p { "Sign in to accept: " a href=(sign_in_link(&state, &project, "sign-in", &here)) { "Sign in" } " or " a href=(sign_in_link(&state, &project, "sign-up", &here)) { "create an account" } "." }
+                    p { "Sign in to accept: " a href=(sign_in_url(&state, &project, "sign-in", Some(&here))) { "Sign in" } " or " a href=(sign_in_url(&state, &project, "sign-up", Some(&here))) { "create an account" } "." }
                 }
             }
         },
@@ -319,20 +267,11 @@ async fn invitation_page(
 
 async fn accept(
     State(state): State<ApiState>,
-    Path(project_id): Path<String>,
-    headers: HeaderMap,
+    SignedIn { project, me }: SignedIn,
     ip: ClientIp,
     RawBody(form): RawBody,
 ) -> Response {
-    let Some(project) = project_of(&state, &project_id).await else {
-        return super::not_found();
-    };
     let code = text(&form, "code");
-    let here = format!("/handler/{}/team-invitation", project.id);
-    let me = match signed_in(&state, &project, &headers, &here).await {
-        Ok(me) => me,
-        Err(answer) => return answer,
-    };
     let joined = async {
         me.check_csrf(text(&form, "csrf"))?;
         accept_with_code(&state, Some(&ip), &project, &me.user, code).await
