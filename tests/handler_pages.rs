@@ -222,6 +222,23 @@ async fn app_handoff(backend: Backend) {
         location.starts_with(callback) && location.contains("code="),
         "{location}"
     );
+
+    // The same in a browser: the page's own policies let the form end on the app's origin.
+    let artifacts = browser_artifacts("handler-handoff", backend);
+    run_browser_script(
+        "handler-handoff.mjs",
+        &[
+            ("SIGN_IN_URL", url.clone()),
+            (
+                "CALLBACK",
+                "http://localhost:3000/handler/oauth-callback".to_string(),
+            ),
+        ],
+        &artifacts,
+        &["01-sign-in-for-app", "02-back-in-app"],
+        || app.log(),
+    )
+    .await;
 }
 on_both_backends!(app_handoff, app_handoff);
 

@@ -32,6 +32,9 @@ select{padding:8px;border:1px solid #cfd3d9;border-radius:7px;font-size:14px;bac
 /// The pages load nothing from elsewhere and run no script; styles are inline (one stylesheet
 /// in the page, a few attributes). `form-action` keeps the dashboard's forms on this server.
 const DASHBOARD_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// An app's end-user pages: as the dashboard's, except that a form may end in a redirect to the
+/// app (signing in hands the session to the app's own domain), so `form-action` stays open.
+const HANDLER_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
 /// The checkout's purchase form redirects to the app's return URL, so `form-action` stays open;
 /// it runs our script and Stripe.js, which talks to Stripe's API and frames (Stripe's CSP advice,
 /// <https://docs.stripe.com/security/guide#content-security-policy>).
@@ -52,8 +55,11 @@ fn checkout_csp() -> &'static HeaderValue {
 /// Headers of every page: its Content-Security-Policy, and `no-store` (pages show per-admin data
 /// and keys shown once, which must not stay in a cache).
 pub async fn page_headers(req: Request, next: Next) -> Response {
-    let csp = if req.uri().path().starts_with("/purchase/") {
+    let path = req.uri().path();
+    let csp = if path.starts_with("/purchase/") {
         checkout_csp().clone()
+    } else if path.starts_with("/handler/") {
+        HeaderValue::from_static(HANDLER_CSP)
     } else {
         HeaderValue::from_static(DASHBOARD_CSP)
     };
