@@ -385,11 +385,20 @@ async fn otp_on_pages(backend: Backend) {
     .await;
     app.configure(json!({ "magic_link_enabled": true })).await;
     let public = app.base.replace("127.0.0.1", "localhost");
+    let pages = format!("{public}/handler/{}", app.project_id);
+    let callback = "http://localhost:3000/handler/oauth-callback";
+    let handoff = format!(
+        "{pages}/sign-in?after_auth_return_to={}&stack_cross_domain_state=app-state&stack_cross_domain_code_challenge={}",
+        portcullis::http::url::percent_encode(callback),
+        "A".repeat(43)
+    );
     run_browser_script(
         "handler-otp.mjs",
         &[
-            ("PAGES_URL", format!("{public}/handler/{}", app.project_id)),
+            ("PAGES_URL", pages.clone()),
             ("MAIL_DIR", sink.dir.0.display().to_string()),
+            ("HANDOFF_SIGN_IN_URL", handoff),
+            ("CALLBACK", callback.to_string()),
         ],
         &artifacts,
         &[

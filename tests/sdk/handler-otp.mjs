@@ -1,11 +1,12 @@
 // Sign-in with an emailed code on a project's pages, in headless Chromium at 1440 px and
 // 390 px: ask for a code, a wrong one refused, the right one from the real email (MAIL_DIR)
-// signs in (a new account); sign out; then the email's magic link signs in with one press.
+// signs in (a new account); sign out; then the email's magic link signs in with one press;
+// then, for an app on another origin, a code signs in and the session goes back to the app.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 
-const { PAGES_URL, MAIL_DIR, ARTIFACTS } = process.env;
+const { PAGES_URL, MAIL_DIR, ARTIFACTS, HANDOFF_SIGN_IN_URL, CALLBACK } = process.env;
 mkdirSync(ARTIFACTS, { recursive: true });
 const EMAIL = "coder@example.com";
 
@@ -66,6 +67,21 @@ try {
   await shots("03-magic-link");
   await page.click("button:text-is('Sign in')");
   assert.equal(await page.textContent("h1"), "Account settings");
+
+  // For an app on another origin: the emailed code signs in and the page hands the session
+  // back with a one-time code.
+  await page.click("button:text-is('Sign out')");
+  await page.goto(HANDOFF_SIGN_IN_URL);
+  await page.fill("#code-email", EMAIL);
+  await page.click("text=Email me a code");
+  const third = await mail(3);
+  await page.fill("#otp", third.subject.match(/Your code is (\w+)/)[1]);
+  // The app is not running here: the browser's request to its callback is what counts.
+  const toApp = page.waitForRequest((r) => r.url().startsWith(CALLBACK));
+  await page.click("button[type=submit]");
+  const back = new URL((await toApp).url());
+  assert.equal(back.searchParams.get("state"), "app-state");
+  assert.ok(back.searchParams.get("code"));
   console.log(JSON.stringify({ ok: true, overflow: widths }));
 } catch (e) {
   await page.screenshot({ path: `${ARTIFACTS}/failure.png`, fullPage: true }).catch(() => {});

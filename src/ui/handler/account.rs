@@ -58,7 +58,13 @@ fn path(project: &Project, page: &str) -> String {
     format!("/handler/{}/{page}", project.id)
 }
 
-fn sign_in_form(project: &Project, token: &str, email: &str, message: Option<&str>) -> Markup {
+fn sign_in_form(
+    project: &Project,
+    back: &ReturnTo,
+    token: &str,
+    email: &str,
+    message: Option<&str>,
+) -> Markup {
     page(
         project,
         "Sign in",
@@ -82,7 +88,7 @@ fn sign_in_form(project: &Project, token: &str, email: &str, message: Option<&st
             } @else if !project.config.magic_link_enabled {
                 p.muted { "This project does not offer sign-in with a password." }
             }
-            (super::magic_link::code_form(project, token))
+            (super::magic_link::code_form(project, token, back))
         },
     )
 }
@@ -104,7 +110,7 @@ async fn sign_in_page(
         };
     }
     let (token, set) = form_token(&state, &project, &headers);
-    let body = html(sign_in_form(&project, &token, "", None));
+    let body = html(sign_in_form(&project, &back, &token, "", None));
     match set {
         Some(cookie) => ([(header::SET_COOKIE, cookie)], body).into_response(),
         None => body,
@@ -141,7 +147,7 @@ async fn sign_in(
             .into_response(),
         Err(e) => {
             let (token, _) = form_token(&state, &project, &headers);
-            let page = sign_in_form(&project, &token, email, Some(&message_of(&e)));
+            let page = sign_in_form(&project, &back, &token, email, Some(&message_of(&e)));
             (StatusCode::BAD_REQUEST, html(page)).into_response()
         }
     }

@@ -4,7 +4,7 @@
 //! opening the link spends nothing, as mail scanners open links.
 
 use super::session::{check_form_token, form_token, session_cookie};
-use super::{page, text, ProjectPage};
+use super::{page, text, ProjectPage, ReturnTo};
 use crate::auth::context::ApiState;
 use crate::auth::otp::{send_sign_in_code, sign_in_with_code};
 use crate::codes;
@@ -41,11 +41,11 @@ where
 }
 
 /// The sign-in page's second form, for projects with OTP sign-in.
-pub(super) fn code_form(project: &Project, token: &str) -> Markup {
+pub(super) fn code_form(project: &Project, token: &str, back: &ReturnTo) -> Markup {
     html! {
         @if project.config.magic_link_enabled {
             h2 style="margin-top:28px" { "Or get a code by email" }
-            form method="post" action={ "/handler/" (project.id) "/sign-in/code" } {
+            form method="post" action={ "/handler/" (project.id) "/sign-in/code" (back.query()) } {
                 input type="hidden" name="form_token" value=(token);
                 label for="code-email" { "Email" }
                 input #code-email type="email" name="email" autocomplete="email" required;
@@ -57,6 +57,7 @@ pub(super) fn code_form(project: &Project, token: &str) -> Markup {
 
 fn enter_code(
     project: &Project,
+    back: &ReturnTo,
     token: &str,
     email: &str,
     nonce: &str,
@@ -69,7 +70,7 @@ fn enter_code(
             h1 { "Check your email" }
             (error(message))
             p { "We sent a code to " strong { (email) } ". Enter it here, or open the link in the email." }
-            form method="post" action={ "/handler/" (project.id) "/sign-in/code/verify" } {
+            form method="post" action={ "/handler/" (project.id) "/sign-in/code/verify" (back.query()) } {
                 input type="hidden" name="form_token" value=(token);
                 input type="hidden" name="nonce" value=(nonce);
                 input type="hidden" name="email" value=(email);
@@ -84,6 +85,7 @@ fn enter_code(
 async fn send(
     State(state): State<ApiState>,
     ProjectPage(project): ProjectPage,
+    Query(back): Query<ReturnTo>,
     headers: HeaderMap,
     ip: ClientIp,
     RawBody(form): RawBody,
@@ -91,6 +93,7 @@ async fn send(
     let email = text(&form, "email").trim();
     let sent = async {
         check_form_token(&headers, text(&form, "form_token"))?;
+        back.check(&state, &project)?;
         if !is_valid_email(email) {
             return Err(ApiError::bad_request("Enter a valid email address."));
         }
@@ -104,7 +107,7 @@ async fn send(
     .await;
     let (token, _) = form_token(&state, &project, &headers);
     match sent {
-        Ok(nonce) => html(enter_code(&project, &token, email, &nonce, None)),
+        Ok(nonce) => html(enter_code(&project, &back, &token, email, &nonce, None)),
         Err(e) => refused(&project, &e),
     }
 }
@@ -122,20 +125,24 @@ fn refused(project: &Project, e: &ApiError) -> Response {
     (StatusCode::BAD_REQUEST, html(body)).into_response()
 }
 
-/// Signs in with the whole code and answers with the session cookie and the account page.
+/// Signs in with the whole code and answers with the session cookie, going where the app asked
+/// (or to the account page).
 async fn sign_in(
     state: &Kernel,
     project: &Project,
     ip: &ClientIp,
     code: &str,
+    back: &ReturnTo,
 ) -> ApiResult<Response> {
-    let (session, _, _) = sign_in_with_code(state, Some(ip), project, None, code).await?;
+    back.check(state, project)?;
+    let (session, user_id, _) = sign_in_with_code(state, Some(ip), project, None, code).await?;
+    let next = back.url_for(state, project, &user_id).await?;
     Ok((
         [(
             header::SET_COOKIE,
             session_cookie(state, project, Some(&session.refresh_token)),
         )],
-        Redirect::to(&format!("/handler/{}/account-settings", project.id)),
+        Redirect::to(&next),
     )
         .into_response())
 }
@@ -143,6 +150,7 @@ async fn sign_in(
 async fn verify_otp(
     State(state): State<ApiState>,
     ProjectPage(project): ProjectPage,
+    Query(back): Query<ReturnTo>,
     headers: HeaderMap,
     ip: ClientIp,
     RawBody(form): RawBody,
@@ -161,6 +169,7 @@ async fn verify_otp(
             &project,
             &ip,
             &format!("{}{nonce}", otp.to_ascii_lowercase()),
+            &back,
         )
         .await
     }
@@ -171,6 +180,7 @@ async fn verify_otp(
             let (token, _) = form_token(&state, &project, &headers);
             let page = enter_code(
                 &project,
+                &back,
                 &token,
                 text(&form, "email"),
                 nonce,
@@ -222,7 +232,14 @@ async fn verify_link(
 ) -> Response {
     let signed_in = async {
         check_form_token(&headers, text(&form, "form_token"))?;
-        sign_in(&state, &project, &ip, text(&form, "code")).await
+        sign_in(
+            &state,
+            &project,
+            &ip,
+            text(&form, "code"),
+            &ReturnTo::default(),
+        )
+        .await
     }
     .await;
     match signed_in {

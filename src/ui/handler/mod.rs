@@ -220,6 +220,33 @@ pub(super) struct ReturnTo {
 }
 
 impl ReturnTo {
+    /// These parameters again, as a query string (`?…`, or empty), to carry through a form.
+    pub(super) fn query(&self) -> String {
+        let pairs: Vec<String> = [
+            ("after_auth_return_to", &self.after_auth_return_to),
+            ("stack_cross_domain_state", &self.stack_cross_domain_state),
+            (
+                "stack_cross_domain_code_challenge",
+                &self.stack_cross_domain_code_challenge,
+            ),
+            (
+                "stack_cross_domain_after_callback_redirect_url",
+                &self.stack_cross_domain_after_callback_redirect_url,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| {
+            v.as_deref()
+                .map(|v| format!("{k}={}", crate::http::url::percent_encode(v)))
+        })
+        .collect();
+        if pairs.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", pairs.join("&"))
+        }
+    }
+
     fn target(&self) -> Option<&str> {
         self.after_auth_return_to
             .as_deref()
