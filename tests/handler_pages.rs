@@ -418,3 +418,123 @@ async fn otp_on_pages(backend: Backend) {
     assert_eq!(user["primary_email_verified"], true);
 }
 on_both_backends!(otp_on_pages, otp_on_pages);
+
+/// Bad input to every page: garbage bodies, wrong content types, forged tokens, unknown
+/// projects and teams, signed in or not. Each gets a page or a redirect, never a 500, and
+/// nothing is written.
+async fn pages_refuse_bad_input(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    app.configure(json!({ "magic_link_enabled": true, "client_team_creation_enabled": true }))
+        .await;
+    app.sign_up("pat@example.com", "password123").await;
+    let pid = app.project_id.clone();
+    let signed_in = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let pages = format!("{}/handler/{pid}", app.base);
+    let html = signed_in
+        .get(format!("{pages}/sign-in"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = html.find("name=\"form_token\" value=\"").unwrap() + 25;
+    let token = html[at..].split('"').next().unwrap().to_string();
+    let answer = signed_in
+        .post(format!("{pages}/sign-in"))
+        .form(&[
+            ("form_token", token.as_str()),
+            ("email", "pat@example.com"),
+            ("password", "password123"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 303);
+    let anonymous = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let before = db_query_text(
+        &app.database_url,
+        "SELECT (SELECT COUNT(*) FROM users) || '/' || (SELECT COUNT(*) FROM teams) || '/' || (SELECT COUNT(*) FROM verification_codes)",
+    );
+    let paths = [
+        "sign-in",
+        "sign-up",
+        "forgot-password",
+        "password-reset",
+        "email-verification",
+        "sign-in/code",
+        "sign-in/code/verify",
+        "magic-link-callback",
+        "sign-out",
+        "account-settings",
+        "account-settings/sessions",
+        "account-settings/password",
+        "account-settings/delete",
+        "teams",
+        "teams/not-a-uuid",
+        "teams/00000000-0000-4000-8000-000000000000",
+        "teams/00000000-0000-4000-8000-000000000000/invite",
+        "team-invitation",
+        "billing",
+        "billing/buy",
+        "billing/subscription",
+    ];
+    let bodies: [(&str, Vec<u8>); 5] = [
+        ("application/x-www-form-urlencoded", b"".to_vec()),
+        (
+            "application/x-www-form-urlencoded",
+            b"csrf=x&form_token=y&email=%00%ff&password=&code=%%%".to_vec(),
+        ),
+        (
+            "application/json",
+            b"{\"email\": [1, 2], \"code\": {}}".to_vec(),
+        ),
+        ("text/plain", vec![0xff, 0xfe, 0x00, 0x41]),
+        (
+            "application/x-www-form-urlencoded",
+            format!(
+                "email={}&display_name={}",
+                "a".repeat(100_000),
+                "b".repeat(5000)
+            )
+            .into_bytes(),
+        ),
+    ];
+    for project in [pid.as_str(), "not-a-project"] {
+        for path in paths {
+            let url = format!(
+                "{}/handler/{project}/{path}?code=%ff&after_auth_return_to=javascript:alert(1)",
+                app.base
+            );
+            for client in [&signed_in, &anonymous] {
+                let got = client.get(&url).send().await.unwrap().status().as_u16();
+                assert!(got < 500, "GET {url}: {got}");
+                for (kind, body) in &bodies {
+                    let got = client
+                        .post(&url)
+                        .header("content-type", *kind)
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16();
+                    assert!(got < 500, "POST {url} ({kind}): {got}");
+                }
+            }
+        }
+    }
+    let after = db_query_text(
+        &app.database_url,
+        "SELECT (SELECT COUNT(*) FROM users) || '/' || (SELECT COUNT(*) FROM teams) || '/' || (SELECT COUNT(*) FROM verification_codes)",
+    );
+    assert_eq!(before, after, "bad input wrote something");
+}
+on_both_backends!(pages_refuse_bad_input, pages_refuse_bad_input);
