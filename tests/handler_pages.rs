@@ -538,3 +538,37 @@ async fn pages_refuse_bad_input(backend: Backend) {
     assert_eq!(before, after, "bad input wrote something");
 }
 on_both_backends!(pages_refuse_bad_input, pages_refuse_bad_input);
+
+/// `portcullis.js` on a plain page of another trusted origin (`tests/sdk/portcullis-js.mjs`):
+/// sign in through the hosted page and back, the user shown, signed out; the session the script
+/// ended is gone on the server.
+async fn script_on_any_page(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    let signed_up = app.sign_up("pat@example.com", "password123").await;
+    let artifacts = browser_artifacts("portcullis-js", backend);
+    run_browser_script(
+        "portcullis-js.mjs",
+        &[
+            ("PORTCULLIS_URL", app.base.replace("127.0.0.1", "localhost")),
+            ("PROJECT_ID", app.project_id.clone()),
+            ("CLIENT_KEY", app.publishable_client_key.clone()),
+            ("APP_PORT", free_port().to_string()),
+        ],
+        &artifacts,
+        &["01-app-signed-in", "02-app-signed-out"],
+        || app.log(),
+    )
+    .await;
+    // The sign-up's session and the hosted page's remain; the script's own one was ended.
+    let sessions = app
+        .server()
+        .get(&format!(
+            "/auth/sessions?user_id={}",
+            signed_up["user_id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(sessions["items"].as_array().unwrap().len(), 2, "{sessions}");
+}
+on_both_backends!(script_on_any_page, script_on_any_page);

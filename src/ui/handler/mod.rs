@@ -40,6 +40,7 @@ where
     Arc<crate::payments::Payments>: FromRef<S>,
 {
     Router::new()
+        .route("/js/portcullis.js", get(script))
         .merge(account::routes())
         .merge(billing::routes())
         .merge(magic_link::routes())
@@ -53,6 +54,18 @@ where
             "/handler/{project_id}/password-reset",
             get(reset_page).post(reset),
         )
+}
+
+/// `portcullis.js`: sign-in and user buttons for any page (see the file's header).
+async fn script() -> Response {
+    (
+        [
+            ("content-type", "text/javascript; charset=utf-8"),
+            ("cache-control", "public, max-age=300"),
+        ],
+        include_str!("../assets/portcullis.js"),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
