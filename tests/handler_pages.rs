@@ -431,6 +431,9 @@ async fn pages_refuse_bad_input(backend: Backend) {
     let signed_in = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
+        // A fresh connection each time: a page answered before its body was read (an unknown
+        // project's 404) may close the connection, which a pooled client would then reuse.
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap();
     let pages = format!("{}/handler/{pid}", app.base);
@@ -457,6 +460,9 @@ async fn pages_refuse_bad_input(backend: Backend) {
     assert_eq!(answer.status().as_u16(), 303);
     let anonymous = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // A fresh connection each time: a page answered before its body was read (an unknown
+        // project's 404) may close the connection, which a pooled client would then reuse.
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap();
     let before = db_query_text(
@@ -486,6 +492,8 @@ async fn pages_refuse_bad_input(backend: Backend) {
         "billing/buy",
         "billing/subscription",
     ];
+    // (Bodies stay small enough for the server to drain when it answers before reading them —
+    // an unknown project's 404 — rather than close the connection under the client.)
     let bodies: [(&str, Vec<u8>); 5] = [
         ("application/x-www-form-urlencoded", b"".to_vec()),
         (
@@ -501,7 +509,7 @@ async fn pages_refuse_bad_input(backend: Backend) {
             "application/x-www-form-urlencoded",
             format!(
                 "email={}&display_name={}",
-                "a".repeat(100_000),
+                "a".repeat(20_000),
                 "b".repeat(5000)
             )
             .into_bytes(),
@@ -572,3 +580,121 @@ async fn script_on_any_page(backend: Backend) {
     assert_eq!(sessions["items"].as_array().unwrap().len(), 2, "{sessions}");
 }
 on_both_backends!(script_on_any_page, script_on_any_page);
+
+/// `cli-auth-confirm` (HTTP): signed out, the page sends the user to sign in and come back;
+/// confirming completes the command-line tool's login code, and its next poll collects a
+/// session of the user's; a used code is refused.
+async fn cli_confirm_on_pages(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    app.sign_up("cy@example.com", "password123").await;
+    let codes = app
+        .client()
+        .post("/auth/cli")
+        .json(json!({}))
+        .send()
+        .await
+        .expect(200);
+    let login = codes["login_code"].as_str().unwrap();
+    let polling = codes["polling_code"].as_str().unwrap();
+    let public = app.base.replace("127.0.0.1", "localhost");
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let confirm = format!(
+        "{public}/handler/{}/cli-auth-confirm?login_code={login}",
+        app.project_id
+    );
+    let to_sign_in = browser.get(&confirm).send().await.unwrap();
+    assert_eq!(to_sign_in.status().as_u16(), 303);
+    let sign_in = format!(
+        "{public}{}",
+        to_sign_in.headers()["location"].to_str().unwrap()
+    );
+    assert!(sign_in.contains("after_auth_return_to="), "{sign_in}");
+    let html = browser
+        .get(&sign_in)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let field = |html: &str, name: &str| {
+        let needle = format!("name=\"{name}\" value=\"");
+        let at = html.find(&needle).expect(name) + needle.len();
+        html[at..].split('"').next().unwrap().to_string()
+    };
+    let back = browser
+        .post(&sign_in)
+        .form(&[
+            ("form_token", field(&html, "form_token").as_str()),
+            ("email", "cy@example.com"),
+            ("password", "password123"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status().as_u16(), 303);
+    assert_eq!(back.headers()["location"].to_str().unwrap(), confirm);
+    let page = browser
+        .get(&confirm)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("cy@example.com"), "{page}");
+    assert_eq!(
+        app.client()
+            .post("/auth/cli/poll")
+            .json(json!({ "polling_code": polling }))
+            .send()
+            .await
+            .expect(200)["status"],
+        "waiting"
+    );
+    let csrf = field(&page, "csrf");
+    let post = || {
+        browser
+            .post(&confirm)
+            .form(&[("csrf", csrf.as_str()), ("login_code", login)])
+            .send()
+    };
+    let done = post().await.unwrap();
+    assert_eq!(done.status().as_u16(), 200);
+    assert!(done
+        .text()
+        .await
+        .unwrap()
+        .contains("Go back to your terminal"));
+    let collected = app
+        .client()
+        .post("/auth/cli/poll")
+        .json(json!({ "polling_code": polling }))
+        .send()
+        .await
+        .expect(201);
+    let refreshed = app
+        .client()
+        .header(
+            "x-stack-refresh-token",
+            collected["refresh_token"].as_str().unwrap(),
+        )
+        .post("/auth/sessions/current/refresh")
+        .send()
+        .await
+        .expect(200);
+    let me = app
+        .client()
+        .token(refreshed["access_token"].as_str().unwrap())
+        .get("/users/me")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(me["primary_email"], "cy@example.com");
+    assert_eq!(post().await.unwrap().status().as_u16(), 400);
+}
+on_both_backends!(cli_confirm_on_pages, cli_confirm_on_pages);

@@ -9,6 +9,8 @@ use crate::auth::context::{ApiState, RequestCtx, ANY};
 use crate::crypto::secret::{new_uuid, random_base32, sha256_hex};
 use crate::http::extract::{parse_value, schema_problem, RawBody};
 use crate::http::{json_created, json_ok, known, ApiError, ApiResult, JsonBody};
+use crate::kernel::Kernel;
+use crate::projects::Project;
 use crate::store::{iso, now_ms};
 use crate::users;
 use axum::extract::{FromRef, State};
@@ -193,16 +195,7 @@ async fn complete(
         ));
     }
     let now = now_ms();
-    let row = sqlx::query(
-        "SELECT id, anon_refresh_token_sealed FROM cli_auth_attempts
-         WHERE login_code_hash = $1 AND project_id = $2 AND refresh_token_sealed IS NULL AND used_at IS NULL AND expires_at > $3",
-    )
-    .bind(sha256_hex(&body.login_code))
-    .bind(auth.pid())
-    .bind(now)
-    .fetch_optional(state.db())
-    .await?
-    .ok_or_else(invalid_login_code)?;
+    let row = open_attempt(&state, auth.pid(), &body.login_code, now).await?;
     let id: String = row.try_get("id")?;
     // The CLI's anonymous session, if it still is one (looked up only by the modes using it).
     let anon_sealed: Option<String> = row.try_get("anon_refresh_token_sealed")?;
@@ -245,34 +238,80 @@ async fn complete(
             let browser_token = body.refresh_token.as_deref().ok_or_else(|| {
                 ApiError::bad_request("refresh_token is required when mode is 'complete'")
             })?;
-            let browser = sessions::find(&state, auth.pid(), browser_token)
-                .await?
-                .ok_or_else(|| ApiError::bad_request("Invalid refresh token"))?;
-            let user = users::find(state.db(), auth.pid(), &browser.user_id)
-                .await?
-                .ok_or_else(|| ApiError::bad_request("Invalid refresh token"))?;
-            // The CLI gets a session of its own (revocable apart from the browser's), not the
-            // browser's refresh token as the original hands over — but no more than the
-            // browser's: it ends when that one would, and an impersonation stays one.
-            let ttl = browser.expires_at.map_or(sessions::DEFAULT_TTL_MS, |end| {
-                (end - now).min(sessions::DEFAULT_TTL_MS)
-            });
-            let cli = sessions::start(&state, &auth.project, &user, ttl, browser.is_impersonation)
-                .await?;
-            let completed = sqlx::query(
+            complete_attempt(&state, &auth.project, &id, browser_token, now).await?;
+            Ok(json_ok(json!({ "success": true })))
+        }
+    }
+}
+
+/// The open attempt a login code names: `id` and `anon_refresh_token_sealed`.
+/// Errors: the invalid login code error.
+async fn open_attempt(
+    state: &Kernel,
+    project_id: &str,
+    login_code: &str,
+    now: i64,
+) -> ApiResult<sqlx::any::AnyRow> {
+    sqlx::query(
+        "SELECT id, anon_refresh_token_sealed FROM cli_auth_attempts
+         WHERE login_code_hash = $1 AND project_id = $2 AND refresh_token_sealed IS NULL AND used_at IS NULL AND expires_at > $3",
+    )
+    .bind(sha256_hex(login_code))
+    .bind(project_id)
+    .bind(now)
+    .fetch_optional(state.db())
+    .await?
+    .ok_or_else(invalid_login_code)
+}
+
+/// Completes the CLI sign-in a login code names for the browser session `browser_token` is
+/// the refresh token of (the hosted `cli-auth-confirm` page's). Errors: the invalid login code
+/// error; text 400 for a refresh token that is not a live session's.
+pub async fn confirm_login_code(
+    state: &Kernel,
+    project: &Project,
+    login_code: &str,
+    browser_token: &str,
+) -> ApiResult<()> {
+    let now = now_ms();
+    let row = open_attempt(state, &project.id, login_code, now).await?;
+    let id: String = row.try_get("id")?;
+    complete_attempt(state, project, &id, browser_token, now).await
+}
+
+/// Gives the attempt `id` a CLI session of the browser session's user.
+async fn complete_attempt(
+    state: &Kernel,
+    project: &Project,
+    id: &str,
+    browser_token: &str,
+    now: i64,
+) -> ApiResult<()> {
+    let browser = sessions::find(state, &project.id, browser_token)
+        .await?
+        .ok_or_else(|| ApiError::bad_request("Invalid refresh token"))?;
+    let user = users::find(state.db(), &project.id, &browser.user_id)
+        .await?
+        .ok_or_else(|| ApiError::bad_request("Invalid refresh token"))?;
+    // The CLI gets a session of its own (revocable apart from the browser's), not the
+    // browser's refresh token as the original hands over — but no more than the
+    // browser's: it ends when that one would, and an impersonation stays one.
+    let ttl = browser.expires_at.map_or(sessions::DEFAULT_TTL_MS, |end| {
+        (end - now).min(sessions::DEFAULT_TTL_MS)
+    });
+    let cli = sessions::start(state, project, &user, ttl, browser.is_impersonation).await?;
+    let completed = sqlx::query(
                 "UPDATE cli_auth_attempts SET refresh_token_sealed = $1, anon_refresh_token_sealed = NULL
                  WHERE id = $2 AND refresh_token_sealed IS NULL AND used_at IS NULL AND expires_at > $3",
             )
             .bind(state.secret_box.seal(&cli.refresh_token)?)
-            .bind(&id)
+            .bind(id)
             .bind(now)
             .execute(state.db())
             .await?;
-            if completed.rows_affected() != 1 {
-                sessions::end(&state, auth.pid(), &cli.refresh_token).await?;
-                return Err(invalid_login_code());
-            }
-            Ok(json_ok(json!({ "success": true })))
-        }
+    if completed.rows_affected() != 1 {
+        sessions::end(state, &project.id, &cli.refresh_token).await?;
+        return Err(invalid_login_code());
     }
+    Ok(())
 }

@@ -1,7 +1,7 @@
 //! Authentication: password, OTP / magic link, password reset, anonymous sign-up, sessions and
 //! token refresh.
 
-mod cli;
+pub mod cli;
 pub mod context;
 mod mfa;
 pub use mfa::check_totp;

@@ -6,6 +6,7 @@
 
 mod account;
 mod billing;
+mod cli;
 mod magic_link;
 mod session;
 mod sign_up;
@@ -43,6 +44,7 @@ where
         .route("/js/portcullis.js", get(script))
         .merge(account::routes())
         .merge(billing::routes())
+        .merge(cli::routes())
         .merge(magic_link::routes())
         .merge(sign_up::routes())
         .merge(teams::routes())
