@@ -4,7 +4,7 @@
 //! in its words.
 
 use super::session::{self, check_form_token, form_token, session_cookie, EndUser};
-use super::{page, text, ProjectPage, ReturnTo, SignedIn};
+use super::{page, refused, text, ProjectPage, ReturnTo, SignedIn};
 use crate::auth::context::ApiState;
 use crate::auth::password::{self, sign_in_with_password};
 use crate::auth::sessions;
@@ -100,13 +100,21 @@ async fn sign_in_page(
     headers: HeaderMap,
 ) -> Response {
     if let Err(e) = back.check(&state, &project) {
-        return refused(&project, &e);
+        return refused(
+            &project,
+            &format!("Sign in to {}", project.display_name),
+            &e,
+        );
     }
     // Already signed in here: straight back to the app.
     if let Ok(Some(me)) = session::current(&state, &project, &headers).await {
         return match back.url_for(&state, &project, &me.user.id).await {
             Ok(url) => Redirect::to(&url).into_response(),
-            Err(e) => refused(&project, &e),
+            Err(e) => refused(
+                &project,
+                &format!("Sign in to {}", project.display_name),
+                &e,
+            ),
         };
     }
     let (token, set) = form_token(&state, &project, &headers);
@@ -151,16 +159,6 @@ async fn sign_in(
             (StatusCode::BAD_REQUEST, html(page)).into_response()
         }
     }
-}
-
-/// A page refused outright (an untrusted return URL): the reason, and no form.
-fn refused(project: &Project, e: &ApiError) -> Response {
-    let body = page(
-        project,
-        "Sign in",
-        html! { h1 { "Sign in to " (project.display_name) } (error(Some(&message_of(e)))) },
-    );
-    (StatusCode::BAD_REQUEST, html(body)).into_response()
 }
 
 /// The account page: profile, the user's sessions (this one marked; others can be signed out

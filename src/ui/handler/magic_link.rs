@@ -4,7 +4,7 @@
 //! opening the link spends nothing, as mail scanners open links.
 
 use super::session::{check_form_token, form_token, session_cookie};
-use super::{page, text, ProjectPage, ReturnTo};
+use super::{page, refused, text, ProjectPage, ReturnTo};
 use crate::auth::context::ApiState;
 use crate::auth::otp::{send_sign_in_code, sign_in_with_code};
 use crate::codes;
@@ -108,21 +108,12 @@ async fn send(
     let (token, _) = form_token(&state, &project, &headers);
     match sent {
         Ok(nonce) => html(enter_code(&project, &back, &token, email, &nonce, None)),
-        Err(e) => refused(&project, &e),
+        Err(e) => refused(
+            &project,
+            &format!("Sign in to {}", project.display_name),
+            &e,
+        ),
     }
-}
-
-fn refused(project: &Project, e: &ApiError) -> Response {
-    let body = page(
-        project,
-        "Sign in",
-        html! {
-            h1 { "Sign in to " (project.display_name) }
-            (error(Some(&message_of(e))))
-            p.muted { a href={ "/handler/" (project.id) "/sign-in" } { "Back to sign in" } }
-        },
-    );
-    (StatusCode::BAD_REQUEST, html(body)).into_response()
 }
 
 /// Signs in with the whole code and answers with the session cookie, going where the app asked
@@ -244,6 +235,10 @@ async fn verify_link(
     .await;
     match signed_in {
         Ok(answer) => answer,
-        Err(e) => refused(&project, &e),
+        Err(e) => refused(
+            &project,
+            &format!("Sign in to {}", project.display_name),
+            &e,
+        ),
     }
 }

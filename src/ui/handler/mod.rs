@@ -320,6 +320,16 @@ impl ReturnTo {
     }
 }
 
+/// A page refused outright: its heading and the reason, and no form (400).
+pub(super) fn refused(project: &Project, heading: &str, e: &crate::http::ApiError) -> Response {
+    let body = page(
+        project,
+        heading,
+        html! { h1 { (heading) } (error(Some(&message_of(e)))) },
+    );
+    (StatusCode::BAD_REQUEST, html(body)).into_response()
+}
+
 /// The project a page's path names (`/handler/{project_id}/…`); unknown, the page is a 404.
 pub(super) struct ProjectPage(pub Arc<Project>);
 

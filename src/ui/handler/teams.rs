@@ -4,7 +4,7 @@
 //! teams domain functions, with the API's permission checks and refusals.
 
 use super::session::{self, EndUser};
-use super::{page, sign_in_url, text, ProjectPage, SignedIn};
+use super::{page, refused, sign_in_url, text, ProjectPage, SignedIn};
 use crate::auth::context::ApiState;
 use crate::codes;
 use crate::http::extract::RawBody;
@@ -16,11 +16,10 @@ use crate::teams::access::require_member_permission;
 use crate::teams::invitations::{accept_with_code, invitation_team, invite};
 use crate::teams::routes::create_by_user;
 use crate::teams::{self, Team};
-use crate::ui::dashboard::message_of;
-use crate::ui::{error, html};
+use crate::ui::html;
 use crate::users::{is_valid_email, normalize_email};
 use axum::extract::{FromRef, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -72,15 +71,6 @@ pub(super) async fn teams_card(
             }
         }
     })
-}
-
-fn refused(project: &Project, title: &str, e: &ApiError) -> Response {
-    let body = page(
-        project,
-        title,
-        html! { h1 { (title) } (error(Some(&message_of(e)))) },
-    );
-    (StatusCode::BAD_REQUEST, html(body)).into_response()
 }
 
 async fn create(
