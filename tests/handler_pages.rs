@@ -491,6 +491,7 @@ async fn pages_refuse_bad_input(backend: Backend) {
         "billing",
         "billing/buy",
         "billing/subscription",
+        "error",
     ];
     // (Bodies stay small enough for the server to drain when it answers before reading them —
     // an unknown project's 404 — rather than close the connection under the client.)
@@ -544,6 +545,22 @@ async fn pages_refuse_bad_input(backend: Backend) {
         "SELECT (SELECT COUNT(*) FROM users) || '/' || (SELECT COUNT(*) FROM teams) || '/' || (SELECT COUNT(*) FROM verification_codes)",
     );
     assert_eq!(before, after, "bad input wrote something");
+
+    // The error page shows a flow's error as text, never as markup.
+    let shown = anonymous
+        .get(format!(
+            "{pages}/error?errorCode=SOME_CODE&message=%3Cscript%3Ealert(1)%3C%2Fscript%3E"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shown.status().as_u16(), 400);
+    let html = shown.text().await.unwrap();
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && html.contains("SOME_CODE"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>alert"));
 }
 on_both_backends!(pages_refuse_bad_input, pages_refuse_bad_input);
 

@@ -48,6 +48,7 @@ where
         .merge(magic_link::routes())
         .merge(sign_up::routes())
         .merge(teams::routes())
+        .route("/handler/{project_id}/error", get(error_page))
         .route(
             "/handler/{project_id}/email-verification",
             get(verification_page).post(verify),
@@ -56,6 +57,35 @@ where
             "/handler/{project_id}/password-reset",
             get(reset_page).post(reset),
         )
+}
+
+#[derive(Deserialize)]
+struct ErrorQuery {
+    #[serde(rename = "errorCode")]
+    error_code: Option<String>,
+    message: Option<String>,
+}
+
+/// `error`: where a flow that failed sends the browser (`?errorCode=…&message=…`, as the OAuth
+/// callback answers an error): the message as text, the code for support, and a way back.
+async fn error_page(ProjectPage(project): ProjectPage, Query(q): Query<ErrorQuery>) -> Response {
+    let message = q
+        .message
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "Something went wrong. Please try again.".to_owned());
+    let body = page(
+        &project,
+        "Something went wrong",
+        html! {
+            h1 { "Something went wrong" }
+            p role="alert" { (message) }
+            @if let Some(code) = q.error_code.filter(|c| !c.is_empty()) {
+                p.muted { "Error code: " code { (code) } }
+            }
+            p { a href={ "/handler/" (project.id) "/sign-in" } { "Back to sign in" } }
+        },
+    );
+    (StatusCode::BAD_REQUEST, html(body)).into_response()
 }
 
 /// `portcullis.js`: sign-in and user buttons for any page (see the file's header).
