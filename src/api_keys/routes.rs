@@ -463,5 +463,5 @@ async fn team_key_managers(
         .into_iter()
         .filter(|id| holders.contains(id))
         .collect();
-    crate::contact_channels::primary_emails(db, project_id, &managers).await
+    crate::contact_channels::primary_emails(&mut *db.acquire().await?, project_id, &managers).await
 }

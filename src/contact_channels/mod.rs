@@ -24,7 +24,7 @@ pub struct ContactChannel {
 
 /// The primary email of each of `user_ids` that has one, in one read: `(user_id, email)`.
 pub async fn primary_emails(
-    db: &sqlx::AnyPool,
+    conn: &mut AnyConnection,
     project_id: &str,
     user_ids: &[String],
 ) -> ApiResult<Vec<(String, String)>> {
@@ -42,7 +42,7 @@ pub async fn primary_emails(
     for id in user_ids {
         query = query.bind(id);
     }
-    let rows = query.fetch_all(db).await?;
+    let rows = query.fetch_all(&mut *conn).await?;
     Ok(rows
         .iter()
         .map(|r| Ok((r.try_get("user_id")?, r.try_get("value")?)))

@@ -552,6 +552,20 @@ pub fn is_money(s: &str, decimals: u32) -> bool {
         && frac.is_none_or(|f| digits(f) && f.len() as u32 <= decimals)
 }
 
+/// A USD amount in cents (`"12.3"` → 1230). None unless it is money ([`is_money`], two
+/// decimals) that fits in cents.
+pub fn usd_cents(amount: &str) -> Option<i64> {
+    if !is_money(amount, 2) {
+        return None;
+    }
+    let (whole, frac) = amount.split_once('.').unwrap_or((amount, ""));
+    whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(format!("{frac:0<2}").parse().ok()?)
+}
+
 pub fn check_price(out: &mut Vec<String>, at: &str, price: &Value) {
     let Some(obj) = price.as_object() else {
         out.push(format!("{at} must be an object"));

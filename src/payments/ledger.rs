@@ -525,41 +525,53 @@ pub async fn holdings(
     .bind(customer_id)
     .fetch_all(&mut *conn)
     .await?;
-    let mut holdings = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let is_subscription = r.try_get::<String, _>("kind")? == "subscription";
-        // A subscription bought at the checkout is billed by Stripe: it renews when paid.
-        let paid_renewals =
-            if is_subscription && r.try_get::<String, _>("creation_source")? == "PURCHASE_PAGE" {
-                let id: String = r.try_get("id")?;
-                Some(paid_renewals(conn, &id).await?)
+    // A subscription bought at the checkout is billed by Stripe: it renews when paid.
+    let billed = |r: &sqlx::any::AnyRow| -> sqlx::Result<bool> {
+        Ok(r.try_get::<String, _>("kind")? == "subscription"
+            && r.try_get::<String, _>("creation_source")? == "PURCHASE_PAGE")
+    };
+    let mut renewals: std::collections::HashMap<String, Vec<i64>> = Default::default();
+    if rows.iter().any(|r| billed(r).unwrap_or(false)) {
+        for r in sqlx::query(
+            "SELECT purchase_id, paid_at FROM stripe_invoices
+             WHERE project_id = $1 AND customer_type = $2 AND customer_id = $3
+               AND billing_reason = 'subscription_cycle' AND paid_at IS NOT NULL AND purchase_id IS NOT NULL
+             ORDER BY paid_at",
+        )
+        .bind(project_id)
+        .bind(customer_type)
+        .bind(customer_id)
+        .fetch_all(&mut *conn)
+        .await?
+        {
+            renewals
+                .entry(r.try_get("purchase_id")?)
+                .or_default()
+                .push(r.try_get("paid_at")?);
+        }
+    }
+    rows.iter()
+        .map(|r| {
+            let paid_renewals = if billed(r)? {
+                Some(
+                    renewals
+                        .remove(&r.try_get::<String, _>("id")?)
+                        .unwrap_or_default(),
+                )
             } else {
                 None
             };
-        holdings.push(Holding {
-            product: serde_json::from_str(&r.try_get::<String, _>("product")?)
-                .unwrap_or(Value::Null),
-            quantity: r.try_get("quantity")?,
-            is_subscription,
-            created_at: r.try_get("created_at")?,
-            ended_at: r.try_get("ended_at")?,
-            paid_renewals,
-        });
-    }
-    Ok(holdings)
-}
-
-/// When each paid renewal (`subscription_cycle` invoice) of a Stripe subscription was paid.
-async fn paid_renewals(conn: &mut AnyConnection, purchase_id: &str) -> sqlx::Result<Vec<i64>> {
-    let rows = sqlx::query(
-        "SELECT paid_at FROM stripe_invoices
-         WHERE purchase_id = $1 AND billing_reason = 'subscription_cycle' AND paid_at IS NOT NULL
-         ORDER BY paid_at",
-    )
-    .bind(purchase_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter().map(|r| r.try_get("paid_at")).collect()
+            Ok(Holding {
+                product: serde_json::from_str(&r.try_get::<String, _>("product")?)
+                    .unwrap_or(Value::Null),
+                quantity: r.try_get("quantity")?,
+                is_subscription: r.try_get::<String, _>("kind")? == "subscription",
+                created_at: r.try_get("created_at")?,
+                ended_at: r.try_get("ended_at")?,
+                paid_renewals,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

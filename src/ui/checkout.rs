@@ -14,7 +14,7 @@ use crate::payments::config::price_label;
 use crate::payments::purchases::{complete_test_purchase, inspect, Checkout};
 use crate::payments::stripe;
 use crate::payments::stripe::checkout::status_of;
-use crate::payments::stripe::connect::publishable_key;
+use crate::payments::stripe::connect::{connection, Connection};
 use crate::payments::Payments;
 use crate::ui::dashboard::message_of;
 use axum::extract::FromRef;
@@ -69,8 +69,11 @@ async fn payment_of(state: &ApiState, checkout: &Checkout) -> Payment {
     if checkout.test_mode {
         return Payment::TestMode;
     }
-    match publishable_key(state, &checkout.project.id).await {
-        Ok(Some(publishable_key)) => Payment::Stripe { publishable_key },
+    match connection(state, &checkout.project.id).await {
+        Ok(Some(Connection {
+            publishable_key: Some(publishable_key),
+            ..
+        })) => Payment::Stripe { publishable_key },
         _ => Payment::NotSetUp,
     }
 }

@@ -70,6 +70,27 @@ pub async fn page_headers(req: Request, next: Next) -> Response {
     res
 }
 
+/// The value of the request's cookie `name`, if it sent one.
+pub(crate) fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.to_string())
+}
+
+/// `; Secure` for cookies when the server is reached over HTTPS.
+pub(crate) fn secure_attribute(state: &crate::kernel::Kernel) -> &'static str {
+    if state.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    }
+}
+
 /// The page every built-in page sits in: the header bar's content, then the main column.
 pub(crate) fn shell(title: &str, header: Markup, body: Markup) -> Markup {
     maud::html! {

@@ -14,11 +14,11 @@ use super::Stripe;
 use crate::crypto::secret::{new_uuid, sha256_hex};
 use crate::http::{ApiError, ApiResult};
 use crate::kernel::Kernel;
+use crate::payments::config::{interval_ms, usd_cents};
 use crate::payments::products::{purchases_of, validate_purchase, Chosen};
 use crate::store::now_ms;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
-use sqlx::Row;
 
 /// What a purchase code names: the project, the customer and the product snapshot.
 pub struct Purchase<'a> {
@@ -30,25 +30,15 @@ pub struct Purchase<'a> {
     pub code: &'a str,
 }
 
-/// `"9.99"` USD → 999 cents. Errors: 400 for a price without a positive USD amount (other
-/// currencies are not charged through Stripe yet).
-fn usd_cents(price: &Value) -> ApiResult<i64> {
+/// A price's USD amount in cents. Errors: 400 for a price without a positive USD amount
+/// (other currencies are not charged through Stripe yet).
+fn price_cents(price: &Value) -> ApiResult<i64> {
     let text = price["USD"]
         .as_str()
         .ok_or_else(|| ApiError::bad_request("This price has no USD amount to charge"))?;
-    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-    let cents = whole
-        .parse::<i64>()
-        .ok()
-        .zip(
-            format!("{frac:0<2}")
-                .get(..2)
-                .and_then(|f| f.parse::<i64>().ok()),
-        )
-        .and_then(|(w, f)| w.checked_mul(100)?.checked_add(f))
+    usd_cents(text)
         .filter(|c| *c > 0)
-        .ok_or_else(|| ApiError::bad_request("This price has no positive USD amount"))?;
-    Ok(cents)
+        .ok_or_else(|| ApiError::bad_request("This price has no positive USD amount"))
 }
 
 /// The customer's Stripe customer id, created on first use (idempotently: two racing checkouts
@@ -58,17 +48,8 @@ pub async fn stripe_customer(
     stripe: &Stripe,
     p: &CustomerRef<'_>,
 ) -> ApiResult<String> {
-    let find = || {
-        sqlx::query(
-            "SELECT stripe_customer_id FROM stripe_customers
-             WHERE project_id = $1 AND customer_type = $2 AND customer_id = $3",
-        )
-        .bind(p.project_id)
-        .bind(p.customer_type)
-        .bind(p.customer_id)
-    };
-    if let Some(row) = find().fetch_optional(state.db()).await? {
-        return Ok(row.try_get("stripe_customer_id")?);
+    if let Some(id) = known_stripe_customer(state, p).await? {
+        return Ok(id);
     }
     let key = format!(
         "portcullis-customer-{}",
@@ -103,8 +84,24 @@ pub async fn stripe_customer(
     .bind(now_ms())
     .execute(state.db())
     .await?;
-    let row = find().fetch_one(state.db()).await?;
-    Ok(row.try_get("stripe_customer_id")?)
+    known_stripe_customer(state, p)
+        .await?
+        .ok_or_else(|| ApiError::internal("The Stripe customer just recorded is missing"))
+}
+
+/// The Stripe customer already made for one of ours, if any.
+pub async fn known_stripe_customer(
+    state: &Kernel,
+    c: &CustomerRef<'_>,
+) -> ApiResult<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT stripe_customer_id FROM stripe_customers WHERE project_id = $1 AND customer_type = $2 AND customer_id = $3",
+    )
+    .bind(c.project_id)
+    .bind(c.customer_type)
+    .bind(c.customer_id)
+    .fetch_optional(state.db())
+    .await?)
 }
 
 /// One of our customers, as Stripe's customer metadata names them.
@@ -137,7 +134,7 @@ impl Charge {
     /// Errors: 400 for a price without a positive USD amount or with an interval Stripe cannot
     /// bill.
     pub fn of(price: &Value) -> ApiResult<Charge> {
-        let unit_cents = usd_cents(price)?;
+        let unit_cents = price_cents(price)?;
         let interval = match &price["interval"] {
             Value::Array(parts) => {
                 let count = parts.first().and_then(Value::as_i64).unwrap_or(1);
@@ -151,20 +148,10 @@ impl Charge {
             }
             _ => None,
         };
-        let trial_days = match &price["freeTrial"] {
-            Value::Array(parts) => {
-                let count = parts.first().and_then(Value::as_i64).unwrap_or(0);
-                let days = match parts.get(1).and_then(Value::as_str) {
-                    Some("day") => 1,
-                    Some("week") => 7,
-                    Some("month") => 30,
-                    Some("year") => 365,
-                    _ => 0,
-                };
-                Some(count.saturating_mul(days)).filter(|d| *d > 0)
-            }
-            _ => None,
-        };
+        // Stripe takes a trial in days; the catalog's units are fixed lengths (month = 30 days).
+        let trial_days = interval_ms(&price["freeTrial"])
+            .map(|ms| ms / 86_400_000)
+            .filter(|d| *d > 0);
         Ok(Charge {
             unit_cents,
             interval,

@@ -240,16 +240,6 @@ pub async fn connection(state: &Kernel, project_id: &str) -> ApiResult<Option<Co
         .transpose()?)
 }
 
-/// A connected project's publishable key, if it gave one.
-pub async fn publishable_key(state: &Kernel, project_id: &str) -> ApiResult<Option<String>> {
-    let key: Option<Option<String>> =
-        sqlx::query_scalar("SELECT publishable_key FROM stripe_accounts WHERE project_id = $1")
-            .bind(project_id)
-            .fetch_optional(state.db())
-            .await?;
-    Ok(key.flatten())
-}
-
 /// A connected project's webhook signing secret, or None.
 pub async fn webhook_secret(state: &Kernel, project_id: &str) -> ApiResult<Option<String>> {
     opened(state, project_id, "webhook_secret_sealed").await

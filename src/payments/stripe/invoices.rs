@@ -150,29 +150,11 @@ pub async fn apply(
     .bind(invoice["created"].as_i64().map_or(now, |s| s * 1000))
     .execute(&mut *tx)
     .await?;
-    if purchase_id.is_empty() || (paid && was_paid) {
+    // Paid before: a duplicate, or a failure reported after the payment (out of order).
+    if purchase_id.is_empty() || was_paid {
         return Ok(());
     }
-    let snapshot: Option<String> =
-        sqlx::query_scalar("SELECT product FROM purchases WHERE id = $1")
-            .bind(&purchase_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let product =
-        product_name(&serde_json::from_str(&snapshot.unwrap_or_default()).unwrap_or(Value::Null));
-    let amount = dollars(invoice["total"].as_i64().unwrap_or(0));
-    let notice = |template, variables| Notice {
-        customer_type: &checkout.customer_type,
-        customer_id: &checkout.customer_id,
-        template,
-        variables,
-    };
     if paid {
-        if renewal {
-            let receipt = json!({ "productName": product, "quantity": 1, "amount": amount,
-                "receiptLink": invoice["hosted_invoice_url"] });
-            notices::queue(tx, project, notice(Template::PaymentReceipt, receipt)).await?;
-        }
         sqlx::query(
             "UPDATE purchases SET failed_payments = 0,
                 current_period_end = COALESCE($1, current_period_end) WHERE id = $2",
@@ -191,17 +173,42 @@ pub async fn apply(
             )
             .await?;
         }
-    } else if !was_paid {
-        // A failure reported after the invoice was paid (events arrive out of order) is stale.
+    } else {
         sqlx::query("UPDATE purchases SET failed_payments = failed_payments + 1 WHERE id = $1")
             .bind(&purchase_id)
             .execute(&mut *tx)
             .await?;
-        let failed = json!({ "productName": product, "amount": amount,
-            "failureReason": "Please update your payment method.",
-            "invoiceUrl": invoice["hosted_invoice_url"] });
-        notices::queue(tx, project, notice(Template::PaymentFailed, failed)).await?;
     }
+    // A receipt for each paid renewal (the first payment's comes with its grant), a notice for
+    // each failed payment.
+    let template = match (paid, renewal) {
+        (true, true) => Template::PaymentReceipt,
+        (true, false) => return Ok(()),
+        (false, _) => Template::PaymentFailed,
+    };
+    let snapshot: Option<String> =
+        sqlx::query_scalar("SELECT product FROM purchases WHERE id = $1")
+            .bind(&purchase_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let product =
+        product_name(&serde_json::from_str(&snapshot.unwrap_or_default()).unwrap_or(Value::Null));
+    let amount = dollars(invoice["total"].as_i64().unwrap_or(0));
+    let variables = if paid {
+        json!({ "productName": product, "quantity": 1, "amount": amount,
+            "receiptLink": invoice["hosted_invoice_url"] })
+    } else {
+        json!({ "productName": product, "amount": amount,
+            "failureReason": "Please update your payment method.",
+            "invoiceUrl": invoice["hosted_invoice_url"] })
+    };
+    let notice = Notice {
+        customer_type: &checkout.customer_type,
+        customer_id: &checkout.customer_id,
+        template,
+        variables,
+    };
+    notices::queue(tx, project, notice).await?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! They go to a user customer's primary email; team and custom customers have no one address
 //! and get none.
 
+use crate::contact_channels::primary_emails;
 use crate::emails::outbox::enqueue_template;
 use crate::emails::templates::Template;
 use crate::http::ApiResult;
@@ -30,15 +31,8 @@ pub async fn queue(
     if notice.customer_type != "user" {
         return Ok(false);
     }
-    let email: Option<String> = sqlx::query_scalar(
-        "SELECT value FROM contact_channels
-         WHERE project_id = $1 AND user_id = $2 AND type = 'email' AND is_primary = 1",
-    )
-    .bind(&project.id)
-    .bind(notice.customer_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(email) = email else {
+    let user_id = [notice.customer_id.to_owned()];
+    let Some((_, email)) = primary_emails(tx, &project.id, &user_id).await?.pop() else {
         return Ok(false);
     };
     enqueue_template(

@@ -5,7 +5,7 @@
 //! Clients act only for themselves or teams they administer (`Clients can only manage their own
 //! billing.`), as in the original.
 
-use super::checkout::{stripe_customer, CustomerRef};
+use super::checkout::{known_stripe_customer, stripe_customer, CustomerRef};
 use super::connect::{connected, stripe_for};
 use super::invoices::SUSPEND_AFTER_FAILURES;
 use super::Stripe;
@@ -70,18 +70,6 @@ async fn customer<'a>(
         customer_type,
         customer_id,
     })
-}
-
-/// The Stripe customer already made for ours, if any.
-async fn known_stripe_customer(state: &Kernel, c: &CustomerRef<'_>) -> ApiResult<Option<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT stripe_customer_id FROM stripe_customers WHERE project_id = $1 AND customer_type = $2 AND customer_id = $3",
-    )
-    .bind(c.project_id)
-    .bind(c.customer_type)
-    .bind(c.customer_id)
-    .fetch_optional(state.db())
-    .await?)
 }
 
 /// `{id, brand, last4, exp_month, exp_year}` of a card payment method.

@@ -8,6 +8,7 @@ use super::Stripe;
 use crate::http::extract::schema_problem;
 use crate::http::{ApiError, ApiResult};
 use crate::kernel::Kernel;
+use crate::payments::config::usd_cents;
 use crate::store::{flag, now_ms};
 use serde::Deserialize;
 use serde_json::Value;
@@ -23,18 +24,10 @@ pub struct RefundEntry {
     pub amount_usd: String,
 }
 
-/// A money string (`"12"`, `"12.3"`, `"12.34"`) in cents. Errors: SCHEMA_ERROR otherwise.
+/// A refund entry's money string in cents. Errors: SCHEMA_ERROR for anything else.
 fn cents(amount: &str) -> ApiResult<i64> {
-    let bad = || schema_problem("body.refund_entries[].amount_usd must be a money amount");
-    let (whole, frac) = amount.split_once('.').unwrap_or((amount, ""));
-    let digits = |s: &str, max: usize| {
-        !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
-    };
-    if !digits(whole, 12) || (amount.contains('.') && !digits(frac, 2)) {
-        return Err(bad());
-    }
-    let frac_cents = format!("{frac:0<2}").parse::<i64>().map_err(|_| bad())?;
-    Ok(whole.parse::<i64>().map_err(|_| bad())? * 100 + frac_cents)
+    usd_cents(amount)
+        .ok_or_else(|| schema_problem("body.refund_entries[].amount_usd must be a money amount"))
 }
 
 /// What a refund gives back: units to revoke and cents. The checks and messages are the
@@ -228,7 +221,7 @@ pub async fn refund(
 /// The USD a purchase charged, in cents: its price's USD amount × units (None without one).
 pub fn charged_cents(snapshot: &Value, price_id: Option<&str>, quantity: i64) -> Option<i64> {
     let usd = snapshot["prices"][price_id?]["USD"].as_str()?;
-    cents(usd).ok()?.checked_mul(quantity)
+    usd_cents(usd)?.checked_mul(quantity)
 }
 
 /// `charge.refunded`: a refund made outside this API (Stripe's dashboard, say). A fully refunded

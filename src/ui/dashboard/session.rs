@@ -6,7 +6,7 @@ use crate::http::{ApiError, ApiResult};
 use crate::kernel::Kernel;
 use crate::projects::INTERNAL;
 use crate::users::{self, User};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use subtle::ConstantTimeEq;
 
 pub const COOKIE: &str = "portcullis_dashboard";
@@ -35,14 +35,7 @@ impl Admin {
 }
 
 pub fn cookie_value(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_string())
+    crate::ui::cookie(headers, COOKIE)
 }
 
 /// The admin whose live session the request's cookie names, if any.
@@ -65,11 +58,7 @@ pub async fn current(state: &Kernel, headers: &HeaderMap) -> ApiResult<Option<Ad
 
 /// `Set-Cookie` for a new session (or, with None, one that clears it).
 pub fn set_cookie(state: &Kernel, refresh_token: Option<&str>) -> String {
-    let secure = if state.public_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = crate::ui::secure_attribute(state);
     match refresh_token {
         Some(t) => format!(
             "{COOKIE}={t}; Path=/dashboard; HttpOnly; SameSite=Lax; Max-Age=2592000{secure}"

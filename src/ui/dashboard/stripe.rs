@@ -26,14 +26,15 @@ use serde_json::Value;
 use std::sync::Arc;
 
 /// The events the webhook endpoint acts on, to select when adding it in Stripe.
-const EVENTS: [&str; 7] = [
+const EVENTS: [&str; 8] = [
     "payment_intent.succeeded",
     "payment_intent.payment_failed",
+    "payment_intent.canceled",
     "invoice.paid",
     "invoice.payment_failed",
     "customer.subscription.updated",
     "customer.subscription.deleted",
-    "payment_intent.canceled",
+    "charge.refunded",
 ];
 
 pub fn routes<S>() -> Router<S>

@@ -4,7 +4,7 @@
 //! hosted pages. Everything goes through the payments domain, as the API does.
 
 use super::session::EndUser;
-use super::{page, text, SignedIn};
+use super::{full_url, page, text, SignedIn};
 use crate::auth::context::ApiState;
 use crate::http::extract::RawBody;
 use crate::http::ApiResult;
@@ -181,11 +181,7 @@ async fn buy(
         me.check_csrf(text(&form, "csrf"))?;
         let catalog = payments.catalog(&state, &project.id).await?;
         let chosen = Chosen::from_catalog(&catalog, text(&form, "product_id"))?;
-        let back = format!(
-            "{}{}",
-            state.public_url.trim_end_matches('/'),
-            billing_path(&project)
-        );
+        let back = full_url(&state, &billing_path(&project));
         create_purchase_url(&state, &project, "user", &me.user.id, &chosen, Some(&back)).await
     }
     .await;

@@ -4,7 +4,7 @@
 //! opening the link spends nothing, as mail scanners open links.
 
 use super::session::{check_form_token, form_token, session_cookie};
-use super::{page, refused, text, ProjectPage, ReturnTo};
+use super::{page, page_url, refused, text, ProjectPage, ReturnTo};
 use crate::auth::context::ApiState;
 use crate::auth::otp::{send_sign_in_code, sign_in_with_code};
 use crate::codes;
@@ -97,11 +97,7 @@ async fn send(
         if !is_valid_email(email) {
             return Err(ApiError::bad_request("Enter a valid email address."));
         }
-        let callback = format!(
-            "{}/handler/{}/magic-link-callback",
-            state.public_url.trim_end_matches('/'),
-            project.id
-        );
+        let callback = page_url(&state, &project, "magic-link-callback");
         send_sign_in_code(&state, Some(&ip), &project, email, &callback).await
     }
     .await;

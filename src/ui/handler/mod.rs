@@ -413,6 +413,16 @@ where
     }
 }
 
+/// This server's full URL for `path` (`/handler/…`), as emails and return URLs need it.
+pub(super) fn full_url(state: &Kernel, path: &str) -> String {
+    format!("{}{path}", state.public_url.trim_end_matches('/'))
+}
+
+/// The full URL of the project's page `name`.
+pub(super) fn page_url(state: &Kernel, project: &Project, name: &str) -> String {
+    full_url(state, &format!("/handler/{}/{name}", project.id))
+}
+
 /// The sign-in (or sign-up) page, returning afterwards to this server's page `back` (a path).
 pub(super) fn sign_in_url(
     state: &Kernel,
@@ -424,10 +434,7 @@ pub(super) fn sign_in_url(
     match back {
         Some(back) => format!(
             "{page}?after_auth_return_to={}",
-            crate::http::url::percent_encode(&format!(
-                "{}{back}",
-                state.public_url.trim_end_matches('/')
-            ))
+            crate::http::url::percent_encode(&full_url(state, back))
         ),
         None => page,
     }

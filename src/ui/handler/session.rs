@@ -9,30 +9,16 @@ use crate::crypto::secret::{random_base32, sha256_hex};
 use crate::http::{ApiError, ApiResult};
 use crate::kernel::Kernel;
 use crate::projects::Project;
+use crate::ui::cookie;
 use crate::users::{self, User};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use subtle::ConstantTimeEq;
 
 const SESSION: &str = "portcullis_session";
 const FORM: &str = "portcullis_form";
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value.to_string())
-}
-
 fn attributes(state: &Kernel, project: &Project, same_site: &str, max_age: i64) -> String {
-    let secure = if state.public_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = crate::ui::secure_attribute(state);
     format!(
         "Path=/handler/{}; HttpOnly; SameSite={same_site}; Max-Age={max_age}{secure}",
         project.id

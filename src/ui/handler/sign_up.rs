@@ -4,13 +4,12 @@
 //! domain functions, with its refusals in its words (sign-up closed, email taken, too short).
 
 use super::session::{check_form_token, form_token, session_cookie};
-use super::{page, text, ProjectPage, ReturnTo};
+use super::{page, page_url, text, ProjectPage, ReturnTo};
 use crate::auth::context::ApiState;
 use crate::auth::password::sign_up_with_password;
 use crate::auth::reset::send_reset;
 use crate::http::extract::RawBody;
 use crate::http::{ApiError, ClientIp};
-use crate::kernel::Kernel;
 use crate::projects::Project;
 use crate::ui::dashboard::message_of;
 use crate::ui::{error, html};
@@ -36,15 +35,6 @@ where
             "/handler/{project_id}/forgot-password",
             get(forgot_page).post(forgot),
         )
-}
-
-/// This server's page `name` of the project, as a full URL for an email's link.
-fn page_url(state: &Kernel, project: &Project, name: &str) -> String {
-    format!(
-        "{}/handler/{}/{name}",
-        state.public_url.trim_end_matches('/'),
-        project.id
-    )
 }
 
 /// A signed-out page's answer, storing the form token's cookie when it is new.

@@ -4,7 +4,7 @@
 //! teams domain functions, with the API's permission checks and refusals.
 
 use super::session::{self, EndUser};
-use super::{page, refused, sign_in_url, text, ProjectPage, SignedIn};
+use super::{page, page_url, refused, sign_in_url, text, ProjectPage, SignedIn};
 use crate::auth::context::ApiState;
 use crate::codes;
 use crate::http::extract::RawBody;
@@ -95,15 +95,17 @@ async fn create(
     }
 }
 
-/// A team the signed-in user belongs to. Errors: the membership errors, TEAM_NOT_FOUND.
+/// A team the signed-in user belongs to (holding `permission`, if given). Errors: the
+/// membership and permission errors, TEAM_NOT_FOUND.
 async fn member_team(
     state: &Kernel,
     project: &Project,
     me: &EndUser,
     team_id: &str,
+    permission: Option<&str>,
 ) -> ApiResult<Team> {
     teams::check_team_id(team_id)?;
-    require_member_permission(state.db(), &project.id, team_id, &me.user.id, None).await?;
+    require_member_permission(state.db(), &project.id, team_id, &me.user.id, permission).await?;
     teams::require(state.db(), &project.id, team_id).await
 }
 
@@ -156,7 +158,7 @@ async fn team_page(
     Query(q): Query<TeamQuery>,
 ) -> Response {
     let shown = async {
-        let team = member_team(&state, &project, &me, &team_id).await?;
+        let team = member_team(&state, &project, &me, &team_id, None).await?;
         team_markup(&state, &project, &me, &team, q.invited.is_some()).await
     }
     .await;
@@ -175,26 +177,14 @@ async fn send_invite(
 ) -> Response {
     let sent = async {
         me.check_csrf(text(&form, "csrf"))?;
-        let team = member_team(&state, &project, &me, &team_id).await?;
-        require_member_permission(
-            state.db(),
-            &project.id,
-            &team.id,
-            &me.user.id,
-            Some(INVITE_MEMBERS),
-        )
-        .await?;
+        let team = member_team(&state, &project, &me, &team_id, Some(INVITE_MEMBERS)).await?;
         let email = text(&form, "email").trim();
         if !is_valid_email(email) {
             return Err(ApiError::bad_request("Enter a valid email address."));
         }
         let email = normalize_email(email);
         codes::limit_send(&state, Some(&ip), &project.id, &email).await?;
-        let callback = format!(
-            "{}/handler/{}/team-invitation",
-            state.public_url.trim_end_matches('/'),
-            project.id
-        );
+        let callback = page_url(&state, &project, "team-invitation");
         invite(&state, &project, &team, &email, &callback).await?;
         Ok(team)
     }
