@@ -8,20 +8,15 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::{bench_arg as arg, db_query_text, Backend, Localstripe, Options, TestServer};
+use common::{
+    bench_arg as arg, db_query_text, stripe_signature, Backend, Localstripe, Options, TestServer,
+};
 use reqwest::Method;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "whsec_bench_secret_value";
-
-fn sign(payload: &str, t: i64) -> String {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, SECRET.as_bytes());
-    let tag = ring::hmac::sign(&key, format!("{t}.{payload}").as_bytes());
-    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("t={t},v1={hex}")
-}
 
 fn median_ms(mut v: Vec<Duration>) -> f64 {
     v.sort();
@@ -61,7 +56,7 @@ async fn bench(backend: Backend, events: usize, concurrency: usize) {
                     "metadata": { "note": "x".repeat(1500) } } },
             })
             .to_string();
-            let signature = sign(&body, t);
+            let signature = stripe_signature(&body, SECRET, t);
             (body, signature)
         })
         .collect();
@@ -97,7 +92,7 @@ async fn bench(backend: Backend, events: usize, concurrency: usize) {
                     "lines": { "data": [{ "period": { "start": t, "end": t + 2_592_000 } }] } } },
             })
             .to_string();
-            let signature = sign(&body, t);
+            let signature = stripe_signature(&body, SECRET, t);
             (body, signature)
         })
         .collect();

@@ -8,6 +8,46 @@ mod common;
 use common::*;
 use serde_json::json;
 
+/// A browser without JavaScript: keeps cookies (or not), shows redirects instead of following
+/// them, and opens a fresh connection each time (a page answered before its body was read, an
+/// unknown project's 404, may close the connection, which a pooled client would then reuse).
+fn page_client(cookies: bool) -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(cookies)
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
+/// The value of the hidden form field `name` in a page.
+fn hidden_field(html: &str, name: &str) -> String {
+    let needle = format!("name=\"{name}\" value=\"");
+    let at = html.find(&needle).expect(name) + needle.len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+/// Opens the sign-in page at `url` and signs in with its form (its token included).
+async fn sign_in_on_page(
+    client: &reqwest::Client,
+    url: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    let html = client.get(url).send().await.unwrap().text().await.unwrap();
+    let token = hidden_field(&html, "form_token");
+    client
+        .post(url)
+        .form(&[
+            ("form_token", token.as_str()),
+            ("email", email),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn handler_pages(backend: Backend) {
     let artifacts = browser_artifacts("handler-pages", backend);
     let sink = SmtpSink::start(None);
@@ -129,11 +169,7 @@ async fn app_handoff(backend: Backend) {
             percent_encode("http://localhost:3000/after")
         )
     };
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let browser = page_client(true);
 
     // An untrusted return: refused with the API's error, and no form to sign in with.
     let untrusted = browser
@@ -147,29 +183,7 @@ async fn app_handoff(backend: Backend) {
     assert!(!html.contains("<form"));
 
     let url = sign_in_url(callback);
-    let html = browser
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let at = html
-        .find("name=\"form_token\" value=\"")
-        .expect("the form token")
-        + 25;
-    let token = html[at..].split('"').next().unwrap().to_string();
-    let signed_in = browser
-        .post(&url)
-        .form(&[
-            ("form_token", token.as_str()),
-            ("email", "pat@example.com"),
-            ("password", "password123"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let signed_in = sign_in_on_page(&browser, &url, "pat@example.com", "password123").await;
     assert_eq!(signed_in.status().as_u16(), 303);
     let location = signed_in.headers()["location"]
         .to_str()
@@ -326,24 +340,7 @@ async fn billing_on_pages(backend: Backend) {
         .send()
         .await
         .expect(200);
-    app.admin()
-        .post("/internal/payments/setup")
-        .json(
-            json!({ "stripe_secret_key": "sk_test_pages", "stripe_webhook_secret": SECRET,
-            "stripe_publishable_key": "pk_test_pages" }),
-        )
-        .send()
-        .await
-        .expect(200);
-    stripe
-        .register_webhook(
-            &format!(
-                "{}/api/v1/integrations/stripe/webhooks?project_id={}",
-                app.base, app.project_id
-            ),
-            SECRET,
-        )
-        .await;
+    stripe.connect(&app, SECRET).await;
     let public = app.base.replace("127.0.0.1", "localhost");
     run_browser_script(
         "handler-billing.mjs",
@@ -428,43 +425,17 @@ async fn pages_refuse_bad_input(backend: Backend) {
         .await;
     app.sign_up("pat@example.com", "password123").await;
     let pid = app.project_id.clone();
-    let signed_in = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        // A fresh connection each time: a page answered before its body was read (an unknown
-        // project's 404) may close the connection, which a pooled client would then reuse.
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
+    let signed_in = page_client(true);
     let pages = format!("{}/handler/{pid}", app.base);
-    let html = signed_in
-        .get(format!("{pages}/sign-in"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let at = html.find("name=\"form_token\" value=\"").unwrap() + 25;
-    let token = html[at..].split('"').next().unwrap().to_string();
-    let answer = signed_in
-        .post(format!("{pages}/sign-in"))
-        .form(&[
-            ("form_token", token.as_str()),
-            ("email", "pat@example.com"),
-            ("password", "password123"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let answer = sign_in_on_page(
+        &signed_in,
+        &format!("{pages}/sign-in"),
+        "pat@example.com",
+        "password123",
+    )
+    .await;
     assert_eq!(answer.status().as_u16(), 303);
-    let anonymous = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        // A fresh connection each time: a page answered before its body was read (an unknown
-        // project's 404) may close the connection, which a pooled client would then reuse.
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
+    let anonymous = page_client(false);
     let before = db_query_text(
         &app.database_url,
         "SELECT (SELECT COUNT(*) FROM users) || '/' || (SELECT COUNT(*) FROM teams) || '/' || (SELECT COUNT(*) FROM verification_codes)",
@@ -614,11 +585,7 @@ async fn cli_confirm_on_pages(backend: Backend) {
     let login = codes["login_code"].as_str().unwrap();
     let polling = codes["polling_code"].as_str().unwrap();
     let public = app.base.replace("127.0.0.1", "localhost");
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let browser = page_client(true);
     let confirm = format!(
         "{public}/handler/{}/cli-auth-confirm?login_code={login}",
         app.project_id
@@ -630,29 +597,7 @@ async fn cli_confirm_on_pages(backend: Backend) {
         to_sign_in.headers()["location"].to_str().unwrap()
     );
     assert!(sign_in.contains("after_auth_return_to="), "{sign_in}");
-    let html = browser
-        .get(&sign_in)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let field = |html: &str, name: &str| {
-        let needle = format!("name=\"{name}\" value=\"");
-        let at = html.find(&needle).expect(name) + needle.len();
-        html[at..].split('"').next().unwrap().to_string()
-    };
-    let back = browser
-        .post(&sign_in)
-        .form(&[
-            ("form_token", field(&html, "form_token").as_str()),
-            ("email", "cy@example.com"),
-            ("password", "password123"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let back = sign_in_on_page(&browser, &sign_in, "cy@example.com", "password123").await;
     assert_eq!(back.status().as_u16(), 303);
     assert_eq!(back.headers()["location"].to_str().unwrap(), confirm);
     let page = browser
@@ -673,7 +618,7 @@ async fn cli_confirm_on_pages(backend: Backend) {
             .expect(200)["status"],
         "waiting"
     );
-    let csrf = field(&page, "csrf");
+    let csrf = hidden_field(&page, "csrf");
     let post = || {
         browser
             .post(&confirm)

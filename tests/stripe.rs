@@ -10,20 +10,6 @@ use serde_json::{json, Value};
 
 const WEBHOOK_SECRET: &str = "whsec_portcullis_test_secret";
 
-fn sign(payload: &str, secret: &str, t: i64) -> String {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
-    let tag = ring::hmac::sign(&key, format!("{t}.{payload}").as_bytes());
-    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("t={t},v1={hex}")
-}
-
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 async fn deliver(app: &TestServer, event: &Value, signature: &str) -> reqwest::Response {
     reqwest::Client::new()
         .post(format!(
@@ -221,7 +207,7 @@ async fn paid_checkout(backend: Backend) {
         let res = deliver(
             &app,
             &event,
-            &sign(&event.to_string(), WEBHOOK_SECRET, now_secs()),
+            &stripe_signature(&event.to_string(), WEBHOOK_SECRET, now_secs()),
         )
         .await;
         assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
@@ -260,8 +246,8 @@ async fn paid_checkout(backend: Backend) {
     let mut forged = json!({ "id": "evt_forged", "type": "payment_intent.succeeded", "data": { "object": intent } });
     let body = forged.to_string();
     for signature in [
-        sign(&body, "whsec_someone_else", now_secs()),
-        sign(&body, WEBHOOK_SECRET, now_secs() - 600),
+        stripe_signature(&body, "whsec_someone_else", now_secs()),
+        stripe_signature(&body, WEBHOOK_SECRET, now_secs() - 600),
         "t=1,v1=00".to_string(),
         String::new(),
     ] {
@@ -274,7 +260,7 @@ async fn paid_checkout(backend: Backend) {
     let res = deliver(
         &app,
         &forged,
-        &sign(&forged.to_string(), WEBHOOK_SECRET, now_secs()),
+        &stripe_signature(&forged.to_string(), WEBHOOK_SECRET, now_secs()),
     )
     .await;
     assert_eq!(res.status(), 400);

@@ -13,21 +13,6 @@ use serde_json::{json, Value};
 
 const WEBHOOK_SECRET: &str = "whsec_portcullis_billing_secret";
 
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn sign(payload: &str) -> String {
-    let t = now_secs();
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, WEBHOOK_SECRET.as_bytes());
-    let tag = ring::hmac::sign(&key, format!("{t}.{payload}").as_bytes());
-    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("t={t},v1={hex}")
-}
-
 /// Delivers a signed event; returns the status.
 async fn deliver(app: &TestServer, id: &str, kind: &str, object: Value) -> u16 {
     let event = json!({ "id": id, "type": kind, "data": { "object": object } });
@@ -37,7 +22,10 @@ async fn deliver(app: &TestServer, id: &str, kind: &str, object: Value) -> u16 {
             "{}/api/v1/integrations/stripe/webhooks?project_id={}",
             app.base, app.project_id
         ))
-        .header("stripe-signature", sign(&body))
+        .header(
+            "stripe-signature",
+            stripe_signature(&body, WEBHOOK_SECRET, now_secs()),
+        )
         .header("content-type", "application/json")
         .body(body)
         .send()
@@ -175,21 +163,7 @@ async fn subscription_lifecycle(backend: Backend) {
         .send()
         .await
         .expect(200);
-    app.admin()
-        .post("/internal/payments/setup")
-        .json(json!({ "stripe_secret_key": "sk_test_portcullis", "stripe_webhook_secret": WEBHOOK_SECRET }))
-        .send()
-        .await
-        .expect(200);
-    stripe
-        .register_webhook(
-            &format!(
-                "{}/api/v1/integrations/stripe/webhooks?project_id={}",
-                app.base, app.project_id
-            ),
-            WEBHOOK_SECRET,
-        )
-        .await;
+    stripe.connect(&app, WEBHOOK_SECRET).await;
     let session = app
         .sign_up("subscriber@example.com", "a-long-passphrase")
         .await;

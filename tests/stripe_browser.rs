@@ -34,25 +34,7 @@ async fn stripe_checkout_in_browser(backend: Backend) {
         .send()
         .await
         .expect(200);
-    app.admin()
-        .post("/internal/payments/setup")
-        .json(json!({
-            "stripe_secret_key": "sk_test_portcullis",
-            "stripe_webhook_secret": WEBHOOK_SECRET,
-            "stripe_publishable_key": "pk_test_portcullis",
-        }))
-        .send()
-        .await
-        .expect(200);
-    stripe
-        .register_webhook(
-            &format!(
-                "{}/api/v1/integrations/stripe/webhooks?project_id={}",
-                app.base, app.project_id
-            ),
-            WEBHOOK_SECRET,
-        )
-        .await;
+    stripe.connect(&app, WEBHOOK_SECRET).await;
     let uid = app.create_user("browser-buyer@example.com").await["id"]
         .as_str()
         .unwrap()

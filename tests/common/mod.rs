@@ -835,6 +835,29 @@ impl Localstripe {
         }
     }
 
+    /// Connects `app`'s project to this Stripe (secret key, `webhook_secret`, and a publishable
+    /// key for the checkout page) and has its events delivered to the project's webhook.
+    pub async fn connect(&self, app: &TestServer, webhook_secret: &str) {
+        app.admin()
+            .post("/internal/payments/setup")
+            .json(json!({
+                "stripe_secret_key": "sk_test_portcullis",
+                "stripe_webhook_secret": webhook_secret,
+                "stripe_publishable_key": "pk_test_portcullis",
+            }))
+            .send()
+            .await
+            .expect(200);
+        self.register_webhook(
+            &format!(
+                "{}/api/v1/integrations/stripe/webhooks?project_id={}",
+                app.base, app.project_id
+            ),
+            webhook_secret,
+        )
+        .await;
+    }
+
     /// Sends every event to `url`, signed with `secret`.
     pub async fn register_webhook(&self, url: &str, secret: &str) {
         let res = reqwest::Client::new()
@@ -939,4 +962,20 @@ pub async fn run_browser_script(
         );
     }
     summary
+}
+
+/// Seconds since the epoch, as Stripe's signatures count time.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A `Stripe-Signature` header for `payload` signed with `secret` at `t` (s), as Stripe signs.
+pub fn stripe_signature(payload: &str, secret: &str, t: i64) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let tag = ring::hmac::sign(&key, format!("{t}.{payload}").as_bytes());
+    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("t={t},v1={hex}")
 }
