@@ -660,3 +660,94 @@ async fn cli_confirm_on_pages(backend: Backend) {
     assert_eq!(post().await.unwrap().status().as_u16(), 400);
 }
 on_both_backends!(cli_confirm_on_pages, cli_confirm_on_pages);
+
+/// A user with TOTP signs in on the pages: the password (or emailed code) leads to the second
+/// step, whose attempt code lives only in the form; a wrong TOTP is refused in the API's words,
+/// the right one signs in and returns where the app asked. Opened directly, the step says to
+/// sign in first.
+async fn mfa_on_pages(backend: Backend) {
+    const SECRET: &str = "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA=";
+    let app = TestServer::start(backend).await;
+    let user = app.create_user("mia@example.com").await;
+    app.server()
+        .patch(&format!("/users/{}", user["id"].as_str().unwrap()))
+        .json(json!({ "password": "password123", "totp_secret_base64": SECRET }))
+        .send()
+        .await
+        .expect(200);
+    let public = app.base.replace("127.0.0.1", "localhost");
+    let pages = format!("{public}/handler/{}", app.project_id);
+    let client = page_client(true);
+    let direct = client.get(format!("{pages}/mfa")).send().await.unwrap();
+    assert_eq!(direct.status(), 200);
+    assert!(direct.text().await.unwrap().contains("Sign in first"));
+
+    let back = format!("{pages}/account-settings?from=app");
+    let sign_in = format!(
+        "{pages}/sign-in?after_auth_return_to={}",
+        portcullis::http::url::percent_encode(&back)
+    );
+    let step = sign_in_on_page(&client, &sign_in, "mia@example.com", "password123").await;
+    assert_eq!(step.status(), 200);
+    let cookies: Vec<_> = step.headers().get_all("set-cookie").iter().collect();
+    assert!(!format!("{cookies:?}").contains("portcullis_session="));
+    let html = step.text().await.unwrap();
+    assert!(html.contains("Two-factor authentication"), "{html}");
+    let attempt = hidden_field(&html, "attempt_code");
+    let token = hidden_field(&html, "form_token");
+    let action = format!(
+        "{pages}/mfa?after_auth_return_to={}",
+        portcullis::http::url::percent_encode(&back)
+    );
+    let post = |totp: String, attempt: String| {
+        let (client, action, token) = (client.clone(), action.clone(), token.clone());
+        async move {
+            client
+                .post(action)
+                .form(&[
+                    ("form_token", token),
+                    ("attempt_code", attempt),
+                    ("totp", totp),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let wrong = if totp_for(SECRET, 0) == "123456" {
+        "654321"
+    } else {
+        "123456"
+    };
+    let refused = post(wrong.into(), attempt.clone()).await;
+    assert_eq!(refused.status(), 400);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("The TOTP code is invalid"));
+    let forged = post(totp_for(SECRET, 0), "not-a-real-attempt-code".into()).await;
+    assert_eq!(forged.status(), 400);
+    let done = post(totp_for(SECRET, 0), attempt.clone()).await;
+    assert_eq!(done.status(), 303, "{:?}", done.text().await);
+    assert_eq!(done.headers()["location"], back.as_str());
+    let account = client.get(&back).send().await.unwrap();
+    assert_eq!(account.status(), 200);
+    assert!(account.text().await.unwrap().contains("mia@example.com"));
+    // The attempt code worked once.
+    let again = post(totp_for(SECRET, 1), attempt).await;
+    assert_eq!(again.status(), 400);
+    // Without the form cookie (another site posting), the step is refused.
+    let other = page_client(false)
+        .post(&action)
+        .form(&[
+            ("form_token", "x".repeat(32)),
+            ("attempt_code", "y".into()),
+            ("totp", "123456".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 400);
+}
+on_both_backends!(mfa_on_pages, mfa_on_pages);

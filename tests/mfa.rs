@@ -5,23 +5,13 @@
 mod common;
 use common::*;
 use serde_json::json;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The secret an authenticator app would hold (20 random-looking bytes), base64.
 const SECRET: &str = "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA=";
 
 /// The TOTP for `SECRET` at `offset_steps` 30-second steps from now.
 fn totp_at(offset_steps: i64) -> String {
-    use base64::Engine;
-    let secret = base64::engine::general_purpose::STANDARD
-        .decode(SECRET)
-        .unwrap();
-    let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 0, 30, secret);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    totp.generate((now + offset_steps * 30) as u64)
+    totp_for(SECRET, offset_steps)
 }
 
 async fn password_sign_in(app: &TestServer, email: &str) -> Resp {

@@ -12,6 +12,7 @@ use crate::http::extract::schema_problem;
 use crate::http::{json_ok, known, ApiResult, ClientIp, JsonBody};
 use crate::kernel::Kernel;
 use crate::limits::Rule;
+use crate::projects::Project;
 use crate::users::{self, User};
 use axum::extract::{FromRef, State};
 use axum::response::Response;
@@ -60,35 +61,36 @@ async fn sign_in(
         return Err(schema_problem("body.type must be one of: totp"));
     }
     let ip = auth.limited_ip(&ip);
-    let attempt = codes::check(
-        &state,
-        ip,
-        auth.pid(),
-        CodeType::MfaAttempt,
-        &body.code,
-        false,
-    )
-    .await?;
-    let user_id = attempt.data["user_id"].as_str().unwrap_or_default();
-    let user = users::find(state.db(), auth.pid(), user_id)
-        .await?
-        .ok_or_else(codes::not_found)?;
-    check_totp(&state, auth.pid(), &user, &body.totp).await?;
-    codes::consume(&mut *state.db().acquire().await?, &attempt.id).await?;
-    let session = sessions::start(
-        &state,
-        &auth.project,
-        &user,
-        sessions::DEFAULT_TTL_MS,
-        false,
-    )
-    .await?;
+    let (session, user_id, is_new_user) =
+        sign_in_with_totp(&state, ip, &auth.project, &body.code, &body.totp).await?;
     Ok(json_ok(json!({
         "refresh_token": session.refresh_token,
         "access_token": session.access_token,
-        "is_new_user": attempt.data["is_new_user"] == true,
-        "user_id": user.id,
+        "is_new_user": is_new_user,
+        "user_id": user_id,
     })))
+}
+
+/// The second step of a sign-in: the first factor's attempt `code` and a current `totp` start the
+/// session; answers it with the user's id and whether the first factor created the user.
+/// Errors: the attempt code's (VERIFICATION_CODE_NOT_FOUND / _EXPIRED / _ALREADY_USED /
+/// _MAX_ATTEMPTS_REACHED), INVALID_TOTP_CODE, 429 past the user's limit.
+pub async fn sign_in_with_totp(
+    state: &Kernel,
+    ip: Option<&ClientIp>,
+    project: &Project,
+    code: &str,
+    totp: &str,
+) -> ApiResult<(sessions::NewSession, String, bool)> {
+    let attempt = codes::check(state, ip, &project.id, CodeType::MfaAttempt, code, false).await?;
+    let user_id = attempt.data["user_id"].as_str().unwrap_or_default();
+    let user = users::find(state.db(), &project.id, user_id)
+        .await?
+        .ok_or_else(codes::not_found)?;
+    check_totp(state, &project.id, &user, totp).await?;
+    codes::consume(&mut *state.db().acquire().await?, &attempt.id).await?;
+    let session = sessions::start(state, project, &user, sessions::DEFAULT_TTL_MS, false).await?;
+    Ok((session, user.id, attempt.data["is_new_user"] == true))
 }
 
 /// Checks `totp` (RFC 6238, one step of drift) against `user`'s secret and spends its step, so

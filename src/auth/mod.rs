@@ -3,7 +3,7 @@
 
 pub mod cli;
 pub mod context;
-mod mfa;
+pub mod mfa;
 pub use mfa::check_totp;
 pub mod otp;
 mod passkey;

@@ -979,3 +979,14 @@ pub fn stripe_signature(payload: &str, secret: &str, t: i64) -> String {
     let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
     format!("t={t},v1={hex}")
 }
+
+/// The TOTP (RFC 6238: SHA-1, 6 digits, 30 s) an authenticator app holding `secret_base64` shows
+/// `offset_steps` steps from now.
+pub fn totp_for(secret_base64: &str, offset_steps: i64) -> String {
+    use base64::Engine;
+    let secret = base64::engine::general_purpose::STANDARD
+        .decode(secret_base64)
+        .unwrap();
+    let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 0, 30, secret);
+    totp.generate((now_secs() + offset_steps * 30) as u64)
+}

@@ -3,6 +3,7 @@
 //! goes through the same domain function as the API, so the pages refuse what the API refuses,
 //! in its words.
 
+use super::mfa::finish_sign_in;
 use super::session::{self, check_form_token, form_token, session_cookie, EndUser};
 use super::{page, refused, text, ProjectPage, ReturnTo, SignedIn};
 use crate::auth::context::ApiState;
@@ -138,27 +139,15 @@ async fn sign_in(
         check_form_token(&headers, text(&form, "form_token"))?;
         back.check(&state, &project)?;
         let password = text(&form, "password").to_owned();
-        let (session, user_id) =
-            sign_in_with_password(&state, Some(&ip), &project, email, password).await?;
-        let next = back.url_for(&state, &project, &user_id).await?;
-        Ok::<_, ApiError>((session, next))
+        let result = sign_in_with_password(&state, Some(&ip), &project, email, password).await;
+        finish_sign_in(&state, &project, &back, &headers, result).await
     }
     .await;
-    match signed_in {
-        Ok((session, next)) => (
-            [(
-                header::SET_COOKIE,
-                session_cookie(&state, &project, Some(&session.refresh_token)),
-            )],
-            Redirect::to(&next),
-        )
-            .into_response(),
-        Err(e) => {
-            let (token, _) = form_token(&state, &project, &headers);
-            let page = sign_in_form(&project, &back, &token, email, Some(&message_of(&e)));
-            (StatusCode::BAD_REQUEST, html(page)).into_response()
-        }
-    }
+    signed_in.unwrap_or_else(|e| {
+        let (token, _) = form_token(&state, &project, &headers);
+        let page = sign_in_form(&project, &back, &token, email, Some(&message_of(&e)));
+        (StatusCode::BAD_REQUEST, html(page)).into_response()
+    })
 }
 
 /// The account page: profile, the user's sessions (this one marked; others can be signed out

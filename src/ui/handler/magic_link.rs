@@ -3,7 +3,8 @@
 //! email shows, and `magic-link-callback` (the email's link) signs in with one button press —
 //! opening the link spends nothing, as mail scanners open links.
 
-use super::session::{check_form_token, form_token, session_cookie};
+use super::mfa::finish_sign_in;
+use super::session::{check_form_token, form_token};
 use super::{page, page_url, refused, text, ProjectPage, ReturnTo};
 use crate::auth::context::ApiState;
 use crate::auth::otp::{send_sign_in_code, sign_in_with_code};
@@ -17,7 +18,7 @@ use crate::ui::{error, html};
 use crate::users::is_valid_email;
 use axum::extract::{FromRef, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use maud::{html, Markup};
@@ -120,18 +121,13 @@ async fn sign_in(
     ip: &ClientIp,
     code: &str,
     back: &ReturnTo,
+    headers: &HeaderMap,
 ) -> ApiResult<Response> {
     back.check(state, project)?;
-    let (session, user_id, _) = sign_in_with_code(state, Some(ip), project, None, code).await?;
-    let next = back.url_for(state, project, &user_id).await?;
-    Ok((
-        [(
-            header::SET_COOKIE,
-            session_cookie(state, project, Some(&session.refresh_token)),
-        )],
-        Redirect::to(&next),
-    )
-        .into_response())
+    let result = sign_in_with_code(state, Some(ip), project, None, code)
+        .await
+        .map(|(session, user_id, _)| (session, user_id));
+    finish_sign_in(state, project, back, headers, result).await
 }
 
 async fn verify_otp(
@@ -157,6 +153,7 @@ async fn verify_otp(
             &ip,
             &format!("{}{nonce}", otp.to_ascii_lowercase()),
             &back,
+            &headers,
         )
         .await
     }
@@ -225,6 +222,7 @@ async fn verify_link(
             &ip,
             text(&form, "code"),
             &ReturnTo::default(),
+            &headers,
         )
         .await
     }

@@ -8,6 +8,7 @@ mod account;
 mod billing;
 mod cli;
 mod magic_link;
+mod mfa;
 mod session;
 mod sign_up;
 mod teams;
@@ -46,6 +47,7 @@ where
         .merge(billing::routes())
         .merge(cli::routes())
         .merge(magic_link::routes())
+        .merge(mfa::routes())
         .merge(sign_up::routes())
         .merge(teams::routes())
         .route("/handler/{project_id}/error", get(error_page))
