@@ -104,3 +104,60 @@ async fn oauth_in_browser(backend: Backend) {
 }
 
 on_both_backends!(oauth_browser, oauth_in_browser);
+
+/// OAuth on the project's hosted pages (`tests/sdk/handler-oauth.mjs`): the sign-in page's
+/// provider button, the provider's pages, the pages' `oauth-callback`, then where the page was
+/// asked to return, signed in — and the callback's URL refused in another browser. Screenshots
+/// go to `tests/artifacts/handler-oauth-<backend>`.
+async fn oauth_on_pages(backend: Backend) {
+    let artifacts = browser_artifacts("handler-oauth", backend);
+    let oidc_port = free_port();
+    let oidc_url = format!("http://localhost:{oidc_port}");
+    let app = TestServer::start_with(
+        backend,
+        Options {
+            env: vec![("PORTCULLIS_OAUTH_MOCK_ISSUER".into(), oidc_url.clone())],
+        },
+    )
+    .await;
+    let base = app.base.replace("127.0.0.1", "localhost");
+    let oidc = start_node(
+        "oidc-provider.mjs",
+        &[oidc_port.to_string(), base.clone()],
+        &[],
+        &format!("{oidc_url}/.well-known/openid-configuration"),
+        artifacts.join("oidc-provider.log"),
+    )
+    .await;
+    // No trusted domain at all: the project's own pages need none.
+    app.configure(json!({
+        "allow_localhost": false,
+        "oauth_providers": [{ "id": "github", "type": "shared" }]
+    }))
+    .await;
+    let pages = format!("{base}/handler/{}", app.project_id);
+    run_browser_script(
+        "handler-oauth.mjs",
+        &[
+            ("PAGES_URL", pages.clone()),
+            ("RETURN_URL", format!("{pages}/account-settings")),
+            ("OIDC_URL", oidc_url.clone()),
+        ],
+        &artifacts,
+        &[
+            "01-sign-in-with-providers-1440",
+            "01-sign-in-with-providers-390",
+            "02-signed-in-with-github-1440",
+            "03-callback-replayed-390",
+        ],
+        || format!("provider: {}\nserver: {}", oidc.output(), app.log()),
+    )
+    .await;
+    let users = app.server().get("/users").send().await.expect(200);
+    let items = users["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{users}");
+    assert_eq!(items[0]["primary_email"], "octocat@example.com");
+    assert_eq!(items[0]["oauth_providers"][0]["id"], "github");
+}
+
+on_both_backends!(oauth_on_pages, oauth_on_pages);

@@ -10,6 +10,7 @@ use crate::auth::context::{self, ApiState};
 use crate::auth::tokens;
 use crate::crypto::secret::sha256_hex;
 use crate::http::{json_ok, known, ApiError, ApiResult, Query};
+use crate::projects::Project;
 use crate::store::now_ms;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -67,7 +68,6 @@ pub async fn authorize(
         ));
     }
     let project = context::client_project(&state, client_id, q.client_secret.as_deref()).await?;
-    let provider = provider::resolve(&state, &project, &provider_id)?;
     let link = match q.kind.as_deref().unwrap_or("authenticate") {
         "authenticate" => false,
         "link" => true,
@@ -77,7 +77,51 @@ pub async fn authorize(
             ))
         }
     };
-    let token = q.token.as_deref().filter(|t| !t.is_empty());
+    let flow = Flow {
+        redirect_uri: redirect_uri.to_owned(),
+        state: app_state.to_owned(),
+        code_challenge: code_challenge.to_owned(),
+        link,
+        token: q.token.filter(|t| !t.is_empty()),
+        provider_scope: q.provider_scope,
+        error_redirect_url: q.error_redirect_uri.or(q.error_redirect_url),
+        after_callback_redirect_url: q.after_callback_redirect_url,
+        json_mode: [&q.stack_response_mode, &q.hexclave_response_mode]
+            .iter()
+            .any(|m| m.as_deref() == Some("json")),
+    };
+    start(&state, &project, &provider_id, flow).await
+}
+
+/// An app's OAuth request, checked for shape: where the code goes back (`redirect_uri`, with the
+/// app's `state` and S256 PKCE `code_challenge`), whether it links the provider to the user of
+/// `token` (an access token) or signs in, and where errors and the final page go.
+pub struct Flow {
+    pub redirect_uri: String,
+    pub state: String,
+    pub code_challenge: String,
+    pub link: bool,
+    pub token: Option<String>,
+    pub provider_scope: Option<String>,
+    pub error_redirect_url: Option<String>,
+    pub after_callback_redirect_url: Option<String>,
+    /// Answer `{"location"}` instead of redirecting (the SDK's `stack_response_mode=json`).
+    pub json_mode: bool,
+}
+
+/// Starts `flow` at `provider_id` for `project`: the request kept server-side under the state sent
+/// to the provider, and the browser sent there (307 with the flow cookie, or JSON).
+/// Errors: OAUTH_PROVIDER_NOT_FOUND_OR_NOT_ENABLED, REDIRECT_URL_NOT_WHITELISTED for a URL the
+/// project does not trust, OAUTH_EXTRA_SCOPE_NOT_AVAILABLE_WITH_SHARED_KEYS, a 400 for a link
+/// without a token, 403 for a token of another project.
+pub async fn start(
+    state: &ApiState,
+    project: &Project,
+    provider_id: &str,
+    flow: Flow,
+) -> ApiResult<Response> {
+    let provider = provider::resolve(state, project, provider_id)?;
+    let (link, token) = (flow.link, flow.token.as_deref());
     if link && token.is_none() {
         return Err(ApiError::bad_request(
             "?token= query parameter is required for link type",
@@ -86,7 +130,7 @@ pub async fn authorize(
     // The SDK sends the signed-in user's token: whom to link to, or an anonymous user to upgrade.
     let claims = match token {
         Some(token) => {
-            let claims = tokens::verify(&state, token)?;
+            let claims = tokens::verify(state, token)?;
             if claims.project_id != project.id {
                 return Err(ApiError::text(
                     StatusCode::FORBIDDEN,
@@ -99,48 +143,53 @@ pub async fn authorize(
     };
     let link_to_user = claims.as_ref().filter(|_| link).map(|c| c.sub.clone());
     let upgrade_anonymous = claims.filter(|c| !link && c.is_anonymous).map(|c| c.sub);
-    let error_redirect_url = q.error_redirect_uri.or(q.error_redirect_url);
+    let Flow {
+        redirect_uri,
+        error_redirect_url,
+        after_callback_redirect_url,
+        provider_scope,
+        json_mode,
+        ..
+    } = flow;
     // Every URL the flow may send the browser to is one of the project's trusted domains.
     for url in [
-        Some(redirect_uri),
+        Some(redirect_uri.as_str()),
         error_redirect_url.as_deref(),
-        q.after_callback_redirect_url.as_deref(),
+        after_callback_redirect_url.as_deref(),
     ]
     .into_iter()
     .flatten()
     {
         // (Not the original's `stack-auth-mobile-oauth-url:` scheme: every app shares it, so
         // any installed app could catch another project's code — docs/compat.md.)
-        if !project.config.is_trusted_url(url) {
+        // (This server's own pages for the project are trusted too: its hosted sign-in.)
+        if !project.trusts_link(&state.public_url, url) {
             return Err(known::redirect_url_not_whitelisted().into());
         }
     }
-    if q.provider_scope.is_some() && provider.shared {
+    if provider_scope.is_some() && provider.shared {
         return Err(known::oauth_extra_scope_not_available_with_shared_keys().into());
     }
     if rand::random::<u8>() < 4 {
-        super::callback::forget_expired(&state).await?;
+        super::callback::forget_expired(state).await?;
     }
-    let started = provider.start(q.provider_scope.as_deref()).await?;
-    let json_mode = [&q.stack_response_mode, &q.hexclave_response_mode]
-        .iter()
-        .any(|m| m.as_deref() == Some("json"));
+    let started = provider.start(provider_scope.as_deref()).await?;
     let info = OuterInfo {
         redirect_uri: redirect_uri
             .split('#')
             .next()
             .unwrap_or_default()
             .to_string(),
-        state: app_state.to_string(),
-        code_challenge: code_challenge.to_string(),
+        state: flow.state,
+        code_challenge: flow.code_challenge,
         error_redirect_url,
-        after_callback_redirect_url: q.after_callback_redirect_url,
+        after_callback_redirect_url,
         json_mode,
         link_to_user,
         upgrade_anonymous,
         pkce_verifier_sealed: state.secret_box.seal(&started.pkce_verifier)?,
         nonce: started.nonce,
-        provider_scope: q.provider_scope.clone(),
+        provider_scope,
     };
     sqlx::query(
         "INSERT INTO oauth_outer_states (state_hash, project_id, provider_id, info, expires_at) VALUES ($1, $2, $3, $4, $5)",

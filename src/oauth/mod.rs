@@ -8,12 +8,12 @@
 
 mod accounts;
 mod apple_native;
-mod authorize;
+pub mod authorize;
 mod callback;
 mod connected;
 pub mod cross_domain;
 pub mod provider;
-mod token;
+pub mod token;
 
 use crate::auth::context::ApiState;
 use crate::crypto::secret::{random_base32, sha256_hex};

@@ -68,7 +68,20 @@ async fn token(State(state): State<ApiState>, RawBody(body): RawBody) -> ApiResu
         else {
             return missing("code`, `code_verifier` or `redirect_uri");
         };
-        return exchange_code(&state, &project, code, verifier, redirect_uri).await;
+        let r = redeem_code(&state, &project, code, verifier, redirect_uri).await?;
+        return Ok(Json(json!({
+            "access_token": r.session.access_token,
+            "refresh_token": r.session.refresh_token,
+            "token_type": "Bearer",
+            "expires_in": 3600,
+            "scope": "legacy",
+            "user_id": r.user_id,
+            "is_new_user": r.is_new_user,
+            "newUser": r.is_new_user,
+            "after_callback_redirect_url": r.after_callback_redirect_url,
+            "afterCallbackRedirectUrl": r.after_callback_redirect_url,
+        }))
+        .into_response());
     }
     let Some(refresh_token) = field("refresh_token") else {
         return missing("refresh_token");
@@ -89,14 +102,14 @@ async fn token(State(state): State<ApiState>, RawBody(body): RawBody) -> ApiResu
 /// callback issued, once, before it expires, for the same redirect URI, with the verifier whose
 /// S256 hash is the challenge the app sent to `authorize`; answered with a new session.
 /// Errors: INVALID_AUTHORIZATION_CODE (unknown, used, expired, wrong verifier or project), a
-/// plain 400 for another redirect URI.
-async fn exchange_code(
+/// plain 400 for another redirect URI, MULTI_FACTOR_AUTHENTICATION_REQUIRED for a user with TOTP.
+pub async fn redeem_code(
     state: &ApiState,
     project: &Project,
     code: &str,
     verifier: &str,
     redirect_uri: &str,
-) -> ApiResult<Response> {
+) -> ApiResult<Redeemed> {
     let mut tx = state.db().begin().await?;
     let row = sqlx::query(
         "SELECT user_id, redirect_uri, code_challenge, is_new_user, after_callback_redirect_url, expires_at, used_at, pending_link
@@ -140,20 +153,21 @@ async fn exchange_code(
         .ok_or_else(known::invalid_authorization_code)?;
     let is_new_user = row.try_get::<i64, _>("is_new_user")? != 0;
     let session = sessions::sign_in(state, project, &user, is_new_user).await?;
-    let after: Option<String> = row.try_get("after_callback_redirect_url")?;
-    Ok(Json(json!({
-        "access_token": session.access_token,
-        "refresh_token": session.refresh_token,
-        "token_type": "Bearer",
-        "expires_in": 3600,
-        "scope": "legacy",
-        "user_id": user.id,
-        "is_new_user": is_new_user,
-        "newUser": is_new_user,
-        "after_callback_redirect_url": after,
-        "afterCallbackRedirectUrl": after,
-    }))
-    .into_response())
+    Ok(Redeemed {
+        session,
+        user_id: user.id,
+        is_new_user,
+        after_callback_redirect_url: row.try_get("after_callback_redirect_url")?,
+    })
+}
+
+/// What an authorization code was worth: a new session for its user.
+pub struct Redeemed {
+    pub session: sessions::NewSession,
+    pub user_id: String,
+    pub is_new_user: bool,
+    /// Where the app asked to go after its callback page, if anywhere.
+    pub after_callback_redirect_url: Option<String>,
 }
 
 /// RFC 7636 §4.6: BASE64URL(SHA256(verifier)) == challenge, compared in constant time.

@@ -177,7 +177,8 @@ impl ProjectConfig {
         })
     }
 
-    fn sorted_providers(&self) -> Vec<&OAuthProvider> {
+    /// The enabled OAuth providers, by id.
+    pub fn sorted_providers(&self) -> Vec<&OAuthProvider> {
         let mut providers: Vec<&OAuthProvider> = self.oauth_providers.iter().collect();
         providers.sort_by(|a, b| a.id.cmp(&b.id));
         providers

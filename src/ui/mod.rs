@@ -26,6 +26,8 @@ form.inline{display:inline}button.danger{background:#c62828;margin:0;padding:5px
 details.checkout{display:inline-block;margin:4px 8px 4px 0}details.checkout summary{cursor:pointer;color:#2b59ff;font-size:14px}
 details.checkout[open]{display:block;background:#f7f8fb;border:1px solid #e3e5e9;border-radius:8px;padding:4px 12px 12px}
 select{padding:8px;border:1px solid #cfd3d9;border-radius:7px;font-size:14px;background:#fff}
+button.secondary{width:100%;background:#fff;color:#14161a;border:1px solid #cfd3d9;margin-top:8px}
+.separator{display:flex;align-items:center;gap:10px;color:#6b717b;font-size:13px;margin:18px 0 0}.separator:before,.separator:after{content:'';flex:1;border-top:1px solid #e3e5e9}
 .narrow{max-width:420px;margin:64px auto}.notice{background:#e8f5e9;color:#1b5e20;border-radius:7px;padding:9px 12px}.muted{color:#6b717b;font-size:13px}
 ";
 

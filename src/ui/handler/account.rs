@@ -4,7 +4,9 @@
 //! in its words.
 
 use super::mfa::finish_sign_in;
-use super::session::{self, check_form_token, form_token, session_cookie, EndUser};
+use super::session::{
+    self, check_form_token, form_token, session_cookie, with_form_cookie, EndUser,
+};
 use super::{page, refused, text, ProjectPage, ReturnTo, SignedIn};
 use crate::auth::context::ApiState;
 use crate::auth::password::{self, sign_in_with_password};
@@ -72,6 +74,7 @@ fn sign_in_form(
         html! {
             h1 { "Sign in to " (project.display_name) }
             (error(message))
+            (super::oauth::buttons(project, token, back))
             @if project.config.credential_enabled {
                 // Posted to this page's own URL, keeping where the app asked to return.
                 form method="post" {
@@ -84,9 +87,9 @@ fn sign_in_form(
                 }
                 p.muted { a href=(path(project, "forgot-password")) { "Forgot your password?" } }
                 @if project.config.sign_up_enabled {
-                    p.muted { "New here? " a href=(path(project, "sign-up")) { "Create an account" } }
+                    p.muted { "New here? " a href={ (path(project, "sign-up")) (back.query()) } { "Create an account" } }
                 }
-            } @else if !project.config.magic_link_enabled {
+            } @else if !project.config.magic_link_enabled && project.config.oauth_providers.is_empty() {
                 p.muted { "This project does not offer sign-in with a password." }
             }
             (super::magic_link::code_form(project, token, back))
@@ -119,11 +122,7 @@ async fn sign_in_page(
         };
     }
     let (token, set) = form_token(&state, &project, &headers);
-    let body = html(sign_in_form(&project, &back, &token, "", None));
-    match set {
-        Some(cookie) => ([(header::SET_COOKIE, cookie)], body).into_response(),
-        None => body,
-    }
+    with_form_cookie(set, html(sign_in_form(&project, &back, &token, "", None)))
 }
 
 async fn sign_in(

@@ -4,7 +4,7 @@
 //! opening the link spends nothing, as mail scanners open links.
 
 use super::mfa::finish_sign_in;
-use super::session::{check_form_token, form_token};
+use super::session::{check_form_token, form_token, with_form_cookie};
 use super::{page, page_url, refused, text, ProjectPage, ReturnTo};
 use crate::auth::context::ApiState;
 use crate::auth::otp::{send_sign_in_code, sign_in_with_code};
@@ -17,7 +17,7 @@ use crate::ui::dashboard::message_of;
 use crate::ui::{error, html};
 use crate::users::is_valid_email;
 use axum::extract::{FromRef, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -201,10 +201,7 @@ async fn link_page(
             }
         },
     ));
-    match set {
-        Some(cookie) => ([(header::SET_COOKIE, cookie)], body).into_response(),
-        None => body,
-    }
+    with_form_cookie(set, body)
 }
 
 async fn verify_link(

@@ -4,7 +4,7 @@
 //! attempt code, and the page asks for the authenticator's code. The attempt code stays in the
 //! form (never in a URL); the form's POST finishes through the API's own second step.
 
-use super::session::{check_form_token, form_token, session_cookie};
+use super::session::{check_form_token, form_token, session_cookie, with_form_cookie};
 use super::{page, text, ProjectPage, ReturnTo};
 use crate::auth::context::ApiState;
 use crate::auth::mfa::sign_in_with_totp;
@@ -59,10 +59,7 @@ pub(super) async fn finish_sign_in(
             };
             let (token, set) = form_token(state, project, headers);
             let body = html(step_form(project, back, &token, code, None));
-            return Ok(match set {
-                Some(cookie) => ([(header::SET_COOKIE, cookie)], body).into_response(),
-                None => body,
-            });
+            return Ok(with_form_cookie(set, body));
         }
     };
     let next = back.url_for(state, project, &user_id).await?;

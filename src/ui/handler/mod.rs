@@ -9,6 +9,7 @@ mod billing;
 mod cli;
 mod magic_link;
 mod mfa;
+mod oauth;
 mod session;
 mod sign_up;
 mod teams;
@@ -48,6 +49,7 @@ where
         .merge(cli::routes())
         .merge(magic_link::routes())
         .merge(mfa::routes())
+        .merge(oauth::routes())
         .merge(sign_up::routes())
         .merge(teams::routes())
         .route("/handler/{project_id}/error", get(error_page))
@@ -258,7 +260,7 @@ async fn reset(
 /// Where an app asked the browser to go once signed in: `after_auth_return_to`, and for another
 /// domain of the project the original SDK's cross-domain handoff parameters (its state, its
 /// PKCE challenge, and where its callback then goes).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, serde::Serialize, Default)]
 pub(super) struct ReturnTo {
     after_auth_return_to: Option<String>,
     stack_cross_domain_state: Option<String>,
@@ -357,7 +359,11 @@ pub(super) fn refused(project: &Project, heading: &str, e: &crate::http::ApiErro
     let body = page(
         project,
         heading,
-        html! { h1 { (heading) } (error(Some(&message_of(e)))) },
+        html! {
+            h1 { (heading) }
+            (error(Some(&message_of(e))))
+            p { a href={ "/handler/" (project.id) "/sign-in" } { "Back to sign in" } }
+        },
     );
     (StatusCode::BAD_REQUEST, html(body)).into_response()
 }

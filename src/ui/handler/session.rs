@@ -11,7 +11,8 @@ use crate::kernel::Kernel;
 use crate::projects::Project;
 use crate::ui::cookie;
 use crate::users::{self, User};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
 const SESSION: &str = "portcullis_session";
@@ -122,5 +123,13 @@ pub fn check_form_token(headers: &HeaderMap, submitted: &str) -> ApiResult<()> {
     match cookie(headers, FORM) {
         Some(t) if !t.is_empty() && bool::from(t.as_bytes().ct_eq(submitted.as_bytes())) => Ok(()),
         _ => Err(expired()),
+    }
+}
+
+/// A signed-out page's answer, storing the form token's cookie when [`form_token`] made a new one.
+pub fn with_form_cookie(set: Option<String>, body: Response) -> Response {
+    match set {
+        Some(cookie) => ([(header::SET_COOKIE, cookie)], body).into_response(),
+        None => body,
     }
 }

@@ -3,7 +3,8 @@
 //! `forgot-password` (the reset email links to `password-reset`). Both go through the API's
 //! domain functions, with its refusals in its words (sign-up closed, email taken, too short).
 
-use super::session::{check_form_token, form_token, session_cookie};
+use super::mfa::finish_sign_in;
+use super::session::{check_form_token, form_token, with_form_cookie};
 use super::{page, page_url, text, ProjectPage, ReturnTo};
 use crate::auth::context::ApiState;
 use crate::auth::password::sign_up_with_password;
@@ -15,8 +16,8 @@ use crate::ui::dashboard::message_of;
 use crate::ui::{error, html};
 use crate::users::is_valid_email;
 use axum::extract::{FromRef, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
@@ -37,15 +38,13 @@ where
         )
 }
 
-/// A signed-out page's answer, storing the form token's cookie when it is new.
-fn with_form_cookie(set: Option<String>, body: Response) -> Response {
-    match set {
-        Some(cookie) => ([(header::SET_COOKIE, cookie)], body).into_response(),
-        None => body,
-    }
-}
-
-fn sign_up_form(project: &Project, token: &str, email: &str, message: Option<&str>) -> Markup {
+fn sign_up_form(
+    project: &Project,
+    back: &ReturnTo,
+    token: &str,
+    email: &str,
+    message: Option<&str>,
+) -> Markup {
     let open = project.config.credential_enabled && project.config.sign_up_enabled;
     page(
         project,
@@ -53,6 +52,9 @@ fn sign_up_form(project: &Project, token: &str, email: &str, message: Option<&st
         html! {
             h1 { "Create an account" }
             (error(message))
+            @if project.config.sign_up_enabled {
+                (super::oauth::buttons(project, token, back))
+            }
             @if open {
                 // Posted to this page's own URL, keeping where the app asked to return.
                 form method="post" {
@@ -63,10 +65,10 @@ fn sign_up_form(project: &Project, token: &str, email: &str, message: Option<&st
                     input #password type="password" name="password" autocomplete="new-password" required;
                     button type="submit" { "Sign up" }
                 }
-            } @else {
+            } @else if !project.config.sign_up_enabled || project.config.oauth_providers.is_empty() {
                 p.muted { "New accounts cannot be created here." }
             }
-            p.muted { "Have an account? " a href={ "/handler/" (project.id) "/sign-in" } { "Sign in" } }
+            p.muted { "Have an account? " a href={ "/handler/" (project.id) "/sign-in" (back.query()) } { "Sign in" } }
         },
     )
 }
@@ -74,10 +76,11 @@ fn sign_up_form(project: &Project, token: &str, email: &str, message: Option<&st
 async fn sign_up_page(
     State(state): State<ApiState>,
     ProjectPage(project): ProjectPage,
+    Query(back): Query<ReturnTo>,
     headers: HeaderMap,
 ) -> Response {
     let (token, set) = form_token(&state, &project, &headers);
-    with_form_cookie(set, html(sign_up_form(&project, &token, "", None)))
+    with_form_cookie(set, html(sign_up_form(&project, &back, &token, "", None)))
 }
 
 async fn sign_up(
@@ -96,27 +99,16 @@ async fn sign_up(
         }
         let callback = page_url(&state, &project, "email-verification");
         let password = text(&form, "password").to_owned();
-        let (session, user_id) =
-            sign_up_with_password(&state, &project, None, email, password, Some(&callback)).await?;
-        let next = back.url_for(&state, &project, &user_id).await?;
-        Ok((session, next))
+        let result =
+            sign_up_with_password(&state, &project, None, email, password, Some(&callback)).await;
+        finish_sign_in(&state, &project, &back, &headers, result).await
     }
     .await;
-    match signed_up {
-        Ok((session, next)) => (
-            [(
-                header::SET_COOKIE,
-                session_cookie(&state, &project, Some(&session.refresh_token)),
-            )],
-            Redirect::to(&next),
-        )
-            .into_response(),
-        Err(e) => {
-            let (token, _) = form_token(&state, &project, &headers);
-            let page = sign_up_form(&project, &token, email, Some(&message_of(&e)));
-            (StatusCode::BAD_REQUEST, html(page)).into_response()
-        }
-    }
+    signed_up.unwrap_or_else(|e| {
+        let (token, _) = form_token(&state, &project, &headers);
+        let page = sign_up_form(&project, &back, &token, email, Some(&message_of(&e)));
+        (StatusCode::BAD_REQUEST, html(page)).into_response()
+    })
 }
 
 fn forgot_form(project: &Project, token: &str, message: Option<&str>) -> Markup {
