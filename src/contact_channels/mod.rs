@@ -2,6 +2,7 @@
 //! one used for auth signs its user in and is unique per project.
 
 pub mod routes;
+pub mod write;
 
 use crate::codes::{self, CodeType};
 use crate::crypto::secret::new_uuid;

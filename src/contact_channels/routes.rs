@@ -1,15 +1,14 @@
 //! `/contact-channels*`: CRUD of a user's emails, sending verification emails, verifying.
 
+use super::write::{self, ChannelChange, NewEmail};
 use super::{find, ContactChannel};
 use crate::auth::context::{AccessType, ApiState, Auth, RequestCtx, ANY};
 use crate::codes::{self, CodeType};
-use crate::http::error::is_unique_violation;
 use crate::http::extract::{parse_value, schema_problem, RawBody};
 use crate::http::known::KnownCode;
 use crate::http::ClientIp;
 use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, JsonBody, Query};
 use crate::kernel::Kernel;
-use crate::store::flag;
 use crate::users::{self, is_valid_email, normalize_email};
 use axum::extract::FromRef;
 use axum::extract::{Path, State};
@@ -86,10 +85,6 @@ fn check_write_shape(auth: &Auth, w: &ChannelWrite) -> ApiResult<()> {
     Ok(())
 }
 
-fn auth_conflict(value: &str) -> ApiError {
-    known::contact_channel_already_used(value, false).into()
-}
-
 async fn create(
     State(state): State<ApiState>,
     ctx: RequestCtx,
@@ -105,53 +100,15 @@ async fn create(
             "body.user_id, body.value, body.type and body.used_for_auth must be defined",
         ));
     };
-    let user_id = target_user(auth, user_id, "create")?.to_string();
-    let value = checked_value(value)?;
-    if users::find(state.db(), auth.pid(), &user_id)
-        .await?
-        .is_none()
-    {
-        return Err(known::user_id_does_not_exist(&user_id).into());
-    }
-    let is_primary = w.is_primary.unwrap_or(false);
-    let mut tx = state.db().begin().await?;
-    if is_primary {
-        sqlx::query(
-            "UPDATE contact_channels SET is_primary = 0 WHERE user_id = $1 AND type = 'email'",
-        )
-        .bind(&user_id)
-        .execute(&mut *tx)
-        .await?;
-    }
-    let inserted = super::insert(
-        &mut tx,
-        auth.pid(),
-        &user_id,
-        &value,
-        w.is_verified.unwrap_or(false),
-        is_primary,
+    let user_id = target_user(auth, user_id, "create")?;
+    let new = NewEmail {
+        value: checked_value(value)?,
         used_for_auth,
-    )
-    .await;
-    let id = map_conflicts(inserted, &value)?;
-    tx.commit().await?;
-    let channel = find(state.db(), auth.pid(), &user_id, &id)
-        .await?
-        .ok_or_else(|| ApiError::bad_request("Contact channel not found"))?;
+        is_primary: w.is_primary.unwrap_or(false),
+        is_verified: w.is_verified.unwrap_or(false),
+    };
+    let channel = write::add(&state, auth.pid(), user_id, new).await?;
     Ok(json_created(channel.json()))
-}
-
-/// A write's unique-index violations as the API's errors.
-fn map_conflicts<T>(r: Result<T, sqlx::Error>, value: &str) -> ApiResult<T> {
-    match r {
-        Err(e) if is_unique_violation(&e, "contact_channels", "auth_value") => {
-            Err(auth_conflict(value))
-        }
-        Err(e) if is_unique_violation(&e, "contact_channels", "value") => {
-            Err(ApiError::bad_request("Contact channel already exists"))
-        }
-        other => Ok(other?),
-    }
 }
 
 #[derive(Deserialize)]
@@ -210,42 +167,15 @@ async fn update(
     if w.user_id.is_some() {
         return Err(schema_problem("body contains unknown properties: user_id"));
     }
-    let user_id = target_user(auth, &user_id, "update")?.to_string();
-    let mut c = find(state.db(), auth.pid(), &user_id, &id)
-        .await?
-        .ok_or_else(|| ApiError::bad_request("Contact channel not found"))?;
-    if let Some(v) = &w.value {
-        let v = checked_value(v)?;
-        if v != c.value {
-            c.is_verified = false;
-        }
-        c.value = v;
-    }
-    if let Some(v) = w.is_verified {
-        c.is_verified = v;
-    }
-    if let Some(v) = w.used_for_auth {
-        c.used_for_auth = v;
-    }
-    if let Some(v) = w.is_primary {
-        c.is_primary = v;
-    }
-    let mut tx = state.db().begin().await?;
-    if c.is_primary {
-        sqlx::query("UPDATE contact_channels SET is_primary = 0 WHERE user_id = $1 AND type = 'email' AND id <> $2").bind(&user_id).bind(&c.id).execute(&mut *tx).await?;
-    }
-    let updated = sqlx::query("UPDATE contact_channels SET value = $1, is_verified = $2, used_for_auth = $3, auth_value = $4, is_primary = $5 WHERE id = $6")
-        .bind(&c.value)
-        .bind(flag(c.is_verified))
-        .bind(flag(c.used_for_auth))
-        .bind(c.used_for_auth.then_some(c.value.as_str()))
-        .bind(flag(c.is_primary))
-        .bind(&c.id)
-        .execute(&mut *tx)
-        .await;
-    map_conflicts(updated, &c.value)?;
-    tx.commit().await?;
-    Ok(json_ok(c.json()))
+    let user_id = target_user(auth, &user_id, "update")?;
+    let change = ChannelChange {
+        value: w.value.as_deref().map(checked_value).transpose()?,
+        is_verified: w.is_verified,
+        used_for_auth: w.used_for_auth,
+        is_primary: w.is_primary,
+    };
+    let channel = write::change(&state, auth.pid(), user_id, &id, change).await?;
+    Ok(json_ok(channel.json()))
 }
 
 async fn remove(
@@ -255,17 +185,7 @@ async fn remove(
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     let user_id = target_user(auth, &user_id, "delete")?;
-    let r = sqlx::query(
-        "DELETE FROM contact_channels WHERE project_id = $1 AND user_id = $2 AND id = $3",
-    )
-    .bind(auth.pid())
-    .bind(user_id)
-    .bind(&id)
-    .execute(state.db())
-    .await?;
-    if r.rows_affected() == 0 {
-        return Err(ApiError::bad_request("Contact channel not found"));
-    }
+    write::remove(&state, auth.pid(), user_id, &id).await?;
     Ok(success())
 }
 
@@ -344,29 +264,14 @@ async fn queue(
     channel: &ContactChannel,
     callback_url: &str,
 ) -> ApiResult<Response> {
-    codes::limit_send(state, auth.limited_ip(ip), auth.pid(), &channel.value).await?;
-    if channel.is_verified {
-        return Err(known::known(
-            KnownCode::EmailAlreadyVerified,
-            "The e-mail is already verified.",
-            None,
-        )
-        .into());
-    }
-    if !auth.project.trusts_link(&state.public_url, callback_url) {
-        return Err(known::redirect_url_not_whitelisted().into());
-    }
-    let mut tx = state.db().begin().await?;
-    super::queue_verification(
-        &mut tx,
+    write::send_verification(
+        state,
+        auth.limited_ip(ip),
         &auth.project,
-        &channel.user_id,
-        &channel.value,
+        channel,
         callback_url,
     )
     .await?;
-    tx.commit().await?;
-    crate::emails::wake_sender(state);
     Ok(success())
 }
 
