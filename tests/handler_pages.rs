@@ -751,3 +751,59 @@ async fn mfa_on_pages(backend: Backend) {
     assert_eq!(other.status(), 400);
 }
 on_both_backends!(mfa_on_pages, mfa_on_pages);
+
+/// The account page's emails and security in Chromium (`tests/sdk/handler-account.mjs`): a user
+/// who signed in with an emailed code adds and verifies a second email and makes it primary, sets
+/// a first password, turns on TOTP from the page's key, and signs in again with both factors.
+async fn account_security_on_pages(backend: Backend) {
+    let artifacts = browser_artifacts("handler-account", backend);
+    let sink = SmtpSink::start(None);
+    let app = TestServer::start_with(
+        backend,
+        Options {
+            env: vec![("PORTCULLIS_SMTP_URL".into(), sink.url())],
+        },
+    )
+    .await;
+    app.configure(json!({ "magic_link_enabled": true })).await;
+    let public = app.base.replace("127.0.0.1", "localhost");
+    let pages = format!("{public}/handler/{}", app.project_id);
+    let summary = run_browser_script(
+        "handler-account.mjs",
+        &[
+            ("PAGES_URL", pages.clone()),
+            ("MAIL_DIR", sink.dir.0.display().to_string()),
+        ],
+        &artifacts,
+        &[
+            "01-account-no-password-1440",
+            "01-account-no-password-390",
+            "02-account-two-emails-390",
+            "03-mfa-setup-1440",
+            "03-mfa-setup-390",
+            "04-account-mfa-on-390",
+            "05-mfa-step-1440",
+        ],
+        || app.log(),
+    )
+    .await;
+    assert_eq!(summary["widths"].as_array().unwrap().len(), 4);
+    // What the browser did, through the API.
+    let users = app.server().get("/users").send().await.expect(200);
+    let user = &users["items"][0];
+    assert_eq!(user["primary_email"], "second@example.com", "{users}");
+    assert_eq!(user["primary_email_verified"], true);
+    assert_eq!(user["has_password"], true);
+    assert_eq!(user["requires_totp_mfa"], true);
+    let channels = app
+        .server()
+        .get(&format!(
+            "/contact-channels?user_id={}",
+            user["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(channels["items"].as_array().unwrap().len(), 2, "{channels}");
+}
+on_both_backends!(account_security_on_pages, account_security_on_pages);

@@ -352,24 +352,7 @@ async fn set(
         .current_user(&state)
         .await?
         .ok_or_else(|| schema_problem("auth.user must be defined"))?;
-    if !auth.project.config.credential_enabled {
-        return Err(known::password_authentication_not_enabled().into());
-    }
-    check_password_length(&body.password)?;
-    if user.password_hash.is_some() {
-        return Err(ApiError::bad_request("User already has a password set."));
-    }
-    let hash = state.passwords.hash(body.password).await?;
-    // The condition makes a concurrent second `set` a no-op rather than an overwrite.
-    let res =
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash IS NULL")
-            .bind(hash)
-            .bind(&user.id)
-            .execute(state.db())
-            .await?;
-    if res.rows_affected() == 0 {
-        return Err(ApiError::bad_request("User already has a password set."));
-    }
+    set_password(&state, &auth.project, &user, body.password).await?;
     Ok(success())
 }
 
@@ -396,4 +379,34 @@ async fn anonymous_sign_up(State(state): State<ApiState>, ctx: RequestCtx) -> Ap
     )
     .await?;
     Ok(sign_in_response(&session, &user.id))
+}
+
+/// Gives a user without a password their first one. Errors: PASSWORD_AUTHENTICATION_NOT_ENABLED;
+/// the password length errors; 400 "User already has a password set." (also when a concurrent
+/// call set one first: the write is conditional, never an overwrite).
+pub async fn set_password(
+    state: &Kernel,
+    project: &Project,
+    user: &User,
+    password: String,
+) -> ApiResult<()> {
+    if !project.config.credential_enabled {
+        return Err(known::password_authentication_not_enabled().into());
+    }
+    check_password_length(&password)?;
+    if user.password_hash.is_some() {
+        return Err(ApiError::bad_request("User already has a password set."));
+    }
+    let hash = state.passwords.hash(password).await?;
+    // The condition makes a concurrent second `set` a no-op rather than an overwrite.
+    let res =
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash IS NULL")
+            .bind(hash)
+            .bind(&user.id)
+            .execute(state.db())
+            .await?;
+    if res.rows_affected() == 0 {
+        return Err(ApiError::bad_request("User already has a password set."));
+    }
+    Ok(())
 }

@@ -27,6 +27,19 @@ pub fn matching_step(secret_base64: &str, code: &str, now_secs: u64) -> Option<u
         })
 }
 
+/// The secret as the base32 key authenticator apps take (RFC 4648, no padding); `None` when
+/// `secret_base64` is not base64.
+pub fn base32_key(secret_base64: &str) -> Option<String> {
+    use base64::Engine;
+    let secret = base64::engine::general_purpose::STANDARD
+        .decode(secret_base64)
+        .ok()?;
+    match totp_rs::Secret::Raw(secret).to_encoded() {
+        totp_rs::Secret::Encoded(key) => Some(key),
+        totp_rs::Secret::Raw(_) => None,
+    }
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -9,7 +9,7 @@ use super::session::{
 };
 use super::{page, refused, text, ProjectPage, ReturnTo, SignedIn};
 use crate::auth::context::ApiState;
-use crate::auth::password::{self, sign_in_with_password};
+use crate::auth::password::sign_in_with_password;
 use crate::auth::sessions;
 use crate::http::extract::RawBody;
 use crate::http::{ApiError, ApiResult, ClientIp};
@@ -46,10 +46,6 @@ where
         .route(
             "/handler/{project_id}/account-settings/sessions",
             post(revoke_sessions),
-        )
-        .route(
-            "/handler/{project_id}/account-settings/password",
-            post(change_password),
         )
         .route(
             "/handler/{project_id}/account-settings/delete",
@@ -168,6 +164,8 @@ async fn account_markup(
     };
     let sessions_action = path(project, "account-settings/sessions");
     let teams = super::teams::teams_card(state, project, me).await?;
+    let emails = super::emails::card(state, project, &user.id, &csrf).await?;
+    let security = super::security::card(project, user, &csrf);
     Ok(page(
         project,
         "Account settings",
@@ -183,21 +181,10 @@ async fn account_markup(
                 button type="submit" { "Save" }
             }
             p { a #billing-link href=(path(project, "billing")) { "Billing and plans" } }
-            @if user.password_hash.is_some() && project.config.credential_enabled {
-                h2 style="margin-top:28px" { "Password" }
-                form method="post" action=(path(project, "account-settings/password")) {
-                    input type="hidden" name="csrf" value=(csrf);
-                    label for="current-password" { "Current password" }
-                    input #current-password type="password" name="old_password" autocomplete="current-password" required;
-                    label for="new-password" { "New password" }
-                    input #new-password type="password" name="new_password" autocomplete="new-password" required;
-                    label for="new-password-again" { "New password, again" }
-                    input #new-password-again type="password" name="new_password_again" autocomplete="new-password" required;
-                    button type="submit" { "Change password" }
-                }
-            }
+            (emails)
+            (security)
             (teams)
-            h2 style="margin-top:28px" { "Active sessions" }
+            h2.section { "Active sessions" }
             table #sessions {
                 tr { th { "Signed in" } th { "Last used" } th {} }
                 @for s in &live {
@@ -230,7 +217,7 @@ async fn account_markup(
                 button type="submit" { "Sign out" }
             }
             @if project.config.client_user_deletion_enabled {
-                h2 style="margin-top:28px" { "Delete account" }
+                h2.section { "Delete account" }
                 form method="post" action=(path(project, "account-settings/delete")) {
                     input type="hidden" name="csrf" value=(csrf);
                     label { input #confirm-delete type="checkbox" name="confirm" value="yes" required; " Delete my account and everything in it, for good" }
@@ -242,7 +229,7 @@ async fn account_markup(
 }
 
 /// Answers the account page (with a refusal beside its forms when there is one).
-async fn account_answer(
+pub(super) async fn account_answer(
     state: &Kernel,
     project: &Project,
     me: &EndUser,
@@ -255,6 +242,32 @@ async fn account_answer(
     }
 }
 
+/// After an action: back to the account page, which says what changed (`what`, a key of
+/// [`notice_of`]).
+pub(super) fn changed(project: &Project, what: &str) -> Response {
+    Redirect::to(&format!(
+        "{}?changed={what}",
+        path(project, "account-settings")
+    ))
+    .into_response()
+}
+
+fn notice_of(what: &str) -> Option<&'static str> {
+    Some(match what {
+        "profile" => "Your profile is saved.",
+        "password" => "Your password is changed; your other sessions are signed out.",
+        "password-set" => "Your password is set. You can sign in with it from now on.",
+        "email" => "Your emails are updated.",
+        "email-added" => "The email is added. We sent it a link to verify it.",
+        "email-removed" => "The email is removed.",
+        "verification-sent" => "We sent a verification link. Open it to verify the email.",
+        "mfa-on" => "Two-factor authentication is on.",
+        "mfa-off" => "Two-factor authentication is off.",
+        "sessions" => "Signed out.",
+        _ => return None,
+    })
+}
+
 #[derive(serde::Deserialize)]
 struct AccountQuery {
     changed: Option<String>,
@@ -265,8 +278,7 @@ async fn account_page(
     SignedIn { project, me }: SignedIn,
     Query(q): Query<AccountQuery>,
 ) -> Response {
-    let notice = (q.changed.as_deref() == Some("password"))
-        .then_some("Your password is changed; your other sessions are signed out.");
+    let notice = q.changed.as_deref().and_then(notice_of);
     match account_markup(&state, &project, &me, None, notice).await {
         Ok(page) => html(page),
         Err(e) => e.into_response(),
@@ -290,41 +302,7 @@ async fn update_profile(
         Err(e) => Err(e),
     };
     match result {
-        Ok(_) => Redirect::to(&path(&project, "account-settings")).into_response(),
-        Err(e) => account_answer(&state, &project, &me, Some(&message_of(&e))).await,
-    }
-}
-
-/// Changes the password (the current one checked); other sessions end, this one stays.
-async fn change_password(
-    State(state): State<ApiState>,
-    SignedIn { project, me }: SignedIn,
-    RawBody(form): RawBody,
-) -> Response {
-    let changed = async {
-        me.check_csrf(text(&form, "csrf"))?;
-        let new = text(&form, "new_password");
-        if new != text(&form, "new_password_again") {
-            return Err(ApiError::bad_request("The new passwords do not match."));
-        }
-        let old = text(&form, "old_password").to_owned();
-        password::change_password(
-            &state,
-            &project,
-            &me.user,
-            old,
-            new.to_owned(),
-            Some(me.refresh_token()),
-        )
-        .await
-    }
-    .await;
-    match changed {
-        Ok(()) => Redirect::to(&format!(
-            "{}?changed=password",
-            path(&project, "account-settings")
-        ))
-        .into_response(),
+        Ok(_) => changed(&project, "profile"),
         Err(e) => account_answer(&state, &project, &me, Some(&message_of(&e))).await,
     }
 }
@@ -378,7 +356,7 @@ async fn revoke_sessions(
     }
     .await;
     match result {
-        Ok(()) => Redirect::to(&path(&project, "account-settings")).into_response(),
+        Ok(()) => changed(&project, "sessions"),
         Err(e) => account_answer(&state, &project, &me, Some(&message_of(&e))).await,
     }
 }

@@ -119,7 +119,7 @@ async fn billing_markup(
                 }
             }
             @if !offers.is_empty() {
-                h2 style="margin-top:28px" { "Plans" }
+                h2.section { "Plans" }
                 @for (id, p) in &offers {
                     form.inline method="post" action={ (billing_path(project)) "/buy" } {
                         input type="hidden" name="csrf" value=(csrf);
@@ -131,7 +131,7 @@ async fn billing_markup(
                     }
                 }
             }
-            h2 style="margin-top:28px" { "Invoices" }
+            h2.section { "Invoices" }
             @if bills.is_empty() { p.muted { "No invoices yet." } }
             table #invoices {
                 @for i in &bills {

@@ -45,7 +45,7 @@ where
 pub(super) fn code_form(project: &Project, token: &str, back: &ReturnTo) -> Markup {
     html! {
         @if project.config.magic_link_enabled {
-            h2 style="margin-top:28px" { "Or get a code by email" }
+            h2.section { "Or get a code by email" }
             form method="post" action={ "/handler/" (project.id) "/sign-in/code" (back.query()) } {
                 input type="hidden" name="form_token" value=(token);
                 label for="code-email" { "Email" }

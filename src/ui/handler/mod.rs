@@ -7,9 +7,11 @@
 mod account;
 mod billing;
 mod cli;
+mod emails;
 mod magic_link;
 mod mfa;
 mod oauth;
+mod security;
 mod session;
 mod sign_up;
 mod teams;
@@ -47,9 +49,11 @@ where
         .merge(account::routes())
         .merge(billing::routes())
         .merge(cli::routes())
+        .merge(emails::routes())
         .merge(magic_link::routes())
         .merge(mfa::routes())
         .merge(oauth::routes())
+        .merge(security::routes())
         .merge(sign_up::routes())
         .merge(teams::routes())
         .route("/handler/{project_id}/error", get(error_page))

@@ -57,7 +57,7 @@ pub(super) async fn teams_card(
 ) -> ApiResult<Markup> {
     let mine = teams::of_user(state.db(), &project.id, &me.user.id).await?;
     Ok(html! {
-        h2 style="margin-top:28px" { "Teams" }
+        h2.section { "Teams" }
         @if mine.is_empty() { p.muted { "You are not in a team yet." } }
         ul #teams {
             @for (id, name) in &mine { li { a href=(team_path(project, id)) { (name) } } }

@@ -1,0 +1,137 @@
+// The account page's emails and security in headless Chromium at 1440 px and 390 px, with mail
+// from a real SMTP sink (MAIL_DIR). A user who signs in with an emailed code (no password yet)
+// adds a second email (verified from the link in its email), makes it primary and its sign-in
+// email, sets a first
+// password, turns on two-factor authentication by the key under the QR code (a wrong code
+// refused), signs out, and signs in again with the password and the authenticator's code.
+// Checks in the browser that no page scrolls sideways at 390 px. Screenshots go to ARTIFACTS.
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+
+const { PAGES_URL, MAIL_DIR, ARTIFACTS } = process.env;
+mkdirSync(ARTIFACTS, { recursive: true });
+const FIRST = "first@example.com";
+const SECOND = "second@example.com";
+
+// The `n`th email (1-based) to `to`, once it has arrived.
+const mailTo = async (to, n) => {
+  for (let i = 0; i < 200; i++) {
+    const mails = readdirSync(MAIL_DIR)
+      .filter((f) => f.endsWith(".json"))
+      .sort()
+      .map((f) => JSON.parse(readFileSync(`${MAIL_DIR}/${f}`, "utf8")))
+      .filter((m) => m.to.includes(to));
+    if (mails.length >= n) return mails[n - 1].text;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`email ${n} to ${to} did not arrive`);
+};
+const linkIn = (text) => text.split(/\s+/).find((w) => w.startsWith("http"));
+
+// RFC 6238 as an authenticator app computes it from the base32 key the page shows.
+function totp(base32, offsetSteps = 0) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of base32.replace(/=+$/, "")) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) + offsetSteps));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const at = mac[mac.length - 1] & 0xf;
+  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1e6).padStart(6, "0");
+}
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const context = await browser.newContext();
+const page = await context.newPage();
+await page.setViewportSize({ width: 1440, height: 900 });
+const phone = await context.newPage();
+await phone.setViewportSize({ width: 390, height: 844 });
+const widths = [];
+const shots = async (name) => {
+  await page.screenshot({ path: `${ARTIFACTS}/${name}-1440.png`, fullPage: true });
+  await phone.goto(page.url());
+  await phone.screenshot({ path: `${ARTIFACTS}/${name}-390.png`, fullPage: true });
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  widths.push([name, overflow]);
+  assert.ok(overflow <= 0, `${name} scrolls sideways by ${overflow}px at 390px`);
+};
+const notice = () => page.textContent("[role=status]");
+try {
+  // Signed in with an emailed code: an account with no password.
+  await page.goto(`${PAGES_URL}/sign-in`);
+  await page.fill("#code-email", FIRST);
+  await page.click("text=Email me a code");
+  const code = (await mailTo(FIRST, 1)).match(/\b[A-Z0-9]{6}\b/)[0];
+  await page.fill("#otp", code);
+  await page.click("button:text-is('Sign in')");
+  assert.equal(await page.textContent("h1"), "Account settings");
+  assert.equal(await page.textContent("#password ~ form button"), "Set password");
+  await shots("01-account-no-password");
+
+  // A second email: added, verified from its link, made primary.
+  await page.fill("#new-email", SECOND);
+  await page.click("text=Add email");
+  assert.match(await notice(), /We sent it a link/);
+  const verify = linkIn(await mailTo(SECOND, 1));
+  assert.ok(verify.startsWith(`${PAGES_URL}/email-verification?code=`), verify);
+  await page.goto(verify);
+  await page.click("text=Verify email");
+  assert.equal(await page.textContent("h1"), "Email verified");
+  await page.goto(`${PAGES_URL}/account-settings`);
+  const second = page.locator("ul.rows li", { hasText: SECOND });
+  assert.match(await second.textContent(), /Verified/);
+  await second.locator("text=Make primary").click();
+  assert.match(await notice(), /emails are updated/);
+  assert.match(await page.locator("ul.rows li", { hasText: SECOND }).textContent(), /Primary/);
+  await page.locator("ul.rows li", { hasText: SECOND }).locator("text=Use for sign-in").click();
+  assert.match(await page.locator("ul.rows li", { hasText: SECOND }).textContent(), /Sign-in/);
+  await shots("02-account-two-emails");
+
+  // A first password (mismatch refused), then two-factor authentication.
+  await page.fill("#new-password", "first-password");
+  await page.fill("#new-password-again", "other-password");
+  await page.click("text=Set password");
+  assert.match(await page.textContent("[role=alert]"), /do not match/);
+  await page.fill("#new-password", "first-password");
+  await page.fill("#new-password-again", "first-password");
+  await page.click("text=Set password");
+  assert.match(await notice(), /password is set/);
+
+  await page.click("#mfa-setup");
+  assert.equal(await page.textContent("h1"), "Set up two-factor authentication");
+  assert.equal(await page.locator(".qr svg").count(), 1);
+  await shots("03-mfa-setup");
+  const key = (await page.textContent("#totp-key")).trim();
+  const right = totp(key);
+  await page.fill("#totp", right === "123456" ? "654321" : "123456");
+  await page.click("text=Turn on");
+  assert.match(await page.textContent("[role=alert]"), /TOTP code is invalid/);
+  await page.fill("#totp", totp(key));
+  await page.click("text=Turn on");
+  assert.match(await notice(), /Two-factor authentication is on/);
+  await shots("04-account-mfa-on");
+
+  // Signed out and in again: the password, then the authenticator's code.
+  await page.click("button:text-is('Sign out')");
+  await page.fill("#email", SECOND);
+  await page.fill("#password", "first-password");
+  await page.click("button:text-is('Sign in')");
+  assert.equal(await page.textContent("h1"), "Two-factor authentication");
+  await page.screenshot({ path: `${ARTIFACTS}/05-mfa-step-1440.png`, fullPage: true });
+  await page.fill("#totp", totp(key));
+  await page.click("text=Verify");
+  assert.equal(await page.textContent("h1"), "Account settings");
+  assert.match(await page.textContent("#signed-in-as"), new RegExp(SECOND));
+  console.log(JSON.stringify({ ok: true, widths }));
+} catch (e) {
+  await page.screenshot({ path: `${ARTIFACTS}/failure.png`, fullPage: true }).catch(() => {});
+  throw e;
+} finally {
+  await browser.close();
+}
