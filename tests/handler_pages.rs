@@ -807,3 +807,59 @@ async fn account_security_on_pages(backend: Backend) {
     assert_eq!(channels["items"].as_array().unwrap().len(), 2, "{channels}");
 }
 on_both_backends!(account_security_on_pages, account_security_on_pages);
+
+/// The project's theme on its pages (`tests/sdk/handler-theme.mjs`): its colour on the buttons,
+/// its logo, and dark colours for a visitor who prefers them; a colour that is not one, or an
+/// unknown scheme, refused by the admin API with nothing saved.
+async fn themed_pages(backend: Backend) {
+    let artifacts = browser_artifacts("handler-theme", backend);
+    let app = TestServer::start(backend).await;
+    let logo = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='28' height='28'%3E%3Ccircle cx='14' cy='14' r='12' fill='%23e0a800'/%3E%3C/svg%3E";
+    for bad in [
+        json!({ "primary_color": "red", "color_scheme": "system" }),
+        json!({ "primary_color": "#12345", "color_scheme": "system" }),
+        json!({ "primary_color": "#123456", "color_scheme": "sepia" }),
+        json!({ "primary_color": "#123456" }),
+        json!({ "primary_color": "#123456", "color_scheme": "dark", "font": "x" }),
+    ] {
+        app.admin()
+            .patch("/internal/projects/current")
+            .json(json!({ "display_name": "Changed", "config": { "pages_theme": bad } }))
+            .send()
+            .await
+            .expect_error(400, "SCHEMA_ERROR");
+    }
+    let project = app
+        .admin()
+        .get("/internal/projects/current")
+        .send()
+        .await
+        .expect(200);
+    assert_ne!(project["display_name"], "Changed");
+    app.admin()
+        .patch("/internal/projects/current")
+        .json(json!({ "display_name": "Acme", "logo_url": logo,
+            "config": { "credential_enabled": true, "pages_theme": { "primary_color": "#0a7d32", "color_scheme": "system" } } }))
+        .send()
+        .await
+        .expect(200);
+    let public = app.base.replace("127.0.0.1", "localhost");
+    let summary = run_browser_script(
+        "handler-theme.mjs",
+        &[
+            ("PAGES_URL", format!("{public}/handler/{}", app.project_id)),
+            ("PRIMARY", "#0a7d32".into()),
+        ],
+        &artifacts,
+        &[
+            "sign-in-light-1440",
+            "sign-in-dark-390",
+            "sign-up-dark-1440",
+            "forgot-password-light-390",
+        ],
+        || app.log(),
+    )
+    .await;
+    assert_eq!(summary["pages"].as_array().unwrap().len(), 12);
+}
+on_both_backends!(themed_pages, themed_pages);

@@ -43,6 +43,46 @@ pub struct ProjectConfig {
     pub user_default_permissions: Vec<PermissionRef>,
     /// Per-template overrides of the built-in emails, by template key (`magic_link`, …).
     pub email_templates: std::collections::BTreeMap<String, TemplateOverride>,
+    /// How the hosted end-user pages look (ours: the original themes its components in the app).
+    pub pages_theme: PagesTheme,
+}
+
+/// The hosted pages' look: buttons and links in `primary_color` (`#rrggbb`), and `color_scheme`
+/// `light`, `dark`, or `system` (the visitor's preference, by `prefers-color-scheme`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PagesTheme {
+    pub primary_color: String,
+    pub color_scheme: String,
+}
+
+impl Default for PagesTheme {
+    fn default() -> Self {
+        PagesTheme {
+            primary_color: "#2b59ff".into(),
+            color_scheme: "system".into(),
+        }
+    }
+}
+
+impl PagesTheme {
+    pub const SCHEMES: [&'static str; 3] = ["system", "light", "dark"];
+
+    /// What is wrong with this theme, if anything (messages name the config's path).
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let hex = self.primary_color.strip_prefix('#').unwrap_or_default();
+        if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            problems
+                .push("body.config.pages_theme.primary_color must be a colour like #2b59ff".into());
+        }
+        if !Self::SCHEMES.contains(&self.color_scheme.as_str()) {
+            problems.push(
+                "body.config.pages_theme.color_scheme must be one of: system, light, dark".into(),
+            );
+        }
+        problems
+    }
 }
 
 /// Replaces parts of a built-in email. `{{ name }}` is replaced by the template's variable
@@ -83,6 +123,7 @@ impl Default for ProjectConfig {
             team_member_default_permissions: vec![],
             user_default_permissions: vec![],
             email_templates: Default::default(),
+            pages_theme: PagesTheme::default(),
         }
     }
 }

@@ -52,6 +52,7 @@ pub struct ConfigUpdate {
     team_member_default_permissions: Option<Vec<PermissionRef>>,
     user_default_permissions: Option<Vec<PermissionRef>>,
     email_templates: Option<std::collections::BTreeMap<String, config::TemplateOverride>>,
+    pages_theme: Option<config::PagesTheme>,
 }
 
 const ONBOARDING: &[&str] = &[
@@ -154,6 +155,9 @@ fn validate(u: &ProjectUpdate) -> Vec<String> {
                 problems.push("body.config.oauth_providers: type must be shared or standard".into())
             }
         }
+    }
+    if let Some(theme) = &c.pages_theme {
+        problems.extend(theme.problems());
     }
     for key in c.email_templates.iter().flat_map(|t| t.keys()) {
         if !config::EMAIL_TEMPLATE_KEYS.contains(&key.as_str()) {
@@ -276,4 +280,5 @@ fn apply_config(cfg: &mut ProjectConfig, c: ConfigUpdate) {
         c.user_default_permissions,
     );
     set(&mut cfg.email_templates, c.email_templates);
+    set(&mut cfg.pages_theme, c.pages_theme);
 }

@@ -40,8 +40,9 @@ ul.rows .value{font-weight:600;overflow-wrap:anywhere;min-width:0}ul.rows .actio
 /// in the page, a few attributes). `form-action` keeps the dashboard's forms on this server.
 const DASHBOARD_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 /// An app's end-user pages: as the dashboard's, except that a form may end in a redirect to the
-/// app (signing in hands the session to the app's own domain), so `form-action` stays open.
-const HANDLER_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+/// app (signing in hands the session to the app's own domain), so `form-action` stays open; and
+/// the project's logo may be on any HTTPS host.
+const HANDLER_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data: https:; frame-ancestors 'none'; base-uri 'none'";
 /// The checkout's purchase form redirects to the app's return URL, so `form-action` stays open;
 /// it runs our script and Stripe.js, which talks to Stripe's API and frames (Stripe's CSP advice,
 /// <https://docs.stripe.com/security/guide#content-security-policy>).
@@ -100,6 +101,11 @@ pub(crate) fn secure_attribute(state: &crate::kernel::Kernel) -> &'static str {
 
 /// The page every built-in page sits in: the header bar's content, then the main column.
 pub(crate) fn shell(title: &str, header: Markup, body: Markup) -> Markup {
+    themed_shell(title, "", header, body)
+}
+
+/// [`shell`] with more style after the common one (a project's theme on its hosted pages).
+pub(crate) fn themed_shell(title: &str, theme: &str, header: Markup, body: Markup) -> Markup {
     maud::html! {
         (DOCTYPE)
         html lang="en" {
@@ -107,7 +113,7 @@ pub(crate) fn shell(title: &str, header: Markup, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Portcullis" }
-                style { (maud::PreEscaped(STYLE)) }
+                style { (maud::PreEscaped(STYLE)) (maud::PreEscaped(theme)) }
             }
             body {
                 header { (header) }

@@ -55,6 +55,8 @@ struct Values {
     checks: [(&'static str, &'static str, bool); 4],
     domains: String,
     smtp: [String; 5],
+    /// The hosted pages' primary colour, colour scheme, logo URL and dark-mode logo URL.
+    pages: [String; 4],
 }
 
 const CHECKS: [(&str, &str); 4] = [
@@ -69,6 +71,13 @@ const SMTP_FIELDS: [(&str, &str); 5] = [
     ("smtp_username", "Username"),
     ("sender_name", "Sender name"),
     ("sender_email", "Sender email"),
+];
+
+const PAGES_FIELDS: [&str; 4] = [
+    "primary_color",
+    "color_scheme",
+    "logo_url",
+    "logo_dark_mode_url",
 ];
 
 impl Values {
@@ -106,6 +115,12 @@ impl Values {
                 .collect::<Vec<_>>()
                 .join("\n"),
             smtp,
+            pages: [
+                c.pages_theme.primary_color.clone(),
+                c.pages_theme.color_scheme.clone(),
+                project.logos[0].clone().unwrap_or_default(),
+                project.logos[2].clone().unwrap_or_default(),
+            ],
         }
     }
 
@@ -116,6 +131,7 @@ impl Values {
             }),
             domains: field(form, "domains").to_string(),
             smtp: std::array::from_fn(|i| field(form, SMTP_FIELDS[i].0).to_string()),
+            pages: PAGES_FIELDS.map(|name| field(form, name).to_string()),
         }
     }
 }
@@ -155,6 +171,22 @@ fn page(
                     }
                     label for="smtp_password" { "Password (leave empty to keep the current one)" }
                     input id="smtp_password" type="password" name="smtp_password";
+                    h2 style="margin-top:20px" { "Hosted pages" }
+                    p.muted { "How your users' sign-in and account pages look (" a href={ "/handler/" (project.id) "/sign-in" } { "open them" } ")." }
+                    label for="primary_color" { "Primary colour" }
+                    input id="primary_color" type="color" name="primary_color" value=(values.pages[0]);
+                    label for="color_scheme" { "Appearance" }
+                    select id="color_scheme" name="color_scheme" {
+                        @for scheme in crate::projects::config::PagesTheme::SCHEMES {
+                            option value=(scheme) selected[values.pages[1] == scheme] {
+                                (match scheme { "system" => "Follow the visitor's setting", "light" => "Light", _ => "Dark" })
+                            }
+                        }
+                    }
+                    label for="logo_url" { "Logo URL (https:, shown in the pages' header)" }
+                    input id="logo_url" type="url" name="logo_url" value=(values.pages[2]);
+                    label for="logo_dark_mode_url" { "Logo URL for dark mode (optional)" }
+                    input id="logo_dark_mode_url" type="url" name="logo_dark_mode_url" value=(values.pages[3]);
                     button type="submit" { "Save settings" }
                 }
             }
@@ -299,11 +331,28 @@ fn update_from_form(form: &Value, current: &Project) -> ApiResult<ProjectUpdate>
             "sender_name": field(form, "sender_name").trim(), "sender_email": field(form, "sender_email").trim(),
         })
     };
-    let body = json!({ "config": {
-        "sign_up_enabled": on("sign_up_enabled"), "credential_enabled": on("credential_enabled"),
-        "magic_link_enabled": on("magic_link_enabled"), "allow_localhost": on("allow_localhost"),
-        "domains": domains, "email_config": email_config,
-    }});
+    // Fields a form (an older page, a script) did not send keep their saved values.
+    let or_saved = |name: &str, saved: &str| match field(form, name) {
+        "" => saved.to_string(),
+        v => v.to_string(),
+    };
+    let theme = &current.config.pages_theme;
+    let mut body = json!({
+        "config": {
+            "sign_up_enabled": on("sign_up_enabled"), "credential_enabled": on("credential_enabled"),
+            "magic_link_enabled": on("magic_link_enabled"), "allow_localhost": on("allow_localhost"),
+            "domains": domains, "email_config": email_config,
+            "pages_theme": {
+                "primary_color": or_saved("primary_color", &theme.primary_color),
+                "color_scheme": or_saved("color_scheme", &theme.color_scheme),
+            },
+        }
+    });
+    for logo in ["logo_url", "logo_dark_mode_url"] {
+        if let Some(v) = form.get(logo).and_then(Value::as_str) {
+            body[logo] = json!(Some(v.trim()).filter(|v| !v.is_empty()));
+        }
+    }
     serde_json::from_value(body)
         .map_err(|e| ApiError::bad_request(format!("Invalid settings: {e}")))
 }

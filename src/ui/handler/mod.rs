@@ -16,7 +16,7 @@ mod session;
 mod sign_up;
 mod teams;
 
-use super::{error, html, shell};
+use super::{error, html, shell, themed_shell};
 use crate::auth::context::ApiState;
 use crate::auth::reset::reset_with_code;
 use crate::contact_channels::verify_with_code;
@@ -113,14 +113,63 @@ struct CodeQuery {
     code: Option<String>,
 }
 
-/// A page of the project's: its name in the header, one narrow card.
+/// A page of the project's: its logo and name in the header, one narrow card, in its theme.
 pub(super) fn page(project: &Project, title: &str, body: Markup) -> Markup {
-    shell(
+    let theme = &project.config.pages_theme;
+    let [logo, _, dark_logo, _] = &project.logos;
+    let dark_logo = dark_logo.as_ref().or(logo.as_ref());
+    themed_shell(
         title,
-        html! { span { (project.display_name) } },
+        &theme_style(theme),
+        html! {
+            span.brand {
+                @if theme.color_scheme == "dark" {
+                    @if let Some(src) = dark_logo { img.logo src=(src) alt=""; }
+                } @else if let Some(src) = logo {
+                    picture {
+                        @if let (Some(dark), "system") = (dark_logo, theme.color_scheme.as_str()) {
+                            source srcset=(dark) media="(prefers-color-scheme: dark)";
+                        }
+                        img.logo src=(src) alt="";
+                    }
+                }
+                span { (project.display_name) }
+            }
+        },
         html! { div.card.narrow { (body) } },
     )
 }
+
+/// The project's colour on buttons and links (with dark or light text on them, whichever reads
+/// better: WCAG relative luminance), and dark colours when the scheme asks for them.
+fn theme_style(theme: &crate::projects::config::PagesTheme) -> String {
+    let hex = theme.primary_color.trim_start_matches('#');
+    let channel = |i: usize| {
+        let c = f64::from(u8::from_str_radix(hex.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0))
+            / 255.0;
+        if c <= 0.039_28 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let luminance = 0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4);
+    let on_primary = if luminance > 0.4 { "#14161a" } else { "#fff" };
+    let mut css = format!(
+        ":root{{--primary:#{hex};--on-primary:{on_primary}}}         button{{background:var(--primary);color:var(--on-primary)}}main a{{color:var(--primary)}}         .brand{{display:flex;align-items:center;gap:10px;font-weight:600}}.logo{{height:28px;width:auto;display:block}}"
+    );
+    match theme.color_scheme.as_str() {
+        "dark" => css.push_str(&format!(":root{{color-scheme:dark}}{DARK}")),
+        "system" => css.push_str(&format!(
+            ":root{{color-scheme:light dark}}@media (prefers-color-scheme:dark){{{DARK}}}"
+        )),
+        _ => {}
+    }
+    css
+}
+
+/// The pages in dark colours (the common style's light ones, turned over).
+const DARK: &str = "body{background:#0f1115;color:#e7e9ee}.card{background:#181b21;border-color:#2a2e36}label,.muted{color:#a4aab4}input[type=text],input[type=email],input[type=password],input[type=url],select{background:#0f1115;color:#e7e9ee;border-color:#3a3f48}td,th,ul.rows li{border-color:#2a2e36}code{background:#23262d;color:#e7e9ee}.tag{background:#262a31;color:#c9ced6}.tag.ok{background:#12301a;color:#b8f0c4}.tag.warn{background:#3a2a0e;color:#ffd79a}button.secondary{background:#181b21;color:#e7e9ee;border-color:#3a3f48}button.small{background:#23294a;color:#c8d2ff}button.danger{background:#c62828;color:#fff}.error{background:#3a1616;color:#ffb4b4}.notice{background:#12301a;color:#b8f0c4}main a{color:color-mix(in srgb,var(--primary) 45%,#fff)}.separator:before,.separator:after{border-color:#2a2e36}.qr svg{background:#fff;padding:8px;border-radius:6px}";
 
 pub(super) fn not_found() -> Response {
     let body = html! { div.card.narrow { h1 { "Page not found" } } };
