@@ -805,6 +805,22 @@ async fn account_security_on_pages(backend: Backend) {
         .await
         .expect(200);
     assert_eq!(channels["items"].as_array().unwrap().len(), 2, "{channels}");
+    let preferences = app
+        .server()
+        .get(&format!(
+            "/emails/notification-preference/{}",
+            user["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .expect(200);
+    let enabled: Vec<bool> = preferences["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["enabled"].as_bool().unwrap())
+        .collect();
+    assert_eq!(enabled, [true, false], "{preferences}");
 }
 on_both_backends!(account_security_on_pages, account_security_on_pages);
 

@@ -2,7 +2,7 @@
 //! `emails/*` endpoints.
 
 pub mod outbox;
-mod routes;
+pub mod routes;
 pub mod sender;
 pub mod templates;
 

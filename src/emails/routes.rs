@@ -89,11 +89,18 @@ async fn list_preferences(
     users::find(state.db(), auth.pid(), &user_id)
         .await?
         .ok_or_else(known::user_not_found)?;
+    let items = preferences(&state, &user_id).await?;
+    Ok(json_ok(json!({ "items": items, "is_paginated": false })))
+}
+
+/// The user's preference for each notification category, in the API's shape
+/// (`notification_category_id`, `_name`, `enabled`, `can_disable`).
+pub async fn preferences(state: &Kernel, user_id: &str) -> ApiResult<Vec<Value>> {
     let mut items = Vec::new();
     for c in CATEGORIES {
-        items.push(preference_json(&state, &user_id, c).await?);
+        items.push(preference_json(state, user_id, c).await?);
     }
-    Ok(json_ok(json!({ "items": items, "is_paginated": false })))
+    Ok(items)
 }
 
 #[derive(Deserialize)]
@@ -110,20 +117,34 @@ async fn update_preference(
 ) -> ApiResult<Response> {
     let auth = ctx.require(crate::auth::context::ANY)?;
     let user_id = preference_user(auth, &user_id)?.to_string();
+    users::find(state.db(), auth.pid(), &user_id)
+        .await?
+        .ok_or_else(known::user_not_found)?;
+    let changed =
+        change_preference(&state, auth.pid(), &user_id, &category_id, body.enabled).await?;
+    Ok(json_ok(changed))
+}
+
+/// Turns a notification category on or off for the user; answers its new preference.
+/// Errors: 404 for an unknown category, 400 for turning off one that cannot be (transactional).
+pub async fn change_preference(
+    state: &Kernel,
+    project_id: &str,
+    user_id: &str,
+    category_id: &str,
+    enabled: bool,
+) -> ApiResult<Value> {
     let category = CATEGORIES
         .into_iter()
         .find(|(id, _, _)| *id == category_id)
         .ok_or_else(|| ApiError::text(StatusCode::NOT_FOUND, "Notification category not found"))?;
-    users::find(state.db(), auth.pid(), &user_id)
-        .await?
-        .ok_or_else(known::user_not_found)?;
-    if !category.2 && !body.enabled {
+    if !category.2 && !enabled {
         return Err(ApiError::bad_request(
             "This notification category cannot be disabled.",
         ));
     }
-    set_preference(&state, auth.pid(), &user_id, category.0, body.enabled).await?;
-    Ok(json_ok(preference_json(&state, &user_id, category).await?))
+    set_preference(state, project_id, user_id, category.0, enabled).await?;
+    preference_json(state, user_id, category).await
 }
 
 async fn set_preference(

@@ -3,7 +3,7 @@
 // adds a second email (verified from the link in its email), makes it primary and its sign-in
 // email, sets a first
 // password, turns on two-factor authentication by the key under the QR code (a wrong code
-// refused), signs out, and signs in again with the password and the authenticator's code.
+// refused), turns marketing emails off, signs out, and signs in again with the password and the authenticator's code.
 // Checks in the browser that no page scrolls sideways at 390 px. Screenshots go to ARTIFACTS.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
@@ -116,6 +116,13 @@ try {
   await page.click("text=Turn on");
   assert.match(await notice(), /Two-factor authentication is on/);
   await shots("04-account-mfa-on");
+
+  // Marketing emails turned off; transactional ones cannot be.
+  assert.equal(await page.isDisabled("input[type=checkbox][disabled]"), true);
+  await page.uncheck("#notifications + form input[type=checkbox]:not([disabled])");
+  await page.click("text=Save notifications");
+  assert.match(await notice(), /notification settings are saved/);
+  assert.equal(await page.isChecked("#notifications + form input[type=checkbox]:not([disabled])"), false);
 
   // Signed out and in again: the password, then the authenticator's code.
   await page.click("button:text-is('Sign out')");

@@ -264,6 +264,7 @@ fn notice_of(what: &str) -> Option<&'static str> {
         "mfa-on" => "Two-factor authentication is on.",
         "mfa-off" => "Two-factor authentication is off.",
         "sessions" => "Signed out.",
+        "notifications" => "Your notification settings are saved.",
         _ => return None,
     })
 }

@@ -1,7 +1,7 @@
 //! The account page's emails: each of the user's addresses with what it is (primary, verified,
 //! used for sign-in) and what can be done with it — send its verification email, make it
 //! primary, use it (or stop using it) for sign-in, remove it — and a form to add one, which is
-//! sent its verification email at once. Each action goes through `contact_channels::write`, as
+//! sent its verification email at once; and which notification emails the user wants. Each action goes through `contact_channels::write`, as
 //! the API's do, so the page refuses what the API refuses, in its words.
 
 use super::account::{account_answer, changed};
@@ -9,6 +9,7 @@ use super::{page_url, text, SignedIn};
 use crate::auth::context::ApiState;
 use crate::contact_channels::write::{self, ChannelChange, NewEmail};
 use crate::contact_channels::{self, ContactChannel};
+use crate::emails::routes::change_preference;
 use crate::http::extract::RawBody;
 use crate::http::{ApiError, ApiResult, ClientIp};
 use crate::kernel::Kernel;
@@ -26,13 +27,18 @@ where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new().route(
-        "/handler/{project_id}/account-settings/emails",
-        post(change_email),
-    )
+    Router::new()
+        .route(
+            "/handler/{project_id}/account-settings/emails",
+            post(change_email),
+        )
+        .route(
+            "/handler/{project_id}/account-settings/notifications",
+            post(change_notifications),
+        )
 }
 
-/// The emails card of the account page.
+/// The emails card of the account page, with the user's notification preferences.
 pub(super) async fn card(
     state: &Kernel,
     project: &Project,
@@ -40,6 +46,7 @@ pub(super) async fn card(
     csrf: &str,
 ) -> ApiResult<Markup> {
     let emails = contact_channels::list(state.db(), &project.id, Some(user_id), None).await?;
+    let preferences = crate::emails::routes::preferences(state, user_id).await?;
     let action = format!("/handler/{}/account-settings/emails", project.id);
     let sign_in_by_email = project.config.credential_enabled || project.config.magic_link_enabled;
     let button = |c: &ContactChannel, what: &str, label: &str, danger: bool| {
@@ -82,6 +89,19 @@ pub(super) async fn card(
             label for="new-email" { "Add an email" }
             input #new-email type="email" name="email" autocomplete="email" required;
             button type="submit" { "Add email" }
+        }
+        h2.section #notifications { "Email notifications" }
+        form method="post" action={ "/handler/" (project.id) "/account-settings/notifications" } {
+            input type="hidden" name="csrf" value=(csrf);
+            @for p in &preferences {
+                label {
+                    input type="checkbox" name=(p["notification_category_id"].as_str().unwrap_or_default()) value="on"
+                        checked[p["enabled"] == true] disabled[p["can_disable"] == false];
+                    " " (p["notification_category_name"].as_str().unwrap_or_default())
+                    @if p["can_disable"] == false { span.muted { " (always sent: sign-in, security and billing emails)" } }
+                }
+            }
+            button type="submit" { "Save notifications" }
         }
     })
 }
@@ -150,6 +170,30 @@ async fn change_email(
     .await;
     match applied {
         Ok(what) => changed(&project, what),
+        Err(e) => account_answer(&state, &project, &me, Some(&message_of(&e))).await,
+    }
+}
+
+/// Saves the notification preferences: each category that can be turned off is on when ticked.
+async fn change_notifications(
+    State(state): State<ApiState>,
+    SignedIn { project, me }: SignedIn,
+    RawBody(form): RawBody,
+) -> Response {
+    let saved = async {
+        me.check_csrf(text(&form, "csrf"))?;
+        for p in crate::emails::routes::preferences(&state, &me.user.id).await? {
+            if p["can_disable"] == true {
+                let id = p["notification_category_id"].as_str().unwrap_or_default();
+                let on = text(&form, id) == "on";
+                change_preference(&state, &project.id, &me.user.id, id, on).await?;
+            }
+        }
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    match saved {
+        Ok(()) => changed(&project, "notifications"),
         Err(e) => account_answer(&state, &project, &me, Some(&message_of(&e))).await,
     }
 }
