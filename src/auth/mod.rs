@@ -6,7 +6,7 @@ pub mod context;
 pub mod mfa;
 pub use mfa::check_totp;
 pub mod otp;
-mod passkey;
+pub mod passkey;
 pub mod password;
 pub use password::check_password;
 pub mod reset;

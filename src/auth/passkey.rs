@@ -11,7 +11,7 @@
 //! presence, sign counter).
 
 use super::sessions;
-use crate::auth::context::{ApiState, Auth, RequestCtx, ANY};
+use crate::auth::context::{ApiState, RequestCtx, ANY};
 use crate::codes::{self, CodeType};
 use crate::crypto::secret::new_uuid;
 use crate::http::known::KnownCode;
@@ -20,9 +20,10 @@ use crate::http::{json_ok, known, ApiError, ApiResult, JsonBody};
 use crate::kernel::Kernel;
 use crate::limits::Rule;
 use crate::projects::config::url_origin;
+use crate::projects::Project;
 use crate::store::now_ms;
-use crate::users;
 use crate::users::write::{self, UserWrite};
+use crate::users::{self, User};
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -112,8 +113,8 @@ fn authentication_failed(message: &str) -> ApiError {
     .into()
 }
 
-fn require_enabled(auth: &Auth) -> ApiResult<()> {
-    if auth.project.config.passkey_enabled {
+fn require_enabled(project: &Project) -> ApiResult<()> {
+    if project.config.passkey_enabled {
         Ok(())
     } else {
         Err(not_enabled())
@@ -143,10 +144,12 @@ fn unb64(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok()
 }
 
-/// The origin the browser signed (`response.clientDataJSON.origin`) if the project trusts it,
+/// The origin the browser signed (`response.clientDataJSON.origin`) if the project trusts it
+/// (or it is this server's, where the project's pages are),
 /// with the relying-party id it implies (the origin's host). `fail` makes the ceremony's error.
 fn trusted_origin(
-    auth: &Auth,
+    state: &Kernel,
+    project: &Project,
     response: &Value,
     fail: fn(&str) -> ApiError,
 ) -> ApiResult<(String, RpId)> {
@@ -161,7 +164,9 @@ fn trusted_origin(
         .to_owned();
     // A browser sends the origin's exact serialisation (no path, lower case, no default port).
     let exact = url_origin(&origin).is_some_and(|o| o == origin);
-    if !exact || !auth.project.config.is_trusted_url(&origin) {
+    // This server's own origin too: the project's hosted pages register and use passkeys there.
+    let ours = url_origin(&state.public_url).is_some_and(|o| o == origin);
+    if !exact || !(ours || project.config.is_trusted_url(&origin)) {
         return Err(fail("The origin is not allowed"));
     }
     let host = url::Url::parse(&origin)
@@ -175,8 +180,8 @@ fn trusted_origin(
 }
 
 /// Counts a ceremony start against an untrusted caller's IP. Errors: 429 past the limit.
-async fn limit_ceremonies(state: &Kernel, auth: &Auth, ip: &ClientIp) -> ApiResult<()> {
-    if let Some(ip) = auth.limited_ip(ip) {
+async fn limit_ceremonies(state: &Kernel, ip: Option<&ClientIp>) -> ApiResult<()> {
+    if let Some(ip) = ip {
         state.limits.hit(&CEREMONIES_PER_IP, &ip.0).await?;
     }
     Ok(())
@@ -212,12 +217,25 @@ async fn initiate_registration(
     ctx: RequestCtx,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
-    require_enabled(auth)?;
-    limit_ceremonies(&state, auth, &ip).await?;
+    require_enabled(&auth.project)?;
     let user = auth
         .current_user(&state)
         .await?
         .ok_or_else(known::user_authentication_required)?;
+    let options = registration_options(&state, &auth.project, auth.limited_ip(&ip), &user).await?;
+    Ok(json_ok(options))
+}
+
+/// Starts registering a passkey for `user`: `{"options_json", "code"}` (`ip` counted when a
+/// browser asks). Errors: PASSKEY_AUTHENTICATION_NOT_ENABLED, 429 past the ceremony limit.
+pub async fn registration_options(
+    state: &Kernel,
+    project: &Project,
+    ip: Option<&ClientIp>,
+    user: &User,
+) -> ApiResult<Value> {
+    require_enabled(project)?;
+    limit_ceremonies(state, ip).await?;
     let handle = user_handle(&user.id)?;
     let rp_id = sentinel_rp_id()?;
     let label = user
@@ -264,23 +282,21 @@ async fn initiate_registration(
         .map_err(|e| ApiError::internal(format!("passkey options: {e}")))?;
     // The crate lower-cases domains; the SDK compares the sentinel exactly.
     options_json["rp"]["id"] = json!(RP_ID_SENTINEL);
-    options_json["rp"]["name"] = json!(auth.project.display_name);
+    options_json["rp"]["name"] = json!(project.display_name);
     options_json["user"]["name"] = json!(label);
     options_json["user"]["displayName"] = json!(label);
     let encoded = server_state
         .encode()
         .map_err(|e| ApiError::internal(format!("passkey state: {e}")))?;
     let code = save_ceremony(
-        &state,
-        auth.pid(),
+        state,
+        &project.id,
         CodeType::PasskeyRegistration,
         encoded,
         Some(&user.id),
     )
     .await?;
-    Ok(json_ok(
-        json!({ "options_json": options_json, "code": code }),
-    ))
+    Ok(json!({ "options_json": options_json, "code": code }))
 }
 
 #[derive(Deserialize)]
@@ -293,12 +309,12 @@ struct Register {
 /// Checks a ceremony's code (counted, not yet spent) and returns its server state and user.
 async fn open_ceremony(
     state: &Kernel,
-    auth: &Auth,
-    ip: &ClientIp,
+    project: &Project,
+    ip: Option<&ClientIp>,
     kind: CodeType,
     code: &str,
 ) -> ApiResult<(codes::CodeRow, Vec<u8>)> {
-    let row = codes::check(state, auth.limited_ip(ip), auth.pid(), kind, code, false).await?;
+    let row = codes::check(state, ip, &project.id, kind, code, false).await?;
     let server_state = row.data["state"]
         .as_str()
         .and_then(unb64)
@@ -318,13 +334,37 @@ async fn register(
     JsonBody(body): JsonBody<Register>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
-    require_enabled(auth)?;
+    require_enabled(&auth.project)?;
     let user = auth
         .current_user(&state)
         .await?
         .ok_or_else(known::user_authentication_required)?;
+    let ip = auth.limited_ip(&ip);
+    let id = register_passkey(
+        &state,
+        &auth.project,
+        ip,
+        user,
+        &body.credential,
+        &body.code,
+    )
+    .await?;
+    Ok(json_ok(json!({ "user_handle": id })))
+}
+
+/// Finishes registering `user`'s passkey: the browser's `credential` (its JSON) for the ceremony
+/// `code`; answers the new credential's id. Errors: as [`register`]'s.
+pub async fn register_passkey(
+    state: &Kernel,
+    project: &Project,
+    ip: Option<&ClientIp>,
+    user: User,
+    credential: &Value,
+    code: &str,
+) -> ApiResult<String> {
+    require_enabled(project)?;
     let (row, server_state) =
-        open_ceremony(&state, auth, &ip, CodeType::PasskeyRegistration, &body.code).await?;
+        open_ceremony(state, project, ip, CodeType::PasskeyRegistration, code).await?;
     if row.data["user_id"].as_str() != Some(user.id.as_str()) {
         return Err(registration_failed(
             "The registration was started for another user",
@@ -332,8 +372,8 @@ async fn register(
     }
     let server_state = RegistrationServerState::<16>::decode(server_state.as_slice())
         .map_err(|_| codes::not_found())?;
-    let (origin, rp_id) = trusted_origin(auth, &body.credential, registration_failed)?;
-    let raw = serde_json::to_vec(&body.credential).unwrap_or_default();
+    let (origin, rp_id) = trusted_origin(state, project, credential, registration_failed)?;
+    let raw = serde_json::to_vec(credential).unwrap_or_default();
     let registration = Registration::from_json_relaxed(&raw)
         .map_err(|e| registration_failed(&format!("The credential could not be read: {e}")))?;
     let options = RegistrationVerificationOptions::<String, String> {
@@ -364,7 +404,7 @@ async fn register(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (project_id, credential_id) DO NOTHING",
     )
     .bind(new_uuid())
-    .bind(auth.pid())
+    .bind(&project.id)
     .bind(&user.id)
     .bind(&credential_id)
     .bind(b64(&static_state))
@@ -382,9 +422,9 @@ async fn register(
             is_anonymous: Some(false),
             ..Default::default()
         };
-        write::update(&state, &auth.project, user, upgraded, false).await?;
+        write::update(state, project, user, upgraded, false).await?;
     }
-    Ok(json_ok(json!({ "user_handle": credential_id })))
+    Ok(credential_id)
 }
 
 /// `200 {"options_json": PublicKeyCredentialRequestOptionsJSON, "code"}`.
@@ -395,8 +435,19 @@ async fn initiate_authentication(
     ctx: RequestCtx,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
-    require_enabled(auth)?;
-    limit_ceremonies(&state, auth, &ip).await?;
+    let options = authentication_options(&state, &auth.project, auth.limited_ip(&ip)).await?;
+    Ok(json_ok(options))
+}
+
+/// Starts a passkey sign-in: `{"options_json", "code"}` (`ip` counted when a browser asks).
+/// Errors: PASSKEY_AUTHENTICATION_NOT_ENABLED, 429 past the ceremony limit.
+pub async fn authentication_options(
+    state: &Kernel,
+    project: &Project,
+    ip: Option<&ClientIp>,
+) -> ApiResult<Value> {
+    require_enabled(project)?;
+    limit_ceremonies(state, ip).await?;
     let rp_id = sentinel_rp_id()?;
     let mut options = DiscoverableCredentialRequestOptions::passkey(&rp_id);
     options.0.user_verification = UserVerificationRequirement::Preferred;
@@ -413,16 +464,14 @@ async fn initiate_authentication(
         .encode()
         .map_err(|e| ApiError::internal(format!("passkey state: {e}")))?;
     let code = save_ceremony(
-        &state,
-        auth.pid(),
+        state,
+        &project.id,
         CodeType::PasskeyAuthentication,
         encoded,
         None,
     )
     .await?;
-    Ok(json_ok(
-        json!({ "options_json": options_json, "code": code }),
-    ))
+    Ok(json!({ "options_json": options_json, "code": code }))
 }
 
 #[derive(Deserialize)]
@@ -444,24 +493,39 @@ async fn sign_in(
     JsonBody(body): JsonBody<SignIn>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
-    require_enabled(auth)?;
-    let (row, server_state) = open_ceremony(
-        &state,
-        auth,
-        &ip,
-        CodeType::PasskeyAuthentication,
-        &body.code,
-    )
-    .await?;
+    let ip = auth.limited_ip(&ip);
+    let response = &body.authentication_response;
+    let (session, user_id) =
+        sign_in_with_passkey(&state, &auth.project, ip, response, &body.code).await?;
+    Ok(json_ok(json!({
+        "refresh_token": session.refresh_token,
+        "access_token": session.access_token,
+        "is_new_user": false,
+        "user_id": user_id,
+    })))
+}
+
+/// Signs in with the browser's passkey `response` (its JSON) for the ceremony `code`; answers
+/// the session and the user's id. Errors: as [`sign_in`]'s.
+pub async fn sign_in_with_passkey(
+    state: &Kernel,
+    project: &Project,
+    ip: Option<&ClientIp>,
+    response: &Value,
+    code: &str,
+) -> ApiResult<(sessions::NewSession, String)> {
+    require_enabled(project)?;
+    let (row, server_state) =
+        open_ceremony(state, project, ip, CodeType::PasskeyAuthentication, code).await?;
     let server_state = DiscoverableAuthenticationServerState::decode(server_state.as_slice())
         .map_err(|_| codes::not_found())?;
-    let credential_id = body.authentication_response["id"]
+    let credential_id = response["id"]
         .as_str()
         .ok_or_else(|| authentication_failed("The response has no credential id"))?;
     let stored = sqlx::query(
         "SELECT id, user_id, static_state, dynamic_state FROM passkeys WHERE project_id = $1 AND credential_id = $2",
     )
-    .bind(auth.pid())
+    .bind(&project.id)
     .bind(credential_id)
     .fetch_optional(state.db())
     .await?
@@ -470,14 +534,13 @@ async fn sign_in(
     let user_id: String = stored.try_get("user_id")?;
     let static_text: String = stored.try_get("static_state")?;
     let dynamic_text: String = stored.try_get("dynamic_state")?;
-    let (origin, rp_id) =
-        trusted_origin(auth, &body.authentication_response, authentication_failed)?;
+    let (origin, rp_id) = trusted_origin(state, project, response, authentication_failed)?;
     // A discoverable credential names its user; webauthn_rp's relaxed parser lets a null
     // handle through to a panic in verify, so anything but a string is refused here.
-    if !body.authentication_response["response"]["userHandle"].is_string() {
+    if !response["response"]["userHandle"].is_string() {
         return Err(authentication_failed("The response has no user handle"));
     }
-    let raw = serde_json::to_vec(&body.authentication_response).unwrap_or_default();
+    let raw = serde_json::to_vec(response).unwrap_or_default();
     let response = DiscoverableAuthentication16::from_json_relaxed(&raw)
         .map_err(|e| authentication_failed(&format!("The response could not be read: {e}")))?;
 
@@ -524,16 +587,11 @@ async fn sign_in(
         ));
     }
     tx.commit().await?;
-    let user = users::find(state.db(), auth.pid(), &user_id)
+    let user = users::find(state.db(), &project.id, &user_id)
         .await?
         .ok_or_else(|| authentication_failed("Passkey not found"))?;
-    let session = sessions::sign_in(&state, &auth.project, &user, false).await?;
-    Ok(json_ok(json!({
-        "refresh_token": session.refresh_token,
-        "access_token": session.access_token,
-        "is_new_user": false,
-        "user_id": user.id,
-    })))
+    let session = sessions::sign_in(state, project, &user, false).await?;
+    Ok((session, user.id))
 }
 
 /// `(credential_id, transports)` of a user's passkeys.
@@ -575,19 +633,21 @@ async fn list(
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     let user_id = auth.own_user_id(&user_id, not_yours)?;
+    let items = passkeys_of(&state, auth.pid(), user_id).await?;
+    Ok(json_ok(json!({ "items": items, "is_paginated": false })))
+}
+
+/// The user's passkeys, oldest first, in the list's item shape.
+pub async fn passkeys_of(state: &Kernel, project_id: &str, user_id: &str) -> ApiResult<Vec<Value>> {
     let rows = sqlx::query(
         "SELECT id, user_id, credential_id, created_at, last_used_at FROM passkeys
          WHERE project_id = $1 AND user_id = $2 ORDER BY created_at, id",
     )
-    .bind(auth.pid())
+    .bind(project_id)
     .bind(user_id)
     .fetch_all(state.db())
     .await?;
-    let items = rows
-        .iter()
-        .map(passkey_json)
-        .collect::<ApiResult<Vec<_>>>()?;
-    Ok(json_ok(json!({ "items": items, "is_paginated": false })))
+    rows.iter().map(passkey_json).collect()
 }
 
 /// `200 {"success": true}`. Errors: 403 for another user's from a client, 404 for a passkey the
@@ -599,11 +659,22 @@ async fn remove(
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     let user_id = auth.own_user_id(&user_id, not_yours)?;
+    remove_passkey(&state, auth.pid(), user_id, &id).await?;
+    Ok(crate::http::success())
+}
+
+/// Removes one of the user's passkeys. Errors: 404 for a passkey the user does not have.
+pub async fn remove_passkey(
+    state: &Kernel,
+    project_id: &str,
+    user_id: &str,
+    id: &str,
+) -> ApiResult<()> {
     let gone =
         sqlx::query("DELETE FROM passkeys WHERE project_id = $1 AND user_id = $2 AND id = $3")
-            .bind(auth.pid())
+            .bind(project_id)
             .bind(user_id)
-            .bind(&id)
+            .bind(id)
             .execute(state.db())
             .await?;
     if gone.rows_affected() == 0 {
@@ -612,5 +683,5 @@ async fn remove(
             "Passkey not found.".to_owned(),
         ));
     }
-    Ok(crate::http::success())
+    Ok(())
 }
