@@ -879,3 +879,68 @@ async fn themed_pages(backend: Backend) {
     assert_eq!(summary["pages"].as_array().unwrap().len(), 12);
 }
 on_both_backends!(themed_pages, themed_pages);
+
+/// Passkeys on the pages in Chromium with a virtual authenticator
+/// (`tests/sdk/handler-passkeys.mjs`): added on the account page, used alone to sign in, removed.
+async fn passkeys_on_pages(backend: Backend) {
+    let artifacts = browser_artifacts("handler-passkeys", backend);
+    let app = TestServer::start(backend).await;
+    app.configure(json!({ "passkey_enabled": true, "credential_enabled": true }))
+        .await;
+    let user = app.create_user("key@example.com").await;
+    let public = app.base.replace("127.0.0.1", "localhost");
+    run_browser_script(
+        "handler-passkeys.mjs",
+        &[
+            ("PAGES_URL", format!("{public}/handler/{}", app.project_id)),
+            ("EMAIL", "key@example.com".into()),
+        ],
+        &artifacts,
+        &[
+            "01-account-with-passkey-1440",
+            "01-account-with-passkey-390",
+            "02-sign-in-with-passkey-390",
+        ],
+        || app.log(),
+    )
+    .await;
+    let passkeys = app
+        .server()
+        .get(&format!("/users/{}/passkeys", user["id"].as_str().unwrap()))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(passkeys["items"], json!([]), "removed on the page");
+    // Without a ceremony of its own, a forged answer signs no one in.
+    let client = page_client(true);
+    let pages = format!("{public}/handler/{}", app.project_id);
+    let html = client
+        .get(format!("{pages}/sign-in"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = hidden_field(&html, "form_token");
+    for (code, response) in [
+        ("", "not json"),
+        ("nope", "{}"),
+        ("nope", r#"{"id":"x","response":{}}"#),
+    ] {
+        let refused = client
+            .post(format!("{pages}/sign-in/passkey"))
+            .form(&[
+                ("form_token", token.as_str()),
+                ("code", code),
+                ("response", response),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 400);
+        let cookies: Vec<_> = refused.headers().get_all("set-cookie").iter().collect();
+        assert!(!format!("{cookies:?}").contains("portcullis_session="));
+    }
+}
+on_both_backends!(passkeys_on_pages, passkeys_on_pages);

@@ -41,8 +41,8 @@ ul.rows .value{font-weight:600;overflow-wrap:anywhere;min-width:0}ul.rows .actio
 const DASHBOARD_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 /// An app's end-user pages: as the dashboard's, except that a form may end in a redirect to the
 /// app (signing in hands the session to the app's own domain), so `form-action` stays open; and
-/// the project's logo may be on any HTTPS host.
-const HANDLER_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data: https:; frame-ancestors 'none'; base-uri 'none'";
+/// the project's logo may be on any HTTPS host; the passkey script (ours) asks this server only.
+const HANDLER_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data: https:; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 /// The checkout's purchase form redirects to the app's return URL, so `form-action` stays open;
 /// it runs our script and Stripe.js, which talks to Stripe's API and frames (Stripe's CSP advice,
 /// <https://docs.stripe.com/security/guide#content-security-policy>).

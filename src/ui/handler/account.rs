@@ -71,6 +71,11 @@ fn sign_in_form(
             h1 { "Sign in to " (project.display_name) }
             (error(message))
             (super::oauth::buttons(project, token, back))
+            (super::passkeys::sign_in_button(project, token, back))
+            @if (!project.config.oauth_providers.is_empty() || project.config.passkey_enabled)
+                && (project.config.credential_enabled || project.config.magic_link_enabled) {
+                p.separator { span { "or" } }
+            }
             @if project.config.credential_enabled {
                 // Posted to this page's own URL, keeping where the app asked to return.
                 form method="post" {
@@ -166,6 +171,7 @@ async fn account_markup(
     let teams = super::teams::teams_card(state, project, me).await?;
     let emails = super::emails::card(state, project, &user.id, &csrf).await?;
     let security = super::security::card(project, user, &csrf);
+    let passkeys = super::passkeys::card(state, project, &user.id, &csrf).await?;
     Ok(page(
         project,
         "Account settings",
@@ -183,6 +189,7 @@ async fn account_markup(
             p { a #billing-link href=(path(project, "billing")) { "Billing and plans" } }
             (emails)
             (security)
+            (passkeys)
             (teams)
             h2.section { "Active sessions" }
             table #sessions {
@@ -265,6 +272,8 @@ fn notice_of(what: &str) -> Option<&'static str> {
         "mfa-off" => "Two-factor authentication is off.",
         "sessions" => "Signed out.",
         "notifications" => "Your notification settings are saved.",
+        "passkey-added" => "The passkey is added. You can sign in with it now.",
+        "passkey-removed" => "The passkey is removed.",
         _ => return None,
     })
 }

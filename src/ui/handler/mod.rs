@@ -11,6 +11,7 @@ mod emails;
 mod magic_link;
 mod mfa;
 mod oauth;
+mod passkeys;
 mod security;
 mod session;
 mod sign_up;
@@ -53,6 +54,7 @@ where
         .merge(magic_link::routes())
         .merge(mfa::routes())
         .merge(oauth::routes())
+        .merge(passkeys::routes())
         .merge(security::routes())
         .merge(sign_up::routes())
         .merge(teams::routes())

@@ -74,9 +74,6 @@ pub(super) fn buttons(project: &Project, token: &str, back: &ReturnTo) -> Markup
                     }
                 }
             }
-            @if project.config.credential_enabled || project.config.magic_link_enabled {
-                p.separator { span { "or" } }
-            }
         }
     }
 }

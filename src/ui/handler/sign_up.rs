@@ -54,6 +54,7 @@ fn sign_up_form(
             (error(message))
             @if project.config.sign_up_enabled {
                 (super::oauth::buttons(project, token, back))
+                @if open && !project.config.oauth_providers.is_empty() { p.separator { span { "or" } } }
             }
             @if open {
                 // Posted to this page's own URL, keeping where the app asked to return.
