@@ -286,13 +286,14 @@ async fn teams_on_pages(backend: Backend) {
             "02-invitation-signed-out-390",
             "03-invitation-1440",
             "04-account-with-team-390",
+            "05-team-as-member-390",
         ],
         || app.log(),
     )
     .await;
     let teams = app.server().get("/teams").send().await.expect(200);
     let team = &teams["items"][0];
-    assert_eq!(team["display_name"], "Readers Club", "{teams}");
+    assert_eq!(team["display_name"], "Book Club", "{teams}");
     let members = app
         .server()
         .get(&format!("/users?team_id={}", team["id"].as_str().unwrap()))
@@ -305,16 +306,26 @@ async fn teams_on_pages(backend: Backend) {
         .iter()
         .filter_map(|u| u["primary_email"].as_str())
         .collect();
-    assert!(
-        emails.contains(&"owner@example.com") && emails.contains(&"member@example.com"),
-        "{members}"
+    assert_eq!(emails, ["owner@example.com"], "the member left: {members}");
+    let users = app.server().get("/users").send().await.expect(200);
+    let member = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["primary_email"] == "member@example.com")
+        .unwrap();
+    assert_eq!(
+        member["selected_team_id"],
+        json!(null),
+        "leaving unselects the team"
     );
 }
 on_both_backends!(teams_on_pages, teams_on_pages);
 
 /// Billing on the pages (`tests/sdk/handler-billing.mjs`) against localstripe: buy a monthly
-/// plan through the checkout page, come back with it, cancel it at the period's end and
-/// reactivate it; Stripe's own copy of the subscription is checked afterwards.
+/// plan through the checkout page, come back with it, cancel it at the period's end, reactivate
+/// it, and switch to the line's other plan; Stripe's own copy of the subscription is checked
+/// afterwards.
 async fn billing_on_pages(backend: Backend) {
     const SECRET: &str = "whsec_portcullis_pages_secret";
     let artifacts = browser_artifacts("handler-billing", backend);
@@ -331,10 +342,16 @@ async fn billing_on_pages(backend: Backend) {
         .json(json!({ "config_override_string": json!({
             "payments.testMode": false,
             "payments.items.credits": { "displayName": "Credits", "customerType": "user" },
+            "payments.productLines.plans": { "displayName": "Plans", "customerType": "user" },
             "payments.products.pro": {
-                "displayName": "Pro", "customerType": "user",
+                "displayName": "Pro", "customerType": "user", "productLineId": "plans",
                 "prices": { "monthly": { "USD": "25", "interval": [1, "month"] } },
                 "includedItems": { "credits": { "quantity": 100, "repeat": [1, "month"], "expires": "never" } }
+            },
+            "payments.products.max": {
+                "displayName": "Max", "customerType": "user", "productLineId": "plans",
+                "prices": { "monthly": { "USD": "60", "interval": [1, "month"] } },
+                "includedItems": { "credits": { "quantity": 500, "repeat": [1, "month"], "expires": "never" } }
             }
         }).to_string() }))
         .send()
@@ -364,7 +381,22 @@ async fn billing_on_pages(backend: Backend) {
         .send()
         .await
         .expect(200);
-    assert_eq!(credits["quantity"], 100, "{credits}");
+    // Switched to Max on the page: its grants from the start, and Stripe bills Max's price.
+    assert_eq!(credits["quantity"], 500, "{credits}");
+    let subscriptions = stripe
+        .call(reqwest::Method::GET, "/v1/subscriptions", &[])
+        .await;
+    let amounts: Vec<i64> = subscriptions["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s["items"]["data"][0]["plan"]["amount"]
+                .as_i64()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(amounts, [6000], "{subscriptions}");
 }
 on_both_backends!(billing_on_pages, billing_on_pages);
 

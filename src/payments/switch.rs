@@ -15,6 +15,7 @@ use super::{customers, new_purchases_blocked};
 use crate::auth::context::{ApiState, Auth, RequestCtx, ANY};
 use crate::http::extract::schema_problem;
 use crate::http::{json_ok, ApiError, ApiResult, JsonBody};
+use crate::kernel::Kernel;
 use crate::store::now_ms;
 use axum::extract::FromRef;
 use axum::extract::{Path, State};
@@ -37,13 +38,14 @@ where
     )
 }
 
+/// A plan switch: from which product to which, at which price and quantity (the API's body).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SwitchBody {
-    from_product_id: String,
-    to_product_id: String,
-    price_id: Option<String>,
-    quantity: Option<i64>,
+pub struct SwitchBody {
+    pub from_product_id: String,
+    pub to_product_id: String,
+    pub price_id: Option<String>,
+    pub quantity: Option<i64>,
 }
 
 fn refuse(message: &str) -> ApiError {
@@ -142,17 +144,33 @@ async fn switch(
         "Clients can only manage their own subscriptions.",
     )
     .await?;
+    let customer = (customer_type.as_str(), customer_id.as_str());
+    switch_product(&state, &catalog, auth.pid(), customer, body).await?;
+    Ok(json_ok(json!({ "success": true })))
+}
+
+/// Moves the customer's subscription from one product of a product line to another (its price
+/// `price_id`, or the first; `quantity`, or the current one), at Stripe first when Stripe bills
+/// it. Errors: the original's refusals in its order (400s: products, line, price, quantity),
+/// DEFAULT_PAYMENT_METHOD_REQUIRED for a line's free default, 502 from Stripe.
+pub async fn switch_product(
+    state: &Kernel,
+    catalog: &Catalog,
+    project_id: &str,
+    (customer_type, customer_id): (&str, &str),
+    body: SwitchBody,
+) -> ApiResult<()> {
     let (from, to) = check_products(
-        &catalog,
-        &customer_type,
+        catalog,
+        customer_type,
         &body.from_product_id,
         &body.to_product_id,
     )?;
-    customers::ensure_exists(&state, auth.pid(), &customer_type, &customer_id).await?;
+    customers::ensure_exists(state, project_id, customer_type, customer_id).await?;
 
     let now = now_ms();
     let mut conn = state.db().acquire().await?;
-    let purchases = purchases_of(&mut conn, auth.pid(), &customer_type, &customer_id).await?;
+    let purchases = purchases_of(&mut conn, project_id, customer_type, customer_id).await?;
     let subscription = find_subscription(
         &purchases,
         &body.from_product_id,
@@ -163,12 +181,12 @@ async fn switch(
     // charge the change to.
     let (subscription, billed) = match subscription {
         Some(s) if s.creation_source == "TEST_MODE" && catalog.test_mode => (s, None),
-        Some(s) => match stripe_subscription_of(&mut conn, auth.pid(), &s.id).await? {
+        Some(s) => match stripe_subscription_of(&mut conn, project_id, &s.id).await? {
             Some(sid) => (s, Some(sid)),
             None => return Err(refuse("This subscription cannot be switched.")),
         },
         None if from.include_by_default() => {
-            return Err(super::default_payment_method_required(&customer_type, &customer_id).into())
+            return Err(super::default_payment_method_required(customer_type, customer_id).into())
         }
         None => return Err(refuse("This subscription cannot be switched.")),
     };
@@ -193,13 +211,7 @@ async fn switch(
             snapshot: to.snapshot.clone(),
         };
         switch_plan(
-            &state,
-            auth.pid(),
-            &sid,
-            &chosen,
-            price_id,
-            &price.raw,
-            quantity,
+            state, project_id, &sid, &chosen, price_id, &price.raw, quantity,
         )
         .await?;
     }
@@ -207,7 +219,7 @@ async fn switch(
     // Written here at once, whatever Stripe's webhooks later repeat (the seed's lesson).
     let _turn = state.store.write_turn().await;
     let mut tx = state.db().begin().await?;
-    super::ledger::lock_customer(&mut tx, auth.pid(), &customer_type, &customer_id).await?;
+    super::ledger::lock_customer(&mut tx, project_id, customer_type, customer_id).await?;
     sqlx::query("UPDATE purchases SET product_id = $1, product = $2, price_id = $3, quantity = $4 WHERE id = $5")
         .bind(&body.to_product_id)
         .bind(to.snapshot.to_string())
@@ -216,7 +228,7 @@ async fn switch(
         .bind(&subscription.id)
         .execute(&mut *tx)
         .await?;
-    super::ledger::forget_balances(&mut tx, auth.pid(), &customer_type, &customer_id).await?;
+    super::ledger::forget_balances(&mut tx, project_id, customer_type, customer_id).await?;
     tx.commit().await?;
-    Ok(json_ok(json!({ "success": true })))
+    Ok(())
 }

@@ -54,6 +54,12 @@ try {
   await page.click("text=Reactivate");
   assert.match(await page.textContent(".plan"), /Pro — renews on/);
   assert.ok((await page.locator("#invoices tr").count()) >= 1, "the first invoice is listed");
+  // The line's other plan is a switch, not a second purchase.
+  assert.equal(await page.locator("text=Buy Max").count(), 0);
+  await page.click("text=Switch to Max");
+  assert.match(await page.textContent("[role=status]"), /plan is changed/);
+  assert.match(await page.textContent(".plan"), /Max — renews on/);
+  await shots("04-billing-switched");
   console.log(JSON.stringify({ ok: true, overflow: widths }));
 } catch (e) {
   await page.screenshot({ path: `${ARTIFACTS}/failure.png`, fullPage: true }).catch(() => {});

@@ -1,7 +1,8 @@
 // Teams on a project's pages in headless Chromium at 1440 px and 390 px: an owner signs up,
 // creates a team and invites a member by email; the member opens the invitation from the real
 // email (MAIL_DIR), creates an account from there, comes back to the invitation and joins; the
-// team page then lists both. Checks that no page scrolls sideways at 390 px.
+// team page then lists both. The member makes it their current team, the owner renames it (the
+// member may not), and the member leaves. Checks that no page scrolls sideways at 390 px.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
@@ -82,6 +83,21 @@ try {
   await member.page.goto(`${PAGES_URL}/account-settings`);
   assert.match(await member.page.textContent("#teams"), /Readers Club/);
   await shots(member, "04-account-with-team");
+  // The member makes it their current team; the owner renames it; the member leaves.
+  await member.page.click("#teams button:text-is('Make current')");
+  assert.match(await member.page.textContent("[role=status]"), /current team is changed/);
+  assert.match(await member.page.textContent("#teams"), /Current/);
+  await owner.page.fill("#team-display-name", "Book Club");
+  await owner.page.click("text=Rename team");
+  assert.equal(await owner.page.textContent("h1"), "Book Club");
+  await member.page.reload();
+  await member.page.click("#teams a:text-is('Book Club')");
+  assert.equal(await member.page.locator("#team-display-name").count(), 0, "a member without $update_team may not rename");
+  await shots(member, "05-team-as-member");
+  await member.page.check("#confirm-leave");
+  await member.page.click("text=Leave team");
+  assert.match(await member.page.textContent("[role=status]"), /You left the team/);
+  assert.doesNotMatch(await member.page.textContent("#teams"), /Book Club/);
   console.log(JSON.stringify({ ok: true, overflow: widths }));
 } catch (e) {
   await owner.page.screenshot({ path: `${ARTIFACTS}/failure-owner.png`, fullPage: true }).catch(() => {});

@@ -274,6 +274,8 @@ fn notice_of(what: &str) -> Option<&'static str> {
         "notifications" => "Your notification settings are saved.",
         "passkey-added" => "The passkey is added. You can sign in with it now.",
         "passkey-removed" => "The passkey is removed.",
+        "team-left" => "You left the team.",
+        "team-selected" => "Your current team is changed.",
         _ => return None,
     })
 }

@@ -15,12 +15,13 @@ use crate::payments::purchases::create_purchase_url;
 use crate::payments::stripe::checkout::CustomerRef;
 use crate::payments::stripe::notices::dollars;
 use crate::payments::stripe::{invoices, payment_methods, subscriptions};
+use crate::payments::switch::{switch_product, SwitchBody};
 use crate::payments::Payments;
 use crate::projects::Project;
 use crate::store::iso;
 use crate::ui::dashboard::message_of;
 use crate::ui::{error, html};
-use axum::extract::{FromRef, State};
+use axum::extract::{FromRef, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -39,6 +40,7 @@ where
         .route("/handler/{project_id}/billing", get(billing_page))
         .route("/handler/{project_id}/billing/buy", post(buy))
         .route("/handler/{project_id}/billing/subscription", post(change))
+        .route("/handler/{project_id}/billing/switch", post(switch))
 }
 
 fn billing_path(project: &Project) -> String {
@@ -57,6 +59,7 @@ async fn billing_markup(
     project: &Project,
     me: &EndUser,
     message: Option<&str>,
+    notice: Option<&str>,
 ) -> ApiResult<Markup> {
     let customer = CustomerRef {
         project_id: &project.id,
@@ -70,17 +73,43 @@ async fn billing_markup(
         .iter()
         .filter_map(|p| p["product_id"].as_str())
         .collect();
+    let line_of = |id: &str| catalog.product(id).and_then(|p| p.product_line_id.clone());
+    let held_lines: Vec<String> = held.iter().filter_map(|id| line_of(id)).collect();
+    // Plans a user may pick by themselves: theirs to buy, billed by interval, not add-ons or a
+    // line's free default.
+    let selectable = |p: &crate::payments::config::Product| {
+        p.customer_type == "user"
+            && !p.server_only
+            && !p.interval_prices().is_empty()
+            && p.add_on_to.as_ref().is_none_or(|b| b.is_empty())
+            && !p.include_by_default()
+    };
+    // A plan of a line the user already has a plan in is a switch, not a purchase.
     let offers: Vec<(&String, &crate::payments::config::Product)> = catalog
         .products
         .iter()
         .filter(|(id, p)| {
-            p.customer_type == "user"
-                && !p.server_only
-                && !p.interval_prices().is_empty()
+            selectable(p)
                 && !held.contains(&id.as_str())
+                && p.product_line_id
+                    .as_ref()
+                    .is_none_or(|l| !held_lines.contains(l))
         })
         .map(|(id, p)| (id, p))
         .collect();
+    let switches_from = |from: &str| -> Vec<(&String, &crate::payments::config::Product)> {
+        let Some(line) = line_of(from) else {
+            return vec![];
+        };
+        catalog
+            .products
+            .iter()
+            .filter(|(id, p)| {
+                id.as_str() != from && selectable(p) && p.product_line_id.as_ref() == Some(&line)
+            })
+            .map(|(id, p)| (id, p))
+            .collect()
+    };
     let csrf = me.csrf_token();
     let name_of = |id: &str| {
         catalog
@@ -94,6 +123,7 @@ async fn billing_markup(
             p.muted { a href={ "/handler/" (project.id) "/account-settings" } { "← Account" } }
             h1 { "Billing" }
             (error(message))
+            @if let Some(n) = notice { p.notice role="status" { (n) } }
             h2 { "Your plans" }
             @if plans.is_empty() { p.muted #no-plan { "You have no plan yet." } }
             @for plan in &plans {
@@ -114,6 +144,18 @@ async fn billing_markup(
                         } @else {
                             input type="hidden" name="action" value="cancel";
                             button.danger type="submit" { "Cancel at period end" }
+                        }
+                    }
+                    @let from = plan["product_id"].as_str().unwrap_or("");
+                    @for (to, p) in switches_from(from) {
+                        form.inline.switch method="post" action={ (billing_path(project)) "/switch" } {
+                            input type="hidden" name="csrf" value=(csrf);
+                            input type="hidden" name="from_product_id" value=(from);
+                            input type="hidden" name="to_product_id" value=(to);
+                            button.small type="submit" {
+                                "Switch to " (p.display_name)
+                                @if let Some((_, price)) = p.interval_prices().first() { " · " (price_label(&price.raw)) }
+                            }
                         }
                     }
                 }
@@ -154,19 +196,31 @@ async fn answer(
     me: &EndUser,
     message: Option<&str>,
 ) -> Response {
-    match billing_markup(state, payments, project, me, message).await {
+    match billing_markup(state, payments, project, me, message, None).await {
         Ok(markup) if message.is_some() => (StatusCode::BAD_REQUEST, html(markup)).into_response(),
         Ok(markup) => html(markup),
         Err(e) => e.into_response(),
     }
 }
 
+#[derive(serde::Deserialize)]
+struct BillingQuery {
+    switched: Option<String>,
+}
+
 async fn billing_page(
     State(state): State<ApiState>,
     State(payments): State<Arc<Payments>>,
     SignedIn { project, me }: SignedIn,
+    Query(q): Query<BillingQuery>,
 ) -> Response {
-    answer(&state, &payments, &project, &me, None).await
+    let notice = q
+        .switched
+        .map(|_| "Your plan is changed; Stripe prorates the difference.");
+    match billing_markup(&state, &payments, &project, &me, None, notice).await {
+        Ok(markup) => html(markup),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// Starts buying a plan: a purchase URL for the user, opened at once; the checkout page comes
@@ -213,6 +267,35 @@ async fn change(
     .await;
     match changed {
         Ok(()) => Redirect::to(&billing_path(&project)).into_response(),
+        Err(e) => answer(&state, &payments, &project, &me, Some(&message_of(&e))).await,
+    }
+}
+
+/// Switches a plan to another of its product line (Stripe prorates the change).
+async fn switch(
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
+    SignedIn { project, me }: SignedIn,
+    RawBody(form): RawBody,
+) -> Response {
+    let switched = async {
+        me.check_csrf(text(&form, "csrf"))?;
+        let catalog = payments.catalog(&state, &project.id).await?;
+        if catalog.block_new_purchases {
+            return Err(crate::payments::new_purchases_blocked().into());
+        }
+        let body = SwitchBody {
+            from_product_id: text(&form, "from_product_id").to_owned(),
+            to_product_id: text(&form, "to_product_id").to_owned(),
+            price_id: None,
+            quantity: None,
+        };
+        let customer = ("user", me.user.id.as_str());
+        switch_product(&state, &catalog, &project.id, customer, body).await
+    }
+    .await;
+    match switched {
+        Ok(()) => Redirect::to(&format!("{}?switched=1", billing_path(&project))).into_response(),
         Err(e) => answer(&state, &payments, &project, &me, Some(&message_of(&e))).await,
     }
 }

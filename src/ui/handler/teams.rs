@@ -1,5 +1,6 @@
 //! Teams on a project's pages: the signed-in user's teams with "create a team" (on the account
-//! page), a team's page (members, invite by email), and `team-invitation`, the page the
+//! page, where one is made the current team), a team's page (members, invite by email, rename,
+//! leave), and `team-invitation`, the page the
 //! invitation email links to (sign in or sign up first, then join). Each write goes through the
 //! teams domain functions, with the API's permission checks and refusals.
 
@@ -10,13 +11,15 @@ use crate::codes;
 use crate::http::extract::RawBody;
 use crate::http::{ApiError, ApiResult, ClientIp};
 use crate::kernel::Kernel;
-use crate::permissions::INVITE_MEMBERS;
+use crate::permissions::{INVITE_MEMBERS, UPDATE_TEAM};
 use crate::projects::Project;
 use crate::teams::access::require_member_permission;
 use crate::teams::invitations::{accept_with_code, invitation_team, invite};
+use crate::teams::members::remove_member;
 use crate::teams::routes::create_by_user;
 use crate::teams::{self, Team};
 use crate::ui::html;
+use crate::users::write::{self, UserWrite};
 use crate::users::{is_valid_email, normalize_email};
 use axum::extract::{FromRef, Path, Query, State};
 use axum::http::HeaderMap;
@@ -39,6 +42,10 @@ where
             post(send_invite),
         )
         .route(
+            "/handler/{project_id}/teams/{team_id}/{action}",
+            post(change_team),
+        )
+        .route(
             "/handler/{project_id}/team-invitation",
             get(invitation_page).post(accept),
         )
@@ -59,8 +66,20 @@ pub(super) async fn teams_card(
     Ok(html! {
         h2.section { "Teams" }
         @if mine.is_empty() { p.muted { "You are not in a team yet." } }
-        ul #teams {
-            @for (id, name) in &mine { li { a href=(team_path(project, id)) { (name) } } }
+        ul.rows #teams {
+            @for (id, name) in &mine {
+                li {
+                    a.value href=(team_path(project, id)) { (name) }
+                    @if me.user.selected_team_id.as_deref() == Some(id.as_str()) {
+                        span.tag { "Current" }
+                    } @else {
+                        form.inline method="post" action={ (team_path(project, id)) "/select" } {
+                            input type="hidden" name="csrf" value=(me.csrf_token());
+                            button.small type="submit" { "Make current" }
+                        }
+                    }
+                }
+            }
         }
         @if project.config.client_team_creation_enabled {
             form method="post" action={ "/handler/" (project.id) "/teams" } {
@@ -117,14 +136,18 @@ async fn team_markup(
     invited: bool,
 ) -> ApiResult<Markup> {
     let members = teams::member_labels(state.db(), &project.id, &team.id).await?;
-    let may_invite = crate::permissions::has_team_permission(
-        state.db(),
-        &project.id,
-        &team.id,
-        &me.user.id,
-        INVITE_MEMBERS,
-    )
-    .await?;
+    let may = |permission| {
+        crate::permissions::has_team_permission(
+            state.db(),
+            &project.id,
+            &team.id,
+            &me.user.id,
+            permission,
+        )
+    };
+    let may_invite = may(INVITE_MEMBERS).await?;
+    let may_rename = may(UPDATE_TEAM).await?;
+    let csrf = me.csrf_token();
     Ok(page(
         project,
         &team.display_name,
@@ -136,11 +159,26 @@ async fn team_markup(
             ul #members { @for (_, label) in &members { li { (label) } } }
             @if may_invite {
                 form method="post" action={ (team_path(project, &team.id)) "/invite" } {
-                    input type="hidden" name="csrf" value=(me.csrf_token());
+                    input type="hidden" name="csrf" value=(csrf);
                     label for="invite-email" { "Invite by email" }
                     input #invite-email type="email" name="email" required;
                     button type="submit" { "Send invitation" }
                 }
+            }
+            @if may_rename {
+                h2.section { "Name" }
+                form method="post" action={ (team_path(project, &team.id)) "/rename" } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label for="team-display-name" { "Team name" }
+                    input #team-display-name type="text" name="display_name" value=(team.display_name) maxlength="256" required;
+                    button type="submit" { "Rename team" }
+                }
+            }
+            h2.section { "Leave" }
+            form method="post" action={ (team_path(project, &team.id)) "/leave" } {
+                input type="hidden" name="csrf" value=(csrf);
+                label { input #confirm-leave type="checkbox" name="confirm" value="yes" required; " Leave " (team.display_name) "; an admin must invite me to come back" }
+                button.danger type="submit" { "Leave team" }
             }
         },
     ))
@@ -260,5 +298,65 @@ async fn accept(
     match joined {
         Ok(team) => Redirect::to(&team_path(&project, &team.id)).into_response(),
         Err(e) => refused(&project, "Team invitation", &e),
+    }
+}
+
+/// A team's `rename`, `leave` or `select` (make it the user's current team); back to the team
+/// page, or to the account page once the user left or chose it.
+async fn change_team(
+    State(state): State<ApiState>,
+    Path((_, team_id, action)): Path<(String, String, String)>,
+    SignedIn { project, me }: SignedIn,
+    RawBody(form): RawBody,
+) -> Response {
+    let changed = async {
+        me.check_csrf(text(&form, "csrf"))?;
+        match action.as_str() {
+            "rename" => {
+                let mut team =
+                    member_team(&state, &project, &me, &team_id, Some(UPDATE_TEAM)).await?;
+                let name = text(&form, "display_name").trim();
+                if name.is_empty() || name.chars().count() > 256 {
+                    return Err(ApiError::bad_request(
+                        "A team's name has 1 to 256 characters.",
+                    ));
+                }
+                team.display_name = name.to_owned();
+                teams::save(state.db(), &project.id, &team).await?;
+                Ok(team_path(&project, &team.id))
+            }
+            "leave" => {
+                member_team(&state, &project, &me, &team_id, None).await?;
+                if text(&form, "confirm") != "yes" {
+                    return Err(ApiError::bad_request("Tick the box to confirm."));
+                }
+                remove_member(&state, &project.id, &team_id, &me.user.id).await?;
+                Ok(format!(
+                    "/handler/{}/account-settings?changed=team-left",
+                    project.id
+                ))
+            }
+            "select" => {
+                member_team(&state, &project, &me, &team_id, None).await?;
+                let change = UserWrite {
+                    selected_team_id: Some(Some(team_id.clone())),
+                    ..Default::default()
+                };
+                write::update(&state, &project, me.user.clone(), change, true).await?;
+                Ok(format!(
+                    "/handler/{}/account-settings?changed=team-selected",
+                    project.id
+                ))
+            }
+            _ => Err(ApiError::text(
+                axum::http::StatusCode::NOT_FOUND,
+                "Page not found",
+            )),
+        }
+    }
+    .await;
+    match changed {
+        Ok(next) => Redirect::to(&next).into_response(),
+        Err(e) => refused(&project, "Team", &e),
     }
 }
