@@ -797,7 +797,8 @@ async fn account_security_on_pages(backend: Backend) {
         },
     )
     .await;
-    app.configure(json!({ "magic_link_enabled": true })).await;
+    app.configure(json!({ "magic_link_enabled": true, "allow_user_api_keys": true }))
+        .await;
     let public = app.base.replace("127.0.0.1", "localhost");
     let pages = format!("{public}/handler/{}", app.project_id);
     let summary = run_browser_script(
@@ -814,12 +815,20 @@ async fn account_security_on_pages(backend: Backend) {
             "03-mfa-setup-1440",
             "03-mfa-setup-390",
             "04-account-mfa-on-390",
-            "05-mfa-step-1440",
+            "05-api-key-created-390",
+            "06-mfa-step-1440",
         ],
         || app.log(),
     )
     .await;
-    assert_eq!(summary["widths"].as_array().unwrap().len(), 4);
+    assert_eq!(summary["widths"].as_array().unwrap().len(), 5);
+    // The key the page showed once is a real one, revoked on the page.
+    app.server()
+        .post("/user-api-keys/check")
+        .json(json!({ "api_key": summary["apiKey"] }))
+        .send()
+        .await
+        .expect_error(401, "API_KEY_REVOKED");
     // What the browser did, through the API.
     let users = app.server().get("/users").send().await.expect(200);
     let user = &users["items"][0];
@@ -976,3 +985,118 @@ async fn passkeys_on_pages(backend: Backend) {
     }
 }
 on_both_backends!(passkeys_on_pages, passkeys_on_pages);
+
+/// A team's API keys on its page: its creator (a team admin) creates one, shown once and live at
+/// the API; another signed-in user who is not a member is refused with nothing created.
+async fn team_api_keys_on_pages(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    app.configure(json!({ "client_team_creation_enabled": true, "allow_team_api_keys": true, "credential_enabled": true }))
+        .await;
+    for email in ["owner@example.com", "other@example.com"] {
+        app.create_user(email).await;
+    }
+    let public = app.base.replace("127.0.0.1", "localhost");
+    let pages = format!("{public}/handler/{}", app.project_id);
+    let owner = page_client(true);
+    let signed_in = sign_in_on_page(
+        &owner,
+        &format!("{pages}/sign-in"),
+        "owner@example.com",
+        "password123",
+    )
+    .await;
+    assert_eq!(signed_in.status(), 303);
+    let account = owner
+        .get(format!("{pages}/account-settings"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden_field(&account, "csrf");
+    let created = owner
+        .post(format!("{pages}/teams"))
+        .form(&[("csrf", csrf.as_str()), ("display_name", "Ops")])
+        .send()
+        .await
+        .unwrap();
+    let team_page = created.headers()["location"].to_str().unwrap().to_string();
+    let team_id = team_page.rsplit('/').next().unwrap().to_string();
+    let html = owner
+        .get(format!("{public}{team_page}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("API keys"), "{html}");
+    let key_page = owner
+        .post(format!("{pages}/teams/{team_id}/api-keys"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("action", "create"),
+            ("description", "Deploy bot"),
+            ("expires_in_days", "30"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = key_page
+        .split("id=\"new-api-key\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the key's value on its page")
+        .to_string();
+    let checked = app
+        .server()
+        .post("/team-api-keys/check")
+        .json(json!({ "api_key": value }))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(checked["team_id"], team_id.as_str());
+    assert_eq!(checked["description"], "Deploy bot");
+
+    let other = page_client(true);
+    sign_in_on_page(
+        &other,
+        &format!("{pages}/sign-in"),
+        "other@example.com",
+        "password123",
+    )
+    .await;
+    let other_account = other
+        .get(format!("{pages}/account-settings"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let other_csrf = hidden_field(&other_account, "csrf");
+    let refused = other
+        .post(format!("{pages}/teams/{team_id}/api-keys"))
+        .form(&[
+            ("csrf", other_csrf.as_str()),
+            ("action", "create"),
+            ("description", "Mine now"),
+            ("expires_in_days", "never"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let keys = app
+        .server()
+        .get(&format!("/team-api-keys?team_id={team_id}"))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(keys["items"].as_array().unwrap().len(), 1, "{keys}");
+}
+on_both_backends!(team_api_keys_on_pages, team_api_keys_on_pages);

@@ -11,6 +11,7 @@ use crate::http::extract::{nullable, schema_problem};
 use crate::http::{json_ok, known, success, ApiError, ApiResult, JsonBody, Query};
 use crate::kernel::Kernel;
 use crate::permissions::MANAGE_API_KEYS;
+use crate::projects::Project;
 use crate::store::{flag, now_ms};
 use crate::teams;
 use axum::extract::FromRef;
@@ -40,9 +41,14 @@ where
 }
 
 fn enabled(auth: &Auth, owner: Owner) -> ApiResult<()> {
+    check_enabled(&auth.project, owner)
+}
+
+/// Errors: 400 when the project does not offer `owner`'s API keys.
+pub fn check_enabled(project: &Project, owner: Owner) -> ApiResult<()> {
     let (on, name) = match owner {
-        Owner::User => (auth.project.config.allow_user_api_keys, "User"),
-        Owner::Team => (auth.project.config.allow_team_api_keys, "Team"),
+        Owner::User => (project.config.allow_user_api_keys, "User"),
+        Owner::Team => (project.config.allow_team_api_keys, "Team"),
     };
     if on {
         Ok(())
@@ -154,18 +160,43 @@ async fn create(state: &Kernel, auth: &Auth, owner: Owner, body: Create) -> ApiR
         }
         .into());
     }
-    let id = new_uuid();
-    let is_public = body.is_public.unwrap_or(false);
-    let value = format_key(&id, owner, is_public);
-    let key = ApiKey {
-        id: id.clone(),
-        owner,
-        owner_id: owner_id.clone(),
+    let new = NewKey {
         description: body.description,
-        is_public,
+        expires_at,
+        is_public: body.is_public.unwrap_or(false),
+    };
+    let (key, value) = create_key(state, auth.pid(), owner, &owner_id, new).await?;
+    Ok(json_ok(key.json(Some(&value))))
+}
+
+/// A key to create: what it is for, when it expires (ms since the epoch; None: never), and
+/// whether it is public (`pk_`, may be shown in clients) or secret (`sk_`).
+pub struct NewKey {
+    pub description: String,
+    pub expires_at: Option<i64>,
+    pub is_public: bool,
+}
+
+/// Creates a key for its owner (who exists; the caller checked who may); answers it and its
+/// value, which is shown this once and stored only as a hash.
+pub async fn create_key(
+    state: &Kernel,
+    project_id: &str,
+    owner: Owner,
+    owner_id: &str,
+    new: NewKey,
+) -> ApiResult<(ApiKey, String)> {
+    let id = new_uuid();
+    let value = format_key(&id, owner, new.is_public);
+    let key = ApiKey {
+        id,
+        owner,
+        owner_id: owner_id.to_owned(),
+        description: new.description,
+        is_public: new.is_public,
         last_four: value[value.len() - 4..].to_string(),
         created_at: now_ms(),
-        expires_at,
+        expires_at: new.expires_at,
         revoked_at: None,
     };
     let sql = format!(
@@ -174,17 +205,17 @@ async fn create(state: &Kernel, auth: &Auth, owner: Owner, body: Create) -> ApiR
     );
     sqlx::query(&sql)
         .bind(&key.id)
-        .bind(auth.pid())
-        .bind(&owner_id)
+        .bind(project_id)
+        .bind(owner_id)
         .bind(&key.description)
-        .bind(flag(is_public))
+        .bind(flag(key.is_public))
         .bind(sha256_hex(&value))
         .bind(&key.last_four)
         .bind(key.created_at)
         .bind(key.expires_at)
         .execute(state.db())
         .await?;
-    Ok(json_ok(key.json(Some(&value))))
+    Ok((key, value))
 }
 
 #[derive(Deserialize)]
@@ -215,20 +246,35 @@ async fn list(state: &Kernel, auth: &Auth, owner: Owner, q: ListQuery) -> ApiRes
     if let Some(id) = &owner_id {
         authorize(state, auth, owner, id).await?;
     }
+    let items = keys_of(state, auth.pid(), owner, owner_id.as_deref())
+        .await?
+        .iter()
+        .map(|k| k.json(None))
+        .collect::<Vec<_>>();
+    Ok(json_ok(json!({ "items": items, "is_paginated": false })))
+}
+
+/// The project's keys of `owner`'s kind (of one owner, when given), newest first, revoked and
+/// expired ones included.
+pub async fn keys_of(
+    state: &Kernel,
+    project_id: &str,
+    owner: Owner,
+    owner_id: Option<&str>,
+) -> ApiResult<Vec<ApiKey>> {
     let col = owner_column(owner);
     let mut sql =
         format!("SELECT {COLUMNS} FROM api_keys WHERE project_id = $1 AND {col} IS NOT NULL");
-    let mut binds = vec![auth.pid()];
-    crate::store::and_equal(&mut sql, &mut binds, &[(col, owner_id.as_deref())]);
+    let mut binds = vec![project_id];
+    crate::store::and_equal(&mut sql, &mut binds, &[(col, owner_id)]);
     sql.push_str(" ORDER BY created_at DESC, id");
     let rows = crate::store::bind_all(&sql, &binds)
         .fetch_all(state.db())
         .await?;
-    let items = rows
+    Ok(rows
         .iter()
-        .map(|r| ApiKey::from_row(r).map(|k| k.json(None)))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(json_ok(json!({ "items": items, "is_paginated": false })))
+        .map(ApiKey::from_row)
+        .collect::<Result<_, _>>()?)
 }
 
 async fn load(state: &Kernel, auth: &Auth, owner: Owner, id: &str) -> ApiResult<ApiKey> {
@@ -267,7 +313,15 @@ async fn update(
         return Err(schema_problem("body.revoked can only be true"));
     }
     let mut key = load(state, auth, owner, id).await?;
-    if body.revoked == Some(true) && key.revoked_at.is_none() {
+    if body.revoked == Some(true) {
+        revoke(state, &mut key).await?;
+    }
+    Ok(json_ok(key.json(None)))
+}
+
+/// Revokes the key (once: revoking a revoked key changes nothing).
+pub async fn revoke(state: &Kernel, key: &mut ApiKey) -> ApiResult<()> {
+    if key.revoked_at.is_none() {
         let now = now_ms();
         sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now)
@@ -276,7 +330,7 @@ async fn update(
             .await?;
         key.revoked_at = Some(now);
     }
-    Ok(json_ok(key.json(None)))
+    Ok(())
 }
 
 #[derive(Deserialize)]

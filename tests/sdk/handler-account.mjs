@@ -3,7 +3,7 @@
 // adds a second email (verified from the link in its email), makes it primary and its sign-in
 // email, sets a first
 // password, turns on two-factor authentication by the key under the QR code (a wrong code
-// refused), turns marketing emails off, signs out, and signs in again with the password and the authenticator's code.
+// refused), turns marketing emails off, creates an API key (shown once) and revokes it, signs out, and signs in again with the password and the authenticator's code.
 // Checks in the browser that no page scrolls sideways at 390 px. Screenshots go to ARTIFACTS.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
@@ -58,6 +58,16 @@ const shots = async (name) => {
   await phone.goto(page.url());
   await phone.screenshot({ path: `${ARTIFACTS}/${name}-390.png`, fullPage: true });
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  widths.push([name, overflow]);
+  assert.ok(overflow <= 0, `${name} scrolls sideways by ${overflow}px at 390px`);
+};
+// The same, for a page answered to a form (its URL cannot be opened again): resized in place.
+const shotsHere = async (name) => {
+  await page.screenshot({ path: `${ARTIFACTS}/${name}-1440.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: `${ARTIFACTS}/${name}-390.png`, fullPage: true });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await page.setViewportSize({ width: 1440, height: 900 });
   widths.push([name, overflow]);
   assert.ok(overflow <= 0, `${name} scrolls sideways by ${overflow}px at 390px`);
 };
@@ -124,18 +134,29 @@ try {
   assert.match(await notice(), /notification settings are saved/);
   assert.equal(await page.isChecked("#notifications + form input[type=checkbox]:not([disabled])"), false);
 
+  // An API key: its value shown once, then revoked.
+  await page.fill("#api-key-description", "CI deploys");
+  await page.click("text=Create API key");
+  assert.equal(await page.textContent("h1"), "API key created");
+  const apiKey = (await page.textContent("#new-api-key")).trim();
+  await shotsHere("05-api-key-created");
+  await page.click("text=Done");
+  assert.match(await page.textContent("#api-keys + ul.rows"), new RegExp(`CI deploys.*…${apiKey.slice(-4)}.*Active`));
+  await page.click("#api-keys + ul.rows button:text-is('Revoke')");
+  assert.match(await page.textContent("#api-keys + ul.rows"), /Revoked/);
+
   // Signed out and in again: the password, then the authenticator's code.
   await page.click("button:text-is('Sign out')");
   await page.fill("#email", SECOND);
   await page.fill("#password", "first-password");
   await page.click("button:text-is('Sign in')");
   assert.equal(await page.textContent("h1"), "Two-factor authentication");
-  await page.screenshot({ path: `${ARTIFACTS}/05-mfa-step-1440.png`, fullPage: true });
+  await page.screenshot({ path: `${ARTIFACTS}/06-mfa-step-1440.png`, fullPage: true });
   await page.fill("#totp", totp(key));
   await page.click("text=Verify");
   assert.equal(await page.textContent("h1"), "Account settings");
   assert.match(await page.textContent("#signed-in-as"), new RegExp(SECOND));
-  console.log(JSON.stringify({ ok: true, widths }));
+  console.log(JSON.stringify({ ok: true, widths, apiKey }));
 } catch (e) {
   await page.screenshot({ path: `${ARTIFACTS}/failure.png`, fullPage: true }).catch(() => {});
   throw e;

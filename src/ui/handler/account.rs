@@ -8,6 +8,7 @@ use super::session::{
     self, check_form_token, form_token, session_cookie, with_form_cookie, EndUser,
 };
 use super::{page, refused, text, ProjectPage, ReturnTo, SignedIn};
+use crate::api_keys::Owner;
 use crate::auth::context::ApiState;
 use crate::auth::password::sign_in_with_password;
 use crate::auth::sessions;
@@ -172,6 +173,7 @@ async fn account_markup(
     let emails = super::emails::card(state, project, &user.id, &csrf).await?;
     let security = super::security::card(project, user, &csrf);
     let passkeys = super::passkeys::card(state, project, &user.id, &csrf).await?;
+    let keys = super::api_keys::card(state, project, Owner::User, &user.id, &csrf).await?;
     Ok(page(
         project,
         "Account settings",
@@ -190,6 +192,7 @@ async fn account_markup(
             (emails)
             (security)
             (passkeys)
+            (keys)
             (teams)
             h2.section { "Active sessions" }
             table #sessions {

@@ -5,6 +5,7 @@
 //! link spends nothing (mail scanners open links); only the form's POST uses the code.
 
 mod account;
+mod api_keys;
 mod billing;
 mod cli;
 mod emails;
@@ -48,6 +49,7 @@ where
     Router::new()
         .route("/js/portcullis.js", get(script))
         .merge(account::routes())
+        .merge(api_keys::routes())
         .merge(billing::routes())
         .merge(cli::routes())
         .merge(emails::routes())

@@ -6,12 +6,13 @@
 
 use super::session::{self, EndUser};
 use super::{page, page_url, refused, sign_in_url, text, ProjectPage, SignedIn};
+use crate::api_keys::Owner;
 use crate::auth::context::ApiState;
 use crate::codes;
 use crate::http::extract::RawBody;
 use crate::http::{ApiError, ApiResult, ClientIp};
 use crate::kernel::Kernel;
-use crate::permissions::{INVITE_MEMBERS, UPDATE_TEAM};
+use crate::permissions::{INVITE_MEMBERS, MANAGE_API_KEYS, UPDATE_TEAM};
 use crate::projects::Project;
 use crate::teams::access::require_member_permission;
 use crate::teams::invitations::{accept_with_code, invitation_team, invite};
@@ -148,6 +149,11 @@ async fn team_markup(
     let may_invite = may(INVITE_MEMBERS).await?;
     let may_rename = may(UPDATE_TEAM).await?;
     let csrf = me.csrf_token();
+    let keys = if may(MANAGE_API_KEYS).await? {
+        super::api_keys::card(state, project, Owner::Team, &team.id, &csrf).await?
+    } else {
+        html! {}
+    };
     Ok(page(
         project,
         &team.display_name,
@@ -174,6 +180,7 @@ async fn team_markup(
                     button type="submit" { "Rename team" }
                 }
             }
+            (keys)
             h2.section { "Leave" }
             form method="post" action={ (team_path(project, &team.id)) "/leave" } {
                 input type="hidden" name="csrf" value=(csrf);
