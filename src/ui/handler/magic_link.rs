@@ -98,7 +98,12 @@ async fn send(
         if !is_valid_email(email) {
             return Err(ApiError::bad_request("Enter a valid email address."));
         }
-        let callback = page_url(&state, &project, "magic-link-callback");
+        // The email's link carries where the app asked to return, so opening it ends there too.
+        let callback = format!(
+            "{}{}",
+            page_url(&state, &project, "magic-link-callback"),
+            back.query()
+        );
         send_sign_in_code(&state, Some(&ip), &project, email, &callback).await
     }
     .await;
@@ -184,8 +189,16 @@ async fn link_page(
     State(state): State<ApiState>,
     ProjectPage(project): ProjectPage,
     Query(q): Query<CodeQuery>,
+    Query(back): Query<ReturnTo>,
     headers: HeaderMap,
 ) -> Response {
+    if let Err(e) = back.check(&state, &project) {
+        return refused(
+            &project,
+            &format!("Sign in to {}", project.display_name),
+            &e,
+        );
+    }
     let code = q.code.unwrap_or_default();
     // The form token keeps another site from signing this browser in with a code of its own.
     let (token, set) = form_token(&state, &project, &headers);
@@ -207,21 +220,14 @@ async fn link_page(
 async fn verify_link(
     State(state): State<ApiState>,
     ProjectPage(project): ProjectPage,
+    Query(back): Query<ReturnTo>,
     headers: HeaderMap,
     ip: ClientIp,
     RawBody(form): RawBody,
 ) -> Response {
     let signed_in = async {
         check_form_token(&headers, text(&form, "form_token"))?;
-        sign_in(
-            &state,
-            &project,
-            &ip,
-            text(&form, "code"),
-            &ReturnTo::default(),
-            &headers,
-        )
-        .await
+        sign_in(&state, &project, &ip, text(&form, "code"), &back, &headers).await
     }
     .await;
     match signed_in {
