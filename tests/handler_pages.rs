@@ -836,6 +836,10 @@ async fn account_security_on_pages(backend: Backend) {
     assert_eq!(user["primary_email_verified"], true);
     assert_eq!(user["has_password"], true);
     assert_eq!(user["requires_totp_mfa"], true);
+    assert!(user["profile_image_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("data:image/png;base64,"));
     let channels = app
         .server()
         .get(&format!(

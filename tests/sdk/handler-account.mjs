@@ -1,10 +1,11 @@
-// The account page's emails and security in headless Chromium at 1440 px and 390 px, with mail
-// from a real SMTP sink (MAIL_DIR). A user who signs in with an emailed code (no password yet)
-// adds a second email (verified from the link in its email), makes it primary and its sign-in
-// email, sets a first
-// password, turns on two-factor authentication by the key under the QR code (a wrong code
-// refused), turns marketing emails off, creates an API key (shown once) and revokes it, signs out, and signs in again with the password and the authenticator's code.
-// Checks in the browser that no page scrolls sideways at 390 px. Screenshots go to ARTIFACTS.
+// The account page in headless Chromium at 1440 px and 390 px, with mail from a real SMTP
+// sink (MAIL_DIR). A user who signs in with an emailed code (no password yet) uploads a profile
+// picture (a file that is not an image refused); adds a second email, verified from the link in
+// its email, made primary and its sign-in email; sets a first password; turns on two-factor
+// authentication by the key under the QR code (a wrong code refused); turns marketing emails
+// off; creates an API key (shown once) and revokes it; signs out, and signs in again with the
+// password and the authenticator's code. Checks in the browser that no page scrolls sideways at
+// 390 px. Screenshots go to ARTIFACTS.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
@@ -83,6 +84,16 @@ try {
   assert.equal(await page.textContent("h1"), "Account settings");
   assert.equal(await page.textContent("#password ~ form button"), "Set password");
   await shots("01-account-no-password");
+
+  // A profile picture: a text file refused, a PNG shown.
+  await page.setInputFiles("#picture-file", { name: "notes.txt", mimeType: "image/png", buffer: Buffer.from("not an image") });
+  await page.click("text=Upload picture");
+  assert.match(await page.textContent("[role=alert]"), /must be a PNG, JPEG, GIF or WebP/);
+  const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAYAAADED76LAAAAHElEQVR4nGNgYGD4z8DAwMDEgAYYGBgYGBgYAAAcAAEBpNaJdgAAAABJRU5ErkJggg==", "base64");
+  await page.setInputFiles("#picture-file", { name: "me.png", mimeType: "image/png", buffer: png });
+  await page.click("text=Upload picture");
+  assert.match(await notice(), /profile picture is saved/);
+  assert.ok(await page.evaluate(() => document.querySelector("img.avatar").naturalWidth > 0));
 
   // A second email: added, verified from its link, made primary.
   await page.fill("#new-email", SECOND);

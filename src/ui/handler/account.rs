@@ -22,7 +22,7 @@ use crate::ui::{error, html};
 use crate::users;
 use crate::users::routes::check_self_deletion;
 use crate::users::write::{self, UserWrite};
-use axum::extract::{FromRef, Query, State};
+use axum::extract::{FromRef, Multipart, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -51,6 +51,10 @@ where
         .route(
             "/handler/{project_id}/account-settings/delete",
             post(delete_account),
+        )
+        .route(
+            "/handler/{project_id}/account-settings/picture",
+            post(change_picture),
         )
 }
 
@@ -188,6 +192,23 @@ async fn account_markup(
                 input #display-name type="text" name="display_name" value=(user.display_name.as_deref().unwrap_or("")) maxlength="256";
                 button type="submit" { "Save" }
             }
+            h2.section #picture { "Profile picture" }
+            @if let Some(src) = user.profile_image_url.as_deref().filter(|u| u.starts_with("data:image/")) {
+                img.avatar src=(src) alt="Your profile picture";
+            }
+            form method="post" enctype="multipart/form-data" action=(path(project, "account-settings/picture")) {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="picture-file" { "A PNG, JPEG, GIF or WebP image, up to 1 MB" }
+                input #picture-file type="file" name="picture" accept="image/png,image/jpeg,image/gif,image/webp" required;
+                button type="submit" { "Upload picture" }
+            }
+            @if user.profile_image_url.is_some() {
+                form method="post" enctype="multipart/form-data" action=(path(project, "account-settings/picture")) {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="remove" value="yes";
+                    button.small type="submit" { "Remove picture" }
+                }
+            }
             p { a #billing-link href=(path(project, "billing")) { "Billing and plans" } }
             (emails)
             (security)
@@ -265,6 +286,7 @@ pub(super) fn changed(project: &Project, what: &str) -> Response {
 fn notice_of(what: &str) -> Option<&'static str> {
     Some(match what {
         "profile" => "Your profile is saved.",
+        "picture" => "Your profile picture is saved.",
         "password" => "Your password is changed; your other sessions are signed out.",
         "password-set" => "Your password is set. You can sign in with it from now on.",
         "email" => "Your emails are updated.",
@@ -392,4 +414,79 @@ async fn sign_out(
         Redirect::to(&path(&project, "sign-in")),
     )
         .into_response()
+}
+
+/// The largest picture the page takes (bytes): it is stored inline, as a data URL.
+const PICTURE_MAX_BYTES: usize = 1024 * 1024;
+
+/// Reads the picture form (multipart: `csrf`, and `picture` or `remove`). Errors: 400 for a
+/// form that is not one, a file that is not a PNG, JPEG, GIF or WebP image, or one too large.
+async fn picture_form(mut form: Multipart) -> ApiResult<(String, Option<String>)> {
+    let bad = |m: &str| ApiError::bad_request(m.to_owned());
+    let (mut csrf, mut picture, mut remove) = (String::new(), None, false);
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|_| bad("The form could not be read."))?
+    {
+        match field.name() {
+            Some("csrf") => {
+                csrf = field
+                    .text()
+                    .await
+                    .map_err(|_| bad("The form could not be read."))?
+            }
+            Some("remove") => remove = true,
+            Some("picture") => {
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|_| bad("The picture is larger than 1 MB."))?;
+                picture = Some(bytes);
+            }
+            _ => {}
+        }
+    }
+    if remove {
+        return Ok((csrf, None));
+    }
+    let bytes = picture
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| bad("Choose a picture."))?;
+    if bytes.len() > PICTURE_MAX_BYTES {
+        return Err(bad("The picture is larger than 1 MB."));
+    }
+    // The type from the file's own first bytes, not from the browser's word.
+    let kind = match bytes.as_ref() {
+        [0x89, b'P', b'N', b'G', ..] => "png",
+        [0xff, 0xd8, 0xff, ..] => "jpeg",
+        [b'G', b'I', b'F', b'8', ..] => "gif",
+        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => "webp",
+        _ => return Err(bad("The picture must be a PNG, JPEG, GIF or WebP image.")),
+    };
+    use base64::Engine;
+    let data = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    Ok((csrf, Some(format!("data:image/{kind};base64,{data}"))))
+}
+
+/// Sets (or removes) the profile picture, kept as the user's `profile_image_url`.
+async fn change_picture(
+    State(state): State<ApiState>,
+    SignedIn { project, me }: SignedIn,
+    form: Multipart,
+) -> Response {
+    let saved = async {
+        let (csrf, picture) = picture_form(form).await?;
+        me.check_csrf(&csrf)?;
+        let change = UserWrite {
+            profile_image_url: Some(picture),
+            ..Default::default()
+        };
+        write::update(&state, &project, me.user.clone(), change, true).await
+    }
+    .await;
+    match saved {
+        Ok(_) => changed(&project, "picture"),
+        Err(e) => account_answer(&state, &project, &me, Some(&message_of(&e))).await,
+    }
 }
