@@ -1104,3 +1104,53 @@ async fn team_api_keys_on_pages(backend: Backend) {
     assert_eq!(keys["items"].as_array().unwrap().len(), 1, "{keys}");
 }
 on_both_backends!(team_api_keys_on_pages, team_api_keys_on_pages);
+
+/// Every hosted page (`tests/sdk/handler-sweep.mjs`), signed out and in, for a project with
+/// every sign-in method on: each answers, has a heading, names every input by a label, and fits
+/// a 390 px phone with no sideways scroll, measured in Chromium; screenshots at both widths.
+async fn every_page_fits_a_phone(backend: Backend) {
+    let artifacts = browser_artifacts("handler-sweep", backend);
+    let app = TestServer::start(backend).await;
+    app.configure(json!({
+        "credential_enabled": true, "magic_link_enabled": true, "passkey_enabled": true,
+        "client_team_creation_enabled": true, "allow_user_api_keys": true, "allow_team_api_keys": true,
+        "client_user_deletion_enabled": true,
+        "oauth_providers": [{ "id": "github", "type": "shared" }, { "id": "google", "type": "shared" }]
+    }))
+    .await;
+    let user = app
+        .create_user("long.name.for.a.phone@subdomain.example.com")
+        .await;
+    let team = app
+        .server()
+        .post("/teams")
+        .json(json!({ "display_name": "A team with a rather long name for a phone", "creator_user_id": user["id"] }))
+        .send()
+        .await
+        .expect(201);
+    let public = app.base.replace("127.0.0.1", "localhost");
+    let summary = run_browser_script(
+        "handler-sweep.mjs",
+        &[
+            ("PAGES_URL", format!("{public}/handler/{}", app.project_id)),
+            (
+                "EMAIL",
+                "long.name.for.a.phone@subdomain.example.com".into(),
+            ),
+            ("PASSWORD", "password123".into()),
+            ("TEAM_ID", team["id"].as_str().unwrap().to_string()),
+        ],
+        &artifacts,
+        &[
+            "sign-in-390",
+            "account-settings-390",
+            "account-settings-1440",
+            "team-390",
+            "error-390",
+        ],
+        || app.log(),
+    )
+    .await;
+    assert_eq!(summary["pages"].as_array().unwrap().len(), 16, "{summary}");
+}
+on_both_backends!(every_page_fits_a_phone, every_page_fits_a_phone);

@@ -15,7 +15,7 @@ pub(crate) const STYLE: &str = "
 *{box-sizing:border-box}body{margin:0;font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;background:#f5f6f8;color:#14161a}
 header{display:flex;align-items:center;justify-content:space-between;padding:12px 24px;background:#14161a;color:#fff}
 header a{color:#fff;text-decoration:none;font-weight:600}main{max-width:880px;margin:32px auto;padding:0 20px}
-.card{background:#fff;border:1px solid #e3e5e9;border-radius:10px;padding:22px;margin-bottom:20px}
+.card{background:#fff;border:1px solid #e3e5e9;border-radius:10px;padding:22px;margin-bottom:20px;overflow-wrap:anywhere}
 h1{font-size:22px;margin:0 0 16px}h2{font-size:17px;margin:0 0 12px}label{display:block;font-size:13px;margin:12px 0 4px;color:#4a4f57}
 input[type=text],input[type=email],input[type=password],input[type=url]{width:100%;padding:9px 11px;border:1px solid #cfd3d9;border-radius:7px;font-size:14px}
 button{margin-top:14px;padding:9px 16px;border:0;border-radius:7px;background:#2b59ff;color:#fff;font-size:14px;cursor:pointer}

@@ -181,7 +181,10 @@ async fn billing_markup(
                         td { (date(&i["created_at_millis"])) }
                         td { (i["status"].as_str().unwrap_or("")) }
                         td { (dollars(i["amount_total"].as_i64().unwrap_or(0))) }
-                        td { @if let Some(url) = i["hosted_invoice_url"].as_str() { a href=(url) { "View" } } }
+                        td {
+                            @if let Some(url) = i["hosted_invoice_url"].as_str() { a href=(url) { "View" } }
+                            @if let Some(pdf) = i["invoice_pdf"].as_str() { " · " a href=(pdf) { "PDF" } }
+                        }
                     }
                 }
             }

@@ -61,6 +61,7 @@ where
         .merge(sign_up::routes())
         .merge(teams::routes())
         .route("/handler/{project_id}/error", get(error_page))
+        .route("/handler/{project_id}/{*rest}", get(unknown_page))
         .route(
             "/handler/{project_id}/email-verification",
             get(verification_page).post(verify),
@@ -98,6 +99,20 @@ async fn error_page(ProjectPage(project): ProjectPage, Query(q): Query<ErrorQuer
         },
     );
     (StatusCode::BAD_REQUEST, html(body)).into_response()
+}
+
+/// Any other page of a known project: its own 404, with a way to sign in.
+async fn unknown_page(ProjectPage(project): ProjectPage) -> Response {
+    let body = page(
+        &project,
+        "Page not found",
+        html! {
+            h1 { "Page not found" }
+            p.muted { "There is no such page here." }
+            p { a href={ "/handler/" (project.id) "/sign-in" } { "Go to sign in" } }
+        },
+    );
+    (StatusCode::NOT_FOUND, html(body)).into_response()
 }
 
 /// `portcullis.js`: sign-in and user buttons for any page (see the file's header).
