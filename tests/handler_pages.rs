@@ -324,8 +324,8 @@ on_both_backends!(teams_on_pages, teams_on_pages);
 
 /// Billing on the pages (`tests/sdk/handler-billing.mjs`) against localstripe: buy a monthly
 /// plan through the checkout page, come back with it, cancel it at the period's end, reactivate
-/// it, and switch to the line's other plan; Stripe's own copy of the subscription is checked
-/// afterwards.
+/// it, switch to the line's other plan, and change the card; Stripe's own copies of the
+/// subscription and the customer's default card are checked afterwards.
 async fn billing_on_pages(backend: Backend) {
     const SECRET: &str = "whsec_portcullis_pages_secret";
     let artifacts = browser_artifacts("handler-billing", backend);
@@ -397,6 +397,22 @@ async fn billing_on_pages(backend: Backend) {
         })
         .collect();
     assert_eq!(amounts, [6000], "{subscriptions}");
+    // The card changed on the page is the Stripe customer's default for invoices.
+    let customers = stripe
+        .call(reqwest::Method::GET, "/v1/customers", &[])
+        .await;
+    let default = customers["data"][0]["invoice_settings"]["default_payment_method"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let method = stripe
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/payment_methods/{default}"),
+            &[],
+        )
+        .await;
+    assert_eq!(method["card"]["last4"], "4444", "{customers}");
 }
 on_both_backends!(billing_on_pages, billing_on_pages);
 

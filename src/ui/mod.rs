@@ -32,7 +32,7 @@ h2.section{margin-top:28px}button.small{margin:0;padding:5px 10px;font-size:13px
 ul.rows{list-style:none;padding:0;margin:0}ul.rows li{display:flex;flex-wrap:wrap;gap:6px 10px;align-items:center;padding:10px 0;border-bottom:1px solid #eceef1}
 ul.rows .value{font-weight:600;overflow-wrap:anywhere;min-width:0}ul.rows .actions{display:flex;flex-wrap:wrap;gap:6px;width:100%}
 .tag{font-size:12px;padding:2px 7px;border-radius:10px;background:#f0f1f4;color:#4a4f57;margin-right:4px}.tag.ok{background:#e8f5e9;color:#1b5e20}.tag.warn{background:#fff4e0;color:#8a5300}
-.qr svg{display:block;width:200px;height:200px;margin:8px 0}form.switch{display:inline-block;margin:8px 8px 0 0}img.avatar{width:72px;height:72px;border-radius:50%;object-fit:cover;display:block}
+.qr svg{display:block;width:200px;height:200px;margin:8px 0}form.switch{display:inline-block;margin:8px 8px 0 0}.card-field{padding:10px;border:1px solid #cfd3d9;border-radius:7px;margin-bottom:12px;background:#fff}img.avatar{width:72px;height:72px;border-radius:50%;object-fit:cover;display:block}
 .narrow{max-width:420px;margin:64px auto}.notice{background:#e8f5e9;color:#1b5e20;border-radius:7px;padding:9px 12px}.muted{color:#6b717b;font-size:13px}
 ";
 
@@ -64,7 +64,10 @@ fn checkout_csp() -> &'static HeaderValue {
 /// and keys shown once, which must not stay in a cache).
 pub async fn page_headers(req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    let csp = if path.starts_with("/purchase/") {
+    // The checkout and the billing page's card change run Stripe.js.
+    let csp = if path.starts_with("/purchase/")
+        || (path.starts_with("/handler/") && path.ends_with("/billing/card"))
+    {
         checkout_csp().clone()
     } else if path.starts_with("/handler/") {
         HeaderValue::from_static(HANDLER_CSP)

@@ -1,7 +1,8 @@
 // Billing on a project's pages in headless Chromium at 1440 px and 390 px, against localstripe's
 // Stripe.js: a user signs up, opens Billing, buys the monthly plan on the checkout page with a
 // test card, comes back to Billing with the plan (granted by Stripe's webhook), cancels it at
-// the period's end and reactivates it. Checks that no page scrolls sideways at 390 px.
+// the period's end and reactivates it, switches to the line's other plan, and changes the card
+// in place. Checks that no page scrolls sideways at 390 px.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -60,6 +61,20 @@ try {
   assert.match(await page.textContent("[role=status]"), /plan is changed/);
   assert.match(await page.textContent(".plan"), /Max — renews on/);
   await shots("04-billing-switched");
+
+  // A new card, in place: invoices are charged to it from now on.
+  assert.match(await page.textContent("#card"), /4242/);
+  await page.click("#change-card");
+  assert.equal(await page.textContent("h1"), "Change card");
+  await page.waitForSelector("#card-element input[placeholder=number]");
+  for (const [field, value] of [["number", "5555555555554444"], ["exp_month", "11"], ["exp_year", "31"], ["cvc", "321"], ["postal_code", "42424"]]) {
+    await page.fill(`#card-element input[placeholder=${field}]`, value);
+  }
+  await shots("05-change-card");
+  await page.click("text=Save card");
+  await page.waitForURL(`${PAGES_URL}/billing?card=1`, { timeout: 30000 });
+  assert.match(await page.textContent("[role=status]"), /new card is saved/);
+  assert.match(await page.textContent("#card"), /•••• 4444/);
   console.log(JSON.stringify({ ok: true, overflow: widths }));
 } catch (e) {
   await page.screenshot({ path: `${ARTIFACTS}/failure.png`, fullPage: true }).catch(() => {});

@@ -139,6 +139,18 @@ pub async fn stripe_subscriptions(state: &Kernel, c: &CustomerRef<'_>) -> ApiRes
     Ok(subscriptions)
 }
 
+/// The customer's default card (`{id, brand, last4, exp_month, exp_year}`, or null without one),
+/// or None when Stripe is not connected or does not know the customer yet.
+/// Errors: 502 from Stripe.
+pub async fn default_card_of(state: &Kernel, c: &CustomerRef<'_>) -> ApiResult<Option<Value>> {
+    let stripe = stripe_for(state, c.project_id).await?;
+    let known = known_stripe_customer(state, c).await?;
+    match (stripe, known) {
+        (Some(stripe), Some(sc)) => Ok(Some(default_card(&stripe, &sc).await?)),
+        _ => Ok(None),
+    }
+}
+
 /// `GET payments/billing/{customer_type}/{customer_id}`: `{has_customer, default_payment_method:
 /// {id, brand, last4, exp_month, exp_year} | null}` as in the original, and (ours) the
 /// customer's Stripe subscriptions: `subscriptions: [{subscription_id, product_id, status,
@@ -152,11 +164,9 @@ async fn billing(
     let auth = ctx.require(ANY)?;
     let c = customer(&state, auth, &customer_type, &customer_id).await?;
     let subscriptions = stripe_subscriptions(&state, &c).await?;
-    let stripe = stripe_for(&state, c.project_id).await?;
-    let known = known_stripe_customer(&state, &c).await?;
-    let (has_customer, card) = match (stripe, known) {
-        (Some(stripe), Some(sc)) => (true, default_card(&stripe, &sc).await?),
-        _ => (false, Value::Null),
+    let (has_customer, card) = match default_card_of(&state, &c).await? {
+        Some(card) => (true, card),
+        None => (false, Value::Null),
     };
     Ok(json_ok(json!({
         "has_customer": has_customer,
@@ -176,8 +186,24 @@ async fn setup_intent(
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     let c = customer(&state, auth, &customer_type, &customer_id).await?;
-    let stripe = connected(&state, c.project_id).await?;
-    let stripe_customer = stripe_customer(&state, &stripe, &c).await?;
+    let client_secret = new_setup_intent(&state, &c).await?;
+    let account_id: String =
+        sqlx::query_scalar("SELECT account_id FROM stripe_accounts WHERE project_id = $1")
+            .bind(c.project_id)
+            .fetch_one(state.db())
+            .await?;
+    Ok(json_ok(json!({
+        "client_secret": client_secret,
+        "stripe_account_id": account_id,
+    })))
+}
+
+/// A SetupIntent that saves a card of the customer's for later payments; answers its client
+/// secret, for Stripe.js's `confirmCardSetup`. Errors: text 400 when payments are not set up;
+/// 502 from Stripe.
+pub async fn new_setup_intent(state: &Kernel, c: &CustomerRef<'_>) -> ApiResult<Value> {
+    let stripe = connected(state, c.project_id).await?;
+    let stripe_customer = stripe_customer(state, &stripe, c).await?;
     let intent = stripe
         .post(
             "setup_intents",
@@ -189,15 +215,7 @@ async fn setup_intent(
             None,
         )
         .await?;
-    let account_id: String =
-        sqlx::query_scalar("SELECT account_id FROM stripe_accounts WHERE project_id = $1")
-            .bind(c.project_id)
-            .fetch_one(state.db())
-            .await?;
-    Ok(json_ok(json!({
-        "client_secret": intent["client_secret"],
-        "stripe_account_id": account_id,
-    })))
+    Ok(intent["client_secret"].clone())
 }
 
 #[derive(Deserialize)]
@@ -219,15 +237,30 @@ async fn set_default(
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
     let c = customer(&state, auth, &customer_type, &customer_id).await?;
-    let stripe = connected(&state, c.project_id).await?;
-    let stripe_customer = stripe_customer(&state, &stripe, &c).await?;
+    let card = make_default(&state, &c, &body.setup_intent_id).await?;
+    Ok(json_ok(json!({
+        "success": true,
+        "default_payment_method": card,
+    })))
+}
+
+/// Makes the card a succeeded SetupIntent (`setup_intent_id`, `seti_…`) saved the customer's
+/// default, the one their invoices are charged to; answers its summary. Errors: as
+/// [`set_default`]'s.
+pub async fn make_default(
+    state: &Kernel,
+    c: &CustomerRef<'_>,
+    setup_intent_id: &str,
+) -> ApiResult<Value> {
+    let stripe = connected(state, c.project_id).await?;
+    let stripe_customer = stripe_customer(state, &stripe, c).await?;
     let not_ours = || {
         ApiError::text(
             StatusCode::FORBIDDEN,
             "Setup intent does not belong to this customer.",
         )
     };
-    let id = &body.setup_intent_id;
+    let id = setup_intent_id;
     if !id.starts_with("seti_") || !id[5..].chars().all(|ch| ch.is_ascii_alphanumeric()) {
         return Err(not_ours());
     }
@@ -258,8 +291,5 @@ async fn set_default(
             None,
         )
         .await?;
-    Ok(json_ok(json!({
-        "success": true,
-        "default_payment_method": default_card(&stripe, &stripe_customer).await?,
-    })))
+    default_card(&stripe, &stripe_customer).await
 }

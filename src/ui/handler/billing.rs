@@ -41,6 +41,15 @@ where
         .route("/handler/{project_id}/billing/buy", post(buy))
         .route("/handler/{project_id}/billing/subscription", post(change))
         .route("/handler/{project_id}/billing/switch", post(switch))
+        .route(
+            "/handler/{project_id}/billing/card",
+            get(card_page).post(save_card),
+        )
+        .route(
+            "/handler/{project_id}/billing/card/setup-intent",
+            post(card_setup_intent),
+        )
+        .route("/js/card.js", get(card_script))
 }
 
 fn billing_path(project: &Project) -> String {
@@ -67,6 +76,9 @@ async fn billing_markup(
         customer_id: &me.user.id,
     };
     let plans = payment_methods::stripe_subscriptions(state, &customer).await?;
+    let card = payment_methods::default_card_of(state, &customer)
+        .await?
+        .filter(|c| !c.is_null());
     let (bills, _) = invoices::page(state, &project.id, "user", &me.user.id, None, 10).await?;
     let catalog = payments.catalog(state, &project.id).await?;
     let held: Vec<&str> = plans
@@ -124,7 +136,16 @@ async fn billing_markup(
             h1 { "Billing" }
             (error(message))
             @if let Some(n) = notice { p.notice role="status" { (n) } }
-            h2 { "Your plans" }
+            h2 { "Payment method" }
+            @if let Some(card) = &card {
+                p #card { (card_label(card)) }
+            } @else {
+                p.muted #card { "No card on file." }
+            }
+            @if card.is_some() || !plans.is_empty() {
+                p { a #change-card href={ (billing_path(project)) "/card" } { "Change card" } }
+            }
+            h2.section { "Your plans" }
             @if plans.is_empty() { p.muted #no-plan { "You have no plan yet." } }
             @for plan in &plans {
                 @let cancel = plan["cancel_at_period_end"] == true;
@@ -209,6 +230,7 @@ async fn answer(
 #[derive(serde::Deserialize)]
 struct BillingQuery {
     switched: Option<String>,
+    card: Option<String>,
 }
 
 async fn billing_page(
@@ -217,9 +239,11 @@ async fn billing_page(
     SignedIn { project, me }: SignedIn,
     Query(q): Query<BillingQuery>,
 ) -> Response {
-    let notice = q
-        .switched
-        .map(|_| "Your plan is changed; Stripe prorates the difference.");
+    let notice = match (q.switched, q.card) {
+        (Some(_), _) => Some("Your plan is changed; Stripe prorates the difference."),
+        (_, Some(_)) => Some("Your new card is saved; your invoices are charged to it."),
+        _ => None,
+    };
     match billing_markup(&state, &payments, &project, &me, None, notice).await {
         Ok(markup) => html(markup),
         Err(e) => e.into_response(),
@@ -299,6 +323,115 @@ async fn switch(
     .await;
     match switched {
         Ok(()) => Redirect::to(&format!("{}?switched=1", billing_path(&project))).into_response(),
+        Err(e) => answer(&state, &payments, &project, &me, Some(&message_of(&e))).await,
+    }
+}
+
+/// `Visa •••• 4242, expires 12/2030`.
+fn card_label(card: &Value) -> String {
+    let brand = card["brand"].as_str().unwrap_or("Card");
+    let mut brand = brand.chars();
+    let brand: String = brand
+        .next()
+        .map(|c| c.to_uppercase().chain(brand).collect())
+        .unwrap_or_default();
+    format!(
+        "{brand} •••• {}, expires {}/{}",
+        card["last4"].as_str().unwrap_or("????"),
+        card["exp_month"],
+        card["exp_year"]
+    )
+}
+
+async fn card_script() -> Response {
+    (
+        [
+            ("content-type", "text/javascript; charset=utf-8"),
+            ("cache-control", "public, max-age=300"),
+        ],
+        include_str!("../assets/card.js"),
+    )
+        .into_response()
+}
+
+fn customer_of<'a>(project: &'a Project, me: &'a EndUser) -> CustomerRef<'a> {
+    CustomerRef {
+        project_id: &project.id,
+        customer_type: "user",
+        customer_id: &me.user.id,
+    }
+}
+
+/// Changing the card: Stripe's card field on this page (Stripe.js), saved by a SetupIntent.
+async fn card_page(State(state): State<ApiState>, SignedIn { project, me }: SignedIn) -> Response {
+    let connection = match crate::payments::stripe::connect::connection(&state, &project.id).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let key = connection.and_then(|c| c.publishable_key);
+    let base = billing_path(&project);
+    html(page(
+        &project,
+        "Change card",
+        html! {
+            p.muted { a href=(base) { "← Billing" } }
+            h1 { "Change card" }
+            @if let Some(key) = key {
+                form #card-form method="post" action={ (base) "/card" } data-publishable-key=(key) data-intent={ (base) "/card/setup-intent" } {
+                    input type="hidden" name="csrf" value=(me.csrf_token());
+                    input type="hidden" name="setup_intent_id";
+                    label for="card-element" { "New card" }
+                    div #card-element.card-field {}
+                    button type="submit" { "Save card" }
+                    p #card-status.muted role="status" {}
+                }
+                script src=(crate::payments::stripe::js_url()) {}
+                script src="/js/card.js" {}
+            } @else {
+                p.muted { "Cards cannot be changed here yet: payments are not set up for this app." }
+            }
+        },
+    ))
+}
+
+async fn card_setup_intent(
+    State(state): State<ApiState>,
+    SignedIn { project, me }: SignedIn,
+    RawBody(form): RawBody,
+) -> Response {
+    let intent = async {
+        me.check_csrf(text(&form, "csrf"))?;
+        payment_methods::new_setup_intent(&state, &customer_of(&project, &me)).await
+    }
+    .await;
+    match intent {
+        Ok(secret) => axum::Json(serde_json::json!({ "client_secret": secret })).into_response(),
+        Err(e) => {
+            let message = message_of(&e);
+            let status = e.into_response().status();
+            (
+                status,
+                axum::Json(serde_json::json!({ "message": message })),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn save_card(
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
+    SignedIn { project, me }: SignedIn,
+    RawBody(form): RawBody,
+) -> Response {
+    let saved = async {
+        me.check_csrf(text(&form, "csrf"))?;
+        let intent = text(&form, "setup_intent_id");
+        payment_methods::make_default(&state, &customer_of(&project, &me), intent).await
+    }
+    .await;
+    match saved {
+        Ok(_) => Redirect::to(&format!("{}?card=1", billing_path(&project))).into_response(),
         Err(e) => answer(&state, &payments, &project, &me, Some(&message_of(&e))).await,
     }
 }
