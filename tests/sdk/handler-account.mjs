@@ -6,30 +6,13 @@
 // off; creates an API key (shown once) and revokes it; signs out, and signs in again with the
 // password and the authenticator's code. Checks in the browser that no page scrolls sideways at
 // 390 px. Screenshots go to ARTIFACTS.
-import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { launch, linkIn, mailTo, twoSizes } from "./pages-browser.mjs";
 
 const { PAGES_URL, MAIL_DIR, ARTIFACTS } = process.env;
-mkdirSync(ARTIFACTS, { recursive: true });
 const FIRST = "first@example.com";
 const SECOND = "second@example.com";
-
-// The `n`th email (1-based) to `to`, once it has arrived.
-const mailTo = async (to, n) => {
-  for (let i = 0; i < 200; i++) {
-    const mails = readdirSync(MAIL_DIR)
-      .filter((f) => f.endsWith(".json"))
-      .sort()
-      .map((f) => JSON.parse(readFileSync(`${MAIL_DIR}/${f}`, "utf8")))
-      .filter((m) => m.to.includes(to));
-    if (mails.length >= n) return mails[n - 1].text;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`email ${n} to ${to} did not arrive`);
-};
-const linkIn = (text) => text.split(/\s+/).find((w) => w.startsWith("http"));
 
 // RFC 6238 as an authenticator app computes it from the base32 key the page shows.
 function totp(base32, offsetSteps = 0) {
@@ -44,41 +27,15 @@ function totp(base32, offsetSteps = 0) {
   return String((mac.readUInt32BE(at) & 0x7fffffff) % 1e6).padStart(6, "0");
 }
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const context = await browser.newContext();
-const page = await context.newPage();
-await page.setViewportSize({ width: 1440, height: 900 });
-const phone = await context.newPage();
-await phone.setViewportSize({ width: 390, height: 844 });
-const widths = [];
-const shots = async (name) => {
-  await page.screenshot({ path: `${ARTIFACTS}/${name}-1440.png`, fullPage: true });
-  await phone.goto(page.url());
-  await phone.screenshot({ path: `${ARTIFACTS}/${name}-390.png`, fullPage: true });
-  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  widths.push([name, overflow]);
-  assert.ok(overflow <= 0, `${name} scrolls sideways by ${overflow}px at 390px`);
-};
-// The same, for a page answered to a form (its URL cannot be opened again): resized in place.
-const shotsHere = async (name) => {
-  await page.screenshot({ path: `${ARTIFACTS}/${name}-1440.png`, fullPage: true });
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: `${ARTIFACTS}/${name}-390.png`, fullPage: true });
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  await page.setViewportSize({ width: 1440, height: 900 });
-  widths.push([name, overflow]);
-  assert.ok(overflow <= 0, `${name} scrolls sideways by ${overflow}px at 390px`);
-};
+const browser = await launch();
+const { page, phone, widths, shots, shotsHere } = await twoSizes(browser, ARTIFACTS);
 const notice = () => page.textContent("[role=status]");
 try {
   // Signed in with an emailed code: an account with no password.
   await page.goto(`${PAGES_URL}/sign-in`);
   await page.fill("#code-email", FIRST);
   await page.click("text=Email me a code");
-  const code = (await mailTo(FIRST, 1)).match(/\b[A-Z0-9]{6}\b/)[0];
+  const code = (await mailTo(MAIL_DIR, FIRST, 1)).text.match(/\b[A-Z0-9]{6}\b/)[0];
   await page.fill("#otp", code);
   await page.click("button:text-is('Sign in')");
   assert.equal(await page.textContent("h1"), "Account settings");
@@ -99,7 +56,7 @@ try {
   await page.fill("#new-email", SECOND);
   await page.click("text=Add email");
   assert.match(await notice(), /We sent it a link/);
-  const verify = linkIn(await mailTo(SECOND, 1));
+  const verify = linkIn(await mailTo(MAIL_DIR, SECOND, 1));
   assert.ok(verify.startsWith(`${PAGES_URL}/email-verification?code=`), verify);
   await page.goto(verify);
   await page.click("text=Verify email");

@@ -3,31 +3,12 @@
 // test card, comes back to Billing with the plan (granted by Stripe's webhook), cancels it at
 // the period's end and reactivates it, switches to the line's other plan, and changes the card
 // in place. Checks that no page scrolls sideways at 390 px.
-import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { launch, twoSizes } from "./pages-browser.mjs";
 
 const { PAGES_URL, ARTIFACTS } = process.env;
-mkdirSync(ARTIFACTS, { recursive: true });
-
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const context = await browser.newContext();
-const page = await context.newPage();
-await page.setViewportSize({ width: 1440, height: 900 });
-const phone = await context.newPage();
-await phone.setViewportSize({ width: 390, height: 844 });
-const widths = [];
-const shots = async (name) => {
-  await page.screenshot({ path: `${ARTIFACTS}/${name}-1440.png`, fullPage: true });
-  await phone.goto(page.url());
-  await phone.screenshot({ path: `${ARTIFACTS}/${name}-390.png`, fullPage: true });
-  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  widths.push([name, overflow]);
-  assert.ok(overflow <= 0, `${name} scrolls sideways by ${overflow}px at 390px`);
-};
+const browser = await launch();
+const { page, phone, widths, shots } = await twoSizes(browser, ARTIFACTS);
 try {
   await page.goto(`${PAGES_URL}/sign-up`);
   await page.fill("#email", "buyer@example.com");

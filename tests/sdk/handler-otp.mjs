@@ -3,45 +3,15 @@
 // signs in (a new account); sign out; then the email's magic link signs in with one press;
 // then, for an app on another origin, a code signs in and the session goes back to the app,
 // and so does the magic link of a later sign-in for that app.
-import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { launch, linkIn, mailTo, twoSizes } from "./pages-browser.mjs";
 
 const { PAGES_URL, MAIL_DIR, ARTIFACTS, HANDOFF_SIGN_IN_URL, CALLBACK } = process.env;
-mkdirSync(ARTIFACTS, { recursive: true });
 const EMAIL = "coder@example.com";
+const mail = (n) => mailTo(MAIL_DIR, EMAIL, n);
 
-const mail = async (n) => {
-  for (let i = 0; i < 200; i++) {
-    const mails = readdirSync(MAIL_DIR)
-      .filter((f) => f.endsWith(".json"))
-      .sort()
-      .map((f) => JSON.parse(readFileSync(`${MAIL_DIR}/${f}`, "utf8")))
-      .filter((m) => m.to.includes(EMAIL));
-    if (mails.length >= n) return mails[n - 1];
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`email ${n} did not arrive`);
-};
-
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const context = await browser.newContext();
-const page = await context.newPage();
-await page.setViewportSize({ width: 1440, height: 900 });
-const phone = await context.newPage();
-await phone.setViewportSize({ width: 390, height: 844 });
-const widths = [];
-const shots = async (name) => {
-  await page.screenshot({ path: `${ARTIFACTS}/${name}-1440.png`, fullPage: true });
-  await phone.goto(page.url());
-  await phone.screenshot({ path: `${ARTIFACTS}/${name}-390.png`, fullPage: true });
-  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  widths.push([name, overflow]);
-  assert.ok(overflow <= 0, `${name} scrolls sideways by ${overflow}px at 390px`);
-};
+const browser = await launch();
+const { context, page, phone, widths, shots } = await twoSizes(browser, ARTIFACTS);
 try {
   await page.goto(`${PAGES_URL}/sign-in`);
   await shots("01-sign-in-with-code");
@@ -62,7 +32,7 @@ try {
 
   await page.fill("#code-email", EMAIL);
   await page.click("text=Email me a code");
-  const link = (await mail(2)).text.split(/\s+/).find((w) => w.startsWith("http"));
+  const link = linkIn(await mail(2));
   assert.ok(link.startsWith(`${PAGES_URL}/magic-link-callback?code=`), link);
   await page.goto(link);
   await shots("03-magic-link");
@@ -92,7 +62,7 @@ try {
   await tab.goto(HANDOFF_SIGN_IN_URL);
   await tab.fill("#code-email", EMAIL);
   await tab.click("text=Email me a code");
-  const appLink = (await mail(4)).text.split(/\s+/).find((w) => w.startsWith("http"));
+  const appLink = linkIn(await mail(4));
   assert.ok(appLink.includes("after_auth_return_to="), appLink);
   await tab.goto(appLink);
   const linkToApp = tab.waitForRequest((r) => r.url().startsWith(CALLBACK));

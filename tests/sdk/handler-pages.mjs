@@ -5,48 +5,16 @@
 // device's session, change the password, sign out, delete the account. Checks in the browser
 // that no page scrolls sideways at 390 px.
 // Screenshots go to ARTIFACTS.
-import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { launch, linkIn, mailTo, twoSizes } from "./pages-browser.mjs";
 
 const { PAGES_URL, MAIL_DIR, ARTIFACTS } = process.env;
-mkdirSync(ARTIFACTS, { recursive: true });
 const EMAIL = "reader@example.com";
-
 // The link in the `n`th email (1-based) to EMAIL, once it has arrived.
-const linkInMail = async (n) => {
-  for (let i = 0; i < 200; i++) {
-    const mails = readdirSync(MAIL_DIR)
-      .filter((f) => f.endsWith(".json"))
-      .sort()
-      .map((f) => JSON.parse(readFileSync(`${MAIL_DIR}/${f}`, "utf8")))
-      .filter((m) => m.to.includes(EMAIL));
-    if (mails.length >= n) return mails[n - 1].text.split(/\s+/).find((w) => w.startsWith("http"));
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`email ${n} to ${EMAIL} did not arrive`);
-};
+const linkInMail = async (n) => linkIn(await mailTo(MAIL_DIR, EMAIL, n));
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-// One browser profile (its cookies) seen at two sizes.
-const context = await browser.newContext();
-const page = await context.newPage();
-await page.setViewportSize({ width: 1440, height: 900 });
-const phone = await context.newPage();
-await phone.setViewportSize({ width: 390, height: 844 });
-const widths = [];
-// Screenshots of the page at both sizes (the phone loads the same URL), and the overflow check.
-const shots = async (name) => {
-  await page.screenshot({ path: `${ARTIFACTS}/${name}-1440.png`, fullPage: true });
-  await phone.goto(page.url());
-  await phone.screenshot({ path: `${ARTIFACTS}/${name}-390.png`, fullPage: true });
-  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  widths.push([name, overflow]);
-  assert.ok(overflow <= 0, `${name} scrolls sideways by ${overflow}px at 390px`);
-};
+const browser = await launch();
+const { context, page, phone, widths, shots } = await twoSizes(browser, ARTIFACTS);
 const shot = (name) => page.screenshot({ path: `${ARTIFACTS}/${name}-1440.png`, fullPage: true });
 try {
   await page.goto(`${PAGES_URL}/sign-up`);

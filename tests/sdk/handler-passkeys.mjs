@@ -3,33 +3,15 @@
 // passkey on the account page, signs out, signs in with the passkey alone, and removes it. The
 // pages' buttons appear only because the browser has WebAuthn. Screenshots (1440 px and 390 px,
 // no sideways scroll) go to ARTIFACTS; the last stdout line is a JSON summary.
-import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { launch, twoSizes } from "./pages-browser.mjs";
 
 const { PAGES_URL, EMAIL, ARTIFACTS } = process.env;
-mkdirSync(ARTIFACTS, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const context = await browser.newContext();
-const page = await context.newPage();
-await page.setViewportSize({ width: 1440, height: 900 });
-const phone = await context.newPage();
-await phone.setViewportSize({ width: 390, height: 844 });
+const browser = await launch();
+const { context, page, phone, widths, shots } = await twoSizes(browser, ARTIFACTS);
 const log = [];
 page.on("pageerror", (e) => log.push(`pageerror: ${e.message}`));
 page.on("console", (m) => log.push(`console.${m.type()}: ${m.text()}`));
-const widths = [];
-const shots = async (name) => {
-  await page.screenshot({ path: `${ARTIFACTS}/${name}-1440.png`, fullPage: true });
-  await phone.goto(page.url());
-  await phone.screenshot({ path: `${ARTIFACTS}/${name}-390.png`, fullPage: true });
-  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  widths.push([name, overflow]);
-  assert.ok(overflow <= 0, `${name} scrolls sideways by ${overflow}px at 390px`);
-};
 const cdp = await context.newCDPSession(page);
 await cdp.send("WebAuthn.enable");
 const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {

@@ -7,7 +7,7 @@ use super::mfa::finish_sign_in;
 use super::session::{
     self, check_form_token, form_token, session_cookie, with_form_cookie, EndUser,
 };
-use super::{page, refused, text, ProjectPage, ReturnTo, SignedIn};
+use super::{page, refused_sign_in, text, ProjectPage, ReturnTo, SignedIn};
 use crate::api_keys::Owner;
 use crate::auth::context::ApiState;
 use crate::auth::password::sign_in_with_password;
@@ -110,21 +110,13 @@ async fn sign_in_page(
     headers: HeaderMap,
 ) -> Response {
     if let Err(e) = back.check(&state, &project) {
-        return refused(
-            &project,
-            &format!("Sign in to {}", project.display_name),
-            &e,
-        );
+        return refused_sign_in(&project, &e);
     }
     // Already signed in here: straight back to the app.
     if let Ok(Some(me)) = session::current(&state, &project, &headers).await {
         return match back.url_for(&state, &project, &me.user.id).await {
             Ok(url) => Redirect::to(&url).into_response(),
-            Err(e) => refused(
-                &project,
-                &format!("Sign in to {}", project.display_name),
-                &e,
-            ),
+            Err(e) => refused_sign_in(&project, &e),
         };
     }
     let (token, set) = form_token(&state, &project, &headers);
@@ -283,6 +275,19 @@ pub(super) fn changed(project: &Project, what: &str) -> Response {
     .into_response()
 }
 
+/// An account page action's answer: the page with its notice, or with the refusal.
+pub(super) async fn after_change(
+    state: &Kernel,
+    project: &Project,
+    me: &EndUser,
+    result: ApiResult<&str>,
+) -> Response {
+    match result {
+        Ok(what) => changed(project, what),
+        Err(e) => account_answer(state, project, me, Some(&message_of(&e))).await,
+    }
+}
+
 fn notice_of(what: &str) -> Option<&'static str> {
     Some(match what {
         "profile" => "Your profile is saved.",
@@ -338,10 +343,7 @@ async fn update_profile(
         }
         Err(e) => Err(e),
     };
-    match result {
-        Ok(_) => changed(&project, "profile"),
-        Err(e) => account_answer(&state, &project, &me, Some(&message_of(&e))).await,
-    }
+    after_change(&state, &project, &me, result.map(|_| "profile")).await
 }
 
 /// Deletes the signed-in user's account, when the project lets users do that, and signs out.
@@ -392,10 +394,7 @@ async fn revoke_sessions(
         }
     }
     .await;
-    match result {
-        Ok(()) => changed(&project, "sessions"),
-        Err(e) => account_answer(&state, &project, &me, Some(&message_of(&e))).await,
-    }
+    after_change(&state, &project, &me, result.map(|_| "sessions")).await
 }
 
 async fn sign_out(
@@ -485,8 +484,5 @@ async fn change_picture(
         write::update(&state, &project, me.user.clone(), change, true).await
     }
     .await;
-    match saved {
-        Ok(_) => changed(&project, "picture"),
-        Err(e) => account_answer(&state, &project, &me, Some(&message_of(&e))).await,
-    }
+    after_change(&state, &project, &me, saved.map(|_| "picture")).await
 }

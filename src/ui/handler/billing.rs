@@ -344,14 +344,7 @@ fn card_label(card: &Value) -> String {
 }
 
 async fn card_script() -> Response {
-    (
-        [
-            ("content-type", "text/javascript; charset=utf-8"),
-            ("cache-control", "public, max-age=300"),
-        ],
-        include_str!("../assets/card.js"),
-    )
-        .into_response()
+    super::script_answer(include_str!("../assets/card.js"))
 }
 
 fn customer_of<'a>(project: &'a Project, me: &'a EndUser) -> CustomerRef<'a> {
@@ -404,18 +397,7 @@ async fn card_setup_intent(
         payment_methods::new_setup_intent(&state, &customer_of(&project, &me)).await
     }
     .await;
-    match intent {
-        Ok(secret) => axum::Json(serde_json::json!({ "client_secret": secret })).into_response(),
-        Err(e) => {
-            let message = message_of(&e);
-            let status = e.into_response().status();
-            (
-                status,
-                axum::Json(serde_json::json!({ "message": message })),
-            )
-                .into_response()
-        }
-    }
+    super::json_answer(intent.map(|secret| serde_json::json!({ "client_secret": secret })))
 }
 
 async fn save_card(

@@ -4,7 +4,7 @@
 //! sent its verification email at once; and which notification emails the user wants. Each action goes through `contact_channels::write`, as
 //! the API's do, so the page refuses what the API refuses, in its words.
 
-use super::account::{account_answer, changed};
+use super::account::after_change;
 use super::{page_url, text, SignedIn};
 use crate::auth::context::ApiState;
 use crate::contact_channels::write::{self, ChannelChange, NewEmail};
@@ -14,7 +14,6 @@ use crate::http::extract::RawBody;
 use crate::http::{ApiError, ApiResult, ClientIp};
 use crate::kernel::Kernel;
 use crate::projects::Project;
-use crate::ui::dashboard::message_of;
 use crate::users::{is_valid_email, normalize_email};
 use axum::extract::{FromRef, State};
 use axum::response::Response;
@@ -168,10 +167,7 @@ async fn change_email(
         apply(&state, &project, &me.user.id, &ip, &form).await
     }
     .await;
-    match applied {
-        Ok(what) => changed(&project, what),
-        Err(e) => account_answer(&state, &project, &me, Some(&message_of(&e))).await,
-    }
+    after_change(&state, &project, &me, applied).await
 }
 
 /// Saves the notification preferences: each category that can be turned off is on when ticked.
@@ -192,8 +188,5 @@ async fn change_notifications(
         Ok::<_, ApiError>(())
     }
     .await;
-    match saved {
-        Ok(()) => changed(&project, "notifications"),
-        Err(e) => account_answer(&state, &project, &me, Some(&message_of(&e))).await,
-    }
+    after_change(&state, &project, &me, saved.map(|_| "notifications")).await
 }

@@ -5,7 +5,7 @@
 
 use super::mfa::finish_sign_in;
 use super::session::{check_form_token, form_token, with_form_cookie};
-use super::{page, page_url, refused, text, ProjectPage, ReturnTo};
+use super::{page, page_url, refused_sign_in, text, ProjectPage, ReturnTo};
 use crate::auth::context::ApiState;
 use crate::auth::otp::{send_sign_in_code, sign_in_with_code};
 use crate::codes;
@@ -110,11 +110,7 @@ async fn send(
     let (token, _) = form_token(&state, &project, &headers);
     match sent {
         Ok(nonce) => html(enter_code(&project, &back, &token, email, &nonce, None)),
-        Err(e) => refused(
-            &project,
-            &format!("Sign in to {}", project.display_name),
-            &e,
-        ),
+        Err(e) => refused_sign_in(&project, &e),
     }
 }
 
@@ -193,11 +189,7 @@ async fn link_page(
     headers: HeaderMap,
 ) -> Response {
     if let Err(e) = back.check(&state, &project) {
-        return refused(
-            &project,
-            &format!("Sign in to {}", project.display_name),
-            &e,
-        );
+        return refused_sign_in(&project, &e);
     }
     let code = q.code.unwrap_or_default();
     // The form token keeps another site from signing this browser in with a code of its own.
@@ -232,10 +224,6 @@ async fn verify_link(
     .await;
     match signed_in {
         Ok(answer) => answer,
-        Err(e) => refused(
-            &project,
-            &format!("Sign in to {}", project.display_name),
-            &e,
-        ),
+        Err(e) => refused_sign_in(&project, &e),
     }
 }

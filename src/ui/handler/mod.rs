@@ -117,14 +117,7 @@ async fn unknown_page(ProjectPage(project): ProjectPage) -> Response {
 
 /// `portcullis.js`: sign-in and user buttons for any page (see the file's header).
 async fn script() -> Response {
-    (
-        [
-            ("content-type", "text/javascript; charset=utf-8"),
-            ("cache-control", "public, max-age=300"),
-        ],
-        include_str!("../assets/portcullis.js"),
-    )
-        .into_response()
+    script_answer(include_str!("../assets/portcullis.js"))
 }
 
 #[derive(Deserialize)]
@@ -438,6 +431,39 @@ pub(super) fn refused(project: &Project, heading: &str, e: &crate::http::ApiErro
         },
     );
     (StatusCode::BAD_REQUEST, html(body)).into_response()
+}
+
+/// A sign-in refused outright (see [`refused`]).
+pub(super) fn refused_sign_in(project: &Project, e: &crate::http::ApiError) -> Response {
+    refused(project, &format!("Sign in to {}", project.display_name), e)
+}
+
+/// Serves one of the pages' scripts (`assets/…`), cached for five minutes.
+pub(super) fn script_answer(body: &'static str) -> Response {
+    (
+        [
+            ("content-type", "text/javascript; charset=utf-8"),
+            ("cache-control", "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A page script's fetch answered: the JSON, or `{"message"}` with the refusal's status.
+pub(super) fn json_answer(result: crate::http::ApiResult<serde_json::Value>) -> Response {
+    match result {
+        Ok(value) => axum::Json(value).into_response(),
+        Err(e) => {
+            let message = message_of(&e);
+            let status = e.into_response().status();
+            (
+                status,
+                axum::Json(serde_json::json!({ "message": message })),
+            )
+                .into_response()
+        }
+    }
 }
 
 /// The project a page's path names (`/handler/{project_id}/…`); unknown, the page is a 404.

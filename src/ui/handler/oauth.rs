@@ -7,7 +7,7 @@
 
 use super::mfa::finish_sign_in;
 use super::session::check_form_token;
-use super::{page_url, refused, text, ProjectPage, ReturnTo};
+use super::{page_url, refused_sign_in, text, ProjectPage, ReturnTo};
 use crate::auth::context::ApiState;
 use crate::crypto::secret::random_base32;
 use crate::http::extract::RawBody;
@@ -142,13 +142,7 @@ async fn begin(
         Ok::<_, ApiError>(res)
     }
     .await;
-    started.unwrap_or_else(|e| {
-        refused(
-            &project,
-            &format!("Sign in to {}", project.display_name),
-            &e,
-        )
-    })
+    started.unwrap_or_else(|e| refused_sign_in(&project, &e))
 }
 
 #[derive(Deserialize)]
@@ -199,11 +193,5 @@ async fn callback(
 ) -> Response {
     finish(&state, &project, &headers, q)
         .await
-        .unwrap_or_else(|e| {
-            refused(
-                &project,
-                &format!("Sign in to {}", project.display_name),
-                &e,
-            )
-        })
+        .unwrap_or_else(|e| refused_sign_in(&project, &e))
 }

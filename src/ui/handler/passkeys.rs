@@ -3,10 +3,10 @@
 //! needs WebAuthn, so the buttons stay hidden until `passkeys.js` finds it; the ceremonies are
 //! the API's own (`auth::passkey`), with this server's origin as the relying party.
 
-use super::account::{account_answer, changed};
+use super::account::after_change;
 use super::mfa::finish_sign_in;
 use super::session::check_form_token;
-use super::{refused, text, ProjectPage, ReturnTo, SignedIn};
+use super::{json_answer, refused_sign_in, script_answer, text, ProjectPage, ReturnTo, SignedIn};
 use crate::auth::context::ApiState;
 use crate::auth::passkey::{
     authentication_options, passkeys_of, register_passkey, registration_options, remove_passkey,
@@ -17,14 +17,13 @@ use crate::http::{ApiError, ApiResult, ClientIp};
 use crate::kernel::Kernel;
 use crate::projects::Project;
 use crate::store::iso;
-use crate::ui::dashboard::message_of;
 use axum::extract::{FromRef, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use maud::{html, Markup};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub fn routes<S>() -> Router<S>
 where
@@ -49,26 +48,7 @@ where
 }
 
 async fn script() -> Response {
-    (
-        [
-            ("content-type", "text/javascript; charset=utf-8"),
-            ("cache-control", "public, max-age=300"),
-        ],
-        include_str!("../assets/passkeys.js"),
-    )
-        .into_response()
-}
-
-/// A ceremony's options for the script, or `{"message"}` with the refusal's status.
-fn options_answer(options: ApiResult<Value>) -> Response {
-    match options {
-        Ok(options) => Json(options).into_response(),
-        Err(e) => {
-            let message = message_of(&e);
-            let status = e.into_response().status();
-            (status, Json(json!({ "message": message }))).into_response()
-        }
-    }
+    script_answer(include_str!("../assets/passkeys.js"))
 }
 
 /// The sign-in page's passkey button (hidden until the script finds WebAuthn).
@@ -98,7 +78,7 @@ async fn sign_in_options(
         check_form_token(&headers, text(&form, "form_token"))?;
         authentication_options(&state, &project, Some(&ip)).await
     };
-    options_answer(options.await)
+    json_answer(options.await)
 }
 
 /// Reads the script's JSON answer from the form. Errors: 400 when it is not JSON.
@@ -124,13 +104,7 @@ async fn sign_in(
         finish_sign_in(&state, &project, &back, &headers, result).await
     }
     .await;
-    signed_in.unwrap_or_else(|e| {
-        refused(
-            &project,
-            &format!("Sign in to {}", project.display_name),
-            &e,
-        )
-    })
+    signed_in.unwrap_or_else(|e| refused_sign_in(&project, &e))
 }
 
 /// The account page's passkeys: each with when it was added and last used, and a way to remove
@@ -191,7 +165,7 @@ async fn register_options(
         me.check_csrf(text(&form, "csrf"))?;
         registration_options(&state, &project, Some(&ip), &me.user).await
     };
-    options_answer(options.await)
+    json_answer(options.await)
 }
 
 async fn change_passkeys(
@@ -218,8 +192,5 @@ async fn change_passkeys(
         }
     }
     .await;
-    match result {
-        Ok(what) => changed(&project, what),
-        Err(e) => account_answer(&state, &project, &me, Some(&message_of(&e))).await,
-    }
+    after_change(&state, &project, &me, result).await
 }

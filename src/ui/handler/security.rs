@@ -4,7 +4,7 @@
 //! anyway; it rides in the setup form until a code from it proves the app holds it, and only then
 //! is stored (sealed, by the same user write as the API's `totp_secret_base64`).
 
-use super::account::{account_answer, changed};
+use super::account::{account_answer, after_change, changed};
 use super::{page, text, SignedIn};
 use crate::auth::context::ApiState;
 use crate::auth::password;
@@ -105,10 +105,7 @@ async fn change_password(
         Ok("password")
     }
     .await;
-    match changed_now {
-        Ok(what) => changed(&project, what),
-        Err(e) => account_answer(&state, &project, &me, Some(&message_of(&e))).await,
-    }
+    after_change(&state, &project, &me, changed_now).await
 }
 
 /// A new secret's setup page: the QR code, the key to type instead, and the confirming code.
