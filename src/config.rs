@@ -132,6 +132,31 @@ pub struct Config {
         global = true
     )]
     pub email_lease_ms: i64,
+    /// Lets webhook endpoints be on loopback addresses (development and tests). Private and
+    /// link-local addresses stay refused unless `webhooks_allow_private` is on too.
+    #[arg(long, env = "PORTCULLIS_WEBHOOKS_ALLOW_LOOPBACK", global = true)]
+    pub webhooks_allow_loopback: bool,
+    /// Lets webhook endpoints be on private, link-local and loopback addresses (an instance whose
+    /// apps live on its own network).
+    #[arg(long, env = "PORTCULLIS_WEBHOOKS_ALLOW_PRIVATE", global = true)]
+    pub webhooks_allow_private: bool,
+    /// How long a webhook worker may hold a delivery before another may take it over (after a
+    /// crash), in ms; longer than the 15 s request timeout.
+    #[arg(
+        long,
+        env = "PORTCULLIS_WEBHOOK_LEASE_MS",
+        default_value_t = 30_000,
+        global = true
+    )]
+    pub webhook_lease_ms: i64,
+    /// Multiplies the webhook retry schedule (1: about a day; tests shrink it to seconds).
+    #[arg(
+        long,
+        env = "PORTCULLIS_WEBHOOK_RETRY_SCALE",
+        default_value_t = 1.0,
+        global = true
+    )]
+    pub webhook_retry_scale: f64,
     /// Threads hashing passwords (argon2id, 19 MiB each); 0 means one per core.
     #[arg(
         long,

@@ -21,3 +21,4 @@ pub mod store;
 pub mod teams;
 pub mod ui;
 pub mod users;
+pub mod webhooks;

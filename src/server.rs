@@ -59,6 +59,7 @@ impl FromRef<AppState> for Arc<Payments> {
 /// the router.
 pub fn start(state: AppState) -> Router {
     crate::emails::sender::spawn(state.kernel().clone());
+    crate::webhooks::deliver::spawn(state.kernel().clone());
     crate::codes::spawn_sweeper(state.kernel().clone());
     router(state)
 }
@@ -84,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::permissions::routes::routes())
         .merge(crate::api_keys::routes::routes())
         .merge(crate::payments::routes())
+        .merge(crate::webhooks::routes::routes())
         .route("/", get(crate::projects::api_root))
         .fallback(http::api_not_found)
         .layer(axum::middleware::from_fn(http::api_layer));

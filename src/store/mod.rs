@@ -59,6 +59,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(14, "0014_passkeys"),
     migration!(15, "0015_stripe"),
     migration!(16, "0016_stripe_billing"),
+    migration!(17, "0017_webhooks"),
 ];
 
 /// WAL lets readers run beside the single writer; the busy timeout queues writers instead of failing.

@@ -240,6 +240,23 @@ impl User {
     }
 }
 
+/// [`find`] inside a transaction (what it has written so far included).
+pub async fn find_in(
+    conn: &mut sqlx::AnyConnection,
+    project_id: &str,
+    user_id: &str,
+) -> ApiResult<Option<User>> {
+    let sql = format!("{SELECT_USER} WHERE u.project_id = $1 AND u.id = $2");
+    let row = sqlx::query(&sql)
+        .bind(project_id)
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| User::from_row(&r))
+        .transpose()
+        .map_err(ApiError::from)
+}
+
 pub async fn find(db: &sqlx::AnyPool, project_id: &str, user_id: &str) -> ApiResult<Option<User>> {
     let sql = format!("{SELECT_USER} WHERE u.project_id = $1 AND u.id = $2");
     let row = sqlx::query(&sql)
@@ -328,13 +345,37 @@ pub async fn touch(db: &sqlx::AnyPool, user_id: &str, now: i64) -> ApiResult<()>
     Ok(())
 }
 
-pub async fn delete(db: &sqlx::AnyPool, project_id: &str, user_id: &str) -> ApiResult<bool> {
+/// Deletes the user, with the `user.deleted` webhook event (`{id, teams: [{id}]}`, the teams
+/// they were in, as the original's) in the same transaction. Answers whether there was one.
+pub async fn delete(
+    state: &crate::kernel::Kernel,
+    project_id: &str,
+    user_id: &str,
+) -> ApiResult<bool> {
+    let mut tx = state.db().begin().await?;
+    // A write first (the memberships go with the user anyway): on SQLite a transaction that
+    // read first cannot always become a writer later.
+    let teams: Vec<String> = sqlx::query_scalar(
+        "DELETE FROM team_members WHERE project_id = $1 AND user_id = $2 RETURNING team_id",
+    )
+    .bind(project_id)
+    .bind(user_id)
+    .fetch_all(&mut *tx)
+    .await?;
     let res = sqlx::query("DELETE FROM users WHERE project_id = $1 AND id = $2")
         .bind(project_id)
         .bind(user_id)
-        .execute(db)
+        .execute(&mut *tx)
         .await?;
-    Ok(res.rows_affected() > 0)
+    if res.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let teams: Vec<Value> = teams.into_iter().map(|id| json!({ "id": id })).collect();
+    let data = json!({ "id": user_id, "teams": teams });
+    crate::webhooks::emit(&mut tx, project_id, "user.deleted", data).await?;
+    tx.commit().await?;
+    crate::webhooks::wake(state);
+    Ok(true)
 }
 
 /// Emails are compared and stored trimmed and lower-cased.

@@ -119,7 +119,7 @@ async fn delete_user(
     if auth.access_type == AccessType::Client {
         check_self_deletion(&auth.project)?;
     }
-    if !super::delete(state.db(), auth.pid(), id).await? {
+    if !super::delete(&state, auth.pid(), id).await? {
         return Err(if user_id == "me" {
             known::cannot_get_own_user_without_user()
         } else {

@@ -368,6 +368,7 @@ pub async fn create(state: &Kernel, project: &Project, w: UserWrite) -> ApiResul
     let mut tx = state.db().begin().await?;
     let id = create_in(&mut tx, project, new).await?;
     tx.commit().await?;
+    crate::webhooks::wake(state);
     reload(state, project, &id).await
 }
 
@@ -433,7 +434,23 @@ pub async fn create_in(
         crate::teams::insert(conn, &project.id, &team).await?;
         crate::teams::add_member_with_defaults(conn, project, team_id, &user.id, true).await?;
     }
+    emit_user(conn, project, "user.created", &user.id).await?;
     Ok(user.id)
+}
+
+/// The `user.created` / `user.updated` webhook event: the user as the server API reads them,
+/// inside the transaction that wrote them.
+async fn emit_user(
+    conn: &mut sqlx::AnyConnection,
+    project: &Project,
+    event_type: &str,
+    user_id: &str,
+) -> ApiResult<()> {
+    let user = super::find_in(conn, &project.id, user_id)
+        .await?
+        .ok_or_else(known::user_not_found)?;
+    let data = user.server_json(project.config.require_email_verification);
+    crate::webhooks::emit(conn, &project.id, event_type, data).await
 }
 
 pub async fn reload(state: &Kernel, project: &Project, id: &str) -> ApiResult<User> {
@@ -488,7 +505,9 @@ pub async fn update(
             .execute(&mut *tx)
             .await?;
     }
+    emit_user(&mut tx, project, "user.updated", &user.id).await?;
     tx.commit().await?;
+    crate::webhooks::wake(state);
     super::find(state.db(), &project.id, &user.id)
         .await?
         .ok_or_else(|| known::user_not_found().into())

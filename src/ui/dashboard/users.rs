@@ -488,7 +488,7 @@ async fn delete(
             Err(e) => e.into_response(),
         };
     }
-    if let Err(e) = users::delete(state.db(), &project.id, &user.id).await {
+    if let Err(e) = users::delete(&state, &project.id, &user.id).await {
         return e.into_response();
     }
     Redirect::to(&format!("/dashboard/projects/{}/users", project.id)).into_response()

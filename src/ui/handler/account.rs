@@ -358,7 +358,7 @@ async fn delete_account(
             return Err(ApiError::bad_request("Tick the box to confirm."));
         }
         check_self_deletion(&project)?;
-        users::delete(state.db(), &project.id, &me.user.id)
+        users::delete(&state, &project.id, &me.user.id)
             .await
             .map(drop)
     }
