@@ -429,3 +429,114 @@ async fn two_replicas_deliver_each_event_once() {
     let got = receiver.received();
     assert_eq!(got.len(), 60, "each event delivered once by one replica");
 }
+
+/// Team events, each once with the original's payload, to an endpoint that asked for team events
+/// only (no user event reaches it).
+async fn team_events(backend: Backend) {
+    let app = TestServer::start_with(backend, loopback_allowed(&[])).await;
+    let port = free_port();
+    let types = [
+        "team.created",
+        "team.updated",
+        "team.deleted",
+        "team_membership.created",
+        "team_membership.deleted",
+        "team_permission.created",
+        "team_permission.deleted",
+    ];
+    let created = endpoint(
+        &app,
+        &format!("http://127.0.0.1:{port}/hooks"),
+        json!({ "event_types": types, "ordered": true }),
+    )
+    .await;
+    let receiver = Receiver::start(created["secret"].as_str().unwrap(), port, 0);
+    let owner = app.create_user("owner@example.com").await;
+    let member = app.create_user("member@example.com").await;
+    let (owner, member) = (
+        owner["id"].as_str().unwrap(),
+        member["id"].as_str().unwrap(),
+    );
+    let team = app
+        .server()
+        .post("/teams")
+        .json(json!({ "display_name": "Hooks", "creator_user_id": owner }))
+        .send()
+        .await
+        .expect(201);
+    let team_id = team["id"].as_str().unwrap();
+    app.server()
+        .patch(&format!("/teams/{team_id}"))
+        .json(json!({ "display_name": "Hooks & Co" }))
+        .send()
+        .await
+        .expect(200);
+    app.server()
+        .post(&format!("/team-memberships/{team_id}/{member}"))
+        .json(json!({}))
+        .send()
+        .await
+        .expect(201);
+    let permission = format!("/team-permissions/{team_id}/{member}/$read_members");
+    app.server()
+        .post(&permission)
+        .json(json!({}))
+        .send()
+        .await
+        .expect(201);
+    app.server().delete(&permission).send().await.expect(200);
+    app.server()
+        .delete(&format!("/team-memberships/{team_id}/{member}"))
+        .send()
+        .await
+        .expect(200);
+    app.server()
+        .delete(&format!("/teams/{team_id}"))
+        .send()
+        .await
+        .expect(200);
+    let got = receiver
+        .wait_until("team.deleted", |g| {
+            g.iter().any(|r| r["payload"]["type"] == "team.deleted")
+        })
+        .await;
+    let events: Vec<(String, Value)> = got
+        .iter()
+        .map(|r| {
+            assert_eq!(r["verified"], true);
+            (
+                r["payload"]["type"].as_str().unwrap().to_string(),
+                r["payload"]["data"].clone(),
+            )
+        })
+        .collect();
+    // Each member's default team permissions come with their membership; the one grant made
+    // by hand is `$read_members`.
+    let is_default =
+        |t: &str, d: &Value| t == "team_permission.created" && d["id"] != "$read_members";
+    let defaults: Vec<&(String, Value)> = events.iter().filter(|(t, d)| is_default(t, d)).collect();
+    assert!(!defaults.is_empty() && defaults.iter().all(|(_, d)| d["team_id"] == team_id));
+    let rest: Vec<(&str, Value)> = events
+        .iter()
+        .filter(|(t, d)| !is_default(t, d))
+        .map(|(t, d)| (t.as_str(), d.clone()))
+        .collect();
+    assert_eq!(rest[0].0, "team.created");
+    assert_eq!(rest[0].1["display_name"], "Hooks");
+    assert_eq!(rest[0].1["server_metadata"], Value::Null);
+    let membership = json!({ "team_id": team_id, "user_id": owner });
+    let joined = json!({ "team_id": team_id, "user_id": member });
+    let grant = json!({ "id": "$read_members", "user_id": member, "team_id": team_id });
+    let tail: Vec<(&str, Value)> = rest[1..].to_vec();
+    assert_eq!(tail[0], ("team_membership.created", membership));
+    assert_eq!(tail[1].0, "team.updated");
+    assert_eq!(tail[1].1["display_name"], "Hooks & Co");
+    assert_eq!(tail[2], ("team_membership.created", joined.clone()));
+    assert_eq!(tail[3], ("team_permission.created", grant.clone()));
+    assert_eq!(tail[4], ("team_permission.deleted", grant));
+    assert_eq!(tail[5], ("team_membership.deleted", joined));
+    assert_eq!(tail[6], ("team.deleted", json!({ "id": team_id })));
+    assert_eq!(tail.len(), 7, "{events:#?}");
+    assert_eq!(distinct_ids(&got).len(), got.len(), "each once");
+}
+on_both_backends!(team_events_arrive_once, team_events);

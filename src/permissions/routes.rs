@@ -545,15 +545,27 @@ async fn grant_team(
         return Err(known::team_membership_not_found(&team_id, &user_id).into());
     }
     check_grantable(&state, auth.pid(), Scope::Team, &permission_id).await?;
-    let mut conn = state.db().acquire().await?;
+    let mut tx = state.db().begin().await?;
     super::grant(
-        &mut conn,
+        &mut tx,
         auth.pid(),
         &user_id,
         Some(&team_id),
         &permission_id,
     )
     .await?;
+    let created = "team_permission.created";
+    teams::emit_permission(
+        &mut tx,
+        auth.pid(),
+        created,
+        &team_id,
+        &user_id,
+        &permission_id,
+    )
+    .await?;
+    tx.commit().await?;
+    crate::webhooks::wake(&state);
     Ok(json_created(
         json!({ "id": permission_id, "user_id": user_id, "team_id": team_id }),
     ))
@@ -610,7 +622,8 @@ async fn revoke_project(
     Ok(success())
 }
 
-/// Revokes a direct grant (`team_id` "" for project scope); false if there was none.
+/// Revokes a direct grant (`team_id` "" for project scope), with the `team_permission.deleted`
+/// webhook event for a team's; false if there was none.
 pub async fn revoke(
     state: &Kernel,
     project_id: &str,
@@ -618,12 +631,28 @@ pub async fn revoke(
     team_id: &str,
     permission_id: &str,
 ) -> ApiResult<bool> {
+    let mut tx = state.db().begin().await?;
     let r = sqlx::query("DELETE FROM permission_grants WHERE project_id = $1 AND user_id = $2 AND team_id = $3 AND permission_id = $4")
         .bind(project_id)
         .bind(user_id)
         .bind(team_id)
         .bind(permission_id)
-        .execute(state.db())
+        .execute(&mut *tx)
         .await?;
-    Ok(r.rows_affected() > 0)
+    let revoked = r.rows_affected() > 0;
+    if revoked && !team_id.is_empty() {
+        let deleted = "team_permission.deleted";
+        teams::emit_permission(
+            &mut tx,
+            project_id,
+            deleted,
+            team_id,
+            user_id,
+            permission_id,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    crate::webhooks::wake(state);
+    Ok(revoked)
 }

@@ -115,7 +115,10 @@ pub async fn remove_member(
         .bind(team_id)
         .execute(&mut *tx)
         .await?;
+    let member = serde_json::json!({ "team_id": team_id, "user_id": user_id });
+    crate::webhooks::emit(&mut tx, project_id, "team_membership.deleted", member).await?;
     tx.commit().await?;
+    crate::webhooks::wake(state);
     Ok(())
 }
 

@@ -128,10 +128,13 @@ pub async fn insert(conn: &mut AnyConnection, project_id: &str, t: &Team) -> Api
     .bind(t.created_at)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    let data = t.json_for(crate::http::AccessType::Server);
+    crate::webhooks::emit(conn, project_id, "team.created", data).await
 }
 
-pub async fn save(db: &sqlx::AnyPool, project_id: &str, t: &Team) -> ApiResult<()> {
+/// Saves a team's changes, with the `team.updated` webhook event in the same transaction.
+pub async fn save(state: &crate::kernel::Kernel, project_id: &str, t: &Team) -> ApiResult<()> {
+    let mut tx = state.db().begin().await?;
     sqlx::query(
         "UPDATE teams SET display_name = $1, profile_image_url = $2, client_metadata = $3, client_read_only_metadata = $4, server_metadata = $5
          WHERE id = $6 AND project_id = $7",
@@ -143,8 +146,12 @@ pub async fn save(db: &sqlx::AnyPool, project_id: &str, t: &Team) -> ApiResult<(
     .bind(json_text(&t.server_metadata))
     .bind(&t.id)
     .bind(project_id)
-    .execute(db)
+    .execute(&mut *tx)
     .await?;
+    let data = t.json_for(crate::http::AccessType::Server);
+    crate::webhooks::emit(&mut tx, project_id, "team.updated", data).await?;
+    tx.commit().await?;
+    crate::webhooks::wake(state);
     Ok(())
 }
 
@@ -180,6 +187,8 @@ pub async fn add_member_with_defaults(
     if !add_member(conn, &project.id, team_id, user_id).await? {
         return Ok(false);
     }
+    let member = json!({ "team_id": team_id, "user_id": user_id });
+    crate::webhooks::emit(conn, &project.id, "team_membership.created", member).await?;
     let defaults = if is_creator {
         &project.config.team_creator_default_permissions
     } else {
@@ -187,8 +196,31 @@ pub async fn add_member_with_defaults(
     };
     for p in defaults {
         permissions::grant(conn, &project.id, user_id, Some(team_id), &p.id).await?;
+        emit_permission(
+            conn,
+            &project.id,
+            "team_permission.created",
+            team_id,
+            user_id,
+            &p.id,
+        )
+        .await?;
     }
     Ok(true)
+}
+
+/// The `team_permission.created` / `.deleted` webhook event (`{id, user_id, team_id}`, the
+/// original's team permission read).
+pub async fn emit_permission(
+    conn: &mut AnyConnection,
+    project_id: &str,
+    event_type: &str,
+    team_id: &str,
+    user_id: &str,
+    permission_id: &str,
+) -> ApiResult<()> {
+    let data = json!({ "id": permission_id, "user_id": user_id, "team_id": team_id });
+    crate::webhooks::emit(conn, project_id, event_type, data).await
 }
 
 pub async fn is_member(

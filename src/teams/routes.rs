@@ -291,7 +291,7 @@ async fn update(
     require_client_permission(state.db(), auth, &team_id, Some(UPDATE_TEAM)).await?;
     let mut team = require(state.db(), auth.pid(), &team_id).await?;
     w.apply(&mut team);
-    super::save(state.db(), auth.pid(), &team).await?;
+    super::save(&state, auth.pid(), &team).await?;
     Ok(json_ok(team.json_for(auth.access_type)))
 }
 
@@ -322,6 +322,14 @@ async fn remove(
         .bind(&team_id)
         .execute(&mut *tx)
         .await?;
+    crate::webhooks::emit(
+        &mut tx,
+        auth.pid(),
+        "team.deleted",
+        json!({ "id": team_id }),
+    )
+    .await?;
     tx.commit().await?;
+    crate::webhooks::wake(&state);
     Ok(success())
 }

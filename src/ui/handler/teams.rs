@@ -329,7 +329,7 @@ async fn change_team(
                     ));
                 }
                 team.display_name = name.to_owned();
-                teams::save(state.db(), &project.id, &team).await?;
+                teams::save(&state, &project.id, &team).await?;
                 Ok(team_path(&project, &team.id))
             }
             "leave" => {
