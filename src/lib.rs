@@ -7,6 +7,7 @@ pub mod codes;
 pub mod config;
 pub mod contact_channels;
 pub mod crypto;
+pub mod data_vault;
 pub mod emails;
 pub mod http;
 pub mod jobs;

@@ -86,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api_keys::routes::routes())
         .merge(crate::payments::routes())
         .merge(crate::webhooks::routes::routes())
+        .merge(crate::data_vault::routes())
         .route("/", get(crate::projects::api_root))
         .fallback(http::api_not_found)
         .layer(axum::middleware::from_fn(http::api_layer));

@@ -89,3 +89,75 @@ async fn run_sdk_auth_methods(backend: Backend) {
 }
 
 on_both_backends!(sdk_anonymous_mfa_and_cli, run_sdk_auth_methods);
+
+/// The data vault through the SDK (`tests/sdk/data-vault.mjs`), then what is stored: only hashed
+/// keys and values sealed again with the instance's key; and the original's errors at the API.
+async fn run_sdk_data_vault(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    app.admin()
+        .patch("/internal/config/override/branch")
+        .json(
+            serde_json::json!({ "config_override_string": serde_json::json!({
+            "dataVault.stores.user-secrets": { "displayName": "User secrets" }
+        }).to_string() }),
+        )
+        .send()
+        .await
+        .expect(200);
+    run_script(&app, "data-vault.mjs").await;
+    let stored = db_query_text(
+        &app.database_url,
+        "SELECT hashed_key, sealed_value FROM data_vault_entries",
+    );
+    assert_eq!(stored.lines().count(), 1, "{stored}");
+    assert!(
+        !stored.contains("github-token") && !stored.contains("ghp_"),
+        "{stored}"
+    );
+    // The API's refusals: an undeclared store, an unknown key, a missing or empty key, client
+    // access, an unknown field.
+    let get = |store: &str| format!("/data-vault/stores/{store}/get");
+    app.server()
+        .post(&get("nope"))
+        .json(serde_json::json!({ "hashed_key": "abc" }))
+        .send()
+        .await
+        .expect_error(400, "DATA_VAULT_STORE_DOES_NOT_EXIST");
+    let unknown = app
+        .server()
+        .post(&get("user-secrets"))
+        .json(serde_json::json!({ "hashed_key": "abc" }))
+        .send()
+        .await
+        .expect_error(400, "DATA_VAULT_STORE_HASHED_KEY_DOES_NOT_EXIST");
+    assert_eq!(
+        unknown["details"],
+        serde_json::json!({ "store_id": "user-secrets", "hashed_key": "abc" })
+    );
+    for body in [
+        serde_json::json!({}),
+        serde_json::json!({ "hashed_key": "" }),
+        serde_json::json!({ "hashed_key": "a", "extra": 1 }),
+    ] {
+        app.server()
+            .post(&get("user-secrets"))
+            .json(body)
+            .send()
+            .await
+            .expect_error(400, "SCHEMA_ERROR");
+    }
+    app.server()
+        .post("/data-vault/stores/user-secrets/set")
+        .json(serde_json::json!({ "hashed_key": "abc" }))
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    app.client()
+        .post(&get("user-secrets"))
+        .json(serde_json::json!({ "hashed_key": "abc" }))
+        .send()
+        .await
+        .expect_error(401, "INSUFFICIENT_ACCESS_TYPE");
+}
+
+on_both_backends!(sdk_data_vault, run_sdk_data_vault);

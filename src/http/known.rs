@@ -88,6 +88,8 @@ known_codes! {
     StripeAccountInfoNotFound = ("STRIPE_ACCOUNT_INFO_NOT_FOUND", 404),
     PasskeyAuthenticationNotEnabled = ("PASSKEY_AUTHENTICATION_NOT_ENABLED", 400),
     PasskeyRegistrationFailed = ("PASSKEY_REGISTRATION_FAILED", 400),
+    DataVaultStoreDoesNotExist = ("DATA_VAULT_STORE_DOES_NOT_EXIST", 400),
+    DataVaultStoreHashedKeyDoesNotExist = ("DATA_VAULT_STORE_HASHED_KEY_DOES_NOT_EXIST", 400),
     OauthAccessTokenNotAvailableWithSharedOauthKeys = ("OAUTH_ACCESS_TOKEN_NOT_AVAILABLE_WITH_SHARED_OAUTH_KEYS", 400),
     OauthConnectionDoesNotHaveRequiredScope = ("OAUTH_CONNECTION_DOES_NOT_HAVE_REQUIRED_SCOPE", 400),
     OauthConnectionNotConnectedToUser = ("OAUTH_CONNECTION_NOT_CONNECTED_TO_USER", 400),
@@ -492,5 +494,22 @@ pub fn team_membership_already_exists() -> KnownError {
         KnownCode::TeamMembershipAlreadyExists,
         "Team membership already exists.",
         None,
+    )
+}
+
+pub fn data_vault_store_does_not_exist(store_id: &str) -> KnownError {
+    known(
+        KnownCode::DataVaultStoreDoesNotExist,
+        format!("Data vault store with ID {store_id} does not exist."),
+        Some(serde_json::json!({ "store_id": store_id })),
+    )
+}
+pub fn data_vault_store_hashed_key_does_not_exist(store_id: &str, hashed_key: &str) -> KnownError {
+    known(
+        KnownCode::DataVaultStoreHashedKeyDoesNotExist,
+        format!(
+            "Data vault store with ID {store_id} does not contain a key with hash {hashed_key}."
+        ),
+        Some(serde_json::json!({ "store_id": store_id, "hashed_key": hashed_key })),
     )
 }

@@ -60,6 +60,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(15, "0015_stripe"),
     migration!(16, "0016_stripe_billing"),
     migration!(17, "0017_webhooks"),
+    migration!(18, "0018_data_vault"),
 ];
 
 /// WAL lets readers run beside the single writer; the busy timeout queues writers instead of failing.
