@@ -427,3 +427,46 @@ async fn browser_flow(backend: Backend) {
 }
 
 on_both_backends!(dashboard, browser_flow);
+
+/// The launch checklist in Chromium (`tests/sdk/launch-checklist.mjs`): all open on a fresh
+/// project, all done once it is configured for real (its own SMTP server with a sent email,
+/// Stripe through localstripe with a webhook received, a second admin who joined from the real
+/// invitation email, …). Screenshots go to `tests/artifacts/launch-checklist-<backend>`.
+async fn launch_checklist(backend: Backend) {
+    let artifacts = browser_artifacts("launch-checklist", backend);
+    let stripe = Localstripe::start().await;
+    let instance_mail = SmtpSink::start(None);
+    let project_mail = SmtpSink::start(Some(("mailer", "s3cret")));
+    let app = TestServer::start_with(
+        backend,
+        Options {
+            env: vec![
+                ("PORTCULLIS_STRIPE_API_BASE".into(), stripe.url.clone()),
+                ("PORTCULLIS_SMTP_URL".into(), instance_mail.url()),
+            ],
+        },
+    )
+    .await;
+    run_browser_script(
+        "launch-checklist.mjs",
+        &[
+            ("SETUP_LINK", app.setup_link()),
+            ("SMTP_PORT", project_mail.port.to_string()),
+            ("MAIL_DIR", instance_mail.dir.0.display().to_string()),
+        ],
+        &artifacts,
+        &[
+            "01-fresh-project",
+            "02-configured-project",
+            "03-production-on",
+        ],
+        || format!("localstripe: {}\nserver: {}", stripe.output(), app.log()),
+    )
+    .await;
+    assert_eq!(
+        project_mail.messages().len(),
+        1,
+        "the test email went through the project's server"
+    );
+}
+on_both_backends!(launch_checklist_in_the_browser, launch_checklist);

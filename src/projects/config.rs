@@ -45,6 +45,8 @@ pub struct ProjectConfig {
     pub email_templates: std::collections::BTreeMap<String, TemplateOverride>,
     /// How the hosted end-user pages look (ours: the original themes its components in the app).
     pub pages_theme: PagesTheme,
+    /// Launch checklist items an admin left open on purpose (ours; `launch::ACKNOWLEDGEABLE`).
+    pub launch_acknowledged: Vec<String>,
 }
 
 /// The hosted pages' look: buttons and links in `primary_color` (`#rrggbb`), and `color_scheme`
@@ -124,6 +126,7 @@ impl Default for ProjectConfig {
             user_default_permissions: vec![],
             email_templates: Default::default(),
             pages_theme: PagesTheme::default(),
+            launch_acknowledged: vec![],
         }
     }
 }

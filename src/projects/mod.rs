@@ -4,6 +4,7 @@
 pub mod config;
 pub mod document;
 pub mod keys;
+pub mod launch;
 pub mod overrides;
 mod routes;
 pub mod update;

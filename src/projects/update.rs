@@ -53,6 +53,7 @@ pub struct ConfigUpdate {
     user_default_permissions: Option<Vec<PermissionRef>>,
     email_templates: Option<std::collections::BTreeMap<String, config::TemplateOverride>>,
     pages_theme: Option<config::PagesTheme>,
+    launch_acknowledged: Option<Vec<String>>,
 }
 
 const ONBOARDING: &[&str] = &[
@@ -158,6 +159,13 @@ fn validate(u: &ProjectUpdate) -> Vec<String> {
     }
     if let Some(theme) = &c.pages_theme {
         problems.extend(theme.problems());
+    }
+    for a in c.launch_acknowledged.iter().flatten() {
+        if !super::launch::ACKNOWLEDGEABLE.contains(&a.as_str()) {
+            problems.push(format!(
+                "body.config.launch_acknowledged: {a:?} is not a check that can be left open"
+            ));
+        }
     }
     for key in c.email_templates.iter().flat_map(|t| t.keys()) {
         if !config::EMAIL_TEMPLATE_KEYS.contains(&key.as_str()) {
@@ -281,4 +289,5 @@ fn apply_config(cfg: &mut ProjectConfig, c: ConfigUpdate) {
     );
     set(&mut cfg.email_templates, c.email_templates);
     set(&mut cfg.pages_theme, c.pages_theme);
+    set(&mut cfg.launch_acknowledged, c.launch_acknowledged);
 }

@@ -14,6 +14,7 @@ macro_rules! or_answer {
 }
 
 mod admins;
+mod launch;
 mod pages;
 mod payments;
 mod project;
@@ -58,6 +59,7 @@ where
         .merge(admins::routes())
         .merge(users::routes())
         .merge(settings::routes())
+        .merge(launch::routes())
         .merge(payments::routes())
         .merge(stripe::routes())
         .merge(project::routes())

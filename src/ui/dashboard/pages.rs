@@ -107,7 +107,7 @@ pub fn projects(
                         tr { th { "Project ID" } td { code { (project.id) } } }
                         tr { th { "Publishable client key" } td { code id="publishable-key" { (keys.publishable_client_key) } } }
                         tr { th { "Secret server key" } td { code id="secret-key" { (keys.secret_server_key) } } }
-                        tr { th { "Super secret admin key" } td { code { (keys.super_secret_admin_key) } } }
+                        tr { th { "Super secret admin key" } td { code id="admin-key" { (keys.super_secret_admin_key) } } }
                     }
                 }
             }
