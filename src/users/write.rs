@@ -439,18 +439,19 @@ pub async fn create_in(
 }
 
 /// The `user.created` / `user.updated` webhook event: the user as the server API reads them,
-/// inside the transaction that wrote them.
+/// inside the transaction that wrote them. Answers that user.
 async fn emit_user(
     conn: &mut sqlx::AnyConnection,
     project: &Project,
     event_type: &str,
     user_id: &str,
-) -> ApiResult<()> {
+) -> ApiResult<User> {
     let user = super::find_in(conn, &project.id, user_id)
         .await?
         .ok_or_else(known::user_not_found)?;
     let data = user.server_json(project.config.require_email_verification);
-    crate::webhooks::emit(conn, &project.id, event_type, data).await
+    crate::webhooks::emit(conn, &project.id, event_type, data).await?;
+    Ok(user)
 }
 
 pub async fn reload(state: &Kernel, project: &Project, id: &str) -> ApiResult<User> {
@@ -505,12 +506,11 @@ pub async fn update(
             .execute(&mut *tx)
             .await?;
     }
-    emit_user(&mut tx, project, "user.updated", &user.id).await?;
+    // Read once, in the transaction: the event's payload and the answer are the same user.
+    let updated = emit_user(&mut tx, project, "user.updated", &user.id).await?;
     tx.commit().await?;
     crate::webhooks::wake(state);
-    super::find(state.db(), &project.id, &user.id)
-        .await?
-        .ok_or_else(|| known::user_not_found().into())
+    Ok(updated)
 }
 
 fn primary_email(user: &User) -> Option<PrimaryEmail> {

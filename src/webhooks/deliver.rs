@@ -27,7 +27,7 @@ pub const RETRY_SCHEDULE_MS: [i64; 7] = [
 ];
 /// An endpoint failing (no success) for this long is disabled (ms).
 pub const DISABLE_AFTER_MS: i64 = 5 * 24 * 3_600_000;
-const BATCH: i64 = 32;
+const BATCH: i64 = 64;
 
 struct Claimed {
     id: String,
@@ -62,16 +62,30 @@ pub fn spawn(state: Kernel) {
                 }
                 continue;
             }
+            // The batch's requests run side by side; their outcomes are recorded together, in
+            // one transaction (on SQLite a transaction per attempt would bound the rate).
             let mut running = tokio::task::JoinSet::new();
             for delivery in claimed {
                 let (state, client) = (state.clone(), client.clone());
                 running.spawn(async move {
-                    if let Err(e) = attempt(&state, &client, &delivery).await {
-                        tracing::warn!(delivery = %delivery.id, error = %e, "recording a webhook attempt failed");
-                    }
+                    let outcome = attempt(&state, &client, &delivery).await;
+                    (delivery, outcome)
                 });
             }
-            while running.join_next().await.is_some() {}
+            let mut done = Vec::new();
+            while let Some(joined) = running.join_next().await {
+                match joined {
+                    Ok((delivery, Ok(Some(outcome)))) => done.push((delivery, outcome)),
+                    Ok((_, Ok(None))) => {}
+                    Ok((delivery, Err(e))) => {
+                        tracing::warn!(delivery = %delivery.id, error = %e, "a webhook attempt could not be made")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "a webhook attempt panicked"),
+                }
+            }
+            if let Err(e) = record(&state, &done).await {
+                tracing::warn!(error = %e, "recording webhook attempts failed");
+            }
         }
     });
 }
@@ -162,7 +176,12 @@ impl Outcome {
     }
 }
 
-async fn attempt(state: &Kernel, client: &reqwest::Client, d: &Claimed) -> ApiResult<()> {
+/// Posts one claimed delivery; None when its event or endpoint was deleted since.
+async fn attempt(
+    state: &Kernel,
+    client: &reqwest::Client,
+    d: &Claimed,
+) -> ApiResult<Option<Outcome>> {
     let row = sqlx::query(
         "SELECT ev.payload, en.url, en.secret FROM webhook_events ev, webhook_endpoints en
          WHERE ev.id = $1 AND en.id = $2",
@@ -172,15 +191,16 @@ async fn attempt(state: &Kernel, client: &reqwest::Client, d: &Claimed) -> ApiRe
     .fetch_optional(state.db())
     .await?;
     let Some(row) = row else {
-        return Ok(()); // deleted since: the cascade removes the delivery too
+        return Ok(None); // deleted since: the cascade removes the delivery too
     };
     let body: String = row.try_get("payload")?;
     let url: String = row.try_get("url")?;
     let secret = state
         .secret_box
         .open(&row.try_get::<String, _>("secret")?)?;
-    let outcome = post(state, client, &url, &secret, &d.event_id, body).await;
-    record(state, d, &outcome).await
+    Ok(Some(
+        post(state, client, &url, &secret, &d.event_id, body).await,
+    ))
 }
 
 async fn post(
@@ -262,9 +282,27 @@ fn retry_delay_ms(state: &Kernel, attempts: i64) -> Option<i64> {
     Some((base as f64 * state.config.webhook_retry_scale * jitter) as i64)
 }
 
-async fn record(state: &Kernel, d: &Claimed, o: &Outcome) -> ApiResult<()> {
+/// Records a batch's attempts and their consequences, in one transaction.
+async fn record(state: &Kernel, done: &[(Claimed, Outcome)]) -> ApiResult<()> {
+    if done.is_empty() {
+        return Ok(());
+    }
     let now = now_ms();
     let mut tx = state.db().begin().await?;
+    for (d, o) in done {
+        record_one(&mut tx, state, d, o, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn record_one(
+    tx: &mut sqlx::AnyConnection,
+    state: &Kernel,
+    d: &Claimed,
+    o: &Outcome,
+    now: i64,
+) -> ApiResult<()> {
     sqlx::query(
         "INSERT INTO webhook_attempts (id, delivery_id, project_id, attempted_at, status_code, latency_ms, response_excerpt, error)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -322,7 +360,6 @@ async fn record(state: &Kernel, d: &Claimed, o: &Outcome) -> ApiResult<()> {
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
