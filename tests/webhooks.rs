@@ -540,3 +540,49 @@ async fn team_events(backend: Backend) {
     assert_eq!(distinct_ids(&got).len(), got.len(), "each once");
 }
 on_both_backends!(team_events_arrive_once, team_events);
+
+/// A product granted by the server API is a `payment.purchase_completed` event with the
+/// purchase (ours: the original has no payment webhooks).
+async fn purchase_events(backend: Backend) {
+    let app = TestServer::start_with(backend, loopback_allowed(&[])).await;
+    app.admin()
+        .patch("/internal/config/override/branch")
+        .json(json!({ "config_override_string": json!({
+            "payments.items.credits": { "displayName": "Credits", "customerType": "user" },
+            "payments.products.pro": {
+                "displayName": "Pro", "customerType": "user", "serverOnly": true, "stackable": true,
+                "prices": "include-by-default",
+                "includedItems": { "credits": { "quantity": 10 } }
+            }
+        }).to_string() }))
+        .send()
+        .await
+        .expect(200);
+    let port = free_port();
+    let created = endpoint(
+        &app,
+        &format!("http://127.0.0.1:{port}/hooks"),
+        json!({ "event_types": ["payment.purchase_completed"] }),
+    )
+    .await;
+    let receiver = Receiver::start(created["secret"].as_str().unwrap(), port, 0);
+    let user = app.create_user("buyer@example.com").await;
+    let uid = user["id"].as_str().unwrap();
+    app.server()
+        .post(&format!("/payments/products/user/{uid}"))
+        .json(json!({ "product_id": "pro", "quantity": 2 }))
+        .send()
+        .await
+        .expect(200);
+    let got = receiver.wait_until("the purchase", |g| !g.is_empty()).await;
+    assert_eq!(got.len(), 1, "only the purchase, not the user: {got:#?}");
+    let data = &got[0]["payload"]["data"];
+    assert_eq!(got[0]["payload"]["type"], "payment.purchase_completed");
+    assert_eq!(data["customer_type"], "user");
+    assert_eq!(data["customer_id"], uid);
+    assert_eq!(data["product_id"], "pro");
+    assert_eq!(data["quantity"], 2);
+    assert_eq!(data["creation_source"], "API_GRANT");
+    assert_eq!(data["product"]["displayName"], "Pro");
+}
+on_both_backends!(purchase_completed_event, purchase_events);

@@ -435,7 +435,7 @@ pub async fn grant_product(
     .bind(customer_id)
     .bind(&chosen.product_id)
     // API grants keep no price (they charge nothing); test-mode checkouts keep the chosen one.
-    .bind(price_id.and(selected_price_id))
+    .bind(price_id.and(selected_price_id.clone()))
     .bind(chosen.snapshot.to_string())
     .bind(quantity)
     .bind(if recurring.is_some() { "subscription" } else { "one_time" })
@@ -445,6 +445,18 @@ pub async fn grant_product(
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    let event = json!({
+        "purchase_id": id,
+        "customer_type": customer_type,
+        "customer_id": customer_id,
+        "product_id": chosen.product_id,
+        "product": chosen.snapshot,
+        "price_id": price_id.and(selected_price_id.as_deref()),
+        "quantity": quantity,
+        "kind": if recurring.is_some() { "subscription" } else { "one_time" },
+        "creation_source": source,
+    });
+    crate::webhooks::emit(tx, project_id, "payment.purchase_completed", event).await?;
     Ok(Granted {
         purchase_id: id,
         is_subscription: recurring.is_some(),

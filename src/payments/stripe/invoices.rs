@@ -172,6 +172,15 @@ pub async fn apply(
                 &checkout.customer_id,
             )
             .await?;
+            let event = json!({
+                "purchase_id": purchase_id,
+                "customer_type": checkout.customer_type,
+                "customer_id": checkout.customer_id,
+                "stripe_invoice_id": stripe_invoice_id,
+                "amount_total": invoice["total"],
+                "current_period_end_millis": period_end_ms(invoice),
+            });
+            crate::webhooks::emit(tx, project_id, "payment.subscription_renewed", event).await?;
         }
     } else {
         sqlx::query("UPDATE purchases SET failed_payments = failed_payments + 1 WHERE id = $1")

@@ -153,15 +153,15 @@ async fn apply_cancel_state(
     Ok(cancel && scheduled == Some(0))
 }
 
-/// Emails the customer that their subscription is canceled: until when it runs, or that it
-/// has ended.
+/// Emails the customer that their subscription is canceled (until when it runs, or that it has
+/// ended), with the `payment.subscription_canceled` webhook event.
 async fn notify_canceled(
     tx: &mut AnyConnection,
     project: &Project,
     purchase_id: &str,
 ) -> ApiResult<()> {
     let row = sqlx::query(
-        "SELECT customer_type, customer_id, product, status, ended_at FROM purchases WHERE id = $1",
+        "SELECT customer_type, customer_id, product_id, product, status, ended_at FROM purchases WHERE id = $1",
     )
     .bind(purchase_id)
     .fetch_one(&mut *tx)
@@ -175,6 +175,15 @@ async fn notify_canceled(
         Some(at) if !ended => iso(at).chars().take(10).collect(),
         _ => String::new(),
     };
+    let event = json!({
+        "purchase_id": purchase_id,
+        "customer_type": customer_type,
+        "customer_id": customer_id,
+        "product_id": row.try_get::<Option<String>, _>("product_id")?,
+        "ended": ended,
+        "ends_at_millis": row.try_get::<Option<i64>, _>("ended_at")?,
+    });
+    crate::webhooks::emit(tx, &project.id, "payment.subscription_canceled", event).await?;
     let notice = Notice {
         customer_type: &customer_type,
         customer_id: &customer_id,
