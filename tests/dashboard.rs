@@ -443,6 +443,7 @@ async fn launch_checklist(backend: Backend) {
             env: vec![
                 ("PORTCULLIS_STRIPE_API_BASE".into(), stripe.url.clone()),
                 ("PORTCULLIS_SMTP_URL".into(), instance_mail.url()),
+                ("PORTCULLIS_WEBHOOKS_ALLOW_LOOPBACK".into(), "true".into()),
             ],
         },
     )

@@ -38,7 +38,6 @@ pub const EVENT_TYPES: &[&str] = &[
     "payment.purchase_completed",
     "payment.subscription_renewed",
     "payment.subscription_canceled",
-    "payment.item_quantity_changed",
 ];
 
 /// Orders an endpoint's deliveries: milliseconds, then a counter for events of the same one.

@@ -97,30 +97,34 @@ fn checked_description(d: &str) -> ApiResult<()> {
 
 async fn list(State(state): State<ApiState>, ctx: RequestCtx) -> ApiResult<Response> {
     let auth = ctx.require(ADMIN)?;
+    let items = endpoints_of(&state, auth.pid()).await?;
+    Ok(json_ok(json!({ "items": items, "is_paginated": false })))
+}
+
+/// The project's endpoints, oldest first, as the API lists them (never their secrets).
+pub async fn endpoints_of(state: &Kernel, project_id: &str) -> ApiResult<Vec<Value>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM webhook_endpoints WHERE project_id = $1 ORDER BY created_at, id"
     );
     let rows = sqlx::query(&sql)
-        .bind(auth.pid())
+        .bind(project_id)
         .fetch_all(state.db())
         .await?;
-    let items = rows
-        .iter()
-        .map(endpoint_json)
-        .collect::<ApiResult<Vec<_>>>()?;
-    Ok(json_ok(json!({ "items": items, "is_paginated": false })))
+    rows.iter().map(endpoint_json).collect()
 }
 
+/// A new endpoint: its URL, what it is for, the event types it wants (empty: all), and whether
+/// its events must arrive in order.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Create {
-    url: String,
+pub struct Create {
+    pub url: String,
     #[serde(default)]
-    description: String,
+    pub description: String,
     #[serde(default)]
-    event_types: Vec<String>,
+    pub event_types: Vec<String>,
     #[serde(default)]
-    ordered: bool,
+    pub ordered: bool,
 }
 
 /// `201` the endpoint, with its `secret` (`whsec_…`), shown this once.
@@ -132,16 +136,23 @@ async fn create(
     JsonBody(body): JsonBody<Create>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ADMIN)?;
+    Ok(json_created(
+        create_endpoint(&state, auth.pid(), body).await?,
+    ))
+}
+
+/// Creates an endpoint; answers it with its `secret`, shown this once. Errors: as `create`'s.
+pub async fn create_endpoint(state: &Kernel, project_id: &str, body: Create) -> ApiResult<Value> {
     let types = checked_types(&body.event_types)?;
     checked_description(&body.description)?;
-    check_url(&state, &body.url).await?;
+    check_url(state, &body.url).await?;
     let (id, secret, now) = (new_uuid(), new_secret(), now_ms());
     sqlx::query(
         "INSERT INTO webhook_endpoints (id, project_id, url, description, event_types, enabled, ordered, secret, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $8)",
     )
     .bind(&id)
-    .bind(auth.pid())
+    .bind(project_id)
     .bind(&body.url)
     .bind(&body.description)
     .bind(types)
@@ -150,9 +161,9 @@ async fn create(
     .bind(now)
     .execute(state.db())
     .await?;
-    let mut endpoint = find(&state, auth.pid(), &id).await?;
+    let mut endpoint = find(state, project_id, &id).await?;
     endpoint["secret"] = json!(secret);
-    Ok(json_created(endpoint))
+    Ok(endpoint)
 }
 
 #[derive(Deserialize)]
@@ -219,15 +230,21 @@ async fn remove(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ADMIN)?;
+    delete_endpoint(&state, auth.pid(), &id).await?;
+    Ok(success())
+}
+
+/// Deletes an endpoint with its pending deliveries. Errors: 404 for an unknown endpoint.
+pub async fn delete_endpoint(state: &Kernel, project_id: &str, id: &str) -> ApiResult<()> {
     let gone = sqlx::query("DELETE FROM webhook_endpoints WHERE project_id = $1 AND id = $2")
-        .bind(auth.pid())
-        .bind(&id)
+        .bind(project_id)
+        .bind(id)
         .execute(state.db())
         .await?;
     if gone.rows_affected() == 0 {
         return Err(not_found());
     }
-    Ok(success())
+    Ok(())
 }
 
 /// `{secret}`: a new signing secret, shown this once; the old one stops signing at once.
@@ -237,18 +254,26 @@ async fn rotate_secret(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ADMIN)?;
+    let secret = rotate(&state, auth.pid(), &id).await?;
+    Ok(json_ok(json!({ "secret": secret })))
+}
+
+/// Gives an endpoint a new signing secret; answers it (shown this once). Errors: 404.
+pub async fn rotate(state: &Kernel, project_id: &str, id: &str) -> ApiResult<String> {
     let secret = new_secret();
-    let changed = sqlx::query("UPDATE webhook_endpoints SET secret = $1, updated_at = $2 WHERE project_id = $3 AND id = $4")
-        .bind(state.secret_box.seal(&secret)?)
-        .bind(now_ms())
-        .bind(auth.pid())
-        .bind(&id)
-        .execute(state.db())
-        .await?;
+    let changed = sqlx::query(
+        "UPDATE webhook_endpoints SET secret = $1, updated_at = $2 WHERE project_id = $3 AND id = $4",
+    )
+    .bind(state.secret_box.seal(&secret)?)
+    .bind(now_ms())
+    .bind(project_id)
+    .bind(id)
+    .execute(state.db())
+    .await?;
     if changed.rows_affected() == 0 {
         return Err(not_found());
     }
-    Ok(json_ok(json!({ "secret": secret })))
+    Ok(secret)
 }
 
 /// The endpoint's latest 100 attempts, newest first, with their event.
@@ -258,24 +283,29 @@ async fn attempts(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ADMIN)?;
-    find(&state, auth.pid(), &id).await?;
+    let items = attempts_of(&state, auth.pid(), &id).await?;
+    Ok(json_ok(json!({ "items": items, "is_paginated": false })))
+}
+
+/// An endpoint's latest 100 attempts, newest first, each with its event. Errors: 404.
+pub async fn attempts_of(state: &Kernel, project_id: &str, id: &str) -> ApiResult<Vec<Value>> {
+    find(state, project_id, id).await?;
     let rows = sqlx::query(
         "SELECT a.id, a.delivery_id, a.attempted_at, a.status_code, a.latency_ms, a.response_excerpt, a.error, d.event_id
          FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
          WHERE d.endpoint_id = $1 ORDER BY a.attempted_at DESC, a.id LIMIT 100",
     )
-    .bind(&id)
+    .bind(id)
     .fetch_all(state.db())
     .await?;
-    let items = rows
+    Ok(rows
         .iter()
         .map(|r| {
             let mut v = deliver::attempt_json(r)?;
             v["event_id"] = json!(r.try_get::<String, _>("event_id")?);
             Ok(v)
         })
-        .collect::<sqlx::Result<Vec<_>>>()?;
-    Ok(json_ok(json!({ "items": items, "is_paginated": false })))
+        .collect::<sqlx::Result<Vec<_>>>()?)
 }
 
 /// The project's latest 100 events, newest first, each with its deliveries' state.
@@ -380,10 +410,25 @@ async fn send_test(
     JsonBody(body): JsonBody<SendTest>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ADMIN)?;
+    Ok(json_ok(
+        match send_test_event(&state, auth.pid(), &body.endpoint_id).await? {
+            Ok(()) => json!({ "success": true }),
+            Err(message) => json!({ "success": false, "error_message": message }),
+        },
+    ))
+}
+
+/// Posts a signed `{"type": "test"}` message to the endpoint now; answers what went wrong, if
+/// anything. Errors: 404 for an unknown endpoint.
+pub async fn send_test_event(
+    state: &Kernel,
+    project_id: &str,
+    endpoint_id: &str,
+) -> ApiResult<Result<(), String>> {
     let row =
         sqlx::query("SELECT url, secret FROM webhook_endpoints WHERE project_id = $1 AND id = $2")
-            .bind(auth.pid())
-            .bind(&body.endpoint_id)
+            .bind(project_id)
+            .bind(endpoint_id)
             .fetch_optional(state.db())
             .await?
             .ok_or_else(not_found)?;
@@ -394,11 +439,7 @@ async fn send_test(
     let payload = json!({ "type": "test", "data": { "message": "A test event from Portcullis." } })
         .to_string();
     let msg_id = format!("msg_test_{}", crate::crypto::secret::random_base32(20));
-    let outcome = deliver::send_once(&state, &url, &secret, &msg_id, payload).await;
-    Ok(json_ok(match outcome {
-        Ok(()) => json!({ "success": true }),
-        Err(message) => json!({ "success": false, "error_message": message }),
-    }))
+    Ok(deliver::send_once(state, &url, &secret, &msg_id, payload).await)
 }
 
 /// The original's Svix app-portal token: there is no Svix here (docs/compat.md).

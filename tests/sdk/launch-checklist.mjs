@@ -4,10 +4,12 @@
 // AUTH), its own GitHub keys, Stripe connected (localstripe) with a signed webhook received,
 // email verification left off on purpose, a new key set with the first one revoked, and a
 // second admin who joined from the invitation email (MAIL_DIR, the instance's sink) — and every
-// check is done. Turning production mode on shows what was still open. Screenshots go to
-// ARTIFACTS; the last stdout line is a JSON summary.
+// check is done. Turning production mode on shows what was still open. Then webhook endpoints
+// are managed from the dashboard (a signed test event and a user.created delivery to a receiver
+// in this script). Screenshots go to ARTIFACTS; the last stdout line is a JSON summary.
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
+import { createServer } from "node:http";
 import { launch, linkIn, mailTo } from "./pages-browser.mjs";
 
 const { SETUP_LINK, ARTIFACTS, SMTP_PORT, MAIL_DIR } = process.env;
@@ -87,6 +89,8 @@ try {
   await page.goto(here);
   await page.fill("#key-description", "production");
   await page.click("text=Create API keys");
+  // The new set's keys: the first set is revoked next.
+  keys.secret = (await page.textContent("#new-secret-key")).trim();
   await page.goto(here);
   const first = page.locator("#key-sets tr", { hasText: "active" }).filter({ hasNotText: "production" });
   await first.locator("input[name=confirm]").check();
@@ -118,6 +122,46 @@ try {
   await page.click("text=Turn production mode on");
   assert.match(await page.textContent("#notice"), /every check is done/);
   await shot("03-production-on");
+
+  // Webhooks from the dashboard: a private address refused; a loopback receiver (this script's
+  // own HTTP server; the test server allows loopback) added, its secret shown once, a signed
+  // test event delivered, a new secret, removal.
+  const received = [];
+  const receiver = createServer((req, res) => {
+    received.push(req.headers);
+    res.end("ok");
+  });
+  await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
+  await page.goto(`${here}/webhooks`);
+  await page.fill("#webhook-url", "http://10.1.2.3/hooks");
+  await page.click("text=Add endpoint");
+  assert.match(await page.textContent(".error"), /private or link-local address/);
+  await page.fill("#webhook-url", `http://127.0.0.1:${receiver.address().port}/hooks`);
+  await page.check("input[name='type:user.created']");
+  await page.click("text=Add endpoint");
+  assert.match(await page.textContent("#webhook-secret"), /^whsec_/);
+  await shot("04-webhook-added");
+  await page.click("text=Send test event");
+  assert.match(await page.textContent("#notice"), /test event was delivered/);
+  assert.ok(received[0]["webhook-signature"]?.startsWith("v1,"), JSON.stringify(received[0]));
+  await page.click("text=New secret");
+  assert.match(await page.textContent("#webhook-secret"), /^whsec_/);
+  // A real event: a user created through the API is delivered, and its attempt listed.
+  const server = { "x-stack-project-id": projectId, "x-stack-access-type": "server", "x-stack-secret-server-key": keys.secret, "content-type": "application/json" };
+  const created = await fetch(`${base}/api/v1/users`, { method: "POST", headers: server, body: JSON.stringify({ primary_email: "hooked@launch.test" }) });
+  assert.equal(created.status, 201, await created.text());
+  await page.click("#endpoints a");
+  for (let i = 0; i < 50 && !(await page.textContent("#attempts")).includes(" ms"); i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    await page.reload();
+  }
+  assert.match(await page.textContent("#attempts"), /200 ok/);
+  await shot("05-webhook-attempts");
+  await page.goto(`${here}/webhooks`);
+  await page.check("#endpoints input[name=confirm]");
+  await page.click("#endpoints button:text-is('Remove')");
+  assert.match(await page.textContent("#notice"), /Endpoint removed/);
+  receiver.close();
   result.ok = true;
 } catch (e) {
   await shot("failure").catch(() => {});

@@ -23,6 +23,7 @@ mod settings;
 mod stripe;
 mod teams;
 mod users;
+mod webhooks;
 
 use crate::auth::context::ApiState;
 use crate::codes::{self, CodeType};
@@ -60,6 +61,7 @@ where
         .merge(users::routes())
         .merge(settings::routes())
         .merge(launch::routes())
+        .merge(webhooks::routes())
         .merge(payments::routes())
         .merge(stripe::routes())
         .merge(project::routes())

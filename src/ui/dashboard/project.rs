@@ -100,7 +100,7 @@ fn page(
                     tr { th { "Sign-up" } td { (if project.config.sign_up_enabled { "open" } else { "closed" }) } }
                 }
                 p {
-                    @for (path, label) in [("users", "Users"), ("teams", "Teams"), ("permissions", "Permissions"), ("settings", "Settings"), ("payments", "Payments"), ("launch", "Launch checklist")] {
+                    @for (path, label) in [("users", "Users"), ("teams", "Teams"), ("permissions", "Permissions"), ("settings", "Settings"), ("payments", "Payments"), ("webhooks", "Webhooks"), ("launch", "Launch checklist")] {
                         a href={ (here) "/" (path) } { (label) " →" } " "
                     }
                 }
