@@ -586,3 +586,60 @@ async fn purchase_events(backend: Backend) {
     assert_eq!(data["product"]["displayName"], "Pro");
 }
 on_both_backends!(purchase_completed_event, purchase_events);
+
+/// An endpoint that fails for the whole disable window (five days, scaled down to about 4 s
+/// here) while events keep coming is turned off with its reason; turned on again, the reason
+/// goes and deliveries resume.
+async fn disabling(backend: Backend) {
+    let env = [("PORTCULLIS_WEBHOOK_RETRY_SCALE", "0.00001")];
+    let app = TestServer::start_with(backend, loopback_allowed(&env)).await;
+    let port = free_port();
+    let created = endpoint(&app, &format!("http://127.0.0.1:{port}/hooks"), json!({})).await;
+    let id = created["id"].as_str().unwrap();
+    // Nothing listens on the port: every attempt fails.
+    let started = Instant::now();
+    let mut n = 0;
+    let disabled = loop {
+        app.create_user(&format!("failing{n}@example.com")).await;
+        n += 1;
+        let listed = app
+            .admin()
+            .get("/internal/webhooks/endpoints")
+            .send()
+            .await
+            .expect(200);
+        if listed["items"][0]["enabled"] == false {
+            break listed["items"][0].clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never disabled: {listed}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "disabled too early"
+    );
+    assert_eq!(
+        disabled["disabled_reason"],
+        "Disabled after failing for five days."
+    );
+    let receiver = Receiver::start(created["secret"].as_str().unwrap(), port, 0);
+    let enabled = app
+        .admin()
+        .patch(&format!("/internal/webhooks/endpoints/{id}"))
+        .json(json!({ "enabled": true }))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(enabled["disabled_reason"], Value::Null);
+    app.create_user("after@example.com").await;
+    receiver
+        .wait_until("deliveries again", |g| {
+            g.iter()
+                .any(|r| r["payload"]["data"]["primary_email"] == "after@example.com")
+        })
+        .await;
+}
+on_both_backends!(failing_endpoint_disabled_and_enabled_again, disabling);

@@ -289,10 +289,14 @@ async fn record(state: &Kernel, done: &[(Claimed, Outcome)]) -> ApiResult<()> {
     }
     let now = now_ms();
     let mut tx = state.db().begin().await?;
+    let mut told_admins = false;
     for (d, o) in done {
-        record_one(&mut tx, state, d, o, now).await?;
+        told_admins |= record_one(&mut tx, state, d, o, now).await?;
     }
     tx.commit().await?;
+    if told_admins {
+        crate::emails::wake_sender(state);
+    }
     Ok(())
 }
 
@@ -302,7 +306,7 @@ async fn record_one(
     d: &Claimed,
     o: &Outcome,
     now: i64,
-) -> ApiResult<()> {
+) -> ApiResult<bool> {
     sqlx::query(
         "INSERT INTO webhook_attempts (id, delivery_id, project_id, attempted_at, status_code, latency_ms, response_excerpt, error)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -349,7 +353,7 @@ async fn record_one(
             .execute(&mut *tx)
             .await?;
         let limit = (DISABLE_AFTER_MS as f64 * state.config.webhook_retry_scale) as i64;
-        sqlx::query(
+        let disabled = sqlx::query(
             "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2
              WHERE id = $3 AND enabled = 1 AND failing_since < $4",
         )
@@ -359,6 +363,63 @@ async fn record_one(
         .bind(now - limit)
         .execute(&mut *tx)
         .await?;
+        if disabled.rows_affected() == 1 {
+            tell_admins(tx, state, d).await?;
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Emails the project's admins (the dashboard team owning it) that an endpoint was disabled,
+/// through the instance's sender, in the transaction that disabled it.
+async fn tell_admins(tx: &mut sqlx::AnyConnection, state: &Kernel, d: &Claimed) -> ApiResult<()> {
+    use crate::emails::outbox::{self, NewEmail, TRANSACTIONAL};
+    use crate::emails::templates::{escape, Rendered};
+    let Some(internal) = crate::projects::find(state, crate::projects::INTERNAL).await? else {
+        return Ok(());
+    };
+    let row = sqlx::query(
+        "SELECT p.display_name, e.url FROM projects p, webhook_endpoints e WHERE p.id = $1 AND e.id = $2",
+    )
+    .bind(&d.project_id)
+    .bind(&d.endpoint_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let (project_name, url): (String, String) = (row.try_get("display_name")?, row.try_get("url")?);
+    let admins = sqlx::query(
+        "SELECT c.user_id, c.value FROM contact_channels c
+           JOIN team_members m ON m.user_id = c.user_id
+           JOIN projects p ON p.owner_team_id = m.team_id
+         WHERE p.id = $1 AND c.project_id = $2 AND c.type = 'email' AND c.is_primary = 1",
+    )
+    .bind(&d.project_id)
+    .bind(crate::projects::INTERNAL)
+    .fetch_all(&mut *tx)
+    .await?;
+    let subject = format!("Webhook endpoint disabled in {project_name}");
+    let text = format!(
+        "The webhook endpoint {url} of {project_name} has failed every delivery for five days, so it is now disabled. Fix the receiver, then turn the endpoint on again in the dashboard; the events it missed can be replayed."
+    );
+    for admin in &admins {
+        let (user_id, email): (String, String) =
+            (admin.try_get("user_id")?, admin.try_get("value")?);
+        let rendered = Rendered {
+            subject: subject.clone(),
+            html: format!("<p>{}</p>", escape(&text)),
+            text: text.clone(),
+        };
+        let email = NewEmail {
+            project: &internal,
+            user_id: Some(&user_id),
+            recipient: &email,
+            to: serde_json::json!({ "type": "user-custom-emails", "user_id": user_id, "emails": [email] }),
+            template: None,
+            variables: serde_json::json!({}),
+            rendered,
+            category_id: TRANSACTIONAL,
+        };
+        outbox::enqueue(tx, email).await?;
     }
     Ok(())
 }
