@@ -132,10 +132,15 @@ async fn subscription_lifecycle(backend: Backend) {
     let app = TestServer::start_with(
         backend,
         Options {
-            env: vec![("PORTCULLIS_STRIPE_API_BASE".into(), stripe.url.clone())],
+            env: vec![
+                ("PORTCULLIS_STRIPE_API_BASE".into(), stripe.url.clone()),
+                ("PORTCULLIS_WEBHOOKS_ALLOW_LOOPBACK".into(), "true".into()),
+            ],
         },
     )
     .await;
+    // Our own payment webhooks, collected along the way.
+    let hooks = payment_hooks(&app).await;
     let plan = |name: &str, usd: &str, credits: i64| {
         json!({
             "displayName": name, "customerType": "user", "productLineId": "plans",
@@ -609,8 +614,83 @@ async fn subscription_lifecycle(backend: Backend) {
     let first = invoice("in_trial", &trial_sub, &customer, "subscription_create", 0);
     assert_eq!(deliver(&app, "evt_trial", "invoice.paid", first).await, 200);
     assert!(products(&app, uid).await.iter().any(|p| p["id"] == "trial"));
+
+    // Our payment webhooks said what happened: purchases, the paid renewals, the cancel.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let types = |got: &[Value]| -> Vec<String> {
+        got.iter()
+            .map(|e| e["type"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    loop {
+        let got = hooks.lock().unwrap().clone();
+        let t = types(&got);
+        let bought: Vec<&str> = got
+            .iter()
+            .filter(|e| e["type"] == "payment.purchase_completed")
+            .filter_map(|e| e["data"]["product_id"].as_str())
+            .collect();
+        let all_kinds = [
+            "payment.subscription_renewed",
+            "payment.subscription_canceled",
+        ]
+        .iter()
+        .all(|k| t.iter().any(|x| x == k));
+        if all_kinds
+            && ["basic", "pack", "trial"]
+                .iter()
+                .all(|p| bought.contains(p))
+        {
+            let renewed: Vec<&Value> = got
+                .iter()
+                .filter(|e| e["type"] == "payment.subscription_renewed")
+                .collect();
+            assert!(
+                renewed.iter().all(
+                    |e| e["data"]["customer_id"] == uid && e["data"]["purchase_id"].is_string()
+                ),
+                "{renewed:?}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "payment webhooks: {t:?} {bought:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 on_both_backends!(subscription_lifecycle, subscription_lifecycle);
+
+/// A receiver in this process for the project's `payment.*` webhooks; answers their bodies.
+async fn payment_hooks(app: &TestServer) -> std::sync::Arc<std::sync::Mutex<Vec<Value>>> {
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = got.clone();
+    let receiver = axum::Router::new().route(
+        "/hooks",
+        axum::routing::post(move |body: String| {
+            let sink = sink.clone();
+            async move {
+                sink.lock()
+                    .unwrap()
+                    .push(serde_json::from_str::<Value>(&body).unwrap_or(Value::Null));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+    app.admin()
+        .post("/internal/webhooks/endpoints")
+        .json(json!({ "url": url, "event_types": [
+            "payment.purchase_completed", "payment.subscription_renewed", "payment.subscription_canceled"
+        ] }))
+        .send()
+        .await
+        .expect(201);
+    got
+}
 
 /// The dashboard's Stripe settings: the webhook URL to paste, keys checked with Stripe and
 /// stored, never shown back.
