@@ -7,7 +7,7 @@
 use super::{check_url, deliver, new_secret, EVENT_TYPES};
 use crate::auth::context::{ApiState, RequestCtx, ADMIN, ANY};
 use crate::crypto::secret::new_uuid;
-use crate::http::extract::{nullable, parse_value, schema_problem, RawBody};
+use crate::http::extract::{parse_value, schema_problem, RawBody};
 use crate::http::{json_created, json_ok, success, ApiError, ApiResult, JsonBody};
 use crate::kernel::Kernel;
 use crate::store::{flag, now_ms};
@@ -174,9 +174,6 @@ struct Update {
     event_types: Option<Vec<String>>,
     enabled: Option<bool>,
     ordered: Option<bool>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[allow(dead_code)]
-    metadata: Option<Option<Value>>,
 }
 
 /// Changes an endpoint; turning it on again clears why it was disabled. Errors: as `create`'s,
