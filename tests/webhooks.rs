@@ -643,3 +643,126 @@ async fn disabling(backend: Backend) {
         .await;
 }
 on_both_backends!(failing_endpoint_disabled_and_enabled_again, disabling);
+
+/// The code text of the element `id` in a page.
+fn code_text(html: &str, id: &str) -> String {
+    let needle = format!("id=\"{id}\">");
+    let at = html
+        .find(&needle)
+        .unwrap_or_else(|| panic!("{id} in {html}"))
+        + needle.len();
+    html[at..].split('<').next().unwrap().trim().to_string()
+}
+
+/// A dashboard project's admins are emailed (through the instance's sender) when one of its
+/// endpoints is disabled.
+async fn admins_told(backend: Backend) {
+    let sink = SmtpSink::start(None);
+    let smtp = sink.url();
+    let env = [
+        ("PORTCULLIS_WEBHOOK_RETRY_SCALE", "0.00001"),
+        ("PORTCULLIS_SMTP_URL", smtp.as_str()),
+    ];
+    let app = TestServer::start_with(backend, loopback_allowed(&env)).await;
+    // The first admin, and a project of theirs, made in the dashboard.
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let setup = app.setup_link();
+    let code = setup.split("code=").nth(1).unwrap().to_string();
+    let base = setup.split("/dashboard").next().unwrap().to_string();
+    http.post(format!("{base}/dashboard/setup"))
+        .form(&[
+            ("code", code.as_str()),
+            ("email", "owner@example.com"),
+            ("password", "owner-password-1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let home = http
+        .get(format!("{base}/dashboard"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = home
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let created = http
+        .post(format!("{base}/dashboard/projects"))
+        .form(&[("csrf", csrf.as_str()), ("display_name", "Hooked")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let secret = code_text(&created, "secret-key");
+    let admin_key = code_text(&created, "admin-key");
+    let project_id = created
+        .split("Project ID")
+        .nth(1)
+        .and_then(|rest| rest.split("<code>").nth(1))
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_string();
+    let api = |path: &str, access: &str| {
+        reqwest::Client::new()
+            .post(format!("{}/api/v1{path}", app.base))
+            .header("x-stack-project-id", &project_id)
+            .header("x-stack-access-type", access)
+            .header("x-stack-secret-server-key", &secret)
+            .header("x-stack-super-secret-admin-key", &admin_key)
+    };
+    let port = free_port();
+    let res = api("/internal/webhooks/endpoints", "admin")
+        .json(&json!({ "url": format!("http://127.0.0.1:{port}/hooks") }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let started = Instant::now();
+    let mut n = 0;
+    let mail = loop {
+        let user = api("/users", "server")
+            .json(&json!({ "primary_email": format!("u{n}@example.com") }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(user.status(), 201);
+        n += 1;
+        let told: Vec<Value> = sink
+            .messages()
+            .into_iter()
+            .filter(|m| {
+                m["to"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("owner@example.com"))
+            })
+            .collect();
+        if let Some(m) = told.first() {
+            break m.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no email to the admin"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(mail["subject"], "Webhook endpoint disabled in Hooked");
+    assert!(mail["text"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("http://127.0.0.1:{port}/hooks")));
+}
+on_both_backends!(admins_told_when_an_endpoint_is_disabled, admins_told);
