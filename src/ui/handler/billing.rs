@@ -70,11 +70,7 @@ async fn billing_markup(
     message: Option<&str>,
     notice: Option<&str>,
 ) -> ApiResult<Markup> {
-    let customer = CustomerRef {
-        project_id: &project.id,
-        customer_type: "user",
-        customer_id: &me.user.id,
-    };
+    let customer = customer_of(project, me);
     let plans = payment_methods::stripe_subscriptions(state, &customer).await?;
     let card = payment_methods::default_card_of(state, &customer)
         .await?

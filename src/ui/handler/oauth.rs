@@ -92,11 +92,8 @@ fn flow_cookie(
     value: &str,
     max_age: i64,
 ) -> String {
-    let secure = crate::ui::secure_attribute(state);
-    format!(
-        "{FLOW}={value}; Path=/handler/{}; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
-        project.id
-    )
+    let attributes = super::session::attributes(state, project, "Lax", max_age);
+    format!("{FLOW}={value}; {attributes}")
 }
 
 async fn begin(

@@ -18,7 +18,9 @@ use subtle::ConstantTimeEq;
 const SESSION: &str = "portcullis_session";
 const FORM: &str = "portcullis_form";
 
-fn attributes(state: &Kernel, project: &Project, same_site: &str, max_age: i64) -> String {
+/// The attributes of every cookie of a project's pages: scoped to them, HttpOnly, Secure over
+/// HTTPS.
+pub fn attributes(state: &Kernel, project: &Project, same_site: &str, max_age: i64) -> String {
     let secure = crate::ui::secure_attribute(state);
     format!(
         "Path=/handler/{}; HttpOnly; SameSite={same_site}; Max-Age={max_age}{secure}",
