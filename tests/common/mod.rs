@@ -64,12 +64,23 @@ fn uuid_like() -> String {
     format!("{}_{}", nanos, N.fetch_add(1, Ordering::SeqCst))
 }
 
+/// A port nothing listens on now and that this test binary has not handed out before: the
+/// kernel may give a just-released port again, and two servers of one binary picking the same
+/// port would see one answer the other's health check.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap();
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 pub fn bin() -> &'static str {
@@ -285,7 +296,7 @@ async fn spawn_server(
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let child = cmd.spawn().expect("spawn portcullis");
+    let mut child = cmd.spawn().expect("spawn portcullis");
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -295,6 +306,12 @@ async fn spawn_server(
                 break;
             }
         }
+        // A server that exited (its port taken, say) must not pass for another's health check.
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "server exited at start; log: {}",
+            std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+        );
         assert!(
             Instant::now() < deadline,
             "server did not start; log: {}",
