@@ -567,7 +567,7 @@ async fn purchase_events(backend: Backend) {
     let created = endpoint(
         &app,
         &format!("http://127.0.0.1:{port}/hooks"),
-        json!({ "event_types": ["payment.purchase_completed"] }),
+        json!({ "event_types": ["payment.purchase_completed", "payment.item_quantity_changed"] }),
     )
     .await;
     let receiver = Receiver::start(created["secret"].as_str().unwrap(), port, 0);
@@ -589,6 +589,61 @@ async fn purchase_events(backend: Backend) {
     assert_eq!(data["quantity"], 2);
     assert_eq!(data["creation_source"], "API_GRANT");
     assert_eq!(data["product"]["displayName"], "Pro");
+
+    // Manual changes of the balance: a grant that expires (the ledger's slow path), two spends
+    // (the group-committed fast path), and a refused overdraft that emits nothing.
+    let change = |delta: i64, extra: Value| {
+        let mut body = json!({ "delta": delta, "description": format!("change {delta}") });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        app.server()
+            .post(&format!(
+                "/payments/items/user/{uid}/credits/update-quantity?allow_negative=false"
+            ))
+            .json(body)
+            .send()
+    };
+    change(5, json!({ "expires_at": "2100-01-01T00:00:00Z" }))
+        .await
+        .expect(200);
+    change(-3, json!({})).await.expect(200);
+    change(-4, json!({})).await.expect(200);
+    change(-1_000, json!({}))
+        .await
+        .expect_error(400, "ITEM_QUANTITY_INSUFFICIENT_AMOUNT");
+    receiver
+        .wait_until("the three changes", |g| g.len() >= 4)
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got: Vec<Value> = receiver.received().into_iter().skip(1).collect();
+    assert_eq!(got.len(), 3, "the refused change emits nothing: {got:#?}");
+    // Deliveries run side by side: arrival order is not the changes' order.
+    let mut changes: Vec<(i64, Value)> = got
+        .iter()
+        .map(|r| {
+            assert_eq!(r["verified"], true);
+            assert_eq!(r["payload"]["type"], "payment.item_quantity_changed");
+            let d = &r["payload"]["data"];
+            assert_eq!(d["customer_type"], "user");
+            assert_eq!(d["customer_id"], uid);
+            assert_eq!(d["item_id"], "credits");
+            assert_eq!(d["description"], format!("change {}", d["quantity_change"]));
+            (
+                d["quantity_change"].as_i64().unwrap(),
+                d["expires_at_millis"].clone(),
+            )
+        })
+        .collect();
+    changes.sort_by_key(|c| c.0);
+    assert_eq!(
+        changes,
+        [
+            (-4, Value::Null),
+            (-3, Value::Null),
+            (5, json!(4_102_444_800_000i64))
+        ]
+    );
 }
 on_both_backends!(purchase_completed_event, purchase_events);
 

@@ -27,6 +27,21 @@ pub struct Change {
 }
 
 impl Change {
+    /// The `payment.item_quantity_changed` event's data (ours; the original has no such event):
+    /// `{customer_type, customer_id, item_id, quantity_change, description, expires_at_millis,
+    /// changed_at_millis}`, the change and not the balance (read that with the items API).
+    fn event_data(&self, now: i64) -> serde_json::Value {
+        serde_json::json!({
+            "customer_type": self.customer_type,
+            "customer_id": self.customer_id,
+            "item_id": self.item_id,
+            "quantity_change": self.delta,
+            "description": self.description,
+            "expires_at_millis": self.expires_at,
+            "changed_at_millis": now,
+        })
+    }
+
     pub fn key(&self) -> BalanceKey<'_> {
         BalanceKey {
             project_id: &self.project_id,
@@ -157,7 +172,8 @@ async fn apply_batch(store: &Store, changes: &[Change]) -> sqlx::Result<Vec<bool
     Ok(applied)
 }
 
-/// Writes the ledger rows of applied changes (a few multi-row inserts).
+/// Writes the ledger rows of applied changes (a few multi-row inserts) and their
+/// `payment.item_quantity_changed` webhook events.
 pub async fn record(
     conn: &mut sqlx::AnyConnection,
     changes: &[&Change],
@@ -191,6 +207,18 @@ pub async fn record(
                 .bind(now);
         }
         q.execute(&mut *conn).await?;
+    }
+    let mut projects: Vec<&str> = changes.iter().map(|c| c.project_id.as_str()).collect();
+    projects.sort_unstable();
+    projects.dedup();
+    for project_id in projects {
+        let events = changes
+            .iter()
+            .filter(|c| c.project_id == project_id)
+            .map(|c| c.event_data(now))
+            .collect();
+        crate::webhooks::emit_each(conn, project_id, "payment.item_quantity_changed", events)
+            .await?;
     }
     Ok(())
 }

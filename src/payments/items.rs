@@ -188,6 +188,7 @@ pub async fn change_quantity(
     ledger::check_change(0, change.delta)?;
     let plain = change.delta <= 0 || change.expires_at.is_none();
     if plain && payments.fast_changes.try_apply(&change).await? {
+        crate::webhooks::wake(state);
         return Ok(());
     }
     let key = change.key();
@@ -212,6 +213,7 @@ pub async fn change_quantity(
     ledger::save(&mut tx, key, &balance).await?;
     batch::record(&mut tx, &[&change], now).await?;
     tx.commit().await?;
+    crate::webhooks::wake(state);
     Ok(())
 }
 

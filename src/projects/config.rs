@@ -221,6 +221,29 @@ impl ProjectConfig {
         })
     }
 
+    /// Turns on exactly `methods` (`credential`, `magic_link`, `passkey`, or an OAuth provider
+    /// id, which gets the operator's shared development keys), as the original's onboarding
+    /// wizard does for a new project.
+    pub fn with_sign_in_methods(&mut self, methods: &[&str]) {
+        self.credential_enabled = methods.contains(&"credential");
+        self.magic_link_enabled = methods.contains(&"magic_link");
+        self.passkey_enabled = methods.contains(&"passkey");
+        self.oauth_providers = methods
+            .iter()
+            .filter(|m| !["credential", "magic_link", "passkey"].contains(m))
+            .map(|id| OAuthProvider {
+                id: id.to_string(),
+                kind: "shared".into(),
+                client_id: None,
+                client_secret: None,
+                facebook_config_id: None,
+                microsoft_tenant_id: None,
+                apple_bundle_ids: None,
+                issuer_url: None,
+            })
+            .collect();
+    }
+
     /// The enabled OAuth providers, by id.
     pub fn sorted_providers(&self) -> Vec<&OAuthProvider> {
         let mut providers: Vec<&OAuthProvider> = self.oauth_providers.iter().collect();

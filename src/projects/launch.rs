@@ -82,8 +82,8 @@ pub async fn checks(state: &Kernel, project: &Project) -> ApiResult<Vec<Check>> 
     });
 
     let shared: Vec<&str> = c
-        .oauth_providers
-        .iter()
+        .sorted_providers()
+        .into_iter()
         .filter(|p| p.kind == "shared")
         .map(|p| p.id.as_str())
         .collect();

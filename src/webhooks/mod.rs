@@ -38,6 +38,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "payment.purchase_completed",
     "payment.subscription_renewed",
     "payment.subscription_canceled",
+    "payment.item_quantity_changed",
 ];
 
 /// Orders an endpoint's deliveries: milliseconds, then a counter for events of the same one.
@@ -55,6 +56,17 @@ pub async fn emit(
     event_type: &str,
     data: Value,
 ) -> ApiResult<()> {
+    Ok(emit_each(conn, project_id, event_type, vec![data]).await?)
+}
+
+/// [`emit`] for several events of one type and project (one endpoint lookup for all): a batch of
+/// item changes.
+pub async fn emit_each(
+    conn: &mut AnyConnection,
+    project_id: &str,
+    event_type: &str,
+    events: Vec<Value>,
+) -> sqlx::Result<()> {
     let endpoints = sqlx::query(
         "SELECT id, event_types FROM webhook_endpoints WHERE project_id = $1 AND enabled = 1",
     )
@@ -74,12 +86,14 @@ pub async fn emit(
     if wanting.is_empty() {
         return Ok(());
     }
-    let id = format!("msg_{}", random_base32(26));
     let now = now_ms();
-    let payload = json!({ "type": event_type, "data": data });
-    insert_event(conn, project_id, &id, event_type, &payload, now).await?;
-    for endpoint_id in &wanting {
-        insert_delivery(conn, project_id, &id, endpoint_id, now).await?;
+    for data in events {
+        let id = format!("msg_{}", random_base32(26));
+        let payload = json!({ "type": event_type, "data": data });
+        insert_event(conn, project_id, &id, event_type, &payload, now).await?;
+        for endpoint_id in &wanting {
+            insert_delivery(conn, project_id, &id, endpoint_id, now).await?;
+        }
     }
     Ok(())
 }
@@ -97,7 +111,7 @@ async fn insert_event(
     event_type: &str,
     payload: &Value,
     now: i64,
-) -> ApiResult<()> {
+) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO webhook_events (id, project_id, type, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(id)
         .bind(project_id)
@@ -116,7 +130,7 @@ async fn insert_delivery(
     event_id: &str,
     endpoint_id: &str,
     now: i64,
-) -> ApiResult<()> {
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO webhook_deliveries (id, project_id, event_id, endpoint_id, seq, status, attempts, next_attempt_at, created_at)
          VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",

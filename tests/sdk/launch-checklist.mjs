@@ -1,7 +1,8 @@
-// The launch checklist in headless Chromium: on a fresh project every check is open (OAuth has
-// nothing to check yet); the project is then configured for real — trusted domain and no
+// The launch checklist in headless Chromium: on a fresh project (made with the original's default
+// sign-in methods: password, magic link, Google and GitHub on shared keys) every check is open;
+// the project is then configured for real — trusted domain and no
 // localhost, its own SMTP server with a test email sent through it (SMTP_PORT, a sink asking for
-// AUTH), its own GitHub keys, Stripe connected (localstripe) with a signed webhook received,
+// AUTH), its own Google and GitHub keys, Stripe connected (localstripe) with a signed webhook received,
 // email verification left off on purpose, a new key set with the first one revoked, and a
 // second admin who joined from the invitation email (MAIL_DIR, the instance's sink) — and every
 // check is done. Turning production mode on shows what was still open. Then webhook endpoints
@@ -27,6 +28,7 @@ try {
   await page.click("button[type=submit]");
   await page.waitForURL(`${base}/dashboard`);
   await page.fill("#display_name", "Launch");
+  for (const method of ["credential", "magic_link", "google", "github"]) await page.check(`input[name='method:${method}']`);
   await page.click("text=Create project");
   const keys = {
     publishable: (await page.textContent("#publishable-key")).trim(),
@@ -37,13 +39,14 @@ try {
   const projectId = page.url().split("/").pop();
   const here = `${base}/dashboard/projects/${projectId}`;
 
-  // A fresh project: everything is open but OAuth (no provider enabled, nothing to check).
+  // A fresh project: everything is open.
   await page.click("text=Launch checklist →");
-  assert.deepEqual(await openChecks(), ["trusted_domains", "email_server", "stripe", "email_verification", "fresh_keys", "admins"]);
+  assert.deepEqual(await openChecks(), ["trusted_domains", "email_server", "oauth_keys", "stripe", "email_verification", "fresh_keys", "admins"]);
+  assert.match(await page.textContent("[data-check=oauth_keys]"), /Shared development keys: github, google/);
   await shot("01-fresh-project");
   // Production mode on now lists what is open.
   await page.click("text=Turn production mode on");
-  assert.match(await page.textContent("#notice"), /Production mode is on, with 6 check\(s\) still open/);
+  assert.match(await page.textContent("#notice"), /Production mode is on, with 7 check\(s\) still open/);
   await page.click("text=Turn production mode off");
 
   // Trusted domain, localhost off, the project's own SMTP server and a test email through it.
@@ -63,12 +66,14 @@ try {
     await new Promise((r) => setTimeout(r, 200));
     await page.reload();
   }
-  // Its own GitHub keys.
-  await page.selectOption("#oauth-provider", "github");
-  await page.selectOption("#oauth-type", "standard");
-  await page.fill("#oauth-client-id", "gh-client");
-  await page.fill("#oauth-client-secret", "gh-secret-value");
-  await page.click("text=Save provider");
+  // Its own Google and GitHub keys.
+  for (const provider of ["google", "github"]) {
+    await page.selectOption("#oauth-provider", provider);
+    await page.selectOption("#oauth-type", "standard");
+    await page.fill("#oauth-client-id", `${provider}-client`);
+    await page.fill("#oauth-client-secret", `${provider}-secret-value`);
+    await page.click("text=Save provider");
+  }
 
   // Stripe connected, and a signed webhook from it received.
   const admin = { "x-stack-project-id": projectId, "x-stack-access-type": "admin", "x-stack-secret-server-key": keys.secret, "x-stack-super-secret-admin-key": keys.admin, "content-type": "application/json" };

@@ -72,6 +72,7 @@ async fn invite(
             &list,
             None,
             Some(Notice::Done(&format!("Invitation sent to {email}."))),
+            &super::default_sign_in_methods(&state),
         )),
         Err(e) => (
             StatusCode::BAD_REQUEST,
@@ -80,6 +81,7 @@ async fn invite(
                 &list,
                 None,
                 Some(Notice::Failed(&message_of(&e))),
+                &super::default_sign_in_methods(&state),
             )),
         )
             .into_response(),

@@ -191,7 +191,13 @@ pub(crate) async fn require_admin(state: &Kernel, headers: &HeaderMap) -> Result
 async fn home(State(state): State<ApiState>, headers: HeaderMap) -> Response {
     let admin = or_answer!(require_admin(&state, &headers).await);
     match projects::list_owned_by(&state, &admin.user.id).await {
-        Ok(list) => html(pages::projects(&admin, &list, None, None)),
+        Ok(list) => html(pages::projects(
+            &admin,
+            &list,
+            None,
+            None,
+            &default_sign_in_methods(&state),
+        )),
         Err(e) => e.into_response(),
     }
 }
@@ -346,7 +352,10 @@ async fn create_project(
             admin.user.selected_team_id.clone().ok_or_else(|| {
                 ApiError::bad_request("Your account has no team to own the project.")
             })?;
-        let project = projects::new_project(name.clone(), Some(team));
+        let mut project = projects::new_project(name.clone(), Some(team));
+        if let Some(methods) = chosen_sign_in_methods(&form)? {
+            project.config.with_sign_in_methods(&methods);
+        }
         let keys = projects::create_with_keys(&state, &project, keys::generate_keys()).await?;
         Ok((project, keys))
     }
@@ -360,6 +369,7 @@ async fn create_project(
             &list,
             Some((&project, &keys)),
             None,
+            &default_sign_in_methods(&state),
         )),
         Err(e) => (
             StatusCode::BAD_REQUEST,
@@ -368,8 +378,40 @@ async fn create_project(
                 &list,
                 None,
                 Some(pages::Notice::Failed(&message_of(&e))),
+                &default_sign_in_methods(&state),
             )),
         )
             .into_response(),
     }
+}
+
+/// The methods a new project starts with: the original's onboarding defaults (password, magic
+/// link, Google, GitHub), the two providers only where this server has shared keys for them, so
+/// no end user sees a button that cannot work.
+pub(crate) fn default_sign_in_methods(k: &Kernel) -> Vec<&'static str> {
+    let mut methods = vec!["credential", "magic_link"];
+    methods.extend(
+        ["google", "github"]
+            .into_iter()
+            .filter(|p| crate::oauth::provider::shared_keys_available(k, p)),
+    );
+    methods
+}
+
+/// The sign-in methods ticked on the new-project form; `None` when the form did not offer
+/// them (a bare post keeps the project defaults).
+/// Errors: a plain 400 when the form offered them and none is ticked.
+fn chosen_sign_in_methods(form: &Value) -> ApiResult<Option<Vec<&'static str>>> {
+    if field(form, "methods") != "chosen" {
+        return Ok(None);
+    }
+    let ticked: Vec<&str> = pages::SIGN_IN_METHODS
+        .iter()
+        .map(|(value, _)| *value)
+        .filter(|value| field(form, &format!("method:{value}")) == "on")
+        .collect();
+    if ticked.is_empty() {
+        return Err(ApiError::bad_request("Choose at least one sign-in method."));
+    }
+    Ok(Some(ticked))
 }

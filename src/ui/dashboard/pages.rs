@@ -84,11 +84,24 @@ pub enum Notice<'a> {
     Failed(&'a str),
 }
 
+/// The sign-in methods the new-project form offers (form value, label), in the original's
+/// onboarding order (`new-project/page-client-parts/shared.ts`).
+pub const SIGN_IN_METHODS: [(&str, &str); 6] = [
+    ("credential", "Email & password"),
+    ("magic_link", "Magic link / OTP"),
+    ("passkey", "Passkey"),
+    ("google", "Google"),
+    ("github", "GitHub"),
+    ("microsoft", "Microsoft"),
+];
+
+/// `ticked`: the methods ticked at first (see `super::default_sign_in_methods`).
 pub fn projects(
     admin: &Admin,
     list: &[Project],
     created: Option<(&Project, &NewKeySet)>,
     notice: Option<Notice>,
+    ticked: &[&str],
 ) -> Markup {
     let (done, message) = match notice {
         Some(Notice::Done(m)) => (Some(m), None),
@@ -137,6 +150,16 @@ pub fn projects(
                     input type="hidden" name="csrf" value=(admin.csrf_token());
                     label for="display_name" { "Name" }
                     input id="display_name" type="text" name="display_name" required maxlength="256";
+                    input type="hidden" name="methods" value="chosen";
+                    fieldset style="border:0;padding:0;margin:12px 0" {
+                        legend.muted { "Sign-in methods (OAuth on shared development keys until you set your own in Settings)" }
+                        @for (value, label) in SIGN_IN_METHODS {
+                            label style="display:inline-block;margin-right:12px" {
+                                input type="checkbox" name={ "method:" (value) } value="on" checked[ticked.contains(&value)];
+                                " " (label)
+                            }
+                        }
+                    }
                     button type="submit" { "Create project" }
                 }
             }
