@@ -200,6 +200,68 @@ async fn browser_flow(backend: Backend) {
     assert_eq!(r.status().as_u16(), 400);
     assert!(r.text().await.unwrap().contains("Give the project a name"));
     assert_eq!(count().await, before);
+    // The form's sign-in methods, none ticked: a message, no project.
+    let r = post_form(
+        &http,
+        format!("{}/dashboard/projects", app.base),
+        &cookie,
+        &[
+            ("display_name", "No way in"),
+            ("methods", "chosen"),
+            ("csrf", csrf.as_str()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Choose at least one sign-in method"));
+    assert_eq!(count().await, before);
+    // The methods ticked are the ones the project's pages offer: a magic link and GitHub.
+    let page_before = get_page(&http, format!("{}/dashboard", app.base), &cookie)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let page = post_form(
+        &http,
+        format!("{}/dashboard/projects", app.base),
+        &cookie,
+        &[
+            ("display_name", "Links only"),
+            ("methods", "chosen"),
+            ("method:magic_link", "on"),
+            ("method:github", "on"),
+            ("csrf", csrf.as_str()),
+        ],
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let links_only = page
+        .split("href=\"/dashboard/projects/")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .find(|id| !id.contains('/') && !page_before.contains(id))
+        .expect("the new project is listed");
+    let sign_in = http
+        .get(format!("{}/handler/{links_only}/sign-in", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(sign_in.contains("Continue with GitHub"), "{sign_in}");
+    assert!(!sign_in.contains("type=\"password\""), "{sign_in}");
+    assert!(!sign_in.contains("Continue with Google"), "{sign_in}");
+    assert_eq!(count().await, before + 1);
     // The payments catalog refuses CSRF-less posts and bad input, and writes nothing.
     let catalog_url = format!("{}/dashboard/projects/{pid}/payments", app.base);
     let item = [("what", "item"), ("id", "gems"), ("customer_type", "user")];
