@@ -157,6 +157,13 @@ pub struct Config {
         global = true
     )]
     pub webhook_retry_scale: f64,
+    /// A bearer token `/metrics` asks for; unset, the metrics are public (restrict them at the
+    /// proxy, or set this).
+    #[arg(long, env = "PORTCULLIS_METRICS_TOKEN", global = true)]
+    pub metrics_token: Option<String>,
+    /// Logs one JSON object per line (with each request's id) instead of text.
+    #[arg(long, env = "PORTCULLIS_LOG_JSON", global = true)]
+    pub log_json: bool,
     /// Threads hashing passwords (argon2id, 19 MiB each); 0 means one per core.
     #[arg(
         long,

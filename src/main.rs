@@ -10,15 +10,20 @@ use store::Store;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     crypto::password::return_large_allocations_to_os();
-    tracing_subscriber::fmt()
+    let cli = Cli::parse();
+    let config = cli.config;
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
-    let config = cli.config;
+        .with_writer(std::io::stderr);
+    if config.log_json {
+        // Each line carries the request's span (its id, method and path) when inside one.
+        logs.json().with_current_span(true).init();
+    } else {
+        logs.init();
+    }
     let store = open_store(&config).await?;
     let secret = server_secret(&config, &store).await?;
     match cli.command.unwrap_or(Command::Serve) {

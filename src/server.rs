@@ -7,7 +7,8 @@ use crate::http;
 use crate::kernel::Kernel;
 use crate::payments::Payments;
 use crate::store::Store;
-use axum::extract::FromRef;
+use axum::extract::{FromRef, State};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
@@ -58,6 +59,7 @@ impl FromRef<AppState> for Arc<Payments> {
 /// Starts the background workers (email delivery, the expired-code sweeper) and answers with
 /// the router.
 pub fn start(state: AppState) -> Router {
+    http::metrics::install();
     crate::emails::sender::spawn(state.kernel().clone());
     crate::webhooks::deliver::spawn(state.kernel().clone());
     crate::codes::spawn_sweeper(state.kernel().clone());
@@ -88,18 +90,22 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::webhooks::routes::routes())
         .merge(crate::data_vault::routes())
         .route("/", get(crate::projects::api_root))
+        .route_layer(axum::middleware::from_fn(http::metrics::mark_route))
         .fallback(http::api_not_found)
         .layer(axum::middleware::from_fn(http::api_layer));
     Router::new()
         .nest("/api/v1", api.clone())
         .nest("/api/latest", api)
         .route("/health", get(http::health))
+        .route("/metrics", get(metrics))
+        .route_layer(axum::middleware::from_fn(http::metrics::mark_route))
         .fallback(http::not_found)
         .merge(
             Router::new()
                 .merge(crate::ui::dashboard::routes())
                 .merge(crate::ui::checkout::routes())
                 .merge(crate::ui::handler::routes())
+                .route_layer(axum::middleware::from_fn(http::metrics::mark_route))
                 .layer(axum::middleware::from_fn(crate::ui::page_headers)),
         )
         .layer(axum::middleware::from_fn(http::site_headers))
@@ -107,5 +113,22 @@ pub fn router(state: AppState) -> Router {
             ip_header,
             http::client_ip_layer,
         ))
+        .layer(axum::middleware::from_fn(http::metrics::track))
         .with_state(state)
+}
+
+/// `/metrics`: the recorded series, with the work queues and the pool measured now.
+async fn metrics(State(k): State<Kernel>, headers: axum::http::HeaderMap) -> Response {
+    let mut queues = Vec::new();
+    for stat in [
+        crate::emails::sender::queue_stat(&k).await,
+        crate::webhooks::deliver::queue_stat(&k).await,
+    ] {
+        match stat {
+            Ok(s) => queues.push(s),
+            Err(e) => tracing::warn!(error = %e, "measuring a queue for /metrics failed"),
+        }
+    }
+    let pool = (k.store.pool.size(), k.store.pool.num_idle());
+    http::metrics::render(&headers, k.config.metrics_token.as_deref(), &queues, pool)
 }

@@ -224,7 +224,7 @@ pub async fn sign_in_with_code(
             (user, true)
         }
     };
-    let session = sessions::sign_in(state, project, &user, is_new_user).await?;
+    let session = sessions::sign_in(state, project, &user, is_new_user, "otp").await?;
     Ok((session, user.id, is_new_user))
 }
 

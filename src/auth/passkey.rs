@@ -590,7 +590,7 @@ pub async fn sign_in_with_passkey(
     let user = users::find(state.db(), &project.id, &user_id)
         .await?
         .ok_or_else(|| authentication_failed("Passkey not found"))?;
-    let session = sessions::sign_in(state, project, &user, false).await?;
+    let session = sessions::sign_in(state, project, &user, false, "passkey").await?;
     Ok((session, user.id))
 }
 

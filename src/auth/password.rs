@@ -233,7 +233,7 @@ pub async fn sign_up_with_password(
     if callback.is_some() {
         crate::emails::wake_sender(state);
     }
-    let session = sessions::sign_in(state, project, &user, true).await?;
+    let session = sessions::sign_in(state, project, &user, true, "password").await?;
     Ok((session, user.id))
 }
 
@@ -273,7 +273,7 @@ pub async fn sign_in_with_password(
         Some(u) if ok => u,
         _ => return Err(known::email_password_mismatch().into()),
     };
-    let session = sessions::sign_in(state, project, &user, false).await?;
+    let session = sessions::sign_in(state, project, &user, false, "password").await?;
     Ok((session, user.id))
 }
 
@@ -370,6 +370,7 @@ async fn anonymous_sign_up(State(state): State<ApiState>, ctx: RequestCtx) -> Ap
         },
     )
     .await?;
+    metrics::counter!("portcullis_sign_ups_total", "method" => "anonymous").increment(1);
     let session = sessions::start(
         &state,
         &auth.project,

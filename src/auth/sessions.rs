@@ -61,12 +61,20 @@ const MFA_ATTEMPT_MS: i64 = 5 * 60 * 1000;
 /// Starts the session a first factor (password, one-time code, OAuth, passkey) earned — unless
 /// the user has a TOTP secret: then MULTI_FACTOR_AUTHENTICATION_REQUIRED, carrying the attempt
 /// code that `/auth/mfa/sign-in` takes with a TOTP (the original's `createMfaRequiredError`).
+///
+/// Counts the first factor in `portcullis_sign_ins_total{method}` (and a new user in
+/// `portcullis_sign_ups_total{method}`), `method` being `password`, `otp`, `oauth` or `passkey`.
 pub async fn sign_in(
     state: &Kernel,
     project: &Project,
     user: &User,
     is_new_user: bool,
+    method: &'static str,
 ) -> ApiResult<NewSession> {
+    metrics::counter!("portcullis_sign_ins_total", "method" => method).increment(1);
+    if is_new_user {
+        metrics::counter!("portcullis_sign_ups_total", "method" => method).increment(1);
+    }
     if user.totp_secret.is_some() {
         let mut conn = state.db().acquire().await?;
         let attempt_code = crate::codes::create(

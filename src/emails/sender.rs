@@ -29,6 +29,12 @@ struct Claimed {
     errors: Value,
 }
 
+/// The email outbox's depth and age, for `/metrics`.
+pub async fn queue_stat(state: &Kernel) -> sqlx::Result<crate::http::metrics::QueueStat> {
+    let sql = "SELECT COUNT(*), MIN(created_at) FROM emails WHERE status IN ('queued', 'sending')";
+    crate::http::metrics::measure_queue(state.db(), "emails", sql).await
+}
+
 pub fn spawn(state: Kernel) {
     let wakeup = state.wakeups.of(super::QUEUE);
     tokio::spawn(async move {

@@ -6,6 +6,7 @@ pub mod access;
 pub mod error;
 pub mod extract;
 pub mod known;
+pub mod metrics;
 pub mod url;
 
 use axum::body::Body;
@@ -36,6 +37,10 @@ pub async fn api_layer(mut req: Request, next: Next) -> Response {
     }
     alias_hexclave_headers(req.headers_mut());
     let override_status = req.headers().contains_key("x-stack-override-error-status");
+    let request_id = req
+        .extensions()
+        .get::<metrics::RequestId>()
+        .map_or_else(|| crate::crypto::secret::random_base32(16), |r| r.0.clone());
     // Nested routers see a stripped path; messages name the path the client sent.
     let path = req
         .extensions()
@@ -58,8 +63,7 @@ pub async fn api_layer(mut req: Request, next: Next) -> Response {
     let h = res.headers_mut();
     h.insert(
         "x-stack-request-id",
-        HeaderValue::from_str(&crate::crypto::secret::random_base32(16))
-            .unwrap_or(HeaderValue::from_static("unknown")),
+        HeaderValue::from_str(&request_id).unwrap_or(HeaderValue::from_static("unknown")),
     );
     h.entry("cache-control")
         .or_insert(HeaderValue::from_static("no-store, max-age=0"));

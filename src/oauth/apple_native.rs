@@ -56,7 +56,7 @@ pub async fn sign_in(
     let user = users::find(state.db(), &project.id, &user_id)
         .await?
         .ok_or_else(known::user_not_found)?;
-    let session = sessions::sign_in(&state, project, &user, is_new_user).await?;
+    let session = sessions::sign_in(&state, project, &user, is_new_user, "oauth").await?;
     Ok(json_ok(json!({
         "access_token": session.access_token,
         "refresh_token": session.refresh_token,

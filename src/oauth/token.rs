@@ -152,7 +152,7 @@ pub async fn redeem_code(
         .await?
         .ok_or_else(known::invalid_authorization_code)?;
     let is_new_user = row.try_get::<i64, _>("is_new_user")? != 0;
-    let session = sessions::sign_in(state, project, &user, is_new_user).await?;
+    let session = sessions::sign_in(state, project, &user, is_new_user, "oauth").await?;
     Ok(Redeemed {
         session,
         user_id: user.id,

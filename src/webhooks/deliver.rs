@@ -41,6 +41,12 @@ struct Claimed {
     attempts: i64,
 }
 
+/// The webhook delivery queue's depth and age, for `/metrics`.
+pub async fn queue_stat(state: &Kernel) -> sqlx::Result<crate::http::metrics::QueueStat> {
+    let sql = "SELECT COUNT(*), MIN(created_at) FROM webhook_deliveries WHERE status IN ('pending', 'sending')";
+    crate::http::metrics::measure_queue(state.db(), "webhooks", sql).await
+}
+
 pub fn spawn(state: Kernel) {
     let wakeup = state.wakeups.of(super::QUEUE);
     tokio::spawn(async move {
