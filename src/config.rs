@@ -38,6 +38,9 @@ pub enum ProjectCommand {
         /// Print `{project_id, publishable_client_key, secret_server_key, super_secret_admin_key}`.
         #[arg(long)]
         json: bool,
+        /// The dashboard admin (email) whose team owns the project; default: the first admin.
+        #[arg(long)]
+        owner: Option<String>,
     },
 }
 

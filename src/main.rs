@@ -30,8 +30,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => serve(config, store, secret).await,
         Command::Migrate => Ok(()),
         Command::Project {
-            command: ProjectCommand::Create { name, json },
-        } => create_project(&Kernel::new(config, store, &secret), name, json).await,
+            command: ProjectCommand::Create { name, json, owner },
+        } => create_project(&Kernel::new(config, store, &secret), name, json, owner).await,
     }
 }
 
@@ -107,8 +107,30 @@ async fn server_secret(config: &Config, store: &Store) -> anyhow::Result<Vec<u8>
     Ok(value.into_bytes())
 }
 
-async fn create_project(kernel: &Kernel, name: String, json: bool) -> anyhow::Result<()> {
-    let project = projects::new_project(name, None);
+/// `project create`: the project belongs to the selected team of the dashboard admin `owner`
+/// (an email), or of the first admin, so it shows in their dashboard.
+async fn create_project(
+    kernel: &Kernel,
+    name: String,
+    json: bool,
+    owner: Option<String>,
+) -> anyhow::Result<()> {
+    let admin = match &owner {
+        Some(email) => {
+            let email = portcullis::users::normalize_email(email);
+            portcullis::users::find_by_auth_email(kernel.db(), projects::INTERNAL, &email)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .ok_or_else(|| anyhow::anyhow!("{email} is not a dashboard admin."))
+                .map(Some)?
+        }
+        // Before any admin exists the project has no owner; the first admin adopts it.
+        None => portcullis::users::first_signed_up(kernel.db(), projects::INTERNAL)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let team = admin.and_then(|a| a.selected_team_id);
+    let project = projects::new_project(name, team);
     let keys = projects::create_with_keys(kernel, &project, projects::keys::generate_keys())
         .await
         .map_err(|e| anyhow::anyhow!("creating the project: {e}"))?;

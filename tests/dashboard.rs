@@ -172,6 +172,67 @@ async fn browser_flow(backend: Backend) {
             .matches("/dashboard/projects/")
             .count()
     };
+    // Projects from the command line belong to the dashboard's admins: the harness's own, made
+    // before any admin existed, went to the first admin; one made now goes to them too; an owner
+    // who is no admin is refused.
+    let listed = || async {
+        get_page(&http, format!("{}/dashboard", app.base), &cookie)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert!(listed().await.contains(&app.project_id));
+    let cli = |args: &[&str]| {
+        std::process::Command::new(bin())
+            .args(["project", "create", "--json"])
+            .args(args)
+            .env("DATABASE_URL", &app.database_url)
+            .env("PORTCULLIS_DATA_DIR", std::env::temp_dir())
+            .output()
+            .unwrap()
+    };
+    let out = cli(&["--name", "From the CLI"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(listed()
+        .await
+        .contains(made["project_id"].as_str().unwrap()));
+    let out = cli(&["--name", "Nobody's", "--owner", "nobody@example.com"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("nobody@example.com is not a dashboard admin"));
+    // An unknown dashboard address is a page that says so, with a 404.
+    let r = get_page(
+        &http,
+        format!("{}/dashboard/no/such/page", app.base),
+        &cookie,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    assert!(r.text().await.unwrap().contains("There is no such page"));
+    // A refused sign-in keeps the email typed.
+    let r = http
+        .post(format!("{}/dashboard/sign-in", app.base))
+        .form(&[
+            ("email", "admin@example.com"),
+            ("password", "wrong-password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("value=\"admin@example.com\""));
     let before = count().await;
     // CSRF-less and forged posts are refused and write nothing.
     for form in [

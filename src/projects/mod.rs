@@ -169,6 +169,17 @@ pub async fn list_owned_by(k: &Kernel, user_id: &str) -> ApiResult<Vec<Project>>
         .collect()
 }
 
+/// Gives every project without an owner (made from the command line before any admin existed)
+/// to `team_id`, the first admin's team.
+pub async fn adopt_unowned(conn: &mut AnyConnection, team_id: &str) -> ApiResult<()> {
+    sqlx::query("UPDATE projects SET owner_team_id = $1 WHERE owner_team_id IS NULL AND id <> $2")
+        .bind(team_id)
+        .bind(INTERNAL)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn insert(
     conn: &mut AnyConnection,
     secrets: &SecretBox,

@@ -33,6 +33,8 @@ ul.rows{list-style:none;padding:0;margin:0}ul.rows li{display:flex;flex-wrap:wra
 ul.rows .value{font-weight:600;overflow-wrap:anywhere;min-width:0}ul.rows .actions{display:flex;flex-wrap:wrap;gap:6px;width:100%}
 .tag{font-size:12px;padding:2px 7px;border-radius:10px;background:#f0f1f4;color:#4a4f57;margin-right:4px}.tag.ok{background:#e8f5e9;color:#1b5e20}.tag.warn{background:#fff4e0;color:#8a5300}
 .qr svg{display:block;width:200px;height:200px;margin:8px 0}form.switch{display:inline-block;margin:8px 8px 0 0}.card-field{padding:10px;border:1px solid #cfd3d9;border-radius:7px;margin-bottom:12px;background:#fff}img.avatar{width:72px;height:72px;border-radius:50%;object-fit:cover;display:block}
+nav.project{display:flex;flex-wrap:wrap;gap:6px 16px;align-items:baseline;margin:-12px 0 18px;font-size:14px}nav.project strong{margin-right:4px;overflow-wrap:anywhere}
+nav.project a{color:#2b59ff;text-decoration:none;padding:3px 0}nav.project a[aria-current]{color:#14161a;font-weight:600;border-bottom:2px solid #2b59ff}
 .narrow{max-width:420px;margin:64px auto}.notice{background:#e8f5e9;color:#1b5e20;border-radius:7px;padding:9px 12px}.muted{color:#6b717b;font-size:13px}
 ";
 
@@ -116,6 +118,8 @@ pub(crate) fn themed_shell(title: &str, theme: &str, header: Markup, body: Marku
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Portcullis" }
+                // Inline, so browsers ask for no /favicon.ico (which would be a 404).
+                link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect width='16' height='16' rx='3' fill='%2314161a'/%3E%3Cpath d='M4 3v10M8 3v10M12 3v10M3 6h10M3 10h10' stroke='%23fff' stroke-width='1.5'/%3E%3C/svg%3E";
                 style { (maud::PreEscaped(STYLE)) (maud::PreEscaped(theme)) }
             }
             body {

@@ -282,6 +282,17 @@ pub async fn exists(db: &sqlx::AnyPool, project_id: &str, user_id: &str) -> ApiR
     Ok(row.is_some())
 }
 
+/// The project's first user to sign up (the instance's first dashboard admin, in `internal`).
+pub async fn first_signed_up(db: &sqlx::AnyPool, project_id: &str) -> ApiResult<Option<User>> {
+    let sql =
+        format!("{SELECT_USER} WHERE u.project_id = $1 ORDER BY u.signed_up_at, u.id LIMIT 1");
+    let row = sqlx::query(&sql)
+        .bind(project_id)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(|r| User::from_row(&r)).transpose()?)
+}
+
 /// The user who may sign in with `email` (already normalised), and whether that email is verified.
 pub async fn find_by_auth_email(
     db: &sqlx::AnyPool,

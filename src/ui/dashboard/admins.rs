@@ -186,8 +186,20 @@ pub(super) async fn create_admin(
     .await?;
     let mut tx = state.db().begin().await?;
     let user_id = write::create_in(&mut tx, &project, new).await?;
-    if let Some(team_id) = team_id {
-        crate::teams::add_member_with_defaults(&mut tx, &project, team_id, &user_id, false).await?;
+    match team_id {
+        Some(team_id) => {
+            crate::teams::add_member_with_defaults(&mut tx, &project, team_id, &user_id, false)
+                .await?;
+        }
+        // The first admin: projects made from the command line so far become theirs.
+        None => {
+            if let Some(team) = crate::users::find_in(&mut tx, INTERNAL, &user_id)
+                .await?
+                .and_then(|u| u.selected_team_id)
+            {
+                crate::projects::adopt_unowned(&mut tx, &team).await?;
+            }
+        }
     }
     codes::consume(&mut tx, code_id).await?;
     tx.commit().await?;

@@ -3,7 +3,7 @@
 //! email verification can be left off on purpose; and production mode, whose switch lists what
 //! is still open when it is turned on.
 
-use super::pages::{error, layout};
+use super::pages::{error, project_layout};
 use super::{answer, field, form_context, message_of};
 use crate::auth::context::ApiState;
 use crate::http::extract::RawBody;
@@ -40,9 +40,11 @@ fn page(
     let base = format!("/dashboard/projects/{}", project.id);
     let done = list.iter().filter(|c| c.done).count();
     let open: Vec<&str> = list.iter().filter(|c| !c.done).map(|c| c.title).collect();
-    layout(
+    project_layout(
         "Launch checklist",
-        Some(admin),
+        admin,
+        project,
+        "launch",
         html! {
             div.card {
                 h1 { a href=(base) { (project.display_name) } " · Launch checklist" }

@@ -66,6 +66,13 @@ where
         .merge(stripe::routes())
         .merge(project::routes())
         .merge(teams::routes())
+        .route("/dashboard/{*rest}", get(unknown_page))
+}
+
+/// Any other dashboard address: a page saying so (signed in) with a 404, or the sign-in page.
+async fn unknown_page(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    let admin = or_answer!(require_admin(&state, &headers).await);
+    (StatusCode::NOT_FOUND, html(pages::not_found(&admin))).into_response()
 }
 
 /// The signed-in admin and one of their projects, or the page to answer instead (sign-in
@@ -290,7 +297,7 @@ async fn setup(ip: ClientIp, State(state): State<ApiState>, RawBody(form): RawBo
 }
 
 async fn sign_in_form() -> Response {
-    html(pages::sign_in(None))
+    html(pages::sign_in(None, ""))
 }
 
 async fn sign_in(State(state): State<ApiState>, ip: ClientIp, RawBody(form): RawBody) -> Response {
@@ -311,7 +318,10 @@ async fn sign_in(State(state): State<ApiState>, ip: ClientIp, RawBody(form): Raw
     .await;
     match result {
         Ok(home) => home,
-        Err(e) => refused(&e, pages::sign_in(Some(&message_of(&e)))),
+        Err(e) => refused(
+            &e,
+            pages::sign_in(Some(&message_of(&e)), field(&form, "email")),
+        ),
     }
 }
 

@@ -19,6 +19,51 @@ pub(crate) fn layout(title: &str, admin: Option<&Admin>, body: Markup) -> Markup
     crate::ui::shell(title, header, body)
 }
 
+/// A time (ms since the epoch) as the dashboard shows it: `2026-11-30 15:59:07 UTC`; empty for
+/// none.
+pub(crate) fn when(ms: Option<i64>) -> String {
+    ms.map(|ms| format!("{} UTC", &crate::store::iso(ms)[..19].replace('T', " ")))
+        .unwrap_or_default()
+}
+
+/// A project's sections, in its navigation's order: (path below the project's page, label).
+const SECTIONS: [(&str, &str); 8] = [
+    ("", "Overview"),
+    ("users", "Users"),
+    ("teams", "Teams"),
+    ("permissions", "Permissions"),
+    ("payments", "Payments"),
+    ("webhooks", "Webhooks"),
+    ("settings", "Settings"),
+    ("launch", "Launch"),
+];
+
+/// [`layout`] for a page of `project`, with the project's navigation on top; `section` (a
+/// path of [`SECTIONS`]) is marked as the current one.
+pub(crate) fn project_layout(
+    title: &str,
+    admin: &Admin,
+    project: &Project,
+    section: &str,
+    body: Markup,
+) -> Markup {
+    let base = format!("/dashboard/projects/{}", project.id);
+    layout(
+        title,
+        Some(admin),
+        html! {
+            nav.project aria-label="Project" {
+                strong { (project.display_name) }
+                @for (path, label) in SECTIONS {
+                    a href={ (base) @if !path.is_empty() { "/" (path) } }
+                        aria-current=[(path == section).then_some("page")] { (label) }
+                }
+            }
+            (body)
+        },
+    )
+}
+
 pub fn setup(code: &str, message: Option<&str>) -> Markup {
     layout(
         "Set up",
@@ -56,7 +101,8 @@ pub fn setup_gone(reason: &str) -> Markup {
     )
 }
 
-pub fn sign_in(message: Option<&str>) -> Markup {
+/// `email`: what the admin typed, kept after a refusal.
+pub fn sign_in(message: Option<&str>, email: &str) -> Markup {
     layout(
         "Sign in",
         None,
@@ -66,9 +112,9 @@ pub fn sign_in(message: Option<&str>) -> Markup {
                 (error(message))
                 form method="post" action="/dashboard/sign-in" {
                     label for="email" { "Email" }
-                    input id="email" type="email" name="email" required autocomplete="username";
+                    input id="email" type="email" name="email" value=(email) required autocomplete="username";
                     label for="password" { "Password" }
-                    input id="password" type="password" name="password" required autocomplete="current-password";
+                    input id="password" type="password" name="password" required autocomplete="current-password" autofocus[!email.is_empty()];
                     label for="totp" { "Authenticator code (if you turned on two-factor sign-in)" }
                     input id="totp" type="text" name="totp" inputmode="numeric" autocomplete="one-time-code" maxlength="6";
                     button type="submit" { "Sign in" }
@@ -182,7 +228,11 @@ pub fn not_found(admin: &Admin) -> Markup {
         "Not found",
         Some(admin),
         html! {
-            div.card { h1 { "Not found" } p { "There is no such project among yours." } }
+            div.card {
+                h1 { "Not found" }
+                p { "There is no such page, or no such project among yours." }
+                p { a href="/dashboard" { "Back to your projects" } }
+            }
         },
     )
 }

@@ -4,7 +4,7 @@
 //! "Create checkout" dialog every one of them offers. Writes go through the payments domain
 //! functions, so the dashboard refuses exactly what the API refuses.
 
-use super::pages::{error, layout};
+use super::pages::{error, project_layout, when};
 use super::session::Admin;
 use super::{field, form_context, html, message_of, project_context};
 use crate::auth::context::ApiState;
@@ -21,7 +21,6 @@ use crate::payments::transactions::{self, Filter};
 use crate::payments::Payments;
 use crate::payments::{customers, items, purchases};
 use crate::projects::{overrides, Project};
-use crate::store::iso;
 use crate::store::now_ms;
 use axum::extract::FromRef;
 use axum::extract::{Path, Query, State};
@@ -80,10 +79,6 @@ fn nav(project: &Project, here: &str) -> Markup {
 
 fn name_of<'a>(v: &'a Value, id: &'a str) -> &'a str {
     v["displayName"].as_str().unwrap_or(id)
-}
-
-fn when(ms: i64) -> String {
-    iso(ms)[..16].replace('T', " ")
 }
 
 fn customer_path(project: &Project, customer_type: &str, customer_id: &str) -> String {
@@ -190,9 +185,11 @@ fn catalog_markup(
     let type_select = |name: &str| {
         html! { select name=(name) { @for t in CUSTOMER_TYPES { option value=(t) selected[d(name) == t] { (t) } } } }
     };
-    layout(
+    project_layout(
         "Payments",
-        Some(admin),
+        admin,
+        project,
+        "payments",
         html! {
             (nav(project, "Catalog"))
             (error(message))
@@ -463,9 +460,11 @@ async fn customers_page(
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
-    let page = layout(
+    let page = project_layout(
         "Customers",
-        Some(&admin),
+        &admin,
+        &project,
+        "payments",
         html! {
             (nav(&project, "Customers"))
             div.card {
@@ -612,9 +611,11 @@ async fn customer_markup(
         .iter()
         .filter(|(_, p)| p.customer_type == customer_type)
         .collect();
-    Ok(layout(
+    Ok(project_layout(
         &label,
-        Some(admin),
+        admin,
+        project,
+        "payments",
         html! {
             (nav(project, ""))
             div.card {
@@ -843,9 +844,11 @@ async fn checkout(
     } else {
         base(&project)
     };
-    let page = layout(
+    let page = project_layout(
         "Checkout link",
-        Some(&admin),
+        &admin,
+        &project,
+        "payments",
         html! {
             (nav(&project, ""))
             div.card { (body) p { a href=(back) { "← Back" } } }
@@ -872,7 +875,7 @@ fn transactions_table(admin: &Admin, project: &Project, txns: &[Value], refunds:
                 @let entry = &t["entries"][0];
                 @let (ct, cid) = (entry["customer_type"].as_str().unwrap_or(""), entry["customer_id"].as_str().unwrap_or(""));
                 tr {
-                    td.muted { (when(t["created_at_millis"].as_i64().unwrap_or(0))) }
+                    td.muted { (when(t["created_at_millis"].as_i64())) }
                     td { (t["type"].as_str().unwrap_or("")) @if t["test_mode"] == true { " " span.muted { "(test)" } } }
                     td { a href=(customer_path(project, ct, cid)) { (ct) " " (cid.get(..8).unwrap_or(cid)) } }
                     td {
@@ -943,9 +946,11 @@ async fn render_transactions(
             Err(e) => return e.into_response(),
         };
     let (kind, customer_type) = (kind.unwrap_or_default(), customer_type.unwrap_or_default());
-    let page = layout(
+    let page = project_layout(
         "Transactions",
-        Some(admin),
+        admin,
+        project,
+        "payments",
         html! {
             (nav(project, "Transactions"))
             div.card {

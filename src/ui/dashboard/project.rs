@@ -1,7 +1,7 @@
 //! A project's overview page: counts, the API key sets (create — keys shown once — and revoke),
 //! links to the other pages, and deleting the project (the name must be typed to confirm).
 
-use super::pages::{error, layout};
+use super::pages::{error, project_layout};
 use super::session::Admin;
 use super::{field, form_context, message_of, project_context};
 use crate::auth::context::ApiState;
@@ -86,9 +86,11 @@ fn page(
     let here = format!("/dashboard/projects/{}", project.id);
     let csrf = admin.csrf_token();
     let now = now_ms();
-    layout(
+    project_layout(
         &project.display_name,
-        Some(admin),
+        admin,
+        project,
+        "",
         html! {
             div.card {
                 h1 { (project.display_name) }

@@ -1,7 +1,7 @@
 //! Dashboard page for a project's auth and email settings: sign-in methods, sign-up, trusted
 //! domains, the project's SMTP server (with a test send), and the outbox log.
 
-use super::pages::{error, layout};
+use super::pages::{error, project_layout};
 use super::session::Admin;
 use super::{field, html, message_of};
 use crate::auth::context::ApiState;
@@ -147,9 +147,11 @@ fn page(
 ) -> Markup {
     let base = format!("/dashboard/projects/{}/settings", project.id);
     let callback_prefix = crate::oauth::provider::callback_url(k, "");
-    layout(
+    project_layout(
         "Settings",
-        Some(admin),
+        admin,
+        project,
+        "settings",
         html! {
             div.card {
                 h1 { a href={ "/dashboard/projects/" (project.id) } { (project.display_name) } " · Settings" }

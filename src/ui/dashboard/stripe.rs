@@ -3,7 +3,7 @@
 //! at the period's end, reactivate) and invoices. Writes go through the payments domain, so the
 //! dashboard refuses what the API refuses.
 
-use super::pages::{error, layout};
+use super::pages::{error, project_layout};
 use super::session::Admin;
 use super::{field, form_context, message_of, project_context};
 use crate::auth::context::ApiState;
@@ -85,9 +85,11 @@ async fn settings(
 ) -> ApiResult<Markup> {
     let account = connect::connection(state, &project.id).await?;
     let webhook = webhook_url(state, project);
-    Ok(layout(
+    Ok(project_layout(
         "Stripe",
-        Some(admin),
+        admin,
+        project,
+        "payments",
         html! {
             p.muted {
                 a href={ "/dashboard/projects/" (project.id) } { (project.display_name) } " · "

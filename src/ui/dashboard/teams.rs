@@ -3,7 +3,7 @@
 //! team), and the permission definitions of both scopes (create, delete). Writes go through the
 //! same functions as the API.
 
-use super::pages::{error, layout};
+use super::pages::{error, project_layout};
 use super::session::Admin;
 use super::{field, form_context, html, message_of, project_context};
 use crate::auth::context::ApiState;
@@ -80,9 +80,11 @@ async fn render_list(
         Err(e) => return e.into_response(),
     };
     let base = teams_path(project);
-    let page = layout(
+    let page = project_layout(
         "Teams",
-        Some(admin),
+        admin,
+        project,
+        "teams",
         html! {
             div.card {
                 h1 { a href={ "/dashboard/projects/" (project.id) } { (project.display_name) } " · Teams" }
@@ -207,9 +209,11 @@ async fn render_team(
             }
         }
     };
-    let page = layout(
+    let page = project_layout(
         &team.display_name,
-        Some(admin),
+        admin,
+        project,
+        "teams",
         html! {
             div.card {
                 h1 { a href=(teams_path(project)) { (project.display_name) " · Teams" } " · " (team.display_name) }
@@ -233,7 +237,11 @@ async fn render_team(
                                     input type="hidden" name="csrf" value=(csrf);
                                     input type="hidden" name="op" value="grant";
                                     input type="hidden" name="user_id" value=(id);
-                                    select name="permission_id" { @for p in &team_permissions { option value=(p) { (p) } } }
+                                    select name="permission_id" aria-label="Permission to grant" required {
+                                        // No default: a click on Grant must not hand out the first (often `$delete_team`).
+                                        option value="" selected disabled { "Choose…" }
+                                        @for p in &team_permissions { option value=(p) { (p) } }
+                                    }
                                     button type="submit" style="margin:0 0 0 4px;padding:6px 10px" { "Grant" }
                                 }
                             }
@@ -390,9 +398,11 @@ async fn render_definitions(
             }
         }
     };
-    let page = layout(
+    let page = project_layout(
         "Permissions",
-        Some(admin),
+        admin,
+        project,
+        "permissions",
         html! {
             div.card {
                 h1 { a href={ "/dashboard/projects/" (project.id) } { (project.display_name) } " · Permissions" }

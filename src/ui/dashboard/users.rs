@@ -2,7 +2,7 @@
 //! detail (emails, sessions with revoke, teams, metadata editor, delete). Writes go through the
 //! same functions as the API.
 
-use super::pages::{error, layout};
+use super::pages::{error, project_layout, when};
 use super::session::Admin;
 use super::{field, html, message_of};
 use crate::auth::context::ApiState;
@@ -76,9 +76,11 @@ fn users_page(
 ) -> Markup {
     let sort = if oldest_first { "oldest" } else { "newest" };
     let base = format!("/dashboard/projects/{}/users", project.id);
-    layout(
+    project_layout(
         "Users",
-        Some(admin),
+        admin,
+        project,
+        "users",
         html! {
             div.card {
                 h1 { a href={ "/dashboard/projects/" (project.id) } { (project.display_name) } " · Users" }
@@ -251,9 +253,11 @@ async fn detail_page(
             .map(str::to_string)
             .unwrap_or_else(|| pretty(current))
     };
-    Ok(layout(
+    Ok(project_layout(
         "User",
-        Some(admin),
+        admin,
+        project,
+        "users",
         html! {
             div.card {
                 h1 { a href={ "/dashboard/projects/" (project.id) "/users" } { (project.display_name) } " · " (user.primary_email.as_deref().unwrap_or(&user.id)) }
@@ -308,7 +312,7 @@ async fn detail_page(
                     @for s in &sessions {
                         tr {
                             td { code { (s["id"].as_str().unwrap_or("")) } }
-                            td.muted { "last used " (s["last_used_at"]) }
+                            td.muted { "last used " (when(s["last_used_at"].as_i64())) }
                             td {
                                 form method="post" action={ (base) "/sessions/" (s["id"].as_str().unwrap_or("")) "/revoke" } {
                                     input type="hidden" name="csrf" value=(admin.csrf_token());

@@ -3,13 +3,12 @@
 //! (shown once), removal, and its latest attempts (`…/webhooks/{id}`). Everything goes through
 //! `webhooks::routes`, as the admin API does.
 
-use super::pages::{error, layout};
+use super::pages::{error, project_layout, when};
 use super::session::Admin;
 use super::{answer, field, form_context, message_of};
 use crate::auth::context::ApiState;
 use crate::http::extract::RawBody;
 use crate::projects::Project;
-use crate::store::iso;
 use crate::webhooks::routes::{
     attempts_of, create_endpoint, delete_endpoint, endpoints_of, rotate, send_test_event, Create,
 };
@@ -47,9 +46,11 @@ fn page(
 ) -> Markup {
     let base = format!("/dashboard/projects/{}", project.id);
     let csrf = admin.csrf_token();
-    layout(
+    project_layout(
         "Webhooks",
-        Some(admin),
+        admin,
+        project,
+        "webhooks",
         html! {
             div.card {
                 h1 { a href=(base) { (project.display_name) } " · Webhooks" }
@@ -203,14 +204,11 @@ async fn show_attempts(
         Err(e) => return e.into_response(),
     };
     let base = format!("/dashboard/projects/{}", project.id);
-    let when = |v: &Value| {
-        v.as_i64()
-            .map(|ms| iso(ms)[..19].replace('T', " "))
-            .unwrap_or_default()
-    };
-    let body = layout(
+    let body = project_layout(
         "Webhook attempts",
-        Some(&admin),
+        &admin,
+        &project,
+        "webhooks",
         html! {
             div.card {
                 h1 { a href={ (base) "/webhooks" } { "Webhooks" } " · Attempts" }
@@ -219,7 +217,7 @@ async fn show_attempts(
                     tr { th { "When" } th { "Event" } th { "Answer" } th { "Time" } }
                     @for a in &attempts {
                         tr {
-                            td { (when(&a["attempted_at_millis"])) }
+                            td { (when(a["attempted_at_millis"].as_i64())) }
                             td { code { (a["event_id"].as_str().unwrap_or_default()) } }
                             td {
                                 @match a["status_code"].as_i64() {
