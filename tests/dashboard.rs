@@ -155,26 +155,7 @@ async fn browser_flow(backend: Backend) {
         .unwrap();
     assert_eq!(res.status().as_u16(), 303);
     let cookie = cookie_of(&res);
-    let page = get_page(&http, format!("{}/dashboard", app.base), &cookie)
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_of(&page);
-    let count = || async {
-        get_page(&http, format!("{}/dashboard", app.base), &cookie)
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .matches("/dashboard/projects/")
-            .count()
-    };
-    // Projects from the command line belong to the dashboard's admins: the harness's own, made
-    // before any admin existed, went to the first admin; one made now goes to them too; an owner
-    // who is no admin is refused.
+    // The projects page, and how many project links it has.
     let listed = || async {
         get_page(&http, format!("{}/dashboard", app.base), &cookie)
             .await
@@ -183,6 +164,11 @@ async fn browser_flow(backend: Backend) {
             .await
             .unwrap()
     };
+    let count = || async { listed().await.matches("/dashboard/projects/").count() };
+    let csrf = csrf_of(&listed().await);
+    // Projects from the command line belong to the dashboard's admins: the harness's own, made
+    // before any admin existed, went to the first admin; one made now goes to them too; an owner
+    // who is no admin is refused.
     assert!(listed().await.contains(&app.project_id));
     let cli = |args: &[&str]| {
         std::process::Command::new(bin())
@@ -282,12 +268,7 @@ async fn browser_flow(backend: Backend) {
         .contains("Choose at least one sign-in method"));
     assert_eq!(count().await, before);
     // The methods ticked are the ones the project's pages offer: a magic link and GitHub.
-    let page_before = get_page(&http, format!("{}/dashboard", app.base), &cookie)
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page_before = listed().await;
     let page = post_form(
         &http,
         format!("{}/dashboard/projects", app.base),

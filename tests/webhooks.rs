@@ -100,6 +100,24 @@ async fn endpoint(app: &TestServer, url: &str, body: Value) -> Value {
         .expect(201)
 }
 
+/// `field` of each attempt of an endpoint, as the attempts API lists them.
+async fn attempts_field(app: &TestServer, endpoint_id: &str, field: &str) -> Vec<Value> {
+    let attempts = app
+        .admin()
+        .get(&format!(
+            "/internal/webhooks/endpoints/{endpoint_id}/attempts"
+        ))
+        .send()
+        .await
+        .expect(200);
+    attempts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a[field].clone())
+        .collect()
+}
+
 /// The distinct event ids among verified requests.
 fn distinct_ids(got: &[Value]) -> std::collections::BTreeSet<String> {
     got.iter()
@@ -190,21 +208,10 @@ async fn user_events(backend: Backend) {
         .wait_until("the test event", |g| g.len() == 4)
         .await;
     // Every attempt is on record.
-    let attempts = app
-        .admin()
-        .get(&format!(
-            "/internal/webhooks/endpoints/{endpoint_id}/attempts"
-        ))
-        .send()
-        .await
-        .expect(200);
-    let statuses: Vec<i64> = attempts["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["status_code"].as_i64().unwrap())
-        .collect();
-    assert_eq!(statuses, [200, 200, 200], "{attempts}");
+    assert_eq!(
+        attempts_field(&app, endpoint_id, "status_code").await,
+        [200, 200, 200]
+    );
 
     // A rotated secret signs what follows; the receiver, holding the old one, refuses it.
     app.admin()
@@ -336,21 +343,7 @@ async fn retries(backend: Backend) {
         gaps[2] > gaps[1] && gaps[1] > gaps[0],
         "backing off: {gaps:?}"
     );
-    let attempts = app
-        .admin()
-        .get(&format!(
-            "/internal/webhooks/endpoints/{}/attempts",
-            created["id"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .expect(200);
-    let excerpts: Vec<&str> = attempts["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["response_excerpt"].as_str().unwrap())
-        .collect();
+    let excerpts = attempts_field(&app, created["id"].as_str().unwrap(), "response_excerpt").await;
     assert_eq!(
         excerpts,
         [

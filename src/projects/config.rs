@@ -145,7 +145,7 @@ fn default_handler_path() -> String {
     "/handler".into()
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct OAuthProvider {
     pub id: String,
@@ -234,12 +234,7 @@ impl ProjectConfig {
             .map(|id| OAuthProvider {
                 id: id.to_string(),
                 kind: "shared".into(),
-                client_id: None,
-                client_secret: None,
-                facebook_config_id: None,
-                microsoft_tenant_id: None,
-                apple_bundle_ids: None,
-                issuer_url: None,
+                ..Default::default()
             })
             .collect();
     }
