@@ -283,7 +283,7 @@ pub fn link(url: &str, code: &str) -> String {
 }
 
 /// The body of every endpoint that takes a code: `{ "code": "…" }`.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeBody {
     pub code: String,

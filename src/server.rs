@@ -8,7 +8,7 @@ use crate::kernel::Kernel;
 use crate::payments::Payments;
 use crate::store::Store;
 use axum::extract::{FromRef, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
@@ -73,7 +73,7 @@ pub fn router(state: AppState) -> Router {
         .client_ip_header
         .as_deref()
         .and_then(|h| axum::http::HeaderName::from_bytes(h.as_bytes()).ok());
-    let api = Router::new()
+    let api = aide::axum::ApiRouter::new()
         .merge(crate::projects::routes())
         .merge(crate::projects::overrides::routes())
         .merge(crate::users::routes())
@@ -89,7 +89,14 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::payments::routes())
         .merge(crate::webhooks::routes::routes())
         .merge(crate::data_vault::routes())
-        .route("/", get(crate::projects::api_root))
+        .api_route("/", aide::axum::routing::get(crate::projects::api_root))
+        .api_route("/openapi.json", aide::axum::routing::get(openapi_document));
+    aide::generate::infer_responses(true);
+    let mut document = aide::openapi::OpenApi::default();
+    let api = api.finish_api(&mut document);
+    let document = Arc::new(http::openapi::finish(document, "/api/v1"));
+    let api = api
+        .layer(axum::Extension(OpenApiText(document)))
         .route_layer(axum::middleware::from_fn(http::metrics::mark_route))
         .fallback(http::api_not_found)
         .layer(axum::middleware::from_fn(http::api_layer));
@@ -115,6 +122,21 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(http::metrics::track))
         .with_state(state)
+}
+
+/// The generated OpenAPI document's JSON text.
+#[derive(Clone)]
+struct OpenApiText(Arc<String>);
+
+/// `GET /api/v1/openapi.json`: the OpenAPI 3.1 description of this API.
+async fn openapi_document(
+    axum::Extension(OpenApiText(text)): axum::Extension<OpenApiText>,
+) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        text.as_str().to_owned(),
+    )
+        .into_response()
 }
 
 /// `/metrics`: the recorded series, with the work queues and the pool measured now.

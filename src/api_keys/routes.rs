@@ -14,27 +14,27 @@ use crate::permissions::MANAGE_API_KEYS;
 use crate::projects::Project;
 use crate::store::{flag, now_ms};
 use crate::teams;
+use aide::axum::routing::{get, post};
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route("/user-api-keys", get(list_user).post(create_user))
-        .route("/user-api-keys/check", post(check_user))
-        .route("/user-api-keys/{id}", get(read_user).patch(update_user))
-        .route("/team-api-keys", get(list_team).post(create_team))
-        .route("/team-api-keys/check", post(check_team))
-        .route("/team-api-keys/{id}", get(read_team).patch(update_team))
-        .route(
+    ApiRouter::new()
+        .api_route("/user-api-keys", get(list_user).post(create_user))
+        .api_route("/user-api-keys/check", post(check_user))
+        .api_route("/user-api-keys/{id}", get(read_user).patch(update_user))
+        .api_route("/team-api-keys", get(list_team).post(create_team))
+        .api_route("/team-api-keys/check", post(check_team))
+        .api_route("/team-api-keys/{id}", get(read_team).patch(update_team))
+        .api_route(
             "/integrations/credential-scanning/revoke",
             post(scanner_revoke),
         )
@@ -110,7 +110,7 @@ fn resolve_owner<'a>(auth: &'a Auth, owner: Owner, id: &'a str) -> ApiResult<&'a
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Create {
     user_id: Option<String>,
@@ -218,7 +218,7 @@ pub async fn create_key(
     Ok((key, value))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     user_id: Option<String>,
@@ -294,7 +294,7 @@ async fn load(state: &Kernel, auth: &Auth, owner: Owner, id: &str) -> ApiResult<
     Ok(key)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Update {
     #[allow(dead_code)]
@@ -333,7 +333,7 @@ pub async fn revoke(state: &Kernel, key: &mut ApiKey) -> ApiResult<()> {
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Check {
     api_key: String,

@@ -13,10 +13,10 @@ use crate::kernel::Kernel;
 use crate::projects::Project;
 use crate::store::{iso, now_ms};
 use crate::users;
+use aide::axum::routing::post;
+use aide::axum::ApiRouter;
 use axum::extract::{FromRef, State};
 use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::Row;
@@ -25,15 +25,15 @@ use sqlx::Row;
 const DEFAULT_TTL_MS: i64 = 2 * 3600 * 1000;
 const MAX_TTL_MS: i64 = 24 * 3600 * 1000;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route("/auth/cli", post(start))
-        .route("/auth/cli/poll", post(poll))
-        .route("/auth/cli/complete", post(complete))
+    ApiRouter::new()
+        .api_route("/auth/cli", post(start))
+        .api_route("/auth/cli/poll", post(poll))
+        .api_route("/auth/cli/complete", post(complete))
 }
 
 #[derive(Deserialize, Default)]
@@ -114,7 +114,7 @@ async fn anonymous_session(
     Ok(user.filter(|u| u.is_anonymous).map(|u| u.id))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Poll {
     polling_code: String,
@@ -164,7 +164,7 @@ async fn poll(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Complete {
     login_code: String,

@@ -373,3 +373,12 @@ pub async fn client_project(
     }
     Ok(project)
 }
+
+impl aide::OperationInput for RequestCtx {
+    fn operation_input(
+        _: &mut aide::generate::GenContext,
+        operation: &mut aide::openapi::Operation,
+    ) {
+        crate::http::openapi::credentials(operation);
+    }
+}

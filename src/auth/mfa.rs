@@ -14,10 +14,10 @@ use crate::kernel::Kernel;
 use crate::limits::Rule;
 use crate::projects::Project;
 use crate::users::{self, User};
+use aide::axum::routing::post;
+use aide::axum::ApiRouter;
 use axum::extract::{FromRef, State};
 use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -28,17 +28,17 @@ pub const TOTP_FAILURES_PER_USER: Rule = Rule {
     window_secs: 600,
 };
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route("/auth/mfa/sign-in", post(sign_in))
-        .route("/auth/mfa/sign-in/check-code", post(check_code))
+    ApiRouter::new()
+        .api_route("/auth/mfa/sign-in", post(sign_in))
+        .api_route("/auth/mfa/sign-in/check-code", post(check_code))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct MfaSignIn {
     #[serde(rename = "type")]

@@ -15,15 +15,15 @@ pub mod sessions;
 pub mod tokens;
 
 use crate::auth::context::ApiState;
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
-use axum::Router;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
+    ApiRouter::new()
         .merge(password::routes())
         .merge(passkey::routes())
         .merge(otp::routes())

@@ -13,27 +13,27 @@ use crate::kernel::Kernel;
 use crate::projects::Project;
 use crate::users::write::{self, UserWrite};
 use crate::users::{self, is_valid_email, normalize_email, User};
+use aide::axum::routing::post;
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route("/auth/otp/send-sign-in-code", post(send_code))
-        .route("/auth/otp/sign-in", post(sign_in))
-        .route("/auth/otp/sign-in/check-code", post(check_code))
+    ApiRouter::new()
+        .api_route("/auth/otp/send-sign-in-code", post(send_code))
+        .api_route("/auth/otp/sign-in", post(sign_in))
+        .api_route("/auth/otp/sign-in/check-code", post(check_code))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SendCode {
     email: String,

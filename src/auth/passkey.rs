@@ -24,11 +24,11 @@ use crate::projects::Project;
 use crate::store::now_ms;
 use crate::users::write::{self, UserWrite};
 use crate::users::{self, User};
+use aide::axum::routing::{delete, get, post};
+use aide::axum::ApiRouter;
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{delete, get, post};
-use axum::Router;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Deserialize;
@@ -64,24 +64,24 @@ const RP_ID_SENTINEL: &str = "THIS_VALUE_WILL_BE_REPLACED.example.com";
 const CEREMONY_MS: u32 = 60_000;
 const CODE_GRACE_MS: i64 = 5_000;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route(
+    ApiRouter::new()
+        .api_route(
             "/auth/passkey/initiate-passkey-registration",
             post(initiate_registration),
         )
-        .route("/auth/passkey/register", post(register))
-        .route(
+        .api_route("/auth/passkey/register", post(register))
+        .api_route(
             "/auth/passkey/initiate-passkey-authentication",
             post(initiate_authentication),
         )
-        .route("/auth/passkey/sign-in", post(sign_in))
-        .route("/users/{user_id}/passkeys", get(list))
-        .route("/users/{user_id}/passkeys/{id}", delete(remove))
+        .api_route("/auth/passkey/sign-in", post(sign_in))
+        .api_route("/users/{user_id}/passkeys", get(list))
+        .api_route("/users/{user_id}/passkeys/{id}", delete(remove))
 }
 
 fn not_enabled() -> ApiError {
@@ -299,7 +299,7 @@ pub async fn registration_options(
     Ok(json!({ "options_json": options_json, "code": code }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Register {
     credential: Value,
@@ -474,7 +474,7 @@ pub async fn authentication_options(
     Ok(json!({ "options_json": options_json, "code": code }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SignIn {
     authentication_response: Value,

@@ -12,27 +12,27 @@ use crate::limits::Rule;
 use crate::projects::Project;
 use crate::users::write::{self, check_password_length, UserWrite, PASSWORD_MAX};
 use crate::users::{self, is_valid_email, normalize_email, User};
+use aide::axum::routing::post;
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
 use serde::Deserialize;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route("/auth/password/sign-up", post(sign_up))
-        .route("/auth/password/sign-in", post(sign_in))
-        .route("/auth/password/update", post(update))
-        .route("/auth/password/set", post(set))
-        .route("/auth/anonymous/sign-up", post(anonymous_sign_up))
+    ApiRouter::new()
+        .api_route("/auth/password/sign-up", post(sign_up))
+        .api_route("/auth/password/sign-in", post(sign_in))
+        .api_route("/auth/password/update", post(update))
+        .api_route("/auth/password/set", post(set))
+        .api_route("/auth/anonymous/sign-up", post(anonymous_sign_up))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SignUp {
     email: String,
@@ -46,21 +46,21 @@ struct SignUp {
     bot_challenge_unavailable: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SignIn {
     email: String,
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordChange {
     old_password: String,
     new_password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordSet {
     password: String,

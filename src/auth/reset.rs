@@ -12,34 +12,34 @@ use crate::kernel::Kernel;
 use crate::projects::Project;
 use crate::users::write::{check_password_length, PASSWORD_MAX};
 use crate::users::{is_valid_email, normalize_email};
+use aide::axum::routing::post;
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::time::{Duration, Instant};
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route("/auth/password/send-reset-code", post(send_reset_code))
-        .route("/auth/password/reset", post(reset))
-        .route("/auth/password/reset/check-code", post(check_code))
+    ApiRouter::new()
+        .api_route("/auth/password/send-reset-code", post(send_reset_code))
+        .api_route("/auth/password/reset", post(reset))
+        .api_route("/auth/password/reset/check-code", post(check_code))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SendResetCode {
     email: String,
     callback_url: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Reset {
     code: String,

@@ -5,28 +5,28 @@ use crate::auth::context::{AccessType, ApiState, RequestCtx, ANY, TRUSTED};
 use crate::http::extract::schema_problem;
 use crate::http::{json_ok, known, success, ApiError, ApiResult, JsonBody, Query};
 use crate::users;
+use aide::axum::routing::{delete, get, post};
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{delete, get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route("/auth/sessions", get(list).post(create))
-        .route("/auth/sessions/current", delete(sign_out))
-        .route("/auth/sessions/current/refresh", post(refresh))
-        .route("/auth/sessions/{id}", delete(revoke))
+    ApiRouter::new()
+        .api_route("/auth/sessions", get(list).post(create))
+        .api_route("/auth/sessions/current", delete(sign_out))
+        .api_route("/auth/sessions/current/refresh", post(refresh))
+        .api_route("/auth/sessions/{id}", delete(revoke))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateSession {
     user_id: String,
@@ -34,7 +34,7 @@ struct CreateSession {
     is_impersonation: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UserIdQuery {
     user_id: Option<String>,

@@ -10,33 +10,33 @@ use crate::http::ClientIp;
 use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, JsonBody, Query};
 use crate::kernel::Kernel;
 use crate::users::{self, is_valid_email, normalize_email};
+use aide::axum::routing::{get, post};
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route("/contact-channels", get(list).post(create))
-        .route(
+    ApiRouter::new()
+        .api_route("/contact-channels", get(list).post(create))
+        .api_route(
             "/contact-channels/send-verification-code",
             post(send_code_for_primary),
         )
-        .route("/contact-channels/verify", post(verify))
-        .route("/contact-channels/verify/check-code", post(check_code))
-        .route(
+        .api_route("/contact-channels/verify", post(verify))
+        .api_route("/contact-channels/verify/check-code", post(check_code))
+        .api_route(
             "/contact-channels/{user_id}/{id}",
             get(read).patch(update).delete(remove),
         )
-        .route(
+        .api_route(
             "/contact-channels/{user_id}/{id}/send-verification-code",
             post(send_code),
         )
@@ -111,7 +111,7 @@ async fn create(
     Ok(json_created(channel.json()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     user_id: Option<String>,
@@ -189,7 +189,7 @@ async fn remove(
     Ok(success())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SendCode {
     callback_url: String,
@@ -220,7 +220,7 @@ async fn send_code(
     queue(&state, auth, &ip, &channel, &body.callback_url).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SendCodeForPrimary {
     email: String,

@@ -9,21 +9,21 @@ use crate::http::extract::schema_problem;
 use crate::http::{json_ok, known, success, ApiResult, JsonBody};
 use crate::kernel::Kernel;
 use crate::store::now_ms;
+use aide::axum::routing::post;
+use aide::axum::ApiRouter;
 use axum::extract::{FromRef, Path, State};
 use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route("/data-vault/stores/{id}/get", post(get))
-        .route("/data-vault/stores/{id}/set", post(set))
+    ApiRouter::new()
+        .api_route("/data-vault/stores/{id}/get", post(get))
+        .api_route("/data-vault/stores/{id}/set", post(set))
 }
 
 /// Errors: DATA_VAULT_STORE_DOES_NOT_EXIST unless the project's config declares the store.
@@ -44,7 +44,7 @@ fn required<'a>(value: &'a Option<String>, name: &str, non_empty: bool) -> ApiRe
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GetBody {
     hashed_key: Option<String>,
@@ -76,7 +76,7 @@ async fn get(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SetBody {
     hashed_key: Option<String>,

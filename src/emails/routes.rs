@@ -11,33 +11,33 @@ use crate::http::{json_ok, known, ApiError, ApiResult, JsonBody, Query};
 use crate::kernel::Kernel;
 use crate::projects::config::EmailConfig;
 use crate::users;
+use aide::axum::routing::{get, post};
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route("/emails/send-email", post(send_email))
-        .route("/emails/outbox", get(list_outbox))
-        .route("/emails/outbox/{id}", get(get_outbox))
-        .route("/emails/unsubscribe-link", get(unsubscribe))
-        .route(
+    ApiRouter::new()
+        .api_route("/emails/send-email", post(send_email))
+        .api_route("/emails/outbox", get(list_outbox))
+        .api_route("/emails/outbox/{id}", get(get_outbox))
+        .api_route("/emails/unsubscribe-link", get(unsubscribe))
+        .api_route(
             "/emails/notification-preference/{user_id}",
             get(list_preferences),
         )
-        .route(
+        .api_route(
             "/emails/notification-preference/{user_id}/{category_id}",
-            axum::routing::patch(update_preference),
+            aide::axum::routing::patch(update_preference),
         )
 }
 
@@ -103,7 +103,7 @@ pub async fn preferences(state: &Kernel, user_id: &str) -> ApiResult<Vec<Value>>
     Ok(items)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PreferenceUpdate {
     enabled: bool,
@@ -167,7 +167,7 @@ async fn set_preference(
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SendEmail {
     user_ids: Option<Vec<String>>,
@@ -363,7 +363,7 @@ async fn category_enabled(state: &Kernel, user_id: &str, category: &str) -> ApiR
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct OutboxQuery {
     status: Option<String>,
@@ -462,7 +462,7 @@ async fn get_outbox(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct UnsubscribeQuery {
     code: Option<String>,
 }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod known;
 pub mod metrics;
+pub mod openapi;
 pub mod url;
 
 use axum::body::Body;

@@ -6,22 +6,22 @@ use crate::auth::context::{AccessType, ApiState, Auth, RequestCtx, ANY, TRUSTED}
 use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, JsonBody, Query};
 use crate::store::flag;
 use crate::users::{self, OAuthAccount};
+use aide::axum::routing::get;
+use aide::axum::ApiRouter;
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route("/oauth-providers", get(list).post(create))
-        .route(
+    ApiRouter::new()
+        .api_route("/oauth-providers", get(list).post(create))
+        .api_route(
             "/oauth-providers/{user_id}/{id}",
             get(read).patch(update).delete(remove),
         )
@@ -53,7 +53,7 @@ pub(super) fn owner<'a>(auth: &'a Auth, user_id: &'a str, refusal: &str) -> ApiR
 
 const NOT_YOURS: &str = "Client can only manage OAuth providers of their own user.";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     user_id: Option<String>,
@@ -93,7 +93,7 @@ async fn read(
     Ok(json_ok(account_json(&account, auth.access_type)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Update {
     allow_sign_in: Option<bool>,
@@ -178,7 +178,7 @@ async fn remove(
     Ok(success())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Create {
     user_id: String,

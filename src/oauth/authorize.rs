@@ -22,7 +22,7 @@ pub const OUTER_FLOW_MS: i64 = 10 * 60 * 1000;
 
 /// The SDK's query. Unknown parameters are allowed here, as in the original: browsers and
 /// trackers append their own to this URL.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct AuthorizeQuery {
     client_id: Option<String>,
     client_secret: Option<String>,

@@ -23,7 +23,7 @@ use serde::Deserialize;
 
 use sqlx::Row;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, schemars::JsonSchema)]
 pub struct CallbackParams {
     state: Option<String>,
     code: Option<String>,

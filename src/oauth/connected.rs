@@ -12,10 +12,10 @@ use crate::crypto::secret::new_uuid;
 use crate::http::{json_created, json_ok, known, ApiResult, JsonBody};
 use crate::store::now_ms;
 use crate::users;
+use aide::axum::routing::{get, post};
+use aide::axum::ApiRouter;
 use axum::extract::{FromRef, Path, State};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::Row;
@@ -25,23 +25,23 @@ const EXPIRY_MARGIN_MS: i64 = 5 * 60 * 1000;
 
 const NOT_YOURS: &str = "Client can only access its own connected accounts";
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route("/connected-accounts/{user_id}", get(list))
-        .route(
+    ApiRouter::new()
+        .api_route("/connected-accounts/{user_id}", get(list))
+        .api_route(
             "/connected-accounts/{user_id}/{provider_id}/access-token",
             post(for_provider),
         )
-        .route(
+        .api_route(
             "/connected-accounts/{user_id}/{provider_id}/{provider_account_id}/access-token",
             post(for_account),
         )
         // The original's older path for the signed-in user.
-        .route(
+        .api_route(
             "/auth/oauth/connected-accounts/{provider_id}/access-token",
             post(for_own_provider),
         )
@@ -98,7 +98,7 @@ async fn list(
     Ok(json_ok(json!({ "items": items, "is_paginated": false })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct TokenRequest {
     /// Scopes the token must carry (space-separated).

@@ -17,7 +17,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Handoff {
     pub redirect_uri: String,

@@ -20,33 +20,33 @@ use crate::crypto::secret::{random_base32, sha256_hex};
 use crate::http::ApiResult;
 use crate::kernel::Kernel;
 use crate::store::{flag, now_ms};
+use aide::axum::routing::{get, post};
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
-use axum::routing::{get, post};
-use axum::Router;
 use serde::{Deserialize, Serialize};
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route(
+    ApiRouter::new()
+        .api_route(
             "/auth/oauth/authorize/{provider_id}",
             get(authorize::authorize),
         )
-        .route(
+        .api_route(
             "/auth/oauth/callback/{provider_id}",
             get(callback::callback).post(callback::callback),
         )
         .merge(token::routes())
         .merge(accounts::routes())
         .merge(connected::routes())
-        .route(
+        .api_route(
             "/auth/oauth/callback/apple/native",
             post(apple_native::sign_in),
         )
-        .route(
+        .api_route(
             "/auth/oauth/cross-domain/authorize",
             post(cross_domain::authorize),
         )

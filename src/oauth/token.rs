@@ -9,21 +9,22 @@ use crate::http::{known, ApiError, ApiResult};
 use crate::projects::Project;
 use crate::store::now_ms;
 use crate::users;
+use aide::axum::routing::post;
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new().route("/auth/oauth/token", post(token))
+    ApiRouter::new().api_route("/auth/oauth/token", post(token))
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {

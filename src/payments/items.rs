@@ -12,27 +12,27 @@ use crate::http::extract::{query_bool, schema_problem};
 use crate::http::{json_ok, ApiResult, JsonBody, Query};
 use crate::kernel::Kernel;
 use crate::store::now_ms;
+use aide::axum::routing::{get, post};
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
     Arc<Payments>: FromRef<S>,
 {
-    Router::new()
-        .route(
+    ApiRouter::new()
+        .api_route(
             "/payments/items/{customer_type}/{customer_id}/{item_id}",
             get(read),
         )
-        .route(
+        .api_route(
             "/payments/items/{customer_type}/{customer_id}/{item_id}/update-quantity",
             post(update_quantity),
         )
@@ -113,13 +113,13 @@ async fn read(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateQuery {
     allow_negative: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateBody {
     delta: i64,

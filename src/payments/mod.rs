@@ -20,9 +20,9 @@ use crate::http::{ApiError, ApiResult};
 use crate::kernel::Kernel;
 use crate::store::recent::Recent;
 use crate::store::Store;
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
 use axum::http::StatusCode;
-use axum::Router;
 use config::Catalog;
 use serde_json::json;
 use std::sync::Arc;
@@ -68,13 +68,13 @@ impl Payments {
     }
 }
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
     Arc<Payments>: FromRef<S>,
 {
-    Router::new()
+    ApiRouter::new()
         .merge(items::routes())
         .merge(products::routes())
         .merge(purchases::routes())

@@ -15,29 +15,29 @@ use crate::http::extract::schema_problem;
 use crate::http::{json_ok, ApiError, ApiResult, JsonBody, Query};
 use crate::kernel::Kernel;
 use crate::store::now_ms;
+use aide::axum::routing::{delete, get};
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::{delete, get};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sqlx::{AnyConnection, Row};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
     Arc<Payments>: FromRef<S>,
 {
-    Router::new()
-        .route(
+    ApiRouter::new()
+        .api_route(
             "/payments/products/{customer_type}/{customer_id}",
             get(list).post(grant),
         )
-        .route(
+        .api_route(
             "/payments/products/{customer_type}/{customer_id}/{product_id}",
             delete(cancel),
         )
@@ -463,7 +463,7 @@ pub async fn grant_product(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GrantBody {
     product_id: Option<String>,
@@ -531,7 +531,7 @@ pub async fn grant_to_customer(
     Ok(granted.is_subscription.then_some(granted.purchase_id))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     cursor: Option<String>,
@@ -646,7 +646,7 @@ fn switch_options(
     Value::Array(options)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CancelQuery {
     subscription_id: Option<String>,

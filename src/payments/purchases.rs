@@ -18,37 +18,37 @@ use crate::kernel::Kernel;
 use crate::projects::Project;
 use crate::projects::ProjectCache;
 use crate::store::now_ms;
+use aide::axum::routing::post;
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
     Arc<Payments>: FromRef<S>,
 {
-    Router::new()
-        .route("/payments/purchases/create-purchase-url", post(create_url))
-        .route(
+    ApiRouter::new()
+        .api_route("/payments/purchases/create-purchase-url", post(create_url))
+        .api_route(
             "/payments/purchases/validate-code",
             post(validate_code).get(validate_code_get),
         )
-        .route(
+        .api_route(
             "/payments/purchases/purchase-session",
             post(purchase_session),
         )
-        .route(
+        .api_route(
             "/payments/purchases/purchase-session/charge",
             post(charge_session),
         )
-        .route(
+        .api_route(
             "/internal/payments/test-mode-purchase-session",
             post(test_mode_session),
         )
@@ -56,7 +56,7 @@ where
 
 const PURCHASE_CODE_TTL_MS: i64 = 24 * 3600 * 1000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateUrl {
     customer_type: String,
@@ -233,7 +233,7 @@ async fn resolve_code(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ValidateCode {
     full_code: String,
@@ -344,7 +344,7 @@ pub async fn inspect(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ValidateQuery {
     full_code: String,
@@ -370,7 +370,7 @@ async fn validate_code_get(
     Ok(json_ok(json!({ "valid": true })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Session {
     full_code: String,
@@ -411,7 +411,7 @@ async fn purchase_session(
     Ok(json_ok(json!({ "client_secret": client_secret })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Charge {
     full_code: String,

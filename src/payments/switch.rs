@@ -17,29 +17,29 @@ use crate::http::extract::schema_problem;
 use crate::http::{json_ok, ApiError, ApiResult, JsonBody};
 use crate::kernel::Kernel;
 use crate::store::now_ms;
+use aide::axum::routing::post;
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
     Arc<Payments>: FromRef<S>,
 {
-    Router::new().route(
+    ApiRouter::new().api_route(
         "/payments/products/{customer_type}/{customer_id}/switch",
         post(switch),
     )
 }
 
 /// A plan switch: from which product to which, at which price and quantity (the API's body).
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SwitchBody {
     pub from_product_id: String,

@@ -9,11 +9,11 @@ use crate::http::extract::schema_problem;
 use crate::http::known::KnownCode;
 use crate::http::{json_ok, ApiError, ApiResult, Query};
 use crate::kernel::Kernel;
+use aide::axum::routing::get;
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use serde::Deserialize;
@@ -21,21 +21,21 @@ use serde_json::{json, Value};
 use sqlx::Row;
 use std::sync::Arc;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
     Arc<Payments>: FromRef<S>,
 {
-    Router::new()
-        .route("/internal/payments/transactions", get(list))
-        .route(
+    ApiRouter::new()
+        .api_route("/internal/payments/transactions", get(list))
+        .api_route(
             "/internal/payments/transactions/refund",
-            axum::routing::post(refund),
+            aide::axum::routing::post(refund),
         )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Refund {
     #[serde(rename = "type")]
@@ -149,7 +149,7 @@ pub async fn refund_purchase(
     Err(not_found.into())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     cursor: Option<String>,

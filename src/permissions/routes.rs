@@ -9,45 +9,45 @@ use crate::http::extract::{query_bool, schema_problem};
 use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, JsonBody, Query};
 use crate::kernel::Kernel;
 use crate::teams;
+use aide::axum::routing::{get, patch, post};
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::{get, patch, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
 use std::collections::BTreeSet;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route(
+    ApiRouter::new()
+        .api_route(
             "/team-permission-definitions",
             get(list_team_definitions).post(create_team_definition),
         )
-        .route(
+        .api_route(
             "/team-permission-definitions/{id}",
             patch(update_team_definition).delete(delete_team_definition),
         )
-        .route(
+        .api_route(
             "/project-permission-definitions",
             get(list_project_definitions).post(create_project_definition),
         )
-        .route(
+        .api_route(
             "/project-permission-definitions/{id}",
             patch(update_project_definition).delete(delete_project_definition),
         )
-        .route("/team-permissions", get(list_team_grants))
-        .route(
+        .api_route("/team-permissions", get(list_team_grants))
+        .api_route(
             "/team-permissions/{team_id}/{user_id}/{permission_id}",
             post(grant_team).delete(revoke_team),
         )
-        .route("/project-permissions", get(list_project_grants))
-        .route(
+        .api_route("/project-permissions", get(list_project_grants))
+        .api_route(
             "/project-permissions/{user_id}/{permission_id}",
             post(grant_project).delete(revoke_project),
         )
@@ -70,7 +70,7 @@ fn check_any_id(id: &str) -> ApiResult<()> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DefinitionWrite {
     pub id: Option<String>,
@@ -79,7 +79,7 @@ pub struct DefinitionWrite {
 }
 
 /// The admin SDK's paginated listing (`listTeamPermissionDefinitionsPaginated`).
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct DefinitionsQuery {
     /// Id or description contains it (case-insensitive).
@@ -400,7 +400,7 @@ async fn delete_project_definition(
     Ok(success())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GrantQuery {
     team_id: Option<String>,
@@ -528,7 +528,7 @@ pub async fn check_grantable(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Empty {}
 

@@ -9,24 +9,24 @@ use crate::http::{json_ok, success, ApiError, ApiResult, JsonBody};
 use crate::kernel::Kernel;
 use crate::payments::config::Catalog;
 use crate::payments::Payments;
+use aide::axum::routing::get;
+use aide::axum::ApiRouter;
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
     Arc<Payments>: FromRef<S>,
 {
-    Router::new()
-        .route("/internal/config", get(get_rendered))
-        .route(
+    ApiRouter::new()
+        .api_route("/internal/config", get(get_rendered))
+        .api_route(
             "/internal/config/override/{level}",
             get(get_override).put(put_override).patch(patch_override),
         )
@@ -132,7 +132,7 @@ async fn get_override(
     Ok(json_ok(json!({ "config_string": config.to_string() })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PutBody {
     config_string: String,
@@ -159,7 +159,7 @@ async fn put_override(
     Ok(success())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PatchBody {
     config_override_string: String,

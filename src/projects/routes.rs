@@ -8,35 +8,40 @@ use crate::http::extract::{parse_value, schema_problem, RawBody};
 use crate::http::url::percent_encode;
 use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, Query};
 use crate::kernel::Kernel;
+use aide::axum::routing::{get, post};
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{any, get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route("/projects/current", get(current))
-        .route("/internal/projects", get(list_owned).post(create))
-        .route(
+    ApiRouter::new()
+        .api_route("/projects/current", get(current))
+        .api_route("/internal/projects", get(list_owned).post(create))
+        .api_route(
             "/internal/projects/current",
             get(admin_current)
                 .patch(update_current)
                 .delete(delete_current),
         )
-        .route("/projects/{project_id}/.well-known/jwks.json", get(jwks))
-        .route(
+        .api_route("/projects/{project_id}/.well-known/jwks.json", get(jwks))
+        .api_route(
             "/projects-anonymous-users/{project_id}/.well-known/{*rest}",
-            any(anonymous_discovery),
+            // Every method the original's alias answers.
+            get(anonymous_discovery)
+                .post(anonymous_discovery)
+                .put(anonymous_discovery)
+                .patch(anonymous_discovery)
+                .delete(anonymous_discovery),
         )
-        .route("/check-feature-support", post(check_feature_support))
+        .api_route("/check-feature-support", post(check_feature_support))
 }
 
 /// `GET /api/v1`: a plain-text greeting that says how the request authenticated.
@@ -67,7 +72,7 @@ pub async fn api_root(
     Ok(([("content-type", "text/plain; charset=utf-8")], text).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoQuery {}
 
@@ -164,7 +169,7 @@ async fn create(
     Ok(json_created(project.admin_json()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct JwksQuery {
     include_restricted: Option<String>,

@@ -14,31 +14,31 @@ use crate::permissions::{INVITE_MEMBERS, READ_MEMBERS, REMOVE_MEMBERS};
 use crate::projects::Project;
 use crate::store::now_ms;
 use crate::users::{is_valid_email, normalize_email, User};
+use aide::axum::routing::{delete, get, post};
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::{delete, get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route("/team-invitations", get(list))
-        .route("/team-invitations/send-code", post(send))
-        .route("/team-invitations/accept", post(accept))
-        .route("/team-invitations/accept/details", post(details))
-        .route("/team-invitations/accept/check-code", post(check_code))
-        .route("/team-invitations/{id}", delete(revoke))
-        .route("/team-invitations/{id}/accept", post(accept_by_id))
+    ApiRouter::new()
+        .api_route("/team-invitations", get(list))
+        .api_route("/team-invitations/send-code", post(send))
+        .api_route("/team-invitations/accept", post(accept))
+        .api_route("/team-invitations/accept/details", post(details))
+        .api_route("/team-invitations/accept/check-code", post(check_code))
+        .api_route("/team-invitations/{id}", delete(revoke))
+        .api_route("/team-invitations/{id}/accept", post(accept_by_id))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SendBody {
     team_id: String,
@@ -114,7 +114,7 @@ pub async fn invite(
     Ok(id)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     team_id: Option<String>,
@@ -233,7 +233,7 @@ async fn list(
     Ok(json_ok(json!({ "items": items, "is_paginated": false })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RevokeQuery {
     team_id: Option<String>,
@@ -383,7 +383,7 @@ async fn check_code(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct AcceptQuery {
     user_id: Option<String>,

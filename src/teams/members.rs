@@ -8,33 +8,33 @@ use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, Js
 use crate::kernel::Kernel;
 use crate::permissions::{READ_MEMBERS, REMOVE_MEMBERS};
 use crate::users;
+use aide::axum::routing::{get, post};
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route(
+    ApiRouter::new()
+        .api_route(
             "/team-memberships/{team_id}/{user_id}",
             post(add).delete(remove),
         )
-        .route("/team-member-profiles", get(list_profiles))
-        .route(
+        .api_route("/team-member-profiles", get(list_profiles))
+        .api_route(
             "/team-member-profiles/{team_id}/{user_id}",
             get(read_profile).patch(update_profile),
         )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Empty {}
 
@@ -183,7 +183,7 @@ async fn profiles(
         .collect()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ProfileQuery {
     team_id: Option<String>,
@@ -240,7 +240,7 @@ async fn read_profile(
         .ok_or_else(|| known::team_membership_not_found(&team_id, &user_id).into())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ProfileWrite {
     #[serde(default, deserialize_with = "nullable")]

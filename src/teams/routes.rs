@@ -11,22 +11,22 @@ use crate::kernel::Kernel;
 use crate::permissions::{DELETE_TEAM, UPDATE_TEAM};
 use crate::projects::Project;
 use crate::users;
+use aide::axum::routing::get;
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route("/teams", get(list).post(create))
-        .route("/teams/{team_id}", get(read).patch(update).delete(remove))
+    ApiRouter::new()
+        .api_route("/teams", get(list).post(create))
+        .api_route("/teams/{team_id}", get(read).patch(update).delete(remove))
 }
 
 #[derive(Deserialize, Default)]
@@ -180,7 +180,7 @@ pub async fn create_by_user(
     Ok(team)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     user_id: Option<String>,

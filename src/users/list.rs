@@ -8,7 +8,7 @@ use crate::projects::Project;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub limit: Option<String>,

@@ -5,20 +5,20 @@ use super::write::{self, ClientUserUpdate, UserWrite};
 use crate::auth::context::{AccessType, ApiState, RequestCtx, ANY, TRUSTED};
 use crate::http::extract::{parse_value, RawBody};
 use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, Query};
+use aide::axum::routing::get;
+use aide::axum::ApiRouter;
 use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route("/users", get(list_users).post(create_user))
-        .route(
+    ApiRouter::new()
+        .api_route("/users", get(list_users).post(create_user))
+        .api_route(
             "/users/{user_id}",
             get(get_user).patch(update_user).delete(delete_user),
         )

@@ -11,35 +11,35 @@ use crate::http::extract::{parse_value, schema_problem, RawBody};
 use crate::http::{json_created, json_ok, success, ApiError, ApiResult, JsonBody};
 use crate::kernel::Kernel;
 use crate::store::{flag, now_ms};
+use aide::axum::routing::{get, post};
+use aide::axum::ApiRouter;
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route("/internal/webhooks/endpoints", get(list).post(create))
-        .route(
+    ApiRouter::new()
+        .api_route("/internal/webhooks/endpoints", get(list).post(create))
+        .api_route(
             "/internal/webhooks/endpoints/{id}",
-            axum::routing::patch(update).delete(remove),
+            aide::axum::routing::patch(update).delete(remove),
         )
-        .route(
+        .api_route(
             "/internal/webhooks/endpoints/{id}/rotate-secret",
             post(rotate_secret),
         )
-        .route("/internal/webhooks/endpoints/{id}/attempts", get(attempts))
-        .route("/internal/webhooks/events", get(events))
-        .route("/internal/webhooks/events/{id}/replay", post(replay))
-        .route("/internal/send-test-webhook", post(send_test))
-        .route("/webhooks/svix-token", get(svix_token).post(svix_token))
+        .api_route("/internal/webhooks/endpoints/{id}/attempts", get(attempts))
+        .api_route("/internal/webhooks/events", get(events))
+        .api_route("/internal/webhooks/events/{id}/replay", post(replay))
+        .api_route("/internal/send-test-webhook", post(send_test))
+        .api_route("/webhooks/svix-token", get(svix_token).post(svix_token))
 }
 
 const COLUMNS: &str = "id, url, description, event_types, enabled, ordered, disabled_reason, failing_since, created_at";
@@ -115,7 +115,7 @@ pub async fn endpoints_of(state: &Kernel, project_id: &str) -> ApiResult<Vec<Val
 
 /// A new endpoint: its URL, what it is for, the event types it wants (empty: all), and whether
 /// its events must arrive in order.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Create {
     pub url: String,
@@ -166,7 +166,7 @@ pub async fn create_endpoint(state: &Kernel, project_id: &str, body: Create) -> 
     Ok(endpoint)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Update {
     url: Option<String>,
@@ -393,7 +393,7 @@ async fn replay(
     Ok(json_ok(json!({ "success": true, "deliveries": count })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SendTest {
     endpoint_id: String,

@@ -10,22 +10,22 @@ use crate::http::known::{known, KnownCode};
 use crate::http::{json_ok, ApiError, ApiResult};
 use crate::kernel::Kernel;
 use crate::store::{flag, now_ms};
+use aide::axum::routing::{get, post};
+use aide::axum::ApiRouter;
 use axum::extract::{FromRef, State};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route("/internal/payments/setup", post(setup))
-        .route("/internal/payments/stripe/account-info", get(account_info))
+    ApiRouter::new()
+        .api_route("/internal/payments/setup", post(setup))
+        .api_route("/internal/payments/stripe/account-info", get(account_info))
 }
 
 #[derive(Deserialize, Default)]

@@ -21,11 +21,11 @@ use crate::kernel::Kernel;
 use crate::payments::{customers, ledger};
 use crate::projects::Project;
 use crate::store::now_ms;
+use aide::axum::routing::get;
+use aide::axum::ApiRouter;
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::{AnyConnection, Row};
@@ -33,12 +33,12 @@ use sqlx::{AnyConnection, Row};
 /// Failed payments in a row that suspend a subscription.
 pub const SUSPEND_AFTER_FAILURES: i64 = 3;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new().route(
+    ApiRouter::new().api_route(
         "/payments/invoices/{customer_type}/{customer_id}",
         get(list),
     )
@@ -338,7 +338,7 @@ pub async fn page(
     Ok((items, next_cursor))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     cursor: Option<String>,

@@ -14,30 +14,30 @@ use crate::http::extract::schema_problem;
 use crate::http::{json_ok, ApiError, ApiResult, JsonBody};
 use crate::kernel::Kernel;
 use crate::payments::customers;
+use aide::axum::routing::{get, post};
+use aide::axum::ApiRouter;
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new()
-        .route(
+    ApiRouter::new()
+        .api_route(
             "/payments/billing/{customer_type}/{customer_id}",
             get(billing),
         )
-        .route(
+        .api_route(
             "/payments/payment-method/{customer_type}/{customer_id}/setup-intent",
             post(setup_intent),
         )
-        .route(
+        .api_route(
             "/payments/payment-method/{customer_type}/{customer_id}/set-default",
             post(set_default),
         )
@@ -218,7 +218,7 @@ pub async fn new_setup_intent(state: &Kernel, c: &CustomerRef<'_>) -> ApiResult<
     Ok(intent["client_secret"].clone())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SetDefault {
     setup_intent_id: String,

@@ -16,7 +16,7 @@ use sqlx::Row;
 
 /// One line of a refund: `entry_index` of the purchase transaction's entries (0 is the product
 /// grant), the units to revoke, and the USD amount to give back (`"12.34"`).
-#[derive(Deserialize, Clone)]
+#[derive(Deserialize, Clone, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundEntry {
     pub entry_index: i64,

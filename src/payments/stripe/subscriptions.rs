@@ -20,20 +20,20 @@ use crate::payments::products::{purchases_of, Chosen, Purchase};
 use crate::payments::{customers, ledger};
 use crate::projects::Project;
 use crate::store::{flag, iso, now_ms};
+use aide::axum::routing::post;
+use aide::axum::ApiRouter;
 use axum::extract::{FromRef, Path, State};
 use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::{AnyConnection, Row};
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new().route(
+    ApiRouter::new().api_route(
         "/payments/products/{customer_type}/{customer_id}/{product_id}/reactivate",
         post(reactivate),
     )
@@ -297,7 +297,7 @@ pub async fn switch_plan(
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ReactivateQuery {
     subscription_id: Option<String>,

@@ -17,12 +17,12 @@ use crate::kernel::Kernel;
 use crate::payments::products::{grant_product, Chosen, NewPurchase};
 use crate::projects::Project;
 use crate::store::now_ms;
+use aide::axum::routing::post;
+use aide::axum::ApiRouter;
 use axum::body::Bytes;
 use axum::extract::{FromRef, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::{AnyConnection, Row};
@@ -30,15 +30,15 @@ use sqlx::{AnyConnection, Row};
 /// How far a signature's timestamp may be from now (s): Stripe's libraries' default.
 pub const TOLERANCE_SECS: i64 = 300;
 
-pub fn routes<S>() -> Router<S>
+pub fn routes<S>() -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     ApiState: FromRef<S>,
 {
-    Router::new().route("/integrations/stripe/webhooks", post(receive))
+    ApiRouter::new().api_route("/integrations/stripe/webhooks", post(receive))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct Target {
     project_id: String,
 }
