@@ -40,11 +40,101 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     }
 }
 
+/// Decodes `value` (named `what`, e.g. `body`) into `T`. A refusal is a SCHEMA_ERROR worded as
+/// the original's yup schemas word it (`packages/stack-shared/src/schema-fields.ts` and yup's
+/// default locale), with the path of the offending field: `body contains unknown properties: x`,
+/// `body.x must be defined`, ``body.x must be a `string` type, but the final value was: `1`.``,
+/// `body.x cannot be null`, `body.x must be one of the following values: a, b`.
 pub fn parse_value<T: DeserializeOwned>(value: Value, what: &str) -> Result<T, ApiError> {
     if value.is_null() {
         return Err(schema_problem(format!("{what} must be defined")));
     }
-    serde_json::from_value(value).map_err(|e| schema_problem(format!("{what}: {e}")))
+    serde_path_to_error::deserialize(&value)
+        .map_err(|e| schema_problem(yup_message(what, &value, e.path(), &e.inner().to_string())))
+}
+
+/// The original's wording of a serde refusal at `path` inside `root` (named `what`).
+fn yup_message(what: &str, root: &Value, path: &serde_path_to_error::Path, error: &str) -> String {
+    use serde_path_to_error::Segment;
+    let mut at = what.to_string();
+    let mut value = Some(root);
+    let mut parent = at.clone();
+    for segment in path {
+        parent = at.clone();
+        match segment {
+            Segment::Map { key } => {
+                at.push('.');
+                at.push_str(key);
+                value = value.and_then(|v| v.get(key));
+            }
+            Segment::Seq { index } => {
+                at.push_str(&format!("[{index}]"));
+                value = value.and_then(|v| v.get(*index));
+            }
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    let quoted = |text: &str| -> Vec<String> {
+        text.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(String::from)
+            .collect()
+    };
+    if let Some(rest) = error.strip_prefix("unknown field ") {
+        // The path may end at the unknown key itself; the original names the object holding it.
+        let field = quoted(rest).into_iter().next().unwrap_or_default();
+        let object = if value.is_none() || at.ends_with(&format!(".{field}")) {
+            parent
+        } else {
+            at
+        };
+        return format!("{object} contains unknown properties: {field}");
+    }
+    if let Some(rest) = error.strip_prefix("missing field ") {
+        let field = quoted(rest).into_iter().next().unwrap_or_default();
+        return format!("{at}.{field} must be defined");
+    }
+    if error.starts_with("invalid type: null") {
+        return format!("{at} cannot be null");
+    }
+    if let Some((_, expected)) = error
+        .strip_prefix("invalid type: ")
+        .and_then(|r| r.rsplit_once(", expected "))
+    {
+        let kind = match expected {
+            e if e.contains("string") || e.contains("char") => "string",
+            e if e.contains("bool") => "boolean",
+            e if e.contains("sequence") || e.contains("tuple") || e.contains("array") => "array",
+            e if e.contains("map") || e.starts_with("struct") || e.contains("object") => "object",
+            e if [
+                "integer", "number", "float", "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64",
+                "f32", "f64",
+            ]
+            .iter()
+            .any(|n| e.contains(n)) =>
+            {
+                "number"
+            }
+            _ => "mixed",
+        };
+        let shown = match value {
+            Some(v @ (Value::Object(_) | Value::Array(_))) => {
+                serde_json::to_string_pretty(v).unwrap_or_default()
+            }
+            Some(v) => v.to_string(),
+            None => "undefined".into(),
+        };
+        return format!("{at} must be a `{kind}` type, but the final value was: `{shown}`.");
+    }
+    if let Some(rest) = error.strip_prefix("unknown variant ") {
+        let names = quoted(rest);
+        return format!(
+            "{at} must be one of the following values: {}",
+            names.get(1..).unwrap_or_default().join(", ")
+        );
+    }
+    format!("{at}: {error}")
 }
 
 /// The body decoded by content type: JSON, a flat form map, or `Null` when absent.
@@ -244,9 +334,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
             .into_iter()
             .map(|(k, v)| (k, Value::String(v)))
             .collect();
-        serde_json::from_value(Value::Object(map))
-            .map(Query)
-            .map_err(|e| schema_problem(format!("query: {e}")))
+        parse_value(Value::Object(map), "query").map(Query)
     }
 }
 

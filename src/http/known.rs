@@ -5,6 +5,14 @@
 use super::error::KnownError;
 use serde_json::{json, Value};
 
+/// The pointer the original ends its header errors with (`known-errors.tsx`, deindented).
+const AUTH_DOCS: &str = "\n\nFor more information, see the docs on REST API authentication: https://docs.stack-auth.com/rest-api/overview#authentication";
+
+/// A value quoted as the original's `JSON.stringify` quotes it.
+fn js_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
 /// Declares `KnownCode` with each code's wire name and HTTP status, in one table.
 macro_rules! known_codes {
     ($($variant:ident = ($name:literal, $status:literal),)*) => {
@@ -152,7 +160,7 @@ pub fn schema(message: String) -> KnownError {
     )
 }
 pub fn project_key_without_access_type() -> KnownError {
-    known(KnownCode::ProjectKeyWithoutAccessType, "If you provide a project key, you must also provide an access type. Either x-stack-access-type must be present, or no project keys may be provided.", None)
+    known(KnownCode::ProjectKeyWithoutAccessType, "Either an API key or an admin access token was provided, but the x-stack-access-type header is missing. Set it to 'client', 'server', or 'admin' as appropriate.", None)
 }
 pub fn invalid_access_type(t: &str) -> KnownError {
     known(
@@ -164,10 +172,10 @@ pub fn invalid_access_type(t: &str) -> KnownError {
     )
 }
 pub fn access_type_without_project_id(t: &str) -> KnownError {
-    known(KnownCode::AccessTypeWithoutProjectId, format!("The x-stack-access-type header was '{t}', but the x-stack-project-id header was not provided."), Some(json!({ "request_type": t })))
+    known(KnownCode::AccessTypeWithoutProjectId, format!("The x-stack-access-type header was '{t}', but the x-stack-project-id header was not provided.{AUTH_DOCS}"), Some(json!({ "request_type": t })))
 }
 pub fn access_type_required() -> KnownError {
-    known(KnownCode::AccessTypeRequired, "You must specify an access level for this Stack project. Make sure project API keys are provided (eg. x-stack-publishable-client-key) and you set the x-stack-access-type header to 'client', 'server', or 'admin'.", None)
+    known(KnownCode::AccessTypeRequired, format!("You must specify an access level for this Stack project. Make sure project API keys are provided (eg. x-stack-publishable-client-key) and you set the x-stack-access-type header to 'client', 'server', or 'admin'.{AUTH_DOCS}"), None)
 }
 pub fn insufficient_access_type(actual: &str, allowed: &[&str]) -> KnownError {
     let quoted: Vec<String> = allowed.iter().map(|a| format!("'{a}'")).collect();
@@ -181,13 +189,13 @@ pub fn insufficient_access_type(actual: &str, allowed: &[&str]) -> KnownError {
     )
 }
 pub fn invalid_publishable_client_key(project_id: &str) -> KnownError {
-    known(KnownCode::InvalidPublishableClientKey, format!("The publishable key is not valid for the project {project_id:?}. Does the project and/or the key exist?"), Some(json!({ "project_id": project_id })))
+    known(KnownCode::InvalidPublishableClientKey, format!("The publishable key is not valid for the project {}. Does the project and/or the key exist?", js_string(project_id)), Some(json!({ "project_id": project_id })))
 }
 pub fn invalid_secret_server_key(project_id: &str) -> KnownError {
-    known(KnownCode::InvalidSecretServerKey, format!("The secret server key is not valid for the project {project_id:?}. Does the project and/or the key exist?"), Some(json!({ "project_id": project_id })))
+    known(KnownCode::InvalidSecretServerKey, format!("The secret server key is not valid for the project {}. Does the project and/or the key exist?", js_string(project_id)), Some(json!({ "project_id": project_id })))
 }
 pub fn invalid_super_secret_admin_key(project_id: &str) -> KnownError {
-    known(KnownCode::InvalidSuperSecretAdminKey, format!("The super secret admin key is not valid for the project {project_id:?}. Does the project and/or the key exist?"), Some(json!({ "project_id": project_id })))
+    known(KnownCode::InvalidSuperSecretAdminKey, format!("The super secret admin key is not valid for the project {}. Does the project and/or the key exist?", js_string(project_id)), Some(json!({ "project_id": project_id })))
 }
 pub fn unparsable_admin_access_token() -> KnownError {
     known(
@@ -197,7 +205,7 @@ pub fn unparsable_admin_access_token() -> KnownError {
     )
 }
 pub fn admin_access_token_expired(expired_at_ms: i64) -> KnownError {
-    known(KnownCode::AdminAccessTokenExpired, format!("Admin access token has expired (at {expired_at_ms} ms since the epoch). Please refresh it and try again."), None)
+    known(KnownCode::AdminAccessTokenExpired, format!("Admin access token has expired. Please refresh it and try again. (The access token expired at {}.)", crate::store::iso(expired_at_ms)), Some(json!({ "expired_at_millis": expired_at_ms })))
 }
 pub fn admin_access_token_is_not_admin() -> KnownError {
     known(
@@ -207,7 +215,7 @@ pub fn admin_access_token_is_not_admin() -> KnownError {
     )
 }
 pub fn publishable_client_key_required(project_id: &str) -> KnownError {
-    known(KnownCode::PublishableClientKeyRequiredForProject, format!("Publishable client keys are required for this project ({project_id}). Create one in Project Settings -> API Keys, and set it in the x-stack-publishable-client-key header."), Some(json!({ "project_id": project_id })))
+    known(KnownCode::PublishableClientKeyRequiredForProject, "Publishable client keys are required for this project. Create one in Project Keys, or disable this requirement there to allow keyless client access.", Some(json!({ "project_id": project_id })))
 }
 pub fn server_authentication_required() -> KnownError {
     known(
@@ -245,14 +253,33 @@ pub fn access_token_expired(
 ) -> KnownError {
     known(
         KnownCode::AccessTokenExpired,
-        "Access token has expired. Please refresh it and try again.",
+        {
+            let mut m = "Access token has expired. Please refresh it and try again.".to_string();
+            if let Some(at) = expired_at_ms {
+                m.push_str(&format!(
+                    " (The access token expired at {}.)",
+                    crate::store::iso(at)
+                ));
+            }
+            for (label, v) in [
+                ("Project ID", project_id),
+                ("User ID", user_id),
+                ("Refresh token ID", refresh_token_id),
+            ] {
+                if let Some(v) = v {
+                    m.push_str(&format!(" {label}: {v}."));
+                }
+            }
+            m.push_str("\n\nDebug info: Most likely, you fetched the access token before it expired (for example, in a server component, pre-rendered page, or on page load), but then didn't refresh it before it expired. If this is the case, and you're using the SDK, make sure you call getAccessToken() every time you need to use the access token. If you're not using the SDK, make sure you refresh the access token with the refresh endpoint.");
+            m
+        },
         Some(json!({
             "expired_at_millis": expired_at_ms, "project_id": project_id, "user_id": user_id, "refresh_token_id": refresh_token_id,
         })),
     )
 }
 pub fn invalid_project_for_access_token(expected: &str, actual: &str) -> KnownError {
-    known(KnownCode::InvalidProjectForAccessToken, format!("Access token not valid for this project. Expected project ID {expected:?}, but the token is for project ID {actual:?}."), Some(json!({ "expected_project_id": expected, "actual_project_id": actual })))
+    known(KnownCode::InvalidProjectForAccessToken, format!("Access token not valid for this project. Expected project ID {}, but the token is for project ID {}.", js_string(expected), js_string(actual)), Some(json!({ "expected_project_id": expected, "actual_project_id": actual })))
 }
 pub fn refresh_token_not_found_or_expired() -> KnownError {
     known(

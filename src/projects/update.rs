@@ -44,7 +44,7 @@ pub struct ConfigUpdate {
     create_team_on_sign_up: Option<bool>,
     require_email_verification: Option<bool>,
     oauth_account_merge_strategy: Option<String>,
-    email_config: Option<EmailConfig>,
+    email_config: Option<EmailConfigWrite>,
     email_theme: Option<String>,
     domains: Option<Vec<Domain>>,
     oauth_providers: Option<Vec<OAuthProvider>>,
@@ -54,6 +54,72 @@ pub struct ConfigUpdate {
     email_templates: Option<std::collections::BTreeMap<String, config::TemplateOverride>>,
     pages_theme: Option<config::PagesTheme>,
     launch_acknowledged: Option<Vec<String>>,
+}
+
+/// The email server as written: the original's `emailConfigSchema`
+/// (`packages/stack-shared/src/interface/crud/projects.ts`): every field may be sent, and for a
+/// `standard` server each must be defined and (but the port) non-empty.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfigWrite {
+    #[serde(rename = "type")]
+    kind: EmailServerKind,
+    host: Option<String>,
+    port: Option<u16>,
+    username: Option<String>,
+    password: Option<String>,
+    sender_name: Option<String>,
+    sender_email: Option<String>,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum EmailServerKind {
+    Shared,
+    Standard,
+}
+
+impl EmailConfigWrite {
+    fn problems(&self) -> Vec<String> {
+        if self.kind == EmailServerKind::Shared {
+            return Vec::new();
+        }
+        let mut problems = Vec::new();
+        for (name, value) in [
+            ("host", &self.host),
+            ("username", &self.username),
+            ("password", &self.password),
+            ("sender_name", &self.sender_name),
+            ("sender_email", &self.sender_email),
+        ] {
+            match value.as_deref() {
+                None => problems.push(format!("body.config.email_config.{name} must be defined")),
+                Some("") => {
+                    problems.push(format!("body.config.email_config.{name} must not be empty"))
+                }
+                Some(_) => {}
+            }
+        }
+        if self.port.is_none() {
+            problems.push("body.config.email_config.port must be defined".into());
+        }
+        problems
+    }
+
+    /// The stored form; call after [`Self::problems`] found none.
+    fn into_config(self) -> EmailConfig {
+        match self.kind {
+            EmailServerKind::Shared => EmailConfig::Shared,
+            EmailServerKind::Standard => EmailConfig::Standard {
+                host: self.host.unwrap_or_default(),
+                port: self.port.unwrap_or_default(),
+                username: self.username.unwrap_or_default(),
+                password: self.password.unwrap_or_default(),
+                sender_name: self.sender_name.unwrap_or_default(),
+                sender_email: self.sender_email.unwrap_or_default(),
+            },
+        }
+    }
 }
 
 const ONBOARDING: &[&str] = &[
@@ -88,18 +154,22 @@ fn validate(u: &ProjectUpdate) -> Vec<String> {
             problems.push("body.config.oauth_account_merge_strategy must be one of: link_method, raise_error, allow_duplicates".into());
         }
     }
-    for d in c.domains.iter().flatten() {
-        if config::url_origin(&d.domain).is_none() {
+    // The original's domainSchema and handlerPathSchema messages.
+    for (i, d) in c.domains.iter().flatten().enumerate() {
+        if d.domain.contains(' ') {
+            problems.push(format!("body.config.domains[{i}].domain contains spaces"));
+        } else if !(d.domain.starts_with("http://") || d.domain.starts_with("https://")) {
+            problems.push("URL must start with http:// or https://".into());
+        } else if config::url_origin(&d.domain).is_none() {
             problems.push(format!(
-                "body.config.domains: {:?} must start with http:// or https://",
-                d.domain
+                "body.config.domains[{i}].domain is not a valid URL"
             ));
         }
         if !d.handler_path.starts_with('/') {
-            problems.push("body.config.domains: handler_path must start with /".into());
+            problems.push("Handler path must start with /".into());
         }
     }
-    for p in c.oauth_providers.iter().flatten() {
+    for (i, p) in c.oauth_providers.iter().flatten().enumerate() {
         if let Some(issuer) = &p.issuer_url {
             // A generic OpenID Connect provider: a name of the project's own, its own keys.
             let id_ok = p.id.len() <= 32
@@ -130,8 +200,8 @@ fn validate(u: &ProjectUpdate) -> Vec<String> {
         }
         if !config::OAUTH_PROVIDERS.contains(&p.id.as_str()) {
             problems.push(format!(
-                "body.config.oauth_providers: unknown provider {:?}",
-                p.id
+                "body.config.oauth_providers[{i}].id must be one of the following values: {}",
+                config::OAUTH_PROVIDERS.join(", ")
             ));
         }
         match p.kind.as_str() {
@@ -142,18 +212,18 @@ fn validate(u: &ProjectUpdate) -> Vec<String> {
                 ));
             }
             "shared" => {}
-            "standard"
-                if p.client_id.as_deref().unwrap_or("").is_empty()
-                    || p.client_secret.as_deref().unwrap_or("").is_empty() =>
-            {
-                problems.push(format!(
-                    "body.config.oauth_providers: {} needs client_id and client_secret",
-                    p.id
-                ));
+            "standard" => {
+                // yupDefinedAndNonEmptyWhen({type: 'standard'}) on both keys.
+                for (name, value) in [("client_id", &p.client_id), ("client_secret", &p.client_secret)] {
+                    match value.as_deref() {
+                        None => problems.push(format!("body.config.oauth_providers[{i}].{name} must be defined")),
+                        Some("") => problems.push(format!("body.config.oauth_providers[{i}].{name} must not be empty")),
+                        Some(_) => {}
+                    }
+                }
             }
-            "standard" => {}
             _ => {
-                problems.push("body.config.oauth_providers: type must be shared or standard".into())
+                problems.push(format!("body.config.oauth_providers[{i}].type must be one of the following values: shared, standard"))
             }
         }
     }
@@ -174,24 +244,8 @@ fn validate(u: &ProjectUpdate) -> Vec<String> {
             ));
         }
     }
-    if let Some(EmailConfig::Standard {
-        host,
-        username,
-        password,
-        sender_name,
-        sender_email,
-        ..
-    }) = &c.email_config
-    {
-        if [host, username, password, sender_name, sender_email]
-            .iter()
-            .any(|f| f.is_empty())
-        {
-            problems.push(
-                "body.config.email_config: every field of a standard email server must be set"
-                    .into(),
-            );
-        }
+    if let Some(e) = &c.email_config {
+        problems.extend(e.problems());
     }
     problems
 }
@@ -271,7 +325,10 @@ fn apply_config(cfg: &mut ProjectConfig, c: ConfigUpdate) {
         &mut cfg.oauth_account_merge_strategy,
         c.oauth_account_merge_strategy,
     );
-    set(&mut cfg.email_config, c.email_config);
+    set(
+        &mut cfg.email_config,
+        c.email_config.map(EmailConfigWrite::into_config),
+    );
     set(&mut cfg.email_theme, c.email_theme);
     set(&mut cfg.domains, c.domains);
     set(&mut cfg.oauth_providers, c.oauth_providers);

@@ -196,7 +196,7 @@ async fn apply(
             .decode(secret)
             .is_err()
         {
-            problems.push("body.totp_secret_base64 must be valid base64".into());
+            problems.push("body.totp_secret_base64 is not valid base64".into());
         }
     }
     if !problems.is_empty() {

@@ -104,7 +104,7 @@ try {
   await page.selectOption("#oauth-provider", "github");
   await page.fill("#oauth-client-id", "gh-client");
   await page.click("text=Save provider");
-  assert.match(await page.textContent(".error"), /needs client_id and client_secret/);
+  assert.match(await page.textContent(".error"), /client_secret must be defined/);
   await page.selectOption("#oauth-provider", "github");
   await page.fill("#oauth-client-id", "gh-client");
   await page.fill("#oauth-client-secret", "gh-secret-value");
