@@ -468,6 +468,42 @@ async fn http_refusals(app: &TestServer) {
     )
     .await;
     assert_eq!(status, 400, "{body}");
+    // The Stripe page: refused keys keep the publishable key typed; saved ones get a notice.
+    let (status, body) = post(
+        format!("{pay}/stripe"),
+        vec![
+            ("secret_key", "pk_test_not_a_secret"),
+            ("webhook_secret", WEBHOOK_SECRET),
+            ("publishable_key", "pk_test_kept"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("role=\"alert\""), "{body}");
+    assert!(body.contains("value=\"pk_test_kept\""), "{body}");
+    let (status, _) = post(
+        format!("{pay}/stripe"),
+        vec![
+            ("secret_key", "sk_test_portcullis"),
+            ("webhook_secret", WEBHOOK_SECRET),
+            ("publishable_key", "pk_test_portcullis"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let saved = http
+        .get(format!("{pay}/stripe?done=keys"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        saved.contains("role=\"status\">Stripe keys saved."),
+        "{saved}"
+    );
     // A bad cursor on the transactions page is a message, not an error document.
     let r = http
         .get(format!("{pay}/transactions?cursor=garbage"))

@@ -139,6 +139,8 @@ fn done_message(done: Option<&str>, id: Option<&str>) -> Option<String> {
         "granted" => "Product granted.".to_string(),
         "adjusted" => "Quantity changed.".to_string(),
         "refunded" => "Refund made.".to_string(),
+        "subscription-canceled" => "The subscription ends at the end of its period.".to_string(),
+        "subscription-reactivated" => "The subscription renews again.".to_string(),
         _ => return None,
     })
 }
