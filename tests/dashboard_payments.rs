@@ -387,6 +387,24 @@ async fn http_refusals(app: &TestServer) {
             vec![("what", "item"), ("op", "delete"), ("id", "credits")],
             "Tick “confirm” to delete item “credits”",
         ),
+        (
+            vec![
+                ("what", "item"),
+                ("op", "delete"),
+                ("id", "credits"),
+                ("confirm", "on"),
+            ],
+            "The item “credits” is used by products: Credit pack, Pro.",
+        ),
+        (
+            vec![
+                ("what", "line"),
+                ("op", "delete"),
+                ("id", "plans"),
+                ("confirm", "on"),
+            ],
+            "The product line “plans” is used by a product: Pro.",
+        ),
     ];
     for (form, says) in cases {
         let (status, body) = post(pay.clone(), form.clone()).await;

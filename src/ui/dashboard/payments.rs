@@ -652,7 +652,10 @@ fn catalog_markup(
                                     td {
                                         @for (item, inc) in &p.included_items {
                                             (inc.quantity) " × " (catalog.item(item).map(|i| i.display_name.as_str()).unwrap_or(item))
-                                            @if let Some(ms) = inc.repeat_ms { span.muted { " every " (ms / 86_400_000) " days" } }
+                                            @if inc.repeat_ms.is_some() {
+                                                @let (n, unit) = span_fields(&p.snapshot["includedItems"][item]["repeat"]);
+                                                span.muted { " every " @if n != "1" { (n) " " } (unit) }
+                                            }
                                             br;
                                         }
                                     }
@@ -687,7 +690,10 @@ fn catalog_markup(
                     label { input type="checkbox" name="server_only" checked[!pf("server_only").is_empty()]; " Server only (clients cannot buy it)" }
                     label { input type="checkbox" name="include_by_default" checked[!pf("include_by_default").is_empty()]; " Included by default (every customer of its type owns it; prices are ignored)" }
                     h2.section { "Prices" }
-                    p.muted { "Leave the amount empty for no price (a product only granted). One-off or charged every N days, weeks, months or years; a free trial needs a repeating price. Save with a price's amount filled and the next save offers another empty row." }
+                    @if editing.is_some_and(|(_, p)| matches!(&p.prices, Prices::Listed(l) if l.iter().any(|(_, price)| CURRENCIES.iter().filter(|(c, _)| price.amount(c).is_some()).count() > 1))) {
+                        p.error { "A price of this product has more than one currency; the fields show one. Edit it under “Advanced” to keep the others." }
+                    }
+                    p.muted { "Leave the amount empty for no price (a product only granted). One-off or charged every N days, weeks, months or years; a free trial needs a repeating price. To add another price, save, then edit the product: each edit offers one more empty row." }
                     (price_rows(&product_form, price_count.max(1)))
                     h2.section { "Included items" }
                     p.muted { "Granted per unit bought. " @if catalog.items.is_empty() { "Add items above first." } }
@@ -942,6 +948,28 @@ fn catalog_patch(form: &Value, catalog: &Catalog) -> ApiResult<Map<String, Value
             _ => "product",
         };
         require_confirmation(form, &format!("delete {name} “{id}”"))?;
+        // What still uses it would point at nothing.
+        let users: Vec<&str> = catalog
+            .products
+            .iter()
+            .filter(|(_, p)| match what {
+                "item" => p.included_items.iter().any(|(i, _)| i == id),
+                "line" => p.product_line_id.as_deref() == Some(id),
+                _ => false,
+            })
+            .map(|(_, p)| p.display_name.as_str())
+            .collect();
+        if !users.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "The {name} “{id}” is used by {}: {}. Change or delete them first.",
+                if users.len() == 1 {
+                    "a product"
+                } else {
+                    "products"
+                },
+                users.join(", ")
+            )));
+        }
         patch.insert(key, Value::Null);
         return Ok(patch);
     }
