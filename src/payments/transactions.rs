@@ -167,7 +167,7 @@ pub async fn purchase_facts(
     stripe_connected: bool,
 ) -> ApiResult<Option<PurchaseFacts>> {
     let Some(row) = sqlx::query(
-        "SELECT creation_source, refunded_at, kind FROM purchases WHERE project_id = $1 AND id = $2",
+        "SELECT creation_source, refunded_at, kind, product, price_id, quantity FROM purchases WHERE project_id = $1 AND id = $2",
     )
     .bind(project_id)
     .bind(id)
@@ -186,6 +186,14 @@ pub async fn purchase_facts(
         Some("Test mode: nothing was paid.")
     } else if source != "PURCHASE_PAGE" {
         Some("Not paid through the checkout.")
+    } else if charged_cents(
+        &serde_json::from_str(&row.try_get::<String, _>("product")?).unwrap_or(Value::Null),
+        row.try_get::<Option<String>, _>("price_id")?.as_deref(),
+        row.try_get("quantity")?,
+    )
+    .is_none()
+    {
+        Some("Only purchases priced in USD can be refunded here.")
     } else if !stripe_connected {
         Some("Stripe is not connected, so nothing can be paid back.")
     } else if !refunds::has_payment(state, project_id, id, subscription).await? {
