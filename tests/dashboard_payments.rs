@@ -168,14 +168,33 @@ async fn payments_pages(backend: Backend) {
         json!({ "displayName": "Plans", "customerType": "user" })
     );
     assert!(config["payments"]["items"].get("scratch").is_none());
-    // The product as a client lists it (the wire form: `free_trial`).
+    // Granted through the API, the product as the API lists it (the wire form: `free_trial`).
+    app.server()
+        .post(&format!("/payments/products/user/{uid}"))
+        .json(json!({ "product_id": "pro" }))
+        .send()
+        .await
+        .expect(200);
     let listed = app
         .server()
         .get(&format!("/payments/products/user/{uid}"))
         .send()
         .await
         .expect(200);
-    assert!(listed["items"].is_array(), "{listed}");
+    let listed_pro = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "pro")
+        .unwrap_or_else(|| panic!("pro is listed: {listed}"));
+    assert_eq!(
+        listed_pro["product"]["prices"],
+        json!({ "monthly": { "USD": "10.00", "interval": [1, "month"], "free_trial": [7, "day"] } })
+    );
+    assert_eq!(
+        listed_pro["product"]["included_items"]["credits"],
+        json!({ "quantity": 5, "repeat": [1, "month"], "expires": "when-repeated" })
+    );
     // The refund went through Stripe and is on the purchase's transaction.
     let txns = app
         .admin()
