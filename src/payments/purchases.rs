@@ -283,6 +283,31 @@ pub struct Checkout {
     /// Products of the same line the purchase replaces: (id, display name).
     pub conflicting: Vec<(String, String)>,
     pub test_mode: bool,
+    /// Who is buying, as people read it: a user's name and email, a team's name, a custom id.
+    pub customer: String,
+}
+
+/// How a customer is shown to people; the id when a user or team no longer exists.
+pub async fn customer_label(
+    state: &Kernel,
+    project_id: &str,
+    customer_type: &str,
+    customer_id: &str,
+) -> ApiResult<String> {
+    Ok(match customer_type {
+        "user" => match crate::users::find(state.db(), project_id, customer_id).await? {
+            Some(u) => match (u.display_name, u.primary_email) {
+                (Some(name), Some(email)) => format!("{name} ({email})"),
+                (name, email) => name.or(email).unwrap_or_else(|| customer_id.to_string()),
+            },
+            None => customer_id.to_string(),
+        },
+        "team" => crate::teams::find(state.db(), project_id, customer_id)
+            .await?
+            .map(|t| t.display_name)
+            .unwrap_or_else(|| customer_id.to_string()),
+        _ => customer_id.to_string(),
+    })
 }
 
 pub async fn inspect(
@@ -334,6 +359,8 @@ pub async fn inspect(
         .iter()
         .map(|(id, item)| (id.clone(), item.display_name.clone()))
         .collect();
+    let customer =
+        customer_label(state, &pc.project.id, &pc.customer_type, &pc.customer_id).await?;
     Ok(Checkout {
         project: pc.project,
         product: snapshot,
@@ -341,6 +368,7 @@ pub async fn inspect(
         already_bought,
         conflicting,
         test_mode: catalog.test_mode,
+        customer,
     })
 }
 

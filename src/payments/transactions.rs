@@ -149,6 +149,77 @@ pub async fn refund_purchase(
     Err(not_found.into())
 }
 
+/// Whether a listed purchase can be refunded, and if not, why not (for the dashboard, which
+/// offers a refund only where [`refund_purchase`] can succeed).
+pub struct PurchaseFacts {
+    /// `API_GRANT`, `TEST_MODE`, `PURCHASE_PAGE`.
+    pub source: String,
+    /// None: refundable; else the reason it is not.
+    pub not_refundable: Option<&'static str>,
+}
+
+/// [`PurchaseFacts`] of purchase `id`; None for an id that is no purchase of the project.
+/// `stripe_connected`: whether the project has a Stripe account to refund through.
+pub async fn purchase_facts(
+    state: &Kernel,
+    project_id: &str,
+    id: &str,
+    stripe_connected: bool,
+) -> ApiResult<Option<PurchaseFacts>> {
+    let Some(row) = sqlx::query(
+        "SELECT creation_source, refunded_at, kind, product, price_id, quantity FROM purchases WHERE project_id = $1 AND id = $2",
+    )
+    .bind(project_id)
+    .bind(id)
+    .fetch_optional(state.db())
+    .await?
+    else {
+        return Ok(None);
+    };
+    let source: String = row.try_get("creation_source")?;
+    let subscription = row.try_get::<String, _>("kind")? == "subscription";
+    let not_refundable = if row.try_get::<Option<i64>, _>("refunded_at")?.is_some() {
+        Some("Refunded already.")
+    } else if source == "API_GRANT" {
+        Some("Granted by an admin: nothing was paid.")
+    } else if source == "TEST_MODE" {
+        Some("Test mode: nothing was paid.")
+    } else if source != "PURCHASE_PAGE" {
+        Some("Not paid through the checkout.")
+    } else if charged_cents(
+        &serde_json::from_str(&row.try_get::<String, _>("product")?).unwrap_or(Value::Null),
+        row.try_get::<Option<String>, _>("price_id")?.as_deref(),
+        row.try_get("quantity")?,
+    )
+    .is_none()
+    {
+        Some("Only purchases priced in USD can be refunded here.")
+    } else if !stripe_connected {
+        Some("Stripe is not connected, so nothing can be paid back.")
+    } else if !refunds::has_payment(state, project_id, id, subscription).await? {
+        Some("Stripe has no payment of it on record.")
+    } else {
+        None
+    };
+    Ok(Some(PurchaseFacts {
+        source,
+        not_refundable,
+    }))
+}
+
+/// The note (`description`) of manual item change `id`, if it has one.
+pub async fn change_note(state: &Kernel, project_id: &str, id: &str) -> ApiResult<Option<String>> {
+    Ok(sqlx::query_scalar::<_, Option<String>>(
+        "SELECT description FROM item_changes WHERE project_id = $1 AND id = $2",
+    )
+    .bind(project_id)
+    .bind(id)
+    .fetch_optional(state.db())
+    .await?
+    .flatten()
+    .filter(|d| !d.is_empty()))
+}
+
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {

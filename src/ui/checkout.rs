@@ -203,6 +203,7 @@ fn checkout_page(
                 p.notice { "Test mode: no payment is taken." }
             }
             h1 { (name) }
+            p #customer.muted { "Buying for " strong { (checkout.customer) } }
             @if !included.is_empty() {
                 ul { @for (label, quantity) in &included { li { (quantity) " × " (label) } } }
             }
@@ -267,7 +268,7 @@ fn done_page(checkout: &Checkout) -> Markup {
         "Purchase complete",
         html! {
             h1 { "Purchase complete" }
-            p { "You now have " strong { (name) } "." }
+            p { strong { (checkout.customer) } " now has " strong { (name) } "." }
         },
     )
 }

@@ -130,6 +130,27 @@ async fn payment_intent_of(
         .ok_or_else(|| ApiError::internal("The subscription's first invoice has no payment"))
 }
 
+/// Whether Stripe has a payment of the purchase on record (what [`refund`] gives back), read
+/// from this server's records only.
+pub async fn has_payment(
+    state: &Kernel,
+    project_id: &str,
+    purchase_id: &str,
+    subscription: bool,
+) -> ApiResult<bool> {
+    let sql = if subscription {
+        "SELECT COUNT(*) FROM stripe_invoices WHERE project_id = $1 AND purchase_id = $2 AND paid_at IS NOT NULL"
+    } else {
+        "SELECT COUNT(*) FROM stripe_checkouts WHERE project_id = $1 AND purchase_id = $2 AND payment_id IS NOT NULL"
+    };
+    let n: i64 = sqlx::query_scalar(sql)
+        .bind(project_id)
+        .bind(purchase_id)
+        .fetch_one(state.db())
+        .await?;
+    Ok(n > 0)
+}
+
 /// A purchase to refund, as the refund route found it.
 pub struct Refundable<'a> {
     pub project_id: &'a str,

@@ -16,7 +16,7 @@ use crate::payments::stripe::{invoices, payment_methods, subscriptions};
 use crate::payments::Payments;
 use crate::projects::Project;
 use crate::store::iso;
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{FromRef, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -65,24 +65,44 @@ fn webhook_url(state: &Kernel, project: &Project) -> String {
     )
 }
 
+#[derive(serde::Deserialize)]
+struct SettingsQuery {
+    done: Option<String>,
+}
+
 async fn settings_page(
     State(state): State<ApiState>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
+    Query(q): Query<SettingsQuery>,
 ) -> Response {
     let (admin, project) = or_answer!(project_context(&state, &headers, &project_id).await);
-    match settings(&state, &admin, &project, None).await {
+    let outcome = Outcome {
+        done: q.done.as_deref() == Some("keys"),
+        ..Default::default()
+    };
+    match settings(&state, &admin, &project, outcome).await {
         Ok(page) => super::answer(page, None),
         Err(e) => e.into_response(),
     }
+}
+
+/// What the keys form came to: saved (a notice), or refused (the reason, and the publishable
+/// key typed; the secrets are never shown again).
+#[derive(Default)]
+struct Outcome<'a> {
+    done: bool,
+    message: Option<&'a str>,
+    publishable_key: Option<&'a str>,
 }
 
 async fn settings(
     state: &Kernel,
     admin: &Admin,
     project: &Project,
-    message: Option<&str>,
+    outcome: Outcome<'_>,
 ) -> ApiResult<Markup> {
+    let message = outcome.message;
     let account = connect::connection(state, &project.id).await?;
     let webhook = webhook_url(state, project);
     Ok(project_layout(
@@ -98,6 +118,7 @@ async fn settings(
             }
             div.card {
                 h1 { "Stripe" }
+                @if outcome.done { p.notice #notice role="status" { "Stripe keys saved." } }
                 (error(message))
                 @match &account {
                     Some(c) => {
@@ -124,7 +145,7 @@ async fn settings(
                     input #webhook-secret type="password" name="webhook_secret" autocomplete="off" required;
                     label for="publishable-key" { "Publishable key (pk_…)" }
                     input #publishable-key type="text" name="publishable_key" autocomplete="off"
-                        value=[account.as_ref().and_then(|c| c.publishable_key.as_deref())];
+                        value=[outcome.publishable_key.or(account.as_ref().and_then(|c| c.publishable_key.as_deref()))];
                     button type="submit" { @if account.is_some() { "Update keys" } @else { "Connect Stripe" } }
                 }
                 p.muted { "Keys are checked with Stripe and stored encrypted; they are never shown again." }
@@ -146,8 +167,19 @@ async fn save(
         publishable_key: Some(field(&form, "publishable_key")),
     };
     match connect::connect(&state, &project.id, &keys).await {
-        Ok(_) => Redirect::to(&settings_path(&project)).into_response(),
-        Err(e) => match settings(&state, &admin, &project, Some(&message_of(&e))).await {
+        Ok(_) => Redirect::to(&format!("{}?done=keys", settings_path(&project))).into_response(),
+        Err(e) => match settings(
+            &state,
+            &admin,
+            &project,
+            Outcome {
+                done: false,
+                message: Some(&message_of(&e)),
+                publishable_key: Some(field(&form, "publishable_key")),
+            },
+        )
+        .await
+        {
             Ok(page) => super::answer(page, Some(&message_of(&e))),
             Err(e) => e.into_response(),
         },
@@ -186,7 +218,7 @@ pub(super) async fn customer_billing(
     Ok(html! {
         div.card {
             h2 { "Stripe subscriptions" }
-            table #stripe-subscriptions {
+            div.scroll { table #stripe-subscriptions {
                 tr { th { "Product" } th { "State" } th { "Renews / ends" } th {} }
                 @for s in &subs {
                     @let cancel = s["cancel_at_period_end"] == true;
@@ -213,10 +245,10 @@ pub(super) async fn customer_billing(
                         }
                     }
                 }
-            }
+            } }
             @if subs.is_empty() { p.muted { "No live Stripe subscription." } }
             h2 { "Invoices" }
-            table #invoices {
+            div.scroll { table #invoices {
                 tr { th { "Date" } th { "Status" } th { "Amount" } th {} }
                 @for i in &bills {
                     tr {
@@ -226,7 +258,7 @@ pub(super) async fn customer_billing(
                         td { @if let Some(url) = i["hosted_invoice_url"].as_str() { a href=(url) { "View" } } }
                     }
                 }
-            }
+            } }
         }
     })
 }
@@ -245,8 +277,13 @@ async fn change_subscription(
     let result = subscriptions::set_cancel(&state, &project, customer, purchase_id, cancel).await;
     match result {
         Ok(()) => Redirect::to(&format!(
-            "/dashboard/projects/{}/payments/customers/{customer_type}/{customer_id}",
-            project.id
+            "/dashboard/projects/{}/payments/customers/{customer_type}/{customer_id}?done={}",
+            project.id,
+            if cancel {
+                "subscription-canceled"
+            } else {
+                "subscription-reactivated"
+            }
         ))
         .into_response(),
         Err(e) => {
