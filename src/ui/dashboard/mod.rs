@@ -377,7 +377,7 @@ async fn create_project(
         Ok((project, keys)) => html(pages::projects(
             &admin,
             &list,
-            Some((&project, &keys)),
+            Some((&project, &keys, state.public_url.trim_end_matches('/'))),
             None,
             &default_sign_in_methods(&state),
         )),
