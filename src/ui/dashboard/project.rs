@@ -118,7 +118,7 @@ fn page(
             div.card {
                 h1 { (project.display_name) }
                 table {
-                    tr { th { "Project ID" } td { code { (project.id) } } }
+                    tr { th { "Project ID" } td { (copyable("overview-project-id", "Project ID", &project.id)) } }
                     tr { th { "Users" } td id="user-count" { (o.users) } }
                     tr { th { "Sign-ups, last 7 / 30 days" } td id="sign-ups" { (o.sign_ups_7d) " / " (o.sign_ups_30d) } }
                     tr { th { "Password sign-in" } td { (if project.config.credential_enabled { "on" } else { "off" }) } }
@@ -293,9 +293,13 @@ async fn delete(
 /// Style of the pieces below, in the page (the dashboard's CSP allows inline style).
 const STYLE: &str = "
 .scroll{overflow-x:auto;max-width:100%}.scroll table{min-width:100%}
+.scroll td,.scroll th{overflow-wrap:normal}.scroll code{word-break:normal;white-space:nowrap}.scroll button,.scroll select{white-space:nowrap}
+.quick-start p code,ol.steps code{word-break:normal;white-space:nowrap}
+.banner{background:#fff4e0;color:#8a5300;border-radius:7px;padding:9px 12px;margin:0 0 12px}
 .qs-field{margin:0 0 10px}.qs-label{display:block;font-size:13px;color:#4a4f57;margin-bottom:3px}
 .qs-row{display:flex;align-items:center;gap:8px;min-width:0}
 .qs-row code{flex:1 1 auto;min-width:0;display:block;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;word-break:normal;padding:6px 8px}
+td .qs-row code{max-width:calc(100vw - 260px)}
 button.copy{flex:none;margin:0;padding:6px 12px;font-size:13px;background:#eef1ff;color:#2b3fa8}
 button.copy[data-copied=yes]{background:#e8f5e9;color:#1b5e20}
 .block-head{display:flex;justify-content:space-between;align-items:center;gap:8px;margin:18px 0 6px}.block-head h3{margin:0;font-size:15px}
@@ -304,9 +308,23 @@ ol.steps{padding-left:20px;margin:6px 0}ol.steps li{margin:4px 0}
 form.row{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-end}form.row input{flex:1 1 180px;width:auto}form.row button{margin:0}
 ";
 
-/// The style element of the shared pieces; once per page.
+/// The style element of the shared pieces and the copy buttons' script; once per page.
 pub(crate) fn styles() -> Markup {
-    html! { style { (maud::PreEscaped(STYLE)) } }
+    html! {
+        style { (maud::PreEscaped(STYLE)) }
+        script src="/dashboard/assets/copy.js" defer {}
+    }
+}
+
+/// A long value (an id, a key) on one line, cut with an ellipsis when narrow, and its copy
+/// button. `id`: the value element's id.
+pub(crate) fn copyable(id: &str, label: &str, value: &str) -> Markup {
+    html! {
+        div.qs-row {
+            code id=(id) title=(value) { (value) }
+            button.copy type="button" data-copy=(value) aria-label={ "Copy " (label) } { "Copy" }
+        }
+    }
 }
 
 /// An action's success notice, announced to screen readers.
@@ -392,10 +410,7 @@ pub(crate) fn quick_start(project_id: &str, keys: &NewKeySet, base_url: &str, id
             @for (id, label, value) in fields {
                 div.qs-field {
                     span.qs-label id={ (ids) (id) "-label" } { (label) }
-                    div.qs-row {
-                        code id={ (ids) (id) } title=(value) aria-labelledby={ (ids) (id) "-label" } { (value) }
-                        button.copy type="button" data-copy=(value) aria-label={ "Copy " (label) } { "Copy" }
-                    }
+                    (copyable(&format!("{ids}{id}"), label, value))
                 }
             }
             div.block-head {
@@ -414,7 +429,6 @@ pub(crate) fn quick_start(project_id: &str, keys: &NewKeySet, base_url: &str, id
             pre.block id={ (ids) "snippet" } { (code) }
             p.muted { "In a Next.js app, put the .env block in " code { ".env.local" } " and follow the Stack Auth setup; the SDKs read these names." }
             p.muted id={ (ids) "copy-status" } aria-live="polite" {}
-            script src="/dashboard/assets/copy.js" defer {}
         }
     }
 }

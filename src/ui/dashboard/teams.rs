@@ -6,7 +6,7 @@
 //! form that keeps the input.
 
 use super::pages::{error, project_layout};
-use super::project::{notice, scroll, styles, Outcome};
+use super::project::{copyable, notice, scroll, styles, Outcome};
 use super::session::Admin;
 use super::{field, form_context, html, message_of, project_context};
 use crate::auth::context::ApiState;
@@ -276,7 +276,7 @@ async fn render_team(
             (notice(outcome.done))
             div.card {
                 h1 { a href=(teams_path(project)) { (project.display_name) " · Teams" } " · " span id="team-name-title" { (team.display_name) } }
-                p.muted { code { (team.id) } }
+                (copyable("team-id", "team ID", &team.id))
                 p {
                     a href={ "/dashboard/projects/" (project.id) "/payments/customers/team/" (team.id) } { "Payments →" } " "
                     (super::payments::checkout_dialog(admin, project, &catalog, Some(("team", &team.id)), None))

@@ -4,7 +4,7 @@
 //! each action ends in a notice (`?done=…`) or a refusal beside its form that keeps the input.
 
 use super::pages::{error, project_layout, when};
-use super::project::{notice, scroll, styles, Outcome};
+use super::project::{copyable, notice, scroll, styles, Outcome};
 use super::session::Admin;
 use super::{field, html, message_of};
 use crate::auth::context::ApiState;
@@ -300,11 +300,11 @@ async fn detail_page(
             div.card {
                 h1 { a href={ "/dashboard/projects/" (project.id) "/users" } { (project.display_name) } " · " (user.primary_email.as_deref().unwrap_or(&user.id)) }
                 @if user.restricted_by_admin {
-                    p.error id="restricted-banner" { "Restricted by an admin"
+                    p.banner id="restricted-banner" { "Restricted by an admin"
                         @if let Some(r) = &user.restricted_by_admin_reason { ": " (r) } }
                 }
                 table {
-                    tr { th { "ID" } td { code { (user.id) } } }
+                    tr { th { "ID" } td { (copyable("user-id", "user ID", &user.id)) } }
                     tr { th { "Name" } td id="display-name" { (user.display_name.as_deref().unwrap_or("")) } }
                     tr { th { "Sign-in methods" } td {
                         (if user.password_hash.is_some() { "password " } else { "" })
