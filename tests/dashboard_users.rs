@@ -41,6 +41,7 @@ async fn users_teams_keys(backend: Backend) {
             "09-team",
             "09-team-390",
             "10-teams-390",
+            "11-permissions-390",
         ],
         || app.log(),
     )
@@ -152,6 +153,13 @@ async fn users_teams_keys(backend: Backend) {
         .expect(200);
     assert_eq!(bob["restricted_by_admin"], false);
     assert_eq!(bob["is_restricted"], false);
+    assert_eq!(bob["server_metadata"], json!({ "tier": "gold" }));
+    let sessions = server()
+        .get(&format!("/auth/sessions?user_id={}", s("bob_id")))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(sessions["items"], json!([]), "bob's session was revoked");
     server()
         .get(&format!("/users/{}", s("carol_id")))
         .send()

@@ -191,6 +191,28 @@ try {
   await notice(/Restriction lifted/);
   assert.equal(await text("#status"), "active");
   summary.bob_id = bobUrl.split("/").pop();
+  // A session of Bob's (signed in through the API) revoked from the page; metadata saved.
+  await page.fill("#new_password", "bob-pass-12345");
+  await page.click("#set-password");
+  await notice(/Password set/);
+  const signIn = await fetch(`${base}/api/v1/auth/password/sign-in`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-stack-project-id": projectId, "x-stack-access-type": "client", "x-stack-publishable-client-key": publishable },
+    body: JSON.stringify({ email: "bob@example.com", password: "bob-pass-12345" }),
+  });
+  assert.equal(signIn.status, 200);
+  await page.goto(bobUrl);
+  assert.equal(await page.locator("button.revoke").count(), 1);
+  await page.click("button.revoke");
+  await notice(/Session revoked/);
+  assert.match(await text("#sessions-card p.empty"), /No active sessions/);
+  await page.fill("#server_metadata", "{oops");
+  await page.click("text=Save metadata");
+  await refusal(/server_metadata is not valid JSON/);
+  assert.equal(await page.inputValue("#server_metadata"), "{oops");
+  await page.fill("#server_metadata", '{"tier": "gold"}');
+  await page.click("text=Save metadata");
+  await notice(/Metadata saved/);
 
   // Carol: deleting needs the box ticked.
   await createUser("carol@example.com");
@@ -263,6 +285,21 @@ try {
   assert.ok(!(await text("#teams")).includes("Doomed"));
   await shot("10-teams");
   await noSideScroll("10-teams");
+
+  // ---- Permissions: a refused definition keeps its fields; then created ---------------------
+  await page.goto(`${base}/dashboard/projects/${projectId}/permissions`);
+  assert.match(await text("p.empty"), /No project permissions yet/);
+  await page.fill("#permission-id", "Bad ID!");
+  await page.fill("#permission-description", "Read the reports");
+  await page.click("text=Create permission");
+  await page.waitForSelector(".error[role=alert]");
+  assert.equal(await page.inputValue("#permission-id"), "Bad ID!");
+  assert.equal(await page.inputValue("#permission-description"), "Read the reports");
+  await page.fill("#permission-id", "read:reports");
+  await page.click("text=Create permission");
+  await notice(/Permission created/);
+  assert.match(await text("#team-permissions"), /read:reports/);
+  await noSideScroll("11-permissions");
 
   assert.deepEqual(errors, [], "no script errors or CSP refusals");
   Object.assign(summary, { ok: true, project_id: projectId, publishable_client_key: publishable, secret_server_key: secret, widths });

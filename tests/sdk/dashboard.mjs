@@ -232,7 +232,8 @@ try {
   assert.match(await page.textContent(".error"), /Type the project's name exactly/);
   await page.fill("#delete-confirm", "Scratch");
   await page.click("button:has-text('Delete project')");
-  await page.waitForURL(`${base}/dashboard`);
+  await page.waitForURL(`${base}/dashboard?done=project-deleted`);
+  assert.match(await page.textContent(".notice[role=status]"), /Project deleted/);
   assert.doesNotMatch(await page.textContent("main"), /Scratch/);
 
   await page.click("text=Sign out");

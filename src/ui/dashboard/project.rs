@@ -282,7 +282,7 @@ async fn delete(
     match projects::delete(state.db(), &project.id).await {
         Ok(()) => {
             state.projects.forget(&project.id);
-            Redirect::to("/dashboard").into_response()
+            Redirect::to("/dashboard?done=project-deleted").into_response()
         }
         Err(e) => e.into_response(),
     }

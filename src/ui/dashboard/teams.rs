@@ -5,7 +5,7 @@
 //! same functions as the API; each action ends in a notice (`?done=…`) or a refusal beside its
 //! form that keeps the input.
 
-use super::pages::{error, project_layout};
+use super::pages::project_layout;
 use super::project::{copyable, notice, scroll, styles, Outcome};
 use super::session::Admin;
 use super::{field, form_context, html, message_of, project_context};
@@ -609,9 +609,15 @@ async fn definitions(
     State(state): State<ApiState>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
+    Query(q): Query<DoneParams>,
 ) -> Response {
     let (admin, project) = or_answer!(project_context(&state, &headers, &project_id).await);
-    render_definitions(&state, &admin, &project, None).await
+    let done = match q.done.as_deref() {
+        Some("created") => Some("Permission created."),
+        Some("deleted") => Some("Permission deleted."),
+        _ => None,
+    };
+    render_definitions(&state, &admin, &project, Outcome::done(done)).await
 }
 
 fn scope_of(name: &str) -> Option<Scope> {
@@ -626,7 +632,7 @@ async fn render_definitions(
     state: &Kernel,
     admin: &Admin,
     project: &Project,
-    message: Option<&str>,
+    outcome: Outcome<'_>,
 ) -> Response {
     let catalog = match Permissions::load(state.db(), &project.id).await {
         Ok(c) => c,
@@ -635,7 +641,10 @@ async fn render_definitions(
     let action = format!("/dashboard/projects/{}/permissions", project.id);
     let csrf = admin.csrf_token();
     let table = |scope: Scope| -> Markup {
+        let none = !catalog.0.values().any(|d| d.scope == scope);
         html! {
+            @if none { p.muted.empty { "No " (scope.as_str()) " permissions yet." } }
+            div.scroll {
             table id={ (scope.as_str()) "-permissions" } {
                 tr { th { "ID" } th { "Description" } th { "Contains" } th {} }
                 @for d in catalog.0.values().filter(|d| d.scope == scope) {
@@ -657,6 +666,7 @@ async fn render_definitions(
                     }
                 }
             }
+            }
         }
     };
     let page = project_layout(
@@ -665,6 +675,8 @@ async fn render_definitions(
         project,
         "permissions",
         html! {
+            (styles())
+            (notice(outcome.done))
             div.card {
                 h1 { a href={ "/dashboard/projects/" (project.id) } { (project.display_name) } " · Permissions" }
                 h2 { "Team permissions" }
@@ -674,24 +686,27 @@ async fn render_definitions(
             }
             div.card {
                 h2 { "New permission" }
-                (error(message))
+                (outcome.error_in("create"))
                 form method="post" action=(action) {
                     input type="hidden" name="csrf" value=(csrf);
                     input type="hidden" name="op" value="create";
                     label { "Scope" }
-                    select name="scope" { option value="team" { "team" } option value="project" { "project" } }
+                    select name="scope" aria-label="Scope" {
+                        option value="team" { "team" }
+                        option value="project" selected[outcome.draft("scope", String::new) == "project"] { "project" }
+                    }
                     label for="permission-id" { "ID (lowercase letters, digits, '_' and ':')" }
-                    input id="permission-id" type="text" name="id" required;
+                    input id="permission-id" type="text" name="id" required value=(outcome.draft("id", String::new));
                     label for="permission-description" { "Description" }
-                    input id="permission-description" type="text" name="description";
+                    input id="permission-description" type="text" name="description" value=(outcome.draft("description", String::new));
                     label for="permission-contains" { "Contains (IDs, comma-separated)" }
-                    input id="permission-contains" type="text" name="contained";
+                    input id="permission-contains" type="text" name="contained" value=(outcome.draft("contained", String::new));
                     button type="submit" { "Create permission" }
                 }
             }
         },
     );
-    super::answer(page, message)
+    answer(page, outcome)
 }
 
 async fn save_definitions(
@@ -701,12 +716,13 @@ async fn save_definitions(
     RawBody(form): RawBody,
 ) -> Response {
     let (admin, project) = or_answer!(form_context(&state, &headers, &project_id, &form).await);
-    let result: ApiResult<()> = async {
+    let result: ApiResult<&'static str> = async {
         let scope = scope_of(field(&form, "scope"))
             .ok_or_else(|| ApiError::bad_request("Choose the team or project scope."))?;
         let id = field(&form, "id").trim().to_string();
         if field(&form, "op") == "delete" {
-            return permission_routes::delete_definition(&state, &project.id, scope, &id).await;
+            permission_routes::delete_definition(&state, &project.id, scope, &id).await?;
+            return Ok("deleted");
         }
         let description = field(&form, "description").trim();
         let contained = field(&form, "contained")
@@ -720,15 +736,24 @@ async fn save_definitions(
             description: (!description.is_empty()).then(|| description.to_string()),
             contained_permission_ids: Some(contained),
         };
-        permission_routes::create_definition(&state, &project.id, scope, w)
-            .await
-            .map(|_| ())
+        permission_routes::create_definition(&state, &project.id, scope, w).await?;
+        Ok("created")
     }
     .await;
     match result {
-        Ok(()) => {
-            Redirect::to(&format!("/dashboard/projects/{}/permissions", project.id)).into_response()
+        Ok(done) => Redirect::to(&format!(
+            "/dashboard/projects/{}/permissions?done={done}",
+            project.id
+        ))
+        .into_response(),
+        Err(e) => {
+            let message = message_of(&e);
+            let kept = match field(&form, "op") {
+                "delete" => Value::Null,
+                _ => form.clone(),
+            };
+            let outcome = Outcome::failed("create", &message, &kept);
+            render_definitions(&state, &admin, &project, outcome).await
         }
-        Err(e) => render_definitions(&state, &admin, &project, Some(&message_of(&e))).await,
     }
 }

@@ -431,7 +431,7 @@ async fn detail_page(
                     }))
                 }
             }
-            div.card {
+            div.card id="sessions-card" {
                 h2 { "Sessions" }
                 (outcome.error_in("sessions"))
                 @if sessions.is_empty() { p.muted.empty { "No active sessions." } }
