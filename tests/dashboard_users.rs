@@ -349,6 +349,29 @@ async fn users_teams_keys(backend: Backend) {
     )
     .await;
     assert!(html.contains("value=\"typo@@example\""), "{html}");
+    let (_, _, html) = post(
+        format!("{user_page}/restriction"),
+        vec![
+            c(),
+            ("op", "restrict".into()),
+            ("reason", "r".repeat(1001)),
+            ("private_details", "kept details".into()),
+        ],
+    )
+    .await;
+    assert!(
+        html.contains(&format!("value=\"{}\"", "r".repeat(1001)))
+            && html.contains("value=\"kept details\""),
+        "the refused restriction keeps its fields"
+    );
+    // Nothing a refused form carried was written.
+    let bob = server()
+        .get(&format!("/users/{}", s("bob_id")))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(bob["restricted_by_admin"], false);
+    assert_eq!(bob["has_password"], true);
     // Without the CSRF token nothing happens; an unknown team or user is a 404 page.
     let (status, _, _) = post(
         format!("{team_page}/delete"),
