@@ -148,7 +148,7 @@ try {
   const long = "A".repeat(300);
   await page.fill("#display_name", long);
   await page.click("text=Save name");
-  await refusal(/256/);
+  await refusal(/^Keep the display name to 256 characters or fewer\.$/);
   assert.equal(await page.inputValue("#display_name"), long);
   await shot("05-user-refused");
   await page.fill("#display_name", "Alice Liddell");
@@ -240,7 +240,7 @@ try {
   // Rename: too long is refused with the text kept; then renamed.
   await page.fill("#rename", long);
   await page.click("text=Rename team");
-  await refusal(/256/);
+  await refusal(/^Keep the team name to 256 characters or fewer\.$/);
   assert.equal(await page.inputValue("#rename"), long);
   await page.fill("#rename", "Blue Team");
   await page.click("text=Rename team");

@@ -163,8 +163,10 @@ async fn create(
     let (admin, project) = or_answer!(form_context(&state, &headers, &project_id, &form).await);
     let name = field(&form, "display_name").trim();
     let result: ApiResult<Team> = async {
-        if name.is_empty() {
-            return Err(ApiError::bad_request("Give the team a name."));
+        if name.is_empty() || name.chars().count() > 256 {
+            return Err(ApiError::bad_request(
+                "Give the team a name of 1 to 256 characters.",
+            ));
         }
         let team = teams::new_team(name.to_string());
         let mut conn = state.db().acquire().await?;
@@ -500,6 +502,11 @@ async fn rename(
     let result = async {
         if name.is_empty() {
             return Err(ApiError::bad_request("Give the team a name."));
+        }
+        if name.chars().count() > 256 {
+            return Err(ApiError::bad_request(
+                "Keep the team name to 256 characters or fewer.",
+            ));
         }
         let team = teams::require(state.db(), &project.id, &team_id).await?;
         if team.display_name == name {

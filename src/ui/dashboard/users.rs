@@ -577,13 +577,20 @@ async fn save_profile(
     let (admin, project, user) =
         or_answer!(user_form_context(&state, &headers, &project_id, &user_id, &form).await);
     let name = field(&form, "display_name").trim();
-    let w = UserWrite {
-        display_name: Some((!name.is_empty()).then(|| name.to_string())),
-        ..Default::default()
-    };
-    let result = write::update(&state, &project, user.clone(), w, false)
-        .await
-        .map(|_| "name");
+    let result = async {
+        if name.chars().count() > 256 {
+            return Err(ApiError::bad_request(
+                "Keep the display name to 256 characters or fewer.",
+            ));
+        }
+        let w = UserWrite {
+            display_name: Some((!name.is_empty()).then(|| name.to_string())),
+            ..Default::default()
+        };
+        write::update(&state, &project, user.clone(), w, false).await?;
+        Ok("name")
+    }
+    .await;
     let ctx = (&admin, &project, &user);
     after(&state, &payments, ctx, "profile", &form, result).await
 }
