@@ -158,8 +158,8 @@ pub fn projects(
         "Projects",
         Some(admin),
         html! {
+            (super::project::styles())
             @if let Some((project, keys, base_url)) = created {
-                (super::project::styles())
                 (super::project::quick_start(&project.id, keys, base_url, ""))
             }
             div.card {
@@ -172,7 +172,7 @@ pub fn projects(
                         @for p in list {
                             tr {
                                 td { a href={ "/dashboard/projects/" (p.id) } { (p.display_name) } }
-                                td { code { (p.id) } }
+                                td { (super::project::copyable(&format!("id-{}", p.id), "project ID", &p.id)) }
                             }
                         }
                     }
