@@ -49,18 +49,21 @@ async function noSideScroll(name) {
     if (width === 390) await shot(`${name}-390`);
   }
 }
-/// Clicks the copy button beside `#id` and reads the clipboard: it must hold the shown value.
-async function copyOf(id) {
-  const shown = await text(`#${id}`);
-  const button = page.locator(`#${id} + button.copy`);
+/// Clicks the copy button after the value `sel` (a selector) and reads the clipboard: it must
+/// hold the value shown.
+async function copyOf(sel) {
+  const shown = await text(sel);
+  const button = page.locator(`${sel} + button.copy`);
   assert.equal(await button.getAttribute("data-copy"), shown);
   await page.evaluate(() => navigator.clipboard.writeText("(nothing copied)"));
   await button.click();
-  await page.waitForFunction((id) => document.querySelector(`#${id} + button.copy`).dataset.copied === "yes", id);
+  await page.waitForFunction((sel) => document.querySelector(`${sel} + button.copy`).dataset.copied === "yes", sel);
   const copied = await page.evaluate(() => navigator.clipboard.readText());
-  assert.equal(copied, shown, `clipboard after copying #${id}`);
+  assert.equal(copied, shown, `clipboard after copying ${sel}`);
   return shown;
 }
+/// The code element of the project id in the quick-start panel.
+const projectIdCode = ".quick-start .qs-row:has(> button[aria-label='Copy Project ID']) > code";
 
 try {
   // First admin.
@@ -73,10 +76,10 @@ try {
   // ---- A new project's quick-start panel ----------------------------------------------------
   await page.fill("#display_name", "Quick");
   await page.click("text=Create project");
-  const projectId = await copyOf("project-id");
-  const publishable = await copyOf("publishable-key");
-  const secret = await copyOf("secret-key");
-  const adminKey = await copyOf("admin-key");
+  const projectId = await copyOf(projectIdCode);
+  const publishable = await copyOf("#publishable-key");
+  const secret = await copyOf("#secret-key");
+  const adminKey = await copyOf("#admin-key");
   assert.match(publishable, /^pck_/);
   assert.match(secret, /^ssk_/);
   assert.match(adminKey, /^sak_/);
@@ -110,7 +113,7 @@ try {
   await page.fill("#key-description", "Second set");
   await page.click("text=Create API keys");
   await notice(/API keys created/);
-  const secondSecret = await copyOf("new-secret-key");
+  const secondSecret = await copyOf("#new-secret-key");
   assert.notEqual(secondSecret, secret);
   assert.ok((await text("#new-env-block")).includes(`STACK_SECRET_SERVER_KEY=${secondSecret}`));
   assert.ok((await text("#new-snippet")).includes(secondSecret));

@@ -317,11 +317,12 @@ pub(crate) fn styles() -> Markup {
 }
 
 /// A long value (an id, a key) on one line, cut with an ellipsis when narrow, and its copy
-/// button. `id`: the value element's id.
+/// button. `id`: the value element's id (its last attribute, so `id="…">value` reads it),
+/// or empty for a bare `<code>value</code>`.
 pub(crate) fn copyable(id: &str, label: &str, value: &str) -> Markup {
     html! {
         div.qs-row {
-            code id=(id) title=(value) { (value) }
+            @if id.is_empty() { code { (value) } } @else { code title=(value) id=(id) { (value) } }
             button.copy type="button" data-copy=(value) aria-label={ "Copy " (label) } { "Copy" }
         }
     }
@@ -410,7 +411,8 @@ pub(crate) fn quick_start(project_id: &str, keys: &NewKeySet, base_url: &str, id
             @for (id, label, value) in fields {
                 div.qs-field {
                     span.qs-label id={ (ids) (id) "-label" } { (label) }
-                    (copyable(&format!("{ids}{id}"), label, value))
+                    // The project id in a bare `<code>` right after its label, as scripts read it.
+                    (copyable(&if id == "project-id" { String::new() } else { format!("{ids}{id}") }, label, value))
                 }
             }
             div.block-head {
