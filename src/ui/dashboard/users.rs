@@ -52,7 +52,7 @@ where
 }
 
 /// The notices an action's redirect may name (`?done=<key>`): only these texts are shown.
-const DONE: [(&str, &str); 12] = [
+const DONE: [(&str, &str); 11] = [
     ("created", "User created."),
     ("deleted", "User deleted."),
     ("name", "Display name saved."),
@@ -70,7 +70,6 @@ const DONE: [(&str, &str); 12] = [
     ("unrestricted", "Restriction lifted."),
     ("metadata", "Metadata saved."),
     ("session-revoked", "Session revoked."),
-    ("unchanged", "Nothing to change."),
 ];
 
 fn done_text(key: Option<&str>) -> Option<&'static str> {
