@@ -252,12 +252,28 @@ async fn revoke(
     check_team_id(&team_id)?;
     require_client_permission(state.db(), auth, &team_id, Some(REMOVE_MEMBERS)).await?;
     require(state.db(), auth.pid(), &team_id).await?;
-    sqlx::query("DELETE FROM verification_codes WHERE project_id = $1 AND id = $2 AND type = 'TEAM_INVITATION'")
-        .bind(auth.pid())
-        .bind(&id)
+    revoke_invitation(&state, auth.pid(), &id).await?;
+    Ok(success())
+}
+
+/// Deletes the invitation `id` (its code stops working); false when there was none.
+pub async fn revoke_invitation(state: &Kernel, project_id: &str, id: &str) -> ApiResult<bool> {
+    let r = sqlx::query("DELETE FROM verification_codes WHERE project_id = $1 AND id = $2 AND type = 'TEAM_INVITATION'")
+        .bind(project_id)
+        .bind(id)
         .execute(state.db())
         .await?;
-    Ok(success())
+    Ok(r.rows_affected() > 0)
+}
+
+/// The open invitations (unused, unexpired) of one team, oldest first, in the wire shape of
+/// `GET /team-invitations?team_id=…` (`id`, `recipient_email`, `expires_at_millis`, …).
+pub async fn open_for_team(
+    state: &Kernel,
+    project_id: &str,
+    team_id: &str,
+) -> ApiResult<Vec<Value>> {
+    open_invitations(state, project_id, Some(team_id), &[]).await
 }
 
 fn restricted_not_allowed(reason: Value) -> ApiError {

@@ -303,33 +303,61 @@ async fn remove(
     let auth = ctx.require(ANY)?;
     check_team_id(&team_id)?;
     require_client_permission(state.db(), auth, &team_id, Some(DELETE_TEAM)).await?;
-    require(state.db(), auth.pid(), &team_id).await?;
+    delete_team(&state, auth.pid(), &team_id).await?;
+    Ok(success())
+}
+
+/// Deletes a team: its permission grants, anyone's selection of it, the team (memberships go
+/// with it), and the `team.deleted` webhook event, in one transaction.
+/// Errors: TEAM_NOT_FOUND.
+pub async fn delete_team(state: &Kernel, project_id: &str, team_id: &str) -> ApiResult<()> {
+    require(state.db(), project_id, team_id).await?;
     let mut tx = state.db().begin().await?;
     sqlx::query("DELETE FROM permission_grants WHERE project_id = $1 AND team_id = $2")
-        .bind(auth.pid())
-        .bind(&team_id)
+        .bind(project_id)
+        .bind(team_id)
         .execute(&mut *tx)
         .await?;
     sqlx::query(
         "UPDATE users SET selected_team_id = NULL WHERE project_id = $1 AND selected_team_id = $2",
     )
-    .bind(auth.pid())
-    .bind(&team_id)
+    .bind(project_id)
+    .bind(team_id)
     .execute(&mut *tx)
     .await?;
     sqlx::query("DELETE FROM teams WHERE project_id = $1 AND id = $2")
-        .bind(auth.pid())
-        .bind(&team_id)
+        .bind(project_id)
+        .bind(team_id)
         .execute(&mut *tx)
         .await?;
     crate::webhooks::emit(
         &mut tx,
-        auth.pid(),
+        project_id,
         "team.deleted",
         json!({ "id": team_id }),
     )
     .await?;
     tx.commit().await?;
-    crate::webhooks::wake(&state);
-    Ok(success())
+    crate::webhooks::wake(state);
+    Ok(())
+}
+
+/// Renames a team (as a server may: the same shape checks as `PATCH /teams/{id}`), with the
+/// `team.updated` event. Errors: SCHEMA_ERROR for a name that is empty or over 256 characters;
+/// TEAM_NOT_FOUND.
+pub async fn rename(
+    state: &Kernel,
+    project_id: &str,
+    team_id: &str,
+    display_name: &str,
+) -> ApiResult<Team> {
+    let w = TeamWrite {
+        display_name: Some(display_name.to_owned()),
+        ..Default::default()
+    };
+    w.validate(AccessType::Server)?;
+    let mut team = require(state.db(), project_id, team_id).await?;
+    w.apply(&mut team);
+    super::save(state, project_id, &team).await?;
+    Ok(team)
 }

@@ -1,5 +1,5 @@
 //! Server-rendered pages in the binary: the admin dashboard and the end-user pages (checkout).
-//! One small stylesheet, no scripts, nothing fetched from elsewhere.
+//! One small stylesheet, a few small scripts of our own, nothing fetched from elsewhere.
 
 pub mod checkout;
 pub mod dashboard;
@@ -38,9 +38,10 @@ nav.project a{color:#2b59ff;text-decoration:none;padding:3px 0}nav.project a[ari
 .narrow{max-width:420px;margin:64px auto}.notice{background:#e8f5e9;color:#1b5e20;border-radius:7px;padding:9px 12px}.muted{color:#6b717b;font-size:13px}
 ";
 
-/// The pages load nothing from elsewhere and run no script; styles are inline (one stylesheet
-/// in the page, a few attributes). `form-action` keeps the dashboard's forms on this server.
-const DASHBOARD_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// The pages load nothing from elsewhere and run only our own scripts (the copy buttons); styles
+/// are inline (one stylesheet in the page, a few attributes). `form-action` keeps the
+/// dashboard's forms on this server.
+const DASHBOARD_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 /// An app's end-user pages: as the dashboard's, except that a form may end in a redirect to the
 /// app (signing in hands the session to the app's own domain), so `form-action` stays open; and
 /// the project's logo may be on any HTTPS host; the passkey script (ours) asks this server only.

@@ -195,14 +195,21 @@ pub(crate) async fn require_admin(state: &Kernel, headers: &HeaderMap) -> Result
     }
 }
 
-async fn home(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+async fn home(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Query(q): Query<HomeParams>,
+) -> Response {
     let admin = or_answer!(require_admin(&state, &headers).await);
+    // The one notice a redirect here names: a project deleted from its page.
+    let done = (q.done.as_deref() == Some("project-deleted"))
+        .then_some(pages::Notice::Done("Project deleted."));
     match projects::list_owned_by(&state, &admin.user.id).await {
         Ok(list) => html(pages::projects(
             &admin,
             &list,
             None,
-            None,
+            done,
             &default_sign_in_methods(&state),
         )),
         Err(e) => e.into_response(),
@@ -377,7 +384,7 @@ async fn create_project(
         Ok((project, keys)) => html(pages::projects(
             &admin,
             &list,
-            Some((&project, &keys)),
+            Some((&project, &keys, state.public_url.trim_end_matches('/'))),
             None,
             &default_sign_in_methods(&state),
         )),
@@ -424,4 +431,9 @@ fn chosen_sign_in_methods(form: &Value) -> ApiResult<Option<Vec<&'static str>>> 
         return Err(ApiError::bad_request("Choose at least one sign-in method."));
     }
     Ok(Some(ticked))
+}
+
+#[derive(Deserialize)]
+struct HomeParams {
+    done: Option<String>,
 }

@@ -145,7 +145,7 @@ pub const SIGN_IN_METHODS: [(&str, &str); 6] = [
 pub fn projects(
     admin: &Admin,
     list: &[Project],
-    created: Option<(&Project, &NewKeySet)>,
+    created: Option<(&Project, &NewKeySet, &str)>,
     notice: Option<Notice>,
     ticked: &[&str],
 ) -> Markup {
@@ -158,17 +158,9 @@ pub fn projects(
         "Projects",
         Some(admin),
         html! {
-            @if let Some((project, keys)) = created {
-                div.card.keys {
-                    h2 { "Project “" (project.display_name) "” created" }
-                    p { "Copy these keys now — they are shown only once." }
-                    table {
-                        tr { th { "Project ID" } td { code { (project.id) } } }
-                        tr { th { "Publishable client key" } td { code id="publishable-key" { (keys.publishable_client_key) } } }
-                        tr { th { "Secret server key" } td { code id="secret-key" { (keys.secret_server_key) } } }
-                        tr { th { "Super secret admin key" } td { code id="admin-key" { (keys.super_secret_admin_key) } } }
-                    }
-                }
+            (super::project::styles())
+            @if let Some((project, keys, base_url)) = created {
+                (super::project::quick_start(&project.id, keys, base_url, ""))
             }
             div.card {
                 h1 { "Projects" }
@@ -180,7 +172,7 @@ pub fn projects(
                         @for p in list {
                             tr {
                                 td { a href={ "/dashboard/projects/" (p.id) } { (p.display_name) } }
-                                td { code { (p.id) } }
+                                td { (super::project::copyable(&format!("id-{}", p.id), "project ID", &p.id)) }
                             }
                         }
                     }

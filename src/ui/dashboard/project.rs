@@ -1,5 +1,8 @@
-//! A project's overview page: counts, the API key sets (create — keys shown once — and revoke),
-//! links to the other pages, and deleting the project (the name must be typed to confirm).
+//! A project's overview page: counts, the API key sets (create — keys shown once, in the
+//! quick-start panel — and revoke), links to the other pages, and deleting the project (the name
+//! must be typed to confirm). Also the pieces the users, teams and project pages share: the
+//! quick-start panel with its copy buttons (`assets/copy.js`), notices, and tables that scroll
+//! inside their card on a narrow screen.
 
 use super::pages::{error, project_layout};
 use super::session::Admin;
@@ -14,12 +17,13 @@ use crate::projects::{self, Project};
 use crate::store::iso;
 use crate::store::now_ms;
 use axum::extract::FromRef;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use maud::{html, Markup};
+use serde_json::Value;
 use std::sync::Arc;
 
 pub fn routes<S>() -> Router<S>
@@ -30,6 +34,7 @@ where
 {
     Router::new()
         .route("/dashboard/projects/{project_id}", get(show))
+        .route("/dashboard/assets/copy.js", get(copy_script))
         .route("/dashboard/projects/{project_id}/keys", post(create_keys))
         .route(
             "/dashboard/projects/{project_id}/keys/{key_set_id}/revoke",
@@ -66,8 +71,23 @@ async fn render(
     created: Option<&NewKeySet>,
     message: Option<&str>,
 ) -> Response {
+    render_with(state, admin, project, created, message, None).await
+}
+
+async fn render_with(
+    state: &Kernel,
+    admin: &Admin,
+    project: &Project,
+    created: Option<&NewKeySet>,
+    message: Option<&str>,
+    done: Option<&str>,
+) -> Response {
+    let base_url = state.public_url.trim_end_matches('/');
     match overview(state, project).await {
-        Ok(o) => super::answer(page(admin, project, &o, created, message), message),
+        Ok(o) => super::answer(
+            page(admin, project, &o, (created, base_url), message, done),
+            message,
+        ),
         Err(e) => e.into_response(),
     }
 }
@@ -80,8 +100,9 @@ fn page(
     admin: &Admin,
     project: &Project,
     o: &Overview,
-    created: Option<&NewKeySet>,
+    (created, base_url): (Option<&NewKeySet>, &str),
     message: Option<&str>,
+    done: Option<&str>,
 ) -> Markup {
     let here = format!("/dashboard/projects/{}", project.id);
     let csrf = admin.csrf_token();
@@ -92,10 +113,12 @@ fn page(
         project,
         "",
         html! {
+            (styles())
+            (notice(done))
             div.card {
                 h1 { (project.display_name) }
                 table {
-                    tr { th { "Project ID" } td { code { (project.id) } } }
+                    tr { th { "Project ID" } td { (copyable("overview-project-id", "Project ID", &project.id)) } }
                     tr { th { "Users" } td id="user-count" { (o.users) } }
                     tr { th { "Sign-ups, last 7 / 30 days" } td id="sign-ups" { (o.sign_ups_7d) " / " (o.sign_ups_30d) } }
                     tr { th { "Password sign-in" } td { (if project.config.credential_enabled { "on" } else { "off" }) } }
@@ -108,19 +131,13 @@ fn page(
                 }
             }
             @if let Some(keys) = created {
-                div.card.keys {
-                    h2 { "New API keys" }
-                    p { "Copy these keys now — they are shown only once." }
-                    table {
-                        tr { th { "Publishable client key" } td { code id="new-publishable-key" { (keys.publishable_client_key) } } }
-                        tr { th { "Secret server key" } td { code id="new-secret-key" { (keys.secret_server_key) } } }
-                        tr { th { "Super secret admin key" } td { code { (keys.super_secret_admin_key) } } }
-                    }
-                }
+                (quick_start(&project.id, keys, base_url, "new-"))
             }
             div.card {
                 h2 { "API keys" }
                 (error(message))
+                @if o.key_sets.is_empty() { p.muted.empty { "No API keys. Create a set below to connect an app." } }
+                div.scroll {
                 table id="key-sets" {
                     tr { th { "Description" } th { "Created" } th { "Status" } th {} }
                     @for k in &o.key_sets {
@@ -145,6 +162,7 @@ fn page(
                         }
                     }
                 }
+                }
                 form method="post" action={ (here) "/keys" } {
                     input type="hidden" name="csrf" value=(csrf);
                     label for="key-description" { "Description" }
@@ -167,13 +185,23 @@ fn page(
     )
 }
 
+#[derive(serde::Deserialize)]
+struct DoneParams {
+    done: Option<String>,
+}
+
 async fn show(
     State(state): State<ApiState>,
     headers: HeaderMap,
     Path(project_id): Path<String>,
+    Query(q): Query<DoneParams>,
 ) -> Response {
     let (admin, project) = or_answer!(project_context(&state, &headers, &project_id).await);
-    render(&state, &admin, &project, None, None).await
+    let done = match q.done.as_deref() {
+        Some("revoked") => Some("API keys revoked: apps using them are refused from now on."),
+        _ => None,
+    };
+    render_with(&state, &admin, &project, None, None, done).await
 }
 
 async fn create_keys(
@@ -213,7 +241,10 @@ async fn create_keys(
     }
     .await;
     match result {
-        Ok(created) => render(&state, &admin, &project, Some(&created), None).await,
+        Ok(created) => {
+            let done = Some("API keys created. Copy them now: they are shown only once.");
+            render_with(&state, &admin, &project, Some(&created), None, done).await
+        }
         Err(e) => render(&state, &admin, &project, None, Some(&message_of(&e))).await,
     }
 }
@@ -230,7 +261,8 @@ async fn revoke_keys(
         return render(&state, &admin, &project, None, Some(message)).await;
     }
     match keys::revoke_key_set(state.db(), &project.id, &key_set_id).await {
-        Ok(true) => Redirect::to(&format!("/dashboard/projects/{}", project.id)).into_response(),
+        Ok(true) => Redirect::to(&format!("/dashboard/projects/{}?done=revoked", project.id))
+            .into_response(),
         Ok(false) => render(&state, &admin, &project, None, Some("No such active keys.")).await,
         Err(e) => ApiError::from(e).into_response(),
     }
@@ -250,8 +282,200 @@ async fn delete(
     match projects::delete(state.db(), &project.id).await {
         Ok(()) => {
             state.projects.forget(&project.id);
-            Redirect::to("/dashboard").into_response()
+            Redirect::to("/dashboard?done=project-deleted").into_response()
         }
         Err(e) => e.into_response(),
+    }
+}
+
+// ---- Shared by the users, teams and project pages -------------------------------------------
+
+/// Style of the pieces below, in the page (the dashboard's CSP allows inline style).
+const STYLE: &str = "
+.scroll{overflow-x:auto;max-width:100%}.scroll table{min-width:100%}
+.scroll td,.scroll th{overflow-wrap:normal}.scroll code{word-break:normal;white-space:nowrap}.scroll button,.scroll select{white-space:nowrap}
+.quick-start p code,ol.steps code{word-break:normal;white-space:nowrap}
+.banner{background:#fff4e0;color:#8a5300;border-radius:7px;padding:9px 12px;margin:0 0 12px}
+.qs-field{margin:0 0 10px}.qs-label{display:block;font-size:13px;color:#4a4f57;margin-bottom:3px}
+.qs-row{display:flex;align-items:center;gap:8px;min-width:0}
+.qs-row code{flex:1 1 auto;min-width:0;display:block;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;word-break:normal;padding:6px 8px}
+td .qs-row code{max-width:calc(100vw - 260px)}
+button.copy{flex:none;margin:0;padding:6px 12px;font-size:13px;background:#eef1ff;color:#2b3fa8}
+button.copy[data-copied=yes]{background:#e8f5e9;color:#1b5e20}
+.block-head{display:flex;justify-content:space-between;align-items:center;gap:8px;margin:18px 0 6px}.block-head h3{margin:0;font-size:15px}
+pre.block{background:#14161a;color:#e8eaf0;padding:12px;border-radius:7px;overflow-x:auto;font-size:13px;margin:0;max-width:100%;white-space:pre}
+ol.steps{padding-left:20px;margin:6px 0}ol.steps li{margin:4px 0}
+form.row{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-end}form.row input{flex:1 1 180px;width:auto}form.row button{margin:0}
+";
+
+/// The style element of the shared pieces and the copy buttons' script; once per page.
+pub(crate) fn styles() -> Markup {
+    html! {
+        style { (maud::PreEscaped(STYLE)) }
+        script src="/dashboard/assets/copy.js" defer {}
+    }
+}
+
+/// A long value (an id, a key) on one line, cut with an ellipsis when narrow, and its copy
+/// button. `id`: the value element's id (its last attribute, so `id="…">value` reads it),
+/// or empty for a bare `<code>value</code>`.
+pub(crate) fn copyable(id: &str, label: &str, value: &str) -> Markup {
+    html! {
+        div.qs-row {
+            @if id.is_empty() { code { (value) } } @else { code title=(value) id=(id) { (value) } }
+            button.copy type="button" data-copy=(value) aria-label={ "Copy " (label) } { "Copy" }
+        }
+    }
+}
+
+/// An action's success notice, announced to screen readers.
+pub(crate) fn notice(done: Option<&str>) -> Markup {
+    html! { @if let Some(d) = done { p.notice role="status" { (d) } } }
+}
+
+/// A table (or anything wide) that scrolls inside its card rather than the page sideways.
+pub(crate) fn scroll(inner: Markup) -> Markup {
+    html! { div.scroll { (inner) } }
+}
+
+/// `copy.js`: the copy buttons of the quick-start panel.
+async fn copy_script() -> Response {
+    (
+        [
+            ("content-type", "text/javascript; charset=utf-8"),
+            ("cache-control", "public, max-age=300"),
+        ],
+        include_str!("../assets/copy.js"),
+    )
+        .into_response()
+}
+
+/// The `.env` lines an app needs for this project (Next.js names, as the original's docs).
+pub(crate) fn env_block(project_id: &str, keys: &NewKeySet, base_url: &str) -> String {
+    format!(
+        "NEXT_PUBLIC_STACK_API_URL={base_url}\n\
+         NEXT_PUBLIC_STACK_PROJECT_ID={project_id}\n\
+         NEXT_PUBLIC_STACK_PUBLISHABLE_CLIENT_KEY={}\n\
+         STACK_SECRET_SERVER_KEY={}\n",
+        keys.publishable_client_key, keys.secret_server_key
+    )
+}
+
+/// A Node script (`@stackframe/js`) that talks to this server as the project's backend.
+pub(crate) fn snippet(project_id: &str, keys: &NewKeySet, base_url: &str) -> String {
+    format!(
+        "import {{ StackServerApp }} from \"@stackframe/js\";\n\
+         \n\
+         const stack = new StackServerApp({{\n\
+         \x20 baseUrl: \"{base_url}\",\n\
+         \x20 projectId: \"{project_id}\",\n\
+         \x20 publishableClientKey: \"{}\",\n\
+         \x20 secretServerKey: \"{}\",\n\
+         \x20 tokenStore: \"memory\",\n\
+         }});\n\
+         \n\
+         const users = await stack.listUsers();\n\
+         console.log(`Connected: ${{users.length}} user(s) in the project`);\n",
+        keys.publishable_client_key, keys.secret_server_key
+    )
+}
+
+/// The keys of a new key set with what to do next: each id and key with a copy button (long
+/// values end in an ellipsis instead of wrapping), the `.env` block, and a runnable
+/// `@stackframe/js` script using this server (`base_url`). `ids`: a prefix of the elements' ids.
+pub(crate) fn quick_start(project_id: &str, keys: &NewKeySet, base_url: &str, ids: &str) -> Markup {
+    let fields = [
+        ("project-id", "Project ID", project_id),
+        (
+            "publishable-key",
+            "Publishable client key",
+            keys.publishable_client_key.as_str(),
+        ),
+        (
+            "secret-key",
+            "Secret server key",
+            keys.secret_server_key.as_str(),
+        ),
+        (
+            "admin-key",
+            "Super secret admin key",
+            keys.super_secret_admin_key.as_str(),
+        ),
+    ];
+    let env = env_block(project_id, keys, base_url);
+    let code = snippet(project_id, keys, base_url);
+    html! {
+        section.card.keys.quick-start aria-labelledby={ (ids) "quick-start-title" } {
+            h2 id={ (ids) "quick-start-title" } { "Quick start" }
+            p { strong { "Copy these keys now — they are shown only once." } " The secret and admin keys are for servers only." }
+            @for (id, label, value) in fields {
+                div.qs-field {
+                    span.qs-label id={ (ids) (id) "-label" } { (label) }
+                    // The project id in a bare `<code>` right after its label, as scripts read it.
+                    (copyable(&if id == "project-id" { String::new() } else { format!("{ids}{id}") }, label, value))
+                }
+            }
+            div.block-head {
+                h3 { ".env.local" }
+                button.copy type="button" data-copy=(env) aria-label="Copy the .env block" { "Copy" }
+            }
+            pre.block id={ (ids) "env-block" } { (env) }
+            div.block-head {
+                h3 { "Next step: connect from code" }
+                button.copy type="button" data-copy=(code) aria-label="Copy the script" { "Copy" }
+            }
+            ol.steps {
+                li { code { "npm install @stackframe/js" } }
+                li { "Save this as " code { "try-portcullis.mjs" } " and run " code { "node try-portcullis.mjs" } ":" }
+            }
+            pre.block id={ (ids) "snippet" } { (code) }
+            p.muted { "In a Next.js app, put the .env block in " code { ".env.local" } " and follow the Stack Auth setup; the SDKs read these names." }
+            p.muted id={ (ids) "copy-status" } aria-live="polite" {}
+        }
+    }
+}
+
+/// What a page says about the last action: its success notice, or the refusal beside the
+/// form (`section`) it came from, with what was typed there (`drafts`).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Outcome<'a> {
+    pub done: Option<&'a str>,
+    failed: Option<(&'static str, &'a str)>,
+    drafts: Option<&'a Value>,
+}
+
+impl<'a> Outcome<'a> {
+    pub fn done(done: Option<&'a str>) -> Self {
+        Outcome {
+            done,
+            ..Default::default()
+        }
+    }
+
+    pub fn failed(section: &'static str, message: &'a str, drafts: &'a Value) -> Self {
+        Outcome {
+            done: None,
+            failed: Some((section, message)),
+            drafts: Some(drafts),
+        }
+    }
+
+    /// The refusal, wherever it is shown.
+    pub fn refusal(&self) -> Option<&'a str> {
+        self.failed.map(|(_, m)| m)
+    }
+
+    /// The refusal to show in `section`, if it failed there.
+    pub fn error_in(&self, section: &str) -> Markup {
+        error(self.failed.filter(|(s, _)| *s == section).map(|(_, m)| m))
+    }
+
+    /// What was typed in `name` on the refused form, else `current`.
+    pub fn draft(&self, name: &str, current: impl FnOnce() -> String) -> String {
+        self.drafts
+            .and_then(|d| d.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(current)
     }
 }
