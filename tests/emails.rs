@@ -57,7 +57,8 @@ async fn otp_flow(backend: Backend) {
         subject.starts_with("Sign in to Test project: Your code is "),
         "{subject}"
     );
-    assert_eq!(mail["from"], "Acme <noreply@acme.test>");
+    // The shared server sends as the project (the original's `<display name> <instance address>`).
+    assert_eq!(mail["from"], "Test project <noreply@acme.test>");
     let otp = subject.rsplit(' ').next().unwrap().to_string();
     assert_eq!(otp.len(), 6);
     assert!(mail["html"].as_str().unwrap().contains(&otp));

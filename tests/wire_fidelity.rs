@@ -180,3 +180,99 @@ async fn header_errors(backend: Backend) {
     );
 }
 on_both_backends!(header_errors_match_the_original, header_errors);
+
+/// A project in use (users with sessions, teams with members and invitations, permission
+/// definitions granted to both, API keys, contact channels) is deleted in one request, and
+/// everything of it goes.
+async fn delete_project_in_use(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    let alice = app.sign_up("alice@example.com", "password123").await;
+    let bob = app.create_user("bob@example.com").await;
+    let bob_id = bob["id"].as_str().unwrap();
+    let alice_id = app.me(&alice).await["id"].as_str().unwrap().to_string();
+    let team = app
+        .server()
+        .post("/teams")
+        .json(json!({ "display_name": "Crew", "creator_user_id": alice_id }))
+        .send()
+        .await
+        .expect(201);
+    let team_id = team["id"].as_str().unwrap();
+    app.server()
+        .post(&format!("/team-memberships/{team_id}/{bob_id}"))
+        .json(json!({}))
+        .send()
+        .await
+        .expect(201);
+    for (path, id) in [
+        ("/team-permission-definitions", "read:reports"),
+        ("/project-permission-definitions", "admin:billing"),
+    ] {
+        app.admin()
+            .post(path)
+            .json(json!({ "id": id, "description": "x" }))
+            .send()
+            .await
+            .expect(201);
+    }
+    app.server()
+        .post(&format!(
+            "/team-permissions/{team_id}/{bob_id}/read:reports"
+        ))
+        .json(json!({}))
+        .send()
+        .await
+        .expect(201);
+    app.server()
+        .post(&format!("/project-permissions/{bob_id}/admin:billing"))
+        .json(json!({}))
+        .send()
+        .await
+        .expect(201);
+    app.configure(json!({ "allow_team_api_keys": true, "allow_user_api_keys": true }))
+        .await;
+    app.server()
+        .post("/team-api-keys")
+        .json(json!({ "team_id": team_id, "description": "ci", "expires_at_millis": null }))
+        .send()
+        .await
+        .expect(200);
+    app.server()
+        .post("/team-invitations/send-code")
+        .json(json!({ "team_id": team_id, "email": "carol@example.com", "callback_url": "http://localhost:3000/invite" }))
+        .send()
+        .await
+        .expect(200);
+
+    app.admin()
+        .delete("/internal/projects/current")
+        .send()
+        .await
+        .expect(200);
+    app.admin()
+        .get("/internal/projects/current")
+        .send()
+        .await
+        .expect_error(400, "CURRENT_PROJECT_NOT_FOUND");
+    for table in [
+        "users",
+        "teams",
+        "team_members",
+        "contact_channels",
+        "sessions",
+        "permission_definitions",
+        "permission_grants",
+        "api_keys",
+        "verification_codes",
+    ] {
+        let left = db_query_text(
+            &app.database_url,
+            &format!(
+                "SELECT COUNT(*) FROM {table} WHERE project_id = '{}'",
+                app.project_id
+            ),
+        );
+        assert_eq!(left.trim(), "0", "{table} rows left behind");
+    }
+}
+on_both_backends!(deleting_a_project_in_use, delete_project_in_use);

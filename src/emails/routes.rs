@@ -386,18 +386,17 @@ async fn list_outbox(
             _ => return Err(ApiError::bad_request("Invalid limit parameter")),
         },
     };
-    let statuses: Vec<&str> = match (q.status.as_deref(), q.simple_status.as_deref()) {
-        (Some(s), _) => vec![s],
-        (None, Some("ok")) => vec!["sent", "skipped"],
-        (None, Some("error")) => vec!["server-error"],
-        (None, Some("in-progress")) => vec!["queued", "sending"],
-        (None, Some(_)) => {
-            return Err(schema_problem(
-                "query.simple_status must be one of: in-progress, ok, error",
-            ))
-        }
-        (None, None) => vec![],
-    };
+    let statuses: Vec<&str> =
+        match (q.status.as_deref(), q.simple_status.as_deref()) {
+            (Some(s), _) => vec![s],
+            (None, Some("ok")) => vec!["sent", "skipped"],
+            (None, Some("error")) => vec!["server-error"],
+            (None, Some("in-progress")) => vec!["queued", "sending"],
+            (None, Some(_)) => return Err(schema_problem(
+                "query.simple_status must be one of the following values: in-progress, ok, error",
+            )),
+            (None, None) => vec![],
+        };
     let mut sql = format!(
         "SELECT {} FROM emails WHERE project_id = $1",
         outbox::OUTBOX_COLUMNS

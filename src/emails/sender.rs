@@ -150,7 +150,13 @@ async fn transport_for(
             .instance
             .clone()
             .ok_or_else(|| anyhow::anyhow!("instance transport"))?;
-        return Ok((transport, state.config.smtp_from.parse()?));
+        // The original's shared sender: the project's display name, the instance's address.
+        let instance: Mailbox = state.config.smtp_from.parse()?;
+        let name = match transports.project_cache.get(state, &email.project_id).await {
+            Ok(Some(project)) => Some(project.display_name.clone()),
+            _ => instance.name.clone(),
+        };
+        return Ok((transport, Mailbox::new(name, instance.email)));
     }
     let project = transports
         .project_cache

@@ -388,7 +388,7 @@ pub fn query_bool(value: &Option<String>, name: &str) -> Result<bool, ApiError> 
         Some("true") => Ok(true),
         Some("false") => Ok(false),
         Some(_) => Err(schema_problem(format!(
-            "query.{name} must be \"true\" or \"false\""
+            "query.{name} must be one of the following values: true, false"
         ))),
     }
 }

@@ -73,7 +73,7 @@ pub async fn authorize(
         "link" => true,
         _ => {
             return Err(crate::http::extract::schema_problem(
-                "query.type must be one of: authenticate, link",
+                "query.type must be one of the following values: authenticate, link",
             ))
         }
     };

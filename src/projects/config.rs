@@ -80,7 +80,7 @@ impl PagesTheme {
         }
         if !Self::SCHEMES.contains(&self.color_scheme.as_str()) {
             problems.push(
-                "body.config.pages_theme.color_scheme must be one of: system, light, dark".into(),
+                "body.config.pages_theme.color_scheme must be one of the following values: system, light, dark".into(),
             );
         }
         problems
@@ -303,14 +303,13 @@ impl ProjectConfig {
             "create_team_on_sign_up": self.create_team_on_sign_up,
             "oauth_account_merge_strategy": self.oauth_account_merge_strategy,
             "oauth_providers": providers,
-            "enabled_oauth_providers": providers,
+            "enabled_oauth_providers": self.sorted_providers().iter().map(|p| json!({ "id": p.id })).collect::<Vec<_>>(),
             "domains": self.sorted_domains(),
             "email_config": self.email_config,
             "email_theme": self.email_theme,
             "team_creator_default_permissions": sorted(&self.team_creator_default_permissions),
             "team_member_default_permissions": sorted(&self.team_member_default_permissions),
             "user_default_permissions": sorted(&self.user_default_permissions),
-            "email_templates": self.email_templates,
         })
     }
 }

@@ -82,7 +82,7 @@ async fn change_level(
 fn check_level(access: AccessType, level: &str) -> ApiResult<&str> {
     if !LEVELS.contains(&level) {
         return Err(crate::http::extract::schema_problem(
-            "params.level must be one of: project, branch, environment",
+            "params.level must be one of the following values: project, branch, environment",
         ));
     }
     if access == AccessType::Server && level != "branch" {

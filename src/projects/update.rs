@@ -143,7 +143,7 @@ fn validate(u: &ProjectUpdate) -> Vec<String> {
     if let Some(s) = &u.onboarding_status {
         if !ONBOARDING.contains(&s.as_str()) {
             problems.push(format!(
-                "body.onboarding_status must be one of: {}",
+                "body.onboarding_status must be one of the following values: {}",
                 ONBOARDING.join(", ")
             ));
         }
@@ -151,7 +151,7 @@ fn validate(u: &ProjectUpdate) -> Vec<String> {
     let Some(c) = &u.config else { return problems };
     if let Some(s) = &c.oauth_account_merge_strategy {
         if !["link_method", "raise_error", "allow_duplicates"].contains(&s.as_str()) {
-            problems.push("body.config.oauth_account_merge_strategy must be one of: link_method, raise_error, allow_duplicates".into());
+            problems.push("body.config.oauth_account_merge_strategy must be one of the following values: link_method, raise_error, allow_duplicates".into());
         }
     }
     // The original's domainSchema and handlerPathSchema messages.

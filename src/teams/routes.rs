@@ -210,7 +210,9 @@ async fn list(
         return Err(plain_forbidden("Client can only list teams for their own user. user_id must be either \"me\" or the ID of the current user"));
     }
     if q.order_by.as_deref().is_some_and(|o| o != "created_at") {
-        return Err(schema_problem("query.order_by must be one of: created_at"));
+        return Err(schema_problem(
+            "query.order_by must be one of the following values: created_at",
+        ));
     }
     let desc = query_bool(&q.desc, "desc")?;
     let limit = match q.limit.as_deref() {

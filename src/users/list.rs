@@ -32,7 +32,7 @@ pub async fn list(state: &Kernel, project: &Project, q: ListQuery) -> ApiResult<
     };
     if q.order_by.as_deref().is_some_and(|o| o != "signed_up_at") {
         return Err(schema_problem(
-            "query.order_by must be one of: signed_up_at",
+            "query.order_by must be one of the following values: signed_up_at",
         ));
     }
     for (name, value) in [("cursor", &q.cursor), ("team_id", &q.team_id)] {
