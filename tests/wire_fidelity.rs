@@ -276,3 +276,221 @@ async fn delete_project_in_use(backend: Backend) {
     }
 }
 on_both_backends!(deleting_a_project_in_use, delete_project_in_use);
+
+/// `internal/api-keys`: key sets over the API in the original's shapes; a set without a key
+/// has none, a revoked set's keys stop working.
+async fn internal_api_keys(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    let far = 4_102_444_800_000i64;
+    let created = app
+        .admin()
+        .post("/internal/api-keys")
+        .json(json!({ "description": "CI", "expires_at_millis": far, "has_publishable_client_key": false,
+                      "has_secret_server_key": true, "has_super_secret_admin_key": false }))
+        .send()
+        .await
+        .expect(200);
+    let id = created["id"].as_str().unwrap().to_string();
+    let secret = created["secret_server_key"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("ssk_"));
+    assert!(created.get("publishable_client_key").is_none(), "{created}");
+    assert_eq!(created["expires_at_millis"], far);
+    // The new key works; its last four are what the list shows.
+    app.server()
+        .header("x-stack-secret-server-key", &secret)
+        .get("/users")
+        .send()
+        .await
+        .expect(200);
+    let listed = app
+        .admin()
+        .get("/internal/api-keys")
+        .send()
+        .await
+        .expect(200);
+    let item = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        item["secret_server_key"],
+        json!({ "last_four": &secret[secret.len() - 4..] })
+    );
+    assert!(item.get("publishable_client_key").is_none());
+    assert!(item.get("manually_revoked_at_millis").is_none());
+    assert_eq!(listed["is_paginated"], false);
+    // Unknown ids and bad values, nothing changed.
+    app.admin()
+        .get("/internal/api-keys/00000000-0000-4000-8000-000000000000")
+        .send()
+        .await
+        .expect_error(404, "API_KEY_NOT_FOUND");
+    let e = app
+        .admin()
+        .patch(&format!("/internal/api-keys/{id}"))
+        .json(json!({ "revoked": false }))
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    assert!(e["error"]
+        .as_str()
+        .unwrap()
+        .ends_with("body.revoked must be one of the following values: true"));
+    app.server()
+        .get("/internal/api-keys")
+        .send()
+        .await
+        .expect_error(401, "INSUFFICIENT_ACCESS_TYPE");
+    // Revoked: listed with its time, the key refused.
+    let revoked = app
+        .admin()
+        .patch(&format!("/internal/api-keys/{id}"))
+        .json(json!({ "revoked": true, "description": "old CI" }))
+        .send()
+        .await
+        .expect(200);
+    assert!(revoked["manually_revoked_at_millis"].is_i64());
+    assert_eq!(revoked["description"], "old CI");
+    app.server()
+        .header("x-stack-secret-server-key", &secret)
+        .get("/users")
+        .send()
+        .await
+        .expect_error(401, "INVALID_SECRET_SERVER_KEY");
+}
+on_both_backends!(internal_api_key_sets, internal_api_keys);
+
+/// `GET /internal/config` renders the whole config with the original's defaults and the
+/// project's settings; dotted overrides of a setting change the setting itself.
+async fn rendered_config(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    let read = || async {
+        let r = app.admin().get("/internal/config").send().await.expect(200);
+        serde_json::from_str::<Value>(r["config_string"].as_str().unwrap()).unwrap()
+    };
+    let config = read().await;
+    assert_eq!(config["users"]["allowClientUserDeletion"], false);
+    assert_eq!(config["auth"]["allowSignUp"], true);
+    assert_eq!(config["auth"]["password"]["allowSignIn"], true);
+    assert_eq!(
+        config["auth"]["oauth"]["accountMergeStrategy"],
+        "link_method"
+    );
+    assert!(config["auth"]["oauth"]["providers"].is_object());
+    assert!(config["domains"]["trustedDomains"].is_object());
+    assert_eq!(config["auth"]["signUpRulesDefaultAction"], "allow");
+    assert_eq!(config["emails"]["server"]["isShared"], true);
+    assert_eq!(config["payments"]["testMode"], true);
+    assert!(config["dataVault"]["stores"].is_object());
+    assert_eq!(config["onboarding"]["requireEmailVerification"], false);
+    assert_eq!(
+        config["rbac"]["defaultPermissions"]["teamMember"],
+        json!({ "team_member": true })
+    );
+    assert_eq!(
+        config["rbac"]["permissions"]["team_member"]["scope"],
+        "team"
+    );
+
+    // Settings written through the legacy project update show in the config…
+    app.configure(json!({
+        "client_user_deletion_enabled": true,
+        "domains": [{ "domain": "https://app.example.com", "handler_path": "/handler" }],
+        "oauth_providers": [{ "id": "github", "type": "shared" }],
+    }))
+    .await;
+    let config = read().await;
+    assert_eq!(config["users"]["allowClientUserDeletion"], true);
+    let domains: Vec<&Value> = config["domains"]["trustedDomains"]
+        .as_object()
+        .unwrap()
+        .values()
+        .collect();
+    assert_eq!(
+        domains,
+        vec![&json!({ "baseUrl": "https://app.example.com", "handlerPath": "/handler" })]
+    );
+    assert_eq!(
+        config["auth"]["oauth"]["providers"]["github"]["isShared"],
+        true
+    );
+
+    // …and a dotted override of a setting is that setting, seen by the project read too.
+    app.admin()
+        .patch("/internal/config/override/environment")
+        .json(json!({ "config_override_string": json!({
+            "auth.allowSignUp": false,
+            "teams": { "createPersonalTeamOnSignUp": true },
+            "dataVault.stores.notes": { "displayName": "Notes" },
+        }).to_string() }))
+        .send()
+        .await
+        .expect(200);
+    let config = read().await;
+    assert_eq!(config["auth"]["allowSignUp"], false);
+    assert_eq!(config["teams"]["createPersonalTeamOnSignUp"], true);
+    assert_eq!(
+        config["dataVault"]["stores"]["notes"]["displayName"],
+        "Notes"
+    );
+    let project = app
+        .admin()
+        .get("/internal/projects/current")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(project["config"]["sign_up_enabled"], false);
+    assert_eq!(project["config"]["create_team_on_sign_up"], true);
+    // A setting of the wrong type is refused, and nothing of that patch is kept.
+    app.admin()
+        .patch("/internal/config/override/environment")
+        .json(json!({ "config_override_string": json!({
+            "users.allowClientUserDeletion": "yes",
+            "dataVault.stores.other": { "displayName": "Other" },
+        }).to_string() }))
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    let config = read().await;
+    assert_eq!(config["users"]["allowClientUserDeletion"], true);
+    assert!(config["dataVault"]["stores"].get("other").is_none());
+
+    // Reset keys: the stored key goes, the default shows through.
+    app.admin()
+        .post("/internal/config/override/environment/reset-keys")
+        .json(json!({ "keys": ["dataVault.stores.notes"] }))
+        .send()
+        .await
+        .expect(200);
+    assert!(read().await["dataVault"]["stores"].get("notes").is_none());
+
+    // The pushed-config source: unlinked until pushed, then what was pushed, then unlinked.
+    let source = || async {
+        app.admin()
+            .get("/internal/config/source")
+            .send()
+            .await
+            .expect(200)["source"]
+            .clone()
+    };
+    assert_eq!(source().await, json!({ "type": "unlinked" }));
+    let pushed = json!({ "type": "pushed-from-github", "owner": "acme", "repo": "app", "branch": "main",
+                         "commit_hash": "abc123", "config_file_path": "stack.config.ts" });
+    app.admin()
+        .put("/internal/config/override/branch")
+        .json(json!({ "config_string": "{}", "source": pushed }))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(source().await, pushed);
+    app.admin()
+        .delete("/internal/config/source")
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(source().await, json!({ "type": "unlinked" }));
+}
+on_both_backends!(rendered_config_and_overrides, rendered_config);

@@ -51,8 +51,9 @@ pub async fn insert_key_set(
 ) -> sqlx::Result<NewKeySet> {
     let id = new_uuid();
     sqlx::query(
-        "INSERT INTO api_key_sets (id, project_id, description, publishable_client_key_hash, secret_server_key_hash, super_secret_admin_key_hash, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO api_key_sets (id, project_id, description, publishable_client_key_hash, secret_server_key_hash, super_secret_admin_key_hash, created_at, expires_at,
+           publishable_client_key_last_four, secret_server_key_last_four, super_secret_admin_key_last_four)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(&id)
     .bind(project_id)
@@ -62,6 +63,9 @@ pub async fn insert_key_set(
     .bind(sha256_hex(&keys.2))
     .bind(now_ms())
     .bind(expires_at)
+    .bind(last_four(&keys.0))
+    .bind(last_four(&keys.1))
+    .bind(last_four(&keys.2))
     .execute(&mut *conn)
     .await?;
     Ok(NewKeySet {
@@ -70,6 +74,27 @@ pub async fn insert_key_set(
         secret_server_key: keys.1,
         super_secret_admin_key: keys.2,
     })
+}
+
+fn last_four(key: &str) -> String {
+    key[key.len().saturating_sub(4)..].to_string()
+}
+
+/// Makes set `id` a set without the keys of `kinds`: each one's hash becomes that of a random
+/// value nobody holds, and its last four are cleared (the original's `has_…_key: false`).
+pub async fn drop_keys(conn: &mut AnyConnection, id: &str, kinds: &[KeyKind]) -> sqlx::Result<()> {
+    for kind in kinds {
+        let column = kind.column();
+        let four = column.replace("_hash", "_last_four");
+        sqlx::query(&format!(
+            "UPDATE api_key_sets SET {column} = $1, {four} = NULL WHERE id = $2"
+        ))
+        .bind(sha256_hex(&random_base32(48)))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Whether `key` is a live key of `kind` for `project_id`.
@@ -107,12 +132,16 @@ pub struct KeySetInfo {
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// The last four characters of the publishable, secret server and admin keys; None for a
+    /// key the set does not have (or a set made before they were kept).
+    pub last_four: [Option<String>; 3],
 }
 
 pub async fn list_key_sets(db: &sqlx::AnyPool, project_id: &str) -> sqlx::Result<Vec<KeySetInfo>> {
     use sqlx::Row;
     let rows = sqlx::query(
-        "SELECT id, description, created_at, expires_at, revoked_at FROM api_key_sets WHERE project_id = $1 ORDER BY created_at DESC, id",
+        "SELECT id, description, created_at, expires_at, revoked_at, publishable_client_key_last_four, secret_server_key_last_four, super_secret_admin_key_last_four
+         FROM api_key_sets WHERE project_id = $1 ORDER BY created_at DESC, id",
     )
     .bind(project_id)
     .fetch_all(db)
@@ -125,6 +154,11 @@ pub async fn list_key_sets(db: &sqlx::AnyPool, project_id: &str) -> sqlx::Result
                 created_at: r.try_get("created_at")?,
                 expires_at: r.try_get("expires_at")?,
                 revoked_at: r.try_get("revoked_at")?,
+                last_four: [
+                    r.try_get("publishable_client_key_last_four")?,
+                    r.try_get("secret_server_key_last_four")?,
+                    r.try_get("super_secret_admin_key_last_four")?,
+                ],
             })
         })
         .collect()
@@ -132,6 +166,23 @@ pub async fn list_key_sets(db: &sqlx::AnyPool, project_id: &str) -> sqlx::Result
 
 /// Revokes one of the project's key sets; false if it has no such live set. Keys verified in the
 /// last second may still pass on this instance until the verification cache forgets them.
+/// Sets the description of one of the project's key sets; false if it has no such set.
+pub async fn describe_key_set(
+    db: &sqlx::AnyPool,
+    project_id: &str,
+    id: &str,
+    description: &str,
+) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("UPDATE api_key_sets SET description = $1 WHERE project_id = $2 AND id = $3")
+            .bind(description)
+            .bind(project_id)
+            .bind(id)
+            .execute(db)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 pub async fn revoke_key_set(db: &sqlx::AnyPool, project_id: &str, id: &str) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE api_key_sets SET revoked_at = $1 WHERE project_id = $2 AND id = $3 AND revoked_at IS NULL",

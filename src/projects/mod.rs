@@ -3,9 +3,11 @@
 
 pub mod config;
 pub mod document;
+mod key_set_routes;
 pub mod keys;
 pub mod launch;
 pub mod overrides;
+mod rendered;
 mod routes;
 pub mod update;
 
@@ -131,6 +133,11 @@ impl ProjectCache {
     /// Called after this process changes a project, so its next request reads the change.
     pub fn forget(&self, id: &str) {
         self.projects.forget(id);
+    }
+
+    /// Called after this process revokes a key set: its keys are checked again at once.
+    pub fn forget_verified_keys(&self, project_id: &str) {
+        self.verified_keys.forget_prefix(&format!("{project_id}:"));
     }
 
     pub fn key_verified(&self, project_id: &str, kind: keys::KeyKind, key: &str) -> bool {

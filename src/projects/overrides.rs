@@ -5,11 +5,12 @@
 
 use super::document::{deep_merge, load_level, load_merged, set_path, LEVELS};
 use crate::auth::context::{AccessType, ApiState, RequestCtx, ADMIN, TRUSTED};
+use crate::http::extract::Body;
 use crate::http::{json_ok, success, ApiError, ApiResult, JsonBody};
 use crate::kernel::Kernel;
 use crate::payments::config::Catalog;
 use crate::payments::Payments;
-use aide::axum::routing::get;
+use aide::axum::routing::{get, post};
 use aide::axum::ApiRouter;
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
@@ -29,6 +30,14 @@ where
         .api_route(
             "/internal/config/override/{level}",
             get(get_override).put(put_override).patch(patch_override),
+        )
+        .api_route(
+            "/internal/config/override/{level}/reset-keys",
+            post(reset_keys),
+        )
+        .api_route(
+            "/internal/config/source",
+            get(get_source).delete(unlink_source),
         )
 }
 
@@ -109,15 +118,103 @@ fn parse_document(text: &str) -> ApiResult<Value> {
     }
 }
 
+/// `GET /internal/config`: the whole rendered config (see `projects::rendered`).
 async fn get_rendered(State(state): State<ApiState>, ctx: RequestCtx) -> ApiResult<Response> {
     let auth = ctx.require(ADMIN)?;
-    let mut config = load_merged(state.db(), auth.pid()).await?;
-    config["payments"] = match Catalog::parse(&config) {
-        Ok(catalog) => catalog.to_json(),
+    let stored = load_merged(state.db(), auth.pid()).await?;
+    let permissions: Vec<(String, Value)> =
+        crate::permissions::Catalog::load(state.db(), auth.pid())
+            .await?
+            .0
+            .into_values()
+            .filter(|d| !d.id.starts_with('$'))
+            .map(|d| {
+                let contained: Map<String, Value> = d
+                    .contained
+                    .iter()
+                    .map(|c| (c.clone(), json!(true)))
+                    .collect();
+                let mut v =
+                    json!({ "scope": d.scope.as_str(), "containedPermissionIds": contained });
+                if let Some(description) = d.description {
+                    v["description"] = json!(description);
+                }
+                (d.id, v)
+            })
+            .collect();
+    let settings = super::rendered::from_settings(&auth.project.config, &permissions);
+    let mut config = super::rendered::render(stored.clone(), settings);
+    config["payments"] = match Catalog::parse(&stored) {
+        Ok(catalog) => {
+            let mut payments = super::rendered::defaults()["payments"].clone();
+            deep_merge(&mut payments, catalog.to_json());
+            payments
+        }
         // A document stored before writes were checked: shown as stored, to be corrected.
-        Err(_) => config.get("payments").cloned().unwrap_or(json!({})),
+        Err(_) => config["payments"].clone(),
     };
     Ok(json_ok(json!({ "config_string": config.to_string() })))
+}
+
+/// Takes out of `patch` the keys the project's settings decide (`rendered::SETTING_KEYS`),
+/// whether written dotted (`"auth.allowSignUp"`) or nested (`{"auth": {"allowSignUp": …}}`),
+/// and applies them to the project in memory (validated as `PATCH /internal/projects/current`
+/// validates). Returns the changed project, to be saved with the level.
+fn take_settings(
+    project: &super::Project,
+    patch: &mut Map<String, Value>,
+) -> ApiResult<Option<super::Project>> {
+    let mut update = Map::new();
+    let mut require_key = None;
+    for (path, setting) in super::rendered::SETTING_KEYS {
+        let Some(value) = take_path(patch, path) else {
+            continue;
+        };
+        let string = matches!(setting, "oauth_account_merge_strategy" | "email_theme");
+        if (string && !value.is_string()) || (!string && !value.is_boolean()) {
+            let kind = if string { "string" } else { "boolean" };
+            return Err(crate::http::extract::schema_problem(format!(
+                "{path} must be a `{kind}` type, but the final value was: `{value}`."
+            )));
+        }
+        if setting == "require_publishable_client_key" {
+            require_key = value.as_bool();
+        } else {
+            update.insert(setting.to_string(), value);
+        }
+    }
+    if update.is_empty() && require_key.is_none() {
+        return Ok(None);
+    }
+    let mut changed = project.clone();
+    let update: super::update::ProjectUpdate =
+        crate::http::extract::parse_value(json!({ "config": update }), "body")?;
+    super::update::apply(&mut changed, update)?;
+    if let Some(required) = require_key {
+        changed.config.require_publishable_client_key = required;
+    }
+    Ok(Some(changed))
+}
+
+/// Removes `path` (dotted) from `doc`, however it was written: as one dotted key or nested
+/// under any of its prefixes.
+fn take_path(doc: &mut Map<String, Value>, path: &str) -> Option<Value> {
+    if let Some(v) = doc.remove(path) {
+        return Some(v);
+    }
+    let segments: Vec<&str> = path.split('.').collect();
+    for split in (1..segments.len()).rev() {
+        let (head, rest) = (segments[..split].join("."), segments[split..].join("."));
+        if let Some(Value::Object(inner)) = doc.get_mut(&head) {
+            if let Some(v) = take_path(inner, &rest) {
+                if inner.is_empty() {
+                    doc.remove(&head);
+                }
+                return Some(v);
+            }
+        }
+    }
+    None
 }
 
 async fn get_override(
@@ -136,8 +233,23 @@ async fn get_override(
 #[serde(deny_unknown_fields)]
 struct PutBody {
     config_string: String,
-    #[allow(dead_code)]
-    source: Option<Value>,
+    /// Where the document was pushed from (branch level): the original's `branchConfigSourceSchema`.
+    source: Option<ConfigSource>,
+}
+
+/// The original's `branchConfigSourceSchema` (`packages/stack-shared/src/schema-fields.ts`).
+#[derive(Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+enum ConfigSource {
+    PushedFromGithub {
+        owner: String,
+        repo: String,
+        branch: String,
+        commit_hash: String,
+        config_file_path: String,
+    },
+    PushedFromUnknown,
+    Unlinked,
 }
 
 async fn put_override(
@@ -149,13 +261,85 @@ async fn put_override(
 ) -> ApiResult<Response> {
     let auth = ctx.require(TRUSTED)?;
     let level = check_level(auth.access_type, &level)?;
-    let doc = parse_document(&body.config_string)?;
+    let mut doc = parse_document(&body.config_string)?
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let settings = take_settings(&auth.project, &mut doc)?;
     // Dotted keys at the top level are paths, as in PATCH.
     let mut config = json!({});
-    for (k, v) in doc.as_object().cloned().unwrap_or_default() {
+    for (k, v) in doc {
         set_path(&mut config, &k, v);
     }
     change_level(&state, &payments, auth.pid(), level, |_| config).await?;
+    save_settings(&state, settings).await?;
+    if let (Some(source), "branch") = (&body.source, level) {
+        set_source(&state, auth.pid(), source).await?;
+    }
+    Ok(success())
+}
+
+async fn set_source(state: &Kernel, project_id: &str, source: &ConfigSource) -> ApiResult<()> {
+    let text = serde_json::to_string(source).map_err(anyhow::Error::from)?;
+    sqlx::query(
+        "INSERT INTO config_overrides (project_id, level, config, source) VALUES ($1, 'branch', '{}', $2)
+         ON CONFLICT (project_id, level) DO UPDATE SET source = $2",
+    )
+    .bind(project_id)
+    .bind(text)
+    .execute(state.db())
+    .await?;
+    Ok(())
+}
+
+/// `GET /internal/config/source`: where the branch config was pushed from; `unlinked` when
+/// never pushed (or unlinked since).
+async fn get_source(State(state): State<ApiState>, ctx: RequestCtx) -> ApiResult<Response> {
+    let auth = ctx.require(ADMIN)?;
+    let stored: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT source FROM config_overrides WHERE project_id = $1 AND level = 'branch'",
+    )
+    .bind(auth.pid())
+    .fetch_optional(state.db())
+    .await?;
+    let source = stored
+        .flatten()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .unwrap_or_else(|| json!({ "type": "unlinked" }));
+    Ok(json_ok(json!({ "source": source })))
+}
+
+/// `DELETE /internal/config/source`: unlinks, so the dashboard may edit the config directly.
+async fn unlink_source(State(state): State<ApiState>, ctx: RequestCtx) -> ApiResult<Response> {
+    let auth = ctx.require(ADMIN)?;
+    set_source(&state, auth.pid(), &ConfigSource::Unlinked).await?;
+    Ok(success())
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ResetKeys {
+    /// Dotted paths; each is removed with everything nested under it.
+    keys: Vec<String>,
+}
+
+/// `POST /internal/config/override/{level}/reset-keys`: removes keys from one level (branch or
+/// environment, as in the original), so lower levels or the defaults show through again.
+async fn reset_keys(
+    State(state): State<ApiState>,
+    State(payments): State<Arc<Payments>>,
+    ctx: RequestCtx,
+    Path(level): Path<String>,
+    Body(body): Body<ResetKeys>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ADMIN)?;
+    if !["branch", "environment"].contains(&level.as_str()) {
+        return Err(crate::http::extract::schema_problem(
+            "params.level must be one of the following values: branch, environment",
+        ));
+    }
+    let patch = body.keys.into_iter().map(|k| (k, Value::Null)).collect();
+    patch_level(&state, &payments, auth.pid(), &level, patch).await?;
     Ok(success())
 }
 
@@ -174,12 +358,22 @@ async fn patch_override(
 ) -> ApiResult<Response> {
     let auth = ctx.require(TRUSTED)?;
     let level = check_level(auth.access_type, &level)?;
-    let patch: Map<String, Value> = parse_document(&body.config_override_string)?
+    let mut patch: Map<String, Value> = parse_document(&body.config_override_string)?
         .as_object()
         .cloned()
         .unwrap_or_default();
+    let settings = take_settings(&auth.project, &mut patch)?;
     patch_level(&state, &payments, auth.pid(), level, patch).await?;
+    save_settings(&state, settings).await?;
     Ok(success())
+}
+
+async fn save_settings(state: &ApiState, changed: Option<super::Project>) -> ApiResult<()> {
+    if let Some(project) = changed {
+        super::save(state, &project).await?;
+        state.projects.forget(&project.id);
+    }
+    Ok(())
 }
 
 /// Sets each dotted path of `patch` in one override level (`null` removes it); refused, with

@@ -42,6 +42,7 @@ where
                 .delete(anonymous_discovery),
         )
         .api_route("/check-feature-support", post(check_feature_support))
+        .merge(super::key_set_routes::routes())
 }
 
 /// `GET /api/v1`: a plain-text greeting that says how the request authenticated.

@@ -61,6 +61,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(16, "0016_stripe_billing"),
     migration!(17, "0017_webhooks"),
     migration!(18, "0018_data_vault"),
+    migration!(19, "0019_key_sets_and_config_source"),
 ];
 
 /// WAL lets readers run beside the single writer; the busy timeout queues writers instead of failing.

@@ -46,6 +46,14 @@ impl<V> Recent<V> {
             .unwrap_or_else(|e| e.into_inner())
             .remove(key);
     }
+
+    /// Forgets every entry whose key starts with `prefix`.
+    pub fn forget_prefix(&self, prefix: &str) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|k, _| !k.starts_with(prefix));
+    }
 }
 
 impl<V> Default for Recent<V> {

@@ -425,6 +425,9 @@ impl Req {
     pub fn delete(self, path: &str) -> Req {
         self.method(Method::DELETE, path)
     }
+    pub fn put(self, path: &str) -> Req {
+        self.method(Method::PUT, path)
+    }
     pub fn json(mut self, v: Value) -> Req {
         self.body = Some(("application/json".into(), v.to_string().into_bytes()));
         self

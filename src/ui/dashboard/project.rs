@@ -261,8 +261,11 @@ async fn revoke_keys(
         return render(&state, &admin, &project, None, Some(message)).await;
     }
     match keys::revoke_key_set(state.db(), &project.id, &key_set_id).await {
-        Ok(true) => Redirect::to(&format!("/dashboard/projects/{}?done=revoked", project.id))
-            .into_response(),
+        Ok(true) => {
+            state.projects.forget_verified_keys(&project.id);
+            Redirect::to(&format!("/dashboard/projects/{}?done=revoked", project.id))
+                .into_response()
+        }
         Ok(false) => render(&state, &admin, &project, None, Some("No such active keys.")).await,
         Err(e) => ApiError::from(e).into_response(),
     }
