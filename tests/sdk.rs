@@ -21,6 +21,10 @@ async fn run_script(app: &TestServer, script: &str) {
             &app.publishable_client_key,
         )
         .env("PORTCULLIS_SECRET_SERVER_KEY", &app.secret_server_key)
+        .env(
+            "PORTCULLIS_SUPER_SECRET_ADMIN_KEY",
+            &app.super_secret_admin_key,
+        )
         .output()
         .await
         .expect("node must be installed");
@@ -161,3 +165,10 @@ async fn run_sdk_data_vault(backend: Backend) {
 }
 
 on_both_backends!(sdk_data_vault, run_sdk_data_vault);
+
+async fn run_sdk_admin_app(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    run_script(&app, "admin-app.mjs").await;
+}
+
+on_both_backends!(sdk_admin_app, run_sdk_admin_app);
