@@ -63,7 +63,7 @@ def main():
     if a.user:
         def authenticator(server, session, envelope, mechanism, auth_data):
             ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == a.user and auth_data.password.decode() == a.password
-            return AuthResult(success=ok, auth_data=auth_data if ok else None)
+            return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
         kwargs = dict(authenticator=authenticator, auth_required=True, auth_require_tls=False)
     controller = Controller(Sink(a.dir), hostname="127.0.0.1", port=a.port, **kwargs)
     controller.start()

@@ -494,3 +494,58 @@ async fn rendered_config(backend: Backend) {
     assert_eq!(source().await, json!({ "type": "unlinked" }));
 }
 on_both_backends!(rendered_config_and_overrides, rendered_config);
+
+/// `internal/send-test-email` tries a server before it is saved: delivered through it with its
+/// credentials, or the failure explained, always 200 as the original answers.
+async fn send_test_email(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    let sink = SmtpSink::start(Some(("mailer", "s3cret")));
+    let send = |password: &str, port: u16| {
+        let req = app.admin().post("/internal/send-test-email").json(json!({
+            "recipient_email": "ops@acme.test",
+            "email_config": { "host": "127.0.0.1", "port": port, "username": "mailer", "password": password,
+                              "sender_name": "Acme", "sender_email": "hello@acme.test" },
+        }));
+        async move { req.send().await.expect(200) }
+    };
+    assert_eq!(send("s3cret", sink.port).await, json!({ "success": true }));
+    let mail = &sink.wait_for("ops@acme.test", 1).await[0];
+    assert_eq!(mail["subject"], "Test Email from Stack Auth");
+    assert_eq!(mail["from"], "Acme <hello@acme.test>");
+    assert_eq!(mail["authenticated_as"], "mailer");
+    let refused = send("wrong", sink.port).await;
+    assert_eq!(refused["success"], false);
+    assert!(
+        refused["error_message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Email server rejected the email: "),
+        "{refused}"
+    );
+    let closed = send("s3cret", free_port()).await;
+    assert_eq!(closed["success"], false);
+    assert!(closed["error_message"]
+        .as_str()
+        .unwrap()
+        .contains("Make sure the email server is running"));
+    let e = app
+        .admin()
+        .post("/internal/send-test-email")
+        .json(json!({ "recipient_email": "nope", "email_config": { "host": "h", "port": 25, "username": "u",
+                      "password": "p", "sender_name": "n", "sender_email": "a@b.co" } }))
+        .send()
+        .await
+        .expect_error(400, "SCHEMA_ERROR");
+    assert!(e["error"]
+        .as_str()
+        .unwrap()
+        .ends_with("body.recipient_email must be a valid email"));
+    app.server()
+        .post("/internal/send-test-email")
+        .json(json!({ "recipient_email": "ops@acme.test", "email_config": { "host": "127.0.0.1", "port": sink.port,
+                      "username": "mailer", "password": "s3cret", "sender_name": "n", "sender_email": "a@b.co" } }))
+        .send()
+        .await
+        .expect_error(401, "INSUFFICIENT_ACCESS_TYPE");
+}
+on_both_backends!(test_email_through_a_server_not_yet_saved, send_test_email);

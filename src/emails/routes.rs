@@ -2,7 +2,7 @@
 
 use super::outbox::{self, NewEmail, MARKETING, TRANSACTIONAL};
 use super::templates::{self, Rendered, Template};
-use crate::auth::context::{ApiState, RequestCtx, TRUSTED};
+use crate::auth::context::{ApiState, RequestCtx, ADMIN, TRUSTED};
 use crate::codes::{self, CodeType};
 use crate::http::extract::schema_problem;
 use crate::http::known::KnownCode;
@@ -28,6 +28,7 @@ where
 {
     ApiRouter::new()
         .api_route("/emails/send-email", post(send_email))
+        .api_route("/internal/send-test-email", post(send_test_email))
         .api_route("/emails/outbox", get(list_outbox))
         .api_route("/emails/outbox/{id}", get(get_outbox))
         .api_route("/emails/unsubscribe-link", get(unsubscribe))
@@ -511,4 +512,58 @@ async fn unsubscribe(
     };
     set_preference(&state, &project_id, user_id, category, false).await?;
     Ok(Html("<p>Successfully unsubscribed from notification group</p>").into_response())
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SendTestEmail {
+    recipient_email: String,
+    email_config: TestServerConfig,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct TestServerConfig {
+    host: String,
+    port: u16,
+    username: String,
+    password: String,
+    sender_name: String,
+    sender_email: String,
+}
+
+/// `POST /internal/send-test-email`: tries an SMTP server before it is saved; answers
+/// `{success, error_message?}` (200 either way, as the original).
+async fn send_test_email(
+    ctx: RequestCtx,
+    JsonBody(body): JsonBody<SendTestEmail>,
+) -> ApiResult<Response> {
+    ctx.require(ADMIN)?;
+    let mut problems = Vec::new();
+    for (name, value) in [
+        ("recipient_email", &body.recipient_email),
+        ("email_config.sender_email", &body.email_config.sender_email),
+    ] {
+        if !users::is_valid_email(value) {
+            problems.push(format!("body.{name} must be a valid email"));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(crate::http::extract::schema_error(&problems));
+    }
+    let c = &body.email_config;
+    let server = super::sender::SmtpServer {
+        host: &c.host,
+        port: c.port,
+        username: &c.username,
+        password: &c.password,
+        sender_name: &c.sender_name,
+        sender_email: &c.sender_email,
+    };
+    Ok(json_ok(
+        match super::sender::send_test_email(&server, &body.recipient_email).await {
+            Ok(()) => json!({ "success": true }),
+            Err(message) => json!({ "success": false, "error_message": message }),
+        },
+    ))
 }
