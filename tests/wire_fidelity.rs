@@ -549,3 +549,89 @@ async fn send_test_email(backend: Backend) {
         .expect_error(401, "INSUFFICIENT_ACCESS_TYPE");
 }
 on_both_backends!(test_email_through_a_server_not_yet_saved, send_test_email);
+
+/// `onboarding.requireEmailVerification`: previewed before it is turned on (who would be
+/// restricted), then users without a verified primary email are restricted with the original's
+/// reason and left out of the list unless asked for.
+async fn requiring_verified_emails(backend: Backend) {
+    let app = TestServer::start(backend).await;
+    let alice = app.sign_up("alice@example.com", "password123").await;
+    let bob = app
+        .server()
+        .post("/users")
+        .json(json!({ "primary_email": "bob@example.com", "primary_email_verified": true }))
+        .send()
+        .await
+        .expect(201);
+    app.client()
+        .post("/auth/anonymous/sign-up")
+        .json(json!({}))
+        .send()
+        .await
+        .expect(200);
+    let preview = |body: Value, query: &'static str| {
+        let req = app
+            .admin()
+            .post(&format!(
+                "/internal/onboarding/preview-affected-users{query}"
+            ))
+            .json(body);
+        async move { req.send().await.expect(200) }
+    };
+    let turned_on = json!({ "onboarding": { "require_email_verification": true } });
+    let p = preview(turned_on.clone(), "").await;
+    assert_eq!(p["total_affected_count"], 1);
+    let affected = &p["affected_users"][0];
+    assert_eq!(affected["primary_email"], "alice@example.com");
+    assert_eq!(
+        affected["restricted_reason"],
+        json!({ "type": "email_not_verified" })
+    );
+    let p = preview(turned_on.clone(), "?limit=0").await;
+    assert_eq!(p["affected_users"], json!([]));
+    assert_eq!(p["total_affected_count"], 1);
+    let p = preview(json!({ "onboarding": {} }), "").await;
+    assert_eq!(p["total_affected_count"], 0);
+
+    // Turned on through the config: alice is restricted, bob is not.
+    app.admin()
+        .patch("/internal/config/override/environment")
+        .json(json!({ "config_override_string": json!({ "onboarding.requireEmailVerification": true }).to_string() }))
+        .send()
+        .await
+        .expect(200);
+    let listed = app.server().get("/users").send().await.expect(200);
+    let ids: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![bob["id"].as_str().unwrap()]);
+    let all = app
+        .server()
+        .get("/users?include_restricted=true")
+        .send()
+        .await
+        .expect(200);
+    let alice_listed = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["primary_email"] == "alice@example.com")
+        .unwrap()
+        .clone();
+    assert_eq!(alice_listed["is_restricted"], true);
+    assert_eq!(
+        alice_listed["restricted_reason"],
+        json!({ "type": "email_not_verified" })
+    );
+    // Already required: nobody more would be affected.
+    assert_eq!(preview(turned_on, "").await["total_affected_count"], 0);
+    // Alice's own token is a restricted one now.
+    let _ = alice;
+}
+on_both_backends!(
+    requiring_verified_emails_restricts,
+    requiring_verified_emails
+);

@@ -125,3 +125,40 @@ pub async fn list(state: &Kernel, project: &Project, q: ListQuery) -> ApiResult<
         json!({ "items": items, "is_paginated": true, "pagination": { "next_cursor": next_cursor } }),
     )
 }
+
+/// Users who would become restricted if the project began to require a verified email (the
+/// original's `internal/onboarding/preview-affected-users`): not anonymous, no verified primary
+/// email. Newest first, at most `limit`, with how many there are in all.
+pub async fn without_verified_email(
+    state: &Kernel,
+    project_id: &str,
+    limit: i64,
+) -> ApiResult<(Vec<Value>, i64)> {
+    use sqlx::Row;
+    let filter = "FROM users u WHERE u.project_id = $1 AND u.is_anonymous = 0
+        AND NOT EXISTS (SELECT 1 FROM contact_channels v WHERE v.user_id = u.id AND v.type = 'email' AND v.is_primary = 1 AND v.is_verified = 1)";
+    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {filter}"))
+        .bind(project_id)
+        .fetch_one(state.db())
+        .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT u.id, u.display_name,
+           (SELECT e.value FROM contact_channels e WHERE e.user_id = u.id AND e.type = 'email' AND e.is_primary = 1) AS primary_email
+         {filter} ORDER BY u.signed_up_at DESC, u.id DESC LIMIT {limit}"
+    ))
+    .bind(project_id)
+    .fetch_all(state.db())
+    .await?;
+    let users = rows
+        .iter()
+        .map(|r| {
+            Ok(json!({
+                "id": r.try_get::<String, _>("id")?,
+                "display_name": r.try_get::<Option<String>, _>("display_name")?,
+                "primary_email": r.try_get::<Option<String>, _>("primary_email")?,
+                "restricted_reason": { "type": "email_not_verified" },
+            }))
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok((users, total))
+}

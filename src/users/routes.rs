@@ -2,10 +2,10 @@
 
 use super::list::{list, ListQuery};
 use super::write::{self, ClientUserUpdate, UserWrite};
-use crate::auth::context::{AccessType, ApiState, RequestCtx, ANY, TRUSTED};
-use crate::http::extract::{parse_value, RawBody};
+use crate::auth::context::{AccessType, ApiState, RequestCtx, ADMIN, ANY, TRUSTED};
+use crate::http::extract::{parse_value, schema_problem, Body, RawBody};
 use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, Query};
-use aide::axum::routing::get;
+use aide::axum::routing::{get, post};
 use aide::axum::ApiRouter;
 use axum::extract::FromRef;
 use axum::extract::{Path, State};
@@ -21,6 +21,10 @@ where
         .api_route(
             "/users/{user_id}",
             get(get_user).patch(update_user).delete(delete_user),
+        )
+        .api_route(
+            "/internal/onboarding/preview-affected-users",
+            post(preview_affected_users),
         )
 }
 
@@ -139,4 +143,53 @@ pub fn check_self_deletion(project: &crate::projects::Project) -> ApiResult<()> 
             "Client user deletion is not enabled for this project",
         ))
     }
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct OnboardingChange {
+    onboarding: ProposedOnboarding,
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ProposedOnboarding {
+    require_email_verification: Option<bool>,
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct PreviewQuery {
+    /// At most this many users listed (10 when absent); the count covers all.
+    limit: Option<String>,
+}
+
+/// `POST /internal/onboarding/preview-affected-users`: who would become restricted by the
+/// proposed onboarding settings, before they are saved (the original's route of that name).
+async fn preview_affected_users(
+    State(state): State<ApiState>,
+    ctx: RequestCtx,
+    Query(q): Query<PreviewQuery>,
+    Body(body): Body<OnboardingChange>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(ADMIN)?;
+    let limit = match q.limit.as_deref().unwrap_or("10").parse::<i64>() {
+        Ok(n) if (0..=1000).contains(&n) => n,
+        _ => {
+            return Err(schema_problem(
+                "query.limit must be a number from 0 to 1000",
+            ))
+        }
+    };
+    let was = auth.project.config.require_email_verification;
+    let will = body.onboarding.require_email_verification.unwrap_or(was);
+    let (users, total) = if will && !was {
+        super::list::without_verified_email(&state, auth.pid(), limit).await?
+    } else {
+        (Vec::new(), 0)
+    };
+    Ok(json_ok(serde_json::json!({
+        "affected_users": users,
+        "total_affected_count": total,
+    })))
 }
