@@ -34,6 +34,14 @@ const slug = (path) => path
 
 /// What the page at `path` is, measured at the current width: sideways scroll and its h1.
 const widths = {};
+// Screenshot names already given, per width: a second page of the same kind gets a number.
+const names = new Map();
+const shotName = (path, width) => {
+  const name = `${width}-${slug(path)}`;
+  const n = (names.get(name) || 0) + 1;
+  names.set(name, n);
+  return n === 1 ? name : `${name}-${n}`;
+};
 const problems = [];
 async function measure(path, width) {
   // Open every disclosure, so what it holds is measured too.
@@ -52,7 +60,7 @@ async function measure(path, width) {
   widths[`${path}@${width}`] = { scroll: m.scroll, inner: m.inner };
   if (m.scroll > m.inner) problems.push(`${path} at ${width}px scrolls sideways (${m.scroll} > ${m.inner}): ${m.culprits.join("; ")}`);
   if (m.h1 < 1) problems.push(`${path} at ${width}px has no h1`);
-  await page.screenshot({ path: `${artifacts}/${width}-${slug(path)}.png`, fullPage: true });
+  await page.screenshot({ path: `${artifacts}/${shotName(path, width)}.png`, fullPage: true });
 }
 
 try {
@@ -191,7 +199,7 @@ try {
       widths[`${path}@${width}`] = { scroll: m.scroll, inner: m.inner };
       if (m.scroll > m.inner) problems.push(`${path} at ${width}px scrolls sideways (${m.scroll} > ${m.inner})`);
       if (m.h1 < 1) problems.push(`${path} at ${width}px has no h1`);
-      await anonPage.screenshot({ path: `${artifacts}/${width}-${slug(path)}.png`, fullPage: true });
+      await anonPage.screenshot({ path: `${artifacts}/${shotName(path, width)}.png`, fullPage: true });
     }
   }
   for (const [path] of outside) visited.push(path);

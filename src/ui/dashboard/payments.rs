@@ -72,7 +72,7 @@ where
 /// scroll inside their own box, long ids are cut with an ellipsis beside a copy button (the
 /// dashboard's shared one), and form rows wrap on a narrow screen.
 const STYLE: &str = "
-.scroll{overflow-x:auto;max-width:100%}.scroll table.wide{min-width:600px}.scroll td,.scroll th{overflow-wrap:normal;vertical-align:top}
+.scroll td,.scroll th{vertical-align:top}
 .actions{display:flex;flex-wrap:wrap;gap:6px 12px;align-items:center}.actions details.checkout{margin:0}
 .qs-row.id code{max-width:16ch;font-size:12px;padding:2px 6px}.qs-row.id button.copy{padding:3px 8px;font-size:12px}
 select,input,textarea{max-width:100%}input[type=number]{width:7em;padding:8px;border:1px solid #cfd3d9;border-radius:7px}

@@ -201,7 +201,7 @@ fn page(
                     p.muted.empty #oauth-providers-empty { "No OAuth provider yet: add one below." }
                 }
                 (scroll(html! {
-                table id="oauth-providers" {
+                table.wide id="oauth-providers" {
                     tr { th { "Provider" } th { "Keys" } th { "Client ID" } th { "Callback URL" } th {} }
                     @for p in &project.config.oauth_providers {
                         tr {
@@ -272,7 +272,7 @@ fn page(
                     p.muted.empty #outbox-empty { "No email sent yet. Emails this project sends are listed here with their status." }
                 }
                 (scroll(html! {
-                table id="outbox" {
+                table.wide id="outbox" {
                     tr { th { "To" } th { "Subject" } th { "Status" } th { "Attempts" } }
                     @for e in outbox {
                         tr {

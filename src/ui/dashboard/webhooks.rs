@@ -215,9 +215,9 @@ async fn show_attempts(
             (styles())
             div.card {
                 h1 { a href={ (base) "/webhooks" } { "Webhooks" } " · Attempts" }
-                @if attempts.is_empty() { p.muted.empty #attempts-empty { "No attempt yet: send a test event from the webhooks page." } }
+                @if attempts.is_empty() { p.muted.empty #attempts-empty { "No attempt yet: each delivery of an event to this endpoint is listed here (test events are not)." } }
                 (scroll(html! {
-                table #attempts {
+                table.wide #attempts {
                     tr { th { "When" } th { "Event" } th { "Answer" } th { "Time" } }
                     @for a in &attempts {
                         tr {
