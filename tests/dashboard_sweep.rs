@@ -45,6 +45,7 @@ async fn sweep(backend: Backend) {
         .json(json!({ "config_override_string": json!({
             "payments.items.credits": { "displayName": "Credits", "customerType": "user" },
             "payments.items.seats": { "displayName": "Seats", "customerType": "team" },
+            "payments.items.api-calls": { "displayName": "API calls", "customerType": "custom" },
             "payments.productLines.packs": { "displayName": "Packs", "customerType": "user" },
             "payments.products.credit-pack": {
                 "displayName": "Credit pack", "customerType": "user", "stackable": true,
@@ -105,6 +106,13 @@ async fn sweep(backend: Backend) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 
+    // A custom customer (an id of the app's own, long), with a balance.
+    app.server()
+        .post("/payments/items/custom/org-with-a-rather-long-custom-customer-identifier-42/api-calls/update-quantity?allow_negative=false")
+        .json(json!({ "delta": 100 }))
+        .send()
+        .await
+        .expect(200);
     let summary = run_browser_script(
         "dashboard-sweep.mjs",
         &[
@@ -146,6 +154,7 @@ async fn sweep(backend: Backend) {
         format!("{project}/teams/{team_id}"),
         format!("{project}/payments/customers/user/{uid}"),
         format!("{project}/payments/customers/team/{team_id}"),
+        format!("{project}/payments/customers/custom/org-with-a-rather-long-custom-customer-identifier-42"),
         format!("{project}/payments/customers"),
         format!("{project}/payments/transactions"),
         format!("{project}/payments/stripe"),

@@ -169,6 +169,14 @@ try {
       queue.push(k);
     }
   }
+  // The page for an address that is no page (a 404, in the same layout).
+  {
+    const path = "/dashboard/no-such-page";
+    const res = await page.goto(`${base}${path}`);
+    assert.equal(res.status(), 404);
+    visited.push(path);
+    await measure(path, 1440);
+  }
   // The project navigation's every section was reached.
   await page.goto(`${base}${project}`);
   for (const href of await page.$$eval("nav.project a[href]", (as) => as.map((a) => a.getAttribute("href")))) {
