@@ -117,6 +117,13 @@ try {
   await page.goto(`${base}${project}/settings`);
   await page.click('button:text-is("Save settings")');
   assert.equal(await status(), "Settings saved.");
+  await page.selectOption("#oauth-provider", "github");
+  await page.selectOption("#oauth-type", "standard");
+  await page.fill("#oauth-client-id", "Iv1.a-github-client-id-that-is-rather-long-0123456789abcdef");
+  await page.fill("#oauth-client-secret", "a-secret");
+  await page.click('button:text-is("Save provider")');
+  assert.equal(await status(), "OAuth provider saved.");
+  assert.equal(await page.locator("#oauth-providers-empty").count(), 0);
   await page.fill("#test_to", "ops.with.a.long.address@example.com");
   await page.click('button:text-is("Send test email")');
   assert.equal(await status(), "Test email queued.");
