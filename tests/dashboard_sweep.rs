@@ -29,10 +29,15 @@ fn nav_sections() -> Vec<String> {
 
 async fn sweep(backend: Backend) {
     let artifacts = browser_artifacts("dashboard-sweep", backend);
+    // The instance's mail, for the admin invitation whose join page is swept too.
+    let mail = SmtpSink::start(None);
     let app = TestServer::start_with(
         backend,
         Options {
-            env: vec![("PORTCULLIS_WEBHOOKS_ALLOW_LOOPBACK".into(), "true".into())],
+            env: vec![
+                ("PORTCULLIS_WEBHOOKS_ALLOW_LOOPBACK".into(), "true".into()),
+                ("PORTCULLIS_SMTP_URL".into(), mail.url()),
+            ],
         },
     )
     .await;
@@ -120,6 +125,7 @@ async fn sweep(backend: Backend) {
             ("PROJECT_ID", app.project_id.clone()),
             ("USER_ID", uid.clone()),
             ("TEAM_ID", team_id.clone()),
+            ("MAIL_DIR", mail.dir.0.display().to_string()),
         ],
         &artifacts,
         &[
@@ -166,6 +172,7 @@ async fn sweep(backend: Backend) {
         "/dashboard/sign-in".into(),
         "/dashboard/setup".into(),
         "/dashboard/join".into(),
+        "/dashboard/join?code=no-such-code".into(),
     ] {
         assert!(
             visited.iter().any(|v| v.starts_with(&kind)),

@@ -9,6 +9,7 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
+import { mailTo, linkIn } from "./pages-browser.mjs";
 
 const setupLink = process.env.SETUP_LINK;
 const base = new URL(setupLink).origin;
@@ -85,6 +86,14 @@ try {
   assert.match(await page.textContent("#endpoints-empty"), /No endpoint yet/);
   await page.goto(`${base}${emptyId}/permissions`);
   assert.match(await page.textContent("main"), /No project permissions yet/);
+
+  // ---- A second admin invited from the projects page: the join page from the email is swept.
+  await page.goto(`${base}/dashboard`);
+  await page.fill("#invite_email", "second.admin@example.com");
+  await page.click('button:text-is("Send invitation")');
+  assert.match(await status(), /Invitation sent/);
+  const joinLink = linkIn(await mailTo(process.env.MAIL_DIR, "second.admin@example.com", 1));
+  assert.match(joinLink, /\/dashboard\/join\?code=/);
 
   // ---- The main project's sections, filled through their forms, each action with its notice.
   // A team invitation (and so an email in the outbox).
@@ -204,7 +213,8 @@ try {
   const outside = [
     ["/dashboard/sign-in", `${base}/dashboard/sign-in`],
     ["/dashboard/setup", setupLink],
-    ["/dashboard/join", `${base}/dashboard/join?code=no-such-code`],
+    ["/dashboard/join", joinLink],
+    ["/dashboard/join?code=no-such-code", `${base}/dashboard/join?code=no-such-code`],
   ];
   for (const width of [1440, 390]) {
     await anonPage.setViewportSize({ width, height: 900 });
