@@ -36,6 +36,22 @@ ul.rows .value{font-weight:600;overflow-wrap:anywhere;min-width:0}ul.rows .actio
 nav.project{display:flex;flex-wrap:wrap;gap:6px 16px;align-items:baseline;margin:-12px 0 18px;font-size:14px}nav.project strong{margin-right:4px;overflow-wrap:anywhere}
 nav.project a{color:#2b59ff;text-decoration:none;padding:3px 0}nav.project a[aria-current]{color:#14161a;font-weight:600;border-bottom:2px solid #2b59ff}
 .narrow{max-width:420px;margin:64px auto}.notice{background:#e8f5e9;color:#1b5e20;border-radius:7px;padding:9px 12px}.muted{color:#6b717b;font-size:13px}
+/* The dashboard's shared pieces (`dashboard::project`): tables that scroll in their card, long
+   values cut with an ellipsis beside a copy button, the quick-start panel, wrapping form rows. */
+.scroll{overflow-x:auto;max-width:100%}.scroll table{min-width:100%}.scroll table.wide{min-width:600px}
+.scroll td,.scroll th{overflow-wrap:normal}.scroll code{word-break:normal;white-space:nowrap}.scroll button,.scroll select{white-space:nowrap}
+.quick-start p code,ol.steps code{word-break:normal;white-space:nowrap}
+.banner{background:#fff4e0;color:#8a5300;border-radius:7px;padding:9px 12px;margin:0 0 12px}
+.qs-field{margin:0 0 10px}.qs-label{display:block;font-size:13px;color:#4a4f57;margin-bottom:3px}
+.qs-row{display:flex;align-items:center;gap:8px;min-width:0}
+.qs-row code{flex:1 1 auto;min-width:0;display:block;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;word-break:normal;padding:6px 8px}
+td .qs-row code{max-width:calc(100vw - 260px)}
+button.copy{flex:none;margin:0;padding:6px 12px;font-size:13px;background:#eef1ff;color:#2b3fa8}
+button.copy[data-copied=yes]{background:#e8f5e9;color:#1b5e20}
+.block-head{display:flex;justify-content:space-between;align-items:center;gap:8px;margin:18px 0 6px}.block-head h3{margin:0;font-size:15px}
+pre.block{background:#14161a;color:#e8eaf0;padding:12px;border-radius:7px;overflow-x:auto;font-size:13px;margin:0;max-width:100%;white-space:pre}
+ol.steps{padding-left:20px;margin:6px 0}ol.steps li{margin:4px 0}
+form.row{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-end}form.row input{flex:1 1 180px;width:auto}form.row button{margin:0}
 ";
 
 /// The pages load nothing from elsewhere and run only our own scripts (the copy buttons); styles

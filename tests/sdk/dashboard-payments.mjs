@@ -83,7 +83,7 @@ try {
   await page.fill("#amount-0", "10.00");
   await page.click('button:text-is("Save product")');
   assert.equal(await status(), "Product “pro” saved.");
-  const row = page.locator("#products tr", { has: page.locator("input[value=pro]") });
+  const row = page.locator("#products tr", { has: page.locator("button[data-copy=pro]") });
   assert.match(await row.textContent(), /\$10\.00 \/ month · 7-day free trial/);
   assert.match(await row.textContent(), /5 × Credits/);
   assert.match(await page.textContent("#product-lines"), /Pro/);
@@ -106,11 +106,11 @@ try {
   await page.fill("#item-id", "scratch");
   await page.click('button:text-is("Save item")');
   assert.equal(await status(), "Item “scratch” saved.");
-  const scratch = page.locator("#items tr", { has: page.locator("input[value=scratch]") });
+  const scratch = page.locator("#items tr", { has: page.locator("button[data-copy=scratch]") });
   await scratch.locator("input[name=confirm]").check();
   await scratch.locator("button:has-text('Delete')").click();
   assert.equal(await status(), "Item “scratch” deleted.");
-  assert.equal(await page.locator("#items input[value=scratch]").count(), 0);
+  assert.equal(await page.locator("#items button[data-copy=scratch]").count(), 0);
 
   // A customer: an admin grant, a refused then a made adjustment (its note in the history).
   await page.goto(`${pay}/customers/user/${userId}`);

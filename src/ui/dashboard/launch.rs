@@ -102,7 +102,20 @@ fn page(
 #[derive(Deserialize)]
 struct Notice {
     production: Option<String>,
+    done: Option<String>,
 }
+
+/// The notices a redirect here may name (`?done=<key>`): only these texts are shown.
+const DONE: [(&str, &str); 2] = [
+    (
+        "acknowledged",
+        "Email verification stays off, on purpose: that check counts as done.",
+    ),
+    (
+        "verification-required",
+        "Email verification is now required.",
+    ),
+];
 
 async fn show(
     State(state): State<ApiState>,
@@ -122,7 +135,10 @@ async fn show(
         )),
         Some("on") => Some("Production mode is on, and every check is done.".to_owned()),
         Some("off") => Some("Production mode is off.".to_owned()),
-        _ => None,
+        _ => DONE
+            .iter()
+            .find(|(k, _)| Some(*k) == n.done.as_deref())
+            .map(|(_, t)| t.to_string()),
     };
     answer(page(&admin, &project, &list, None, notice.as_deref()), None)
 }
@@ -140,12 +156,12 @@ async fn change(
             acknowledged.push(field(&form, "check").to_owned());
             (
                 json!({ "config": { "launch_acknowledged": acknowledged } }),
-                "",
+                "?done=acknowledged",
             )
         }
         "require-verification" => (
             json!({ "config": { "require_email_verification": true } }),
-            "",
+            "?done=verification-required",
         ),
         "production-on" => (json!({ "is_production_mode": true }), "?production=on"),
         "production-off" => (json!({ "is_production_mode": false }), "?production=off"),

@@ -69,13 +69,12 @@ where
 }
 
 /// The payments pages' own style, in the page (the dashboard's CSP allows inline style): tables
-/// scroll inside their own box, long ids are cut with an ellipsis in a read-only field that
-/// holds the whole id for copying, and form rows wrap on a narrow screen.
+/// scroll inside their own box, long ids are cut with an ellipsis beside a copy button (the
+/// dashboard's shared one), and form rows wrap on a narrow screen.
 const STYLE: &str = "
-.scroll{overflow-x:auto;max-width:100%}.scroll table.wide{min-width:600px}.scroll td,.scroll th{overflow-wrap:normal;vertical-align:top}
+.scroll td,.scroll th{vertical-align:top}
 .actions{display:flex;flex-wrap:wrap;gap:6px 12px;align-items:center}.actions details.checkout{margin:0}
-input.copy-id{width:14ch;max-width:100%;padding:2px 6px;border:1px solid #e3e5e9;border-radius:4px;background:#f0f1f4;font:12px ui-monospace,monospace;text-overflow:ellipsis}
-input.copy-id.wide{width:24ch}
+.qs-row.id code{max-width:16ch;font-size:12px;padding:2px 6px}.qs-row.id button.copy{padding:3px 8px;font-size:12px}
 select,input,textarea{max-width:100%}input[type=number]{width:7em;padding:8px;border:1px solid #cfd3d9;border-radius:7px}
 fieldset.row{border:1px solid #e3e5e9;border-radius:8px;padding:4px 12px 12px;margin:12px 0;min-width:0}
 fieldset.row legend{font-size:13px;color:#4a4f57;padding:0 4px}
@@ -89,7 +88,7 @@ form.refund label{display:inline-block;margin:0 8px 6px 0}form.refund input[type
 ";
 
 fn style() -> Markup {
-    html! { style { (PreEscaped(STYLE)) } }
+    html! { (super::project::styles()) style { (PreEscaped(STYLE)) } }
 }
 
 fn base(project: &Project) -> String {
@@ -115,9 +114,14 @@ fn notice(text: Option<&str>) -> Markup {
     html! { @if let Some(t) = text { p.notice #notice role="status" { (t) } } }
 }
 
-/// An id shown cut to its field's width (ellipsis), whole inside a read-only field to copy.
+/// An id cut with an ellipsis when long (whole in its title), and its copy button.
 fn id_field(id: &str, what: &str) -> Markup {
-    html! { input.copy-id type="text" readonly value=(id) title=(id) aria-label={ (what) " (select to copy)" }; }
+    html! {
+        div.qs-row.id {
+            code title=(id) { (id) }
+            button.copy type="button" data-copy=(id) aria-label={ "Copy " (what) } { "Copy" }
+        }
+    }
 }
 
 /// A refusal page keeps what was typed: the refused form's values, when it is this form.
@@ -1369,7 +1373,7 @@ async fn customer_markup(
             (notice(outcome.done))
             div.card {
                 h1 { (label) }
-                p.muted { (customer_type) " · " (id_field(customer_id, "Customer ID")) }
+                div.muted { (customer_type) " ID" (id_field(customer_id, "Customer ID")) }
                 (error(other_refusal))
                 (checkout_form(admin, project, &catalog, Some((customer_type, customer_id)), None, checkout_draft))
             }

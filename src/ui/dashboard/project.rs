@@ -293,28 +293,10 @@ async fn delete(
 
 // ---- Shared by the users, teams and project pages -------------------------------------------
 
-/// Style of the pieces below, in the page (the dashboard's CSP allows inline style).
-const STYLE: &str = "
-.scroll{overflow-x:auto;max-width:100%}.scroll table{min-width:100%}
-.scroll td,.scroll th{overflow-wrap:normal}.scroll code{word-break:normal;white-space:nowrap}.scroll button,.scroll select{white-space:nowrap}
-.quick-start p code,ol.steps code{word-break:normal;white-space:nowrap}
-.banner{background:#fff4e0;color:#8a5300;border-radius:7px;padding:9px 12px;margin:0 0 12px}
-.qs-field{margin:0 0 10px}.qs-label{display:block;font-size:13px;color:#4a4f57;margin-bottom:3px}
-.qs-row{display:flex;align-items:center;gap:8px;min-width:0}
-.qs-row code{flex:1 1 auto;min-width:0;display:block;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;word-break:normal;padding:6px 8px}
-td .qs-row code{max-width:calc(100vw - 260px)}
-button.copy{flex:none;margin:0;padding:6px 12px;font-size:13px;background:#eef1ff;color:#2b3fa8}
-button.copy[data-copied=yes]{background:#e8f5e9;color:#1b5e20}
-.block-head{display:flex;justify-content:space-between;align-items:center;gap:8px;margin:18px 0 6px}.block-head h3{margin:0;font-size:15px}
-pre.block{background:#14161a;color:#e8eaf0;padding:12px;border-radius:7px;overflow-x:auto;font-size:13px;margin:0;max-width:100%;white-space:pre}
-ol.steps{padding-left:20px;margin:6px 0}ol.steps li{margin:4px 0}
-form.row{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-end}form.row input{flex:1 1 180px;width:auto}form.row button{margin:0}
-";
-
-/// The style element of the shared pieces and the copy buttons' script; once per page.
+/// The copy buttons' script (their style, and that of the pieces below, is in the shared
+/// stylesheet, `crate::ui::STYLE`); once per page.
 pub(crate) fn styles() -> Markup {
     html! {
-        style { (maud::PreEscaped(STYLE)) }
         script src="/dashboard/assets/copy.js" defer {}
     }
 }

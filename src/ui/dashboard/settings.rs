@@ -2,6 +2,7 @@
 //! domains, the project's SMTP server (with a test send), and the outbox log.
 
 use super::pages::{error, project_layout};
+use super::project::{copyable, notice, scroll, styles};
 use super::session::Admin;
 use super::{field, html, message_of};
 use crate::auth::context::ApiState;
@@ -142,7 +143,7 @@ fn page(
     values: &Values,
     outbox: &[outbox::OutboxRow],
     message: Option<&str>,
-    notice: Option<&str>,
+    done: Option<&str>,
     k: &crate::kernel::Kernel,
 ) -> Markup {
     let base = format!("/dashboard/projects/{}/settings", project.id);
@@ -153,10 +154,11 @@ fn page(
         project,
         "settings",
         html! {
+            (styles())
+            div #notice { (notice(done)) }
             div.card {
                 h1 { a href={ "/dashboard/projects/" (project.id) } { (project.display_name) } " · Settings" }
                 (error(message))
-                @if let Some(n) = notice { p.notice id="notice" { (n) } }
                 form method="post" action=(base) {
                     input type="hidden" name="csrf" value=(admin.csrf_token());
                     h2 { "Sign-in" }
@@ -195,7 +197,11 @@ fn page(
             div.card {
                 h2 { "OAuth providers" }
                 p.muted { "With your own keys, register this callback URL (redirect URI) in the provider's console: " code { (callback_prefix) "<provider>" } ". Shared keys are this server's operator's (set as " code { "PORTCULLIS_OAUTH_<PROVIDER>_CLIENT_ID" } " and " code { "_CLIENT_SECRET" } "): sign-in works with them, but apps get no provider access tokens and cannot ask for extra scopes." }
-                table id="oauth-providers" {
+                @if project.config.oauth_providers.is_empty() {
+                    p.muted.empty #oauth-providers-empty { "No OAuth provider yet: add one below." }
+                }
+                (scroll(html! {
+                table.wide id="oauth-providers" {
                     tr { th { "Provider" } th { "Keys" } th { "Client ID" } th { "Callback URL" } th {} }
                     @for p in &project.config.oauth_providers {
                         tr {
@@ -209,8 +215,8 @@ fn page(
                                     @if !crate::oauth::provider::shared_keys_available(k, &p.id) { br; strong { "none set on this server" } }
                                 } @else { "your own" }
                             }
-                            td { code { (p.client_id.as_deref().unwrap_or("")) } }
-                            td { code { (callback_prefix) (p.id) } }
+                            td { @if let Some(id) = &p.client_id { (copyable("", "client ID", id)) } }
+                            td { (copyable("", "callback URL", &format!("{callback_prefix}{}", p.id))) }
                             td {
                                 form.inline method="post" action={ (base) "/oauth" } {
                                     input type="hidden" name="csrf" value=(admin.csrf_token());
@@ -222,6 +228,7 @@ fn page(
                         }
                     }
                 }
+                }))
                 form method="post" action={ (base) "/oauth" } {
                     input type="hidden" name="csrf" value=(admin.csrf_token());
                     input type="hidden" name="op" value="save";
@@ -261,7 +268,11 @@ fn page(
             }
             div.card {
                 h2 { "Outbox" }
-                table id="outbox" {
+                @if outbox.is_empty() {
+                    p.muted.empty #outbox-empty { "No email sent yet. Emails this project sends are listed here with their status." }
+                }
+                (scroll(html! {
+                table.wide id="outbox" {
                     tr { th { "To" } th { "Subject" } th { "Status" } th { "Attempts" } }
                     @for e in outbox {
                         tr {
@@ -272,6 +283,7 @@ fn page(
                         }
                     }
                 }
+                }))
             }
         },
     )
@@ -279,7 +291,19 @@ fn page(
 
 #[derive(Deserialize)]
 struct Notice {
-    sent: Option<String>,
+    done: Option<String>,
+}
+
+/// The notices a redirect here may name (`?done=<key>`): only these texts are shown.
+const DONE: [(&str, &str); 4] = [
+    ("saved", "Settings saved."),
+    ("test-email", "Test email queued."),
+    ("provider-saved", "OAuth provider saved."),
+    ("provider-removed", "OAuth provider removed."),
+];
+
+fn done_text(key: Option<&str>) -> Option<&'static str> {
+    DONE.iter().find(|(k, _)| Some(*k) == key).map(|(_, t)| *t)
 }
 
 async fn show(
@@ -289,7 +313,6 @@ async fn show(
     Query(n): Query<Notice>,
 ) -> Response {
     let (admin, project) = or_answer!(super::project_context(&state, &headers, &project_id).await);
-    let notice = n.sent.map(|to| format!("Test email to {to} queued."));
     match outbox::recent(state.db(), &project.id, 20).await {
         Ok(rows) => html(page(
             &admin,
@@ -297,7 +320,7 @@ async fn show(
             &Values::saved(&project),
             &rows,
             None,
-            notice.as_deref(),
+            done_text(n.done.as_deref()),
             &state,
         )),
         Err(e) => e.into_response(),
@@ -372,7 +395,7 @@ async fn save(
         Err(e) => Err(e),
     };
     let values = Values::submitted(&form);
-    answer_save(&state, &admin, &project, &values, result).await
+    answer_save(&state, &admin, &project, &values, result, "saved").await
 }
 
 /// Back to the settings page, or the page again with the refusal beside `values`.
@@ -382,11 +405,14 @@ async fn answer_save(
     project: &Project,
     values: &Values,
     result: ApiResult<()>,
+    done: &str,
 ) -> Response {
     match result {
-        Ok(()) => {
-            Redirect::to(&format!("/dashboard/projects/{}/settings", project.id)).into_response()
-        }
+        Ok(()) => Redirect::to(&format!(
+            "/dashboard/projects/{}/settings?done={done}",
+            project.id
+        ))
+        .into_response(),
         Err(e) => {
             let rows = outbox::recent(state.db(), &project.id, 20)
                 .await
@@ -452,8 +478,8 @@ async fn test_email(
     .await;
     match result {
         Ok(()) => Redirect::to(&format!(
-            "/dashboard/projects/{}/settings?sent={}",
-            project.id, to
+            "/dashboard/projects/{}/settings?done=test-email",
+            project.id
         ))
         .into_response(),
         Err(e) => {
@@ -524,5 +550,9 @@ async fn save_oauth(
     }
     .await;
     let values = Values::saved(&project);
-    answer_save(&state, &admin, &project, &values, result).await
+    let done = match field(&form, "op") {
+        "save" => "provider-saved",
+        _ => "provider-removed",
+    };
+    answer_save(&state, &admin, &project, &values, result, done).await
 }

@@ -439,7 +439,7 @@ async fn detail_page(
                         table {
                             @for s in &sessions {
                                 tr {
-                                    td { code { (s["id"].as_str().unwrap_or("")) } }
+                                    td { (copyable("", "session ID", s["id"].as_str().unwrap_or(""))) }
                                     td.muted { "last used " (when(s["last_used_at"].as_i64())) }
                                     td {
                                         form method="post" action={ (base) "/sessions/" (s["id"].as_str().unwrap_or("")) "/revoke" } {

@@ -4,6 +4,7 @@
 //! `webhooks::routes`, as the admin API does.
 
 use super::pages::{error, project_layout, when};
+use super::project::{copyable, scroll, styles};
 use super::session::Admin;
 use super::{answer, field, form_context, message_of};
 use crate::auth::context::ApiState;
@@ -52,11 +53,12 @@ fn page(
         project,
         "webhooks",
         html! {
+            (styles())
             div.card {
                 h1 { a href=(base) { (project.display_name) } " · Webhooks" }
                 (error(message))
                 @if let Some(n) = notice { div.notice #notice role="status" { (n) } }
-                @if endpoints.is_empty() { p.muted { "No endpoint yet. Add one below; events are signed by the Standard Webhooks scheme." } }
+                @if endpoints.is_empty() { p.muted.empty #endpoints-empty { "No endpoint yet. Add one below; events are signed by the Standard Webhooks scheme." } }
                 ul.rows #endpoints {
                     @for e in endpoints {
                         @let id = e["id"].as_str().unwrap_or_default();
@@ -141,7 +143,7 @@ async fn show(
 
 /// A secret shown once, with a reminder that it will not be again.
 fn secret_notice(what: &str, secret: &str) -> Markup {
-    html! { (what) " Copy its signing secret now; it is not shown again: " code #webhook-secret { (secret) } }
+    html! { (what) " Copy its signing secret now; it is not shown again:" (copyable("webhook-secret", "signing secret", secret)) }
 }
 
 async fn change(
@@ -210,10 +212,12 @@ async fn show_attempts(
         &project,
         "webhooks",
         html! {
+            (styles())
             div.card {
                 h1 { a href={ (base) "/webhooks" } { "Webhooks" } " · Attempts" }
-                @if attempts.is_empty() { p.muted { "No attempt yet." } }
-                table #attempts {
+                @if attempts.is_empty() { p.muted.empty #attempts-empty { "No attempt yet: each delivery of an event to this endpoint is listed here (test events are not)." } }
+                (scroll(html! {
+                table.wide #attempts {
                     tr { th { "When" } th { "Event" } th { "Answer" } th { "Time" } }
                     @for a in &attempts {
                         tr {
@@ -229,6 +233,7 @@ async fn show_attempts(
                         }
                     }
                 }
+                }))
             }
         },
     );
