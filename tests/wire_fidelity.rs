@@ -635,3 +635,49 @@ on_both_backends!(
     requiring_verified_emails_restricts,
     requiring_verified_emails
 );
+
+/// `internal/send-sign-in-invitation`: the invitation email, sent as the project, its button
+/// leading to the trusted callback URL; untrusted URLs and client access refused.
+async fn sign_in_invitation(backend: Backend) {
+    let sink = SmtpSink::start(None);
+    let app = TestServer::start_with(
+        backend,
+        Options {
+            env: vec![
+                ("PORTCULLIS_SMTP_URL".into(), sink.url()),
+                (
+                    "PORTCULLIS_SMTP_FROM".into(),
+                    "Acme <noreply@acme.test>".into(),
+                ),
+            ],
+        },
+    )
+    .await;
+    let send = |access: fn(&TestServer) -> Req, url: &str| {
+        let req = access(&app)
+            .post("/internal/send-sign-in-invitation")
+            .json(json!({ "email": "Guest@Example.com", "callback_url": url }));
+        async move { req.send().await }
+    };
+    let ok = send(TestServer::server, "http://localhost:3000/handler/sign-in")
+        .await
+        .expect(200);
+    assert_eq!(ok, json!({ "success": true }));
+    let mail = &sink.wait_for("guest@example.com", 1).await[0];
+    assert_eq!(
+        mail["subject"],
+        "You have been invited to sign in to Test project"
+    );
+    assert_eq!(mail["from"], "Test project <noreply@acme.test>");
+    assert!(mail["text"]
+        .as_str()
+        .unwrap()
+        .contains("http://localhost:3000/handler/sign-in"));
+    send(TestServer::admin, "https://evil.example.com/x")
+        .await
+        .expect_error(400, "REDIRECT_URL_NOT_WHITELISTED");
+    send(TestServer::client, "http://localhost:3000/handler/sign-in")
+        .await
+        .expect_error(401, "INSUFFICIENT_ACCESS_TYPE");
+}
+on_both_backends!(sign_in_invitation_email, sign_in_invitation);

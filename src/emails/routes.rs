@@ -29,6 +29,10 @@ where
     ApiRouter::new()
         .api_route("/emails/send-email", post(send_email))
         .api_route("/internal/send-test-email", post(send_test_email))
+        .api_route(
+            "/internal/send-sign-in-invitation",
+            post(send_sign_in_invitation),
+        )
         .api_route("/emails/outbox", get(list_outbox))
         .api_route("/emails/outbox/{id}", get(get_outbox))
         .api_route("/emails/unsubscribe-link", get(unsubscribe))
@@ -566,4 +570,46 @@ async fn send_test_email(
             Err(message) => json!({ "success": false, "error_message": message }),
         },
     ))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SignInInvitation {
+    email: String,
+    /// Where the email's button leads: a trusted URL of the project.
+    callback_url: String,
+}
+
+/// `POST /internal/send-sign-in-invitation` (server or admin): emails an invitation to sign in
+/// to the project, its button leading to `callback_url` (the original's route of that name).
+async fn send_sign_in_invitation(
+    State(state): State<ApiState>,
+    ctx: RequestCtx,
+    ip: ClientIp,
+    JsonBody(body): JsonBody<SignInInvitation>,
+) -> ApiResult<Response> {
+    let auth = ctx.require(TRUSTED)?;
+    let email = users::normalize_email(&body.email);
+    if !users::is_valid_email(&email) {
+        return Err(schema_problem("body.email must be a valid email"));
+    }
+    if !auth
+        .project
+        .trusts_link(&state.public_url, &body.callback_url)
+    {
+        return Err(known::redirect_url_not_whitelisted().into());
+    }
+    codes::limit_send(&state, auth.limited_ip(&ip), auth.pid(), &email).await?;
+    let mut conn = state.db().acquire().await?;
+    outbox::enqueue_template(
+        &mut conn,
+        &auth.project,
+        None,
+        &email,
+        Template::SignInInvitation,
+        json!({ "signInInvitationLink": body.callback_url, "teamDisplayName": auth.project.display_name }),
+    )
+    .await?;
+    crate::emails::wake_sender(&state);
+    Ok(json_ok(json!({ "success": true })))
 }
