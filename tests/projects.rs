@@ -322,3 +322,87 @@ async fn set_require_publishable_key(database_url: &str, project_id: &str) {
     );
     db_query_text(database_url, &sql);
 }
+
+both_backends!(
+    projects_transfer_between_teams,
+    |app: TestServer| async move {
+        let (owner, owner_user) = internal_admin(&app, "owner@example.com").await;
+        let (other, _) = internal_admin(&app, "other@example.com").await;
+        let as_user = |s: &Value| {
+            app.client()
+                .project("internal")
+                .without("x-stack-publishable-client-key")
+                .user(s)
+        };
+        let team_of = |s: &Value| {
+            let req = as_user(s).get("/users/me");
+            async move {
+                req.send().await.expect(200)["selected_team_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            }
+        };
+        let (owner_team, other_team) = (team_of(&owner).await, team_of(&other).await);
+        let pid = as_user(&owner)
+            .post("/internal/projects")
+            .json(json!({ "display_name": "Moving", "owner_team_id": owner_team }))
+            .send()
+            .await
+            .expect(201)["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // A second team of the owner's, made with the internal server key.
+        let shared = app
+            .anon()
+            .header("x-stack-project-id", "internal")
+            .header("x-stack-access-type", "server")
+            .header("x-stack-secret-server-key", INTERNAL_SSK)
+            .post("/teams")
+            .json(json!({ "display_name": "Shared", "creator_user_id": owner_user["id"] }))
+            .send()
+            .await
+            .expect(201)["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let transfer = |s: &Value, project: &str, team: &str| {
+            let req = as_user(s)
+                .post("/internal/projects/transfer")
+                .json(json!({ "project_id": project, "new_team_id": team }));
+            async move { req.send().await }
+        };
+        transfer(&other, &pid, &other_team)
+            .await
+            .expect_error(401, "TEAM_PERMISSION_REQUIRED");
+        transfer(&owner, &pid, &other_team)
+            .await
+            .expect_error(404, "TEAM_MEMBERSHIP_NOT_FOUND");
+        let e = transfer(&owner, "no-such-project", &shared)
+            .await
+            .expect_error(404, "PROJECT_NOT_FOUND");
+        assert_eq!(
+            e["error"],
+            "Project no-such-project not found or is not accessible with the current user."
+        );
+        // Nothing moved so far.
+        let owned = as_user(&owner)
+            .get("/internal/projects")
+            .send()
+            .await
+            .expect(200);
+        assert_eq!(owned["items"][0]["owner_team_id"], owner_team.as_str());
+        assert_eq!(
+            transfer(&owner, &pid, &shared).await.expect(200),
+            json!({ "success": "true" })
+        );
+        let owned = as_user(&owner)
+            .get("/internal/projects")
+            .send()
+            .await
+            .expect(200);
+        assert_eq!(owned["items"][0]["id"], pid.as_str());
+        assert_eq!(owned["items"][0]["owner_team_id"], shared.as_str());
+    }
+);

@@ -107,6 +107,7 @@ known_codes! {
     ProductCustomerTypeDoesNotMatch = ("PRODUCT_CUSTOMER_TYPE_DOES_NOT_MATCH", 400),
     ProductDoesNotExist = ("PRODUCT_DOES_NOT_EXIST", 400),
     ProjectKeyWithoutAccessType = ("PROJECT_KEY_WITHOUT_ACCESS_TYPE", 400),
+    ProjectNotFound = ("PROJECT_NOT_FOUND", 404),
     PublicApiKeyCannotBeRevoked = ("PUBLIC_API_KEY_CANNOT_BE_REVOKED", 400),
     PublishableClientKeyRequiredForProject = ("PUBLISHABLE_CLIENT_KEY_REQUIRED_FOR_PROJECT", 401),
     RedirectUrlNotWhitelisted = ("REDIRECT_URL_NOT_WHITELISTED", 400),
@@ -173,6 +174,13 @@ pub fn invalid_access_type(t: &str) -> KnownError {
 }
 pub fn access_type_without_project_id(t: &str) -> KnownError {
     known(KnownCode::AccessTypeWithoutProjectId, format!("The x-stack-access-type header was '{t}', but the x-stack-project-id header was not provided.{AUTH_DOCS}"), Some(json!({ "request_type": t })))
+}
+pub fn project_not_found(project_id: &str) -> KnownError {
+    known(
+        KnownCode::ProjectNotFound,
+        format!("Project {project_id} not found or is not accessible with the current user."),
+        Some(json!({ "project_id": project_id })),
+    )
 }
 pub fn access_type_required() -> KnownError {
     known(KnownCode::AccessTypeRequired, format!("You must specify an access level for this Stack project. Make sure project API keys are provided (eg. x-stack-publishable-client-key) and you set the x-stack-access-type header to 'client', 'server', or 'admin'.{AUTH_DOCS}"), None)

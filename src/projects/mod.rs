@@ -280,6 +280,16 @@ fn config_from_text(secrets: &SecretBox, text: &str) -> ApiResult<ProjectConfig>
 }
 
 /// A new project as `POST /internal/projects` and `portcullis project create` make it.
+/// Stores `project`'s owner team (a transfer).
+pub async fn set_owner(k: &Kernel, project: &Project) -> ApiResult<()> {
+    sqlx::query("UPDATE projects SET owner_team_id = $1 WHERE id = $2")
+        .bind(&project.owner_team_id)
+        .bind(&project.id)
+        .execute(k.db())
+        .await?;
+    Ok(())
+}
+
 pub fn new_project(display_name: String, owner_team_id: Option<String>) -> Project {
     Project {
         id: new_uuid(),

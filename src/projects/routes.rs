@@ -6,7 +6,7 @@ use super::{keys, Project, INTERNAL};
 use crate::auth::context::{ApiState, RequestCtx, ADMIN, ANY};
 use crate::http::extract::{parse_value, schema_problem, RawBody};
 use crate::http::url::percent_encode;
-use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, Query};
+use crate::http::{json_created, json_ok, known, success, ApiError, ApiResult, JsonBody, Query};
 use crate::kernel::Kernel;
 use aide::axum::routing::{get, post};
 use aide::axum::ApiRouter;
@@ -25,6 +25,7 @@ where
     ApiRouter::new()
         .api_route("/projects/current", get(current))
         .api_route("/internal/projects", get(list_owned).post(create))
+        .api_route("/internal/projects/transfer", post(transfer))
         .api_route(
             "/internal/projects/current",
             get(admin_current)
@@ -246,4 +247,50 @@ async fn check_feature_support(RawBody(body): RawBody) -> Response {
         ),
     )
         .into_response()
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Transfer {
+    project_id: String,
+    new_team_id: String,
+}
+
+/// `POST /internal/projects/transfer` (a signed-in dashboard user): gives a project to another
+/// team of the internal project. The caller must hold `team_admin` in the owning team and be a
+/// member of the new one (the original's route of that name).
+async fn transfer(
+    State(state): State<ApiState>,
+    ctx: RequestCtx,
+    JsonBody(body): JsonBody<Transfer>,
+) -> ApiResult<Response> {
+    let user = internal_user(&state, &ctx).await?;
+    let Some(mut project) = super::find(&state, &body.project_id).await? else {
+        return Err(known::project_not_found(&body.project_id).into());
+    };
+    let Some(owner) = project.owner_team_id.clone() else {
+        return Err(ApiError::bad_request(
+            "Project must have an owner team to be transferred",
+        ));
+    };
+    if !crate::permissions::has_team_permission(
+        state.db(),
+        INTERNAL,
+        &owner,
+        &user.id,
+        "team_admin",
+    )
+    .await?
+    {
+        return Err(
+            crate::permissions::team_permission_required(&owner, &user.id, "team_admin").into(),
+        );
+    }
+    if !crate::teams::is_member(state.db(), INTERNAL, &body.new_team_id, &user.id).await? {
+        return Err(known::team_membership_not_found(&body.new_team_id, &user.id).into());
+    }
+    project.owner_team_id = Some(body.new_team_id);
+    super::set_owner(&state, &project).await?;
+    state.projects.forget(&project.id);
+    Ok(json_ok(json!({ "success": "true" })))
 }
