@@ -681,3 +681,123 @@ async fn sign_in_invitation(backend: Backend) {
         .expect_error(401, "INSUFFICIENT_ACCESS_TYPE");
 }
 on_both_backends!(sign_in_invitation_email, sign_in_invitation);
+
+/// With `create_team_on_sign_up`, every way a user comes to exist gives them a personal team,
+/// selected, named as the original names it; an anonymous user's "Personal Team" takes the
+/// user's name when they sign up for real.
+async fn personal_teams(backend: Backend) {
+    let sink = SmtpSink::start(None);
+    let app = TestServer::start_with(
+        backend,
+        Options {
+            env: vec![
+                ("PORTCULLIS_SMTP_URL".into(), sink.url()),
+                (
+                    "PORTCULLIS_SMTP_FROM".into(),
+                    "Acme <noreply@acme.test>".into(),
+                ),
+            ],
+        },
+    )
+    .await;
+    app.configure(json!({ "create_team_on_sign_up": true, "magic_link_enabled": true }))
+        .await;
+    let selected_team = |user: Value| {
+        let app = &app;
+        async move {
+            let id = user["id"].as_str().unwrap().to_string();
+            let team_id = user["selected_team_id"]
+                .as_str()
+                .expect("a selected team")
+                .to_string();
+            let team = app
+                .server()
+                .get(&format!("/teams/{team_id}"))
+                .send()
+                .await
+                .expect(200);
+            let members = app
+                .server()
+                .get(&format!("/team-member-profiles?team_id={team_id}"))
+                .send()
+                .await
+                .expect(200);
+            assert_eq!(members["items"][0]["user_id"], id.as_str());
+            team["display_name"].as_str().unwrap().to_string()
+        }
+    };
+    // Password sign-up.
+    let s = app.sign_up("pat@example.com", "password123").await;
+    assert_eq!(
+        selected_team(app.me(&s).await).await,
+        "pat@example.com's Team"
+    );
+    // Server-created, with a display name.
+    let u = app
+        .server()
+        .post("/users")
+        .json(json!({ "primary_email": "sam@example.com", "display_name": "Sam" }))
+        .send()
+        .await
+        .expect(201);
+    assert_eq!(selected_team(u).await, "Sam's Team");
+    // A one-time code.
+    let sent = app
+        .client()
+        .post("/auth/otp/send-sign-in-code")
+        .json(json!({ "email": "otto@example.com", "callback_url": "http://localhost:3000/handler/callback" }))
+        .send()
+        .await
+        .expect(200);
+    let mail = &sink.wait_for("otto@example.com", 1).await[0];
+    let otp = mail["subject"]
+        .as_str()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    let code = format!("{otp}{}", sent["nonce"].as_str().unwrap());
+    let s = app
+        .client()
+        .post("/auth/otp/sign-in")
+        .json(json!({ "code": code }))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(
+        selected_team(app.me(&s).await).await,
+        "otto@example.com's Team"
+    );
+    // Anonymous, then signed up for real: the same team, renamed.
+    let anon = app
+        .client()
+        .post("/auth/anonymous/sign-up")
+        .json(json!({}))
+        .send()
+        .await
+        .expect(200);
+    let me = app
+        .client()
+        .user(&anon)
+        .header("x-stack-allow-anonymous-user", "true")
+        .get("/users/me")
+        .send()
+        .await
+        .expect(200);
+    let team_id = me["selected_team_id"].as_str().unwrap().to_string();
+    assert_eq!(selected_team(me).await, "Personal Team");
+    let upgraded = app
+        .client()
+        .user(&anon)
+        .header("x-stack-allow-anonymous-user", "true")
+        .post("/auth/password/sign-up")
+        .json(json!({ "email": "ana@example.com", "password": "password123" }))
+        .send()
+        .await
+        .expect(200);
+    let me = app.me(&upgraded).await;
+    assert_eq!(me["selected_team_id"], team_id.as_str());
+    assert_eq!(selected_team(me).await, "ana@example.com's Team");
+}
+on_both_backends!(personal_team_for_every_new_user, personal_teams);

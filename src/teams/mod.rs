@@ -314,3 +314,36 @@ pub fn check_team_id(team_id: &str) -> ApiResult<()> {
 pub fn plain_forbidden(message: &str) -> ApiError {
     ApiError::text(axum::http::StatusCode::FORBIDDEN, message)
 }
+
+/// The personal team an anonymous user got ("Personal Team") is renamed when the user becomes a
+/// real one, as the original's users update does.
+pub async fn rename_personal_team(
+    conn: &mut sqlx::AnyConnection,
+    project_id: &str,
+    user_id: &str,
+    name: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE teams SET display_name = $1 WHERE project_id = $2 AND display_name = $3
+           AND id IN (SELECT team_id FROM team_members WHERE project_id = $2 AND user_id = $4)",
+    )
+    .bind(name)
+    .bind(project_id)
+    .bind(PERSONAL_TEAM_DEFAULT_NAME)
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The name of a personal team whose user has neither a name nor an email (an anonymous one).
+pub const PERSONAL_TEAM_DEFAULT_NAME: &str = "Personal Team";
+
+/// `"{display name}'s Team"`, else `"{email}'s Team"`, else "Personal Team" (the original's
+/// `getPersonalTeamDisplayName`, `apps/backend/src/app/api/latest/users/crud.tsx`).
+pub fn personal_team_name(display_name: Option<&str>, primary_email: Option<&str>) -> String {
+    match display_name.or(primary_email) {
+        Some(n) => format!("{n}'s Team"),
+        None => PERSONAL_TEAM_DEFAULT_NAME.to_string(),
+    }
+}

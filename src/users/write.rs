@@ -423,10 +423,10 @@ pub async fn create_in(
         crate::permissions::grant(conn, &project.id, &user.id, None, &p.id).await?;
     }
     if let Some(team_id) = &user.selected_team_id {
-        let name = match (&user.display_name, &user.primary_email) {
-            (Some(n), _) | (None, Some(n)) => format!("{n}'s Team"),
-            (None, None) => "Personal Team".to_string(),
-        };
+        let name = crate::teams::personal_team_name(
+            user.display_name.as_deref(),
+            user.primary_email.as_deref(),
+        );
         let team = crate::teams::Team {
             id: team_id.clone(),
             ..crate::teams::new_team(name)
@@ -473,6 +473,7 @@ pub async fn update(
         .as_ref()
         .is_some_and(|t| *t != user.selected_team_id);
     let email_before = primary_email(&user);
+    let was_anonymous = user.is_anonymous;
     // `passkey_auth_enabled: false` is how the original removes a user's passkeys.
     let drop_passkeys = w.passkey_auth_enabled == Some(false);
     let password_changed = apply(
@@ -499,6 +500,13 @@ pub async fn update(
     }
     if password_changed {
         crate::auth::sessions::end_all_in(&mut tx, &user.id).await?;
+    }
+    if was_anonymous && !user.is_anonymous {
+        let name = crate::teams::personal_team_name(
+            user.display_name.as_deref(),
+            user.primary_email.as_deref(),
+        );
+        crate::teams::rename_personal_team(&mut tx, &project.id, &user.id, &name).await?;
     }
     if drop_passkeys {
         sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
