@@ -8,6 +8,26 @@ use common::*;
 use serde_json::{json, Value};
 use std::process::Command;
 
+/// Runs `script` with python3 (its packages from `.ci/run`: prometheus-client,
+/// openapi-spec-validator), `input` on its stdin.
+fn python(script: &str, input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// `GET /metrics` with `bearer`, parsed by `prometheus_client.parser`: `{name: [[labels,
 /// value]]}` for every sample.
 async fn scrape(app: &TestServer, bearer: Option<&str>) -> (u16, Value) {
@@ -32,21 +52,7 @@ for family in text_string_to_metric_families(sys.stdin.read()):
         samples.setdefault(s.name, []).append([s.labels, s.value])
 print(json.dumps(samples))
 "#;
-    let mut child = Command::new("python3")
-        .args(["-c", parser])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 with prometheus-client (.ci/run installs it)");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = python(parser, &text);
     assert!(
         out.status.success(),
         "not Prometheus text: {}\n{text}",
@@ -353,20 +359,7 @@ import sys, json
 from openapi_spec_validator import validate
 validate(json.load(sys.stdin))
 "#;
-    let mut child = Command::new("python3")
-        .args(["-c", validator])
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 with openapi-spec-validator (.ci/run installs it)");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = python(validator, &text);
     assert!(
         out.status.success(),
         "the document does not validate: {}",

@@ -8,6 +8,20 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
+/// A server whose shared email server is a fresh SMTP sink.
+async fn with_sink(backend: Backend) -> (SmtpSink, TestServer) {
+    let sink = SmtpSink::start(None);
+    let env = vec![
+        ("PORTCULLIS_SMTP_URL".into(), sink.url()),
+        (
+            "PORTCULLIS_SMTP_FROM".into(),
+            "Acme <noreply@acme.test>".into(),
+        ),
+    ];
+    let app = TestServer::start_with(backend, Options { env }).await;
+    (sink, app)
+}
+
 /// The one problem line of a SCHEMA_ERROR for `line` (e.g. `PATCH /api/v1/users/me`).
 #[track_caller]
 fn schema_problem(error: &Value, line: &str) -> String {
@@ -639,20 +653,7 @@ on_both_backends!(
 /// `internal/send-sign-in-invitation`: the invitation email, sent as the project, its button
 /// leading to the trusted callback URL; untrusted URLs and client access refused.
 async fn sign_in_invitation(backend: Backend) {
-    let sink = SmtpSink::start(None);
-    let app = TestServer::start_with(
-        backend,
-        Options {
-            env: vec![
-                ("PORTCULLIS_SMTP_URL".into(), sink.url()),
-                (
-                    "PORTCULLIS_SMTP_FROM".into(),
-                    "Acme <noreply@acme.test>".into(),
-                ),
-            ],
-        },
-    )
-    .await;
+    let (sink, app) = with_sink(backend).await;
     let send = |access: fn(&TestServer) -> Req, url: &str| {
         let req = access(&app)
             .post("/internal/send-sign-in-invitation")
@@ -686,20 +687,7 @@ on_both_backends!(sign_in_invitation_email, sign_in_invitation);
 /// selected, named as the original names it; an anonymous user's "Personal Team" takes the
 /// user's name when they sign up for real.
 async fn personal_teams(backend: Backend) {
-    let sink = SmtpSink::start(None);
-    let app = TestServer::start_with(
-        backend,
-        Options {
-            env: vec![
-                ("PORTCULLIS_SMTP_URL".into(), sink.url()),
-                (
-                    "PORTCULLIS_SMTP_FROM".into(),
-                    "Acme <noreply@acme.test>".into(),
-                ),
-            ],
-        },
-    )
-    .await;
+    let (sink, app) = with_sink(backend).await;
     app.configure(json!({ "create_team_on_sign_up": true, "magic_link_enabled": true }))
         .await;
     let selected_team = |user: Value| {
