@@ -789,3 +789,211 @@ async fn personal_teams(backend: Backend) {
     assert_eq!(selected_team(me).await, "ana@example.com's Team");
 }
 on_both_backends!(personal_team_for_every_new_user, personal_teams);
+
+/// Known errors in the original's words (`known-errors.tsx`): status, `error` text and `details`,
+/// as the original builds them from the same arguments.
+async fn known_error_texts(backend: Backend) {
+    let (_sink, app) = with_sink(backend).await;
+    let refused = |e: &Value, text: &str, details: Option<Value>| {
+        assert_eq!(e["error"], text, "{e}");
+        assert_eq!(e.get("details").cloned(), details, "{e}");
+    };
+
+    // USER_EMAIL_ALREADY_EXISTS: signing up again, and an OTP for an unverified address.
+    app.sign_up("taken@example.com", "password123").await;
+    let e = app
+        .client()
+        .post("/auth/password/sign-up")
+        .json(json!({ "email": "taken@example.com", "password": "password123" }))
+        .send()
+        .await
+        .expect_error(409, "USER_EMAIL_ALREADY_EXISTS");
+    refused(
+        &e,
+        "A user with email \"taken@example.com\" already exists.",
+        Some(json!({ "email": "taken@example.com", "would_work_if_email_was_verified": false })),
+    );
+    app.configure(json!({ "magic_link_enabled": true })).await;
+    let e = app
+        .client()
+        .post("/auth/otp/send-sign-in-code")
+        .json(json!({ "email": "taken@example.com", "callback_url": "http://localhost:3000/handler/callback" }))
+        .send()
+        .await
+        .expect_error(409, "USER_EMAIL_ALREADY_EXISTS");
+    refused(
+        &e,
+        "A user with email \"taken@example.com\" already exists but the email is not verified. Please login to your existing account with the method you used to sign up, and then verify your email to sign in with this login method.",
+        Some(json!({ "email": "taken@example.com", "would_work_if_email_was_verified": true })),
+    );
+
+    // EMAIL_PASSWORD_MISMATCH.
+    let e = app
+        .client()
+        .post("/auth/password/sign-in")
+        .json(json!({ "email": "taken@example.com", "password": "wrong-password" }))
+        .send()
+        .await
+        .expect_error(400, "EMAIL_PASSWORD_MISMATCH");
+    refused(&e, "Wrong e-mail or password.", None);
+
+    // CANNOT_GET_OWN_USER_WITHOUT_USER and USER_NOT_FOUND.
+    let e = app
+        .client()
+        .get("/users/me")
+        .send()
+        .await
+        .expect_error(400, "CANNOT_GET_OWN_USER_WITHOUT_USER");
+    refused(
+        &e,
+        "You have specified 'me' as a userId, but did not provide authentication for a user.",
+        None,
+    );
+    let missing = "3f0c5a4e-7d1b-4c2a-9e6f-0a1b2c3d4e5f";
+    let e = app
+        .server()
+        .get(&format!("/users/{missing}"))
+        .send()
+        .await
+        .expect_error(404, "USER_NOT_FOUND");
+    refused(&e, "User not found.", None);
+
+    // Permission definitions: PERMISSION_ID_ALREADY_EXISTS, CONTAINED_PERMISSION_NOT_FOUND.
+    let define = |scope: &str, body: Value| {
+        let req = app
+            .admin()
+            .post(&format!("/{scope}-permission-definitions"))
+            .json(body);
+        async move { req.send().await }
+    };
+    define("team", json!({ "id": "editor" })).await.expect(201);
+    define("project", json!({ "id": "billing" }))
+        .await
+        .expect(201);
+    let e = define("team", json!({ "id": "editor" }))
+        .await
+        .expect_error(400, "PERMISSION_ID_ALREADY_EXISTS");
+    refused(
+        &e,
+        "Permission with ID \"editor\" already exists. Choose a different ID.",
+        Some(json!({ "permission_id": "editor" })),
+    );
+    let e = define(
+        "team",
+        json!({ "id": "x", "contained_permission_ids": ["nope"] }),
+    )
+    .await
+    .expect_error(400, "CONTAINED_PERMISSION_NOT_FOUND");
+    refused(
+        &e,
+        "Contained permission with ID \"nope\" not found. Make sure you created it on the dashboard.",
+        Some(json!({ "permission_id": "nope" })),
+    );
+
+    // Team permissions: TEAM_MEMBERSHIP_NOT_FOUND, PERMISSION_NOT_FOUND, WRONG_PERMISSION_SCOPE.
+    let user = app.create_user("member@example.com").await;
+    let uid = user["id"].as_str().unwrap();
+    let team = app
+        .server()
+        .post("/teams")
+        .json(json!({ "display_name": "T" }))
+        .send()
+        .await
+        .expect(201);
+    let tid = team["id"].as_str().unwrap();
+    let grant = |permission: &str| {
+        let req = app
+            .server()
+            .post(&format!("/team-permissions/{tid}/{uid}/{permission}"))
+            .json(json!({}));
+        async move { req.send().await }
+    };
+    let e = grant("editor")
+        .await
+        .expect_error(404, "TEAM_MEMBERSHIP_NOT_FOUND");
+    refused(
+        &e,
+        &format!("User {uid} is not found in team {tid}."),
+        Some(json!({ "team_id": tid, "user_id": uid })),
+    );
+    app.server()
+        .post(&format!("/team-memberships/{tid}/{uid}"))
+        .json(json!({}))
+        .send()
+        .await
+        .expect(201);
+    let e = grant("undefined_perm")
+        .await
+        .expect_error(404, "PERMISSION_NOT_FOUND");
+    refused(
+        &e,
+        "Permission \"undefined_perm\" not found. Make sure you created it on the dashboard.",
+        Some(json!({ "permission_id": "undefined_perm" })),
+    );
+    let e = grant("billing")
+        .await
+        .expect_error(404, "WRONG_PERMISSION_SCOPE");
+    refused(
+        &e,
+        "Permission \"billing\" not found. (It was found for a different scope \"project\", but scope \"team\" was expected.)",
+        Some(json!({ "permission_id": "billing", "expected_scope": "team", "actual_scope": "project" })),
+    );
+
+    // TEAM_NOT_FOUND.
+    let e = app
+        .server()
+        .get(&format!("/teams/{missing}"))
+        .send()
+        .await
+        .expect_error(404, "TEAM_NOT_FOUND");
+    refused(
+        &e,
+        &format!("Team {missing} not found."),
+        Some(json!({ "team_id": missing })),
+    );
+
+    // ANONYMOUS_AUTHENTICATION_NOT_ALLOWED.
+    let anon = app
+        .client()
+        .post("/auth/anonymous/sign-up")
+        .send()
+        .await
+        .expect(200);
+    let token = anon["access_token"].as_str().unwrap();
+    let e = app
+        .client()
+        .token(token)
+        .get("/users/me")
+        .send()
+        .await
+        .expect_error(401, "ANONYMOUS_AUTHENTICATION_NOT_ALLOWED");
+    refused(&e, "X-Stack-Access-Token is for an anonymous user, but anonymous users are not enabled. Set the X-Stack-Allow-Anonymous-User header of this request to 'true' to allow anonymous users.", None);
+
+    // RESTRICTED_USER_NOT_ALLOWED: verified emails required, a fresh session of an unverified user.
+    app.admin()
+        .patch("/internal/config/override/environment")
+        .json(json!({ "config_override_string": json!({ "onboarding.requireEmailVerification": true }).to_string() }))
+        .send()
+        .await
+        .expect(200);
+    let session = app
+        .client()
+        .post("/auth/password/sign-in")
+        .json(json!({ "email": "taken@example.com", "password": "password123" }))
+        .send()
+        .await
+        .expect(200);
+    let e = app
+        .client()
+        .user(&session)
+        .get("/users/me")
+        .send()
+        .await
+        .expect_error(403, "RESTRICTED_USER_NOT_ALLOWED");
+    refused(
+        &e,
+        "The user in the access token is in restricted state. Reason: email_not_verified. Please pass the X-Stack-Allow-Restricted-User header if this is intended.",
+        Some(json!({ "restricted_reason": { "type": "email_not_verified" } })),
+    );
+}
+on_both_backends!(known_errors_in_the_original_words, known_error_texts);

@@ -57,11 +57,7 @@ async fn existing_user_for(
         Some(channel) if channel.is_verified => {
             Ok(users::find(state.db(), &project.id, &channel.user_id).await?)
         }
-        Some(_) => {
-            let mut e = known::user_email_already_exists(email);
-            e.details = Some(json!({ "email": email, "would_work_if_email_was_verified": true }));
-            Err(e.into())
-        }
+        Some(_) => Err(known::user_email_already_exists(email, true).into()),
         None if !project.config.sign_up_enabled => Err(known::sign_up_not_enabled().into()),
         None => Ok(None),
     }

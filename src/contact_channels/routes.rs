@@ -244,8 +244,8 @@ async fn send_code_for_primary(
         return Err(known::known(
             KnownCode::EmailIsNotPrimaryEmail,
             format!(
-                "The given email ({email}) must match the user's primary email ({}).",
-                user.primary_email.as_deref().unwrap_or("")
+                "The given e-mail ({email}) must equal the user's primary e-mail ({}).",
+                user.primary_email.as_deref().unwrap_or("null")
             ),
             Some(json!({ "email": email, "primary_email": user.primary_email })),
         )

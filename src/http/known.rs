@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 const AUTH_DOCS: &str = "\n\nFor more information, see the docs on REST API authentication: https://docs.stack-auth.com/rest-api/overview#authentication";
 
 /// A value quoted as the original's `JSON.stringify` quotes it.
-fn js_string(s: &str) -> String {
+pub fn js_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
 
@@ -320,11 +320,20 @@ pub fn contact_channel_already_used(value: &str, would_work_if_verified: bool) -
         ),
     )
 }
-pub fn user_email_already_exists(email: &str) -> KnownError {
+/// `would_work_if_verified`: the email belongs to an account whose address is not verified yet.
+pub fn user_email_already_exists(email: &str, would_work_if_verified: bool) -> KnownError {
+    let tail = if would_work_if_verified {
+        " but the email is not verified. Please login to your existing account with the method you used to sign up, and then verify your email to sign in with this login method."
+    } else {
+        "."
+    };
     known(
         KnownCode::UserEmailAlreadyExists,
-        format!("A user with email {email:?} already exists."),
-        Some(json!({ "email": email, "would_work_if_email_was_verified": false })),
+        format!(
+            "A user with email {} already exists{tail}",
+            js_string(email)
+        ),
+        Some(json!({ "email": email, "would_work_if_email_was_verified": would_work_if_verified })),
     )
 }
 pub fn cannot_get_own_user_without_user() -> KnownError {
@@ -347,9 +356,20 @@ pub fn user_not_found() -> KnownError {
 pub fn restricted_user_not_allowed(reason: &Value) -> KnownError {
     known(
         KnownCode::RestrictedUserNotAllowed,
-        "This user is restricted and cannot perform this action.",
+        format!(
+            "The user in the access token is in restricted state. Reason: {}. Please pass the X-Stack-Allow-Restricted-User header if this is intended.",
+            restricted_reason_type(reason)
+        ),
         Some(json!({ "restricted_reason": reason })),
     )
+}
+/// `restricted_reason.type` as the original interpolates it into its restricted-user messages.
+pub fn restricted_reason_type(reason: &Value) -> String {
+    match reason.get("type") {
+        Some(Value::String(t)) => t.clone(),
+        Some(other) => other.to_string(),
+        None => "undefined".to_string(),
+    }
 }
 pub fn anonymous_authentication_not_allowed() -> KnownError {
     known(KnownCode::AnonymousAuthenticationNotAllowed, "X-Stack-Access-Token is for an anonymous user, but anonymous users are not enabled. Set the X-Stack-Allow-Anonymous-User header of this request to 'true' to allow anonymous users.", None)
@@ -507,7 +527,7 @@ pub fn password_confirmation_mismatch() -> KnownError {
     )
 }
 pub fn invalid_oauth_client_id_or_secret(client_id: Option<&str>) -> KnownError {
-    let details = client_id.map(|c| json!({ "client_id": c }));
+    let details = Some(json!({ "client_id": client_id }));
     known(KnownCode::InvalidOauthClientIdOrSecret, "The OAuth client ID or secret is invalid. The client ID must be equal to the project ID (potentially with a hash and a branch ID), and the client secret must be a publishable client key.", details)
 }
 pub fn team_membership_not_found(team_id: &str, user_id: &str) -> KnownError {

@@ -15,7 +15,7 @@ pub mod transactions;
 use crate::auth::context::ApiState;
 use crate::http::error::KnownError;
 pub(crate) use crate::http::known::known;
-use crate::http::known::KnownCode;
+use crate::http::known::{js_string, KnownCode};
 use crate::http::{ApiError, ApiResult};
 use crate::kernel::Kernel;
 use crate::store::recent::Recent;
@@ -101,22 +101,28 @@ pub fn item_customer_type_mismatch(
     item_type: &str,
     actual: &str,
 ) -> KnownError {
-    known(KnownCode::ItemCustomerTypeDoesNotMatch, format!("The {actual} with ID \"{customer_id}\" is not a valid customer for the item with ID \"{item_id}\". The item is configured to only be available for {item_type} customers, but the customer is a {actual}."),
+    known(KnownCode::ItemCustomerTypeDoesNotMatch, format!("The {actual} with ID {} is not a valid customer for the item with ID {}. The item is configured to only be available for {item_type} customers, but the customer is a {actual}.", js_string(customer_id), js_string(item_id)),
         Some(json!({ "item_id": item_id, "customer_id": customer_id, "item_customer_type": item_type, "actual_customer_type": actual })),
     )
 }
 
 pub fn insufficient_quantity(item_id: &str, customer_id: &str, delta: i64) -> KnownError {
-    known(KnownCode::ItemQuantityInsufficientAmount, format!("The item with ID \"{item_id}\" has an insufficient quantity for the customer with ID \"{customer_id}\". An attempt was made to charge {delta} credits."),
+    known(KnownCode::ItemQuantityInsufficientAmount, format!("The item with ID {} has an insufficient quantity for the customer with ID {}. An attempt was made to charge {delta} credits.", js_string(item_id), js_string(customer_id)),
         Some(json!({ "item_id": item_id, "customer_id": customer_id, "quantity": delta })),
     )
 }
 
 pub fn product_does_not_exist(product_id: &str, context: Option<&str>) -> KnownError {
     let message = match context {
-        Some("item_exists") => format!("Product with ID \"{product_id}\" does not exist, but an item with this ID exists."),
-        Some("server_only") => format!("Product with ID \"{product_id}\" is marked as server-only and cannot be accessed client side."),
-        _ => format!("Product with ID \"{product_id}\" does not exist."),
+        Some("item_exists") => format!(
+            "Product with ID {} does not exist, but an item with this ID exists.",
+            js_string(product_id)
+        ),
+        Some("server_only") => format!(
+            "Product with ID {} is marked as server-only and cannot be accessed client side.",
+            js_string(product_id)
+        ),
+        _ => format!("Product with ID {} does not exist.", js_string(product_id)),
     };
     known(
         KnownCode::ProductDoesNotExist,
@@ -131,7 +137,7 @@ pub fn product_customer_type_mismatch(
     product_type: &str,
     actual: &str,
 ) -> KnownError {
-    known(KnownCode::ProductCustomerTypeDoesNotMatch, format!("The {actual} with ID \"{customer_id}\" is not a valid customer for the inline product that has been passed in. The product is configured to only be available for {product_type} customers, but the customer is a {actual}."),
+    known(KnownCode::ProductCustomerTypeDoesNotMatch, format!("The {actual} with ID {} is not a valid customer for the inline product that has been passed in. The product is configured to only be available for {product_type} customers, but the customer is a {actual}.", js_string(customer_id)),
         Some(json!({ "product_id": product_id, "customer_id": customer_id, "product_customer_type": product_type, "actual_customer_type": actual })),
     )
 }
@@ -139,7 +145,11 @@ pub fn product_customer_type_mismatch(
 pub fn product_already_granted(product_id: &str, customer_id: &str) -> KnownError {
     known(
         KnownCode::ProductAlreadyGranted,
-        format!("Customer with ID \"{customer_id}\" already owns product \"{product_id}\"."),
+        format!(
+            "Customer with ID {} already owns product {}.",
+            js_string(customer_id),
+            js_string(product_id)
+        ),
         Some(json!({ "product_id": product_id, "customer_id": customer_id })),
     )
 }

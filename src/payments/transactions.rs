@@ -6,7 +6,7 @@ use super::stripe::refunds::{self, charged_cents, RefundEntry, Refundable};
 use super::Payments;
 use crate::auth::context::{ApiState, RequestCtx, ADMIN};
 use crate::http::extract::schema_problem;
-use crate::http::known::KnownCode;
+use crate::http::known::{js_string, KnownCode};
 use crate::http::{json_ok, ApiError, ApiResult, Query};
 use crate::kernel::Kernel;
 use aide::axum::routing::get;
@@ -77,7 +77,10 @@ pub async fn refund_purchase(
             "one_time",
             super::known(
                 KnownCode::OneTimePurchaseNotFound,
-                format!("One-time purchase with ID \"{id}\" does not exist."),
+                format!(
+                    "One-time purchase with ID {} does not exist.",
+                    js_string(id)
+                ),
                 Some(json!({ "one_time_purchase_id": id })),
             ),
         ),
@@ -85,7 +88,10 @@ pub async fn refund_purchase(
             "subscription",
             super::known(
                 KnownCode::SubscriptionInvoiceNotFound,
-                format!("Subscription invoice with ID \"{id}\" does not exist."),
+                format!(
+                    "Subscription invoice with ID {} does not exist.",
+                    js_string(id)
+                ),
                 Some(json!({ "subscription_invoice_id": id })),
             ),
         ),
@@ -102,18 +108,25 @@ pub async fn refund_purchase(
         .fetch_optional(state.db())
         .await?
         .ok_or_else(|| not_found.clone())?;
-    let (code, message) = if kind == "one_time" {
-        (
+    let already = ApiError::from(if kind == "one_time" {
+        super::known(
             KnownCode::OneTimePurchaseAlreadyRefunded,
-            "This one-time purchase has already been refunded.",
+            format!(
+                "One-time purchase with ID {} was already refunded.",
+                js_string(id)
+            ),
+            Some(json!({ "one_time_purchase_id": id })),
         )
     } else {
-        (
+        super::known(
             KnownCode::SubscriptionAlreadyRefunded,
-            "This subscription has already been refunded.",
+            format!(
+                "Subscription with ID {} was already refunded.",
+                js_string(id)
+            ),
+            Some(json!({ "subscription_id": id })),
         )
-    };
-    let already = ApiError::from(super::known(code, message, None));
+    });
     if row.try_get::<Option<i64>, _>("refunded_at")?.is_some() {
         return Err(already);
     }

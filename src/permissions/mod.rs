@@ -314,8 +314,10 @@ pub fn wrong_scope(permission_id: &str, expected: Scope, actual: Option<Scope>) 
     known(
         KnownCode::WrongPermissionScope,
         format!(
-            "Permission {permission_id:?} not found in scope {:?}.",
-            expected.as_str()
+            "Permission {} not found. (It was found for a different scope {}, but scope {} was expected.)",
+            serde_json::to_string(permission_id).unwrap_or_default(),
+            serde_json::to_string(&actual.map(Scope::as_str)).unwrap_or_default(),
+            serde_json::to_string(expected.as_str()).unwrap_or_default()
         ),
         Some(
             json!({ "permission_id": permission_id, "expected_scope": expected.as_str(), "actual_scope": actual.map(Scope::as_str) }),
@@ -325,14 +327,14 @@ pub fn wrong_scope(permission_id: &str, expected: Scope, actual: Option<Scope>) 
 pub fn contained_not_found(permission_id: &str) -> KnownError {
     known(
         KnownCode::ContainedPermissionNotFound,
-        format!("Contained permission with ID {permission_id:?} not found."),
+        format!("Contained permission with ID \"{permission_id}\" not found. Make sure you created it on the dashboard."),
         Some(json!({ "permission_id": permission_id })),
     )
 }
 pub fn id_already_exists(permission_id: &str) -> KnownError {
     known(
         KnownCode::PermissionIdAlreadyExists,
-        format!("Permission with ID {permission_id:?} already exists. Choose a different ID."),
+        format!("Permission with ID \"{permission_id}\" already exists. Choose a different ID."),
         Some(json!({ "permission_id": permission_id })),
     )
 }

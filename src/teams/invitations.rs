@@ -279,7 +279,10 @@ pub async fn open_for_team(
 fn restricted_not_allowed(reason: Value) -> ApiError {
     known::known(
         KnownCode::TeamInvitationRestrictedUserNotAllowed,
-        "Restricted users cannot accept team invitations.",
+        format!(
+            "Restricted users cannot accept team invitations. Reason: {}. Please complete the onboarding process before accepting team invitations.",
+            known::restricted_reason_type(&reason)
+        ),
         Some(json!({ "restricted_reason": reason })),
     )
     .into()

@@ -535,7 +535,8 @@ async fn write_primary_email(conn: &mut sqlx::AnyConnection, user: &User) -> Api
     let result =
         contact_channels::set_primary(conn, &user.project_id, &user.id, primary.as_ref()).await;
     contact_channels::on_auth_conflict(result, || {
-        known::user_email_already_exists(user.primary_email.as_deref().unwrap_or_default()).into()
+        known::user_email_already_exists(user.primary_email.as_deref().unwrap_or_default(), false)
+            .into()
     })
 }
 
