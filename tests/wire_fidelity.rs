@@ -472,6 +472,26 @@ async fn rendered_config(backend: Backend) {
     assert_eq!(config["users"]["allowClientUserDeletion"], true);
     assert!(config["dataVault"]["stores"].get("other").is_none());
 
+    // The original's first checks of an override, in its words, nothing stored.
+    for (doc, message) in [
+        (
+            json!({ "foo.bar": 1 }),
+            "The key \"foo.bar\" is not valid (nested object not found in schema: \"foo\").",
+        ),
+        (
+            json!({ "dataVault": { "stores.x": { "displayName": "X" } } }),
+            "Key stores.x contains a dot, which is not allowed in config override.",
+        ),
+    ] {
+        app.admin()
+            .patch("/internal/config/override/environment")
+            .json(json!({ "config_override_string": doc.to_string() }))
+            .send()
+            .await
+            .expect_text(400, message);
+    }
+    assert!(read().await.get("foo").is_none());
+
     // Reset keys: the stored key goes, the default shows through.
     app.admin()
         .post("/internal/config/override/environment/reset-keys")

@@ -103,6 +103,60 @@ fn check_level(access: AccessType, level: &str) -> ApiResult<&str> {
     Ok(level)
 }
 
+/// The config's top-level sections (the original's `organizationConfigSchema`,
+/// `packages/stack-shared/src/config/schema.ts`).
+const SECTIONS: [&str; 16] = [
+    "sourceOfTruth",
+    "project",
+    "rbac",
+    "apiKeys",
+    "apps",
+    "teams",
+    "users",
+    "onboarding",
+    "domains",
+    "auth",
+    "emails",
+    "payments",
+    "dbSync",
+    "dataVault",
+    "analytics",
+    "customDashboards",
+];
+
+/// The original's first checks of an override (`getConfigOverrideErrors`): dotted keys only at
+/// the top level, and each key inside a section the schema has. Plain-text 400s in its words.
+fn check_override_keys(doc: &Map<String, Value>) -> ApiResult<()> {
+    fn nested_dot(value: &Value) -> Option<&str> {
+        let Value::Object(map) = value else {
+            return None;
+        };
+        map.iter().find_map(|(k, v)| {
+            if k.contains('.') {
+                Some(k.as_str())
+            } else {
+                nested_dot(v)
+            }
+        })
+    }
+    for (key, value) in doc {
+        if let Some(k) = nested_dot(value) {
+            return Err(ApiError::bad_request(format!(
+                "Key {k} contains a dot, which is not allowed in config override."
+            )));
+        }
+        let section = key.split('.').next().unwrap_or_default();
+        if !SECTIONS.contains(&section) {
+            return Err(ApiError::bad_request(format!(
+                "The key {} is not valid (nested object not found in schema: {}).",
+                serde_json::to_string(key).unwrap_or_default(),
+                serde_json::to_string(section).unwrap_or_default(),
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn parse_document(text: &str) -> ApiResult<Value> {
     match serde_json::from_str::<Value>(text) {
         Ok(v @ Value::Object(_)) => match crate::http::extract::nul_in(&v, "config") {
@@ -265,6 +319,7 @@ async fn put_override(
         .as_object()
         .cloned()
         .unwrap_or_default();
+    check_override_keys(&doc)?;
     let settings = take_settings(&auth.project, &mut doc)?;
     // Dotted keys at the top level are paths, as in PATCH.
     let mut config = json!({});
@@ -362,6 +417,7 @@ async fn patch_override(
         .as_object()
         .cloned()
         .unwrap_or_default();
+    check_override_keys(&patch)?;
     let settings = take_settings(&auth.project, &mut patch)?;
     patch_level(&state, &payments, auth.pid(), level, patch).await?;
     save_settings(&state, settings).await?;
