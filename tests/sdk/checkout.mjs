@@ -4,6 +4,7 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
+import { capture } from "./shot.mjs";
 
 const { PLAN_URL, PLAN_URL_AGAIN, PACK_URL, ARTIFACTS } = process.env;
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -13,7 +14,7 @@ const browser = await chromium.launch({
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
 const page = await browser.newPage({ viewport: { width: 900, height: 700 } });
-const shot = (name) => page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
+const shot = (name) => capture(page, `${ARTIFACTS}/${name}.png`);
 // The app the buyer returns to is not running here: answer for it.
 await page.route("http://localhost:3000/**", (route) =>
   route.fulfill({ contentType: "text/html", body: "<h1>Back in the app</h1>" }),

@@ -7,6 +7,7 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
+import { capture } from "./shot.mjs";
 
 const setupLink = process.env.SETUP_LINK;
 const base = new URL(setupLink).origin;
@@ -22,7 +23,7 @@ const browser = await chromium.launch({
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
 const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
-const shot = (name) => page.screenshot({ path: `${artifacts}/${name}.png`, fullPage: true });
+const shot = (name) => capture(page, `${artifacts}/${name}.png`);
 const pay = `${base}/dashboard/projects/${projectId}/payments`;
 const status = async () => (await page.textContent("[role=status]")).trim();
 const alert = async () => (await page.textContent("[role=alert]")).trim();

@@ -10,6 +10,7 @@ import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { mailTo, linkIn } from "./pages-browser.mjs";
+import { capture } from "./shot.mjs";
 
 const setupLink = process.env.SETUP_LINK;
 const base = new URL(setupLink).origin;
@@ -61,7 +62,7 @@ async function measure(path, width) {
   widths[`${path}@${width}`] = { scroll: m.scroll, inner: m.inner };
   if (m.scroll > m.inner) problems.push(`${path} at ${width}px scrolls sideways (${m.scroll} > ${m.inner}): ${m.culprits.join("; ")}`);
   if (m.h1 < 1) problems.push(`${path} at ${width}px has no h1`);
-  await page.screenshot({ path: `${artifacts}/${shotName(path, width)}.png`, fullPage: true });
+  await capture(page, `${artifacts}/${shotName(path, width)}.png`);
 }
 
 try {
@@ -224,7 +225,7 @@ try {
       widths[`${path}@${width}`] = { scroll: m.scroll, inner: m.inner };
       if (m.scroll > m.inner) problems.push(`${path} at ${width}px scrolls sideways (${m.scroll} > ${m.inner})`);
       if (m.h1 < 1) problems.push(`${path} at ${width}px has no h1`);
-      await anonPage.screenshot({ path: `${artifacts}/${shotName(path, width)}.png`, fullPage: true });
+      await capture(anonPage, `${artifacts}/${shotName(path, width)}.png`);
     }
   }
   for (const [path] of outside) visited.push(path);

@@ -7,6 +7,7 @@ import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
+import { capture } from "./shot.mjs";
 
 const setupLink = process.env.SETUP_LINK;
 const base = new URL(setupLink).origin;
@@ -24,7 +25,7 @@ const errors = [];
 page.on("pageerror", (e) => errors.push(String(e)));
 // Refused forms answer 400 (Chromium logs those as failed loads); anything else is a fault.
 page.on("console", (m) => m.type() === "error" && !/status of (400|404)/.test(m.text()) && errors.push(m.text()));
-const shot = (name) => page.screenshot({ path: `${artifacts}/${name}.png`, fullPage: true });
+const shot = (name) => capture(page, `${artifacts}/${name}.png`);
 const text = async (sel) => (await page.textContent(sel)).trim();
 const summary = { ok: false };
 const widths = {};

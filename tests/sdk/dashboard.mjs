@@ -3,6 +3,7 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
+import { capture } from "./shot.mjs";
 
 // Pages are reached through the link the server printed, so its origin is the one to expect.
 const base = new URL(process.env.SETUP_LINK).origin;
@@ -15,7 +16,7 @@ const browser = await chromium.launch({
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
 const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
-const shot = (name) => page.screenshot({ path: `${artifacts}/${name}.png`, fullPage: true });
+const shot = (name) => capture(page, `${artifacts}/${name}.png`);
 try {
   await page.goto(setupLink);
   await shot("01-setup");
