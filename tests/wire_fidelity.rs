@@ -342,6 +342,12 @@ async fn internal_api_keys(backend: Backend) {
         .send()
         .await
         .expect_error(404, "API_KEY_NOT_FOUND");
+    app.admin()
+        .patch("/internal/api-keys/00000000-0000-4000-8000-000000000000")
+        .json(json!({ "revoked": true }))
+        .send()
+        .await
+        .expect_error(404, "API_KEY_NOT_FOUND");
     let e = app
         .admin()
         .patch(&format!("/internal/api-keys/{id}"))

@@ -111,8 +111,7 @@ async fn create(
             v.insert(name.to_string(), json!(value));
         }
     }
-    let created = find(&state, auth.pid(), &set.id).await?;
-    v.insert("created_at_millis".into(), json!(created.created_at));
+    v.insert("created_at_millis".into(), json!(set.created_at));
     v.insert("expires_at_millis".into(), json!(body.expires_at_millis));
     Ok(json_ok(Value::Object(v)))
 }
@@ -120,14 +119,17 @@ async fn create(
 /// The set `id` of the project; API_KEY_NOT_FOUND otherwise. `id` must be a UUID, as the
 /// original's params schema says.
 async fn find(state: &ApiState, project_id: &str, id: &str) -> ApiResult<KeySetInfo> {
-    if uuid::Uuid::parse_str(id).is_err() {
-        return Err(schema_problem("params.api_key_id must be a valid UUID"));
-    }
-    keys::list_key_sets(state.db(), project_id)
+    check_id(id)?;
+    keys::find_key_set(state.db(), project_id, id)
         .await?
-        .into_iter()
-        .find(|s| s.id == id)
         .ok_or_else(|| ApiError::from(crate::api_keys::not_found()))
+}
+
+fn check_id(id: &str) -> ApiResult<()> {
+    match uuid::Uuid::parse_str(id) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(schema_problem("params.api_key_id must be a valid UUID")),
+    }
 }
 
 async fn read(
@@ -159,13 +161,13 @@ async fn update(
             "body.revoked must be one of the following values: true",
         ));
     }
-    find(&state, auth.pid(), &id).await?;
-    if let Some(description) = &body.description {
-        keys::describe_key_set(state.db(), auth.pid(), &id, description).await?;
+    check_id(&id)?;
+    let revoke = body.revoked == Some(true);
+    let description = body.description.as_deref();
+    if !keys::update_key_set(state.db(), auth.pid(), &id, description, revoke).await? {
+        return Err(crate::api_keys::not_found().into());
     }
-    if body.revoked == Some(true) {
-        // Revoking a revoked set keeps its first revocation time.
-        keys::revoke_key_set(state.db(), auth.pid(), &id).await?;
+    if revoke {
         state.projects.forget_verified_keys(auth.pid());
     }
     Ok(json_ok(set_json(&find(&state, auth.pid(), &id).await?)))

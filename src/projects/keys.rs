@@ -27,6 +27,8 @@ impl KeyKind {
 #[derive(Debug, Clone, Serialize)]
 pub struct NewKeySet {
     pub id: String,
+    /// ms since the epoch.
+    pub created_at: i64,
     pub publishable_client_key: String,
     pub secret_server_key: String,
     pub super_secret_admin_key: String,
@@ -50,6 +52,7 @@ pub async fn insert_key_set(
     expires_at: i64,
 ) -> sqlx::Result<NewKeySet> {
     let id = new_uuid();
+    let created_at = now_ms();
     sqlx::query(
         "INSERT INTO api_key_sets (id, project_id, description, publishable_client_key_hash, secret_server_key_hash, super_secret_admin_key_hash, created_at, expires_at,
            publishable_client_key_last_four, secret_server_key_last_four, super_secret_admin_key_last_four)
@@ -61,7 +64,7 @@ pub async fn insert_key_set(
     .bind(sha256_hex(&keys.0))
     .bind(sha256_hex(&keys.1))
     .bind(sha256_hex(&keys.2))
-    .bind(now_ms())
+    .bind(created_at)
     .bind(expires_at)
     .bind(last_four(&keys.0))
     .bind(last_four(&keys.1))
@@ -70,6 +73,7 @@ pub async fn insert_key_set(
     .await?;
     Ok(NewKeySet {
         id,
+        created_at,
         publishable_client_key: keys.0,
         secret_server_key: keys.1,
         super_secret_admin_key: keys.2,
@@ -138,12 +142,30 @@ pub struct KeySetInfo {
 }
 
 pub async fn list_key_sets(db: &sqlx::AnyPool, project_id: &str) -> sqlx::Result<Vec<KeySetInfo>> {
+    read_key_sets(db, project_id, None).await
+}
+
+/// One of the project's key sets, or None.
+pub async fn find_key_set(
+    db: &sqlx::AnyPool,
+    project_id: &str,
+    id: &str,
+) -> sqlx::Result<Option<KeySetInfo>> {
+    Ok(read_key_sets(db, project_id, Some(id)).await?.pop())
+}
+
+async fn read_key_sets(
+    db: &sqlx::AnyPool,
+    project_id: &str,
+    only: Option<&str>,
+) -> sqlx::Result<Vec<KeySetInfo>> {
     use sqlx::Row;
     let rows = sqlx::query(
         "SELECT id, description, created_at, expires_at, revoked_at, publishable_client_key_last_four, secret_server_key_last_four, super_secret_admin_key_last_four
-         FROM api_key_sets WHERE project_id = $1 ORDER BY created_at DESC, id",
+         FROM api_key_sets WHERE project_id = $1 AND ($2 IS NULL OR id = $2) ORDER BY created_at DESC, id",
     )
     .bind(project_id)
+    .bind(only)
     .fetch_all(db)
     .await?;
     rows.iter()
@@ -164,25 +186,32 @@ pub async fn list_key_sets(db: &sqlx::AnyPool, project_id: &str) -> sqlx::Result
         .collect()
 }
 
-/// Revokes one of the project's key sets; false if it has no such live set. Keys verified in the
-/// last second may still pass on this instance until the verification cache forgets them.
-/// Sets the description of one of the project's key sets; false if it has no such set.
-pub async fn describe_key_set(
+/// Changes one of the project's key sets in one write: its description when given, and revokes
+/// it when `revoke` (a revoked set keeps its first revocation time). False if no such set.
+pub async fn update_key_set(
     db: &sqlx::AnyPool,
     project_id: &str,
     id: &str,
-    description: &str,
+    description: Option<&str>,
+    revoke: bool,
 ) -> sqlx::Result<bool> {
-    let done =
-        sqlx::query("UPDATE api_key_sets SET description = $1 WHERE project_id = $2 AND id = $3")
-            .bind(description)
-            .bind(project_id)
-            .bind(id)
-            .execute(db)
-            .await?;
+    let done = sqlx::query(
+        "UPDATE api_key_sets SET description = COALESCE($1, description),
+           revoked_at = CASE WHEN $2 = 1 AND revoked_at IS NULL THEN $3 ELSE revoked_at END
+         WHERE project_id = $4 AND id = $5",
+    )
+    .bind(description)
+    .bind(i64::from(revoke))
+    .bind(now_ms())
+    .bind(project_id)
+    .bind(id)
+    .execute(db)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
+/// Revokes one of the project's key sets; false if it has no such live set. Keys verified in the
+/// last second may still pass on this instance until the verification cache forgets them.
 pub async fn revoke_key_set(db: &sqlx::AnyPool, project_id: &str, id: &str) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE api_key_sets SET revoked_at = $1 WHERE project_id = $2 AND id = $3 AND revoked_at IS NULL",

@@ -103,29 +103,9 @@ fn check_level(access: AccessType, level: &str) -> ApiResult<&str> {
     Ok(level)
 }
 
-/// The config's top-level sections (the original's `organizationConfigSchema`,
-/// `packages/stack-shared/src/config/schema.ts`).
-const SECTIONS: [&str; 16] = [
-    "sourceOfTruth",
-    "project",
-    "rbac",
-    "apiKeys",
-    "apps",
-    "teams",
-    "users",
-    "onboarding",
-    "domains",
-    "auth",
-    "emails",
-    "payments",
-    "dbSync",
-    "dataVault",
-    "analytics",
-    "customDashboards",
-];
-
 /// The original's first checks of an override (`getConfigOverrideErrors`): dotted keys only at
-/// the top level, and each key inside a section the schema has. Plain-text 400s in its words.
+/// the top level, and each key inside a section the schema has (the sections of
+/// `rendered::defaults`). Plain-text 400s in its words.
 fn check_override_keys(doc: &Map<String, Value>) -> ApiResult<()> {
     fn nested_dot(value: &Value) -> Option<&str> {
         let Value::Object(map) = value else {
@@ -146,7 +126,7 @@ fn check_override_keys(doc: &Map<String, Value>) -> ApiResult<()> {
             )));
         }
         let section = key.split('.').next().unwrap_or_default();
-        if !SECTIONS.contains(&section) {
+        if super::rendered::defaults().get(section).is_none() {
             return Err(ApiError::bad_request(format!(
                 "The key {} is not valid (nested object not found in schema: {}).",
                 serde_json::to_string(key).unwrap_or_default(),
@@ -175,7 +155,7 @@ fn parse_document(text: &str) -> ApiResult<Value> {
 /// `GET /internal/config`: the whole rendered config (see `projects::rendered`).
 async fn get_rendered(State(state): State<ApiState>, ctx: RequestCtx) -> ApiResult<Response> {
     let auth = ctx.require(ADMIN)?;
-    let stored = load_merged(state.db(), auth.pid()).await?;
+    let mut stored = load_merged(state.db(), auth.pid()).await?;
     let permissions: Vec<(String, Value)> =
         crate::permissions::Catalog::load(state.db(), auth.pid())
             .await?
@@ -197,16 +177,12 @@ async fn get_rendered(State(state): State<ApiState>, ctx: RequestCtx) -> ApiResu
             })
             .collect();
     let settings = super::rendered::from_settings(&auth.project.config, &permissions);
-    let mut config = super::rendered::render(stored.clone(), settings);
-    config["payments"] = match Catalog::parse(&stored) {
-        Ok(catalog) => {
-            let mut payments = super::rendered::defaults()["payments"].clone();
-            deep_merge(&mut payments, catalog.to_json());
-            payments
-        }
-        // A document stored before writes were checked: shown as stored, to be corrected.
-        Err(_) => config["payments"].clone(),
-    };
+    // The catalog in its normalized form; a document stored before writes were checked is
+    // shown as stored, to be corrected.
+    if let Ok(catalog) = Catalog::parse(&stored) {
+        stored["payments"] = catalog.to_json();
+    }
+    let config = super::rendered::render(stored, settings);
     Ok(json_ok(json!({ "config_string": config.to_string() })))
 }
 
