@@ -32,12 +32,11 @@ pub async fn primary_emails(
     if user_ids.is_empty() {
         return Ok(vec![]);
     }
-    let placeholders: Vec<String> = (2..user_ids.len() + 2).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT user_id, value FROM contact_channels
          WHERE project_id = $1 AND type = 'email' AND is_primary = 1 AND user_id IN ({})
          ORDER BY user_id",
-        placeholders.join(", ")
+        crate::store::placeholders(2, user_ids.len())
     );
     let mut query = sqlx::query(&sql).bind(project_id);
     for id in user_ids {

@@ -19,6 +19,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub fn routes<S>() -> ApiRouter<S>
@@ -171,66 +172,108 @@ pub struct PurchaseFacts {
     pub not_refundable: Option<&'static str>,
 }
 
-/// [`PurchaseFacts`] of purchase `id`; None for an id that is no purchase of the project.
-/// `stripe_connected`: whether the project has a Stripe account to refund through.
+/// [`PurchaseFacts`] of each of `ids` that is a purchase of the project, in three reads
+/// whatever the count. `stripe_connected`: whether the project has a Stripe account to refund
+/// through.
 pub async fn purchase_facts(
     state: &Kernel,
     project_id: &str,
-    id: &str,
+    ids: &[&str],
     stripe_connected: bool,
-) -> ApiResult<Option<PurchaseFacts>> {
-    let Some(row) = sqlx::query(
-        "SELECT creation_source, refunded_at, kind, product, price_id, quantity FROM purchases WHERE project_id = $1 AND id = $2",
-    )
-    .bind(project_id)
-    .bind(id)
-    .fetch_optional(state.db())
-    .await?
-    else {
-        return Ok(None);
-    };
-    let source: String = row.try_get("creation_source")?;
-    let subscription = row.try_get::<String, _>("kind")? == "subscription";
-    let not_refundable = if row.try_get::<Option<i64>, _>("refunded_at")?.is_some() {
-        Some("Refunded already.")
-    } else if source == "API_GRANT" {
-        Some("Granted by an admin: nothing was paid.")
-    } else if source == "TEST_MODE" {
-        Some("Test mode: nothing was paid.")
-    } else if source != "PURCHASE_PAGE" {
-        Some("Not paid through the checkout.")
-    } else if charged_cents(
-        &serde_json::from_str(&row.try_get::<String, _>("product")?).unwrap_or(Value::Null),
-        row.try_get::<Option<String>, _>("price_id")?.as_deref(),
-        row.try_get("quantity")?,
-    )
-    .is_none()
-    {
-        Some("Only purchases priced in USD can be refunded here.")
-    } else if !stripe_connected {
-        Some("Stripe is not connected, so nothing can be paid back.")
-    } else if !refunds::has_payment(state, project_id, id, subscription).await? {
-        Some("Stripe has no payment of it on record.")
-    } else {
-        None
-    };
-    Ok(Some(PurchaseFacts {
-        source,
-        not_refundable,
-    }))
+) -> ApiResult<HashMap<String, PurchaseFacts>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT id, creation_source, refunded_at, kind, product, price_id, quantity FROM purchases
+         WHERE project_id = $1 AND id IN ({})",
+        crate::store::placeholders(2, ids.len())
+    );
+    let mut query = sqlx::query(&sql).bind(project_id);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    // Every reason but the payment record first; those left need Stripe to have been paid.
+    let mut facts = HashMap::new();
+    let (mut one_time, mut subscriptions) = (Vec::new(), Vec::new());
+    for row in query.fetch_all(state.db()).await? {
+        let id: String = row.try_get("id")?;
+        let source: String = row.try_get("creation_source")?;
+        let not_refundable = if row.try_get::<Option<i64>, _>("refunded_at")?.is_some() {
+            Some("Refunded already.")
+        } else if source == "API_GRANT" {
+            Some("Granted by an admin: nothing was paid.")
+        } else if source == "TEST_MODE" {
+            Some("Test mode: nothing was paid.")
+        } else if source != "PURCHASE_PAGE" {
+            Some("Not paid through the checkout.")
+        } else if charged_cents(
+            &serde_json::from_str(&row.try_get::<String, _>("product")?).unwrap_or(Value::Null),
+            row.try_get::<Option<String>, _>("price_id")?.as_deref(),
+            row.try_get("quantity")?,
+        )
+        .is_none()
+        {
+            Some("Only purchases priced in USD can be refunded here.")
+        } else if !stripe_connected {
+            Some("Stripe is not connected, so nothing can be paid back.")
+        } else {
+            if row.try_get::<String, _>("kind")? == "subscription" {
+                subscriptions.push(id.clone());
+            } else {
+                one_time.push(id.clone());
+            }
+            None
+        };
+        facts.insert(
+            id,
+            PurchaseFacts {
+                source,
+                not_refundable,
+            },
+        );
+    }
+    let (one_time, subscriptions): (Vec<&str>, Vec<&str>) = (
+        one_time.iter().map(String::as_str).collect(),
+        subscriptions.iter().map(String::as_str).collect(),
+    );
+    let paid = refunds::paid_purchases(state, project_id, &one_time, &subscriptions).await?;
+    for id in one_time.iter().chain(&subscriptions) {
+        if !paid.contains(*id) {
+            if let Some(f) = facts.get_mut(*id) {
+                f.not_refundable = Some("Stripe has no payment of it on record.");
+            }
+        }
+    }
+    Ok(facts)
 }
 
-/// The note (`description`) of manual item change `id`, if it has one.
-pub async fn change_note(state: &Kernel, project_id: &str, id: &str) -> ApiResult<Option<String>> {
-    Ok(sqlx::query_scalar::<_, Option<String>>(
-        "SELECT description FROM item_changes WHERE project_id = $1 AND id = $2",
-    )
-    .bind(project_id)
-    .bind(id)
-    .fetch_optional(state.db())
-    .await?
-    .flatten()
-    .filter(|d| !d.is_empty()))
+/// The notes (`description`) of those of manual item changes `ids` that have one.
+pub async fn change_notes(
+    state: &Kernel,
+    project_id: &str,
+    ids: &[&str],
+) -> ApiResult<HashMap<String, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT id, description FROM item_changes WHERE project_id = $1 AND id IN ({})",
+        crate::store::placeholders(2, ids.len())
+    );
+    let mut query = sqlx::query(&sql).bind(project_id);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    let mut notes = HashMap::new();
+    for row in query.fetch_all(state.db()).await? {
+        if let Some(note) = row.try_get::<Option<String>, _>("description")? {
+            if !note.is_empty() {
+                notes.insert(row.try_get("id")?, note);
+            }
+        }
+    }
+    Ok(notes)
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

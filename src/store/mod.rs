@@ -198,6 +198,14 @@ pub fn bind_all<'q>(
     binds.iter().fold(sqlx::query(sql), |q, b| q.bind(*b))
 }
 
+/// `$first, $first+1, …` for `count` values bound in order: the list of an `IN (…)`.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A case-insensitive substring pattern for `LOWER(column) LIKE $n ESCAPE '\\'`.
 pub fn like_pattern(q: &str) -> String {
     let escaped = q

@@ -130,25 +130,30 @@ async fn payment_intent_of(
         .ok_or_else(|| ApiError::internal("The subscription's first invoice has no payment"))
 }
 
-/// Whether Stripe has a payment of the purchase on record (what [`refund`] gives back), read
-/// from this server's records only.
-pub async fn has_payment(
+/// Which of the purchases `one_time` and `subscriptions` Stripe has a payment of (a paid
+/// checkout, a paid invoice), in one read each: the ones a refund can pay back.
+pub async fn paid_purchases(
     state: &Kernel,
     project_id: &str,
-    purchase_id: &str,
-    subscription: bool,
-) -> ApiResult<bool> {
-    let sql = if subscription {
-        "SELECT COUNT(*) FROM stripe_invoices WHERE project_id = $1 AND purchase_id = $2 AND paid_at IS NOT NULL"
-    } else {
-        "SELECT COUNT(*) FROM stripe_checkouts WHERE project_id = $1 AND purchase_id = $2 AND payment_id IS NOT NULL"
-    };
-    let n: i64 = sqlx::query_scalar(sql)
-        .bind(project_id)
-        .bind(purchase_id)
-        .fetch_one(state.db())
-        .await?;
-    Ok(n > 0)
+    one_time: &[&str],
+    subscriptions: &[&str],
+) -> ApiResult<std::collections::HashSet<String>> {
+    let mut paid = std::collections::HashSet::new();
+    for (ids, sql) in [
+        (one_time, "SELECT DISTINCT purchase_id FROM stripe_checkouts WHERE project_id = $1 AND payment_id IS NOT NULL AND purchase_id IN"),
+        (subscriptions, "SELECT DISTINCT purchase_id FROM stripe_invoices WHERE project_id = $1 AND paid_at IS NOT NULL AND purchase_id IN"),
+    ] {
+        if ids.is_empty() {
+            continue;
+        }
+        let sql = format!("{sql} ({})", crate::store::placeholders(2, ids.len()));
+        let mut query = sqlx::query_scalar::<_, String>(&sql).bind(project_id);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        paid.extend(query.fetch_all(state.db()).await?);
+    }
+    Ok(paid)
 }
 
 /// A purchase to refund, as the refund route found it.

@@ -1694,31 +1694,19 @@ struct Annotations {
 }
 
 async fn annotate(state: &Kernel, project: &Project, txns: &[Value]) -> ApiResult<Annotations> {
-    let mut out = Annotations::default();
-    let mut stripe_connected = None;
-    for t in txns {
-        let Some(id) = t["id"].as_str() else { continue };
-        if t["type"] == "purchase" {
-            let connected = match stripe_connected {
-                Some(c) => c,
-                None => {
-                    let c = connection(state, &project.id).await?.is_some();
-                    stripe_connected = Some(c);
-                    c
-                }
-            };
-            if let Some(facts) =
-                transactions::purchase_facts(state, &project.id, id, connected).await?
-            {
-                out.purchases.insert(id.to_string(), facts);
-            }
-        } else if t["type"] == "manual-item-quantity-change" {
-            if let Some(note) = transactions::change_note(state, &project.id, id).await? {
-                out.notes.insert(id.to_string(), note);
-            }
-        }
-    }
-    Ok(out)
+    let ids_of = |kind: &str| -> Vec<&str> {
+        txns.iter()
+            .filter(|t| t["type"] == kind)
+            .filter_map(|t| t["id"].as_str())
+            .collect()
+    };
+    let purchases = ids_of("purchase");
+    let connected = !purchases.is_empty() && connection(state, &project.id).await?.is_some();
+    let notes = ids_of("manual-item-quantity-change");
+    Ok(Annotations {
+        purchases: transactions::purchase_facts(state, &project.id, &purchases, connected).await?,
+        notes: transactions::change_notes(state, &project.id, &notes).await?,
+    })
 }
 
 /// The type as people read it: an admin's grant is no purchase.
