@@ -198,6 +198,11 @@ pub struct Config {
     /// entry is used: the one the proxy added); default: the connection's peer address.
     #[arg(long, env = "PORTCULLIS_CLIENT_IP_HEADER", global = true)]
     pub client_ip_header: Option<String>,
+    /// Header holding the client's two-letter country code, set by a trusted proxy (Cloudflare's
+    /// `cf-ipcountry`, Vercel's `x-vercel-ip-country`); sign-up rules see it as `countryCode`.
+    /// Default: none, the country is unknown (`""`).
+    #[arg(long, env = "PORTCULLIS_COUNTRY_HEADER", global = true)]
+    pub country_header: Option<String>,
     /// Lets anyone sign up to the `internal` project, i.e. become a dashboard admin (development
     /// setups only). Off by default: the first admin comes from the setup link, the others are
     /// invited from the dashboard.

@@ -18,6 +18,7 @@ pub mod payments;
 pub mod permissions;
 pub mod projects;
 pub mod server;
+pub mod sign_up_rules;
 pub mod store;
 pub mod teams;
 pub mod ui;

@@ -67,12 +67,15 @@ pub fn start(state: AppState) -> Router {
 }
 
 pub fn router(state: AppState) -> Router {
-    let ip_header = state
-        .kernel()
-        .config
-        .client_ip_header
-        .as_deref()
-        .and_then(|h| axum::http::HeaderName::from_bytes(h.as_bytes()).ok());
+    let header = |name: &Option<String>| {
+        name.as_deref()
+            .and_then(|h| axum::http::HeaderName::from_bytes(h.as_bytes()).ok())
+    };
+    let config = &state.kernel().config;
+    let proxy_headers = http::ProxyHeaders {
+        ip: header(&config.client_ip_header),
+        country: header(&config.country_header),
+    };
     let api = aide::axum::ApiRouter::new()
         .merge(crate::projects::routes())
         .merge(crate::projects::overrides::routes())
@@ -89,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::payments::routes())
         .merge(crate::webhooks::routes::routes())
         .merge(crate::data_vault::routes())
+        .merge(crate::sign_up_rules::routes::routes())
         .api_route("/", aide::axum::routing::get(crate::projects::api_root))
         .api_route("/openapi.json", aide::axum::routing::get(openapi_document));
     aide::generate::infer_responses(true);
@@ -117,7 +121,7 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(axum::middleware::from_fn(http::site_headers))
         .layer(axum::middleware::from_fn_with_state(
-            ip_header,
+            proxy_headers,
             http::client_ip_layer,
         ))
         .layer(axum::middleware::from_fn(http::metrics::track))

@@ -7,10 +7,11 @@ use crate::codes::{self, CodeType};
 use crate::contact_channels;
 use crate::emails::{outbox, templates::Template};
 use crate::http::extract::schema_problem;
-use crate::http::ClientIp;
 use crate::http::{json_ok, known, ApiError, ApiResult, JsonBody};
+use crate::http::{ClientCountry, ClientIp};
 use crate::kernel::Kernel;
 use crate::projects::Project;
+use crate::sign_up_rules::Applicant;
 use crate::users::write::{self, UserWrite};
 use crate::users::{self, is_valid_email, normalize_email, User};
 use aide::axum::routing::post;
@@ -137,6 +138,7 @@ pub async fn send_sign_in_code(
 
 async fn sign_in(
     ip: ClientIp,
+    country: ClientCountry,
     State(state): State<ApiState>,
     ctx: RequestCtx,
     JsonBody(body): JsonBody<codes::CodeBody>,
@@ -146,6 +148,7 @@ async fn sign_in(
     let (session, user_id, is_new_user) = sign_in_with_code(
         &state,
         auth.limited_ip(&ip),
+        country.0.as_deref(),
         &auth.project,
         anonymous,
         &body.code,
@@ -160,12 +163,13 @@ async fn sign_in(
 }
 
 /// Signs in with an emailed sign-in code, spending it: the address's user, or a new one (an
-/// `anonymous` one keeps its id and data). Returns the session, the user's id and whether the
-/// user is new. Errors: the code's errors; those of the address's account (unverified,
-/// sign-up closed).
+/// `anonymous` one keeps its id and data); `country` is the client's, for the sign-up rules.
+/// Returns the session, the user's id and whether the user is new. Errors: the code's errors;
+/// those of the address's account (unverified, sign-up closed); SIGN_UP_REJECTED.
 pub async fn sign_in_with_code(
     state: &Kernel,
     ip: Option<&ClientIp>,
+    country: Option<&str>,
     project: &Project,
     anonymous: Option<User>,
     code: &str,
@@ -194,13 +198,15 @@ pub async fn sign_in_with_code(
             (user, false)
         }
         None => {
-            let fields = UserWrite {
+            let who = Applicant::new(Some(&email), "otp", None, country);
+            let mut fields = UserWrite {
                 primary_email: Some(Some(email)),
                 primary_email_verified: Some(true),
                 primary_email_auth_enabled: Some(true),
                 otp_auth_enabled: Some(true),
                 ..Default::default()
             };
+            write::admit(state, project, &who, anonymous.as_ref(), &mut fields).await?;
             let user = match anonymous {
                 Some(u) => {
                     write::update(

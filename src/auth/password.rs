@@ -5,11 +5,12 @@ use crate::auth::context::{ApiState, RequestCtx, ANY};
 use crate::contact_channels;
 use crate::crypto::password::Busy;
 use crate::http::extract::schema_problem;
-use crate::http::ClientIp;
 use crate::http::{known, success, ApiError, ApiResult, JsonBody};
+use crate::http::{ClientCountry, ClientIp};
 use crate::kernel::Kernel;
 use crate::limits::Rule;
 use crate::projects::Project;
+use crate::sign_up_rules::Applicant;
 use crate::users::write::{self, check_password_length, UserWrite, PASSWORD_MAX};
 use crate::users::{self, is_valid_email, normalize_email, User};
 use aide::axum::routing::post;
@@ -150,6 +151,7 @@ fn check_schema(email: Option<&str>, passwords: &[(&str, &str)]) -> ApiResult<()
 async fn sign_up(
     State(state): State<ApiState>,
     ctx: RequestCtx,
+    country: ClientCountry,
     JsonBody(body): JsonBody<SignUp>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
@@ -166,6 +168,7 @@ async fn sign_up(
         &body.email,
         body.password,
         body.verification_callback_url.as_deref(),
+        country.0.as_deref(),
     )
     .await?;
     Ok(sign_in_response(&session, &user_id))
@@ -173,9 +176,10 @@ async fn sign_up(
 
 /// Signs up with email and password (or, for `anonymous`, makes that user a real one with the
 /// same id and data), queues the verification email to `callback` when given, and signs in.
-/// Returns the session and the user's id. Errors: PASSWORD_AUTHENTICATION_NOT_ENABLED;
-/// REDIRECT_URL_NOT_WHITELISTED for a callback the project does not trust; SIGN_UP_NOT_ENABLED;
-/// the password length errors; USER_EMAIL_ALREADY_EXISTS.
+/// `country`: the client's, for the sign-up rules. Returns the session and the user's id.
+/// Errors: PASSWORD_AUTHENTICATION_NOT_ENABLED; REDIRECT_URL_NOT_WHITELISTED for a callback the
+/// project does not trust; SIGN_UP_NOT_ENABLED; the password length errors; SIGN_UP_REJECTED;
+/// USER_EMAIL_ALREADY_EXISTS.
 pub async fn sign_up_with_password(
     state: &Kernel,
     project: &Project,
@@ -183,6 +187,7 @@ pub async fn sign_up_with_password(
     email: &str,
     password: String,
     callback: Option<&str>,
+    country: Option<&str>,
 ) -> ApiResult<(sessions::NewSession, String)> {
     let config = &project.config;
     if !config.credential_enabled {
@@ -198,12 +203,14 @@ pub async fn sign_up_with_password(
     }
     check_password_length(&password)?;
     let email = normalize_email(email);
-    let fields = UserWrite {
+    let mut fields = UserWrite {
         primary_email: Some(Some(email.clone())),
         primary_email_auth_enabled: Some(true),
         password: Some(Some(password)),
         ..Default::default()
     };
+    let who = Applicant::new(Some(&email), "password", None, country);
+    write::admit(state, project, &who, anonymous.as_ref(), &mut fields).await?;
     let user = match anonymous {
         Some(u) => {
             let upgraded = UserWrite {

@@ -117,6 +117,7 @@ known_codes! {
     SchemaError = ("SCHEMA_ERROR", 400),
     ServerAuthenticationRequired = ("SERVER_AUTHENTICATION_REQUIRED", 401),
     SignUpNotEnabled = ("SIGN_UP_NOT_ENABLED", 400),
+    SignUpRejected = ("SIGN_UP_REJECTED", 403),
     SubscriptionAlreadyRefunded = ("SUBSCRIPTION_ALREADY_REFUNDED", 400),
     SubscriptionInvoiceNotFound = ("SUBSCRIPTION_INVOICE_NOT_FOUND", 404),
     TeamInvitationRestrictedUserNotAllowed = ("TEAM_INVITATION_RESTRICTED_USER_NOT_ALLOWED", 403),
@@ -393,6 +394,16 @@ pub fn branch_does_not_exist(branch_id: &str) -> KnownError {
 }
 pub fn sign_up_not_enabled() -> KnownError {
     known(KnownCode::SignUpNotEnabled, "Creation of new accounts is not enabled for this project. Please ask the project owner to enable it.", None)
+}
+/// A sign-up rule (or the rules' default action) refused the sign-up. The rule's own message is
+/// for administrators and never shown (the original's `KnownErrors.SignUpRejected`).
+pub fn sign_up_rejected() -> KnownError {
+    const MESSAGE: &str = "Your sign up was rejected by an administrator's sign-up rule.";
+    known(
+        KnownCode::SignUpRejected,
+        MESSAGE,
+        Some(json!({ "message": MESSAGE })),
+    )
 }
 pub fn password_authentication_not_enabled() -> KnownError {
     known(

@@ -144,13 +144,26 @@ pub async fn site_headers(req: Request, next: Next) -> Response {
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub String);
 
-/// Puts the request's [`ClientIp`] into its extensions. `header` is `PORTCULLIS_CLIENT_IP_HEADER`.
+/// The client's country (ISO 3166-1 alpha-2, upper case) as the trusted proxy's configured
+/// header says (`PORTCULLIS_COUNTRY_HEADER`, e.g. Cloudflare's `cf-ipcountry`); `None` without
+/// that header or with a value that is not two letters.
+#[derive(Debug, Clone, Default)]
+pub struct ClientCountry(pub Option<String>);
+
+/// The headers a trusted proxy sets: `PORTCULLIS_CLIENT_IP_HEADER`, `PORTCULLIS_COUNTRY_HEADER`.
+#[derive(Debug, Clone, Default)]
+pub struct ProxyHeaders {
+    pub ip: Option<HeaderName>,
+    pub country: Option<HeaderName>,
+}
+
+/// Puts the request's [`ClientIp`] and [`ClientCountry`] into its extensions.
 pub async fn client_ip_layer(
-    axum::extract::State(header): axum::extract::State<Option<HeaderName>>,
+    axum::extract::State(headers): axum::extract::State<ProxyHeaders>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    let from_header = header.and_then(|h| {
+    let from_header = headers.ip.and_then(|h| {
         let value = req.headers().get(h)?.to_str().ok()?;
         let last = value.rsplit(',').next()?.trim();
         (!last.is_empty()).then(|| last.to_string())
@@ -160,9 +173,35 @@ pub async fn client_ip_layer(
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip().to_string())
     });
+    let country = headers.country.and_then(|h| {
+        let code = req
+            .headers()
+            .get(h)?
+            .to_str()
+            .ok()?
+            .trim()
+            .to_ascii_uppercase();
+        (code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase())).then_some(code)
+    });
     req.extensions_mut()
         .insert(ClientIp(ip.unwrap_or_else(|| "unknown".into())));
+    req.extensions_mut().insert(ClientCountry(country));
     next.run(req).await
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientCountry {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<ClientCountry>()
+            .cloned()
+            .unwrap_or_default())
+    }
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {

@@ -27,6 +27,7 @@ impl OperationInput for RawBody {
 }
 
 impl OperationInput for super::ClientIp {}
+impl OperationInput for super::ClientCountry {}
 
 impl<T: JsonSchema> OperationInput for Query<T> {
     fn operation_input(ctx: &mut GenContext, operation: &mut Operation) {

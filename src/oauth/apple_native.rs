@@ -7,7 +7,7 @@ use super::callback::{sign_in_or_up, Found};
 use super::provider;
 use crate::auth::context::{ApiState, RequestCtx, ANY};
 use crate::auth::sessions;
-use crate::http::{json_ok, known, ApiResult, JsonBody};
+use crate::http::{json_ok, known, ApiResult, ClientCountry, JsonBody};
 use crate::users;
 use axum::extract::State;
 use axum::response::Response;
@@ -26,6 +26,7 @@ pub struct NativeSignIn {
 pub async fn sign_in(
     State(state): State<ApiState>,
     ctx: RequestCtx,
+    country: ClientCountry,
     JsonBody(body): JsonBody<NativeSignIn>,
 ) -> ApiResult<Response> {
     let auth = ctx.require(ANY)?;
@@ -52,7 +53,7 @@ pub async fn sign_in(
         user_id,
         is_new_user,
         ..
-    } = sign_in_or_up(&state, project, "apple", &who, None).await?;
+    } = sign_in_or_up(&state, project, "apple", &who, None, country.0.as_deref()).await?;
     let user = users::find(state.db(), &project.id, &user_id)
         .await?
         .ok_or_else(known::user_not_found)?;

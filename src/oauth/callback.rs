@@ -11,8 +11,9 @@ use crate::crypto::secret::sha256_hex;
 use crate::http::extract::RawBody;
 use crate::http::known::{self, KnownCode};
 use crate::http::url::with_query;
-use crate::http::{ApiError, ApiResult, Query};
+use crate::http::{ApiError, ApiResult, ClientCountry, Query};
 use crate::projects::Project;
+use crate::sign_up_rules::{self, Applicant};
 use crate::store::now_ms;
 use crate::users;
 use crate::users::write::{self, UserWrite};
@@ -37,6 +38,7 @@ fn invalid_state() -> ApiError {
 
 pub async fn callback(
     State(state): State<ApiState>,
+    country: ClientCountry,
     Path(provider_id): Path<String>,
     headers: HeaderMap,
     Query(query): Query<CallbackParams>,
@@ -105,7 +107,8 @@ pub async fn callback(
             }),
         None => {
             let upgrade = info.upgrade_anonymous.as_deref();
-            match sign_in_or_up(&state, &project, &provider_id, &who, upgrade).await {
+            let country = country.0.as_deref();
+            match sign_in_or_up(&state, &project, &provider_id, &who, upgrade, country).await {
                 // Two first sign-ins of one new provider account racing: the one that lost the
                 // insert finds the winner's account on a second look.
                 Err(_)
@@ -118,7 +121,7 @@ pub async fn callback(
                     .await?
                     .is_some() =>
                 {
-                    sign_in_or_up(&state, &project, &provider_id, &who, upgrade).await
+                    sign_in_or_up(&state, &project, &provider_id, &who, upgrade, country).await
                 }
                 found => found,
             }
@@ -136,6 +139,7 @@ pub async fn callback(
             if matches!(
                 e.code,
                 KnownCode::SignUpNotEnabled
+                    | KnownCode::SignUpRejected
                     | KnownCode::ContactChannelAlreadyUsedForAuthBySomeoneElse
                     | KnownCode::OauthConnectionAlreadyConnectedToAnotherUser
             ) =>
@@ -262,10 +266,11 @@ pub(super) async fn complete_link(
             .await?
             .filter(|u| u.is_anonymous)
             .ok_or_else(known::user_not_found)?;
-        let fields = UserWrite {
+        let mut fields = UserWrite {
             is_anonymous: Some(false),
             ..profile_fields(profile)
         };
+        write::restrict_by_rule(&mut fields, profile.restriction.clone(), Some(&user));
         write::update(state, project, user, fields, false).await?;
     }
     let id = match existing {
@@ -291,13 +296,17 @@ pub(super) async fn complete_link(
     super::connected::keep_tokens(state, &id, &link.tokens, &link.scopes).await
 }
 
-/// The user the provider account signs in as, and whether they were created now.
+/// The user the provider account signs in as, and whether they were created now (a new user
+/// passes the sign-up rules first, seen from `country`). Errors: SIGN_UP_NOT_ENABLED,
+/// SIGN_UP_REJECTED, CONTACT_CHANNEL_ALREADY_USED_FOR_AUTH_BY_SOMEONE_ELSE, and 400 for an
+/// account not allowed to sign in.
 pub(super) async fn sign_in_or_up(
     state: &ApiState,
     project: &Project,
     provider_id: &str,
     who: &provider::ProviderUser,
     upgrade_anonymous: Option<&str>,
+    country: Option<&str>,
 ) -> ApiResult<Found> {
     if let Some(account) =
         users::find_by_oauth_account(state.db(), &project.id, provider_id, &who.account_id).await?
@@ -356,7 +365,7 @@ pub(super) async fn sign_in_or_up(
     if !project.config.sign_up_enabled {
         return Err(known::sign_up_not_enabled().into());
     }
-    let profile = super::NewProfile {
+    let mut profile = super::NewProfile {
         email_verified: email.is_some() && who.email_verified,
         // Signing in with the address needs the provider to vouch for it (else whoever claims
         // an address at a lax provider would hold it against its owner), and nobody else
@@ -365,8 +374,19 @@ pub(super) async fn sign_in_or_up(
         email,
         display_name: who.display_name.clone(),
         profile_image_url: who.profile_image_url.clone(),
+        restriction: None,
     };
+    let applicant = Applicant::new(
+        profile.email.as_deref(),
+        "oauth",
+        Some(provider_id),
+        country,
+    );
     if let Some(anonymous) = upgrade_anonymous {
+        // The profile (and any restriction) is applied when the app exchanges the code.
+        profile.restriction = sign_up_rules::admit(state, &project.id, &applicant)
+            .await?
+            .restriction;
         return Ok(Found {
             user_id: anonymous.to_string(),
             oauth_account_id: None,
@@ -375,7 +395,8 @@ pub(super) async fn sign_in_or_up(
         });
     }
     let email = profile.email.clone();
-    let fields = profile_fields(&profile);
+    let mut fields = profile_fields(&profile);
+    write::admit(state, project, &applicant, None, &mut fields).await?;
     let new = write::prepare(state, project, fields).await?;
     let mut tx = state.db().begin().await?;
     let user_id = write::create_in(&mut tx, project, new).await?;

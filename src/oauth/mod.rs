@@ -115,6 +115,9 @@ struct NewProfile {
     email_auth_enabled: bool,
     display_name: Option<String>,
     profile_image_url: Option<String>,
+    /// A `restrict` sign-up rule's private details, applied with the profile.
+    #[serde(default)]
+    restriction: Option<String>,
 }
 
 struct CodeGrant<'a> {

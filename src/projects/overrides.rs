@@ -10,6 +10,7 @@ use crate::http::{json_ok, success, ApiError, ApiResult, JsonBody};
 use crate::kernel::Kernel;
 use crate::payments::config::Catalog;
 use crate::payments::Payments;
+use crate::sign_up_rules::Rules;
 use aide::axum::routing::{get, post};
 use aide::axum::ApiRouter;
 use axum::extract::{FromRef, Path, State};
@@ -42,7 +43,7 @@ where
 }
 
 /// Replaces one level's document with what `change` makes of it, refused (nothing stored) if
-/// the catalog would not render. The level's row is locked first, so concurrent changes of one
+/// the catalog or the sign-up rules would not parse. The level's row is locked first, so concurrent changes of one
 /// level apply one after another instead of overwriting each other.
 async fn change_level(
     state: &Kernel,
@@ -71,7 +72,9 @@ async fn change_level(
         };
         deep_merge(&mut merged, v);
     }
-    if let Err(problems) = Catalog::parse(&merged) {
+    let mut problems = Catalog::parse(&merged).err().unwrap_or_default();
+    problems.extend(Rules::parse(&merged).err().unwrap_or_default());
+    if !problems.is_empty() {
         return Err(ApiError::bad_request(format!(
             "Invalid config:\n  - {}",
             problems.join("\n  - ")
@@ -181,6 +184,15 @@ async fn get_rendered(State(state): State<ApiState>, ctx: RequestCtx) -> ApiResu
     // shown as stored, to be corrected.
     if let Ok(catalog) = Catalog::parse(&stored) {
         stored["payments"] = catalog.to_json();
+    }
+    // The rules in evaluation order, defaults filled in.
+    if let Ok(rules) = Rules::parse(&stored) {
+        let Value::Object(auth) = rules.to_json() else {
+            unreachable!("Rules::to_json is an object")
+        };
+        for (key, value) in auth {
+            set_path(&mut stored, &format!("auth.{key}"), value);
+        }
     }
     let config = super::rendered::render(stored, settings);
     Ok(json_ok(json!({ "config_string": config.to_string() })))
@@ -409,7 +421,7 @@ async fn save_settings(state: &ApiState, changed: Option<super::Project>) -> Api
 }
 
 /// Sets each dotted path of `patch` in one override level (`null` removes it); refused, with
-/// nothing stored, if the resulting catalog would not render.
+/// nothing stored, if the resulting catalog or sign-up rules would not parse.
 pub async fn patch_level(
     state: &Kernel,
     payments: &Payments,

@@ -62,6 +62,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(17, "0017_webhooks"),
     migration!(18, "0018_data_vault"),
     migration!(19, "0019_key_sets_and_config_source"),
+    migration!(20, "0020_sign_up_rule_triggers"),
 ];
 
 /// WAL lets readers run beside the single writer; the busy timeout queues writers instead of failing.

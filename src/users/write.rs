@@ -10,6 +10,7 @@ use crate::http::extract::nullable;
 use crate::http::{known, ApiError, ApiResult};
 use crate::kernel::Kernel;
 use crate::projects::Project;
+use crate::sign_up_rules::{self, Applicant};
 use crate::store::{flag, now_ms};
 use serde::Deserialize;
 use serde_json::Value;
@@ -360,6 +361,39 @@ async fn apply(
 
 fn json_text(v: &Value) -> Option<String> {
     (!v.is_null()).then(|| v.to_string())
+}
+
+/// Checks a sign-up (a new user, or `existing`, an anonymous one, becoming real) against the
+/// project's sign-up rules, and marks `w` restricted when a `restrict` rule matched.
+/// Errors: SIGN_UP_REJECTED (403).
+pub async fn admit(
+    state: &Kernel,
+    project: &Project,
+    who: &Applicant,
+    existing: Option<&User>,
+    w: &mut UserWrite,
+) -> ApiResult<()> {
+    let admission = sign_up_rules::admit(state, &project.id, who).await?;
+    restrict_by_rule(w, admission.restriction, existing);
+    Ok(())
+}
+
+/// Marks `w` restricted by an administrator for `restriction` (a sign-up rule's private
+/// details), after the private details `existing` already has (as the original joins them).
+pub fn restrict_by_rule(w: &mut UserWrite, restriction: Option<String>, existing: Option<&User>) {
+    let Some(restriction) = restriction else {
+        return;
+    };
+    let before = w
+        .restricted_by_admin_private_details
+        .clone()
+        .flatten()
+        .or_else(|| existing.and_then(|u| u.restricted_by_admin_private_details.clone()));
+    w.restricted_by_admin = Some(true);
+    w.restricted_by_admin_private_details = Some(Some(match before {
+        Some(before) => format!("{before}\n\n{restriction}"),
+        None => restriction,
+    }));
 }
 
 /// Creates a user (and, when the project asks for it, a personal team they select).

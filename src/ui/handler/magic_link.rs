@@ -10,7 +10,7 @@ use crate::auth::context::ApiState;
 use crate::auth::otp::{send_sign_in_code, sign_in_with_code};
 use crate::codes;
 use crate::http::extract::RawBody;
-use crate::http::{ApiError, ApiResult, ClientIp};
+use crate::http::{ApiError, ApiResult, ClientCountry, ClientIp};
 use crate::kernel::Kernel;
 use crate::projects::Project;
 use crate::ui::dashboard::message_of;
@@ -119,13 +119,14 @@ async fn send(
 async fn sign_in(
     state: &Kernel,
     project: &Project,
-    ip: &ClientIp,
+    (ip, country): (&ClientIp, &ClientCountry),
     code: &str,
     back: &ReturnTo,
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
     back.check(state, project)?;
-    let result = sign_in_with_code(state, Some(ip), project, None, code)
+    let country = country.0.as_deref();
+    let result = sign_in_with_code(state, Some(ip), country, project, None, code)
         .await
         .map(|(session, user_id, _)| (session, user_id));
     finish_sign_in(state, project, back, headers, result).await
@@ -137,6 +138,7 @@ async fn verify_otp(
     Query(back): Query<ReturnTo>,
     headers: HeaderMap,
     ip: ClientIp,
+    country: ClientCountry,
     RawBody(form): RawBody,
 ) -> Response {
     let (otp, nonce) = (text(&form, "otp").trim(), text(&form, "nonce"));
@@ -151,7 +153,7 @@ async fn verify_otp(
         sign_in(
             &state,
             &project,
-            &ip,
+            (&ip, &country),
             &format!("{}{nonce}", otp.to_ascii_lowercase()),
             &back,
             &headers,
@@ -215,11 +217,13 @@ async fn verify_link(
     Query(back): Query<ReturnTo>,
     headers: HeaderMap,
     ip: ClientIp,
+    country: ClientCountry,
     RawBody(form): RawBody,
 ) -> Response {
     let signed_in = async {
         check_form_token(&headers, text(&form, "form_token"))?;
-        sign_in(&state, &project, &ip, text(&form, "code"), &back, &headers).await
+        let code = text(&form, "code");
+        sign_in(&state, &project, (&ip, &country), code, &back, &headers).await
     }
     .await;
     match signed_in {

@@ -10,7 +10,7 @@ use crate::auth::context::ApiState;
 use crate::auth::password::sign_up_with_password;
 use crate::auth::reset::send_reset;
 use crate::http::extract::RawBody;
-use crate::http::{ApiError, ClientIp};
+use crate::http::{ApiError, ClientCountry, ClientIp};
 use crate::projects::Project;
 use crate::ui::dashboard::message_of;
 use crate::ui::{error, html};
@@ -88,6 +88,7 @@ async fn sign_up(
     State(state): State<ApiState>,
     ProjectPage(project): ProjectPage,
     Query(back): Query<ReturnTo>,
+    country: ClientCountry,
     headers: HeaderMap,
     RawBody(form): RawBody,
 ) -> Response {
@@ -100,8 +101,17 @@ async fn sign_up(
         }
         let callback = page_url(&state, &project, "email-verification");
         let password = text(&form, "password").to_owned();
-        let result =
-            sign_up_with_password(&state, &project, None, email, password, Some(&callback)).await;
+        let country = country.0.as_deref();
+        let result = sign_up_with_password(
+            &state,
+            &project,
+            None,
+            email,
+            password,
+            Some(&callback),
+            country,
+        )
+        .await;
         finish_sign_in(&state, &project, &back, &headers, result).await
     }
     .await;
