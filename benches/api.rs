@@ -2,7 +2,7 @@
 //! sign-in, token refresh — on SQLite and PostgreSQL, beside the cost of one bare argon2id hash
 //! and one ES256 verification measured in the same run. Prints figures and ratios; asserts nothing.
 //!
-//!     cargo bench --bench api -- [--seconds 5] [--concurrency 32] [--backends sqlite,postgres] [--only decrements]
+//!     cargo bench --bench api -- [--seconds 5] [--concurrency 32] [--backends sqlite,postgres] [--only decrements|sign-up-rules]
 //!
 //! The server is the release binary on loopback; the load generator is this process, on one thread.
 
@@ -141,6 +141,10 @@ async fn bench_backend(
         let http = reqwest::Client::new();
         return bench_decrements(&app, &http, backend, duration).await;
     }
+    if arg("--only", "") == "sign-up-rules" {
+        println!("\n[{backend:?}]");
+        return bench_sign_up_rules(&app, concurrency, duration).await;
+    }
     let session = app.sign_up("bench@example.com", "password123").await;
     let access = session["access_token"].as_str().unwrap().to_string();
     let refresh = session["refresh_token"].as_str().unwrap().to_string();
@@ -232,6 +236,70 @@ async fn bench_backend(
         );
     }
     bench_decrements(&app, &http, backend, duration).await;
+    bench_sign_up_rules(&app, concurrency, duration).await;
+}
+
+/// What evaluating sign-up rules costs a sign-up: `POST /internal/sign-up-rules-test` (load the
+/// project's rules from the config document, evaluate them, answer the trace) with no rules and
+/// with 20 CEL rules none of which decides, so every one is evaluated.
+async fn bench_sign_up_rules(app: &TestServer, concurrency: usize, duration: Duration) {
+    let url = format!("{}/api/v1/internal/sign-up-rules-test", app.base);
+    let run = |label: &'static str| {
+        let (url, pid, key) = (
+            url.clone(),
+            app.project_id.clone(),
+            app.super_secret_admin_key.clone(),
+        );
+        let http = reqwest::Client::new();
+        async move {
+            let f = load(concurrency, duration, move |i| {
+                let (http, url, pid, key) = (http.clone(), url.clone(), pid.clone(), key.clone());
+                let body = json!({
+                    "email": format!("user{i}@example.com"), "auth_method": "password",
+                    "oauth_provider": null, "country_code": null,
+                });
+                async move {
+                    http.post(&url)
+                        .header("x-stack-project-id", &pid)
+                        .header("x-stack-access-type", "admin")
+                        .header("x-stack-super-secret-admin-key", &key)
+                        .json(&body)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success())
+                }
+            })
+            .await;
+            println!("{}", f.line(label, concurrency));
+            f
+        }
+    };
+    let none = run("sign-up rules test, 0 rules").await;
+    let mut rules = serde_json::Map::new();
+    for n in 0..20 {
+        rules.insert(
+            format!("auth.signUpRules.rule-{n:02}"),
+            json!({
+                "enabled": true, "priority": n, "action": { "type": "log" },
+                "condition": format!(
+                    r#"email.endsWith("@blocked-{n}.example") || (emailDomain in ["a{n}.example", "b{n}.example"] && email.matches("^[a-z]+{n}$"))"#
+                ),
+            }),
+        );
+    }
+    app.admin()
+        .patch("/internal/config/override/branch")
+        .json(json!({ "config_override_string": serde_json::Value::Object(rules).to_string() }))
+        .send()
+        .await
+        .expect(200);
+    let twenty = run("sign-up rules test, 20 rules").await;
+    println!(
+        "20 CEL rules vs none: p50 {:.2}x, throughput {:.2}x ({:.1} us per rule at p50)",
+        twenty.percentile_ms(0.5) / none.percentile_ms(0.5),
+        twenty.rps() / none.rps(),
+        (twenty.percentile_ms(0.5) - none.percentile_ms(0.5)) * 1000.0 / 20.0
+    );
 }
 
 /// Credit decrements with allow_negative=false (the serialised check-and-write) at 1, 8 and 64 clients.

@@ -344,12 +344,25 @@ async fn set_strategy(app: &TestServer, strategy: &str) {
 /// A sign-in the callback refuses: the browser lands on the app's error URL with the original's
 /// `CONTACT_CHANNEL_ALREADY_USED_FOR_AUTH_BY_SOMEONE_ELSE`; returns that URL.
 async fn refused_sign_in(app: &TestServer, base: &str, login: &str) -> String {
+    let code = "CONTACT_CHANNEL_ALREADY_USED_FOR_AUTH_BY_SOMEONE_ELSE";
+    refused_with(app, base, "github", login, code).await
+}
+
+/// A sign-in through `provider` the callback refuses with the known error `code`: the browser
+/// lands on the app's error URL; returns that URL.
+async fn refused_with(
+    app: &TestServer,
+    base: &str,
+    provider: &str,
+    login: &str,
+    code: &str,
+) -> String {
     let back = sign_in_at_provider(
         &browser(),
         authorize_url(
             app,
             base,
-            "github",
+            provider,
             APP,
             &pkce("v-0123456789012345678901234567890123456789"),
         ),
@@ -362,12 +375,68 @@ async fn refused_sign_in(app: &TestServer, base: &str, login: &str) -> String {
     );
     assert_eq!(
         query_param(&back, "errorCode").as_deref(),
-        Some("CONTACT_CHANNEL_ALREADY_USED_FOR_AUTH_BY_SOMEONE_ELSE"),
+        Some(code),
         "{back}"
     );
     back
 }
 on_both_backends!(oauth_sign_up_sign_in_and_link, sign_up_and_sign_in);
+
+/// Sign-up rules on OAuth sign-ups (`auth.signUpRules`, seeing `authMethod == "oauth"` and the
+/// provider): a rejected sign-up goes back to the app's error URL with SIGN_UP_REJECTED and
+/// creates nobody, a `restrict` rule marks the new user, and an existing user is not checked.
+async fn sign_up_rules(backend: Backend) {
+    let (app, _oidc, base) = with_provider(backend).await;
+    let before_rules = sign_in(&app, &base, "github", "early@example.com").await;
+    let rules = json!({
+        "auth.signUpRules.no-github": {
+            "enabled": true, "priority": 2, "action": { "type": "reject" },
+            "condition": "authMethod == \"oauth\" && oauthProvider == \"github\"",
+        },
+        "auth.signUpRules.watch-google": {
+            "enabled": true, "priority": 1, "displayName": "Watch Google",
+            "condition": "oauthProvider == \"google\" && emailDomain == \"example.com\"",
+            "action": { "type": "restrict" },
+        },
+    });
+    app.admin()
+        .patch("/internal/config/override/branch")
+        .json(json!({ "config_override_string": rules.to_string() }))
+        .send()
+        .await
+        .expect(200);
+    let users = || async {
+        let list = app.server().get("/users").send().await.expect(200);
+        list["items"].as_array().unwrap().len()
+    };
+    let count = users().await;
+    let back = refused_with(
+        &app,
+        &base,
+        "github",
+        "late@example.com",
+        "SIGN_UP_REJECTED",
+    )
+    .await;
+    let message = "Your sign up was rejected by an administrator's sign-up rule.";
+    assert_eq!(query_param(&back, "message"), Some(percent_encode(message)));
+    assert_eq!(users().await, count);
+    let again = sign_in(&app, &base, "github", "early@example.com").await;
+    assert_eq!(again["user_id"], before_rules["user_id"]);
+    let watched = sign_in(&app, &base, "google", "watched@example.com").await;
+    let user = app
+        .server()
+        .get(&format!("/users/{}", watched["user_id"].as_str().unwrap()))
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(user["restricted_by_admin"], true);
+    assert_eq!(
+        user["restricted_by_admin_private_details"],
+        "Restricted by sign-up rule: watch-google (Watch Google)"
+    );
+}
+on_both_backends!(oauth_sign_up_rules, sign_up_rules);
 
 /// Asserts `authorize` answers `url` with the known error `code` (status 400).
 async fn assert_refused(browser: &reqwest::Client, url: &str, code: &str) {

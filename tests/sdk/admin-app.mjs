@@ -1,7 +1,8 @@
 // The published SDK's StackAdminApp (what the original's dashboard and admin scripts use):
 // read and update the project, read the rendered config and override it, create an internal
-// API key set whose key then works, and revoke it.
-import { StackAdminApp, StackServerApp } from "@stackframe/js";
+// API key set whose key then works, and revoke it; then a sign-up rule written through the
+// config override and evaluated on a client app's sign-up.
+import { StackAdminApp, StackClientApp, StackServerApp } from "@stackframe/js";
 import assert from "node:assert/strict";
 
 const env = (name) => process.env[name] ?? (() => { throw new Error(`${name} is not set`); })();
@@ -61,4 +62,35 @@ await listed.revoke();
 const revoked = (await admin.listInternalApiKeys()).find((k) => k.id === created.id);
 assert.equal(revoked.whyInvalid(), "manually-revoked");
 await assert.rejects(server.createUser({ primaryEmail: "after-revoke@example.com" }));
+
+// A sign-up rule written as the dashboard writes it, evaluated on the SDK's sign-up: the rule's
+// own message stays with the admins.
+await renamed.updateConfig({
+  "auth.allowSignUp": true,
+  "auth.signUpRules.no-spam": {
+    enabled: true, displayName: "No spam", priority: 1,
+    condition: 'email.contains("spam") && authMethod == "password"',
+    action: { type: "reject", message: "spammer" },
+  },
+});
+const rules = (await (await admin.getProject()).getConfig()).auth.signUpRules;
+assert.deepEqual(Object.keys(rules), ["no-spam"]);
+const client = () => new StackClientApp({
+  baseUrl: env("PORTCULLIS_URL"),
+  projectId: env("PORTCULLIS_PROJECT_ID"),
+  publishableClientKey: env("PORTCULLIS_PUBLISHABLE_CLIENT_KEY"),
+  tokenStore: "memory",
+});
+const signUp = async (email) => {
+  try {
+    return await client().signUpWithCredential({ email, password: "password123", noRedirect: true, noVerificationCallback: true });
+  } catch (error) {
+    return { status: "error", error };
+  }
+};
+const refused = await signUp("spam-bot@example.com");
+assert.equal(refused.status, "error");
+assert.equal(refused.error.errorCode, "SIGN_UP_REJECTED");
+assert.doesNotMatch(String(refused.error.message), /spammer/);
+assert.equal((await signUp("ham@example.com")).status, "ok");
 console.log(JSON.stringify({ ok: true }));
