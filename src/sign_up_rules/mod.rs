@@ -19,7 +19,7 @@ use cel_interpreter::extractors::This;
 use cel_interpreter::{Context, ExecutionError, FunctionContext, Program, Value as Cel};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// What a matching rule does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -241,12 +241,13 @@ impl Rules {
     pub fn evaluate(&self, who: &Applicant) -> (Vec<(&Rule, Status)>, Outcome) {
         let mut trace = Vec::new();
         let mut restricted_by = None;
+        let context = context(who);
         for rule in &self.rules {
             let status = match &rule.condition {
                 _ if !rule.enabled => Status::Disabled,
                 None => Status::MissingCondition,
                 Some(c) if c.is_empty() => Status::MissingCondition,
-                Some(c) => match matches(c, who) {
+                Some(c) => match matches(c, &context) {
                     Ok(true) => Status::Matched,
                     Ok(false) => Status::NotMatched,
                     Err(e) => Status::Error(e),
@@ -420,14 +421,38 @@ fn parse_rule(id: &str, v: &Value, problems: &mut Vec<String>) -> Option<Rule> {
     })
 }
 
-/// Evaluates one condition against `who`. Errors: the reason it has no boolean value.
-fn matches(condition: &str, who: &Applicant) -> Result<bool, String> {
-    let failed = || format!("Failed to evaluate CEL expression: {condition}");
-    // The parser (antlr4rust) panics on some malformed input, e.g. `email ==`: caught, that is
-    // a condition that does not parse.
-    let program = std::panic::catch_unwind(|| Program::compile(condition))
-        .map_err(|_| failed())?
-        .map_err(|_| failed())?;
+/// Results by their text, kept for the process (rules change rarely; parsing a condition costs
+/// far more than evaluating it). Bounded: emptied when full.
+struct Memo<T>(OnceLock<Mutex<HashMap<String, Option<Arc<T>>>>>);
+
+impl<T> Memo<T> {
+    const CAPACITY: usize = 1024;
+
+    const fn new() -> Self {
+        Memo(OnceLock::new())
+    }
+
+    /// `make(key)`'s result, made once per key (`None` too: a failure is remembered).
+    fn get(&self, key: &str, make: impl FnOnce() -> Option<T>) -> Option<Arc<T>> {
+        let map = self.0.get_or_init(Default::default);
+        if let Some(found) = map.lock().unwrap_or_else(|e| e.into_inner()).get(key) {
+            return found.clone();
+        }
+        let made = make().map(Arc::new);
+        let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= Self::CAPACITY {
+            map.clear();
+        }
+        map.insert(key.to_string(), made.clone());
+        made
+    }
+}
+
+static PROGRAMS: Memo<Program> = Memo::new();
+static REGEXES: Memo<fancy_regex::Regex> = Memo::new();
+
+/// The variables conditions see (see [`Applicant`]) and the functions they may call.
+fn context(who: &Applicant) -> Context<'static> {
     let mut context = Context::default();
     // JavaScript's regular expressions (backreferences included), as the original's `matches`.
     context.add_function("matches", regex_matches);
@@ -442,7 +467,22 @@ fn matches(condition: &str, who: &Applicant) -> Result<bool, String> {
     context.add_variable_from_value("authMethod", who.auth_method);
     context.add_variable_from_value("oauthProvider", who.oauth_provider.clone());
     context.add_variable_from_value("riskScores", risk);
-    match program.execute(&context) {
+    context
+}
+
+/// Evaluates one condition in `context`. Errors: the reason it has no boolean value.
+fn matches(condition: &str, context: &Context) -> Result<bool, String> {
+    let failed = || format!("Failed to evaluate CEL expression: {condition}");
+    // The parser (antlr4rust) panics on some malformed input, e.g. `email ==`: caught, that is
+    // a condition that does not parse.
+    let program = PROGRAMS
+        .get(condition, || {
+            std::panic::catch_unwind(|| Program::compile(condition))
+                .ok()?
+                .ok()
+        })
+        .ok_or_else(failed)?;
+    match program.execute(context) {
         Ok(Cel::Bool(b)) => Ok(b),
         Ok(other) => Err(format!(
             "CEL expression must evaluate to a boolean, got {other:?}"
@@ -460,7 +500,9 @@ fn regex_matches(
     pattern: Arc<String>,
 ) -> Result<bool, ExecutionError> {
     let invalid = || ftx.error(format!("Invalid regex pattern in matches(): \"{pattern}\""));
-    let re = fancy_regex::Regex::new(&pattern).map_err(|_| invalid())?;
+    let re = REGEXES
+        .get(&pattern, || fancy_regex::Regex::new(&pattern).ok())
+        .ok_or_else(invalid)?;
     // A pattern that backtracks past fancy-regex's limit is an error, not a hang.
     re.is_match(this.as_str()).map_err(|_| invalid())
 }
