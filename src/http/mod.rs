@@ -173,20 +173,32 @@ pub async fn client_ip_layer(
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip().to_string())
     });
-    let country = headers.country.and_then(|h| {
-        let code = req
-            .headers()
-            .get(h)?
-            .to_str()
-            .ok()?
-            .trim()
-            .to_ascii_uppercase();
-        (code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase())).then_some(code)
-    });
+    let country = headers
+        .country
+        .and_then(|h| country_code(req.headers().get(h)?.to_str().ok()?));
     req.extensions_mut()
-        .insert(ClientIp(ip.unwrap_or_else(|| "unknown".into())));
+        .insert(ip.map(ClientIp).unwrap_or_default());
     req.extensions_mut().insert(ClientCountry(country));
     next.run(req).await
+}
+
+/// `" us "` → `"US"`; anything but two ASCII letters → `None` (ISO 3166-1 alpha-2 in form only).
+pub fn country_code(code: &str) -> Option<String> {
+    let code = code.trim().to_ascii_uppercase();
+    (code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase())).then_some(code)
+}
+
+impl Default for ClientIp {
+    fn default() -> Self {
+        ClientIp("unknown".into())
+    }
+}
+
+/// What [`client_ip_layer`] put into the request's extensions (the default outside it).
+fn from_extensions<T: Clone + Default + Send + Sync + 'static>(
+    parts: &axum::http::request::Parts,
+) -> T {
+    parts.extensions.get::<T>().cloned().unwrap_or_default()
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientCountry {
@@ -196,11 +208,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientCountry {
         parts: &mut axum::http::request::Parts,
         _: &S,
     ) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<ClientCountry>()
-            .cloned()
-            .unwrap_or_default())
+        Ok(from_extensions(parts))
     }
 }
 
@@ -211,11 +219,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
         parts: &mut axum::http::request::Parts,
         _: &S,
     ) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<ClientIp>()
-            .cloned()
-            .unwrap_or_else(|| ClientIp("unknown".into())))
+        Ok(from_extensions(parts))
     }
 }
 

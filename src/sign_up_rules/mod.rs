@@ -11,7 +11,7 @@
 pub mod routes;
 
 use crate::crypto::secret::new_uuid;
-use crate::http::{known, ApiResult};
+use crate::http::{self, known, ApiResult};
 use crate::kernel::Kernel;
 use crate::projects::document::load_merged;
 use crate::store::now_ms;
@@ -104,19 +104,15 @@ impl Applicant {
         Applicant {
             email,
             email_domain,
-            country_code: country_code.and_then(normalize_country).unwrap_or_default(),
+            country_code: country_code
+                .and_then(http::country_code)
+                .unwrap_or_default(),
             auth_method,
             oauth_provider: oauth_provider.unwrap_or_default().to_string(),
             bot: 0,
             free_trial_abuse: 0,
         }
     }
-}
-
-/// `" us "` → `"US"`; anything but two ASCII letters → `None`.
-pub fn normalize_country(code: &str) -> Option<String> {
-    let code = code.trim().to_ascii_uppercase();
-    (code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase())).then_some(code)
 }
 
 /// How one rule fared (the trace `internal/sign-up-rules-test` shows).

@@ -66,7 +66,7 @@ async fn test(
     };
     let country_code =
         match &body.country_code {
-            Some(c) => Some(super::normalize_country(c).ok_or_else(|| {
+            Some(c) => Some(crate::http::country_code(c).ok_or_else(|| {
                 schema_problem("body.country_code must be a 2-letter country code")
             })?),
             None => country.0,
