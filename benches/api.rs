@@ -287,12 +287,7 @@ async fn bench_sign_up_rules(app: &TestServer, concurrency: usize, duration: Dur
             }),
         );
     }
-    app.admin()
-        .patch("/internal/config/override/branch")
-        .json(json!({ "config_override_string": serde_json::Value::Object(rules).to_string() }))
-        .send()
-        .await
-        .expect(200);
+    app.override_config(serde_json::Value::Object(rules)).await;
     let twenty = run("sign-up rules test, 20 rules").await;
     println!(
         "20 CEL rules vs none: p50 {:.2}x, throughput {:.2}x ({:.1} us per rule at p50)",
@@ -310,12 +305,7 @@ async fn bench_decrements(
     duration: Duration,
 ) {
     let catalog = json!({ "payments.items.credits": { "customerType": "user" } });
-    app.admin()
-        .patch("/internal/config/override/branch")
-        .json(json!({ "config_override_string": catalog.to_string() }))
-        .send()
-        .await
-        .expect(200);
+    app.override_config(catalog).await;
     let user = app.create_user("spender@example.com").await;
     let uid = user["id"].as_str().unwrap().to_string();
     let url = format!(

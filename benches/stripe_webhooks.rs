@@ -8,9 +8,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::{
-    bench_arg as arg, db_query_text, stripe_signature, Backend, Localstripe, Options, TestServer,
-};
+use common::{bench_arg as arg, db_query_text, stripe_signature, Backend, TestServer};
 use reqwest::Method;
 use serde_json::json;
 use std::sync::Arc;
@@ -24,14 +22,7 @@ fn median_ms(mut v: Vec<Duration>) -> f64 {
 }
 
 async fn bench(backend: Backend, events: usize, concurrency: usize) {
-    let stripe = Localstripe::start().await;
-    let app = TestServer::start_with(
-        backend,
-        Options {
-            env: vec![("PORTCULLIS_STRIPE_API_BASE".into(), stripe.url.clone())],
-        },
-    )
-    .await;
+    let (stripe, app) = TestServer::start_with_stripe(backend).await;
     app.admin()
         .post("/internal/payments/setup")
         .json(json!({ "stripe_secret_key": "sk_test_bench", "stripe_webhook_secret": SECRET }))
@@ -105,15 +96,10 @@ async fn bench(backend: Backend, events: usize, concurrency: usize) {
     );
 
     // purchase-session against Stripe's own answer (a SetupIntent create at localstripe).
-    app.admin()
-        .patch("/internal/config/override/branch")
-        .json(json!({ "config_override_string": json!({
+    app.override_config(json!({
             "payments.products.pack": { "displayName": "Pack", "customerType": "custom", "stackable": true,
                 "prices": { "once": { "USD": "5" } } }
-        }).to_string() }))
-        .send()
-        .await
-        .expect(200);
+        })).await;
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for i in 0..40 {
         let url = app

@@ -22,12 +22,7 @@ async fn checkout_in_browser(backend: Backend) {
             "includedItems": { "credits": { "quantity": 50 } }
         }
     });
-    app.admin()
-        .patch("/internal/config/override/branch")
-        .json(json!({ "config_override_string": catalog.to_string() }))
-        .send()
-        .await
-        .expect(200);
+    app.override_config(catalog).await;
     let s = app.sign_up("buyer@example.com", "password123").await;
     let uid = s["user_id"].as_str().unwrap().to_string();
     let url_for = |product: &str, return_url: Option<&str>| {

@@ -140,21 +140,9 @@ async fn browser_flow(backend: Backend) {
     assert_eq!(mail["authenticated_as"], "mailer");
 
     // Signed in over plain HTTP as the same admin.
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let res = http
-        .post(format!("{}/dashboard/sign-in", app.base))
-        .form(&[
-            ("email", "admin@example.com"),
-            ("password", "admin-password-1"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 303);
-    let cookie = cookie_of(&res);
+    let (http, cookie) = app
+        .dashboard_sign_in("admin@example.com", "admin-password-1")
+        .await;
     // The projects page, and how many project links it has.
     let listed = || async {
         get_page(&http, format!("{}/dashboard", app.base), &cookie)

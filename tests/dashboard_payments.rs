@@ -59,29 +59,18 @@ async fn paid_purchase(app: &TestServer, stripe: &Localstripe, uid: &str) -> Str
 }
 
 async fn payments_pages(backend: Backend) {
-    let stripe = Localstripe::start().await;
-    let app = TestServer::start_with(
-        backend,
-        Options {
-            env: vec![("PORTCULLIS_STRIPE_API_BASE".into(), stripe.url.clone())],
-        },
-    )
-    .await;
+    let (stripe, app) = TestServer::start_with_stripe(backend).await;
     // The harness's project (adopted by the first admin): an item and a stackable one-off
     // product through the API, a user and a team, Stripe connected, one purchase paid.
-    app.admin()
-        .patch("/internal/config/override/branch")
-        .json(json!({ "config_override_string": json!({
-            "payments.items.credits": { "displayName": "Credits", "customerType": "user" },
-            "payments.products.credit-pack": {
-                "displayName": "Credit pack", "customerType": "user", "stackable": true,
-                "prices": { "once": { "USD": "5" } },
-                "includedItems": { "credits": { "quantity": 50, "expires": "never" } }
-            }
-        }).to_string() }))
-        .send()
-        .await
-        .expect(200);
+    app.override_config(json!({
+        "payments.items.credits": { "displayName": "Credits", "customerType": "user" },
+        "payments.products.credit-pack": {
+            "displayName": "Credit pack", "customerType": "user", "stackable": true,
+            "prices": { "once": { "USD": "5" } },
+            "includedItems": { "credits": { "quantity": 50, "expires": "never" } }
+        }
+    }))
+    .await;
     let user = app
         .server()
         .post("/users")
@@ -225,27 +214,9 @@ async fn payments_pages(backend: Backend) {
 /// Bad catalog, customer, checkout and refund forms over plain HTTP: a 400 page with the reason
 /// in an alert and what was typed kept — never a 500 — and nothing stored.
 async fn http_refusals(app: &TestServer) {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let res = http
-        .post(format!("{}/dashboard/sign-in", app.base))
-        .form(&[
-            ("email", "admin@example.com"),
-            ("password", "admin-password-1"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 303);
-    let cookie = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let (http, cookie) = app
+        .dashboard_sign_in("admin@example.com", "admin-password-1")
+        .await;
     let pay = format!(
         "{}/dashboard/projects/{}/payments",
         app.base, app.project_id

@@ -45,23 +45,19 @@ async fn sweep(backend: Backend) {
     // with an item and a product, a user with a session who owns the product, a team with that
     // user as a member. The script adds the rest through the pages (a permission, an
     // invitation, a webhook endpoint with an attempt, a test email in the outbox).
-    app.admin()
-        .patch("/internal/config/override/branch")
-        .json(json!({ "config_override_string": json!({
-            "payments.items.credits": { "displayName": "Credits", "customerType": "user" },
-            "payments.items.seats": { "displayName": "Seats", "customerType": "team" },
-            "payments.items.api-calls": { "displayName": "API calls", "customerType": "custom" },
-            "payments.productLines.packs": { "displayName": "Packs", "customerType": "user" },
-            "payments.products.credit-pack": {
-                "displayName": "Credit pack", "customerType": "user", "stackable": true,
-                "productLineId": "packs",
-                "prices": { "once": { "USD": "5" } },
-                "includedItems": { "credits": { "quantity": 50, "expires": "never" } }
-            }
-        }).to_string() }))
-        .send()
-        .await
-        .expect(200);
+    app.override_config(json!({
+        "payments.items.credits": { "displayName": "Credits", "customerType": "user" },
+        "payments.items.seats": { "displayName": "Seats", "customerType": "team" },
+        "payments.items.api-calls": { "displayName": "API calls", "customerType": "custom" },
+        "payments.productLines.packs": { "displayName": "Packs", "customerType": "user" },
+        "payments.products.credit-pack": {
+            "displayName": "Credit pack", "customerType": "user", "stackable": true,
+            "productLineId": "packs",
+            "prices": { "once": { "USD": "5" } },
+            "includedItems": { "credits": { "quantity": 50, "expires": "never" } }
+        }
+    }))
+    .await;
     // A webhook endpoint (nothing listens on port 9), created first so the user's sign-up below
     // is an event with a (failed) delivery attempt.
     let endpoint = app

@@ -239,30 +239,9 @@ async fn users_teams_keys(backend: Backend) {
     assert!(r.status.is_client_error(), "revoked invitation: {}", r.text);
 
     // ---- Over plain HTTP: refusals are 400s with a message, never a 500 -------------------
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let res = http
-        .post(format!("{}/dashboard/sign-in", app.base))
-        .form(&[
-            ("email", "admin@example.com"),
-            ("password", "admin-password-1"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 303);
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let (http, cookie) = app
+        .dashboard_sign_in("admin@example.com", "admin-password-1")
+        .await;
     let site = app.base.clone();
     let get = |path: String| {
         let (http, cookie, site) = (http.clone(), cookie.clone(), site.clone());

@@ -329,17 +329,8 @@ on_both_backends!(teams_on_pages, teams_on_pages);
 async fn billing_on_pages(backend: Backend) {
     const SECRET: &str = "whsec_portcullis_pages_secret";
     let artifacts = browser_artifacts("handler-billing", backend);
-    let stripe = Localstripe::start().await;
-    let app = TestServer::start_with(
-        backend,
-        Options {
-            env: vec![("PORTCULLIS_STRIPE_API_BASE".into(), stripe.url.clone())],
-        },
-    )
-    .await;
-    app.admin()
-        .patch("/internal/config/override/branch")
-        .json(json!({ "config_override_string": json!({
+    let (stripe, app) = TestServer::start_with_stripe(backend).await;
+    app.override_config(json!({
             "payments.testMode": false,
             "payments.items.credits": { "displayName": "Credits", "customerType": "user" },
             "payments.productLines.plans": { "displayName": "Plans", "customerType": "user" },
@@ -353,10 +344,7 @@ async fn billing_on_pages(backend: Backend) {
                 "prices": { "monthly": { "USD": "60", "interval": [1, "month"] } },
                 "includedItems": { "credits": { "quantity": 500, "repeat": [1, "month"], "expires": "never" } }
             }
-        }).to_string() }))
-        .send()
-        .await
-        .expect(200);
+        })).await;
     stripe.connect(&app, SECRET).await;
     let public = app.base.replace("127.0.0.1", "localhost");
     run_browser_script(

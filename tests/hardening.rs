@@ -237,12 +237,7 @@ async fn set_credit_catalog(app: &TestServer) {
             "includedItems": { "credits": { "quantity": 10, "expires": "never" } }
         }
     });
-    app.admin()
-        .patch("/internal/config/override/branch")
-        .json(json!({ "config_override_string": catalog.to_string() }))
-        .send()
-        .await
-        .expect(200);
+    app.override_config(catalog).await;
 }
 
 async fn credits(app: &TestServer, uid: &str) -> i64 {
@@ -781,12 +776,7 @@ async fn second_round(backend: Backend) {
             "includedItems": { "x": { "quantity": MAX_QUANTITY, "expires": "never" } }
         }
     });
-    app.admin()
-        .patch("/internal/config/override/branch")
-        .json(json!({ "config_override_string": catalog.to_string() }))
-        .send()
-        .await
-        .expect(200);
+    app.override_config(catalog).await;
     let uid = s["user_id"].as_str().unwrap();
     let grant = || {
         app.server()

@@ -399,12 +399,7 @@ async fn sign_up_rules(backend: Backend) {
             "action": { "type": "restrict" },
         },
     });
-    app.admin()
-        .patch("/internal/config/override/branch")
-        .json(json!({ "config_override_string": rules.to_string() }))
-        .send()
-        .await
-        .expect(200);
+    app.override_config(rules).await;
     let users = || async {
         let list = app.server().get("/users").send().await.expect(200);
         list["items"].as_array().unwrap().len()

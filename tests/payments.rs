@@ -46,12 +46,7 @@ fn catalog() -> Value {
 }
 
 async fn set_catalog(app: &TestServer) {
-    app.admin()
-        .patch("/internal/config/override/branch")
-        .json(json!({ "config_override_string": catalog().to_string() }))
-        .send()
-        .await
-        .expect(200);
+    app.override_config(catalog()).await;
 }
 
 async fn item(app: &TestServer, uid: &str, item: &str) -> i64 {
@@ -161,7 +156,8 @@ both_backends!(catalog_config, |app: TestServer| async move {
     .unwrap();
     assert_eq!(after["payments"]["products"].as_object().unwrap().len(), 7);
     // Removing a key with null.
-    app.admin().patch("/internal/config/override/branch").json(json!({ "config_override_string": json!({ "payments.products.boost": null }).to_string() })).send().await.expect(200);
+    app.override_config(json!({ "payments.products.boost": null }))
+        .await;
     let after: Value = serde_json::from_str(
         app.admin().get("/internal/config").send().await.expect(200)["config_string"]
             .as_str()
@@ -825,19 +821,14 @@ async fn buy_in_test_mode(app: &TestServer, session: &Value, product: &str) {
 
 both_backends!(plan_switch, |app: TestServer| async move {
     set_catalog(&app).await;
-    app.admin()
-        .patch("/internal/config/override/branch")
-        .json(json!({ "config_override_string": json!({
+    app.override_config(json!({
             "payments.products.pro.includedItems": { "credits": { "quantity": 500, "expires": "when-purchase-expires" } },
             "payments.products.pro.prices": {
                 "monthly": { "USD": "25", "interval": [1, "month"] },
                 "yearly": { "USD": "250", "interval": [1, "year"] },
                 "eur-only": { "EUR": "25", "interval": [1, "month"] }
             }
-        }).to_string() }))
-        .send()
-        .await
-        .expect(200);
+        })).await;
     let s = app.sign_up("switcher@example.com", "password123").await;
     let uid = s["user_id"].as_str().unwrap().to_string();
     buy_in_test_mode(&app, &s, "starter").await;

@@ -60,12 +60,7 @@ async fn two_replicas_share_one_state() {
     // A configuration change on A is seen by B within the cache's second.
     let catalog =
         json!({ "payments.items.credits": { "displayName": "Credits", "customerType": "user" } });
-    a.admin()
-        .patch("/internal/config/override/branch")
-        .json(json!({ "config_override_string": catalog.to_string() }))
-        .send()
-        .await
-        .expect(200);
+    a.override_config(catalog).await;
     a.admin()
         .patch("/internal/projects/current")
         .json(json!({ "config": { "sign_up_enabled": false } }))

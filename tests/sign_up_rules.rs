@@ -16,12 +16,7 @@ async fn set_rules(app: &TestServer, rules: Value) {
     for (k, v) in rules.as_object().unwrap() {
         doc[k] = v.clone();
     }
-    app.admin()
-        .patch("/internal/config/override/branch")
-        .json(json!({ "config_override_string": doc.to_string() }))
-        .send()
-        .await
-        .expect(200);
+    app.override_config(doc).await;
 }
 
 fn rule(priority: i64, condition: &str, action: &str) -> Value {

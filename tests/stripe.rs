@@ -54,31 +54,20 @@ async fn purchase_code(app: &TestServer, uid: &str, product: &str) -> String {
 }
 
 async fn paid_checkout(backend: Backend) {
-    let stripe = Localstripe::start().await;
-    let app = TestServer::start_with(
-        backend,
-        Options {
-            env: vec![("PORTCULLIS_STRIPE_API_BASE".into(), stripe.url.clone())],
+    let (stripe, app) = TestServer::start_with_stripe(backend).await;
+    app.override_config(json!({
+        "payments.items.credits": { "displayName": "Credits", "customerType": "user" },
+        "payments.products.credit-pack": {
+            "displayName": "Credit pack", "customerType": "user", "stackable": true,
+            "prices": { "once": { "USD": "5" } },
+            "includedItems": { "credits": { "quantity": 50, "expires": "never" } }
         },
-    )
+        "payments.products.pro": {
+            "displayName": "Pro", "customerType": "user",
+            "prices": { "monthly": { "USD": "25", "interval": [1, "month"] } }
+        }
+    }))
     .await;
-    app.admin()
-        .patch("/internal/config/override/branch")
-        .json(json!({ "config_override_string": json!({
-            "payments.items.credits": { "displayName": "Credits", "customerType": "user" },
-            "payments.products.credit-pack": {
-                "displayName": "Credit pack", "customerType": "user", "stackable": true,
-                "prices": { "once": { "USD": "5" } },
-                "includedItems": { "credits": { "quantity": 50, "expires": "never" } }
-            },
-            "payments.products.pro": {
-                "displayName": "Pro", "customerType": "user",
-                "prices": { "monthly": { "USD": "25", "interval": [1, "month"] } }
-            }
-        }).to_string() }))
-        .send()
-        .await
-        .expect(200);
     let uid = app.create_user("buyer@example.com").await["id"]
         .as_str()
         .unwrap()

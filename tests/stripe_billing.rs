@@ -148,9 +148,7 @@ async fn subscription_lifecycle(backend: Backend) {
             "includedItems": { "credits": { "quantity": credits, "repeat": [1, "month"], "expires": "never" } }
         })
     };
-    app.admin()
-        .patch("/internal/config/override/branch")
-        .json(json!({ "config_override_string": json!({
+    app.override_config(json!({
             "payments.items.credits": { "displayName": "Credits", "customerType": "user" },
             "payments.productLines.plans": { "displayName": "Plans", "customerType": "user" },
             "payments.products.basic": plan("Basic", "10", 100),
@@ -164,10 +162,7 @@ async fn subscription_lifecycle(backend: Backend) {
                 "displayName": "Trial", "customerType": "user",
                 "prices": { "monthly": { "USD": "9", "interval": [1, "month"], "freeTrial": [1, "week"] } }
             }
-        }).to_string() }))
-        .send()
-        .await
-        .expect(200);
+        })).await;
     stripe.connect(&app, WEBHOOK_SECRET).await;
     let session = app
         .sign_up("subscriber@example.com", "a-long-passphrase")
@@ -695,14 +690,7 @@ async fn payment_hooks(app: &TestServer) -> std::sync::Arc<std::sync::Mutex<Vec<
 /// The dashboard's Stripe settings: the webhook URL to paste, keys checked with Stripe and
 /// stored, never shown back.
 async fn dashboard_stripe_settings(backend: Backend) {
-    let stripe = Localstripe::start().await;
-    let app = TestServer::start_with(
-        backend,
-        Options {
-            env: vec![("PORTCULLIS_STRIPE_API_BASE".into(), stripe.url.clone())],
-        },
-    )
-    .await;
+    let (_stripe, app) = TestServer::start_with_stripe(backend).await;
     app.anon()
         .header("x-stack-project-id", "internal")
         .header("x-stack-access-type", "server")
@@ -712,23 +700,9 @@ async fn dashboard_stripe_settings(backend: Backend) {
         .send()
         .await
         .expect(201);
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let res = http
-        .post(format!("{}/dashboard/sign-in", app.base))
-        .form(&[("email", "owner@example.com"), ("password", "password123")])
-        .send()
-        .await
-        .unwrap();
-    let cookie = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let (http, cookie) = app
+        .dashboard_sign_in("owner@example.com", "password123")
+        .await;
     let page = |path: String| {
         http.get(format!("{}{path}", app.base))
             .header("cookie", &cookie)

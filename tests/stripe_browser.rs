@@ -12,17 +12,8 @@ const WEBHOOK_SECRET: &str = "whsec_portcullis_browser_secret";
 
 async fn stripe_checkout_in_browser(backend: Backend) {
     let artifacts = browser_artifacts("stripe-checkout", backend);
-    let stripe = Localstripe::start().await;
-    let app = TestServer::start_with(
-        backend,
-        Options {
-            env: vec![("PORTCULLIS_STRIPE_API_BASE".into(), stripe.url.clone())],
-        },
-    )
-    .await;
-    app.admin()
-        .patch("/internal/config/override/branch")
-        .json(json!({ "config_override_string": json!({
+    let (stripe, app) = TestServer::start_with_stripe(backend).await;
+    app.override_config(json!({
             "payments.testMode": false,
             "payments.items.credits": { "displayName": "Credits", "customerType": "user" },
             "payments.products.pro": {
@@ -30,10 +21,7 @@ async fn stripe_checkout_in_browser(backend: Backend) {
                 "prices": { "monthly": { "USD": "25", "interval": [1, "month"] } },
                 "includedItems": { "credits": { "quantity": 100, "repeat": [1, "month"], "expires": "never" } }
             }
-        }).to_string() }))
-        .send()
-        .await
-        .expect(200);
+        })).await;
     stripe.connect(&app, WEBHOOK_SECRET).await;
     let uid = app.create_user("browser-buyer@example.com").await["id"]
         .as_str()

@@ -543,19 +543,15 @@ on_both_backends!(team_events_arrive_once, team_events);
 /// purchase (ours: the original has no payment webhooks).
 async fn purchase_events(backend: Backend) {
     let app = TestServer::start_with(backend, loopback_allowed(&[])).await;
-    app.admin()
-        .patch("/internal/config/override/branch")
-        .json(json!({ "config_override_string": json!({
-            "payments.items.credits": { "displayName": "Credits", "customerType": "user" },
-            "payments.products.pro": {
-                "displayName": "Pro", "customerType": "user", "serverOnly": true, "stackable": true,
-                "prices": "include-by-default",
-                "includedItems": { "credits": { "quantity": 10 } }
-            }
-        }).to_string() }))
-        .send()
-        .await
-        .expect(200);
+    app.override_config(json!({
+        "payments.items.credits": { "displayName": "Credits", "customerType": "user" },
+        "payments.products.pro": {
+            "displayName": "Pro", "customerType": "user", "serverOnly": true, "stackable": true,
+            "prices": "include-by-default",
+            "includedItems": { "credits": { "quantity": 10 } }
+        }
+    }))
+    .await;
     let port = free_port();
     let created = endpoint(
         &app,

@@ -118,6 +118,14 @@ impl TestServer {
         Self::start_with(backend, Options { env: vec![] }).await
     }
 
+    /// A server whose Stripe API is a fresh localstripe (kept running by the returned handle).
+    pub async fn start_with_stripe(backend: Backend) -> (Localstripe, TestServer) {
+        let stripe = Localstripe::start().await;
+        let env = vec![("PORTCULLIS_STRIPE_API_BASE".into(), stripe.url.clone())];
+        let app = Self::start_with(backend, Options { env }).await;
+        (stripe, app)
+    }
+
     pub async fn start_with(backend: Backend, opts: Options) -> TestServer {
         let name = unique_name();
         let dir = TempDir(std::env::temp_dir().join(&name));
@@ -251,6 +259,40 @@ impl TestServer {
             .send()
             .await
             .expect(200);
+    }
+
+    /// Writes `doc` (dotted keys allowed, `null` removes) into the project's branch-level config
+    /// override, as the admin SDK's `updateConfig` does; asserts it was taken.
+    pub async fn override_config(&self, doc: Value) {
+        self.admin()
+            .patch("/internal/config/override/branch")
+            .json(json!({ "config_override_string": doc.to_string() }))
+            .send()
+            .await
+            .expect(200);
+    }
+
+    /// Signs in to the dashboard over plain HTTP: a client that does not follow redirects, and
+    /// the session cookie (`name=value`). Asserts the sign-in answered with its redirect.
+    pub async fn dashboard_sign_in(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> (reqwest::Client, String) {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let res = http
+            .post(format!("{}/dashboard/sign-in", self.base))
+            .form(&[("email", email), ("password", password)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 303, "dashboard sign-in as {email}");
+        let set = res.headers()["set-cookie"].to_str().unwrap();
+        let cookie = set.split(';').next().unwrap().to_string();
+        (http, cookie)
     }
 
     /// Creates a user through the server API with a password usable for sign-in.
